@@ -1,0 +1,237 @@
+//! The run journal: one typed event per thing that happened, appended to `events.jsonl`
+//! and flushed as it happens, so an interrupted run still leaves its evidence.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+/// Current unix time in milliseconds.
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The phases of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Targets resolved and healthy; steady state over the baseline.
+    Preflight,
+    /// The experiment is started.
+    Inject,
+    /// The fault runs while traffic and observers record.
+    Observe,
+    /// The experiment has ended; waiting for the steady state.
+    Recover,
+    /// Every acknowledged write is read back.
+    Verify,
+    /// Numbers are computed and written.
+    Report,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The run began.
+    RunStarted {
+        /// Run id.
+        run_id: String,
+        /// Scenario name.
+        scenario: String,
+    },
+    /// A phase began.
+    PhaseStarted {
+        /// Which.
+        phase: Phase,
+    },
+    /// Something worth noting (plain text).
+    Note {
+        /// The text.
+        message: String,
+    },
+    /// The FIS template was created for this run.
+    TemplateCreated {
+        /// Template id.
+        template_id: String,
+    },
+    /// StartExperiment was accepted.
+    ExperimentStarted {
+        /// Experiment id.
+        experiment_id: String,
+    },
+    /// The experiment's state changed (as observed with GetExperiment).
+    ExperimentState {
+        /// New status.
+        status: String,
+        /// FIS's reason.
+        reason: Option<String>,
+    },
+    /// An action's state changed.
+    ActionState {
+        /// Action name.
+        action: String,
+        /// New status.
+        status: String,
+    },
+    /// A load balancer target's health changed (DescribeTargetHealth).
+    TargetHealth {
+        /// Instance id.
+        target: String,
+        /// Its zone, when known.
+        zone: Option<String>,
+        /// New state.
+        state: String,
+        /// ELB reason code.
+        reason: Option<String>,
+    },
+    /// The first failed probe after injection.
+    FirstFailure,
+    /// Steady state is back (start of the first stable window).
+    Recovered,
+    /// A guardrail stopped the run.
+    GuardrailTripped {
+        /// Success ratio seen.
+        success_ratio: f64,
+        /// For how long, ms.
+        for_ms: u64,
+    },
+    /// A signal asked the run to stop.
+    Signal {
+        /// SIGINT or SIGTERM.
+        name: String,
+    },
+    /// StopExperiment was called.
+    StopRequested {
+        /// Why.
+        reason: String,
+    },
+    /// Verification finished.
+    Verified {
+        /// Writes acknowledged.
+        acked: usize,
+        /// Of those, not read back.
+        lost: usize,
+    },
+    /// The run ended.
+    RunFinished {
+        /// pass, fail, aborted or error.
+        verdict: String,
+        /// The process exit code.
+        exit_code: i32,
+    },
+}
+
+/// A timestamped event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix time, ms.
+    pub t_unix_ms: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The journal could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the journal {path}: {source}")]
+pub struct JournalError {
+    /// The file.
+    pub path: PathBuf,
+    /// The I/O error.
+    #[source]
+    pub source: std::io::Error,
+}
+
+struct Inner {
+    out: BufWriter<File>,
+    events: Vec<Event>,
+    failed: Option<std::io::Error>,
+}
+
+/// Appends events to `events.jsonl` and keeps them for the report. Cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    path: PathBuf,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Journal {
+    /// Creates `dir/events.jsonl`.
+    pub fn create(dir: &Path) -> Result<Journal, JournalError> {
+        let path = dir.join("events.jsonl");
+        let file = File::create(&path).map_err(|source| JournalError { path: path.clone(), source })?;
+        Ok(Journal {
+            path,
+            inner: Arc::new(Mutex::new(Inner {
+                out: BufWriter::new(file),
+                events: Vec::new(),
+                failed: None,
+            })),
+        })
+    }
+
+    /// Records an event now, writing and flushing it at once.
+    pub fn record(&self, kind: EventKind) -> Event {
+        self.record_at(now_unix_ms(), kind)
+    }
+
+    /// Records an event with a given timestamp.
+    pub fn record_at(&self, t_unix_ms: i64, kind: EventKind) -> Event {
+        let ev = Event { t_unix_ms, kind };
+        tracing::debug!(?ev, "journal");
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let line = serde_json::to_string(&ev).unwrap_or_default();
+        let res = writeln!(inner.out, "{line}").and_then(|_| inner.out.flush());
+        if let Err(e) = res {
+            if inner.failed.is_none() {
+                inner.failed = Some(e);
+            }
+        }
+        inner.events.push(ev.clone());
+        ev
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).events.clone()
+    }
+
+    /// The first write error, if any (the in-memory events are still complete).
+    pub fn check(&self) -> Result<(), JournalError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match inner.failed.take() {
+            Some(source) => Err(JournalError { path: self.path.clone(), source }),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads a journal back (for `drdrill report`), skipping a torn last line.
+    pub fn read(path: &Path) -> Result<Vec<Event>, JournalError> {
+        let text = std::fs::read_to_string(path).map_err(|source| JournalError { path: path.to_path_buf(), source })?;
+        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event is on disk as soon as it is recorded, and reads back equal.
+    #[test]
+    fn events_are_flushed_as_they_happen() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(dir.path()).unwrap();
+        j.record(EventKind::PhaseStarted { phase: Phase::Preflight });
+        let on_disk = Journal::read(&dir.path().join("events.jsonl")).unwrap();
+        assert_eq!(on_disk.len(), 1);
+        j.record(EventKind::Signal { name: "SIGINT".into() });
+        let on_disk = Journal::read(&dir.path().join("events.jsonl")).unwrap();
+        assert_eq!(on_disk, j.events());
+    }
+}

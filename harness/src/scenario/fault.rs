@@ -1,0 +1,113 @@
+//! The fault to inject: an AWS FIS experiment template (file, inline, or existing id).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The fault section of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "FaultSpec", into = "FaultSpec")]
+pub struct Fault {
+    /// Where the FIS experiment template comes from.
+    pub source: FaultSource,
+    /// Values for `{{name}}` placeholders in the template's string values.
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Where the FIS experiment template comes from (exactly one in the file).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultSource {
+    /// `template_file`: a JSON file in the shape of FIS `CreateExperimentTemplate` input.
+    /// As written it is relative to the scenario file's directory;
+    /// [`crate::scenario::load`] replaces it with the joined path.
+    TemplateFile(PathBuf),
+    /// `template`: the same template written inline as a YAML mapping.
+    Template(serde_json::Value),
+    /// `template_id`: an experiment template that already exists in the account.
+    TemplateId(String),
+}
+
+/// The fault ready to inject, produced by [`crate::scenario::load`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResolvedFault {
+    /// A template (from a file or inline) with parameters substituted and checked.
+    Template(serde_json::Value),
+    /// An existing experiment template id.
+    TemplateId(String),
+}
+
+/// The file form of [`Fault`].
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    {"required": ["template_file"]},
+    {"required": ["template"]},
+    {"required": ["template_id"]}
+]))]
+struct FaultSpec {
+    /// FIS experiment template JSON file, relative to the scenario file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template_file: Option<PathBuf>,
+    /// FIS experiment template written inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template: Option<serde_json::Value>,
+    /// Id of an existing FIS experiment template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template_id: Option<String>,
+    /// Replaces `{{name}}` placeholders in the template's string values. Every parameter
+    /// must be used and every placeholder must have a value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    parameters: BTreeMap<String, String>,
+}
+
+impl TryFrom<FaultSpec> for Fault {
+    type Error = String;
+
+    fn try_from(spec: FaultSpec) -> Result<Self, Self::Error> {
+        let source = match (spec.template_file, spec.template, spec.template_id) {
+            (Some(file), None, None) => FaultSource::TemplateFile(file),
+            (None, Some(template), None) => FaultSource::Template(template),
+            (None, None, Some(id)) => FaultSource::TemplateId(id),
+            (file, template, id) => {
+                let given: Vec<&str> = [
+                    file.map(|_| "template_file"),
+                    template.map(|_| "template"),
+                    id.map(|_| "template_id"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                let found = if given.is_empty() {
+                    "none".to_owned()
+                } else {
+                    given.join(" and ")
+                };
+                return Err(format!(
+                    "exactly one of template_file, template, template_id is required (found {found})"
+                ));
+            }
+        };
+        Ok(Self {
+            source,
+            parameters: spec.parameters,
+        })
+    }
+}
+
+impl From<Fault> for FaultSpec {
+    fn from(fault: Fault) -> Self {
+        let (template_file, template, template_id) = match fault.source {
+            FaultSource::TemplateFile(file) => (Some(file), None, None),
+            FaultSource::Template(template) => (None, Some(template), None),
+            FaultSource::TemplateId(id) => (None, None, Some(id)),
+        };
+        Self {
+            template_file,
+            template,
+            template_id,
+            parameters: fault.parameters,
+        }
+    }
+}

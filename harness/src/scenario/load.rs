@@ -1,0 +1,242 @@
+//! `load`: read a scenario file, parse it, validate it, and resolve its paths and fault.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use serde_saphyr::MessageFormatter;
+
+use super::error::{FilePosition, ScenarioError};
+use super::fault::{FaultSource, ResolvedFault};
+use super::fis_template;
+use super::locate::{LineColumn, Locator};
+use super::model::Scenario;
+use super::params::{self, ParamError};
+use super::target::Target;
+use super::validate::validate;
+
+/// Largest scenario or template file accepted, in bytes.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A scenario that parsed, validated and resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedScenario {
+    /// The scenario file, as given to [`load`].
+    pub path: PathBuf,
+    /// The scenario, with `target.local` and `fault.template_file` joined to the scenario
+    /// file's directory.
+    pub scenario: Scenario,
+    /// The fault ready to inject.
+    pub fault: ResolvedFault,
+}
+
+/// Reads, parses, validates and resolves the scenario file at `path`.
+///
+/// Relative paths inside the file (`target.local`, `fault.template_file`) are relative to
+/// the file's directory. The FIS template is read, its `{{name}}` placeholders filled from
+/// `fault.parameters`, and checked.
+pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let text = read_text(path).map_err(|error| ScenarioError::Read {
+        file: path.to_owned(),
+        error,
+    })?;
+    load_str(path, &text)
+}
+
+/// Like [`load`] for scenario text already in memory; `path` names the file in messages
+/// and anchors relative paths.
+pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError> {
+    let parsed = serde_saphyr::from_str::<Scenario>(text);
+    let source = Source {
+        file: path,
+        locator: Locator::new(text),
+    };
+    let mut scenario = parsed.map_err(|e| source.parse_error(&e))?;
+    validate(&scenario).map_err(|v| source.invalid(v.key, v.message))?;
+    let dir = path.parent().unwrap_or_else(|| Path::new(""));
+    if let Target::Local { stack } = &mut scenario.target {
+        *stack = dir.join(&*stack);
+    }
+    let fault = resolve_fault(&source, dir, &mut scenario)?;
+    Ok(LoadedScenario {
+        path: path.to_owned(),
+        scenario,
+        fault,
+    })
+}
+
+/// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`].
+fn read_text(path: &Path) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("file is larger than {MAX_FILE_BYTES} bytes"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file is not valid UTF-8"))
+}
+
+/// The scenario file being loaded, for building error messages.
+struct Source<'a> {
+    file: &'a Path,
+    locator: Locator,
+}
+
+impl Source<'_> {
+    /// The file and the position of the value at `key`, when known.
+    fn at(&self, key: &str) -> FilePosition {
+        FilePosition {
+            file: self.file.to_owned(),
+            at: self.locator.value_position(key),
+        }
+    }
+
+    fn invalid(&self, key: String, message: String) -> ScenarioError {
+        ScenarioError::Invalid {
+            at: self.at(&key),
+            key,
+            message,
+        }
+    }
+
+    fn parse_error(&self, error: &serde_saphyr::Error) -> ScenarioError {
+        let at = error.location().and_then(LineColumn::from_location);
+        let key = at.and_then(|p| self.locator.path_at(p));
+        let message = serde_saphyr::UserMessageFormatter.format_message(innermost(error));
+        ScenarioError::Parse {
+            at: FilePosition {
+                file: self.file.to_owned(),
+                at,
+            },
+            key,
+            message: tidy(&message),
+        }
+    }
+}
+
+/// The error under snippet and alias wrappers, which carries the actual message.
+fn innermost(mut error: &serde_saphyr::Error) -> &serde_saphyr::Error {
+    for _ in 0..16 {
+        let inner = match error.without_snippet() {
+            serde_saphyr::Error::AliasError { error: inner, .. } => &**inner,
+            other => other,
+        };
+        if std::ptr::eq(inner, error) {
+            break;
+        }
+        error = inner;
+    }
+    error
+}
+
+/// One line, with serde's backtick quoting turned into double quotes.
+fn tidy(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| match c {
+            '`' => '"',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+fn resolve_fault(
+    source: &Source<'_>,
+    dir: &Path,
+    scenario: &mut Scenario,
+) -> Result<ResolvedFault, ScenarioError> {
+    let parameters = &scenario.fault.parameters;
+    match &mut scenario.fault.source {
+        FaultSource::TemplateId(id) => {
+            if let Some(name) = parameters.keys().next() {
+                return Err(source.invalid(
+                    format!("fault.parameters.{name}"),
+                    "parameters only apply to template_file or template, not template_id"
+                        .to_owned(),
+                ));
+            }
+            Ok(ResolvedFault::TemplateId(id.clone()))
+        }
+        FaultSource::Template(inline) => {
+            let key = "fault.template";
+            let mut template = inline.clone();
+            let template_error = |error: fis_template::TemplateError| ScenarioError::Template {
+                at: source.at(&format!("{key}.{}", error.path)),
+                key: key.to_owned(),
+                template: None,
+                error,
+            };
+            match params::substitute(&mut template, parameters) {
+                Ok(()) => {}
+                Err(ParamError::Unfilled(error)) => return Err(template_error(error)),
+                Err(ParamError::Unused(name)) => return Err(unused(source, &name)),
+            }
+            fis_template::check(&template).map_err(template_error)?;
+            Ok(ResolvedFault::Template(template))
+        }
+        FaultSource::TemplateFile(relative) => {
+            let key = "fault.template_file";
+            let file = dir.join(&*relative);
+            let text = read_text(&file).map_err(|error| ScenarioError::TemplateRead {
+                at: source.at(key),
+                key: key.to_owned(),
+                file: file.clone(),
+                error,
+            })?;
+            let mut template: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| ScenarioError::TemplateSyntax {
+                    at: source.at(key),
+                    key: key.to_owned(),
+                    template: json_position(&file, &e),
+                    message: json_message(&e),
+                })?;
+            let template_error = |error| ScenarioError::Template {
+                at: source.at(key),
+                key: key.to_owned(),
+                template: Some(file.clone()),
+                error,
+            };
+            match params::substitute(&mut template, parameters) {
+                Ok(()) => {}
+                Err(ParamError::Unfilled(error)) => return Err(template_error(error)),
+                Err(ParamError::Unused(name)) => return Err(unused(source, &name)),
+            }
+            fis_template::check(&template).map_err(template_error)?;
+            *relative = file.clone();
+            Ok(ResolvedFault::Template(template))
+        }
+    }
+}
+
+fn unused(source: &Source<'_>, name: &str) -> ScenarioError {
+    source.invalid(
+        format!("fault.parameters.{name}"),
+        format!("parameter {name:?} is not used by the template (no \"{{{{{name}}}}}\" in it)"),
+    )
+}
+
+fn json_position(file: &Path, error: &serde_json::Error) -> FilePosition {
+    FilePosition {
+        file: file.to_owned(),
+        at: (error.line() > 0).then(|| LineColumn {
+            line: error.line() as u64,
+            column: error.column().max(1) as u64,
+        }),
+    }
+}
+
+/// serde_json's message without its " at line L column C" suffix (the position is shown
+/// separately).
+fn json_message(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    match full.rfind(" at line ") {
+        Some(cut) => full[..cut].to_owned(),
+        None => full,
+    }
+}

@@ -1,0 +1,154 @@
+//! The scenario file's top-level type and its small sections.
+//!
+//! Every duration is a [`DurationStr`] (dereferences to `std::time::Duration`, or call
+//! `.get()`); the traffic rate is a [`Rate`](super::Rate) (`per_second()`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::duration::DurationStr;
+use super::fault::Fault;
+use super::probe::ProbeContract;
+use super::target::Target;
+use super::traffic::Traffic;
+
+/// One drill: what to hit, how to probe it, what fault to inject and what must hold.
+///
+/// Deserializing gives the file's content as written (paths relative to the file);
+/// `drdrill::scenario::load` also validates it and resolves paths and the fault template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "drdrill scenario")]
+pub struct Scenario {
+    /// Scenario name: lowercase letters, digits and `-`.
+    #[schemars(pattern(r"^[a-z0-9-]+$"), length(min = 1, max = 64))]
+    pub name: String,
+    /// What the drill proves, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the drill runs.
+    pub target: Target,
+    /// How to reach the application.
+    pub app: App,
+    /// The requests the prober sends.
+    pub probe: ProbeContract,
+    /// The synthetic traffic.
+    pub traffic: Traffic,
+    /// The fault to inject.
+    pub fault: Fault,
+    /// What "healthy" means.
+    pub steady_state: SteadyState,
+    /// The promises the drill checks (at least one).
+    pub objectives: Objectives,
+    /// When to abort the drill early.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<Guardrails>,
+    /// How long each phase may take.
+    pub timings: Timings,
+}
+
+/// How the prober reaches the application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Name of the ELBv2 load balancer; its DNS name is looked up at plan time.
+    pub load_balancer: String,
+    /// URL scheme used to talk to the load balancer.
+    #[serde(default)]
+    pub scheme: Scheme,
+}
+
+/// URL scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// `http` (the default).
+    #[default]
+    Http,
+    /// `https`.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+}
+
+/// What "healthy" means, per window of `timings.stable_for`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SteadyState {
+    /// Minimum share of successful probes, in `(0, 1]`.
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
+    pub success_ratio: f64,
+    /// Maximum p99 latency, if latency is part of health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<DurationStr>,
+}
+
+/// The drill's objectives; each one present gets a pass/fail verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub struct Objectives {
+    /// Maximum measured recovery time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto: Option<DurationStr>,
+    /// Maximum measured data-loss window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo: Option<DurationStr>,
+    /// Maximum number of acknowledged writes that may be lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes: Option<u64>,
+    /// Minimum share of successful probes while the fault runs, in `0..=1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub availability_during_fault: Option<f64>,
+    /// Maximum p99 latency while the fault runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_during_fault: Option<DurationStr>,
+}
+
+impl Objectives {
+    /// Whether no objective is set.
+    pub fn is_empty(&self) -> bool {
+        self.rto.is_none()
+            && self.rpo.is_none()
+            && self.lost_writes.is_none()
+            && self.availability_during_fault.is_none()
+            && self.p99_during_fault.is_none()
+    }
+}
+
+/// Abort the drill (and stop the experiment) when things are worse than expected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrails {
+    /// Abort when the success ratio stays below this, in `(0, 1]` ...
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
+    pub abort_when_success_below: f64,
+    /// ... for this long.
+    #[serde(rename = "for")]
+    pub for_duration: DurationStr,
+}
+
+/// How long each phase takes or may take.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timings {
+    /// Length of the pre-fault baseline in which the steady state must hold.
+    pub baseline: DurationStr,
+    /// Window length for steady-state checks and for `t_recover`; above 0.
+    pub stable_for: DurationStr,
+    /// The experiment is stopped if it runs longer than this; above 0.
+    pub max_fault_duration: DurationStr,
+    /// How long to wait for the steady state to come back; at least `stable_for`.
+    pub recovery_timeout: DurationStr,
+    /// How long read-back of acknowledged writes is retried before a write counts as lost.
+    pub verification_grace: DurationStr,
+}

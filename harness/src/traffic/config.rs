@@ -1,0 +1,191 @@
+//! Traffic configuration: what to send, how fast, and how to connect.
+//!
+//! These types are owned by the traffic module so that it does not depend on
+//! the scenario file format; the plan stage converts a scenario into them.
+
+use std::time::Duration;
+
+use super::TrafficError;
+
+/// The placeholder replaced by a probe's write id in paths and bodies.
+pub const ID_PLACEHOLDER: &str = "{id}";
+
+/// Everything the prober needs to drive open-loop traffic.
+#[derive(Debug, Clone)]
+pub struct TrafficConfig {
+    /// Scheme, host and port of the load balancer, e.g. `http://127.0.200.1:43211`.
+    /// Host names are resolved with hickory-dns, honouring record TTLs.
+    pub base_url: String,
+    /// Requests per second; request `k` is scheduled at `start + k / rate`.
+    pub rate_per_sec: f64,
+    /// Fraction of requests that are writes, in `[0, 1]`; the rest are reads.
+    pub write_ratio: f64,
+    /// Deadline for every request, measured from the moment it is dispatched,
+    /// covering connect, request, response headers and body.
+    pub timeout: Duration,
+    /// How TCP connections are (re)used.
+    pub connection: ConnectionPolicy,
+    /// The write request; its path or body must contain `{id}`, and it must have
+    /// a body template (the read-back compares against the rendered body).
+    pub write: RequestSpec,
+    /// The read-back request; its path must contain `{id}`.
+    pub read: RequestSpec,
+    /// Status codes counted as success; `None` means any 2xx.
+    pub expect_status: Option<Vec<u16>>,
+}
+
+/// How the prober uses TCP connections.
+///
+/// A prober that pins keep-alive connections to a dead target cannot see a
+/// failover, so this is always explicit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionPolicy {
+    /// A new TCP connection (and a fresh DNS answer, within its TTL) per request.
+    Fresh,
+    /// Pooled keep-alive connections, none living longer than `max_age`: every
+    /// `max_age` the prober switches to a new client (new pool, new resolver
+    /// cache) and drops the old one once its in-flight requests end.
+    KeepAlive {
+        /// The longest time a pooled connection may be reused for new requests.
+        max_age: Duration,
+    },
+}
+
+/// One HTTP request of the probe contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSpec {
+    /// HTTP method, e.g. `PUT` or `GET`.
+    pub method: String,
+    /// Path (and query) appended to the base URL; `{id}` is replaced by the write id.
+    pub path_template: String,
+    /// Optional body; `{id}` is replaced by the write id.
+    pub body_template: Option<String>,
+}
+
+impl RequestSpec {
+    /// The path with `{id}` replaced.
+    pub fn render_path(&self, id: &str) -> String {
+        self.path_template.replace(ID_PLACEHOLDER, id)
+    }
+
+    /// The body with `{id}` replaced, if there is a body template.
+    pub fn render_body(&self, id: &str) -> Option<String> {
+        self.body_template
+            .as_ref()
+            .map(|t| t.replace(ID_PLACEHOLDER, id))
+    }
+
+    /// The full URL for `id` under `base_url` (slashes between them normalised).
+    pub fn render_url(&self, base_url: &str, id: &str) -> String {
+        let path = self.render_path(id);
+        format!(
+            "{}/{}",
+            base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// The method parsed for reqwest.
+    pub(crate) fn parsed_method(&self, field: &'static str) -> Result<reqwest::Method, TrafficError> {
+        reqwest::Method::from_bytes(self.method.as_bytes()).map_err(|e| {
+            TrafficError::InvalidConfig {
+                field,
+                reason: format!("{:?}: {e}", self.method),
+            }
+        })
+    }
+}
+
+/// Which statuses count as success.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct StatusExpectation(Option<Vec<u16>>);
+
+impl StatusExpectation {
+    /// Wraps `expect_status` (`None` = any 2xx).
+    pub(crate) fn new(expect: Option<&[u16]>) -> Self {
+        Self(expect.map(<[u16]>::to_vec))
+    }
+
+    /// Whether `status` counts as success.
+    pub(crate) fn accepts(&self, status: u16) -> bool {
+        match &self.0 {
+            Some(list) => list.contains(&status),
+            None => (200..300).contains(&status),
+        }
+    }
+}
+
+impl TrafficConfig {
+    /// Checks every field; called by [`Prober::start`](super::Prober::start)
+    /// before anything is sent.
+    pub fn validate(&self) -> Result<(), TrafficError> {
+        let invalid = |field, reason: &str| TrafficError::InvalidConfig {
+            field,
+            reason: reason.to_owned(),
+        };
+        validate_base_url(&self.base_url)?;
+        if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
+            return Err(invalid("rate_per_sec", "must be a positive number"));
+        }
+        if !(0.0..=1.0).contains(&self.write_ratio) {
+            return Err(invalid("write_ratio", "must be between 0 and 1"));
+        }
+        if self.timeout.is_zero() {
+            return Err(invalid("timeout", "must be greater than zero"));
+        }
+        if let ConnectionPolicy::KeepAlive { max_age } = self.connection {
+            if max_age.is_zero() {
+                return Err(invalid("connection.max_age", "must be greater than zero"));
+            }
+        }
+        self.write.parsed_method("write.method")?;
+        self.read.parsed_method("read.method")?;
+        let write_body_has_id = self
+            .write
+            .body_template
+            .as_deref()
+            .is_some_and(|b| b.contains(ID_PLACEHOLDER));
+        if !self.write.path_template.contains(ID_PLACEHOLDER) && !write_body_has_id {
+            return Err(invalid("write", "the path or the body must contain {id}"));
+        }
+        if self.write.body_template.is_none() {
+            return Err(invalid(
+                "write.body_template",
+                "a body is required: reads compare it with what was written",
+            ));
+        }
+        if !self.read.path_template.contains(ID_PLACEHOLDER) {
+            return Err(invalid("read.path_template", "must contain {id}"));
+        }
+        if let Some(list) = &self.expect_status {
+            if list.is_empty() || list.iter().any(|s| !(100..=599).contains(s)) {
+                return Err(invalid(
+                    "expect_status",
+                    "must list HTTP status codes (100-599), or be absent for any 2xx",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `base_url` is an absolute `http://` URL without a query.
+pub(crate) fn validate_base_url(base_url: &str) -> Result<(), TrafficError> {
+    let invalid = |reason: String| TrafficError::InvalidConfig {
+        field: "base_url",
+        reason,
+    };
+    let url = reqwest::Url::parse(base_url).map_err(|e| invalid(format!("{base_url:?}: {e}")))?;
+    if url.scheme() != "http" {
+        return Err(invalid(format!(
+            "{base_url:?}: only http:// is supported (this build has no TLS)"
+        )));
+    }
+    if url.host_str().is_none() {
+        return Err(invalid(format!("{base_url:?}: no host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(format!("{base_url:?}: must not have a query or fragment")));
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Errors raised while setting up or running the traffic module.
+
+use std::path::PathBuf;
+
+/// Why traffic could not be started, logged, or verified.
+///
+/// Probe failures (timeouts, 5xx, …) are *measurements*, never errors: they end
+/// up in buckets and the probe log. This type is only for things that stop the
+/// prober from doing its job.
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    /// A field of [`TrafficConfig`](super::TrafficConfig) is unusable.
+    #[error("invalid traffic config: {field}: {reason}")]
+    InvalidConfig {
+        /// The offending field, e.g. `rate_per_sec` or `write.method`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("could not build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    /// The prober was started outside a Tokio runtime.
+    #[error("the prober must be started from within a Tokio runtime")]
+    NoRuntime,
+    /// The output directory or a log file could not be created or written.
+    #[error("I/O error on {path}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A background task of the prober panicked or was cancelled.
+    #[error("traffic task {task} ended abnormally")]
+    Task {
+        /// Which task (`dispatcher`, `probe log writer`).
+        task: &'static str,
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}

@@ -1,0 +1,48 @@
+//! Open-loop synthetic traffic through the load balancer.
+//!
+//! - [`Prober::start`] sends requests on a fixed schedule (request `k` at
+//!   `start + k / rate`) whether or not earlier ones returned; latency is
+//!   measured from the scheduled time and schedule lag is recorded, so
+//!   nothing is hidden by coordinated omission.
+//! - Writes carry unique ids (`<run prefix>-<seq>`); every acknowledged one
+//!   goes to the [`AckLedger`]; reads fetch a random acknowledged id and
+//!   check the body.
+//! - Counters live in 10 ms [`Bucket`]s keyed by scheduled time, latency in
+//!   bounded 100 ms [`LatencySummary`]s; every probe is streamed to
+//!   `probes.csv` (and every ack to `acks.csv`), so memory stays bounded.
+//! - DNS is resolved with hickory honouring TTLs, and the connection policy
+//!   ([`ConnectionPolicy`]) is explicit: see the `client` module docs.
+//! - [`verify_writes`] reads every acknowledged write back after recovery.
+
+mod buckets;
+mod client;
+mod clock;
+mod config;
+mod error;
+mod latency;
+mod ledger;
+mod live;
+mod mix;
+mod probe;
+mod probe_log;
+mod prober;
+mod schedule;
+mod settle;
+mod verify;
+
+pub use buckets::{Bucket, FailureCounts, WindowStats, BUCKET_MS};
+pub use clock::RunClock;
+pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig, ID_PLACEHOLDER};
+pub use error::TrafficError;
+pub use latency::{
+    new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US,
+    LATENCY_SIGFIG,
+};
+pub use ledger::{AckLedger, AckedWrite};
+pub use live::LiveStats;
+pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
+pub use probe_log::{
+    ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER,
+};
+pub use prober::{Prober, ProberHandle, TrafficOutcome};
+pub use verify::{verify_writes, VerifyOutcome, VERIFY_CONCURRENCY};

@@ -1,0 +1,163 @@
+//! What one probe is and how it ended: kinds, outcomes, failure classes and
+//! the record written to the raw probe log.
+
+use std::fmt;
+
+/// Whether a probe wrote a new record or read back an acknowledged one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    /// A write of a fresh, unique id.
+    Write,
+    /// A read-back of a previously acknowledged write, checking its body.
+    Read,
+}
+
+impl ProbeKind {
+    /// `write` or `read`, as in the probe log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Write => "write",
+            Self::Read => "read",
+        }
+    }
+}
+
+/// Why a probe failed (see the Definitions in DESIGN.md: a probe fails when it
+/// errors, times out, or its status/body check fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The TCP connection could not be established (refused, unreachable, DNS).
+    Connect,
+    /// No complete response before the timeout.
+    Timeout,
+    /// A 5xx status that was not expected.
+    Status5xx,
+    /// Any other unexpected status (e.g. 404 on a read-back).
+    StatusOther,
+    /// A read-back returned an expected status but not the written body.
+    BodyMismatch,
+    /// Anything else: connection reset mid-request, malformed response, …
+    Other,
+}
+
+impl FailureKind {
+    /// The name used in the probe log's `outcome` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Status5xx => "status_5xx",
+            Self::StatusOther => "status_other",
+            Self::BodyMismatch => "body_mismatch",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// How a probe ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeOutcome {
+    /// Expected status and, for reads, the written body.
+    Ok,
+    /// The probe failed.
+    Failed(FailureKind),
+}
+
+impl ProbeOutcome {
+    /// Whether the probe succeeded.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Self::Ok)
+    }
+
+    /// `ok`, or the failure kind's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed(kind) => kind.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for ProbeOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finished probe, as streamed to `probes.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRecord {
+    /// Position in the schedule (0-based).
+    pub seq: u64,
+    /// Write or read.
+    pub kind: ProbeKind,
+    /// The record id written or read.
+    pub id: String,
+    /// When the schedule said to send it.
+    pub scheduled_unix_us: i64,
+    /// When the dispatcher actually sent it.
+    pub sent_unix_us: i64,
+    /// When it completed, failed or timed out.
+    pub done_unix_us: i64,
+    /// `done − scheduled`: latency from the scheduled time (no coordinated omission).
+    pub latency_us: u64,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// How it ended.
+    pub outcome: ProbeOutcome,
+    /// The `served-by` response header, when present.
+    pub served_by: Option<String>,
+    /// Error text for failures without a useful status.
+    pub error: Option<String>,
+}
+
+/// A parsed `served-by` header: `instance-id/az/region`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServedBy {
+    /// The instance that answered.
+    pub instance: String,
+    /// Its availability zone.
+    pub az: String,
+    /// Its region.
+    pub region: String,
+}
+
+impl ServedBy {
+    /// The response header naming the instance that served a request.
+    pub const HEADER: &'static str = "served-by";
+
+    /// Parses `instance-id/az/region`; `None` when the value has another shape.
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut parts = value.trim().split('/');
+        let instance = parts.next().filter(|s| !s.is_empty())?;
+        let az = parts.next().filter(|s| !s.is_empty())?;
+        let region = parts.next().filter(|s| !s.is_empty())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self {
+            instance: instance.to_owned(),
+            az: az.to_owned(),
+            region: region.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_served_by() {
+        assert_eq!(
+            ServedBy::parse("i-0abc/us-east-1a/us-east-1"),
+            Some(ServedBy {
+                instance: "i-0abc".into(),
+                az: "us-east-1a".into(),
+                region: "us-east-1".into(),
+            })
+        );
+        assert_eq!(ServedBy::parse("i-0abc/us-east-1a"), None);
+        assert_eq!(ServedBy::parse("a/b/c/d"), None);
+    }
+}

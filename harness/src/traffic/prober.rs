@@ -1,0 +1,463 @@
+//! The open-loop prober: one dispatcher task sends each request at its
+//! scheduled time and never waits for earlier ones.
+//!
+//! Request `k` is due at `start + k / rate`. The dispatcher sleeps until the
+//! next due time (Tokio timers, ~1 ms resolution), then spawns every request
+//! that is due by now — one per wake at low rates, a batch above ~1000/s — and
+//! records each one's schedule lag (actual dispatch − scheduled). Each probe
+//! runs in its own task with the configured timeout and measures its latency
+//! from the *scheduled* time, so a stalled target shows up as latency and
+//! failures instead of silently slowing the schedule (no coordinated omission).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::buckets::Bucket;
+use super::client::{self, ClientPool, HttpRequest, HttpResult};
+use super::config::StatusExpectation;
+use super::latency::{new_latency_histogram, LatencySummary, SaturatingHistogram};
+use super::ledger::{AckLedger, AckedWrite};
+use super::live::LiveStats;
+use super::mix::{Mix, PickRng};
+use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
+use super::probe_log::{self, LogEntry, LogSender, ProbeLogSummary};
+use super::schedule::Schedule;
+use super::{RequestSpec, RunClock, TrafficConfig, TrafficError};
+
+/// Starts open-loop traffic; see [`Prober::start`].
+#[derive(Debug)]
+pub struct Prober;
+
+impl Prober {
+    /// Validates `cfg`, creates `out_dir` with `probes.csv` and `acks.csv`,
+    /// and starts sending immediately. Must be called within a Tokio runtime.
+    /// All times are reported as unix ms/µs through `clock`.
+    pub fn start(
+        cfg: TrafficConfig,
+        clock: RunClock,
+        out_dir: &Path,
+    ) -> Result<ProberHandle, TrafficError> {
+        cfg.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| TrafficError::NoRuntime)?;
+        let _entered = runtime.enter();
+        let pool = ClientPool::new(cfg.connection)?;
+        let (log, writer) = probe_log::spawn(out_dir)?;
+
+        let random = uuid::Uuid::new_v4().as_u128();
+        let run_prefix = format!("{:08x}", (random >> 96) as u32);
+        let schedule = Schedule::new(Instant::now(), cfg.rate_per_sec);
+        let live = LiveStats::new(schedule, clock);
+        let ledger = Arc::new(AckLedger::new());
+        let shared = Arc::new(ProbeContext {
+            base_url: cfg.base_url.clone(),
+            write_method: cfg.write.parsed_method("write.method")?,
+            read_method: cfg.read.parsed_method("read.method")?,
+            write: cfg.write.clone(),
+            read: cfg.read.clone(),
+            timeout: cfg.timeout,
+            expect: StatusExpectation::new(cfg.expect_status.as_deref()),
+            clock,
+            ledger: Arc::clone(&ledger),
+            live: live.clone(),
+        });
+        let dispatcher = Dispatcher {
+            schedule,
+            pool,
+            mix: Mix::new(cfg.write_ratio),
+            rng: PickRng::new(random as u64),
+            run_prefix: run_prefix.clone(),
+            lag: SaturatingHistogram::new(),
+            log,
+            shared,
+        };
+        let cancel = CancellationToken::new();
+        let dispatcher = runtime.spawn(dispatcher.run(cancel.clone()));
+        Ok(ProberHandle {
+            started_unix_ms: clock.unix_ms(schedule.start()),
+            run_prefix,
+            live,
+            ledger,
+            stop_on_drop: cancel.clone().drop_guard(),
+            cancel,
+            dispatcher,
+            writer,
+        })
+    }
+}
+
+/// A running prober. Dropping it stops the schedule (in-flight probes still
+/// finish and are logged); call [`ProberHandle::stop`] to collect results.
+#[derive(Debug)]
+pub struct ProberHandle {
+    started_unix_ms: i64,
+    run_prefix: String,
+    live: LiveStats,
+    ledger: Arc<AckLedger>,
+    cancel: CancellationToken,
+    stop_on_drop: DropGuard,
+    dispatcher: JoinHandle<DispatchSummary>,
+    writer: JoinHandle<probe_log::WriterResult>,
+}
+
+/// Everything a stopped prober measured.
+#[derive(Debug)]
+pub struct TrafficOutcome {
+    /// Scheduled time of the first probe (unix ms).
+    pub started_unix_ms: i64,
+    /// When the schedule stopped (unix ms); no probe was dispatched after it.
+    pub stopped_unix_ms: i64,
+    /// Per-10 ms counters by scheduled time, contiguous from the first probe.
+    pub buckets: Vec<Bucket>,
+    /// Per-100 ms latency summaries by scheduled time.
+    pub latency_intervals: Vec<LatencySummary>,
+    /// Latency of every finished probe (ok or failed; a timeout counts as
+    /// the time until it fired), µs from the scheduled time.
+    pub latency: Histogram<u64>,
+    /// Latency of the successful probes only, µs from the scheduled time.
+    pub latency_ok: Histogram<u64>,
+    /// Dispatch time − scheduled time, µs, one value per probe sent.
+    pub schedule_lag: Histogram<u64>,
+    /// Latency values above 1 hour, recorded as 1 hour in `latency`.
+    pub saturated_count: u64,
+    /// Acknowledged writes, ordered by acknowledgement time.
+    pub acked: Vec<AckedWrite>,
+    /// Probes dispatched.
+    pub sent: u64,
+    /// Probes that succeeded.
+    pub ok: u64,
+    /// Probes that failed.
+    pub failed: u64,
+    /// Finished probes per `served-by` header value.
+    pub by_served_by: BTreeMap<String, u64>,
+    /// How many times the keep-alive client was rotated.
+    pub client_rotations: u64,
+    /// The run prefix of every write id (`<prefix>-<seq>`).
+    pub run_prefix: String,
+    /// Where the raw logs are; `None` if the writer task itself failed.
+    pub probe_log: Option<ProbeLogSummary>,
+    /// Problems that did not stop the run but may have lost evidence (probe
+    /// log write errors, a crashed background task).
+    pub errors: Vec<TrafficError>,
+}
+
+impl ProberHandle {
+    /// The live counters, for the runner to watch while the drill goes on.
+    pub fn live(&self) -> LiveStats {
+        self.live.clone()
+    }
+
+    /// Scheduled time of the first probe (unix ms).
+    pub fn started_unix_ms(&self) -> i64 {
+        self.started_unix_ms
+    }
+
+    /// The prefix of every write id of this run.
+    pub fn run_prefix(&self) -> &str {
+        &self.run_prefix
+    }
+
+    /// Writes acknowledged so far.
+    pub fn acked_count(&self) -> usize {
+        self.ledger.len()
+    }
+
+    /// Stops the schedule, waits for in-flight probes (each bounded by the
+    /// timeout), drains and flushes the logs, and returns the results.
+    pub async fn stop(self) -> TrafficOutcome {
+        let ProberHandle {
+            started_unix_ms,
+            run_prefix,
+            live,
+            ledger,
+            cancel,
+            stop_on_drop,
+            dispatcher,
+            writer,
+        } = self;
+        cancel.cancel();
+        drop(stop_on_drop);
+        let mut errors = Vec::new();
+        let dispatch = dispatcher.await.unwrap_or_else(|source| {
+            errors.push(TrafficError::Task {
+                task: "dispatcher",
+                source,
+            });
+            DispatchSummary::lost()
+        });
+        // Every probe task holds a log sender: the writer ends after the last probe.
+        let probe_log = match writer.await {
+            Ok((summary, error)) => {
+                errors.extend(error);
+                Some(summary)
+            }
+            Err(source) => {
+                errors.push(TrafficError::Task {
+                    task: "probe log writer",
+                    source,
+                });
+                None
+            }
+        };
+        let snapshot = live.finish();
+        TrafficOutcome {
+            started_unix_ms,
+            stopped_unix_ms: dispatch.stopped_unix_ms.unwrap_or(started_unix_ms),
+            buckets: snapshot.buckets,
+            latency_intervals: snapshot.latency_intervals,
+            latency: snapshot.latency,
+            latency_ok: snapshot.latency_ok,
+            schedule_lag: dispatch.lag,
+            saturated_count: snapshot.saturated_count,
+            acked: ledger.snapshot(),
+            sent: snapshot.totals.sent,
+            ok: snapshot.totals.ok,
+            failed: snapshot.totals.failed,
+            by_served_by: snapshot.by_served_by,
+            client_rotations: dispatch.rotations,
+            run_prefix,
+            probe_log,
+            errors,
+        }
+    }
+}
+
+/// What every probe task needs, shared.
+#[derive(Debug)]
+struct ProbeContext {
+    base_url: String,
+    write_method: reqwest::Method,
+    read_method: reqwest::Method,
+    write: RequestSpec,
+    read: RequestSpec,
+    timeout: Duration,
+    expect: StatusExpectation,
+    clock: RunClock,
+    ledger: Arc<AckLedger>,
+    live: LiveStats,
+}
+
+/// What the dispatcher reports when it ends.
+#[derive(Debug)]
+struct DispatchSummary {
+    lag: Histogram<u64>,
+    rotations: u64,
+    stopped_unix_ms: Option<i64>,
+}
+
+impl DispatchSummary {
+    /// Stand-in when the dispatcher task crashed.
+    fn lost() -> Self {
+        Self {
+            lag: new_latency_histogram(),
+            rotations: 0,
+            stopped_unix_ms: None,
+        }
+    }
+}
+
+struct Dispatcher {
+    schedule: Schedule,
+    pool: ClientPool,
+    mix: Mix,
+    rng: PickRng,
+    run_prefix: String,
+    lag: SaturatingHistogram,
+    log: LogSender,
+    shared: Arc<ProbeContext>,
+}
+
+/// One probe, decided by the dispatcher.
+struct ProbeJob {
+    seq: u64,
+    kind: ProbeKind,
+    id: String,
+    /// Body to send.
+    body: Option<String>,
+    /// For reads: the body the server must return.
+    expected_body: Option<String>,
+    scheduled: Instant,
+    sent: Instant,
+}
+
+impl Dispatcher {
+    async fn run(mut self, cancel: CancellationToken) -> DispatchSummary {
+        let mut next = 0u64;
+        'schedule: loop {
+            let due = tokio::time::Instant::from_std(self.schedule.at(next));
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break 'schedule,
+                () = tokio::time::sleep_until(due) => {}
+            }
+            // Send everything due by now (a batch at high rates or after a stall).
+            loop {
+                let scheduled = self.schedule.at(next);
+                let now = Instant::now();
+                if scheduled > now {
+                    break;
+                }
+                if cancel.is_cancelled() {
+                    break 'schedule;
+                }
+                self.dispatch(next, scheduled, now);
+                next += 1;
+            }
+        }
+        let clock = self.shared.clock;
+        DispatchSummary {
+            lag: self.lag.histogram().clone(),
+            rotations: self.pool.rotations(),
+            stopped_unix_ms: Some(clock.now_unix_ms()),
+        }
+    }
+
+    fn dispatch(&mut self, seq: u64, scheduled: Instant, now: Instant) {
+        let lag_us = u64::try_from(now.saturating_duration_since(scheduled).as_micros())
+            .unwrap_or(u64::MAX);
+        self.lag.record(lag_us);
+        let job = self.decide(seq, scheduled, now);
+        let client = self.pool.client(now);
+        let ctx = Arc::clone(&self.shared);
+        ctx.live.record_sent(ctx.clock.unix_ms(scheduled));
+        let log = self.log.clone();
+        tokio::spawn(run_probe(ctx, client, log, job));
+    }
+
+    /// Write or read, which id, which body.
+    fn decide(&mut self, seq: u64, scheduled: Instant, sent: Instant) -> ProbeJob {
+        let read_target = match self.mix.next_kind() {
+            ProbeKind::Write => None,
+            // No acknowledged write yet: there is nothing to read, write instead.
+            ProbeKind::Read => self.shared.ledger.pick(&mut self.rng),
+        };
+        match read_target {
+            Some(acked) => ProbeJob {
+                seq,
+                kind: ProbeKind::Read,
+                body: self.shared.read.render_body(&acked.id),
+                id: acked.id,
+                expected_body: Some(acked.body),
+                scheduled,
+                sent,
+            },
+            None => {
+                let id = format!("{}-{seq}", self.run_prefix);
+                ProbeJob {
+                    seq,
+                    kind: ProbeKind::Write,
+                    body: self.shared.write.render_body(&id),
+                    id,
+                    expected_body: None,
+                    scheduled,
+                    sent,
+                }
+            }
+        }
+    }
+}
+
+/// Sends one probe, then records it everywhere: live counters, ledger, log.
+async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSender, job: ProbeJob) {
+    let (spec, method) = match job.kind {
+        ProbeKind::Write => (&ctx.write, &ctx.write_method),
+        ProbeKind::Read => (&ctx.read, &ctx.read_method),
+    };
+    let url = spec.render_url(&ctx.base_url, &job.id);
+    let deadline = tokio::time::Instant::from_std(job.sent + ctx.timeout);
+    let request = HttpRequest {
+        method: method.clone(),
+        url: &url,
+        body: job.body.as_deref(),
+    };
+    let result = client::send(&client, request, job.expected_body.as_deref(), deadline).await;
+    drop(client);
+    let done = Instant::now();
+    let evaluated = evaluate(result, &ctx.expect);
+
+    let clock = ctx.clock;
+    let scheduled_unix_us = clock.unix_us(job.scheduled);
+    let done_unix_us = clock.unix_us(done);
+    let latency_us =
+        u64::try_from(done.saturating_duration_since(job.scheduled).as_micros()).unwrap_or(u64::MAX);
+    let acked = job.kind == ProbeKind::Write
+        && evaluated.outcome.is_ok()
+        && evaluated.status.is_some_and(|s| (200..300).contains(&s));
+    if acked {
+        let ack = AckedWrite {
+            id: job.id.clone(),
+            body: job.body.clone().unwrap_or_default(),
+            scheduled_unix_ms: scheduled_unix_us.div_euclid(1000),
+            acked_unix_ms: done_unix_us.div_euclid(1000),
+        };
+        ctx.ledger.record(ack.clone());
+        log.send(LogEntry::Ack(ack));
+    }
+    let record = ProbeRecord {
+        seq: job.seq,
+        kind: job.kind,
+        id: job.id,
+        scheduled_unix_us,
+        sent_unix_us: clock.unix_us(job.sent),
+        done_unix_us,
+        latency_us,
+        status: evaluated.status,
+        outcome: evaluated.outcome,
+        served_by: evaluated.served_by,
+        error: evaluated.error,
+    };
+    ctx.live.record_done(&record);
+    log.send(LogEntry::Probe(record));
+}
+
+/// A response judged against the probe contract.
+struct Evaluated {
+    outcome: ProbeOutcome,
+    status: Option<u16>,
+    served_by: Option<String>,
+    error: Option<String>,
+}
+
+fn evaluate(result: HttpResult, expect: &StatusExpectation) -> Evaluated {
+    match result {
+        HttpResult::Response {
+            status,
+            served_by,
+            body_matches,
+        } => {
+            let outcome = if !expect.accepts(status) {
+                ProbeOutcome::Failed(if (500..600).contains(&status) {
+                    FailureKind::Status5xx
+                } else {
+                    FailureKind::StatusOther
+                })
+            } else if body_matches == Some(false) {
+                ProbeOutcome::Failed(FailureKind::BodyMismatch)
+            } else {
+                ProbeOutcome::Ok
+            };
+            Evaluated {
+                outcome,
+                status: Some(status),
+                served_by,
+                error: None,
+            }
+        }
+        HttpResult::Failed {
+            kind,
+            message,
+            served_by,
+            status,
+        } => Evaluated {
+            outcome: ProbeOutcome::Failed(kind),
+            status,
+            served_by,
+            error: Some(message),
+        },
+    }
+}

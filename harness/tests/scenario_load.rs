@@ -1,0 +1,127 @@
+//! Loading valid scenario files: values, path resolution, template resolution, round trip.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use drdrill::scenario::{
+    self, ConnectionPolicy, FaultSource, ResolvedFault, Scheme, Target,
+};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
+}
+
+/// The full fixture loads with every value as written, durations and rates converted,
+/// relative paths joined to the scenario's directory, and the FIS template filled in.
+#[test]
+fn full_scenario_loads() {
+    let dir = fixtures();
+    let loaded = scenario::load(&dir.join("az-power-interruption.yaml")).expect("loads");
+    let s = &loaded.scenario;
+    assert_eq!(s.name, "az-power-interruption");
+    assert_eq!(
+        s.target,
+        Target::Local {
+            stack: dir.join("../../../../localstack/stacks/multi-az.yaml")
+        }
+    );
+    assert_eq!(s.app.load_balancer, "drill-alb");
+    assert_eq!(s.app.scheme, Scheme::Http);
+    let write = s.probe.write.render("w-1");
+    assert_eq!(write.method, "PUT");
+    assert_eq!(write.path, "/items/w-1");
+    assert_eq!(write.body.as_deref(), Some("drdrill write w-1"));
+    assert!((s.traffic.rate.per_second() - 50.0).abs() < 1e-9);
+    assert_eq!(s.traffic.timeout.get(), Duration::from_secs(1));
+    assert_eq!(s.traffic.connection, ConnectionPolicy::Fresh);
+    assert_eq!(s.steady_state.p99.map(|d| d.get()), Some(Duration::from_millis(500)));
+    assert_eq!(s.objectives.lost_writes, Some(0));
+    let guardrails = s.guardrails.as_ref().expect("guardrails");
+    assert_eq!(*guardrails.for_duration, Duration::from_secs(30));
+    assert_eq!(*s.timings.max_fault_duration, Duration::from_secs(120));
+    assert_eq!(*s.timings.verification_grace, Duration::from_secs(90));
+    assert_eq!(
+        s.fault.source,
+        FaultSource::TemplateFile(dir.join("fis/az-power-interruption.json"))
+    );
+
+    let ResolvedFault::Template(template) = &loaded.fault else {
+        panic!("expected a template, got {:?}", loaded.fault);
+    };
+    let filters = &template["targets"]["AppInstances"]["filters"];
+    assert_eq!(filters[0]["values"][0], "us-east-1a");
+    assert_eq!(
+        template["actions"]["StopInstances"]["parameters"]["startInstancesAfterDuration"],
+        "PT1M"
+    );
+    assert!(!template.to_string().contains("{{"), "placeholders left: {template}");
+}
+
+/// An inline template under an AWS target loads, with keep-alive and placeholders filled.
+#[test]
+fn inline_template_loads() {
+    let loaded = scenario::load(&fixtures().join("inline-template-aws.yaml")).expect("loads");
+    let s = &loaded.scenario;
+    let Target::Aws(aws) = &s.target else {
+        panic!("expected aws target, got {:?}", s.target);
+    };
+    assert_eq!(aws.region, "us-east-1");
+    assert_eq!(aws.account_ids, ["123456789012"]);
+    assert_eq!(aws.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+    assert_eq!(s.app.scheme, Scheme::Https);
+    assert!((s.traffic.rate.per_second() - 50.0).abs() < 1e-9);
+    assert_eq!(
+        s.traffic.connection,
+        ConnectionPolicy::KeepAlive {
+            max_age: Duration::from_secs(5)
+        }
+    );
+    assert!(s.guardrails.is_none());
+    let ResolvedFault::Template(template) = &loaded.fault else {
+        panic!("expected a template");
+    };
+    assert_eq!(template["description"], "stop instances in us-east-1b");
+    assert_eq!(
+        template["targets"]["Instances"]["filters"][0]["values"][0],
+        "us-east-1b"
+    );
+    // The scenario keeps the template as written; only the resolved fault is filled.
+    let FaultSource::Template(raw) = &s.fault.source else {
+        panic!("expected inline source");
+    };
+    assert_eq!(raw["description"], "stop instances in {{az}}");
+}
+
+/// A `template_id` fault resolves to that id, and zero durations are accepted where allowed.
+#[test]
+fn template_id_loads() {
+    let loaded = scenario::load(&fixtures().join("template-id.yaml")).expect("loads");
+    assert_eq!(loaded.fault, ResolvedFault::TemplateId("EXT123abc".into()));
+    assert!(loaded.scenario.timings.baseline.is_zero());
+    assert!((loaded.scenario.traffic.rate.per_second() - 0.5).abs() < 1e-9);
+}
+
+/// Serializing a loaded scenario to YAML and loading that file again gives the same
+/// scenario and the same resolved fault (paths are absolute after the first load).
+#[test]
+fn full_scenario_round_trips() {
+    for name in ["az-power-interruption.yaml", "inline-template-aws.yaml", "template-id.yaml"] {
+        let first = scenario::load(&fixtures().join(name)).expect("loads");
+        let yaml = serde_saphyr::to_string(&first.scenario).expect("serializes");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join(name);
+        std::fs::write(&copy, &yaml).expect("write");
+        let second = scenario::load(&copy).unwrap_or_else(|e| panic!("{e}\n---\n{yaml}"));
+        assert_eq!(second.scenario, first.scenario, "{name}:\n{yaml}");
+        assert_eq!(second.fault, first.fault, "{name}");
+    }
+}
+
+/// The JSON Schema is generated and mentions the public keys of nested sections.
+#[test]
+fn json_schema_covers_nested_keys() {
+    let schema = scenario::json_schema().to_string();
+    for key in ["load_balancer", "write_ratio", "keep-alive", "template_file", "abort_when_success_below", "verification_grace", "account_ids"] {
+        assert!(schema.contains(key), "schema lacks {key}");
+    }
+}

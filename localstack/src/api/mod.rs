@@ -1,0 +1,159 @@
+//! The one AWS endpoint: routes each request by its SigV4 signing name to the service
+//! that answers it, plus `/_localstack/health` and the ground truth at `/_drdrill/events`.
+
+pub mod fis;
+pub mod query;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::fis::Fis;
+use crate::world::World;
+
+/// Largest request body the endpoint reads; larger ones get an AWS error.
+pub const MAX_REQUEST: usize = 4 * 1024 * 1024;
+
+/// What the endpoint needs to answer.
+pub struct Services {
+    /// The stack's state.
+    pub world: Arc<World>,
+    /// The FIS engine.
+    pub fis: Arc<Fis>,
+}
+
+/// A request as the service handlers see it.
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Path, percent-decoded segments are up to the handler.
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+/// A finished answer.
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Content type.
+    pub content_type: &'static str,
+    /// `x-amzn-errortype` for restJson1 errors.
+    pub error_type: Option<String>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl IntoResponse for ApiResponse {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, self.body).into_response();
+        let h = r.headers_mut();
+        if let Ok(v) = http::HeaderValue::from_str(self.content_type) {
+            h.insert(http::header::CONTENT_TYPE, v);
+        }
+        h.insert("x-amzn-requestid", http::HeaderValue::from_static("00000000-0000-4000-8000-000000000000"));
+        if let Some(t) = self.error_type.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+            h.insert("x-amzn-errortype", t);
+        }
+        r
+    }
+}
+
+/// The SigV4 signing name from an `Authorization` header
+/// (`AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/fis/aws4_request, ...`).
+pub fn signing_name(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let scope = cred.split([',', ' ']).next()?;
+    let parts: Vec<&str> = scope.split('/').collect();
+    (parts.len() == 5).then(|| parts[3].to_string())
+}
+
+/// Serves the endpoint on `listener` until `shutdown`.
+pub async fn serve(listener: TcpListener, services: Arc<Services>, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = axum::Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(services);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiResponse {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_REQUEST).await {
+        Ok(b) => b,
+        Err(_) => return query::json_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "request body too large"),
+    };
+    let req = ApiRequest {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts.headers,
+        body,
+    };
+    if req.method == Method::GET && req.path == "/_localstack/health" {
+        return health();
+    }
+    if req.method == Method::GET && req.path == "/_drdrill/events" {
+        let events = services.world.truth.snapshot();
+        return ApiResponse {
+            status: StatusCode::OK,
+            content_type: "application/json",
+            error_type: None,
+            body: serde_json::to_vec(&serde_json::json!({ "events": events })).unwrap_or_default(),
+        };
+    }
+    let service = signing_name(&req.headers);
+    tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
+    match service.as_deref() {
+        Some("fis") => fis::handle(&services, &req),
+        Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
+        Some(other) => query::json_error(StatusCode::BAD_REQUEST, "UnknownServiceException", &format!("service {other} is not served by the local stack")),
+        None => query::json_error(StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "Missing Authentication Token: requests must be SigV4-signed"),
+    }
+}
+
+fn health() -> ApiResponse {
+    let body = serde_json::json!({
+        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running"},
+        "edition": "drdrill",
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    ApiResponse {
+        status: StatusCode::OK,
+        content_type: "application/json",
+        error_type: None,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The signing name is read from the credential scope.
+    #[test]
+    fn signing_name_from_scope() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::AUTHORIZATION,
+            "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=abc"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(signing_name(&h).as_deref(), Some("elasticloadbalancing"));
+        h.insert(http::header::AUTHORIZATION, "Bearer x".parse().unwrap());
+        assert_eq!(signing_name(&h), None);
+    }
+}

@@ -1,0 +1,308 @@
+//! The database cluster: in-memory nodes modelled as durable storage, replication per
+//! topology, failover and reboot. Pure state; the world drives it and supplies time and
+//! which subnets are cut off.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::stack::{Database, Stack, Topology};
+
+/// One node's storage.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// DB instance identifier.
+    pub id: String,
+    /// Subnet the node runs in.
+    pub subnet: String,
+    /// Availability zone of the subnet.
+    pub zone: String,
+    data: HashMap<String, String>,
+}
+
+/// A write that reached the primary but not yet the async standby.
+#[derive(Debug, Clone)]
+struct Pending {
+    apply_at: Instant,
+    id: String,
+    body: String,
+}
+
+/// Why the cluster is not accepting requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The writer is moving to the standby.
+    FailingOver,
+    /// The writer node is rebooting.
+    Rebooting,
+}
+
+/// Why a write or read did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbError {
+    /// The cluster refuses requests for now (fails fast).
+    Unavailable(Outage),
+    /// The writer cannot be reached (the caller waits until it can, or times out).
+    Unreachable,
+}
+
+/// The cluster state machine.
+#[derive(Debug)]
+pub struct DbCluster {
+    /// Cluster identifier.
+    pub cluster: String,
+    /// Replication topology.
+    pub topology: Topology,
+    lag: Duration,
+    failover_duration: Duration,
+    reboot_duration: Duration,
+    nodes: Vec<Node>,
+    writer: usize,
+    outage: Option<(Outage, Instant)>,
+    pending: VecDeque<Pending>,
+    /// Ids written while the synchronous standby was cut off (it is behind by these).
+    standby_missed: HashSet<String>,
+    standby_down_until: Option<Instant>,
+}
+
+impl DbCluster {
+    /// Builds the cluster from the stack file, empty.
+    pub fn new(stack: &Stack) -> DbCluster {
+        let db: &Database = &stack.database;
+        let node = |id: &str, subnet: &str| Node {
+            id: id.to_string(),
+            subnet: subnet.to_string(),
+            zone: stack.subnet_zone(subnet).unwrap_or_default().to_string(),
+            data: HashMap::new(),
+        };
+        let mut nodes = vec![node(&db.primary.id, &db.primary.subnet)];
+        if let Some(sb) = &db.standby {
+            nodes.push(node(&sb.id, &sb.subnet));
+        }
+        DbCluster {
+            cluster: db.cluster.clone(),
+            topology: db.topology,
+            lag: db.replica_lag.map(|d| d.0).unwrap_or_default(),
+            failover_duration: db.failover_duration.0,
+            reboot_duration: db.reboot_duration.0,
+            nodes,
+            writer: 0,
+            outage: None,
+            pending: VecDeque::new(),
+            standby_missed: HashSet::new(),
+            standby_down_until: None,
+        }
+    }
+
+    /// All nodes, writer first is not guaranteed; see [`DbCluster::writer`].
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The current writer node.
+    pub fn writer(&self) -> &Node {
+        &self.nodes[self.writer]
+    }
+
+    fn standby_index(&self) -> Option<usize> {
+        (self.nodes.len() > 1).then(|| 1 - self.writer)
+    }
+
+    /// The current outage, if any.
+    pub fn outage(&self) -> Option<Outage> {
+        self.outage.map(|(o, _)| o)
+    }
+
+    /// Whether a write sent now would be acknowledged.
+    pub fn writable(&self, blocked: &dyn Fn(&str) -> bool) -> bool {
+        self.outage.is_none() && !blocked(&self.writer().subnet)
+    }
+
+    fn check(&self, blocked: &dyn Fn(&str) -> bool) -> Result<(), DbError> {
+        if let Some((o, _)) = self.outage {
+            return Err(DbError::Unavailable(o));
+        }
+        if blocked(&self.writer().subnet) {
+            return Err(DbError::Unreachable);
+        }
+        Ok(())
+    }
+
+    fn standby_reachable(&self, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Option<usize> {
+        let sb = self.standby_index()?;
+        let down = self.standby_down_until.is_some_and(|t| t > now);
+        (!down && !blocked(&self.nodes[sb].subnet)).then_some(sb)
+    }
+
+    /// Stores a write; `Ok` means it is durable for the topology (acknowledged).
+    pub fn write(&mut self, id: &str, body: &str, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Result<(), DbError> {
+        self.check(blocked)?;
+        let w = self.writer;
+        self.nodes[w].data.insert(id.to_string(), body.to_string());
+        match self.topology {
+            Topology::Single => {}
+            Topology::MultiAz => match self.standby_reachable(now, blocked) {
+                Some(sb) => {
+                    self.nodes[sb].data.insert(id.to_string(), body.to_string());
+                }
+                None => {
+                    self.standby_missed.insert(id.to_string());
+                }
+            },
+            Topology::AsyncReplica => self.pending.push_back(Pending {
+                apply_at: now + self.lag,
+                id: id.to_string(),
+                body: body.to_string(),
+            }),
+        }
+        Ok(())
+    }
+
+    /// Reads from the writer.
+    pub fn read(&self, id: &str, blocked: &dyn Fn(&str) -> bool) -> Result<Option<String>, DbError> {
+        self.check(blocked)?;
+        Ok(self.writer().data.get(id).cloned())
+    }
+
+    /// Advances time: ends outages, applies due async writes, resyncs a standby that is
+    /// reachable again. Returns whether availability changed.
+    pub fn tick(&mut self, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Option<Outage> {
+        let mut ended = None;
+        if let Some((o, until)) = self.outage {
+            if now >= until {
+                self.outage = None;
+                ended = Some(o);
+            }
+        }
+        if self.standby_down_until.is_some_and(|t| t <= now) {
+            self.standby_down_until = None;
+        }
+        if let Some(sb) = self.standby_reachable(now, blocked) {
+            while self.pending.front().is_some_and(|p| p.apply_at <= now) {
+                if let Some(p) = self.pending.pop_front() {
+                    self.nodes[sb].data.insert(p.id, p.body);
+                }
+            }
+            if !self.standby_missed.is_empty() {
+                self.resync_standby();
+            }
+        }
+        ended
+    }
+
+    fn resync_standby(&mut self) {
+        if let Some(sb) = self.standby_index() {
+            self.nodes[sb].data = self.nodes[self.writer].data.clone();
+        }
+        self.standby_missed.clear();
+        self.pending.clear();
+    }
+
+    /// Promotes the standby (or restarts a single node). Returns `(old writer, new writer,
+    /// lost acknowledged write ids)`; writes fail for the failover duration.
+    pub fn failover(&mut self, now: Instant) -> (String, String, Vec<String>) {
+        let old = self.writer().id.clone();
+        self.outage = Some((Outage::FailingOver, now + self.failover_duration));
+        let Some(sb) = self.standby_index() else {
+            return (old.clone(), old, Vec::new());
+        };
+        let mut lost: Vec<String> = Vec::new();
+        match self.topology {
+            Topology::AsyncReplica => {
+                for p in &self.pending {
+                    if self.nodes[sb].data.get(&p.id) != Some(&p.body) {
+                        lost.push(p.id.clone());
+                    }
+                }
+            }
+            _ => lost.extend(self.standby_missed.iter().cloned()),
+        }
+        lost.sort();
+        lost.dedup();
+        self.writer = sb;
+        // The old writer is rebuilt from the new one: what it alone had is gone.
+        self.resync_standby();
+        (old, self.writer().id.clone(), lost)
+    }
+
+    /// Reboots a node. Rebooting the writer makes requests fail for the reboot duration
+    /// (or fails over when `force_failover` and there is a standby); a standby reboot
+    /// leaves it behind until it is back.
+    pub fn reboot(&mut self, node_id: &str, force_failover: bool, now: Instant) -> Option<(String, String, Vec<String>)> {
+        if self.writer().id == node_id {
+            if force_failover && self.standby_index().is_some() {
+                return Some(self.failover(now));
+            }
+            self.outage = Some((Outage::Rebooting, now + self.reboot_duration));
+        } else if self.nodes.iter().any(|n| n.id == node_id) {
+            self.standby_down_until = Some(now + self.reboot_duration);
+            if self.topology == Topology::MultiAz {
+                // Mark the standby behind so the next reachable tick resyncs it.
+                self.standby_missed.insert(String::new());
+            }
+        }
+        None
+    }
+
+    /// Ends any outage now (StopExperiment reverts what it can).
+    pub fn end_outage(&mut self) -> Option<Outage> {
+        self.outage.take().map(|(o, _)| o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn cluster(topology: &str) -> DbCluster {
+        let text = include_str!("../stacks/multi-az.yaml");
+        let text = match topology {
+            "async" => text.replace("topology: multi-az", "topology: async-replica\n  replica_lag: 1s"),
+            _ => text.to_string(),
+        };
+        DbCluster::new(&Stack::parse(Path::new("t.yaml"), &text).unwrap())
+    }
+
+    const OPEN: &dyn Fn(&str) -> bool = &|_| false;
+
+    /// Multi-AZ: everything acknowledged survives a failover.
+    #[test]
+    fn multi_az_failover_loses_nothing() {
+        let mut c = cluster("multi-az");
+        let t = Instant::now();
+        for i in 0..10 {
+            c.write(&format!("w{i}"), "x", t, OPEN).unwrap();
+        }
+        let (from, to, lost) = c.failover(t);
+        assert_ne!(from, to);
+        assert!(lost.is_empty());
+        assert_eq!(c.write("late", "x", t, OPEN), Err(DbError::Unavailable(Outage::FailingOver)));
+        c.tick(t + Duration::from_secs(3), OPEN);
+        assert_eq!(c.read("w3", OPEN).unwrap().as_deref(), Some("x"));
+    }
+
+    /// Async replica: exactly the writes inside the lag window are lost.
+    #[test]
+    fn async_failover_loses_the_lag_window() {
+        let mut c = cluster("async");
+        let t = Instant::now();
+        c.write("old", "x", t, OPEN).unwrap();
+        c.tick(t + Duration::from_millis(1500), OPEN);
+        c.write("new1", "x", t + Duration::from_millis(1500), OPEN).unwrap();
+        c.write("new2", "x", t + Duration::from_millis(1600), OPEN).unwrap();
+        let (_, _, lost) = c.failover(t + Duration::from_millis(2000));
+        assert_eq!(lost, vec!["new1".to_string(), "new2".to_string()]);
+        c.tick(t + Duration::from_secs(10), OPEN);
+        assert_eq!(c.read("old", OPEN).unwrap().as_deref(), Some("x"));
+        assert_eq!(c.read("new1", OPEN).unwrap(), None);
+    }
+
+    /// A cut-off writer makes requests wait (unreachable), not fail fast.
+    #[test]
+    fn blocked_writer_is_unreachable() {
+        let mut c = cluster("multi-az");
+        let writer_subnet = c.writer().subnet.clone();
+        let blocked = move |s: &str| s == writer_subnet;
+        assert_eq!(c.write("a", "x", Instant::now(), &blocked), Err(DbError::Unreachable));
+    }
+}

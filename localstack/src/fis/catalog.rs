@@ -1,0 +1,107 @@
+//! The FIS actions the local stack supports: their target keys, resource types and
+//! parameters, as `ListActions`/`GetAction` describe them.
+
+/// A parameter an action accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// Parameter name.
+    pub name: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Whether the template must give it.
+    pub required: bool,
+}
+
+/// One supported action.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionSpec {
+    /// FIS action id, e.g. `aws:ec2:stop-instances`.
+    pub id: &'static str,
+    /// What it does.
+    pub description: &'static str,
+    /// Target key (e.g. `Instances`) and the resource type it takes.
+    pub target: Option<(&'static str, &'static str)>,
+    /// Accepted parameters.
+    pub parameters: &'static [ParamSpec],
+}
+
+const fn p(name: &'static str, description: &'static str, required: bool) -> ParamSpec {
+    ParamSpec { name, description, required }
+}
+
+/// Every supported action.
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        id: "aws:ec2:stop-instances",
+        description: "Stop the specified EC2 instances.",
+        target: Some(("Instances", "aws:ec2:instance")),
+        parameters: &[
+            p("startInstancesAfterDuration", "The time to wait before restarting the instances (ISO 8601 duration).", false),
+            p("completeIfInstancesTerminated", "Whether the action completes if the instances are terminated.", false),
+        ],
+    },
+    ActionSpec {
+        id: "aws:ec2:terminate-instances",
+        description: "Terminate the specified EC2 instances.",
+        target: Some(("Instances", "aws:ec2:instance")),
+        parameters: &[],
+    },
+    ActionSpec {
+        id: "aws:network:disrupt-connectivity",
+        description: "Deny traffic to and from the specified subnets (black hole).",
+        target: Some(("Subnets", "aws:ec2:subnet")),
+        parameters: &[
+            p("duration", "The duration of the disruption (ISO 8601 duration).", true),
+            p("scope", "The traffic to deny: all or availability-zone.", false),
+        ],
+    },
+    ActionSpec {
+        id: "aws:rds:failover-db-cluster",
+        description: "Fail over the specified Aurora/Multi-AZ DB clusters.",
+        target: Some(("Clusters", "aws:rds:cluster")),
+        parameters: &[],
+    },
+    ActionSpec {
+        id: "aws:rds:reboot-db-instances",
+        description: "Reboot the specified DB instances.",
+        target: Some(("DBInstances", "aws:rds:db")),
+        parameters: &[p("forceFailover", "Whether to fail over to the standby (true or false).", false)],
+    },
+    ActionSpec {
+        id: "aws:fis:wait",
+        description: "Wait for the specified duration.",
+        target: None,
+        parameters: &[p("duration", "The time to wait (ISO 8601 duration).", true)],
+    },
+];
+
+/// Looks an action up by id.
+pub fn find(id: &str) -> Option<&'static ActionSpec> {
+    ACTIONS.iter().find(|a| a.id == id)
+}
+
+/// Parses an ISO-8601 duration as FIS writes them (`PT10M`, `PT30S`, `PT1.5S`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let ok_chars = s.starts_with('P') && s.bytes().all(|b| b.is_ascii_digit() || b"PTYMWDHS.,".contains(&b));
+    if !ok_chars || s.len() > 40 {
+        return Err(format!("{s:?} is not an ISO 8601 duration (e.g. PT10M)"));
+    }
+    iso8601::duration(s)
+        .map(std::time::Duration::from)
+        .map_err(|_| format!("{s:?} is not an ISO 8601 duration (e.g. PT10M)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ISO-8601 durations parse; garbage is refused with the value named.
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("PT10S").unwrap().as_secs(), 10);
+        assert_eq!(parse_duration("PT2M").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("PT1.5S").unwrap().as_millis(), 1500);
+        assert!(parse_duration("10s").unwrap_err().contains("10s"));
+        assert!(parse_duration("PTxS").is_err());
+    }
+}

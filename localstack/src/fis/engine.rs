@@ -1,0 +1,574 @@
+//! The FIS engine: templates, experiments with AWS's experiment and action states,
+//! `startAfter` ordering, and actions that do real things to the stack. Stopping an
+//! experiment reverts every effect still in force.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::catalog::parse_duration;
+use super::resolve::{resolve, Resource};
+use super::template::{validate, TemplateInput};
+use crate::truth::{now_unix_ms, Truth};
+use crate::world::World;
+
+/// An FIS API failure, in FIS's error vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FisError {
+    /// 400 ValidationException.
+    #[error("{0}")]
+    Validation(String),
+    /// 404 ResourceNotFoundException.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 ConflictException.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+fn now_secs() -> f64 {
+    now_unix_ms() as f64 / 1000.0
+}
+
+struct Template {
+    id: String,
+    input: TemplateInput,
+    created: f64,
+    updated: f64,
+}
+
+#[derive(Debug, Clone)]
+struct ActionRun {
+    status: &'static str,
+    reason: Option<String>,
+    start: Option<f64>,
+    end: Option<f64>,
+}
+
+struct Experiment {
+    id: String,
+    template_id: String,
+    input: TemplateInput,
+    status: &'static str,
+    reason: Option<String>,
+    actions: BTreeMap<String, ActionRun>,
+    resolved: BTreeMap<String, Vec<Resource>>,
+    created: f64,
+    start: Option<f64>,
+    end: Option<f64>,
+    tags: BTreeMap<String, String>,
+    stop: CancellationToken,
+}
+
+#[derive(Default)]
+struct State {
+    templates: BTreeMap<String, Template>,
+    experiments: BTreeMap<String, Experiment>,
+}
+
+/// The FIS service of one stack.
+pub struct Fis {
+    world: Arc<World>,
+    state: Mutex<State>,
+}
+
+fn new_id(prefix: &str) -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{}", &u[..15])
+}
+
+impl Fis {
+    /// An FIS with no templates or experiments.
+    pub fn new(world: Arc<World>) -> Arc<Fis> {
+        Arc::new(Fis {
+            world,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn arn(&self, kind: &str, id: &str) -> String {
+        format!("arn:aws:fis:{}:{}:{kind}/{id}", self.world.stack.region, self.world.stack.account_id)
+    }
+
+    /// CreateExperimentTemplate.
+    pub fn create_template(&self, input: TemplateInput) -> Result<Value, FisError> {
+        validate(&input).map_err(FisError::Validation)?;
+        let id = new_id("EXT");
+        let now = now_secs();
+        let t = Template {
+            id: id.clone(),
+            input,
+            created: now,
+            updated: now,
+        };
+        let out = self.template_json(&t);
+        self.lock().templates.insert(id, t);
+        Ok(json!({ "experimentTemplate": out }))
+    }
+
+    /// GetExperimentTemplate.
+    pub fn get_template(&self, id: &str) -> Result<Value, FisError> {
+        let st = self.lock();
+        let t = st.templates.get(id).ok_or_else(|| not_found("experiment template", id))?;
+        Ok(json!({ "experimentTemplate": self.template_json(t) }))
+    }
+
+    /// DeleteExperimentTemplate.
+    pub fn delete_template(&self, id: &str) -> Result<Value, FisError> {
+        let t = self.lock().templates.remove(id).ok_or_else(|| not_found("experiment template", id))?;
+        Ok(json!({ "experimentTemplate": self.template_json(&t) }))
+    }
+
+    /// ListExperimentTemplates.
+    pub fn list_templates(&self) -> Value {
+        let st = self.lock();
+        let list: Vec<Value> = st
+            .templates
+            .values()
+            .map(|t| {
+                json!({"id": t.id, "arn": self.arn("experiment-template", &t.id), "description": t.input.description,
+                       "creationTime": t.created, "lastUpdateTime": t.updated, "tags": t.input.tags})
+            })
+            .collect();
+        json!({ "experimentTemplates": list })
+    }
+
+    fn template_json(&self, t: &Template) -> Value {
+        let mut v = serde_json::to_value(&t.input).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("id".into(), json!(t.id));
+            m.insert("arn".into(), json!(self.arn("experiment-template", &t.id)));
+            m.insert("creationTime".into(), json!(t.created));
+            m.insert("lastUpdateTime".into(), json!(t.updated));
+        }
+        v
+    }
+
+    /// StartExperiment: resolves targets and runs the actions in the background.
+    pub fn start_experiment(self: &Arc<Self>, template_id: &str, tags: BTreeMap<String, String>) -> Result<Value, FisError> {
+        let mut st = self.lock();
+        let t = st.templates.get(template_id).ok_or_else(|| not_found("experiment template", template_id))?;
+        let input = t.input.clone();
+        let id = new_id("EXP");
+        let actions = input
+            .actions
+            .keys()
+            .map(|k| (k.clone(), ActionRun { status: "pending", reason: None, start: None, end: None }))
+            .collect();
+        let exp = Experiment {
+            id: id.clone(),
+            template_id: template_id.to_string(),
+            input,
+            status: "pending",
+            reason: None,
+            actions,
+            resolved: BTreeMap::new(),
+            created: now_secs(),
+            start: None,
+            end: None,
+            tags,
+            stop: CancellationToken::new(),
+        };
+        let out = self.experiment_json(&exp);
+        let stop = exp.stop.clone();
+        st.experiments.insert(id.clone(), exp);
+        drop(st);
+        let fis = self.clone();
+        tokio::spawn(async move { fis.run(id, stop).await });
+        Ok(json!({ "experiment": out }))
+    }
+
+    /// GetExperiment.
+    pub fn get_experiment(&self, id: &str) -> Result<Value, FisError> {
+        let st = self.lock();
+        let e = st.experiments.get(id).ok_or_else(|| not_found("experiment", id))?;
+        Ok(json!({ "experiment": self.experiment_json(e) }))
+    }
+
+    /// StopExperiment: every effect still in force is reverted; the state goes
+    /// `stopping` → `stopped`.
+    pub fn stop_experiment(&self, id: &str) -> Result<Value, FisError> {
+        let mut st = self.lock();
+        let e = st.experiments.get_mut(id).ok_or_else(|| not_found("experiment", id))?;
+        if matches!(e.status, "pending" | "initiating" | "running") {
+            e.status = "stopping";
+            e.reason = Some("Stopping the experiment.".into());
+            e.stop.cancel();
+        }
+        Ok(json!({ "experiment": self.experiment_json(e) }))
+    }
+
+    /// ListExperiments (optionally for one template).
+    pub fn list_experiments(&self, template_id: Option<&str>) -> Value {
+        let st = self.lock();
+        let list: Vec<Value> = st
+            .experiments
+            .values()
+            .filter(|e| template_id.is_none_or(|t| t == e.template_id))
+            .map(|e| {
+                json!({"id": e.id, "arn": self.arn("experiment", &e.id), "experimentTemplateId": e.template_id,
+                       "state": state_json(e.status, &e.reason), "creationTime": e.created, "tags": e.tags})
+            })
+            .collect();
+        json!({ "experiments": list })
+    }
+
+    /// ListExperimentResolvedTargets.
+    pub fn resolved_targets(&self, id: &str, target_name: Option<&str>) -> Result<Value, FisError> {
+        let st = self.lock();
+        let e = st.experiments.get(id).ok_or_else(|| not_found("experiment", id))?;
+        let list: Vec<Value> = e
+            .resolved
+            .iter()
+            .filter(|(name, _)| target_name.is_none_or(|t| t == name.as_str()))
+            .flat_map(|(name, res)| {
+                res.iter().map(move |r| {
+                    json!({"resourceType": r.resource_type, "targetName": name,
+                           "targetInformation": {"arn": r.arn, "identifier": r.id}})
+                })
+            })
+            .collect();
+        Ok(json!({ "resolvedTargets": list }))
+    }
+
+    /// Tags of a template or experiment ARN.
+    pub fn tags(&self, arn: &str) -> Result<Value, FisError> {
+        let st = self.lock();
+        let tags = match self.find_by_arn(&st, arn) {
+            Some(Owner::Template(id)) => st.templates[&id].input.tags.clone(),
+            Some(Owner::Experiment(id)) => st.experiments[&id].tags.clone(),
+            None => return Err(not_found("resource", arn)),
+        };
+        Ok(json!({ "tags": tags }))
+    }
+
+    /// TagResource / UntagResource.
+    pub fn retag(&self, arn: &str, add: BTreeMap<String, String>, remove: &[String]) -> Result<Value, FisError> {
+        let mut st = self.lock();
+        let tags = match self.find_by_arn(&st, arn) {
+            Some(Owner::Template(id)) => &mut st.templates.get_mut(&id).ok_or_else(|| not_found("resource", arn))?.input.tags,
+            Some(Owner::Experiment(id)) => &mut st.experiments.get_mut(&id).ok_or_else(|| not_found("resource", arn))?.tags,
+            None => return Err(not_found("resource", arn)),
+        };
+        tags.extend(add);
+        tags.retain(|k, _| !remove.contains(k));
+        Ok(json!({}))
+    }
+
+    fn find_by_arn(&self, st: &State, arn: &str) -> Option<Owner> {
+        if let Some(t) = st.templates.keys().find(|id| self.arn("experiment-template", id) == arn) {
+            return Some(Owner::Template(t.clone()));
+        }
+        st.experiments
+            .keys()
+            .find(|id| self.arn("experiment", id) == arn)
+            .map(|id| Owner::Experiment(id.clone()))
+    }
+
+    fn experiment_json(&self, e: &Experiment) -> Value {
+        let targets: BTreeMap<&String, Value> = e
+            .input
+            .targets
+            .iter()
+            .map(|(k, t)| (k, serde_json::to_value(t).unwrap_or(Value::Null)))
+            .collect();
+        let actions: BTreeMap<&String, Value> = e
+            .input
+            .actions
+            .iter()
+            .map(|(k, a)| {
+                let run = e.actions.get(k);
+                let mut v = json!({
+                    "actionId": a.action_id, "parameters": a.parameters, "targets": a.targets,
+                    "startAfter": a.start_after,
+                    "state": run.map(|r| state_json(r.status, &r.reason)),
+                });
+                if let Some(d) = &a.description {
+                    v["description"] = json!(d);
+                }
+                if let Some(t) = run.and_then(|r| r.start) {
+                    v["startTime"] = json!(t);
+                }
+                if let Some(t) = run.and_then(|r| r.end) {
+                    v["endTime"] = json!(t);
+                }
+                (k, v)
+            })
+            .collect();
+        let mut v = json!({
+            "id": e.id, "arn": self.arn("experiment", &e.id), "experimentTemplateId": e.template_id,
+            "roleArn": e.input.role_arn, "state": state_json(e.status, &e.reason),
+            "targets": targets, "actions": actions, "stopConditions": e.input.stop_conditions,
+            "creationTime": e.created, "tags": e.tags,
+        });
+        if let Some(t) = e.start {
+            v["startTime"] = json!(t);
+        }
+        if let Some(t) = e.end {
+            v["endTime"] = json!(t);
+        }
+        v
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut Experiment)) {
+        if let Some(e) = self.lock().experiments.get_mut(id) {
+            f(e);
+        }
+    }
+
+    fn set_action(&self, id: &str, action: &str, f: impl FnOnce(&mut ActionRun)) {
+        self.update(id, |e| {
+            if let Some(a) = e.actions.get_mut(action) {
+                f(a);
+            }
+        });
+    }
+
+    async fn run(self: Arc<Self>, id: String, stop: CancellationToken) {
+        self.update(&id, |e| e.status = "initiating");
+        let (input, resolved) = {
+            let st = self.lock();
+            let Some(e) = st.experiments.get(&id) else { return };
+            let mut resolved = BTreeMap::new();
+            let mut err = None;
+            for (name, spec) in &e.input.targets {
+                match resolve(&self.world, name, spec) {
+                    Ok(r) => {
+                        resolved.insert(name.clone(), r);
+                    }
+                    Err(msg) => err = Some(msg),
+                }
+            }
+            (e.input.clone(), err.map_or(Ok(resolved), Err))
+        };
+        let resolved = match resolved {
+            Ok(r) => r,
+            Err(msg) => return self.finish(&id, "failed", Some(format!("Target resolution failed: {msg}"))),
+        };
+        for (name, action) in &input.actions {
+            for target in action.targets.values() {
+                if resolved.get(target).is_none_or(|r| r.is_empty()) {
+                    let msg = format!("Target resolution returned no resources for target {target} of action {name}");
+                    self.update(&id, |e| e.resolved = resolved.clone());
+                    return self.finish(&id, "failed", Some(msg));
+                }
+            }
+        }
+        let t_run = now_secs();
+        self.update(&id, |e| {
+            e.resolved = resolved.clone();
+            if e.status == "initiating" {
+                e.status = "running";
+                e.reason = Some("Experiment is running.".into());
+                e.start = Some(t_run);
+            }
+        });
+        let mut done: Vec<String> = Vec::new();
+        let mut started: Vec<String> = Vec::new();
+        let mut tasks: JoinSet<(String, Result<bool, String>)> = JoinSet::new();
+        let mut failure = None;
+        loop {
+            if !stop.is_cancelled() && failure.is_none() {
+                for (name, action) in &input.actions {
+                    if started.contains(name) || !action.start_after.iter().all(|a| done.contains(a)) {
+                        continue;
+                    }
+                    started.push(name.clone());
+                    let resources: Vec<Resource> = action
+                        .targets
+                        .values()
+                        .flat_map(|t| resolved.get(t).cloned().unwrap_or_default())
+                        .collect();
+                    self.set_action(&id, name, |a| {
+                        a.status = "running";
+                        a.reason = Some("Action is running.".into());
+                        a.start = Some(now_secs());
+                    });
+                    let world = self.world.clone();
+                    let (exp, name, action, stop) = (id.clone(), name.clone(), action.clone(), stop.clone());
+                    tasks.spawn(async move {
+                        let r = run_action(&world, &exp, &name, &action, &resources, &stop).await;
+                        (name, r)
+                    });
+                }
+            }
+            let Some(joined) = tasks.join_next().await else { break };
+            let (name, result) = match joined {
+                Ok(r) => r,
+                Err(e) => (String::new(), Err(format!("action task failed: {e}"))),
+            };
+            let (status, reason) = match &result {
+                Ok(true) => ("completed", "Action was completed."),
+                Ok(false) => ("stopped", "Action was stopped."),
+                Err(_) => ("failed", "Action failed."),
+            };
+            self.set_action(&id, &name, |a| {
+                a.status = status;
+                a.reason = Some(result.as_ref().err().cloned().unwrap_or_else(|| reason.to_string()));
+                a.end = Some(now_secs());
+            });
+            match result {
+                Ok(true) => done.push(name),
+                Ok(false) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    stop.cancel();
+                }
+            }
+        }
+        for name in input.actions.keys().filter(|n| !started.contains(n)) {
+            self.set_action(&id, name, |a| {
+                a.status = "cancelled";
+                a.reason = Some("Experiment ended before the action started.".into());
+            });
+        }
+        match failure {
+            Some(e) => self.finish(&id, "failed", Some(e)),
+            None if stop.is_cancelled() => self.finish(&id, "stopped", Some("Experiment was stopped.".into())),
+            None => self.finish(&id, "completed", Some("Experiment completed.".into())),
+        }
+    }
+
+    fn finish(&self, id: &str, status: &'static str, reason: Option<String>) {
+        self.update(id, |e| {
+            e.status = status;
+            e.reason = reason;
+            e.end = Some(now_secs());
+        });
+    }
+
+    /// Stops every experiment still running (shutdown) and waits until they end.
+    pub async fn stop_all(&self) {
+        let ids: Vec<String> = self.lock().experiments.keys().cloned().collect();
+        for id in &ids {
+            let _ = self.stop_experiment(id);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            let busy = self
+                .lock()
+                .experiments
+                .values()
+                .any(|e| matches!(e.status, "pending" | "initiating" | "running" | "stopping"));
+            if !busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+enum Owner {
+    Template(String),
+    Experiment(String),
+}
+
+fn not_found(what: &str, id: &str) -> FisError {
+    FisError::NotFound(format!("The {what} {id} does not exist."))
+}
+
+fn state_json(status: &str, reason: &Option<String>) -> Value {
+    let mut v = json!({ "status": status });
+    if let Some(r) = reason {
+        v["reason"] = json!(r);
+    }
+    v
+}
+
+/// Waits for `d` or until stopped; true when the whole duration passed.
+async fn hold(d: Duration, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = stop.cancelled() => false,
+    }
+}
+
+fn param_duration(action: &super::template::ActionDef, key: &str) -> Result<Option<Duration>, String> {
+    action.parameters.get(key).map(|v| parse_duration(v)).transpose()
+}
+
+/// Runs one action: applies its effect, holds it, reverts it. `Ok(true)` when it ran to
+/// completion, `Ok(false)` when stopped (effects reverted).
+async fn run_action(
+    world: &Arc<World>,
+    exp: &str,
+    name: &str,
+    action: &super::template::ActionDef,
+    resources: &[Resource],
+    stop: &CancellationToken,
+) -> Result<bool, String> {
+    let ids: Vec<String> = resources.iter().map(|r| r.id.clone()).collect();
+    let event = |applied: bool| {
+        let (experiment, action_name, action_id, targets) = (exp.to_string(), name.to_string(), action.action_id.clone(), ids.clone());
+        world.truth.record(if applied {
+            Truth::FaultApplied { experiment, action: action_name, action_id, targets }
+        } else {
+            Truth::FaultReverted { experiment, action: action_name, action_id, targets }
+        });
+    };
+    match action.action_id.as_str() {
+        "aws:ec2:stop-instances" => {
+            let restart = param_duration(action, "startInstancesAfterDuration")?;
+            let running: Vec<String> = world
+                .instances()
+                .into_iter()
+                .filter(|i| ids.contains(&i.id) && i.state == crate::world::InstanceState::Running)
+                .map(|i| i.id)
+                .collect();
+            world.stop_instances(&running).map_err(|id| format!("instance {id} does not exist"))?;
+            event(true);
+            let Some(restart) = restart else { return Ok(true) };
+            let full = hold(restart, stop).await;
+            world.start_instances(&running).map_err(|id| format!("instance {id} does not exist"))?;
+            event(false);
+            Ok(full)
+        }
+        "aws:ec2:terminate-instances" => {
+            world.terminate_instances(&ids).map_err(|id| format!("instance {id} does not exist"))?;
+            event(true);
+            Ok(true)
+        }
+        "aws:network:disrupt-connectivity" => {
+            let d = param_duration(action, "duration")?.unwrap_or_default();
+            world.block_subnets(&ids);
+            event(true);
+            let full = hold(d, stop).await;
+            world.unblock_subnets(&ids);
+            event(false);
+            Ok(full)
+        }
+        "aws:rds:failover-db-cluster" => {
+            world.db_failover();
+            event(true);
+            let full = hold(world.stack.database.failover_duration.0, stop).await;
+            if !full {
+                world.db_end_outage();
+                event(false);
+            }
+            Ok(full)
+        }
+        "aws:rds:reboot-db-instances" => {
+            let force = action.parameters.get("forceFailover").is_some_and(|v| v == "true");
+            for id in &ids {
+                world.db_reboot(id, force);
+            }
+            event(true);
+            let full = hold(world.stack.database.reboot_duration.0, stop).await;
+            if !full {
+                world.db_end_outage();
+                event(false);
+            }
+            Ok(full)
+        }
+        "aws:fis:wait" => Ok(hold(param_duration(action, "duration")?.unwrap_or_default(), stop).await),
+        other => Err(format!("action type {other} is not supported")),
+    }
+}

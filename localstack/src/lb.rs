@@ -1,0 +1,153 @@
+//! The load balancer: a real reverse proxy with ALB semantics (round robin over healthy
+//! targets, fail-open when none is healthy, 502/503/504 like ALB) and the active health
+//! checkers that decide which targets are healthy.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::world::{CheckResult, World};
+
+/// Largest request or response body the proxy forwards.
+const MAX_BODY: usize = 1024 * 1024;
+/// How long the proxy tries to connect to a target.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves the listener until `cancel`.
+pub fn spawn_proxy(world: Arc<World>, listener: TcpListener, cancel: CancellationToken) {
+    let rr = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = listener.accept() => match r {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "load balancer accept failed");
+                        continue;
+                    }
+                },
+            };
+            let (world, rr, cancel) = (world.clone(), rr.clone(), cancel.clone());
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let (world, rr) = (world.clone(), rr.clone());
+                    async move { Ok::<_, Infallible>(proxy(&world, &rr, req).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = conn => {}
+                }
+            });
+        }
+    });
+}
+
+fn lb_error(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    ))));
+    *r.status_mut() = status;
+    r
+}
+
+async fn proxy(world: &World, rr: &AtomicUsize, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let targets = world.routable();
+    if targets.is_empty() {
+        return lb_error(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let (_, addr) = &targets[rr.fetch_add(1, Ordering::Relaxed) % targets.len()];
+    let (parts, body) = req.into_parts();
+    let Ok(body) = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()) else {
+        return lb_error(StatusCode::BAD_REQUEST);
+    };
+    let mut up = Request::from_parts(parts, Full::new(body));
+    up.headers_mut().remove(http::header::CONNECTION);
+    let idle = world.stack.load_balancer.idle_timeout.0;
+    match tokio::time::timeout(idle, forward(*addr, up)).await {
+        Err(_) => lb_error(StatusCode::GATEWAY_TIMEOUT),
+        Ok(Err(Upstream::Timeout)) => lb_error(StatusCode::GATEWAY_TIMEOUT),
+        Ok(Err(Upstream::Failed)) => lb_error(StatusCode::BAD_GATEWAY),
+        Ok(Ok(resp)) => resp,
+    }
+}
+
+enum Upstream {
+    Timeout,
+    Failed,
+}
+
+async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Upstream> {
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Err(_) => return Err(Upstream::Timeout),
+        Ok(Err(_)) => return Err(Upstream::Failed),
+        Ok(Ok(s)) => s,
+    };
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| Upstream::Failed)?;
+    tokio::spawn(conn);
+    let resp = send.send_request(req).await.map_err(|_| Upstream::Failed)?;
+    let (parts, body) = resp.into_parts();
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| Upstream::Failed)?
+        .to_bytes();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// One HTTP GET with a total timeout: the health check.
+pub async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> CheckResult {
+    let attempt = async {
+        let stream = TcpStream::connect(addr).await.ok()?;
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+        tokio::spawn(conn);
+        let req = Request::get(path)
+            .header(http::header::HOST, addr.to_string())
+            .body(Empty::<Bytes>::new())
+            .ok()?;
+        let resp = send.send_request(req).await.ok()?;
+        Some(resp.status() == StatusCode::OK)
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Err(_) => CheckResult::Timeout,
+        Ok(Some(true)) => CheckResult::Pass,
+        Ok(_) => CheckResult::Fail,
+    }
+}
+
+/// Checks one registered target every interval until it is deregistered.
+pub fn spawn_health_checker(world: Arc<World>, id: String, generation: u64) {
+    tokio::spawn(async move {
+        let hc = world.stack.load_balancer.target_group.health_check.clone();
+        let mut every = tokio::time::interval(hc.interval.0);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = world.shutdown.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            if world.target_generation(&id) != Some(generation) {
+                return;
+            }
+            let Some(addr) = world.instance_addr(&id) else { return };
+            let result = check(addr, &hc.path, hc.timeout.0).await;
+            world.record_check(&id, generation, result);
+        }
+    });
+}

@@ -1,0 +1,146 @@
+//! drdrill-localstack: a local stand-in for the AWS pieces a drill touches (FIS, ELBv2,
+//! EC2, RDS) on one endpoint, with a real data plane: app instances that are HTTP servers
+//! on their own loopback addresses, a reverse-proxy load balancer with active health
+//! checks, and a replicated database. Faults injected through FIS really happen.
+
+pub mod api;
+pub mod app;
+pub mod database;
+pub mod fis;
+pub mod lb;
+pub mod stack;
+pub mod truth;
+pub mod world;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use stack::{Stack, StackError};
+use world::World;
+
+/// Why the local stack could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where to serve the AWS endpoint.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address of the AWS endpoint; port 0 picks a free one.
+    pub endpoint: SocketAddr,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 4566),
+        }
+    }
+}
+
+/// A running local stack. Dropping it without [`LocalStack::shutdown`] cancels its tasks.
+pub struct LocalStack {
+    /// The shared state (for tests: ground truth, serving).
+    pub world: Arc<World>,
+    /// The FIS engine.
+    pub fis: Arc<fis::Fis>,
+    endpoint: SocketAddr,
+    cancel: CancellationToken,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl LocalStack {
+    /// Starts every server of the stack and the AWS endpoint.
+    pub async fn start(stack: Stack, opts: Options) -> Result<LocalStack, StartError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+        };
+        let mut listeners = HashMap::new();
+        let mut per_zone: HashMap<&str, usize> = HashMap::new();
+        for inst in &stack.instances {
+            let zone = stack.subnet_zone(&inst.subnet).unwrap_or_default();
+            let zone_index = stack.zones.iter().position(|z| z == zone).unwrap_or(0);
+            let n = per_zone.entry(zone).or_default();
+            let listener = bind(SocketAddr::new(world::instance_ip(zone_index, *n), 0)).await?;
+            *n += 1;
+            listeners.insert(inst.id.clone(), listener);
+        }
+        let addrs = listeners
+            .iter()
+            .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
+            .collect();
+        let lb_listener = bind(SocketAddr::new(world::lb_ip(), stack.load_balancer.listener_port)).await?;
+        let api_listener = bind(opts.endpoint).await?;
+        let endpoint = api_listener.local_addr().map_err(|source| StartError::Bind { addr: opts.endpoint, source })?;
+        let world = World::new(stack, addrs);
+        let cancel = world.shutdown.clone();
+        for (id, listener) in listeners {
+            let token = cancel.child_token();
+            world.attach_server(&id, token.clone());
+            let subnet = world.stack.instances.iter().find(|i| i.id == id).map(|i| i.subnet.clone()).unwrap_or_default();
+            app::spawn(world.clone(), id, subnet, listener, token);
+        }
+        if let Ok(addr) = lb_listener.local_addr() {
+            world.set_lb_addr(addr);
+        }
+        lb::spawn_proxy(world.clone(), lb_listener, cancel.child_token());
+        for t in world.targets() {
+            lb::spawn_health_checker(world.clone(), t.id.clone(), 0);
+        }
+        tokio::spawn(world.clone().run_ticker(cancel.child_token()));
+        world.record_initial_serving();
+        let fis = fis::Fis::new(world.clone());
+        let services = Arc::new(api::Services {
+            world: world.clone(),
+            fis: fis.clone(),
+        });
+        let server = tokio::spawn(api::serve(api_listener, services, cancel.child_token()));
+        tracing::info!(%endpoint, stack = %world.stack.name, "local stack listening");
+        Ok(LocalStack {
+            world,
+            fis,
+            endpoint,
+            cancel,
+            server: Some(server),
+        })
+    }
+
+    /// The AWS endpoint address.
+    pub fn endpoint(&self) -> SocketAddr {
+        self.endpoint
+    }
+
+    /// The AWS endpoint as a URL (`http://127.0.0.1:port`).
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.endpoint)
+    }
+
+    /// Stops every experiment (reverting faults), then every server.
+    pub async fn shutdown(mut self) {
+        self.fis.stop_all().await;
+        self.cancel.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

@@ -1,0 +1,409 @@
+//! Stack files: the YAML description of the local stack (zones, subnets, instances, load
+//! balancer, database, timings), parsed and checked before anything starts.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Why a stack file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// The file could not be read.
+    #[error("{path}: cannot read stack file: {source}")]
+    Read {
+        /// The stack file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or does not match the stack types.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The stack file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file parsed but is inconsistent.
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        /// The stack file.
+        path: PathBuf,
+        /// The key path that is wrong, e.g. `instances[2].subnet`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A duration written as a humantime string (`500ms`, `2s`, `1m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(s.trim())
+            .map(Dur)
+            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration ({e}); expected e.g. \"500ms\" or \"2s\"")))
+    }
+}
+
+/// The whole stack: one region with its zones, instances, load balancer and database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    /// A name for the stack, shown in logs.
+    pub name: String,
+    /// The AWS region name this stack pretends to be.
+    pub region: String,
+    /// The 12-digit account id in ARNs and STS answers.
+    #[serde(default = "default_account")]
+    pub account_id: String,
+    /// Availability zones, in order; zone `i` serves from `127.0.{i+1}.0/24`.
+    pub zones: Vec<String>,
+    /// Subnets, each in one zone.
+    pub subnets: Vec<Subnet>,
+    /// Application instances.
+    pub instances: Vec<Instance>,
+    /// The application load balancer in front of the instances.
+    pub load_balancer: LoadBalancer,
+    /// The database cluster behind the instances.
+    pub database: Database,
+    /// Stack-wide timings.
+    #[serde(default)]
+    pub timings: Timings,
+}
+
+fn default_account() -> String {
+    "000000000000".to_string()
+}
+
+/// A subnet in one availability zone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subnet {
+    /// Subnet id, e.g. `subnet-app-1a`.
+    pub id: String,
+    /// Availability zone name.
+    pub zone: String,
+    /// Tags on the subnet.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An application instance (an HTTP server on its own loopback address).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// Instance id, e.g. `i-app1a1`.
+    pub id: String,
+    /// The subnet it runs in (decides its zone).
+    pub subnet: String,
+    /// Tags on the instance.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The application load balancer: one HTTP listener and one target group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Load balancer name.
+    pub name: String,
+    /// Listener port; 0 picks a free one.
+    #[serde(default)]
+    pub listener_port: u16,
+    /// How long the proxy waits for a target's response before answering 504.
+    #[serde(default = "default_idle")]
+    pub idle_timeout: Dur,
+    /// The target group.
+    pub target_group: TargetGroup,
+}
+
+fn default_idle() -> Dur {
+    Dur(Duration::from_secs(10))
+}
+
+/// A target group with its health-check settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    /// Target group name.
+    pub name: String,
+    /// Instance ids registered at start.
+    pub targets: Vec<String>,
+    /// Active health-check settings.
+    pub health_check: HealthCheck,
+}
+
+/// Active health checks of a target group, as in ELBv2.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// Path requested on each target.
+    pub path: String,
+    /// Time between checks of one target.
+    pub interval: Dur,
+    /// A check without an answer within this time fails.
+    pub timeout: Dur,
+    /// Consecutive successes to become healthy.
+    pub healthy_threshold: u32,
+    /// Consecutive failures to become unhealthy.
+    pub unhealthy_threshold: u32,
+}
+
+/// Database replication topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// One node; a write is durable once it is on it.
+    Single,
+    /// A synchronous standby in another zone; a write is acknowledged when on both.
+    MultiAz,
+    /// A standby that applies writes after `replica_lag`; acknowledged on the primary.
+    AsyncReplica,
+}
+
+/// The database cluster.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// Cluster identifier.
+    pub cluster: String,
+    /// Replication topology.
+    pub topology: Topology,
+    /// The writer node at start.
+    pub primary: DbNode,
+    /// The standby (required unless `single`).
+    #[serde(default)]
+    pub standby: Option<DbNode>,
+    /// Replication lag of `async-replica`.
+    #[serde(default)]
+    pub replica_lag: Option<Dur>,
+    /// How long writes fail while the cluster fails over.
+    pub failover_duration: Dur,
+    /// How long the node is unavailable while it reboots.
+    pub reboot_duration: Dur,
+}
+
+/// One database node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbNode {
+    /// DB instance identifier.
+    pub id: String,
+    /// Subnet it runs in.
+    pub subnet: String,
+}
+
+/// Stack-wide timings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timings {
+    /// Time from StartInstances until the server listens again.
+    #[serde(default = "default_boot")]
+    pub instance_boot: Dur,
+    /// How long the app waits for the database before answering 503.
+    #[serde(default = "default_db_timeout")]
+    pub app_db_timeout: Dur,
+}
+
+fn default_boot() -> Dur {
+    Dur(Duration::from_millis(500))
+}
+fn default_db_timeout() -> Dur {
+    Dur(Duration::from_secs(1))
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            instance_boot: default_boot(),
+            app_db_timeout: default_db_timeout(),
+        }
+    }
+}
+
+impl Stack {
+    /// Reads, parses and validates a stack file.
+    pub fn load(path: &Path) -> Result<Stack, StackError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StackError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Stack::parse(path, &text)
+    }
+
+    /// Parses and validates stack YAML; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Stack, StackError> {
+        let stack: Stack = serde_saphyr::from_str(text).map_err(|e| StackError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        stack.validate().map_err(|(key, message)| StackError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })?;
+        Ok(stack)
+    }
+
+    /// The zone of a subnet (validated to exist).
+    pub fn subnet_zone(&self, subnet: &str) -> Option<&str> {
+        self.subnets
+            .iter()
+            .find(|s| s.id == subnet)
+            .map(|s| s.zone.as_str())
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_string(), m));
+        if self.zones.len() < 3 {
+            return err("zones", format!("at least 3 availability zones are needed, found {}", self.zones.len()));
+        }
+        if self.zones.len() > 250 {
+            return err("zones", "at most 250 zones".into());
+        }
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return err("account_id", format!("{:?} is not a 12-digit account id", self.account_id));
+        }
+        unique(self.zones.iter().map(String::as_str), "zones")?;
+        let zones: HashSet<&str> = self.zones.iter().map(String::as_str).collect();
+        unique(self.subnets.iter().map(|s| s.id.as_str()), "subnets")?;
+        for (i, s) in self.subnets.iter().enumerate() {
+            if !zones.contains(s.zone.as_str()) {
+                return err(&format!("subnets[{i}].zone"), format!("unknown zone {:?}", s.zone));
+            }
+        }
+        let subnets: HashSet<&str> = self.subnets.iter().map(|s| s.id.as_str()).collect();
+        unique(self.instances.iter().map(|s| s.id.as_str()), "instances")?;
+        let mut per_zone: HashMap<&str, usize> = HashMap::new();
+        for (i, inst) in self.instances.iter().enumerate() {
+            if !inst.id.starts_with("i-") {
+                return err(&format!("instances[{i}].id"), format!("{:?} must start with \"i-\"", inst.id));
+            }
+            let Some(zone) = self.subnet_zone(&inst.subnet) else {
+                return err(&format!("instances[{i}].subnet"), format!("unknown subnet {:?}", inst.subnet));
+            };
+            let n = per_zone.entry(zone).or_default();
+            *n += 1;
+            if *n > 240 {
+                return err(&format!("instances[{i}]"), format!("more than 240 instances in zone {zone}"));
+            }
+        }
+        let instances: HashSet<&str> = self.instances.iter().map(|s| s.id.as_str()).collect();
+        let tg = &self.load_balancer.target_group;
+        for (i, t) in tg.targets.iter().enumerate() {
+            if !instances.contains(t.as_str()) {
+                return err(&format!("load_balancer.target_group.targets[{i}]"), format!("unknown instance {t:?}"));
+            }
+        }
+        let hc = &tg.health_check;
+        let hck = "load_balancer.target_group.health_check";
+        if !hc.path.starts_with('/') {
+            return err(&format!("{hck}.path"), format!("{:?} must start with '/'", hc.path));
+        }
+        if hc.interval.0.is_zero() {
+            return err(&format!("{hck}.interval"), "must be greater than 0".into());
+        }
+        if hc.timeout.0.is_zero() || hc.timeout.0 > hc.interval.0 {
+            return err(&format!("{hck}.timeout"), "must be greater than 0 and at most the interval".into());
+        }
+        for (k, v) in [("healthy_threshold", hc.healthy_threshold), ("unhealthy_threshold", hc.unhealthy_threshold)] {
+            if !(1..=10).contains(&v) {
+                return err(&format!("{hck}.{k}"), format!("{v} is outside 1..=10"));
+            }
+        }
+        if self.load_balancer.idle_timeout.0.is_zero() {
+            return err("load_balancer.idle_timeout", "must be greater than 0".into());
+        }
+        let db = &self.database;
+        if !subnets.contains(db.primary.subnet.as_str()) {
+            return err("database.primary.subnet", format!("unknown subnet {:?}", db.primary.subnet));
+        }
+        match (db.topology, &db.standby) {
+            (Topology::Single, Some(_)) => return err("database.standby", "a `single` database has no standby".into()),
+            (Topology::Single, None) => {}
+            (_, None) => return err("database.standby", "required for this topology".into()),
+            (_, Some(sb)) => {
+                let Some(zone) = self.subnet_zone(&sb.subnet) else {
+                    return err("database.standby.subnet", format!("unknown subnet {:?}", sb.subnet));
+                };
+                if Some(zone) == self.subnet_zone(&db.primary.subnet) {
+                    return err("database.standby.subnet", format!("the standby must be in another zone than the primary ({zone})"));
+                }
+                if sb.id == db.primary.id {
+                    return err("database.standby.id", "must differ from the primary's id".into());
+                }
+            }
+        }
+        match (db.topology, db.replica_lag) {
+            (Topology::AsyncReplica, None) => return err("database.replica_lag", "required for `async-replica`".into()),
+            (Topology::AsyncReplica, Some(_)) | (_, None) => {}
+            (_, Some(_)) => return err("database.replica_lag", "only `async-replica` has a replica lag".into()),
+        }
+        Ok(())
+    }
+}
+
+fn unique<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(), (String, String)> {
+    let mut seen = HashSet::new();
+    for (i, item) in items.enumerate() {
+        if !seen.insert(item) {
+            return Err((format!("{key}[{i}]"), format!("duplicate {item:?}")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../stacks/multi-az.yaml");
+
+    /// The shipped Multi-AZ stack file parses and has 3 zones with 2 instances each.
+    #[test]
+    fn shipped_multi_az_stack_is_valid() {
+        let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+        assert_eq!(s.zones.len(), 3);
+        assert_eq!(s.instances.len(), 6);
+        assert_eq!(s.database.topology, Topology::MultiAz);
+    }
+
+    /// Unknown keys are rejected with the key's name and a line number.
+    #[test]
+    fn unknown_key_is_rejected_with_location() {
+        let text = SHIPPED.replacen("region:", "regoin:", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+        assert!(e.contains("x.yaml") && e.contains("regoin"), "{e}");
+    }
+
+    /// An instance in a subnet that does not exist names the key path.
+    #[test]
+    fn inconsistent_reference_names_the_key() {
+        let text = SHIPPED.replacen("subnet: subnet-app-1b", "subnet: subnet-nope", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+        assert!(e.contains("instances[") && e.contains(".subnet") && e.contains("subnet-nope"), "{e}");
+    }
+
+    /// A standby in the primary's zone is refused.
+    #[test]
+    fn standby_in_same_zone_is_refused() {
+        let text = SHIPPED.replacen("subnet: subnet-db-1b", "subnet: subnet-db-1a", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+        assert!(e.contains("database.standby.subnet"), "{e}");
+    }
+
+    /// A malformed duration is an error naming the value.
+    #[test]
+    fn bad_duration_is_refused() {
+        let text = SHIPPED.replacen("interval: 500ms", "interval: soon", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+        assert!(e.contains("soon"), "{e}");
+    }
+}

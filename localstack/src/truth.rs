@@ -1,0 +1,120 @@
+//! Ground truth: what really happened in the stack, with millisecond timestamps.
+//!
+//! Served at `GET /_drdrill/events`. The harness never reads it; tests and benchmarks
+//! compare the harness's measured numbers with it.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// Current unix time in milliseconds.
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Truth {
+    /// An FIS action applied its effect to these resources.
+    FaultApplied {
+        /// Experiment id.
+        experiment: String,
+        /// Action name in the template.
+        action: String,
+        /// FIS action id, e.g. `aws:ec2:stop-instances`.
+        action_id: String,
+        /// Resource ids hit.
+        targets: Vec<String>,
+    },
+    /// An FIS action's effect was undone.
+    FaultReverted {
+        /// Experiment id.
+        experiment: String,
+        /// Action name in the template.
+        action: String,
+        /// FIS action id.
+        action_id: String,
+        /// Resource ids restored.
+        targets: Vec<String>,
+    },
+    /// An instance changed state (`pending`, `running`, `stopped`, `terminated`, ...).
+    InstanceState {
+        /// Instance id.
+        instance: String,
+        /// New state name.
+        state: String,
+    },
+    /// The load balancer's view of a target changed.
+    TargetHealth {
+        /// Instance id.
+        target: String,
+        /// Previous state.
+        from: String,
+        /// New state.
+        to: String,
+        /// ELB reason code, if any.
+        reason: Option<String>,
+    },
+    /// The database writer moved to another node.
+    DbFailover {
+        /// Cluster id.
+        cluster: String,
+        /// Old writer node.
+        from: String,
+        /// New writer node.
+        to: String,
+        /// Acknowledged writes the new writer does not have.
+        lost_write_ids: Vec<String>,
+    },
+    /// The database stopped or resumed accepting writes.
+    DbAvailability {
+        /// Cluster id.
+        cluster: String,
+        /// Whether writes are accepted now.
+        available: bool,
+        /// Why (failover, reboot, writer unreachable, ...).
+        reason: String,
+    },
+    /// Whether a request sent now through the load balancer would succeed changed.
+    Serving {
+        /// The new value.
+        serving: bool,
+    },
+}
+
+/// A timestamped ground-truth event.
+#[derive(Debug, Clone, Serialize)]
+pub struct TruthEvent {
+    /// Unix time in milliseconds.
+    pub t_unix_ms: i64,
+    /// What happened.
+    #[serde(flatten)]
+    pub what: Truth,
+}
+
+/// The append-only log of ground-truth events.
+#[derive(Debug, Default)]
+pub struct GroundTruth {
+    events: Mutex<Vec<TruthEvent>>,
+}
+
+impl GroundTruth {
+    /// Appends an event stamped now.
+    pub fn record(&self, what: Truth) {
+        tracing::info!(?what, "truth");
+        let ev = TruthEvent {
+            t_unix_ms: now_unix_ms(),
+            what,
+        };
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
+    }
+
+    /// A copy of every event so far, oldest first.
+    pub fn snapshot(&self) -> Vec<TruthEvent> {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

@@ -1,0 +1,622 @@
+//! The world: the shared state of the running stack (instances, targets, database,
+//! network cuts) and the one place that decides whether the stack is serving.
+//!
+//! Every change goes through a method here, which records ground truth and wakes
+//! whoever waits on a change.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::database::{DbCluster, DbError, Outage};
+use crate::stack::Stack;
+use crate::truth::{now_unix_ms, GroundTruth, Truth};
+
+/// EC2 instance states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceState {
+    /// Booting.
+    Pending,
+    /// Serving.
+    Running,
+    /// Stopped; connections are refused.
+    Stopped,
+    /// Gone for good.
+    Terminated,
+}
+
+impl InstanceState {
+    /// The EC2 state name.
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::Stopped => "stopped",
+            InstanceState::Terminated => "terminated",
+        }
+    }
+    /// The EC2 state code.
+    pub fn code(self) -> i32 {
+        match self {
+            InstanceState::Pending => 0,
+            InstanceState::Running => 16,
+            InstanceState::Stopped => 80,
+            InstanceState::Terminated => 48,
+        }
+    }
+}
+
+/// One app instance.
+#[derive(Debug, Clone)]
+pub struct InstanceRec {
+    /// Instance id.
+    pub id: String,
+    /// Subnet id.
+    pub subnet: String,
+    /// Availability zone.
+    pub zone: String,
+    /// Where its HTTP server listens.
+    pub addr: SocketAddr,
+    /// Current state.
+    pub state: InstanceState,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Last launch, unix ms.
+    pub launch_time_unix_ms: i64,
+    server: Option<CancellationToken>,
+    generation: u64,
+}
+
+/// ELB target health states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Registered, not yet checked enough.
+    Initial,
+    /// Passing checks.
+    Healthy,
+    /// Failing checks.
+    Unhealthy,
+}
+
+impl Health {
+    /// The ELBv2 state name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::Initial => "initial",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// A registered target.
+#[derive(Debug, Clone)]
+pub struct TargetRec {
+    /// Instance id.
+    pub id: String,
+    /// Health state.
+    pub health: Health,
+    /// ELB reason code for a state other than healthy.
+    pub reason: Option<&'static str>,
+    ok_streak: u32,
+    fail_streak: u32,
+    generation: u64,
+}
+
+/// Outcome of one health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckResult {
+    /// 200 within the timeout.
+    Pass,
+    /// No answer within the timeout.
+    Timeout,
+    /// Refused, reset, or a non-200 answer.
+    Fail,
+}
+
+struct State {
+    instances: BTreeMap<String, InstanceRec>,
+    targets: Vec<TargetRec>,
+    blocked: HashMap<String, u32>,
+    db: DbCluster,
+    serving: bool,
+    db_writable: bool,
+    next_generation: u64,
+}
+
+/// The shared state of one running stack.
+pub struct World {
+    /// The stack file it was built from.
+    pub stack: Stack,
+    /// What really happened.
+    pub truth: GroundTruth,
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+    lb_addr: Mutex<Option<SocketAddr>>,
+    /// Cancelled when the stack shuts down; every task of the stack watches it.
+    pub shutdown: CancellationToken,
+}
+
+/// The loopback address of instance `index` in zone `zone`: one /24 per zone.
+pub fn instance_ip(zone: usize, index: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, (zone + 1) as u8, (index + 10) as u8))
+}
+
+/// The loopback address the load balancer listens on.
+pub fn lb_ip() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 200, 1))
+}
+
+impl World {
+    /// Builds the world: every instance `running` at `addrs`, targets `initial`.
+    pub fn new(stack: Stack, addrs: HashMap<String, SocketAddr>) -> Arc<World> {
+        let now = now_unix_ms();
+        let instances = stack
+            .instances
+            .iter()
+            .map(|i| {
+                let rec = InstanceRec {
+                    id: i.id.clone(),
+                    subnet: i.subnet.clone(),
+                    zone: stack.subnet_zone(&i.subnet).unwrap_or_default().to_string(),
+                    addr: addrs[&i.id],
+                    state: InstanceState::Running,
+                    tags: i.tags.clone(),
+                    launch_time_unix_ms: now,
+                    server: None,
+                    generation: 0,
+                };
+                (i.id.clone(), rec)
+            })
+            .collect();
+        let targets = stack
+            .load_balancer
+            .target_group
+            .targets
+            .iter()
+            .map(|id| new_target(id, 0))
+            .collect();
+        let db = DbCluster::new(&stack);
+        Arc::new(World {
+            truth: GroundTruth::default(),
+            state: Mutex::new(State {
+                instances,
+                targets,
+                blocked: HashMap::new(),
+                db,
+                serving: false,
+                db_writable: true,
+                next_generation: 1,
+            }),
+            changed: watch::channel(0).0,
+            lb_addr: Mutex::new(None),
+            shutdown: CancellationToken::new(),
+            stack,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A receiver that changes whenever the world does.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Where the load balancer listens, once it does.
+    pub fn lb_addr(&self) -> Option<SocketAddr> {
+        *self.lb_addr.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_lb_addr(&self, addr: SocketAddr) {
+        *self.lb_addr.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
+    }
+
+    /// Whether traffic to and from this subnet is black-holed.
+    pub fn is_blocked(&self, subnet: &str) -> bool {
+        self.lock().blocked.get(subnet).is_some_and(|n| *n > 0)
+    }
+
+    /// Waits until the subnet is reachable again (forever if it never is).
+    pub async fn wait_reachable(&self, subnet: &str) {
+        let mut rx = self.subscribe();
+        loop {
+            rx.borrow_and_update();
+            if !self.is_blocked(subnet) {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    /// Black-holes these subnets (counted: overlapping cuts need as many restores).
+    pub fn block_subnets(&self, subnets: &[String]) {
+        let mut st = self.lock();
+        for s in subnets {
+            *st.blocked.entry(s.clone()).or_default() += 1;
+        }
+        self.after_change(st);
+    }
+
+    /// Undoes one [`World::block_subnets`] for these subnets.
+    pub fn unblock_subnets(&self, subnets: &[String]) {
+        let mut st = self.lock();
+        for s in subnets {
+            if let Some(n) = st.blocked.get_mut(s) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        self.after_change(st);
+    }
+
+    /// A copy of every instance.
+    pub fn instances(&self) -> Vec<InstanceRec> {
+        self.lock().instances.values().cloned().collect()
+    }
+
+    /// A copy of every registered target.
+    pub fn targets(&self) -> Vec<TargetRec> {
+        self.lock().targets.clone()
+    }
+
+    /// Runs `f` on the database state (for describe calls).
+    pub fn with_db<T>(&self, f: impl FnOnce(&DbCluster) -> T) -> T {
+        f(&self.lock().db)
+    }
+
+    /// Stops instances: servers close, connections are refused. Returns (id, previous
+    /// state) for each; unknown ids are an error naming the first.
+    pub fn stop_instances(self: &Arc<Self>, ids: &[String]) -> Result<Vec<(String, InstanceState)>, String> {
+        self.set_instances(ids, InstanceState::Stopped)
+    }
+
+    /// Terminates instances for good.
+    pub fn terminate_instances(self: &Arc<Self>, ids: &[String]) -> Result<Vec<(String, InstanceState)>, String> {
+        self.set_instances(ids, InstanceState::Terminated)
+    }
+
+    /// Starts stopped instances: `pending` for the boot time, then serving again.
+    pub fn start_instances(self: &Arc<Self>, ids: &[String]) -> Result<Vec<(String, InstanceState)>, String> {
+        self.set_instances(ids, InstanceState::Pending)
+    }
+
+    fn set_instances(self: &Arc<Self>, ids: &[String], to: InstanceState) -> Result<Vec<(String, InstanceState)>, String> {
+        let mut st = self.lock();
+        if let Some(bad) = ids.iter().find(|id| !st.instances.contains_key(*id)) {
+            return Err(bad.clone());
+        }
+        let mut out = Vec::new();
+        let mut boot = Vec::new();
+        for id in ids {
+            let generation = st.next_generation;
+            st.next_generation += 1;
+            let Some(rec) = st.instances.get_mut(id) else { continue };
+            let prev = rec.state;
+            out.push((id.clone(), prev));
+            let allowed = match to {
+                InstanceState::Pending => prev == InstanceState::Stopped,
+                InstanceState::Stopped => matches!(prev, InstanceState::Running | InstanceState::Pending),
+                InstanceState::Terminated => prev != InstanceState::Terminated,
+                InstanceState::Running => false,
+            };
+            if !allowed {
+                continue;
+            }
+            rec.state = to;
+            rec.generation = generation;
+            if let Some(server) = rec.server.take() {
+                server.cancel();
+            }
+            if to == InstanceState::Pending {
+                boot.push((id.clone(), generation));
+            }
+            self.truth.record(Truth::InstanceState {
+                instance: id.clone(),
+                state: to.name().into(),
+            });
+        }
+        self.after_change(st);
+        for (id, generation) in boot {
+            let world = self.clone();
+            let delay = self.stack.timings.instance_boot.0;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                world.finish_boot(&id, generation).await;
+            });
+        }
+        Ok(out)
+    }
+
+    async fn finish_boot(self: &Arc<Self>, id: &str, generation: u64) {
+        let addr = {
+            let st = self.lock();
+            match st.instances.get(id) {
+                Some(r) if r.generation == generation && r.state == InstanceState::Pending => r.addr,
+                _ => return,
+            }
+        };
+        match crate::app::bind(addr).await {
+            Ok(listener) => {
+                let token = self.shutdown.child_token();
+                let mut st = self.lock();
+                let Some(rec) = st.instances.get_mut(id) else { return };
+                if rec.generation != generation || rec.state != InstanceState::Pending {
+                    return;
+                }
+                rec.state = InstanceState::Running;
+                rec.launch_time_unix_ms = now_unix_ms();
+                rec.server = Some(token.clone());
+                let subnet = rec.subnet.clone();
+                crate::app::spawn(self.clone(), id.to_string(), subnet, listener, token);
+                self.truth.record(Truth::InstanceState {
+                    instance: id.to_string(),
+                    state: "running".into(),
+                });
+                self.after_change(st);
+            }
+            Err(e) => tracing::error!(instance = id, %addr, error = %e, "instance could not listen again"),
+        }
+    }
+
+    /// Hands the running server's cancel token to the instance (used at start-up).
+    pub(crate) fn attach_server(&self, id: &str, token: CancellationToken) {
+        if let Some(rec) = self.lock().instances.get_mut(id) {
+            rec.server = Some(token);
+        }
+    }
+
+    /// Registers targets (state `initial`); returns the ids that were new.
+    pub fn register_targets(self: &Arc<Self>, ids: &[String]) -> Result<Vec<String>, String> {
+        let mut st = self.lock();
+        if let Some(bad) = ids.iter().find(|id| !st.instances.contains_key(*id)) {
+            return Err(bad.clone());
+        }
+        let mut added = Vec::new();
+        for id in ids {
+            if st.targets.iter().any(|t| &t.id == id) {
+                continue;
+            }
+            let generation = st.next_generation;
+            st.next_generation += 1;
+            st.targets.push(new_target(id, generation));
+            added.push((id.clone(), generation));
+        }
+        self.after_change(st);
+        for (id, generation) in &added {
+            crate::lb::spawn_health_checker(self.clone(), id.clone(), *generation);
+        }
+        Ok(added.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Deregisters targets at once (no draining delay).
+    pub fn deregister_targets(&self, ids: &[String]) {
+        let mut st = self.lock();
+        st.targets.retain(|t| !ids.contains(&t.id));
+        self.after_change(st);
+    }
+
+    /// The generation a health checker was started for, if that target is still registered.
+    pub(crate) fn target_generation(&self, id: &str) -> Option<u64> {
+        self.lock().targets.iter().find(|t| t.id == id).map(|t| t.generation)
+    }
+
+    /// The instance's address, for health checks and proxying.
+    pub fn instance_addr(&self, id: &str) -> Option<SocketAddr> {
+        self.lock().instances.get(id).map(|r| r.addr)
+    }
+
+    /// Applies one health-check result with the target group's thresholds.
+    pub fn record_check(&self, id: &str, generation: u64, result: CheckResult) {
+        let hc = &self.stack.load_balancer.target_group.health_check;
+        let mut st = self.lock();
+        let Some(t) = st.targets.iter_mut().find(|t| t.id == id && t.generation == generation) else {
+            return;
+        };
+        let from = t.health;
+        if result == CheckResult::Pass {
+            t.ok_streak += 1;
+            t.fail_streak = 0;
+            if from != Health::Healthy && t.ok_streak >= hc.healthy_threshold {
+                t.health = Health::Healthy;
+                t.reason = None;
+            }
+        } else {
+            t.fail_streak += 1;
+            t.ok_streak = 0;
+            if from != Health::Unhealthy && t.fail_streak >= hc.unhealthy_threshold {
+                t.health = Health::Unhealthy;
+            }
+            if t.health == Health::Unhealthy {
+                t.reason = Some(if result == CheckResult::Timeout {
+                    "Target.Timeout"
+                } else {
+                    "Target.FailedHealthChecks"
+                });
+            }
+        }
+        if t.health != from {
+            self.truth.record(Truth::TargetHealth {
+                target: id.to_string(),
+                from: from.name().into(),
+                to: t.health.name().into(),
+                reason: t.reason.map(str::to_string),
+            });
+            self.after_change(st);
+        }
+    }
+
+    /// The targets a request would be routed to now: healthy ones, or every registered
+    /// one when none is healthy (fail-open). Empty when nothing is registered.
+    pub fn routable(&self) -> Vec<(String, SocketAddr)> {
+        routable(&self.lock())
+    }
+
+    /// Writes through to the database, waiting up to the app's database timeout while
+    /// the writer is unreachable.
+    pub async fn db_write(&self, id: &str, body: &str) -> Result<(), DbError> {
+        self.db_call(|db, blocked| db.write(id, body, Instant::now(), blocked)).await
+    }
+
+    /// Reads from the database writer, waiting like [`World::db_write`].
+    pub async fn db_read(&self, id: &str) -> Result<Option<String>, DbError> {
+        self.db_call(|db, blocked| db.read(id, blocked)).await
+    }
+
+    async fn db_call<T>(&self, mut f: impl FnMut(&mut DbCluster, &dyn Fn(&str) -> bool) -> Result<T, DbError>) -> Result<T, DbError> {
+        let deadline = tokio::time::Instant::now() + self.stack.timings.app_db_timeout.0;
+        let mut rx = self.subscribe();
+        loop {
+            rx.borrow_and_update();
+            let res = {
+                let mut st = self.lock();
+                let State { db, blocked, .. } = &mut *st;
+                let is_blocked = |s: &str| blocked.get(s).is_some_and(|n| *n > 0);
+                f(db, &is_blocked)
+            };
+            match res {
+                Err(DbError::Unreachable) => {
+                    if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                        return Err(DbError::Unreachable);
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Fails the database over to its standby; records the lost writes.
+    pub fn db_failover(&self) {
+        let mut st = self.lock();
+        let (from, to, lost) = st.db.failover(Instant::now());
+        self.truth.record(Truth::DbFailover {
+            cluster: st.db.cluster.clone(),
+            from,
+            to,
+            lost_write_ids: lost,
+        });
+        self.after_change(st);
+    }
+
+    /// Reboots a database node (see [`DbCluster::reboot`]).
+    pub fn db_reboot(&self, node: &str, force_failover: bool) {
+        let mut st = self.lock();
+        if let Some((from, to, lost)) = st.db.reboot(node, force_failover, Instant::now()) {
+            self.truth.record(Truth::DbFailover {
+                cluster: st.db.cluster.clone(),
+                from,
+                to,
+                lost_write_ids: lost,
+            });
+        }
+        self.after_change(st);
+    }
+
+    /// Ends a database outage early (StopExperiment).
+    pub fn db_end_outage(&self) {
+        let mut st = self.lock();
+        st.db.end_outage();
+        self.after_change(st);
+    }
+
+    /// Advances database time; called by the ticker.
+    pub fn tick(&self) {
+        let mut st = self.lock();
+        let State { db, blocked, .. } = &mut *st;
+        let is_blocked = |s: &str| blocked.get(s).is_some_and(|n| *n > 0);
+        let ended: Option<Outage> = db.tick(Instant::now(), &is_blocked);
+        if ended.is_some() {
+            self.after_change(st);
+        }
+    }
+
+    /// Evaluates and records the serving state at start-up.
+    pub(crate) fn record_initial_serving(&self) {
+        let mut st = self.lock();
+        st.serving = false;
+        self.after_change(st);
+    }
+
+    /// Whether a request sent now through the load balancer would succeed.
+    pub fn serving(&self) -> bool {
+        self.lock().serving
+    }
+
+    /// Re-evaluates derived state, records changes, and wakes waiters.
+    fn after_change(&self, mut st: MutexGuard<'_, State>) {
+        let st_ref = &mut *st;
+        let blocked = |s: &str| st_ref.blocked.get(s).is_some_and(|n| *n > 0);
+        let writable = st_ref.db.writable(&blocked);
+        if writable != st_ref.db_writable {
+            let reason = match st_ref.db.outage() {
+                Some(Outage::FailingOver) => "failing over",
+                Some(Outage::Rebooting) => "rebooting",
+                None if writable => "available",
+                None => "writer unreachable",
+            };
+            st_ref.db_writable = writable;
+            self.truth.record(Truth::DbAvailability {
+                cluster: st_ref.db.cluster.clone(),
+                available: writable,
+                reason: reason.into(),
+            });
+        }
+        let targets = routable(st_ref);
+        let all_alive = !targets.is_empty()
+            && targets.iter().all(|(id, _)| {
+                st_ref.instances.get(id).is_some_and(|r| {
+                    r.state == InstanceState::Running && !st_ref.blocked.get(&r.subnet).is_some_and(|n| *n > 0)
+                })
+            });
+        let serving = all_alive && writable;
+        if serving != st_ref.serving {
+            st_ref.serving = serving;
+            self.truth.record(Truth::Serving { serving });
+        }
+        drop(st);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// Runs the database ticker until cancelled (replication and outage ends, every 5 ms).
+    pub async fn run_ticker(self: Arc<Self>, cancel: CancellationToken) {
+        let mut every = tokio::time::interval(Duration::from_millis(5));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = every.tick() => self.tick(),
+            }
+        }
+    }
+}
+
+fn new_target(id: &str, generation: u64) -> TargetRec {
+    TargetRec {
+        id: id.to_string(),
+        health: Health::Initial,
+        reason: Some("Elb.InitialHealthChecking"),
+        ok_streak: 0,
+        fail_streak: 0,
+        generation,
+    }
+}
+
+fn routable(st: &State) -> Vec<(String, SocketAddr)> {
+    let addr = |id: &str| st.instances.get(id).map(|r| r.addr);
+    let healthy: Vec<_> = st
+        .targets
+        .iter()
+        .filter(|t| t.health == Health::Healthy)
+        .filter_map(|t| Some((t.id.clone(), addr(&t.id)?)))
+        .collect();
+    if !healthy.is_empty() {
+        return healthy;
+    }
+    st.targets.iter().filter_map(|t| Some((t.id.clone(), addr(&t.id)?))).collect()
+}
