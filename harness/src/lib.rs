@@ -3,5 +3,16 @@
 //! Data flows one way: scenario → plan → run (fault + traffic + observers → events) →
 //! analysis → report.
 
+pub mod analysis;
+pub mod aws;
+pub mod fault;
+pub mod journal;
+pub mod observe;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod run;
 pub mod scenario;
+pub mod target;
 pub mod traffic;
+pub mod verdict;

@@ -52,7 +52,10 @@ fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
                 bytes.swap(a, b);
             }
             2 => bytes[rng.below(len)] = INTERESTING[rng.below(INTERESTING.len())],
-            3 => bytes.insert(rng.below(len + 1), INTERESTING[rng.below(INTERESTING.len())]),
+            3 => bytes.insert(
+                rng.below(len + 1),
+                INTERESTING[rng.below(INTERESTING.len())],
+            ),
             _ => {
                 let start = rng.below(len);
                 let end = (start + 1 + rng.below(40)).min(len);
@@ -73,10 +76,14 @@ fn mutated_files_never_panic() {
     fs::create_dir(dir.path().join("fis")).expect("mkdir");
     let template_path = dir.path().join("fis/az-power-interruption.json");
     let template = fs::read(fixtures().join("fis/az-power-interruption.json")).expect("template");
-    let bases: Vec<Vec<u8>> = ["az-power-interruption.yaml", "inline-template-aws.yaml", "template-id.yaml"]
-        .iter()
-        .map(|name| fs::read(fixtures().join(name)).expect("fixture"))
-        .collect();
+    let bases: Vec<Vec<u8>> = [
+        "az-power-interruption.yaml",
+        "inline-template-aws.yaml",
+        "template-id.yaml",
+    ]
+    .iter()
+    .map(|name| fs::read(fixtures().join(name)).expect("fixture"))
+    .collect();
     let case = dir.path().join("case.yaml");
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let (mut ok, mut failed) = (0u32, 0u32);
@@ -111,7 +118,10 @@ fn mutated_files_never_panic() {
             Err(e) => {
                 failed += 1;
                 let message = e.to_string();
-                assert!(message.contains("case.yaml"), "message lacks the file: {message}");
+                assert!(
+                    message.contains("case.yaml"),
+                    "message lacks the file: {message}"
+                );
             }
         }
     }

@@ -3,9 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use drdrill::scenario::{
-    self, ConnectionPolicy, FaultSource, ResolvedFault, Scheme, Target,
-};
+use drdrill::scenario::{self, ConnectionPolicy, FaultSource, ResolvedFault, Scheme, Target};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
@@ -34,7 +32,10 @@ fn full_scenario_loads() {
     assert!((s.traffic.rate.per_second() - 50.0).abs() < 1e-9);
     assert_eq!(s.traffic.timeout.get(), Duration::from_secs(1));
     assert_eq!(s.traffic.connection, ConnectionPolicy::Fresh);
-    assert_eq!(s.steady_state.p99.map(|d| d.get()), Some(Duration::from_millis(500)));
+    assert_eq!(
+        s.steady_state.p99.map(|d| d.get()),
+        Some(Duration::from_millis(500))
+    );
     assert_eq!(s.objectives.lost_writes, Some(0));
     let guardrails = s.guardrails.as_ref().expect("guardrails");
     assert_eq!(*guardrails.for_duration, Duration::from_secs(30));
@@ -54,7 +55,10 @@ fn full_scenario_loads() {
         template["actions"]["StopInstances"]["parameters"]["startInstancesAfterDuration"],
         "PT1M"
     );
-    assert!(!template.to_string().contains("{{"), "placeholders left: {template}");
+    assert!(
+        !template.to_string().contains("{{"),
+        "placeholders left: {template}"
+    );
 }
 
 /// An inline template under an AWS target loads, with keep-alive and placeholders filled.
@@ -105,7 +109,11 @@ fn template_id_loads() {
 /// scenario and the same resolved fault (paths are absolute after the first load).
 #[test]
 fn full_scenario_round_trips() {
-    for name in ["az-power-interruption.yaml", "inline-template-aws.yaml", "template-id.yaml"] {
+    for name in [
+        "az-power-interruption.yaml",
+        "inline-template-aws.yaml",
+        "template-id.yaml",
+    ] {
         let first = scenario::load(&fixtures().join(name)).expect("loads");
         let yaml = serde_saphyr::to_string(&first.scenario).expect("serializes");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -121,7 +129,15 @@ fn full_scenario_round_trips() {
 #[test]
 fn json_schema_covers_nested_keys() {
     let schema = scenario::json_schema().to_string();
-    for key in ["load_balancer", "write_ratio", "keep-alive", "template_file", "abort_when_success_below", "verification_grace", "account_ids"] {
+    for key in [
+        "load_balancer",
+        "write_ratio",
+        "keep-alive",
+        "template_file",
+        "abort_when_success_below",
+        "verification_grace",
+        "account_ids",
+    ] {
         assert!(schema.contains(key), "schema lacks {key}");
     }
 }

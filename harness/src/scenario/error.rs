@@ -89,7 +89,7 @@ pub enum ScenarioError {
         /// `fault.template_file`.
         key: String,
         /// The template file and the position of the syntax error.
-        template: FilePosition,
+        template: Box<FilePosition>,
         /// What is wrong.
         message: String,
     },
@@ -105,7 +105,7 @@ pub enum ScenarioError {
         /// The template file, for `template_file`.
         template: Option<PathBuf>,
         /// The problem and its JSON path inside the template.
-        error: TemplateError,
+        error: Box<TemplateError>,
     },
 }
 

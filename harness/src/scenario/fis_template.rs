@@ -59,11 +59,19 @@ pub fn check(template: &Value) -> Result<(), TemplateError> {
         }
     }
     let actions = match root.get("actions") {
-        None => return Err(TemplateError::new("actions", "missing; at least one action is required")),
+        None => {
+            return Err(TemplateError::new(
+                "actions",
+                "missing; at least one action is required",
+            ))
+        }
         Some(value) => object(value, "actions")?,
     };
     if actions.is_empty() {
-        return Err(TemplateError::new("actions", "at least one action is required"));
+        return Err(TemplateError::new(
+            "actions",
+            "at least one action is required",
+        ));
     }
     let mut after: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, action) in actions {
@@ -109,7 +117,10 @@ fn check_action<'a>(
         None => return Err(TemplateError::new(format!("{path}.actionId"), "missing")),
         Some(id) => {
             if string(id, &format!("{path}.actionId"))?.trim().is_empty() {
-                return Err(TemplateError::new(format!("{path}.actionId"), "must not be empty"));
+                return Err(TemplateError::new(
+                    format!("{path}.actionId"),
+                    "must not be empty",
+                ));
             }
         }
     }
@@ -136,7 +147,10 @@ fn check_action<'a>(
     if let Some(start_after) = action.get("startAfter") {
         let list_path = format!("{path}.startAfter");
         let list = start_after.as_array().ok_or_else(|| {
-            TemplateError::new(&list_path, format!("must be an array, not {}", kind(start_after)))
+            TemplateError::new(
+                &list_path,
+                format!("must be an array, not {}", kind(start_after)),
+            )
         })?;
         for (index, value) in list.iter().enumerate() {
             let item_path = format!("{list_path}[{index}]");
@@ -167,7 +181,12 @@ fn known(names: Option<&Map<String, Value>>) -> String {
 fn check_target(target: &Value, path: &str) -> Result<(), TemplateError> {
     let target = object(target, path)?;
     match target.get("resourceType") {
-        None => return Err(TemplateError::new(format!("{path}.resourceType"), "missing")),
+        None => {
+            return Err(TemplateError::new(
+                format!("{path}.resourceType"),
+                "missing",
+            ))
+        }
         Some(value) => {
             string(value, &format!("{path}.resourceType"))?;
         }
@@ -180,7 +199,10 @@ fn check_target(target: &Value, path: &str) -> Result<(), TemplateError> {
             ))
         }
         (None, None) => {
-            return Err(TemplateError::new(path, "needs resourceArns or resourceTags"))
+            return Err(TemplateError::new(
+                path,
+                "needs resourceArns or resourceTags",
+            ))
         }
         (Some(arns), None) => {
             let arns_path = format!("{path}.resourceArns");
@@ -203,7 +225,12 @@ fn check_target(target: &Value, path: &str) -> Result<(), TemplateError> {
     }
     let mode_path = format!("{path}.selectionMode");
     let mode = match target.get("selectionMode") {
-        None => return Err(TemplateError::new(mode_path, "missing (ALL, COUNT(n) or PERCENT(n))")),
+        None => {
+            return Err(TemplateError::new(
+                mode_path,
+                "missing (ALL, COUNT(n) or PERCENT(n))",
+            ))
+        }
         Some(value) => string(value, &mode_path)?,
     };
     check_selection_mode(mode).map_err(|message| TemplateError::new(mode_path, message))
@@ -255,7 +282,10 @@ fn check_acyclic(after: &BTreeMap<&str, Vec<&str>>) -> Result<(), TemplateError>
         None => Ok(()),
         Some(first) => Err(TemplateError::new(
             format!("actions.{first}.startAfter"),
-            format!("startAfter forms a cycle among actions {}", stuck.join(", ")),
+            format!(
+                "startAfter forms a cycle among actions {}",
+                stuck.join(", ")
+            ),
         )),
     }
 }
@@ -301,24 +331,44 @@ mod tests {
     /// Each structural mistake is reported at its JSON path.
     #[test]
     fn mistakes_name_their_path() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
-            (Box::new(|t| t["actions"]["Stop"]["targets"]["Instances"] = json!("Foo")),
-             "actions.Stop.targets.Instances: unknown target \"Foo\""),
-            (Box::new(|t| t["actions"]["Wait"]["startAfter"] = json!(["Nope"])),
-             "actions.Wait.startAfter[0]: unknown action \"Nope\""),
-            (Box::new(|t| t["actions"]["Stop"]["startAfter"] = json!(["Wait"])),
-             "startAfter forms a cycle"),
-            (Box::new(|t| t["actions"] = json!({})), "actions: at least one action"),
-            (Box::new(|t| t["actions"]["Stop"]["actionId"] = json!(3)),
-             "actions.Stop.actionId: must be a string"),
-            (Box::new(|t| t["targets"]["Instances"]["selectionMode"] = json!("SOME")),
-             "targets.Instances.selectionMode: \"SOME\" is not ALL"),
-            (Box::new(|t| t["targets"]["Instances"]["selectionMode"] = json!("PERCENT(101)")),
-             "percentage must be 1 to 100"),
-            (Box::new(|t| t["targets"]["Instances"]["resourceArns"] = json!(["arn:x"])),
-             "targets.Instances: give either resourceArns or resourceTags"),
-            (Box::new(|t| t["actions"]["Wait"]["parameters"]["duration"] = json!(60)),
-             "actions.Wait.parameters.duration: must be a string"),
+        type Mutation = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (
+                Box::new(|t| t["actions"]["Stop"]["targets"]["Instances"] = json!("Foo")),
+                "actions.Stop.targets.Instances: unknown target \"Foo\"",
+            ),
+            (
+                Box::new(|t| t["actions"]["Wait"]["startAfter"] = json!(["Nope"])),
+                "actions.Wait.startAfter[0]: unknown action \"Nope\"",
+            ),
+            (
+                Box::new(|t| t["actions"]["Stop"]["startAfter"] = json!(["Wait"])),
+                "startAfter forms a cycle",
+            ),
+            (
+                Box::new(|t| t["actions"] = json!({})),
+                "actions: at least one action",
+            ),
+            (
+                Box::new(|t| t["actions"]["Stop"]["actionId"] = json!(3)),
+                "actions.Stop.actionId: must be a string",
+            ),
+            (
+                Box::new(|t| t["targets"]["Instances"]["selectionMode"] = json!("SOME")),
+                "targets.Instances.selectionMode: \"SOME\" is not ALL",
+            ),
+            (
+                Box::new(|t| t["targets"]["Instances"]["selectionMode"] = json!("PERCENT(101)")),
+                "percentage must be 1 to 100",
+            ),
+            (
+                Box::new(|t| t["targets"]["Instances"]["resourceArns"] = json!(["arn:x"])),
+                "targets.Instances: give either resourceArns or resourceTags",
+            ),
+            (
+                Box::new(|t| t["actions"]["Wait"]["parameters"]["duration"] = json!(60)),
+                "actions.Wait.parameters.duration: must be a string",
+            ),
             (Box::new(|t| *t = json!([])), "must be a JSON object"),
         ];
         for (mutate, expected) in cases {
@@ -333,7 +383,15 @@ mod tests {
         for ok in ["ALL", "COUNT(1)", "COUNT(25)", "PERCENT(1)", "PERCENT(100)"] {
             assert_eq!(check_selection_mode(ok), Ok(()), "{ok}");
         }
-        for bad in ["all", "COUNT(0)", "COUNT()", "COUNT(-1)", "PERCENT(0)", "PERCENT(50", "COUNT(1x)"] {
+        for bad in [
+            "all",
+            "COUNT(0)",
+            "COUNT()",
+            "COUNT(-1)",
+            "PERCENT(0)",
+            "PERCENT(50",
+            "COUNT(1x)",
+        ] {
             assert!(check_selection_mode(bad).is_err(), "{bad}");
         }
     }

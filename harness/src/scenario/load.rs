@@ -170,7 +170,7 @@ fn resolve_fault(
                 at: source.at(&format!("{key}.{}", error.path)),
                 key: key.to_owned(),
                 template: None,
-                error,
+                error: Box::new(error),
             };
             match params::substitute(&mut template, parameters) {
                 Ok(()) => {}
@@ -193,14 +193,14 @@ fn resolve_fault(
                 serde_json::from_str(&text).map_err(|e| ScenarioError::TemplateSyntax {
                     at: source.at(key),
                     key: key.to_owned(),
-                    template: json_position(&file, &e),
+                    template: Box::new(json_position(&file, &e)),
                     message: json_message(&e),
                 })?;
             let template_error = |error| ScenarioError::Template {
                 at: source.at(key),
                 key: key.to_owned(),
                 template: Some(file.clone()),
-                error,
+                error: Box::new(error),
             };
             match params::substitute(&mut template, parameters) {
                 Ok(()) => {}

@@ -3,6 +3,7 @@
 //! The scenario text is parsed a second time into a tree of `serde_saphyr::Spanned` nodes,
 //! which records where every key and value starts. Validation errors use it to point at the
 //! offending value; parse errors use it to name the key path at the error's position.
+//! When the text is not well-formed YAML, the key path is guessed from indentation.
 
 use std::fmt;
 
@@ -39,6 +40,8 @@ impl fmt::Display for LineColumn {
 #[derive(Debug, Default)]
 pub(crate) struct Locator {
     entries: Vec<Entry>,
+    /// The text, kept only when it could not be parsed, for the indentation fallback.
+    unparsed: Option<String>,
 }
 
 #[derive(Debug)]
@@ -55,8 +58,13 @@ impl Locator {
     /// Indexes `text`; empty when the text is not well-formed YAML.
     pub(crate) fn new(text: &str) -> Self {
         let mut locator = Self::default();
-        if let Ok(root) = serde_saphyr::from_str::<Spanned<Node>>(text) {
-            locator.walk(&root, "");
+        // Duplicate keys are an error for the scenario, but the index should still locate them.
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        };
+        match serde_saphyr::from_str_with_options::<Spanned<Node>>(text, options) {
+            Ok(root) => locator.walk(&root, ""),
+            Err(_) => locator.unparsed = Some(text.to_owned()),
         }
         locator
     }
@@ -110,6 +118,9 @@ impl Locator {
     /// or duplicate key, missing field reported at a block mapping's first key); a position
     /// on a value means the error concerns that value.
     pub(crate) fn path_at(&self, position: LineColumn) -> Option<String> {
+        if let Some(text) = &self.unparsed {
+            return path_from_indentation(text, position);
+        }
         if let Some(entry) = self.entries.iter().find(|e| e.key == Some(position)) {
             return parent(&entry.path)
                 .filter(|p| !p.is_empty())
@@ -121,6 +132,57 @@ impl Locator {
             .max_by_key(|e| e.path.len())
             .map(|e| e.path.clone())
     }
+}
+
+/// Guesses the key path at `position` from block indentation: the key on that line (unless
+/// the position is on the key itself), then each less-indented key above it.
+fn path_from_indentation(text: &str, position: LineColumn) -> Option<String> {
+    let index = usize::try_from(position.line.checked_sub(1)?).ok()?;
+    let column = usize::try_from(position.column.saturating_sub(1)).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let line = lines.get(index)?;
+    let mut keys = Vec::new();
+    let mut indent = match key_of(line) {
+        Some((key_indent, key)) => {
+            if column > key_indent {
+                keys.push(key);
+            }
+            key_indent
+        }
+        None => line.len() - line.trim_start_matches(' ').len(),
+    };
+    for above in lines[..index].iter().rev() {
+        if indent == 0 {
+            break;
+        }
+        if let Some((key_indent, key)) = key_of(above) {
+            if key_indent < indent {
+                keys.push(key);
+                indent = key_indent;
+            }
+        }
+    }
+    keys.reverse();
+    (!keys.is_empty()).then(|| keys.join("."))
+}
+
+/// The indentation and plain key of a `key: ...` line (after any `- ` markers).
+fn key_of(line: &str) -> Option<(usize, &str)> {
+    let mut indent = line.len() - line.trim_start_matches(' ').len();
+    let mut rest = &line[indent..];
+    while let Some(after) = rest.strip_prefix("- ") {
+        let spaces = after.len() - after.trim_start_matches(' ').len();
+        indent += 2 + spaces;
+        rest = &after[spaces..];
+    }
+    let colon = rest.find(':')?;
+    let key = &rest[..colon];
+    let after = &rest[colon + 1..];
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    (plain && (after.is_empty() || after.starts_with(' '))).then_some((indent, key))
 }
 
 /// `a.b` + `c` → `a.b.c`; a top-level key has no leading dot.
@@ -259,5 +321,27 @@ mod tests {
     fn malformed_yaml_is_empty() {
         let l = Locator::new("a: [\n");
         assert_eq!(l.value_position("a"), None);
+    }
+
+    /// In malformed YAML the key path is guessed from indentation.
+    #[test]
+    fn malformed_yaml_guesses_path_from_indentation() {
+        let text =
+            "name: x\ntraffic:\n  # note\n  rate: [5/s\n  n: 1\nfault:\n  - a: b\n    c: [\n";
+        let l = Locator::new(text);
+        let pos = |line, column| LineColumn { line, column };
+        assert_eq!(l.path_at(pos(4, 9)).as_deref(), Some("traffic.rate"));
+        assert_eq!(l.path_at(pos(4, 3)).as_deref(), Some("traffic"));
+        assert_eq!(l.path_at(pos(1, 1)), None);
+        assert_eq!(l.path_at(pos(8, 8)).as_deref(), Some("fault.c"));
+        assert_eq!(l.path_at(pos(99, 1)), None);
+    }
+
+    /// Duplicate keys are still indexed, so their errors can name the enclosing mapping.
+    #[test]
+    fn duplicate_keys_are_indexed() {
+        let l = Locator::new("a:\n  b: 1\n  b: 2\n");
+        let pos = |line, column| LineColumn { line, column };
+        assert_eq!(l.path_at(pos(3, 3)).as_deref(), Some("a"));
     }
 }

@@ -84,7 +84,10 @@ impl fmt::Display for Rate {
 
 /// Why a string is not a rate; its `Display` is the whole user-facing message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(r#"{input:?} is not a rate{} (expected e.g. "50/s", "3000/m", "0.5/s")"#, reason_suffix(reason))]
+#[error(
+    r#"{input:?} is not a rate{} (expected e.g. "50/s", "3000/m", "0.5/s")"#,
+    reason_suffix(reason)
+)]
 pub struct RateParseError {
     /// The rejected text.
     pub input: String,
@@ -182,7 +185,12 @@ mod tests {
     /// Rates in every unit convert to the right per-second value.
     #[test]
     fn converts_to_per_second() {
-        let cases = [("50/s", 50.0), ("3000/m", 50.0), ("0.5/s", 0.5), ("7200/h", 2.0)];
+        let cases = [
+            ("50/s", 50.0),
+            ("3000/m", 50.0),
+            ("0.5/s", 0.5),
+            ("7200/h", 2.0),
+        ];
         for (text, expected) in cases {
             let rate: Rate = text.parse().expect(text);
             assert!((rate.per_second() - expected).abs() < 1e-9, "{text}");
@@ -192,7 +200,9 @@ mod tests {
     /// Garbage, negative and exotic float spellings are rejected with the input quoted.
     #[test]
     fn rejects_bad_rates() {
-        for text in ["abc", "50", "50/x", "-1/s", "1e3/s", "inf/s", "NaN/s", "/s", "1./s"] {
+        for text in [
+            "abc", "50", "50/x", "-1/s", "1e3/s", "inf/s", "NaN/s", "/s", "1./s",
+        ] {
             let err = text.parse::<Rate>().expect_err(text);
             let message = err.to_string();
             assert!(message.contains(&format!("{text:?}")), "{message}");

@@ -18,8 +18,17 @@ mod tests {
         let schema = json_schema();
         let properties = schema["properties"].as_object().expect("properties");
         for key in [
-            "name", "description", "target", "app", "probe", "traffic", "fault",
-            "steady_state", "objectives", "guardrails", "timings",
+            "name",
+            "description",
+            "target",
+            "app",
+            "probe",
+            "traffic",
+            "fault",
+            "steady_state",
+            "objectives",
+            "guardrails",
+            "timings",
         ] {
             assert!(properties.contains_key(key), "missing {key}");
         }

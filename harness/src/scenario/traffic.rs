@@ -67,9 +67,7 @@ impl TryFrom<ConnectionSpec> for ConnectionPolicy {
     fn try_from(spec: ConnectionSpec) -> Result<Self, Self::Error> {
         match (spec.policy, spec.max_age) {
             (PolicyKind::Fresh, None) => Ok(Self::Fresh),
-            (PolicyKind::Fresh, Some(_)) => {
-                Err("max_age is only allowed with policy: keep-alive")
-            }
+            (PolicyKind::Fresh, Some(_)) => Err("max_age is only allowed with policy: keep-alive"),
             (PolicyKind::KeepAlive, Some(max_age)) => Ok(Self::KeepAlive {
                 max_age: max_age.get(),
             }),

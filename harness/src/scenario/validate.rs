@@ -88,7 +88,10 @@ fn check_aws(aws: &AwsTarget) -> Checked {
         );
     }
     if aws.profile.as_deref().is_some_and(str::is_empty) {
-        return fail("target.aws.profile", "must not be empty; omit it for the default");
+        return fail(
+            "target.aws.profile",
+            "must not be empty; omit it for the default",
+        );
     }
     if let Some(url) = &aws.endpoint_url {
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 9 {
@@ -137,12 +140,15 @@ fn check_app(load_balancer: &str) -> Checked {
 }
 
 fn check_request(template: &RequestTemplate, key: &str) -> Checked {
-    let method_ok = !template.method.is_empty()
-        && template.method.bytes().all(|b| b.is_ascii_uppercase());
+    let method_ok =
+        !template.method.is_empty() && template.method.bytes().all(|b| b.is_ascii_uppercase());
     if !method_ok {
         return fail(
             format!("{key}.method"),
-            format!("{:?} is not an HTTP method (e.g. GET, PUT, POST)", template.method),
+            format!(
+                "{:?} is not an HTTP method (e.g. GET, PUT, POST)",
+                template.method
+            ),
         );
     }
     check_path(&template.path, &format!("{key}.path"))
@@ -179,7 +185,10 @@ fn check_probe(scenario: &Scenario) -> Checked {
     }
     if let Some(codes) = &probe.expect_status {
         if codes.is_empty() {
-            return fail("probe.expect_status", "list at least one status code, or omit it for any 2xx");
+            return fail(
+                "probe.expect_status",
+                "list at least one status code, or omit it for any 2xx",
+            );
         }
         for (index, code) in codes.iter().enumerate() {
             if !(100..=599).contains(code) {
@@ -199,7 +208,10 @@ fn check_traffic(scenario: &Scenario) -> Checked {
     if !(per_second > 0.0 && per_second <= MAX_RATE_PER_SECOND) {
         return fail(
             "traffic.rate",
-            format!("{} must be above 0 and at most {MAX_RATE_PER_SECOND}/s", traffic.rate),
+            format!(
+                "{} must be above 0 and at most {MAX_RATE_PER_SECOND}/s",
+                traffic.rate
+            ),
         );
     }
     check_ratio("traffic.write_ratio", traffic.write_ratio, true)?;
@@ -225,7 +237,11 @@ fn check_ratio(key: &str, value: f64, zero_ok: bool) -> Checked {
         value > 0.0 && value <= 1.0
     };
     if !ok {
-        let range = if zero_ok { "0 to 1" } else { "above 0 and at most 1" };
+        let range = if zero_ok {
+            "0 to 1"
+        } else {
+            "above 0 and at most 1"
+        };
         return fail(key, format!("{value} is out of range (must be {range})"));
     }
     Ok(())

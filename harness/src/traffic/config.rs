@@ -86,7 +86,10 @@ impl RequestSpec {
     }
 
     /// The method parsed for reqwest.
-    pub(crate) fn parsed_method(&self, field: &'static str) -> Result<reqwest::Method, TrafficError> {
+    pub(crate) fn parsed_method(
+        &self,
+        field: &'static str,
+    ) -> Result<reqwest::Method, TrafficError> {
         reqwest::Method::from_bytes(self.method.as_bytes()).map_err(|e| {
             TrafficError::InvalidConfig {
                 field,
@@ -185,7 +188,78 @@ pub(crate) fn validate_base_url(base_url: &str) -> Result<(), TrafficError> {
         return Err(invalid(format!("{base_url:?}: no host")));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(format!("{base_url:?}: must not have a query or fragment")));
+        return Err(invalid(format!(
+            "{base_url:?}: must not have a query or fragment"
+        )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> TrafficConfig {
+        TrafficConfig {
+            base_url: "http://127.0.200.1:43211".into(),
+            rate_per_sec: 50.0,
+            write_ratio: 0.5,
+            timeout: Duration::from_secs(1),
+            connection: ConnectionPolicy::Fresh,
+            write: RequestSpec {
+                method: "PUT".into(),
+                path_template: "/items/{id}".into(),
+                body_template: Some("{id}".into()),
+            },
+            read: RequestSpec {
+                method: "GET".into(),
+                path_template: "/items/{id}".into(),
+                body_template: None,
+            },
+            expect_status: None,
+        }
+    }
+
+    fn rejected_field(cfg: &TrafficConfig) -> Option<&'static str> {
+        match cfg.validate() {
+            Err(TrafficError::InvalidConfig { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn rejects_unusable_configs_naming_the_field() {
+        assert!(valid().validate().is_ok());
+        let mut cfg = valid();
+        cfg.rate_per_sec = 0.0;
+        assert_eq!(rejected_field(&cfg), Some("rate_per_sec"));
+        let mut cfg = valid();
+        cfg.base_url = "https://example.com".into();
+        assert_eq!(rejected_field(&cfg), Some("base_url"));
+        let mut cfg = valid();
+        cfg.read.path_template = "/items".into();
+        assert_eq!(rejected_field(&cfg), Some("read.path_template"));
+        let mut cfg = valid();
+        cfg.write.body_template = None;
+        assert_eq!(rejected_field(&cfg), Some("write.body_template"));
+        let mut cfg = valid();
+        cfg.write.method = "BAD METHOD".into();
+        assert_eq!(rejected_field(&cfg), Some("write.method"));
+        let mut cfg = valid();
+        cfg.expect_status = Some(vec![]);
+        assert_eq!(rejected_field(&cfg), Some("expect_status"));
+    }
+
+    #[test]
+    fn renders_ids_into_urls_and_bodies() {
+        let cfg = valid();
+        assert_eq!(
+            cfg.write.render_url("http://lb:80/", "ab-1"),
+            "http://lb:80/items/ab-1"
+        );
+        assert_eq!(cfg.write.render_body("ab-1").as_deref(), Some("ab-1"));
+        let expect = StatusExpectation::new(None);
+        assert!(expect.accepts(204) && !expect.accepts(503));
+        assert!(StatusExpectation::new(Some(&[404])).accepts(404));
+    }
 }

@@ -51,7 +51,8 @@ impl SaturatingHistogram {
         if value_us > LATENCY_MAX_US {
             self.saturated += 1;
         }
-        self.histogram.saturating_record(value_us.min(LATENCY_MAX_US));
+        self.histogram
+            .saturating_record(value_us.min(LATENCY_MAX_US));
     }
 
     /// Values that were above the maximum.
@@ -173,7 +174,10 @@ mod tests {
         intervals.close_until(1_150);
         assert_eq!(intervals.closed().len(), 1);
         let first = intervals.closed()[0];
-        assert_eq!((first.start_unix_ms, first.count, first.max_us), (1_000, 2, 3_000));
+        assert_eq!(
+            (first.start_unix_ms, first.count, first.max_us),
+            (1_000, 2, 3_000)
+        );
         intervals.close_all();
         assert_eq!(intervals.closed().len(), 2);
         assert_eq!(intervals.closed_since(1_100).len(), 1);

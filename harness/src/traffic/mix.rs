@@ -18,7 +18,11 @@ impl Mix {
         // Start "full" so that the very first request is a write when any are due.
         Self {
             write_ratio,
-            accumulated: if write_ratio > 0.0 { 1.0 - write_ratio } else { 0.0 },
+            accumulated: if write_ratio > 0.0 {
+                1.0 - write_ratio
+            } else {
+                0.0
+            },
         }
     }
 

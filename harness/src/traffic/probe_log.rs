@@ -134,7 +134,10 @@ impl LogFile {
 
     async fn flush(&mut self) -> Result<(), TrafficError> {
         if self.dirty {
-            self.out.flush().await.map_err(|source| self.io_error(source))?;
+            self.out
+                .flush()
+                .await
+                .map_err(|source| self.io_error(source))?;
             self.dirty = false;
         }
         Ok(())

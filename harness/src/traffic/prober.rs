@@ -45,7 +45,8 @@ impl Prober {
     ) -> Result<ProberHandle, TrafficError> {
         cfg.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| TrafficError::NoRuntime)?;
-        let _entered = runtime.enter();
+        let write_method = cfg.write.parsed_method("write.method")?;
+        let read_method = cfg.read.parsed_method("read.method")?;
         let pool = ClientPool::new(cfg.connection)?;
         let (log, writer) = probe_log::spawn(out_dir)?;
 
@@ -56,8 +57,8 @@ impl Prober {
         let ledger = Arc::new(AckLedger::new());
         let shared = Arc::new(ProbeContext {
             base_url: cfg.base_url.clone(),
-            write_method: cfg.write.parsed_method("write.method")?,
-            read_method: cfg.read.parsed_method("read.method")?,
+            write_method,
+            read_method,
             write: cfg.write.clone(),
             read: cfg.read.clone(),
             timeout: cfg.timeout,
@@ -318,8 +319,8 @@ impl Dispatcher {
     }
 
     fn dispatch(&mut self, seq: u64, scheduled: Instant, now: Instant) {
-        let lag_us = u64::try_from(now.saturating_duration_since(scheduled).as_micros())
-            .unwrap_or(u64::MAX);
+        let lag_us =
+            u64::try_from(now.saturating_duration_since(scheduled).as_micros()).unwrap_or(u64::MAX);
         self.lag.record(lag_us);
         let job = self.decide(seq, scheduled, now);
         let client = self.pool.client(now);
@@ -383,8 +384,8 @@ async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSend
     let clock = ctx.clock;
     let scheduled_unix_us = clock.unix_us(job.scheduled);
     let done_unix_us = clock.unix_us(done);
-    let latency_us =
-        u64::try_from(done.saturating_duration_since(job.scheduled).as_micros()).unwrap_or(u64::MAX);
+    let latency_us = u64::try_from(done.saturating_duration_since(job.scheduled).as_micros())
+        .unwrap_or(u64::MAX);
     let acked = job.kind == ProbeKind::Write
         && evaluated.outcome.is_ok()
         && evaluated.status.is_some_and(|s| (200..300).contains(&s));

@@ -97,7 +97,10 @@ impl Checker<'_> {
         let body = self.read.render_body(&write.id);
         let mut attempt = 0u32;
         loop {
-            if self.read_back_once(&url, body.as_deref(), &write.body).await {
+            if self
+                .read_back_once(&url, body.as_deref(), &write.body)
+                .await
+            {
                 return true;
             }
             let now = Instant::now();

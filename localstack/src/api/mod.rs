@@ -1,8 +1,13 @@
 //! The one AWS endpoint: routes each request by its SigV4 signing name to the service
 //! that answers it, plus `/_localstack/health` and the ground truth at `/_drdrill/events`.
 
+pub mod ec2;
+pub mod elbv2;
 pub mod fis;
 pub mod query;
+pub mod rds;
+pub mod sts;
+pub mod xml;
 
 use std::sync::Arc;
 

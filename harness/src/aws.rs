@@ -1,0 +1,85 @@
+//! The AWS SDK clients a drill uses, configured for the embedded local stack or for an
+//! AWS account (region, profile, endpoint and the standard `AWS_*` variables honoured).
+
+use aws_config::BehaviorVersion;
+use aws_credential_types::Credentials;
+
+/// Every client a drill needs.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// FIS: templates and experiments.
+    pub fis: aws_sdk_fis::Client,
+    /// ELBv2: load balancers, target groups, target health.
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    /// EC2: instances and subnets.
+    pub ec2: aws_sdk_ec2::Client,
+    /// RDS: clusters and instances.
+    pub rds: aws_sdk_rds::Client,
+    /// STS: which account we are in.
+    pub sts: aws_sdk_sts::Client,
+}
+
+impl Clients {
+    fn from_conf(conf: &aws_config::SdkConfig) -> Clients {
+        Clients {
+            fis: aws_sdk_fis::Client::new(conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
+            ec2: aws_sdk_ec2::Client::new(conf),
+            rds: aws_sdk_rds::Client::new(conf),
+            sts: aws_sdk_sts::Client::new(conf),
+        }
+    }
+
+    /// Clients for the local stack at `endpoint_url`, with static test credentials.
+    pub async fn local(endpoint_url: &str, region: &str) -> Clients {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint_url)
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(Credentials::new("drdrill", "drdrill", None, None, "drdrill-local"))
+            .load()
+            .await;
+        Clients::from_conf(&conf)
+    }
+
+    /// Clients for an AWS account: the default credential chain (or `profile`), the given
+    /// region, and `endpoint_url` when set (else `AWS_ENDPOINT_URL` and the service-specific
+    /// endpoint variables, which the SDK reads itself).
+    pub async fn aws(region: &str, profile: Option<&str>, endpoint_url: Option<&str>) -> Clients {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string()));
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(e) = endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        Clients::from_conf(&loader.load().await)
+    }
+}
+
+/// The message of an SDK error, with its AWS error code when there is one.
+pub fn describe_error<E, R>(err: &aws_sdk_fis::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_fis::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_fis::error::SdkError;
+    match err {
+        SdkError::ServiceError(se) => {
+            let e = se.err();
+            match (e.code(), e.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                _ => e.to_string(),
+            }
+        }
+        other => {
+            let mut msg = other.to_string();
+            let mut src = std::error::Error::source(other);
+            while let Some(s) = src {
+                msg = format!("{msg}: {s}");
+                src = s.source();
+            }
+            msg
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Reports: `report.json` (a versioned schema) built from the analysis, the traffic
+//! outcome and the journal, and the short summary printed at the end of a run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::analysis::{DataLoss, Recovery};
+use crate::journal::Event;
+use crate::verdict::{ObjectiveResult, Verdict};
+
+/// Version of the `report.json` schema; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The scenario a report is about.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Name.
+    pub name: String,
+    /// File it was loaded from.
+    pub path: PathBuf,
+    /// What it proves.
+    pub description: Option<String>,
+}
+
+/// The experiment of the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExperimentInfo {
+    /// Experiment id.
+    pub id: String,
+    /// Template id.
+    pub template_id: String,
+    /// Last status seen.
+    pub status: String,
+    /// When it started running, unix ms.
+    pub start_unix_ms: Option<i64>,
+    /// When it ended, unix ms.
+    pub end_unix_ms: Option<i64>,
+}
+
+/// Probe totals and latency.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProbeStats {
+    /// Probes sent.
+    pub sent: u64,
+    /// Succeeded.
+    pub ok: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Latency p50 from the scheduled time, ms.
+    pub p50_ms: f64,
+    /// Latency p99, ms.
+    pub p99_ms: f64,
+    /// Latency max, ms.
+    pub max_ms: f64,
+    /// Dispatch lag p99 (actual send − scheduled), ms.
+    pub schedule_lag_p99_ms: f64,
+    /// Dispatch lag max, ms.
+    pub schedule_lag_max_ms: f64,
+    /// Latencies above the histogram bound (counted at the bound).
+    pub saturated: u64,
+    /// Failures by kind.
+    pub failures: BTreeMap<String, u64>,
+    /// Probes by `served-by` (instance/az/region).
+    pub by_served_by: BTreeMap<String, u64>,
+}
+
+/// One point of the timeline (per 100 ms of scheduled time).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Start of the interval, ms since `t0_unix_ms`.
+    pub t_ms: i64,
+    /// Probes that succeeded.
+    pub ok: u64,
+    /// Probes that failed.
+    pub failed: u64,
+    /// Latency p99 in the interval, ms.
+    pub p99_ms: Option<f64>,
+}
+
+/// One journal event on the report's time axis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportEvent {
+    /// ms since `t0_unix_ms`.
+    pub t_ms: i64,
+    /// Event kind.
+    pub kind: String,
+    /// The event's fields.
+    pub detail: Value,
+}
+
+/// `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Run id.
+    pub run_id: String,
+    /// The scenario.
+    pub scenario: ScenarioInfo,
+    /// `local:<stack>` or `aws:<region>`.
+    pub target: String,
+    /// Outcome.
+    pub verdict: Verdict,
+    /// Exit code of the run.
+    pub exit_code: i32,
+    /// Why, when the verdict is `aborted` or `error`.
+    pub reason: Option<String>,
+    /// False when the run did not get to verify and analyse everything.
+    pub complete: bool,
+    /// Origin of every `t_ms`, unix ms (the run's start).
+    pub t0_unix_ms: i64,
+    /// When the run finished, unix ms.
+    pub finished_unix_ms: i64,
+    /// When the experiment entered `running`, unix ms.
+    pub t_inject_unix_ms: Option<i64>,
+    /// The experiment.
+    pub experiment: Option<ExperimentInfo>,
+    /// Measured RTO, ms (`null` when it never recovered or there was no fault).
+    pub rto_ms: Option<i64>,
+    /// Time below the steady-state threshold, ms.
+    pub outage_ms: Option<i64>,
+    /// RTO details.
+    pub recovery: Option<Recovery>,
+    /// Lost writes and RPO.
+    pub data_loss: Option<DataLoss>,
+    /// Success ratio between injection and the end of the experiment.
+    pub availability_during_fault: Option<f64>,
+    /// p99 latency between injection and the end of the experiment, ms.
+    pub p99_during_fault_ms: Option<f64>,
+    /// Objectives.
+    pub objectives: Vec<ObjectiveResult>,
+    /// Probe totals.
+    pub probes: ProbeStats,
+    /// Success and latency over time.
+    pub timeline: Vec<TimelinePoint>,
+    /// The journal.
+    pub events: Vec<ReportEvent>,
+    /// The resolved plan.
+    pub plan: Option<Value>,
+}
+
+impl Report {
+    /// Writes `report.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        let path = dir.join("report.json");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+}
+
+/// Journal events on the report's time axis.
+pub fn report_events(events: &[Event], t0_unix_ms: i64) -> Vec<ReportEvent> {
+    events
+        .iter()
+        .map(|e| {
+            let mut detail = serde_json::to_value(&e.kind).unwrap_or(Value::Null);
+            let kind = detail
+                .as_object_mut()
+                .and_then(|m| m.remove("kind"))
+                .and_then(|k| k.as_str().map(str::to_string))
+                .unwrap_or_default();
+            ReportEvent { t_ms: e.t_unix_ms - t0_unix_ms, kind, detail }
+        })
+        .collect()
+}
+
+fn ms(v: Option<i64>) -> String {
+    v.map_or("—".into(), |v| format!("{:.2} s", v as f64 / 1000.0))
+}
+
+/// The short summary printed at the end of a run.
+pub fn summary_text(r: &Report, run_dir: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "verdict: {} (exit {})", r.verdict.as_str().to_uppercase(), r.exit_code);
+    if let Some(reason) = &r.reason {
+        let _ = writeln!(s, "reason: {reason}");
+    }
+    let _ = writeln!(
+        s,
+        "RTO {}   outage {}   RPO {}   lost writes {}/{}",
+        ms(r.rto_ms),
+        ms(r.outage_ms),
+        ms(r.data_loss.as_ref().map(|d| d.rpo_ms)),
+        r.data_loss.as_ref().map_or("—".into(), |d| d.lost_writes.to_string()),
+        r.data_loss.as_ref().map_or("—".into(), |d| d.acked_writes.to_string()),
+    );
+    let p = &r.probes;
+    let _ = writeln!(
+        s,
+        "probes {} sent, {} ok, {} failed; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; schedule lag p99 {:.2} ms",
+        p.sent, p.ok, p.failed, p.p50_ms, p.p99_ms, p.max_ms, p.schedule_lag_p99_ms
+    );
+    for o in &r.objectives {
+        let _ = writeln!(s, "  [{}] {}", if o.pass { "pass" } else { "FAIL" }, o.message);
+    }
+    let _ = writeln!(s, "report: {}", run_dir.join("report.json").display());
+    s
+}

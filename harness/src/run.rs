@@ -1,0 +1,755 @@
+//! Run: one drill through its phases — preflight, inject, observe, recover, verify,
+//! report — with the experiment always stopped on every way out.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::analysis::{self, LostWrite, Series};
+use crate::aws::{describe_error, Clients};
+use crate::fault;
+use crate::journal::{now_unix_ms, EventKind, Journal, Phase};
+use crate::observe::{self, ExperimentView};
+use crate::plan::{self, Plan};
+use crate::progress::Progress;
+use crate::report::{self, ExperimentInfo, ProbeStats, Report, ScenarioInfo, TimelinePoint};
+use crate::scenario::{self, LoadedScenario, ResolvedFault, Target};
+use crate::traffic::{self, Prober, ProberHandle, RunClock, TrafficConfig, TrafficOutcome};
+use crate::verdict::{self, Measured, Verdict};
+
+/// How a run is carried out.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Parent of the run folder.
+    pub out_dir: PathBuf,
+    /// Confirmation required to inject into an AWS account.
+    pub yes: bool,
+    /// No progress output.
+    pub quiet: bool,
+}
+
+/// A request to stop the run early (a signal), with its name.
+#[derive(Clone, Default)]
+pub struct Interrupt {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Interrupt {
+    /// A fresh, untriggered interrupt.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+    /// Asks the run to stop (`SIGINT`, `SIGTERM`, ...).
+    pub fn trigger(&self, reason: &str) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert_with(|| reason.to_string());
+        self.token.cancel();
+    }
+    /// Whether it was triggered, and why.
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn triggered(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+/// The run could not even start (no run folder).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The run folder or journal could not be created.
+    #[error("cannot create the run folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal could not be created.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+}
+
+/// What a finished run left.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The report written there.
+    pub report: Report,
+}
+
+/// Why the run ended early, with the verdict it gets.
+struct Stop {
+    verdict: Verdict,
+    reason: String,
+}
+
+fn error(reason: impl Into<String>) -> Stop {
+    Stop {
+        verdict: Verdict::Error,
+        reason: reason.into(),
+    }
+}
+
+/// A new run id: UTC time, scenario name and a random suffix.
+pub fn new_run_id(scenario: &str) -> String {
+    let ts = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let compact: String = ts.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let rand = uuid::Uuid::new_v4().simple().to_string();
+    format!("{compact}-{scenario}-{}", &rand[..6])
+}
+
+/// Everything the phases share.
+struct Ctx {
+    run_id: String,
+    run_dir: PathBuf,
+    loaded: LoadedScenario,
+    journal: Journal,
+    progress: Progress,
+    interrupt: Interrupt,
+    t0_unix_ms: i64,
+    clients: Option<Clients>,
+    plan: Option<Plan>,
+    prober: Option<ProberHandle>,
+    traffic: Option<TrafficOutcome>,
+    template_created: Option<String>,
+    experiment: Option<ExperimentInfo>,
+    view: Option<tokio::sync::watch::Receiver<ExperimentView>>,
+    fault_end_unix_ms: Option<i64>,
+    lost: Option<Vec<LostWrite>>,
+    local: Option<drdrill_localstack::LocalStack>,
+}
+
+/// Runs one loaded scenario to its report. Only a failure to create the run folder is
+/// an `Err`; everything else ends in a report with a verdict.
+pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt) -> Result<RunOutcome, RunError> {
+    let run_id = new_run_id(&loaded.scenario.name);
+    let run_dir = opts.out_dir.join(&run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|source| RunError::Folder { path: run_dir.clone(), source })?;
+    let journal = Journal::create(&run_dir)?;
+    journal.record(EventKind::RunStarted {
+        run_id: run_id.clone(),
+        scenario: loaded.scenario.name.clone(),
+    });
+    let mut ctx = Ctx {
+        run_id,
+        run_dir: run_dir.clone(),
+        loaded,
+        journal,
+        progress: Progress::new(opts.quiet),
+        interrupt,
+        t0_unix_ms: now_unix_ms(),
+        clients: None,
+        plan: None,
+        prober: None,
+        traffic: None,
+        template_created: None,
+        experiment: None,
+        view: None,
+        fault_end_unix_ms: None,
+        lost: None,
+        local: None,
+    };
+    ctx.progress.line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
+    let stopped = phases(&mut ctx, opts).await.err();
+    let cleanup = cleanup(&mut ctx).await;
+    let stopped = match (stopped, cleanup) {
+        (Some(s), _) => Some(s),
+        (None, Err(s)) => Some(s),
+        (None, Ok(())) => None,
+    };
+    let report = build_report(&mut ctx, stopped);
+    ctx.journal.record(EventKind::RunFinished {
+        verdict: report.verdict.as_str().into(),
+        exit_code: report.exit_code,
+    });
+    let mut report = report;
+    report.events = report::report_events(&ctx.journal.events(), ctx.t0_unix_ms);
+    if let Err(e) = report.write(&run_dir) {
+        ctx.progress.line(&format!("cannot write report.json: {e}"));
+    }
+    if let Err(e) = ctx.journal.check() {
+        ctx.progress.line(&e.to_string());
+    }
+    if let Some(local) = ctx.local.take() {
+        local.shutdown().await;
+    }
+    Ok(RunOutcome { run_dir, report })
+}
+
+async fn phases(ctx: &mut Ctx, opts: &RunOptions) -> Result<(), Stop> {
+    connect(ctx, opts).await?;
+    preflight(ctx).await?;
+    inject(ctx).await?;
+    observe(ctx).await?;
+    recover(ctx).await?;
+    verify(ctx).await
+}
+
+fn check_interrupt(ctx: &Ctx) -> Result<(), Stop> {
+    match ctx.interrupt.reason() {
+        Some(reason) if ctx.interrupt.triggered() => {
+            ctx.journal.record(EventKind::Signal { name: reason.clone() });
+            Err(Stop {
+            verdict: Verdict::Aborted,
+                reason: format!("interrupted by {reason}"),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn connect(ctx: &mut Ctx, opts: &RunOptions) -> Result<(), Stop> {
+    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Preflight });
+    if matches!(ctx.loaded.scenario.target, Target::Aws(_)) && !opts.yes {
+        return Err(error("refusing to inject into an AWS account without --yes"));
+    }
+    let connected = crate::target::connect(&ctx.loaded.scenario.target)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    if let Some(local) = &connected.local {
+        ctx.progress.line(&format!("local stack at {}", local.endpoint_url()));
+    }
+    let clients = connected.clients;
+    ctx.local = connected.local;
+    let plan = plan::resolve(&ctx.loaded, &clients).await.map_err(|e| error(format!("plan: {e}")))?;
+    ctx.progress.line(plan::render(&plan).trim_end());
+    ctx.clients = Some(clients);
+    ctx.plan = Some(plan);
+    Ok(())
+}
+
+fn traffic_config(loaded: &LoadedScenario, base_url: &str) -> TrafficConfig {
+    let sc = &loaded.scenario;
+    let spec = |t: &scenario::RequestTemplate| traffic::RequestSpec {
+        method: t.method.clone(),
+        path_template: t.path.clone(),
+        body_template: t.body.clone(),
+    };
+    TrafficConfig {
+        base_url: base_url.to_string(),
+        rate_per_sec: sc.traffic.rate.per_second(),
+        write_ratio: sc.traffic.write_ratio,
+        timeout: sc.traffic.timeout.get(),
+        connection: match sc.traffic.connection {
+            scenario::ConnectionPolicy::Fresh => traffic::ConnectionPolicy::Fresh,
+            scenario::ConnectionPolicy::KeepAlive { max_age } => traffic::ConnectionPolicy::KeepAlive { max_age },
+        },
+        write: spec(&sc.probe.write),
+        read: spec(&sc.probe.read),
+        expect_status: sc.probe.expect_status.clone(),
+    }
+}
+
+/// Waits until every target is healthy, then checks the steady state over the baseline.
+async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
+    let (clients, plan) = match (&ctx.clients, &ctx.plan) {
+        (Some(c), Some(p)) => (c.clone(), p.clone()),
+        _ => return Err(error("no plan")),
+    };
+    let sc = ctx.loaded.scenario.clone();
+    let deadline = tokio::time::Instant::now() + sc.timings.recovery_timeout.get().max(Duration::from_secs(5));
+    loop {
+        check_interrupt(ctx)?;
+        let out = clients
+            .elb
+            .describe_target_health()
+            .target_group_arn(&plan.target_group_arn)
+            .send()
+            .await
+            .map_err(|e| error(format!("DescribeTargetHealth failed: {}", describe_error(&e))))?;
+        let states: Vec<String> = out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| d.target_health().and_then(|h| h.state()).map(|s| s.as_str().to_string()).unwrap_or_default())
+            .collect();
+        let healthy = states.iter().filter(|s| *s == "healthy").count();
+        if !states.is_empty() && healthy == states.len() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(error(format!("preflight: only {healthy} of {} targets are healthy", states.len())));
+        }
+        ctx.progress.status("preflight", None, &format!("waiting for targets: {healthy}/{} healthy", states.len()));
+        tokio::time::sleep(observe::POLL).await;
+    }
+    let zones = plan.targets.iter().filter_map(|t| Some((t.id.clone(), t.zone.clone()?))).collect();
+    let target_observer = observe::watch_targets(&clients, &ctx.journal, plan.target_group_arn.clone(), zones);
+    let cfg = traffic_config(&ctx.loaded, &plan.load_balancer.base_url);
+    let prober = Prober::start(cfg, RunClock::start(), &ctx.run_dir).map_err(|e| error(format!("traffic: {e}")))?;
+    let baseline_start = now_unix_ms();
+    let baseline = sc.timings.baseline.get();
+    let live = prober.live();
+    ctx.prober = Some(prober);
+    // Observers run until the end of the run.
+    tokio::spawn(async move {
+        // Kept alive by the task; stopped when the process ends or the stack stops.
+        let _keep = target_observer;
+        std::future::pending::<()>().await;
+    });
+    let baseline_end = baseline_start + baseline.as_millis() as i64;
+    while now_unix_ms() < baseline_end {
+        check_interrupt(ctx)?;
+        let now = live.settled_until_unix_ms();
+        let w = live.window(now - 1000, now);
+        ctx.progress.status("baseline", ratio(w.ok, w.completed), "");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let settle_deadline = tokio::time::Instant::now() + sc.traffic.timeout.get() + Duration::from_secs(2);
+    while live.settled_until_unix_ms() < baseline_end && tokio::time::Instant::now() < settle_deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let w = live.window(baseline_start, baseline_end);
+    let threshold = sc.steady_state.success_ratio;
+    match ratio(w.ok, w.completed) {
+        None if baseline.is_zero() => {}
+        None => return Err(error("preflight: no probe completed during the baseline")),
+        Some(r) if r < threshold => {
+            return Err(error(format!(
+                "preflight: steady state does not hold before the fault: success {:.2}% < {:.2}% over the baseline",
+                r * 100.0,
+                threshold * 100.0
+            )))
+        }
+        Some(_) => {}
+    }
+    if let Some(p99) = &sc.steady_state.p99 {
+        let worst = live
+            .latency_intervals_since(baseline_start)
+            .iter()
+            .filter(|l| l.start_unix_ms < baseline_end && l.count > 0)
+            .map(|l| l.p99_us)
+            .max();
+        if let Some(worst) = worst {
+            if worst as u128 > p99.get().as_micros() {
+                return Err(error(format!(
+                    "preflight: steady state does not hold: p99 {:.1} ms > {} over the baseline",
+                    worst as f64 / 1000.0,
+                    p99
+                )));
+            }
+        }
+    }
+    ctx.progress.line(&format!("preflight ok: steady state holds ({} probes in the baseline)", w.completed));
+    Ok(())
+}
+
+fn ratio(ok: u64, completed: u64) -> Option<f64> {
+    (completed > 0).then(|| ok as f64 / completed as f64)
+}
+
+async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
+    check_interrupt(ctx)?;
+    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Inject });
+    let (clients, plan) = match (&ctx.clients, &ctx.plan) {
+        (Some(c), Some(p)) => (c.clone(), p.clone()),
+        _ => return Err(error("no plan")),
+    };
+    let template_id = match &ctx.loaded.fault {
+        ResolvedFault::TemplateId(id) => id.clone(),
+        ResolvedFault::Template(t) => {
+            let id = fault::create_template(&clients, t, &ctx.run_id).await.map_err(|e| error(e.to_string()))?;
+            ctx.journal.record(EventKind::TemplateCreated { template_id: id.clone() });
+            ctx.template_created = Some(id.clone());
+            id
+        }
+    };
+    let _ = plan;
+    let id = fault::start(&clients, &template_id, &ctx.run_id, &ctx.loaded.scenario.name)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    ctx.journal.record(EventKind::ExperimentStarted { experiment_id: id.clone() });
+    ctx.progress.line(&format!("experiment {id} started (template {template_id})"));
+    ctx.experiment = Some(ExperimentInfo {
+        id: id.clone(),
+        template_id,
+        ..Default::default()
+    });
+    let (observer, mut rx) = observe::watch_experiment(&clients, &ctx.journal, id);
+    tokio::spawn(async move {
+        let _keep = observer;
+        std::future::pending::<()>().await;
+    });
+    ctx.view = Some(rx.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = rx.borrow_and_update().clone();
+        update_experiment(ctx, &view);
+        if view.status == "running" || (view.ended && view.start_unix_ms.is_some()) {
+            break;
+        }
+        if view.ended {
+            return Err(error(format!(
+                "the experiment ended as {} before running: {}",
+                view.status,
+                view.reason.unwrap_or_default()
+            )));
+        }
+        check_interrupt(ctx)?;
+        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            return Err(error("the experiment did not start running within 60 s"));
+        }
+    }
+    Ok(())
+}
+
+fn update_experiment(ctx: &mut Ctx, view: &ExperimentView) {
+    if let Some(e) = ctx.experiment.as_mut() {
+        e.status = view.status.clone();
+        if view.start_unix_ms.is_some() {
+            e.start_unix_ms = view.start_unix_ms;
+        }
+        if view.end_unix_ms.is_some() {
+            e.end_unix_ms = view.end_unix_ms;
+        }
+    }
+}
+
+fn t_inject(ctx: &Ctx) -> Option<i64> {
+    ctx.experiment.as_ref().and_then(|e| e.start_unix_ms)
+}
+
+async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
+    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Observe });
+    let sc = ctx.loaded.scenario.clone();
+    let Some(mut rx) = ctx.view.clone() else { return Err(error("no experiment")) };
+    let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else { return Err(error("no traffic")) };
+    let started = t_inject(ctx).unwrap_or_else(now_unix_ms);
+    let cap = sc.timings.max_fault_duration.get().as_millis() as i64;
+    loop {
+        let view = rx.borrow_and_update().clone();
+        update_experiment(ctx, &view);
+        if view.ended {
+            ctx.fault_end_unix_ms = view.end_unix_ms.or(Some(now_unix_ms()));
+            ctx.progress.line(&format!("experiment {}", view.status));
+            if view.status == "failed" {
+                return Err(error(format!("the experiment failed: {}", view.reason.unwrap_or_default())));
+            }
+            return Ok(());
+        }
+        check_interrupt(ctx)?;
+        let settled = live.settled_until_unix_ms();
+        if let Some(g) = &sc.guardrails {
+            let span = g.for_duration.get().as_millis() as i64;
+            let w = live.window(settled - span, settled);
+            if settled - span >= started {
+                if let Some(r) = ratio(w.ok, w.completed) {
+                    if r < g.abort_when_success_below {
+                        ctx.journal.record(EventKind::GuardrailTripped {
+                            success_ratio: r,
+                            for_ms: span as u64,
+                        });
+                        return Err(Stop {
+                            verdict: Verdict::Aborted,
+                            reason: format!(
+                                "guardrail: success {:.1}% below {:.1}% for {}",
+                                r * 100.0,
+                                g.abort_when_success_below * 100.0,
+                                g.for_duration
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        if now_unix_ms() - started > cap {
+            return Err(Stop {
+                verdict: Verdict::Aborted,
+                reason: format!("the fault ran longer than timings.max_fault_duration ({})", sc.timings.max_fault_duration),
+            });
+        }
+        let w = live.window(settled - 1000, settled);
+        ctx.progress.status("fault", ratio(w.ok, w.completed), &format!("experiment {}", view.status));
+        tokio::select! {
+            _ = rx.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = ctx.interrupt.token.cancelled() => {}
+        }
+    }
+}
+
+async fn recover(ctx: &mut Ctx) -> Result<(), Stop> {
+    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Recover });
+    let sc = ctx.loaded.scenario.clone();
+    let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else { return Err(error("no traffic")) };
+    let stable = sc.timings.stable_for.get().as_millis() as i64;
+    let threshold = sc.steady_state.success_ratio;
+    let deadline = now_unix_ms() + sc.timings.recovery_timeout.get().as_millis() as i64;
+    let fault_end = ctx.fault_end_unix_ms.unwrap_or_else(now_unix_ms);
+    loop {
+        check_interrupt(ctx)?;
+        let settled = live.settled_until_unix_ms();
+        let w = live.window(settled - stable, settled);
+        let r = ratio(w.ok, w.completed);
+        // Steady state is back once a whole stable window after the fault end holds.
+        if settled - stable >= fault_end && r.is_some_and(|r| r >= threshold) {
+            ctx.progress.line("steady state is back");
+            return Ok(());
+        }
+        if now_unix_ms() > deadline {
+            ctx.journal.record(EventKind::Note {
+                message: format!("steady state not back within timings.recovery_timeout ({})", sc.timings.recovery_timeout),
+            });
+            ctx.progress.line("steady state did not come back within the recovery timeout");
+            return Ok(());
+        }
+        ctx.progress.status("recover", r, "waiting for the steady state");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {
+    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Verify });
+    let Some(prober) = ctx.prober.take() else { return Err(error("no traffic")) };
+    let outcome = prober.stop().await;
+    let Some(plan) = &ctx.plan else { return Err(error("no plan")) };
+    let sc = &ctx.loaded.scenario;
+    let cfg = traffic_config(&ctx.loaded, &plan.load_balancer.base_url);
+    ctx.progress.line(&format!("verifying {} acknowledged writes", outcome.acked.len()));
+    let verified = traffic::verify_writes(
+        &plan.load_balancer.base_url,
+        &cfg.read,
+        sc.probe.expect_status.as_deref(),
+        &outcome.acked,
+        sc.timings.verification_grace.get(),
+        sc.traffic.timeout.get(),
+    )
+    .await;
+    ctx.traffic = Some(outcome);
+    let verified = verified.map_err(|e| error(format!("verify: {e}")))?;
+    ctx.journal.record(EventKind::Verified {
+        acked: verified.verified + verified.lost.len(),
+        lost: verified.lost.len(),
+    });
+    ctx.lost = Some(
+        verified
+            .lost
+            .iter()
+            .map(|w| LostWrite {
+                id: w.id.clone(),
+                acked_unix_ms: w.acked_unix_ms,
+            })
+            .collect(),
+    );
+    Ok(())
+}
+
+/// Stops what is still running: the experiment (waiting until FIS says it stopped), the
+/// traffic, and deletes the template the run created.
+async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
+    let mut result = Ok(());
+    if let (Some(clients), Some(exp)) = (&ctx.clients, &ctx.experiment) {
+        let running = ctx
+            .view
+            .as_ref()
+            .map(|rx| !rx.borrow().ended)
+            .unwrap_or(true);
+        if running {
+            ctx.journal.record(EventKind::StopRequested {
+                reason: ctx.interrupt.reason().unwrap_or_else(|| "run ended early".into()),
+            });
+            ctx.progress.line(&format!("stopping experiment {}", exp.id));
+            match fault::stop_and_wait(clients, &exp.id, Duration::from_secs(120)).await {
+                Ok(status) => {
+                    ctx.journal.record(EventKind::ExperimentState { status, reason: Some("stopped by drdrill".into()) });
+                }
+                Err(e) => {
+                    ctx.progress.line(&format!("could not stop the experiment: {e}"));
+                    result = Err(error(format!("could not stop experiment {}: {e}", exp.id)));
+                }
+            }
+        }
+    }
+    if let Some(prober) = ctx.prober.take() {
+        ctx.traffic = Some(prober.stop().await);
+    }
+    if let (Some(clients), Some(t)) = (&ctx.clients, &ctx.template_created) {
+        fault::delete_template(clients, t).await;
+    }
+    ctx.progress.finish();
+    result
+}
+
+fn series(outcome: &TrafficOutcome) -> Series {
+    let start = outcome.buckets.first().map_or(0, |b| b.start_unix_ms);
+    let width = traffic::BUCKET_MS as i64;
+    let len = outcome
+        .buckets
+        .last()
+        .map_or(0, |b| ((b.start_unix_ms - start) / width + 1) as usize);
+    let mut s = Series {
+        start_unix_ms: start,
+        bucket_ms: width,
+        ok: vec![0; len],
+        failed: vec![0; len],
+    };
+    for b in &outcome.buckets {
+        let i = ((b.start_unix_ms - start) / width) as usize;
+        if i < len {
+            s.ok[i] += b.ok;
+            s.failed[i] += b.failed;
+        }
+    }
+    s
+}
+
+fn hist_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
+    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Report });
+    let sc = &ctx.loaded.scenario;
+    let t_inject = t_inject(ctx);
+    let threshold = sc.steady_state.success_ratio;
+    let stable = sc.timings.stable_for.get().as_millis() as i64;
+    let mut rep = Report {
+        schema_version: report::SCHEMA_VERSION,
+        run_id: ctx.run_id.clone(),
+        scenario: ScenarioInfo {
+            name: sc.name.clone(),
+            path: ctx.loaded.path.clone(),
+            description: sc.description.clone(),
+        },
+        target: match &sc.target {
+            Target::Local { stack } => format!("local:{}", stack.display()),
+            Target::Aws(a) => format!("aws:{}", a.region),
+        },
+        verdict: Verdict::Error,
+        exit_code: verdict::EXIT_ERROR,
+        reason: None,
+        complete: false,
+        t0_unix_ms: ctx.t0_unix_ms,
+        finished_unix_ms: now_unix_ms(),
+        t_inject_unix_ms: t_inject,
+        experiment: ctx.experiment.clone(),
+        rto_ms: None,
+        outage_ms: None,
+        recovery: None,
+        data_loss: None,
+        availability_during_fault: None,
+        p99_during_fault_ms: None,
+        objectives: Vec::new(),
+        probes: ProbeStats::default(),
+        timeline: Vec::new(),
+        events: Vec::new(),
+        plan: ctx.plan.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+    };
+    if let Some(t) = &ctx.traffic {
+        rep.probes = ProbeStats {
+            sent: t.sent,
+            ok: t.ok,
+            failed: t.failed,
+            p50_ms: hist_ms(&t.latency, 0.5),
+            p99_ms: hist_ms(&t.latency, 0.99),
+            max_ms: if t.latency.is_empty() { 0.0 } else { t.latency.max() as f64 / 1000.0 },
+            schedule_lag_p99_ms: hist_ms(&t.schedule_lag, 0.99),
+            schedule_lag_max_ms: if t.schedule_lag.is_empty() { 0.0 } else { t.schedule_lag.max() as f64 / 1000.0 },
+            saturated: t.saturated_count,
+            failures: failure_totals(t),
+            by_served_by: t.by_served_by.clone(),
+        };
+        rep.timeline = timeline(t, ctx.t0_unix_ms);
+        let s = series(t);
+        if let Some(ti) = t_inject {
+            let rec = analysis::recovery(&s, ti, threshold, stable);
+            if let Some(f) = rec.first_failure_unix_ms {
+                ctx.journal.record_at(f, EventKind::FirstFailure);
+            }
+            if let Some(r) = rec.recovered_unix_ms {
+                ctx.journal.record_at(r, EventKind::Recovered);
+            }
+            rep.rto_ms = rec.rto_ms;
+            rep.outage_ms = Some(rec.outage_ms);
+            rep.recovery = Some(rec);
+            let end = ctx.fault_end_unix_ms.unwrap_or(rep.finished_unix_ms);
+            let (ok, failed) = s.counts(ti, end);
+            rep.availability_during_fault = ratio(ok, ok + failed).or(Some(1.0));
+            rep.p99_during_fault_ms = t
+                .latency_intervals
+                .iter()
+                .filter(|l| l.start_unix_ms >= ti - 100 && l.start_unix_ms < end && l.count > 0)
+                .map(|l| l.p99_us as f64 / 1000.0)
+                .reduce(f64::max);
+            if let Some(lost) = &ctx.lost {
+                rep.data_loss = Some(analysis::data_loss(t.acked.len(), lost, ti));
+            }
+        }
+    }
+    let measured = Measured {
+        rto_ms: rep.rto_ms,
+        rpo_ms: rep.data_loss.as_ref().map(|d| d.rpo_ms),
+        lost_writes: rep.data_loss.as_ref().map(|d| d.lost_writes as u64),
+        availability_during_fault: rep.availability_during_fault,
+        p99_during_fault_ms: rep.p99_during_fault_ms,
+    };
+    rep.objectives = verdict::check(&sc.objectives, &measured);
+    match stopped {
+        Some(s) => {
+            rep.verdict = s.verdict;
+            rep.reason = Some(s.reason);
+        }
+        None => {
+            rep.complete = true;
+            rep.verdict = if rep.objectives.iter().all(|o| o.pass) { Verdict::Pass } else { Verdict::Fail };
+        }
+    }
+    rep.exit_code = rep.verdict.exit_code();
+    rep
+}
+
+fn failure_totals(t: &TrafficOutcome) -> std::collections::BTreeMap<String, u64> {
+    let mut total = traffic::FailureCounts::default();
+    for b in &t.buckets {
+        total.merge(&b.failures);
+    }
+    [
+        ("connect", total.connect),
+        ("timeout", total.timeout),
+        ("status_5xx", total.status_5xx),
+        ("status_other", total.status_other),
+        ("body_mismatch", total.body_mismatch),
+        ("other", total.other),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| (k.to_string(), n))
+    .collect()
+}
+
+fn timeline(t: &TrafficOutcome, t0: i64) -> Vec<TimelinePoint> {
+    let mut points: std::collections::BTreeMap<i64, TimelinePoint> = std::collections::BTreeMap::new();
+    for b in &t.buckets {
+        let slot = b.start_unix_ms.div_euclid(100) * 100;
+        let p = points.entry(slot).or_insert(TimelinePoint {
+            t_ms: slot - t0,
+            ok: 0,
+            failed: 0,
+            p99_ms: None,
+        });
+        p.ok += b.ok;
+        p.failed += b.failed;
+    }
+    for l in &t.latency_intervals {
+        if let Some(p) = points.get_mut(&(l.start_unix_ms.div_euclid(100) * 100)) {
+            if l.count > 0 {
+                p.p99_ms = Some(l.p99_us as f64 / 1000.0);
+            }
+        }
+    }
+    points.into_values().collect()
+}
+
+/// Loads a scenario file (for the CLI: errors name the place).
+pub fn load(path: &Path) -> Result<LoadedScenario, scenario::ScenarioError> {
+    scenario::load(path)
+}
