@@ -81,6 +81,9 @@ pub struct RunOutcome {
     pub run_dir: PathBuf,
     /// The report written there.
     pub report: Report,
+    /// The embedded local stack's ground truth at the end of the run, for tests and
+    /// benchmarks that compare the measured numbers with it. The report never uses it.
+    pub ground_truth: Option<Vec<drdrill_localstack::truth::TruthEvent>>,
 }
 
 /// Why the run ended early, with the verdict it gets.
@@ -176,10 +179,16 @@ pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt
     if let Err(e) = ctx.journal.check() {
         ctx.progress.line(&e.to_string());
     }
+    let mut ground_truth = None;
     if let Some(local) = ctx.local.take() {
+        ground_truth = Some(local.world.truth.snapshot());
         local.shutdown().await;
     }
-    Ok(RunOutcome { run_dir, report })
+    Ok(RunOutcome {
+        run_dir,
+        report,
+        ground_truth,
+    })
 }
 
 async fn phases(ctx: &mut Ctx, opts: &RunOptions) -> Result<(), Stop> {

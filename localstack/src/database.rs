@@ -61,6 +61,8 @@ pub struct DbCluster {
     pending: VecDeque<Pending>,
     /// Ids written while the synchronous standby was cut off (it is behind by these).
     standby_missed: HashSet<String>,
+    /// The standby rebooted and must be resynced from the writer once it is back.
+    standby_stale: bool,
     standby_down_until: Option<Instant>,
 }
 
@@ -89,6 +91,7 @@ impl DbCluster {
             outage: None,
             pending: VecDeque::new(),
             standby_missed: HashSet::new(),
+            standby_stale: false,
             standby_down_until: None,
         }
     }
@@ -176,13 +179,15 @@ impl DbCluster {
         if self.standby_down_until.is_some_and(|t| t <= now) {
             self.standby_down_until = None;
         }
-        if let Some(sb) = self.standby_reachable(now, blocked) {
+        // Replication needs both ends: a cut-off writer ships nothing.
+        let writer_reachable = !blocked(&self.writer().subnet);
+        if let Some(sb) = self.standby_reachable(now, blocked).filter(|_| writer_reachable) {
             while self.pending.front().is_some_and(|p| p.apply_at <= now) {
                 if let Some(p) = self.pending.pop_front() {
                     self.nodes[sb].data.insert(p.id, p.body);
                 }
             }
-            if !self.standby_missed.is_empty() {
+            if self.standby_stale || !self.standby_missed.is_empty() {
                 self.resync_standby();
             }
         }
@@ -194,6 +199,7 @@ impl DbCluster {
             self.nodes[sb].data = self.nodes[self.writer].data.clone();
         }
         self.standby_missed.clear();
+        self.standby_stale = false;
         self.pending.clear();
     }
 
@@ -237,7 +243,7 @@ impl DbCluster {
             self.standby_down_until = Some(now + self.reboot_duration);
             if self.topology == Topology::MultiAz {
                 // Mark the standby behind so the next reachable tick resyncs it.
-                self.standby_missed.insert(String::new());
+                self.standby_stale = true;
             }
         }
         None

@@ -94,3 +94,101 @@ async fn async_replica_failover_loses_exactly_the_lag_window() {
     let replicated = acked.iter().filter(|a| a.t_ms < t_failover - lag - 100).count();
     assert!(replicated > 0, "writes older than the lag survived");
 }
+
+/// Ids of a failover's `lost_write_ids`.
+fn lost_ids(failover: &Value) -> BTreeSet<String> {
+    failover["lost_write_ids"]
+        .as_array()
+        .expect("lost_write_ids")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Multi-AZ, failover while the standby reboots: writes acknowledged by the primary alone
+/// while the standby was down are lost, and the ground truth's lost_write_ids is exactly the
+/// set of acknowledged writes that cannot be read back (no placeholder ids).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
+    let env = Env::multi_az().await;
+    let writer = Writer::start(env.lb(), "reboot");
+    wait_until(Duration::from_secs(5), "writes are acknowledged", || async { writer.acked().len() >= 20 }).await;
+    let template = json!({
+        "targets": {
+            "Standby": {"resourceType": "aws:rds:db",
+                        "resourceArns": ["arn:aws:rds:us-east-1:000000000000:db:drill-db-2"],
+                        "selectionMode": "ALL"},
+            "Cluster": db_cluster()
+        },
+        "actions": {
+            "RebootStandby": {"actionId": "aws:rds:reboot-db-instances", "targets": {"DBInstances": "Standby"}},
+            "Wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT0.5S"}},
+            "Failover": {"actionId": "aws:rds:failover-db-cluster", "targets": {"Clusters": "Cluster"}, "startAfter": ["Wait"]}
+        }
+    });
+    let tid = env.create_template(&template).await;
+    let eid = env.start_experiment(&tid).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
+    let failovers = env.truth_of("db_failover").await;
+    assert_eq!(failovers.len(), 1);
+    let t_failover = t_ms(&failovers[0]);
+    wait_until(Duration::from_secs(5), "writes are acknowledged after the failover", || async {
+        writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20
+    })
+    .await;
+    let (acked, _) = writer.finish().await;
+    let lost = lost_ids(&failovers[0]);
+    let missing = read_back(&env, &acked).await;
+    assert_eq!(lost, missing, "ground truth names exactly the unreadable acknowledged writes");
+}
+
+/// Async replica: black-holing the writer's subnet also cuts replication, so failing over
+/// 1.5 s into the cut (longer than the 1 s lag) still loses the writes acknowledged in the
+/// lag window before the cut; the ground truth names exactly those, and they read back 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_replication_stops_when_the_writer_is_cut_off() {
+    let env = Env::start(common::test_stack("async-replica")).await;
+    env.wait_all_healthy().await;
+    let lag = env.ls.world.stack.database.replica_lag.expect("replica lag").0.as_millis() as i64;
+    let writer = Writer::start(env.lb(), "cut");
+    wait_until(Duration::from_secs(5), "writes span more than the replica lag", || async {
+        let acked = writer.acked();
+        acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
+    })
+    .await;
+    let template = json!({
+        "targets": {
+            "WriterSubnet": {"resourceType": "aws:ec2:subnet",
+                             "resourceTags": {"Tier": "db"},
+                             "filters": [{"path": "SubnetId", "values": ["subnet-db-1a"]}],
+                             "selectionMode": "ALL"},
+            "Cluster": db_cluster()
+        },
+        "actions": {
+            "Cut": {"actionId": "aws:network:disrupt-connectivity", "parameters": {"duration": "PT3S"},
+                    "targets": {"Subnets": "WriterSubnet"}},
+            "Wait": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1.5S"}},
+            "Failover": {"actionId": "aws:rds:failover-db-cluster", "targets": {"Clusters": "Cluster"}, "startAfter": ["Wait"]}
+        }
+    });
+    let tid = env.create_template(&template).await;
+    let eid = env.start_experiment(&tid).await;
+    let t_cut = env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
+    let failovers = env.truth_of("db_failover").await;
+    assert_eq!(failovers.len(), 1);
+    let t_failover = t_ms(&failovers[0]);
+    assert!(t_failover - t_cut > lag, "the failover came later than the lag after the cut");
+    wait_until(Duration::from_secs(5), "writes are acknowledged after the failover", || async {
+        writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20
+    })
+    .await;
+    let (acked, _) = writer.finish().await;
+    let lost = lost_ids(&failovers[0]);
+    let missing = read_back(&env, &acked).await;
+    assert!(!lost.is_empty(), "the writes in the lag window before the cut never reached the replica");
+    assert_eq!(lost, missing, "ground truth names exactly the unreadable acknowledged writes");
+    for a in acked.iter().filter(|a| lost.contains(&a.id)) {
+        assert!(a.t_ms >= t_cut - lag - 100 && a.t_ms <= t_cut + 1000, "{} acked in the lag window before the cut", a.id);
+    }
+}
