@@ -191,6 +191,12 @@ async fn errors_use_fis_error_types() {
     let err = env.fis.start_experiment().experiment_template_id("EXTnope").send().await.unwrap_err().into_service_error();
     assert!(matches!(err, StartExperimentError::ResourceNotFoundException(_)), "{err:?}");
     assert!(err.message().unwrap_or_default().contains("EXTnope"), "{err:?}");
+    let err = env.fis.get_experiment().id("EXPnope").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception(), "{err:?}");
+    let err = env.fis.stop_experiment().id("EXPnope").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception(), "{err:?}");
+    let err = env.fis.get_action().id("aws:ec2:nope").send().await.unwrap_err().into_service_error();
+    assert!(err.is_resource_not_found_exception(), "{err:?}");
 }
 
 /// Target resolution, checked with ListExperimentResolvedTargets: resourceTags plus a

@@ -185,3 +185,27 @@ async fn stop_during_wait_cancels_what_follows() {
     assert!(env.truth_of("fault_applied").await.is_empty());
     assert!(env.truth_of("instance_state").await.is_empty());
 }
+
+/// Stopping the AZ power interruption template while all three of its actions are in force
+/// (instances stopped, subnets black-holed, database failed over) reverts them together:
+/// the stack is whole again within the same prompt deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_during_az_power_interruption_restores_everything() {
+    let env = Env::multi_az().await;
+    let path = common::workspace_file("scenarios/fis/az-power-interruption.json");
+    let template: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("template file")).expect("template JSON");
+    let tid = env.create_template(&template).await;
+    let eid = env.start_experiment(&tid).await;
+    for action in ["Stop-Instances", "Pause-network-connectivity", "Failover-RDS"] {
+        env.wait_fault_applied(&eid, action, Duration::from_secs(2)).await;
+    }
+    assert_eq!(env.serving().await, Some(false), "the interruption is in force");
+    env.fis.stop_experiment().id(&eid).send().await.expect("StopExperiment");
+    env.wait_experiment(&eid, "stopped", Duration::from_secs(1)).await;
+    let actions = env.action_statuses(&eid).await;
+    assert_eq!(actions["Stop-Instances"], "stopped");
+    assert_eq!(actions["Pause-network-connectivity"], "stopped");
+    assert!(matches!(actions["Failover-RDS"].as_str(), "stopped" | "completed"), "{actions:?}");
+    assert_restored(&env).await;
+    assert!(!env.ls.world.is_blocked("subnet-app-1a") && !env.ls.world.is_blocked("subnet-db-1a"));
+}

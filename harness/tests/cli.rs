@@ -1,0 +1,183 @@
+//! The `drdrill` binary as a user runs it: exit codes, messages that name the place,
+//! `plan` output, and SIGINT in the middle of a fault.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn drdrill() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_drdrill"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn valid_scenario() -> String {
+    std::fs::read_to_string(repo().join("scenarios/az-power-interruption.yaml")).unwrap()
+}
+
+/// Writes a scenario next to a copy of its template so relative paths resolve.
+fn write_scenario(dir: &Path, text: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("fis")).unwrap();
+    for t in ["az-power-interruption.json", "az-long-partition.json"] {
+        std::fs::copy(repo().join("scenarios/fis").join(t), dir.join("fis").join(t)).unwrap();
+    }
+    let stack = repo().join("localstack/stacks/multi-az.yaml");
+    let text = text.replace("../localstack/stacks/multi-az.yaml", stack.to_str().unwrap());
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Bad scenario files exit 2 with a message naming the file, the line and the key;
+/// nothing is run.
+#[test]
+fn bad_scenarios_exit_2_and_name_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("syntax", valid_scenario().replace("rate: 100/s", "rate: [100/s"), "scenario.yaml:"),
+        ("unknown key", valid_scenario().replace("traffic:", "trafic:"), "trafic"),
+        ("bad duration", valid_scenario().replace("stable_for: 2s", "stable_for: soon"), "timings.stable_for"),
+        (
+            "missing template",
+            valid_scenario().replace("fis/az-power-interruption.json", "fis/nope.json"),
+            "fault.template_file",
+        ),
+    ];
+    let out_dir = dir.path().join("out");
+    for (what, text, needle) in cases {
+        let path = write_scenario(dir.path(), &text);
+        for cmd in ["validate", "run"] {
+            let out = drdrill().arg(cmd).arg(&path).arg("--help").output().unwrap();
+            assert!(out.status.success(), "--help works");
+            let out = drdrill()
+                .arg(cmd)
+                .arg(&path)
+                .args(if cmd == "run" { vec!["--out", out_dir.to_str().unwrap()] } else { vec![] })
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{what} ({cmd}): {stderr}");
+            assert!(stderr.contains("scenario.yaml") && stderr.contains(needle), "{what} ({cmd}): {stderr}");
+        }
+        assert!(!dir.path().join("out").exists(), "{what}: a bad file must not start a run");
+    }
+    let path = write_scenario(dir.path(), &valid_scenario());
+    let out = drdrill().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `drdrill plan` lists exactly the instances in the AZ it would stop, and injects nothing.
+#[test]
+fn plan_lists_the_instances_it_would_stop() {
+    let out = drdrill().arg("plan").arg(repo().join("scenarios/az-power-interruption.yaml")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout
+        .lines()
+        .skip_while(|l| !l.contains("aws:ec2:stop-instances"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no stop-instances action in:\n{stdout}"));
+    assert!(line.contains("i-app1a1") && line.contains("i-app1a2"), "{line}");
+    assert!(!line.contains("i-app1b") && !line.contains("i-app1c"), "{line}");
+    assert!(!stdout.contains("experiment EXP"), "plan must not start an experiment");
+}
+
+/// `--help` documents the exit codes.
+#[test]
+fn help_documents_exit_codes() {
+    let out = drdrill().arg("--help").output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    for code in ["0  every objective", "1  an objective", "2  the run could not", "3  aborted"] {
+        assert!(s.contains(code), "{s}");
+    }
+}
+
+/// SIGINT in the middle of a fault stops the experiment (FIS says stopped, the network
+/// cut is reverted), writes a report with verdict `aborted`, and exits 3. The stack runs
+/// outside the harness process, reached as an `aws:` target, so what is left behind can
+/// be checked after the harness exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
+    let stack = drdrill_localstack::Stack::load(&repo().join("localstack/stacks/multi-az.yaml")).unwrap();
+    let ls = drdrill_localstack::LocalStack::start(
+        stack,
+        drdrill_localstack::Options {
+            endpoint: "127.0.0.1:0".parse().unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = valid_scenario()
+        .replace(
+            "  local: ../localstack/stacks/multi-az.yaml",
+            &format!(
+                "  aws: {{ region: us-east-1, endpoint_url: \"{}\", account_ids: [\"000000000000\"] }}",
+                ls.endpoint_url()
+            ),
+        )
+        .replace("az-power-interruption.json", "az-long-partition.json")
+        .replace("max_fault_duration: 1m", "max_fault_duration: 15m");
+    let path = write_scenario(dir.path(), &text);
+    let out_dir = dir.path().join("out");
+    let without_yes = drdrill().arg("run").arg(&path).arg("--out").arg(&out_dir).output().unwrap();
+    assert_eq!(without_yes.status.code(), Some(2), "an aws: target needs --yes");
+    assert!(String::from_utf8_lossy(&without_yes.stdout).contains("--yes"));
+    let mut child = drdrill()
+        .arg("run")
+        .arg(&path)
+        .args(["--yes", "--quiet", "--out"])
+        .arg(&out_dir)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the fault is in effect (the journal says the experiment runs).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let running = std::fs::read_dir(&out_dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("events.jsonl")).ok())
+            .any(|j| j.contains("\"status\":\"running\""));
+        if running {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("drdrill exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "the experiment never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!ls.world.serving() || ls.world.is_blocked("subnet-app-1a"), "the fault is in effect");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "drdrill did not exit after SIGINT");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(3));
+    // No experiment left running; the network is restored.
+    let listed = ls.fis.list_experiments(None);
+    let experiments = listed["experiments"].as_array().unwrap();
+    assert_eq!(experiments.len(), 1);
+    assert_eq!(experiments[0]["state"]["status"], "stopped");
+    assert!(!ls.world.is_blocked("subnet-app-1a") && !ls.world.is_blocked("subnet-db-1a"));
+    let run_dir = std::fs::read_dir(&out_dir).unwrap().next().unwrap().unwrap().path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "aborted");
+    assert_eq!(report["exit_code"], 3);
+    assert!(report["reason"].as_str().unwrap().contains("SIGINT"));
+    ls.shutdown().await;
+}
