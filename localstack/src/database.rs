@@ -303,6 +303,30 @@ mod tests {
         assert_eq!(c.read("new1", OPEN).unwrap(), None);
     }
 
+    /// Failing over while the standby reboots reports exactly the writes it missed.
+    #[test]
+    fn failover_during_standby_reboot_names_only_real_writes() {
+        let mut c = cluster("multi-az");
+        let t = Instant::now();
+        c.reboot("drill-db-2", false, t);
+        c.write("w1", "x", t, OPEN).unwrap();
+        let (_, _, lost) = c.failover(t + Duration::from_millis(100));
+        assert_eq!(lost, vec!["w1".to_string()]);
+    }
+
+    /// Async replication needs the writer reachable: a cut-off writer ships nothing.
+    #[test]
+    fn cut_off_writer_does_not_replicate() {
+        let mut c = cluster("async");
+        let t = Instant::now();
+        c.write("w1", "x", t, OPEN).unwrap();
+        let writer_subnet = c.writer().subnet.clone();
+        let cut = move |s: &str| s == writer_subnet;
+        c.tick(t + Duration::from_secs(2), &cut);
+        let (_, _, lost) = c.failover(t + Duration::from_secs(2));
+        assert_eq!(lost, vec!["w1".to_string()]);
+    }
+
     /// A cut-off writer makes requests wait (unreachable), not fail fast.
     #[test]
     fn blocked_writer_is_unreachable() {

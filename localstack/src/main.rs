@@ -26,27 +26,48 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // Listen for signals before announcing the endpoint, so none is missed.
+    let signals = Signals::new()?;
     let stack = Stack::load(&args.stack)?;
     let opts = Options {
         endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.port),
     };
     let ls = LocalStack::start(stack, opts).await.context("starting the local stack")?;
-    println!("endpoint {}", ls.endpoint_url());
-    if let Some(lb) = ls.world.lb_addr() {
-        println!("load balancer {lb}");
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        // A closed stdout must not stop the stack: announcing is best effort.
+        let _ = writeln!(out, "endpoint {}", ls.endpoint_url());
+        if let Some(lb) = ls.world.lb_addr() {
+            let _ = writeln!(out, "load balancer {lb}");
+        }
+        let _ = out.flush();
     }
-    wait_for_signal().await?;
+    signals.wait().await;
     tracing::info!("shutting down: stopping experiments");
     ls.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+/// SIGINT and SIGTERM, listened for from start-up.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            term: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }

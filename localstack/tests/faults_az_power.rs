@@ -22,24 +22,49 @@ async fn az_power_interruption_completes_without_losing_writes() {
 
     let env = Env::multi_az().await;
     let tid = env.create_template(&template).await;
-    let got = env.fis.get_experiment_template().id(&tid).send().await.unwrap();
+    let got = env
+        .fis
+        .get_experiment_template()
+        .id(&tid)
+        .send()
+        .await
+        .unwrap();
     let got = got.experiment_template().unwrap();
     let names: BTreeSet<&String> = got.actions().unwrap().keys().collect();
     let want: BTreeSet<&String> = template["actions"].as_object().unwrap().keys().collect();
     assert_eq!(names, want, "every action of the file was created");
-    assert_eq!(got.tags().unwrap()["Name"], "AZ Impairment: Power Interruption");
+    assert_eq!(
+        got.tags().unwrap()["Name"],
+        "AZ Impairment: Power Interruption"
+    );
 
     let writer = Writer::start(env.lb(), "power");
-    wait_until(Duration::from_secs(5), "writes are acknowledged", || async { writer.acked().len() >= 20 }).await;
+    wait_until(
+        Duration::from_secs(5),
+        "writes are acknowledged",
+        || async { writer.acked().len() >= 20 },
+    )
+    .await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "running", Duration::from_secs(2)).await;
+    env.wait_experiment(&eid, "running", Duration::from_secs(2))
+        .await;
 
-    let resolved = env.fis.list_experiment_resolved_targets().experiment_id(&eid).send().await.unwrap();
+    let resolved = env
+        .fis
+        .list_experiment_resolved_targets()
+        .experiment_id(&eid)
+        .send()
+        .await
+        .unwrap();
     let mut hit: Vec<(String, String)> = resolved
         .resolved_targets()
         .iter()
         .map(|r| {
-            let id = r.target_information().and_then(|i| i.get("identifier")).cloned().unwrap_or_default();
+            let id = r
+                .target_information()
+                .and_then(|i| i.get("identifier"))
+                .cloned()
+                .unwrap_or_default();
             (r.target_name().unwrap_or_default().to_string(), id)
         })
         .collect();
@@ -56,24 +81,44 @@ async fn az_power_interruption_completes_without_losing_writes() {
     .collect();
     assert_eq!(hit, expect);
 
-    env.wait_experiment(&eid, "completed", Duration::from_secs(14)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(14))
+        .await;
     let t_done = drdrill_localstack::truth::now_unix_ms();
-    wait_until(Duration::from_secs(5), "the stack serves again and takes writes", || async {
-        env.serving().await == Some(true) && writer.acked().iter().filter(|a| a.t_ms > t_done).count() >= 20
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "the stack serves again and takes writes",
+        || async {
+            env.serving().await == Some(true)
+                && writer.acked().iter().filter(|a| a.t_ms > t_done).count() >= 20
+        },
+    )
     .await;
     let (acked, attempts) = writer.finish().await;
-    assert!(acked.len() < attempts, "some writes failed during the interruption");
+    assert!(
+        acked.len() < attempts,
+        "some writes failed during the interruption"
+    );
 
     let events = env.truth().await;
-    let t_first_fault = events.iter().filter(|e| e["kind"] == "fault_applied").map(t_ms).min().expect("faults applied");
+    let t_first_fault = events
+        .iter()
+        .filter(|e| e["kind"] == "fault_applied")
+        .map(t_ms)
+        .min()
+        .expect("faults applied");
     let serving: Vec<(i64, bool)> = events
         .iter()
         .filter(|e| e["kind"] == "serving")
         .map(|e| (t_ms(e), e["serving"] == true))
         .collect();
-    let down = serving.iter().find(|(t, s)| *t >= t_first_fault && !s).expect("serving false during the fault");
-    assert!(serving.iter().any(|(t, s)| *t > down.0 && *s), "serving true again: {serving:?}");
+    let down = serving
+        .iter()
+        .find(|(t, s)| *t >= t_first_fault && !s)
+        .expect("serving false during the fault");
+    assert!(
+        serving.iter().any(|(t, s)| *t > down.0 && *s),
+        "serving true again: {serving:?}"
+    );
     assert_eq!(serving.last().map(|(_, s)| *s), Some(true));
     let actions: BTreeSet<String> = events
         .iter()
@@ -82,13 +127,20 @@ async fn az_power_interruption_completes_without_losing_writes() {
         .collect();
     assert_eq!(
         actions,
-        ["aws:ec2:stop-instances", "aws:network:disrupt-connectivity", "aws:rds:failover-db-cluster"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "aws:ec2:stop-instances",
+            "aws:network:disrupt-connectivity",
+            "aws:rds:failover-db-cluster"
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     );
 
-    let failovers: Vec<&Value> = events.iter().filter(|e| e["kind"] == "db_failover").collect();
+    let failovers: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "db_failover")
+        .collect();
     assert_eq!(failovers.len(), 1);
     assert_eq!(failovers[0]["lost_write_ids"], json!([]));
     let missing = read_back(&env, &acked).await;

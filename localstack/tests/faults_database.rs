@@ -22,17 +22,28 @@ fn failover_template() -> Value {
 async fn fail_over_under_writes(env: &Env, writer: &Writer) -> Value {
     let tid = env.create_template(&failover_template()).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_fault_applied(&eid, "Failover", Duration::from_secs(2)).await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(5)).await;
+    env.wait_fault_applied(&eid, "Failover", Duration::from_secs(2))
+        .await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(5))
+        .await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1, "{failovers:?}");
     let failover = failovers[0].clone();
     assert_eq!(str_of(&failover, "from"), "drill-db-1");
     assert_eq!(str_of(&failover, "to"), "drill-db-2");
     let t_failover = t_ms(&failover);
-    wait_until(Duration::from_secs(5), "writes are acknowledged again after the failover", || async {
-        writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "writes are acknowledged again after the failover",
+        || async {
+            writer
+                .acked()
+                .iter()
+                .filter(|a| a.t_ms > t_failover)
+                .count()
+                >= 20
+        },
+    )
     .await;
     failover
 }
@@ -44,18 +55,42 @@ async fn fail_over_under_writes(env: &Env, writer: &Writer) -> Value {
 async fn multi_az_failover_loses_no_acknowledged_write() {
     let env = Env::multi_az().await;
     let writer = Writer::start(env.lb(), "maz");
-    wait_until(Duration::from_secs(5), "writes are acknowledged", || async { writer.acked().len() >= 20 }).await;
+    wait_until(
+        Duration::from_secs(5),
+        "writes are acknowledged",
+        || async { writer.acked().len() >= 20 },
+    )
+    .await;
     let failover = fail_over_under_writes(&env, &writer).await;
     let (acked, attempts) = writer.finish().await;
-    assert!(acked.len() < attempts, "some writes were refused during the failover");
+    assert!(
+        acked.len() < attempts,
+        "some writes were refused during the failover"
+    );
     let t_failover = t_ms(&failover);
     assert!(acked.iter().any(|a| a.t_ms < t_failover) && acked.iter().any(|a| a.t_ms > t_failover));
 
-    assert_eq!(failover["lost_write_ids"], json!([]), "ground truth: nothing lost");
+    assert_eq!(
+        failover["lost_write_ids"],
+        json!([]),
+        "ground truth: nothing lost"
+    );
     let missing = read_back(&env, &acked).await;
-    assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
-    let availability: Vec<bool> = env.truth_of("db_availability").await.iter().map(|e| e["available"] == true).collect();
-    assert_eq!(availability, [false, true], "the database was unavailable once, then available");
+    assert!(
+        missing.is_empty(),
+        "acknowledged writes missing: {missing:?}"
+    );
+    let availability: Vec<bool> = env
+        .truth_of("db_availability")
+        .await
+        .iter()
+        .map(|e| e["available"] == true)
+        .collect();
+    assert_eq!(
+        availability,
+        [false, true],
+        "the database was unavailable once, then available"
+    );
 }
 
 /// Async replica (1 s lag): after a failover under continuous writes, the ground truth's
@@ -66,13 +101,25 @@ async fn multi_az_failover_loses_no_acknowledged_write() {
 async fn async_replica_failover_loses_exactly_the_lag_window() {
     let env = Env::start(common::test_stack("async-replica")).await;
     env.wait_all_healthy().await;
-    let lag = env.ls.world.stack.database.replica_lag.expect("replica lag").0.as_millis() as i64;
+    let lag = env
+        .ls
+        .world
+        .stack
+        .database
+        .replica_lag
+        .expect("replica lag")
+        .0
+        .as_millis() as i64;
     let writer = Writer::start(env.lb(), "async");
     // Write for longer than the lag so that some writes have been replicated.
-    wait_until(Duration::from_secs(5), "writes span more than the replica lag", || async {
-        let acked = writer.acked();
-        acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "writes span more than the replica lag",
+        || async {
+            let acked = writer.acked();
+            acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
+        },
+    )
     .await;
     let failover = fail_over_under_writes(&env, &writer).await;
     let (acked, _) = writer.finish().await;
@@ -84,14 +131,27 @@ async fn async_replica_failover_loses_exactly_the_lag_window() {
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     let missing = read_back(&env, &acked).await;
-    assert!(!missing.is_empty(), "an async failover loses the lag window");
-    assert_eq!(lost, missing, "ground truth names exactly the unreadable acknowledged writes");
+    assert!(
+        !missing.is_empty(),
+        "an async failover loses the lag window"
+    );
+    assert_eq!(
+        lost, missing,
+        "ground truth names exactly the unreadable acknowledged writes"
+    );
 
     let t_failover = t_ms(&failover);
     for a in acked.iter().filter(|a| lost.contains(&a.id)) {
-        assert!(a.t_ms >= t_failover - lag - 100 && a.t_ms <= t_failover + 1000, "{} acked in the lag window", a.id);
+        assert!(
+            a.t_ms >= t_failover - lag - 100 && a.t_ms <= t_failover + 1000,
+            "{} acked in the lag window",
+            a.id
+        );
     }
-    let replicated = acked.iter().filter(|a| a.t_ms < t_failover - lag - 100).count();
+    let replicated = acked
+        .iter()
+        .filter(|a| a.t_ms < t_failover - lag - 100)
+        .count();
     assert!(replicated > 0, "writes older than the lag survived");
 }
 
@@ -112,7 +172,12 @@ fn lost_ids(failover: &Value) -> BTreeSet<String> {
 async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
     let env = Env::multi_az().await;
     let writer = Writer::start(env.lb(), "reboot");
-    wait_until(Duration::from_secs(5), "writes are acknowledged", || async { writer.acked().len() >= 20 }).await;
+    wait_until(
+        Duration::from_secs(5),
+        "writes are acknowledged",
+        || async { writer.acked().len() >= 20 },
+    )
+    .await;
     let template = json!({
         "targets": {
             "Standby": {"resourceType": "aws:rds:db",
@@ -128,18 +193,31 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6))
+        .await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1);
     let t_failover = t_ms(&failovers[0]);
-    wait_until(Duration::from_secs(5), "writes are acknowledged after the failover", || async {
-        writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "writes are acknowledged after the failover",
+        || async {
+            writer
+                .acked()
+                .iter()
+                .filter(|a| a.t_ms > t_failover)
+                .count()
+                >= 20
+        },
+    )
     .await;
     let (acked, _) = writer.finish().await;
     let lost = lost_ids(&failovers[0]);
     let missing = read_back(&env, &acked).await;
-    assert_eq!(lost, missing, "ground truth names exactly the unreadable acknowledged writes");
+    assert_eq!(
+        lost, missing,
+        "ground truth names exactly the unreadable acknowledged writes"
+    );
 }
 
 /// Async replica: black-holing the writer's subnet also cuts replication, so failing over
@@ -149,12 +227,24 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
 async fn async_replication_stops_when_the_writer_is_cut_off() {
     let env = Env::start(common::test_stack("async-replica")).await;
     env.wait_all_healthy().await;
-    let lag = env.ls.world.stack.database.replica_lag.expect("replica lag").0.as_millis() as i64;
+    let lag = env
+        .ls
+        .world
+        .stack
+        .database
+        .replica_lag
+        .expect("replica lag")
+        .0
+        .as_millis() as i64;
     let writer = Writer::start(env.lb(), "cut");
-    wait_until(Duration::from_secs(5), "writes span more than the replica lag", || async {
-        let acked = writer.acked();
-        acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "writes span more than the replica lag",
+        || async {
+            let acked = writer.acked();
+            acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
+        },
+    )
     .await;
     let template = json!({
         "targets": {
@@ -173,22 +263,47 @@ async fn async_replication_stops_when_the_writer_is_cut_off() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    let t_cut = env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2)).await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
+    let t_cut = env
+        .wait_fault_applied(&eid, "Cut", Duration::from_secs(2))
+        .await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6))
+        .await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1);
     let t_failover = t_ms(&failovers[0]);
-    assert!(t_failover - t_cut > lag, "the failover came later than the lag after the cut");
-    wait_until(Duration::from_secs(5), "writes are acknowledged after the failover", || async {
-        writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20
-    })
+    assert!(
+        t_failover - t_cut > lag,
+        "the failover came later than the lag after the cut"
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "writes are acknowledged after the failover",
+        || async {
+            writer
+                .acked()
+                .iter()
+                .filter(|a| a.t_ms > t_failover)
+                .count()
+                >= 20
+        },
+    )
     .await;
     let (acked, _) = writer.finish().await;
     let lost = lost_ids(&failovers[0]);
     let missing = read_back(&env, &acked).await;
-    assert!(!lost.is_empty(), "the writes in the lag window before the cut never reached the replica");
-    assert_eq!(lost, missing, "ground truth names exactly the unreadable acknowledged writes");
+    assert!(
+        !lost.is_empty(),
+        "the writes in the lag window before the cut never reached the replica"
+    );
+    assert_eq!(
+        lost, missing,
+        "ground truth names exactly the unreadable acknowledged writes"
+    );
     for a in acked.iter().filter(|a| lost.contains(&a.id)) {
-        assert!(a.t_ms >= t_cut - lag - 100 && a.t_ms <= t_cut + 1000, "{} acked in the lag window before the cut", a.id);
+        assert!(
+            a.t_ms >= t_cut - lag - 100 && a.t_ms <= t_cut + 1000,
+            "{} acked in the lag window before the cut",
+            a.id
+        );
     }
 }

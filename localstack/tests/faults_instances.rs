@@ -13,7 +13,10 @@ use tokio::net::TcpStream;
 
 fn stop_zone_template(zone: &str, restart: &str) -> Value {
     let mut target = instances_in(zone);
-    target["filters"].as_array_mut().unwrap().push(json!({"path": "State.Name", "values": ["running"]}));
+    target["filters"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"path": "State.Name", "values": ["running"]}));
     json!({
         "targets": {"Insts": target},
         "actions": {"Stop": {"actionId": "aws:ec2:stop-instances",
@@ -26,7 +29,9 @@ fn stop_zone_template(zone: &str, restart: &str) -> Value {
 async fn instance_states(env: &Env) -> HashMap<String, Vec<(String, i64)>> {
     let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     for e in env.truth_of("instance_state").await {
-        out.entry(str_of(&e, "instance")).or_default().push((str_of(&e, "state"), t_ms(&e)));
+        out.entry(str_of(&e, "instance"))
+            .or_default()
+            .push((str_of(&e, "state"), t_ms(&e)));
     }
     out
 }
@@ -40,11 +45,19 @@ async fn stopped_instances_refuse_connections_until_restarted() {
     let env = Env::multi_az().await;
     let zone_a = env.zone_instances("us-east-1a");
     assert_eq!(zone_a.len(), 2);
-    let others: Vec<_> = env.all_instances().into_iter().filter(|i| !zone_a.contains(i)).collect();
+    let others: Vec<_> = env
+        .all_instances()
+        .into_iter()
+        .filter(|i| !zone_a.contains(i))
+        .collect();
 
-    let tid = env.create_template(&stop_zone_template("us-east-1a", "PT3S")).await;
+    let tid = env
+        .create_template(&stop_zone_template("us-east-1a", "PT3S"))
+        .await;
     let eid = env.start_experiment(&tid).await;
-    let t_applied = env.wait_fault_applied(&eid, "Stop", Duration::from_secs(2)).await;
+    let t_applied = env
+        .wait_fault_applied(&eid, "Stop", Duration::from_secs(2))
+        .await;
 
     for (id, addr) in &zone_a {
         let began = Instant::now();
@@ -54,26 +67,39 @@ async fn stopped_instances_refuse_connections_until_restarted() {
             Ok(Ok(_)) => panic!("stopped {id} accepted a connection"),
             Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{id}: {e}"),
         }
-        assert!(began.elapsed() < Duration::from_millis(200), "refusal is immediate");
+        assert!(
+            began.elapsed() < Duration::from_millis(200),
+            "refusal is immediate"
+        );
     }
     for (id, addr) in &others {
-        TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("{id} in another zone refused: {e}"));
+        TcpStream::connect(addr)
+            .await
+            .unwrap_or_else(|e| panic!("{id} in another zone refused: {e}"));
     }
     // The checks above really happened while the instances were stopped.
-    assert!(env.truth_of("fault_reverted").await.is_empty(), "checked inside the fault window");
+    assert!(
+        env.truth_of("fault_reverted").await.is_empty(),
+        "checked inside the fault window"
+    );
 
     let http = common::client(Duration::from_secs(1));
-    wait_until(Duration::from_secs(6), "the zone's instances answer again", || async {
-        for (_, addr) in &zone_a {
-            match http.get(format!("http://{addr}/health")).send().await {
-                Ok(r) if r.status() == 200 => {}
-                _ => return false,
+    wait_until(
+        Duration::from_secs(6),
+        "the zone's instances answer again",
+        || async {
+            for (_, addr) in &zone_a {
+                match http.get(format!("http://{addr}/health")).send().await {
+                    Ok(r) if r.status() == 200 => {}
+                    _ => return false,
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(2)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(2))
+        .await;
 
     let states = instance_states(&env).await;
     let boot = env.ls.world.stack.timings.instance_boot.0.as_millis() as i64;
@@ -82,9 +108,20 @@ async fn stopped_instances_refuse_connections_until_restarted() {
         let names: Vec<&str> = seq.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(names, ["stopped", "pending", "running"], "{id}");
         let (t_stop, t_pend, t_run) = (seq[0].1, seq[1].1, seq[2].1);
-        assert!((t_stop - t_applied).abs() <= 50, "{id} stopped when the fault was applied");
-        assert!((2950..=3600).contains(&(t_pend - t_stop)), "{id} restarted after PT3S: {} ms", t_pend - t_stop);
-        assert!((boot - 20..=boot + 500).contains(&(t_run - t_pend)), "{id} booted in ~{boot} ms: {} ms", t_run - t_pend);
+        assert!(
+            (t_stop - t_applied).abs() <= 50,
+            "{id} stopped when the fault was applied"
+        );
+        assert!(
+            (2950..=3600).contains(&(t_pend - t_stop)),
+            "{id} restarted after PT3S: {} ms",
+            t_pend - t_stop
+        );
+        assert!(
+            (boot - 20..=boot + 500).contains(&(t_run - t_pend)),
+            "{id} booted in ~{boot} ms: {} ms",
+            t_run - t_pend
+        );
     }
     for (id, _) in &others {
         assert!(!states.contains_key(id), "{id} was not touched");
@@ -100,7 +137,14 @@ async fn target_health_follows_thresholds() {
     let t_start = truth_now();
     let env = Env::start(common::shipped_stack("multi-az")).await;
     env.wait_all_healthy().await;
-    let hc = env.ls.world.stack.load_balancer.target_group.health_check.clone();
+    let hc = env
+        .ls
+        .world
+        .stack
+        .load_balancer
+        .target_group
+        .health_check
+        .clone();
     let interval = hc.interval.0.as_millis() as i64;
     let tolerance = interval + hc.timeout.0.as_millis() as i64 + 100;
     let to_unhealthy = hc.unhealthy_threshold as i64 * interval;
@@ -108,24 +152,75 @@ async fn target_health_follows_thresholds() {
 
     let health = env.truth_of("target_health").await;
     for t in env.ls.world.targets() {
-        let first = health.iter().find(|e| e["target"] == t.id.as_str()).expect("a health event");
-        assert_eq!((str_of(first, "from").as_str(), str_of(first, "to").as_str()), ("initial", "healthy"), "{}", t.id);
+        let first = health
+            .iter()
+            .find(|e| e["target"] == t.id.as_str())
+            .expect("a health event");
+        assert_eq!(
+            (str_of(first, "from").as_str(), str_of(first, "to").as_str()),
+            ("initial", "healthy"),
+            "{}",
+            t.id
+        );
         let after = t_ms(first) - t_start;
-        assert!(after <= to_healthy + tolerance, "{} healthy {after} ms after start", t.id);
+        assert!(
+            after <= to_healthy + tolerance,
+            "{} healthy {after} ms after start",
+            t.id
+        );
     }
 
     let zone_a = env.zone_instances("us-east-1a");
-    let tid = env.create_template(&stop_zone_template("us-east-1a", "PT3S")).await;
+    let tid = env
+        .create_template(&stop_zone_template("us-east-1a", "PT3S"))
+        .await;
     let eid = env.start_experiment(&tid).await;
-    let t_applied = env.wait_fault_applied(&eid, "Stop", Duration::from_secs(2)).await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
+    let t_applied = env
+        .wait_fault_applied(&eid, "Stop", Duration::from_secs(2))
+        .await;
+    wait_until(
+        Duration::from_secs(2),
+        "the stopped targets are unhealthy",
+        || async {
+            let unhealthy: Vec<String> = env
+                .truth_of("target_health")
+                .await
+                .iter()
+                .filter(|e| e["to"] == "unhealthy")
+                .map(|e| str_of(e, "target"))
+                .collect();
+            zone_a.iter().all(|(id, _)| unhealthy.contains(id))
+        },
+    )
+    .await;
+    // The load balancer now routes around the unhealthy targets, over both other zones.
+    let mut zones = std::collections::BTreeSet::new();
+    for _ in 0..12 {
+        let r = env
+            .http
+            .get(format!("http://{}/health", env.lb()))
+            .send()
+            .await
+            .expect("load balancer answers");
+        assert_eq!(r.status(), 200);
+        let served_by = r.headers()["served-by"].to_str().unwrap().to_string();
+        zones.insert(served_by.split('/').nth(1).unwrap_or_default().to_string());
+    }
+    assert_eq!(
+        zones.into_iter().collect::<Vec<_>>(),
+        ["us-east-1b", "us-east-1c"]
+    );
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6))
+        .await;
     env.wait_all_healthy().await;
 
     let events = env.truth().await;
     let running_at = |id: &str| {
         events
             .iter()
-            .filter(|e| e["kind"] == "instance_state" && e["instance"] == id && e["state"] == "running")
+            .filter(|e| {
+                e["kind"] == "instance_state" && e["instance"] == id && e["state"] == "running"
+            })
             .map(t_ms)
             .next_back()
             .expect("running again")
@@ -133,25 +228,42 @@ async fn target_health_follows_thresholds() {
     for (id, _) in &zone_a {
         let changes: Vec<&Value> = events
             .iter()
-            .filter(|e| e["kind"] == "target_health" && e["target"] == id.as_str() && t_ms(e) >= t_applied)
+            .filter(|e| {
+                e["kind"] == "target_health" && e["target"] == id.as_str() && t_ms(e) >= t_applied
+            })
             .collect();
-        let seq: Vec<(String, String)> = changes.iter().map(|e| (str_of(e, "from"), str_of(e, "to"))).collect();
+        let seq: Vec<(String, String)> = changes
+            .iter()
+            .map(|e| (str_of(e, "from"), str_of(e, "to")))
+            .collect();
         assert_eq!(
             seq,
-            [("healthy".to_string(), "unhealthy".to_string()), ("unhealthy".to_string(), "healthy".to_string())],
+            [
+                ("healthy".to_string(), "unhealthy".to_string()),
+                ("unhealthy".to_string(), "healthy".to_string())
+            ],
             "{id}"
         );
         assert_eq!(str_of(changes[0], "reason"), "Target.FailedHealthChecks");
         let down = t_ms(changes[0]) - t_applied;
-        assert!((down - to_unhealthy).abs() <= tolerance, "{id} unhealthy {down} ms after the stop (expected {to_unhealthy} ± {tolerance})");
+        assert!(
+            (down - to_unhealthy).abs() <= tolerance,
+            "{id} unhealthy {down} ms after the stop (expected {to_unhealthy} ± {tolerance})"
+        );
         let up = t_ms(changes[1]) - running_at(id);
-        assert!((up - to_healthy).abs() <= tolerance, "{id} healthy {up} ms after running (expected {to_healthy} ± {tolerance})");
+        assert!(
+            (up - to_healthy).abs() <= tolerance,
+            "{id} healthy {up} ms after running (expected {to_healthy} ± {tolerance})"
+        );
     }
     let others_changed = events
         .iter()
         .filter(|e| e["kind"] == "target_health" && t_ms(e) >= t_applied)
         .any(|e| !zone_a.iter().any(|(id, _)| e["target"] == id.as_str()));
-    assert!(!others_changed, "only the stopped zone's targets changed health");
+    assert!(
+        !others_changed,
+        "only the stopped zone's targets changed health"
+    );
 }
 
 fn truth_now() -> i64 {

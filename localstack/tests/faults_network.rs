@@ -25,7 +25,8 @@ async fn disrupted_subnet_hangs_then_recovers() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2)).await;
+    env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2))
+        .await;
 
     let short = common::client(Duration::from_millis(500));
     for (id, addr) in &zone_c {
@@ -39,13 +40,22 @@ async fn disrupted_subnet_hangs_then_recovers() {
         let took = began.elapsed();
         assert!(err.is_timeout(), "{id}: a timeout, not {err:?}");
         assert!(!err.is_connect(), "{id}: not a connect error: {err:?}");
-        assert!(took >= Duration::from_millis(450), "{id}: hung until the client's timeout ({took:?})");
+        assert!(
+            took >= Duration::from_millis(450),
+            "{id}: hung until the client's timeout ({took:?})"
+        );
     }
     for (id, addr) in &zone_b {
         let r = short.get(format!("http://{addr}/health")).send().await;
-        assert!(r.is_ok_and(|r| r.status() == 200), "{id} in another zone answers");
+        assert!(
+            r.is_ok_and(|r| r.status() == 200),
+            "{id} in another zone answers"
+        );
     }
-    assert!(env.truth_of("fault_reverted").await.is_empty(), "checked inside the fault window");
+    assert!(
+        env.truth_of("fault_reverted").await.is_empty(),
+        "checked inside the fault window"
+    );
 
     wait_until(Duration::from_secs(6), "the zone answers again", || async {
         for (_, addr) in &zone_c {
@@ -57,9 +67,14 @@ async fn disrupted_subnet_hangs_then_recovers() {
         true
     })
     .await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(2)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(2))
+        .await;
     let reverted = env.truth_of("fault_reverted").await;
     assert_eq!(reverted.len(), 1);
     assert_eq!(reverted[0]["targets"], json!(["subnet-app-1c"]));
-    assert_eq!(env.put_item("after-cut", "x").await, Some(201), "the load balancer serves");
+    assert_eq!(
+        env.put_item("after-cut", "x").await,
+        Some(201),
+        "the load balancer serves"
+    );
 }

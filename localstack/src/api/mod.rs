@@ -98,7 +98,7 @@ async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiRespo
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, MAX_REQUEST).await {
         Ok(b) => b,
-        Err(_) => return query::json_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "request body too large"),
+        Err(_) => return too_large(signing_name(&parts.headers).as_deref()),
     };
     let req = ApiRequest {
         method: parts.method,
@@ -126,6 +126,18 @@ async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiRespo
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
         Some(other) => query::json_error(StatusCode::BAD_REQUEST, "UnknownServiceException", &format!("service {other} is not served by the local stack")),
         None => query::json_error(StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "Missing Authentication Token: requests must be SigV4-signed"),
+    }
+}
+
+/// A body over [`MAX_REQUEST`], answered in the protocol of the service it was for.
+fn too_large(service: Option<&str>) -> ApiResponse {
+    let message = format!("request body larger than {MAX_REQUEST} bytes");
+    match service {
+        Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::error_response(
+            name,
+            &query::QueryError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message),
+        ),
+        _ => query::json_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message),
     }
 }
 

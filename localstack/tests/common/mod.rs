@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_fis::types::{
-    CreateExperimentTemplateActionInput, CreateExperimentTemplateStopConditionInput, CreateExperimentTemplateTargetInput,
-    ExperimentTemplateTargetInputFilter,
+    CreateExperimentTemplateActionInput, CreateExperimentTemplateStopConditionInput,
+    CreateExperimentTemplateTargetInput, ExperimentTemplateTargetInputFilter,
 };
 use drdrill_localstack::world::InstanceState;
 use drdrill_localstack::{LocalStack, Options, Stack};
@@ -24,17 +24,23 @@ pub const ROLE: &str = "arn:aws:iam::000000000000:role/drdrill-fis";
 
 /// A stack file shipped with the crate (`localstack/stacks/NAME.yaml`).
 pub fn shipped_stack(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stacks").join(format!("{name}.yaml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("stacks")
+        .join(format!("{name}.yaml"))
 }
 
 /// A stack file only the tests use (`localstack/tests/stacks/NAME.yaml`).
 pub fn test_stack(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/stacks").join(format!("{name}.yaml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/stacks")
+        .join(format!("{name}.yaml"))
 }
 
 /// A file of the workspace (e.g. `scenarios/fis/az-power-interruption.json`).
 pub fn workspace_file(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
 }
 
 /// One running stack with the clients a test needs.
@@ -54,8 +60,14 @@ impl Env {
         let opts = Options {
             endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         };
-        let ls = LocalStack::start(stack, opts).await.expect("local stack starts");
-        let creds = aws_credential_types::Credentials::from_keys("AKIDDRDRILLTEST", "drdrill-test-secret", None);
+        let ls = LocalStack::start(stack, opts)
+            .await
+            .expect("local stack starts");
+        let creds = aws_credential_types::Credentials::from_keys(
+            "AKIDDRDRILLTEST",
+            "drdrill-test-secret",
+            None,
+        );
         let conf = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(ls.endpoint_url())
@@ -63,7 +75,11 @@ impl Env {
             .load()
             .await;
         let fis = aws_sdk_fis::Client::new(&conf);
-        Env { ls, fis, http: pooled_client() }
+        Env {
+            ls,
+            fis,
+            http: pooled_client(),
+        }
     }
 
     /// Starts the shipped multi-AZ stack and waits until every target is healthy.
@@ -91,50 +107,86 @@ impl Env {
 
     /// Every instance: (id, address).
     pub fn all_instances(&self) -> Vec<(String, SocketAddr)> {
-        self.ls.world.instances().into_iter().map(|i| (i.id, i.addr)).collect()
+        self.ls
+            .world
+            .instances()
+            .into_iter()
+            .map(|i| (i.id, i.addr))
+            .collect()
     }
 
     /// Whether every instance is `running`.
     pub fn all_running(&self) -> bool {
-        self.ls.world.instances().iter().all(|i| i.state == InstanceState::Running)
+        self.ls
+            .world
+            .instances()
+            .iter()
+            .all(|i| i.state == InstanceState::Running)
     }
 
     /// The ground truth, read over HTTP from `GET /_drdrill/events`.
     pub async fn truth(&self) -> Vec<Value> {
         let url = format!("{}/_drdrill/events", self.ls.endpoint_url());
-        let body = self.http.get(url).send().await.expect("ground truth answers").bytes().await.expect("ground truth body");
+        let body = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("ground truth answers")
+            .bytes()
+            .await
+            .expect("ground truth body");
         let v: Value = serde_json::from_slice(&body).expect("ground truth is JSON");
         v["events"].as_array().cloned().expect("events array")
     }
 
     /// Ground-truth events of one kind.
     pub async fn truth_of(&self, kind: &str) -> Vec<Value> {
-        self.truth().await.into_iter().filter(|e| e["kind"] == kind).collect()
+        self.truth()
+            .await
+            .into_iter()
+            .filter(|e| e["kind"] == kind)
+            .collect()
     }
 
     /// The latest ground-truth `serving` value.
     pub async fn serving(&self) -> Option<bool> {
-        self.truth_of("serving").await.last().and_then(|e| e["serving"].as_bool())
+        self.truth_of("serving")
+            .await
+            .last()
+            .and_then(|e| e["serving"].as_bool())
     }
 
     /// Waits (10 s at most) until the ground truth has marked every registered target healthy
     /// and no later event marked it otherwise.
     pub async fn wait_all_healthy(&self) {
         let targets: BTreeSet<String> = self.ls.world.targets().into_iter().map(|t| t.id).collect();
-        wait_until(Duration::from_secs(10), "every target is healthy in the ground truth", || async {
-            let mut last: HashMap<String, String> = HashMap::new();
-            for e in self.truth_of("target_health").await {
-                last.insert(str_of(&e, "target"), str_of(&e, "to"));
-            }
-            targets.iter().all(|t| last.get(t).map(String::as_str) == Some("healthy"))
-        })
+        wait_until(
+            Duration::from_secs(10),
+            "every target is healthy in the ground truth",
+            || async {
+                let mut last: HashMap<String, String> = HashMap::new();
+                for e in self.truth_of("target_health").await {
+                    last.insert(str_of(&e, "target"), str_of(&e, "to"));
+                }
+                targets
+                    .iter()
+                    .all(|t| last.get(t).map(String::as_str) == Some("healthy"))
+            },
+        )
         .await;
     }
 
     /// `PUT /items/{id}` through the load balancer; the status, or `None` on a transport error.
     pub async fn put_item(&self, id: &str, body: &str) -> Option<u16> {
         let url = format!("http://{}/items/{id}", self.lb());
-        self.http.put(url).body(body.to_string()).send().await.ok().map(|r| r.status().as_u16())
+        self.http
+            .put(url)
+            .body(body.to_string())
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
     }
 
     /// `GET /items/{id}` through the load balancer: (status, body).
@@ -147,8 +199,14 @@ impl Env {
 
     /// Creates a template from raw FIS JSON (targets/actions as in AWS's template files).
     pub async fn create_template(&self, json: &Value) -> String {
-        let out = template_request(&self.fis, json).send().await.unwrap_or_else(|e| panic!("create template: {e:?}"));
-        out.experiment_template().and_then(|t| t.id()).expect("template id").to_string()
+        let out = template_request(&self.fis, json)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create template: {e:?}"));
+        out.experiment_template()
+            .and_then(|t| t.id())
+            .expect("template id")
+            .to_string()
     }
 
     /// Starts an experiment of `template` and returns its id.
@@ -160,12 +218,21 @@ impl Env {
             .send()
             .await
             .unwrap_or_else(|e| panic!("start experiment: {e:?}"));
-        out.experiment().and_then(|e| e.id()).expect("experiment id").to_string()
+        out.experiment()
+            .and_then(|e| e.id())
+            .expect("experiment id")
+            .to_string()
     }
 
     /// The experiment's status name.
     pub async fn experiment_status(&self, id: &str) -> String {
-        let out = self.fis.get_experiment().id(id).send().await.unwrap_or_else(|e| panic!("get experiment: {e:?}"));
+        let out = self
+            .fis
+            .get_experiment()
+            .id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get experiment: {e:?}"));
         out.experiment()
             .and_then(|e| e.state())
             .and_then(|s| s.status())
@@ -187,13 +254,23 @@ impl Env {
 
     /// Status name of each action of the experiment.
     pub async fn action_statuses(&self, id: &str) -> HashMap<String, String> {
-        let out = self.fis.get_experiment().id(id).send().await.unwrap_or_else(|e| panic!("get experiment: {e:?}"));
+        let out = self
+            .fis
+            .get_experiment()
+            .id(id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get experiment: {e:?}"));
         out.experiment()
             .and_then(|e| e.actions())
             .map(|m| {
                 m.iter()
                     .map(|(k, a)| {
-                        let s = a.state().and_then(|s| s.status()).map(|s| s.as_str().to_string()).unwrap_or_default();
+                        let s = a
+                            .state()
+                            .and_then(|s| s.status())
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default();
                         (k.clone(), s)
                     })
                     .collect()
@@ -204,13 +281,17 @@ impl Env {
     /// Waits until the ground truth shows `fault_applied` for `action` of experiment `exp`;
     /// returns the event's timestamp.
     pub async fn wait_fault_applied(&self, exp: &str, action: &str, within: Duration) -> i64 {
-        wait_for(within, &format!("fault {action} of {exp} is applied"), || async {
-            self.truth_of("fault_applied")
-                .await
-                .into_iter()
-                .find(|e| e["experiment"] == exp && e["action"] == action)
-                .map(|e| t_ms(&e))
-        })
+        wait_for(
+            within,
+            &format!("fault {action} of {exp} is applied"),
+            || async {
+                self.truth_of("fault_applied")
+                    .await
+                    .into_iter()
+                    .find(|e| e["experiment"] == exp && e["action"] == action)
+                    .map(|e| t_ms(&e))
+            },
+        )
         .await
     }
 }
@@ -227,7 +308,10 @@ pub fn client(timeout: Duration) -> reqwest::Client {
 
 /// A plain-HTTP client for endpoints that stay up (keep-alive allowed), 5 s timeout.
 pub fn pooled_client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("reqwest client")
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("reqwest client")
 }
 
 /// Polls `cond` every 20 ms until it holds; panics naming `what` after `within`.
@@ -280,7 +364,7 @@ pub fn t_ms(e: &Value) -> i64 {
 pub fn template_request(
     fis: &aws_sdk_fis::Client,
     json: &Value,
-) -> aws_sdk_fis::operation::create_experiment_template::builders::CreateExperimentTemplateFluentBuilder {
+) -> aws_sdk_fis::operation::create_experiment_template::builders::CreateExperimentTemplateFluentBuilder{
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let mut req = fis
         .create_experiment_template()
@@ -297,7 +381,12 @@ pub fn template_request(
             b = b.resource_tags(k, s(v));
         }
         for f in t["filters"].as_array().into_iter().flatten() {
-            let values = f["values"].as_array().into_iter().flatten().map(s).collect();
+            let values = f["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(s)
+                .collect();
             let filter = ExperimentTemplateTargetInputFilter::builder()
                 .path(s(&f["path"]))
                 .set_values(Some(values))
@@ -323,7 +412,10 @@ pub fn template_request(
         }
         req = req.actions(name, b.build().expect("action"));
     }
-    let conditions = json["stopConditions"].as_array().cloned().unwrap_or_else(|| vec![serde_json::json!({"source": "none"})]);
+    let conditions = json["stopConditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| vec![serde_json::json!({"source": "none"})]);
     for c in &conditions {
         let mut b = CreateExperimentTemplateStopConditionInput::builder().source(s(&c["source"]));
         if let Some(v) = c["value"].as_str() {
@@ -398,7 +490,11 @@ impl Writer {
                 let id = format!("{prefix}-{n}");
                 let body = format!("body of {id}");
                 n += 1;
-                let r = http.put(format!("http://{lb}/items/{id}")).body(body.clone()).send().await;
+                let r = http
+                    .put(format!("http://{lb}/items/{id}"))
+                    .body(body.clone())
+                    .send()
+                    .await;
                 match r {
                     Ok(r) if r.status().is_success() => {
                         let t_ms = drdrill_localstack::truth::now_unix_ms();
@@ -433,7 +529,9 @@ impl Writer {
 /// the ids that are missing (404) and panics on any other answer or a changed body.
 pub async fn read_back(env: &Env, acked: &[Ack]) -> BTreeSet<String> {
     use futures::StreamExt;
-    let results: Vec<(String, Option<(u16, String)>, String)> = futures::stream::iter(acked)
+    /// (id, what a GET answered, the body that was written)
+    type ReadBack = (String, Option<(u16, String)>, String);
+    let results: Vec<ReadBack> = futures::stream::iter(acked)
         .map(|a| async move { (a.id.clone(), env.get_item(&a.id).await, a.body.clone()) })
         .buffer_unordered(8)
         .collect()
