@@ -141,7 +141,10 @@ pub struct DataLoss {
 pub fn data_loss(acked_writes: usize, lost: &[LostWrite], t_inject_unix_ms: i64) -> DataLoss {
     let mut lost = lost.to_vec();
     lost.sort_by_key(|l| (l.acked_unix_ms, l.id.clone()));
-    let window = lost.first().zip(lost.last()).map(|(a, b)| (a.acked_unix_ms, b.acked_unix_ms));
+    let window = lost
+        .first()
+        .zip(lost.last())
+        .map(|(a, b)| (a.acked_unix_ms, b.acked_unix_ms));
     DataLoss {
         acked_writes,
         lost_writes: lost.len(),
@@ -218,8 +221,14 @@ mod tests {
     #[test]
     fn data_loss_window_and_rpo() {
         let lost = vec![
-            LostWrite { id: "b".into(), acked_unix_ms: 5_500 },
-            LostWrite { id: "a".into(), acked_unix_ms: 5_100 },
+            LostWrite {
+                id: "b".into(),
+                acked_unix_ms: 5_500,
+            },
+            LostWrite {
+                id: "a".into(),
+                acked_unix_ms: 5_100,
+            },
         ];
         let d = data_loss(100, &lost, 6_000);
         assert_eq!(d.window_unix_ms, Some((5_100, 5_500)));

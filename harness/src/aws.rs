@@ -45,7 +45,8 @@ impl Clients {
     /// region, and `endpoint_url` when set (else `AWS_ENDPOINT_URL` and the service-specific
     /// endpoint variables, which the SDK reads itself).
     pub async fn aws(region: &str, profile: Option<&str>, endpoint_url: Option<&str>) -> Clients {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string()));
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string()));
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }

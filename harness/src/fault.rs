@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_fis::types::{
-    CreateExperimentTemplateActionInput, CreateExperimentTemplateStopConditionInput, CreateExperimentTemplateTargetInput,
-    ExperimentTemplateTargetInputFilter,
+    CreateExperimentTemplateActionInput, CreateExperimentTemplateStopConditionInput,
+    CreateExperimentTemplateTargetInput, ExperimentTemplateTargetInputFilter,
 };
 use serde_json::Value;
 
@@ -25,7 +25,10 @@ pub struct FaultError {
 }
 
 fn err(call: &'static str, message: impl Into<String>) -> FaultError {
-    FaultError { call, message: message.into() }
+    FaultError {
+        call,
+        message: message.into(),
+    }
 }
 
 fn strs(v: Option<&Value>) -> Option<Vec<String>> {
@@ -60,7 +63,9 @@ pub async fn create_template(clients: &Clients, template: &Value, run_id: &str) 
                 })
                 .collect::<Result<Vec<_>, _>>()
         });
-        let filters = filters.transpose().map_err(|e| err(CALL, format!("target {name}: {e}")))?;
+        let filters = filters
+            .transpose()
+            .map_err(|e| err(CALL, format!("target {name}: {e}")))?;
         let target = CreateExperimentTemplateTargetInput::builder()
             .set_resource_type(s(t, "resourceType").map(str::to_string))
             .set_resource_arns(strs(t.get("resourceArns")))
@@ -148,7 +153,11 @@ pub async fn start(clients: &Clients, template_id: &str, run_id: &str, scenario:
 }
 
 /// Stops an experiment and waits (up to `timeout`) until FIS says it has ended.
-pub async fn stop_and_wait(clients: &Clients, experiment_id: &str, timeout: std::time::Duration) -> Result<String, FaultError> {
+pub async fn stop_and_wait(
+    clients: &Clients,
+    experiment_id: &str,
+    timeout: std::time::Duration,
+) -> Result<String, FaultError> {
     const CALL: &str = "StopExperiment";
     let deadline = tokio::time::Instant::now() + timeout;
     let mut stop_sent = false;
@@ -172,7 +181,10 @@ pub async fn stop_and_wait(clients: &Clients, experiment_id: &str, timeout: std:
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(err(CALL, format!("experiment {experiment_id} did not stop within {timeout:?}")));
+            return Err(err(
+                CALL,
+                format!("experiment {experiment_id} did not stop within {timeout:?}"),
+            ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }

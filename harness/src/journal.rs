@@ -165,7 +165,10 @@ impl Journal {
     /// Creates `dir/events.jsonl`.
     pub fn create(dir: &Path) -> Result<Journal, JournalError> {
         let path = dir.join("events.jsonl");
-        let file = File::create(&path).map_err(|source| JournalError { path: path.clone(), source })?;
+        let file = File::create(&path).map_err(|source| JournalError {
+            path: path.clone(),
+            source,
+        })?;
         Ok(Journal {
             path,
             inner: Arc::new(Mutex::new(Inner {
@@ -206,14 +209,20 @@ impl Journal {
     pub fn check(&self) -> Result<(), JournalError> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match inner.failed.take() {
-            Some(source) => Err(JournalError { path: self.path.clone(), source }),
+            Some(source) => Err(JournalError {
+                path: self.path.clone(),
+                source,
+            }),
             None => Ok(()),
         }
     }
 
     /// Reads a journal back (for `drdrill report`), skipping a torn last line.
     pub fn read(path: &Path) -> Result<Vec<Event>, JournalError> {
-        let text = std::fs::read_to_string(path).map_err(|source| JournalError { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| JournalError {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 }
@@ -227,7 +236,9 @@ mod tests {
     fn events_are_flushed_as_they_happen() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::create(dir.path()).unwrap();
-        j.record(EventKind::PhaseStarted { phase: Phase::Preflight });
+        j.record(EventKind::PhaseStarted {
+            phase: Phase::Preflight,
+        });
         let on_disk = Journal::read(&dir.path().join("events.jsonl")).unwrap();
         assert_eq!(on_disk.len(), 1);
         j.record(EventKind::Signal { name: "SIGINT".into() });

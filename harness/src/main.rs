@@ -141,7 +141,11 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool) -> i32 {
     }
     let interrupt = Interrupt::new();
     spawn_signal_listener(interrupt.clone());
-    let opts = RunOptions { out_dir: out, yes, quiet };
+    let opts = RunOptions {
+        out_dir: out,
+        yes,
+        quiet,
+    };
     let mut worst = EXIT_PASS;
     for l in loaded {
         match drdrill::run::run(l, &opts, interrupt.clone()).await {

@@ -52,17 +52,32 @@ impl Observers {
 }
 
 /// Polls target health of `target_group_arn`, journaling changes (zones from `zones`).
-pub fn watch_targets(clients: &Clients, journal: &Journal, target_group_arn: String, zones: HashMap<String, String>) -> Observers {
+pub fn watch_targets(
+    clients: &Clients,
+    journal: &Journal,
+    target_group_arn: String,
+    zones: HashMap<String, String>,
+) -> Observers {
     let stop = CancellationToken::new();
     let (elb, journal, token) = (clients.elb.clone(), journal.clone(), stop.clone());
     let task = tokio::spawn(async move {
         let mut last: HashMap<String, String> = HashMap::new();
         loop {
-            if let Ok(out) = elb.describe_target_health().target_group_arn(&target_group_arn).send().await {
+            if let Ok(out) = elb
+                .describe_target_health()
+                .target_group_arn(&target_group_arn)
+                .send()
+                .await
+            {
                 for d in out.target_health_descriptions() {
-                    let Some(id) = d.target().and_then(|t| t.id()) else { continue };
+                    let Some(id) = d.target().and_then(|t| t.id()) else {
+                        continue;
+                    };
                     let health = d.target_health();
-                    let state = health.and_then(|h| h.state()).map(|s| s.as_str().to_string()).unwrap_or_default();
+                    let state = health
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default();
                     if last.get(id) != Some(&state) {
                         last.insert(id.to_string(), state.clone());
                         journal.record(EventKind::TargetHealth {
@@ -80,12 +95,19 @@ pub fn watch_targets(clients: &Clients, journal: &Journal, target_group_arn: Str
             }
         }
     });
-    Observers { stop, tasks: vec![task] }
+    Observers {
+        stop,
+        tasks: vec![task],
+    }
 }
 
 /// Polls an experiment until it ends or `stop` is cancelled, journaling experiment and
 /// action state changes; the latest view is published on the returned channel.
-pub fn watch_experiment(clients: &Clients, journal: &Journal, experiment_id: String) -> (Observers, watch::Receiver<ExperimentView>) {
+pub fn watch_experiment(
+    clients: &Clients,
+    journal: &Journal,
+    experiment_id: String,
+) -> (Observers, watch::Receiver<ExperimentView>) {
     let stop = CancellationToken::new();
     let (tx, rx) = watch::channel(ExperimentView::default());
     let (fis, journal, token) = (clients.fis.clone(), journal.clone(), stop.clone());
@@ -99,13 +121,19 @@ pub fn watch_experiment(clients: &Clients, journal: &Journal, experiment_id: Str
                     if let Some(exp) = out.experiment() {
                         let state = exp.state();
                         let view = ExperimentView {
-                            status: state.and_then(|s| s.status()).map(|s| s.as_str().to_string()).unwrap_or_default(),
+                            status: state
+                                .and_then(|s| s.status())
+                                .map(|s| s.as_str().to_string())
+                                .unwrap_or_default(),
                             reason: state.and_then(|s| s.reason()).map(str::to_string),
                             start_unix_ms: exp.start_time().and_then(|t| t.to_millis().ok()),
                             end_unix_ms: exp.end_time().and_then(|t| t.to_millis().ok()),
                             ended: false,
                         };
-                        let view = ExperimentView { ended: is_final(&view.status), ..view };
+                        let view = ExperimentView {
+                            ended: is_final(&view.status),
+                            ..view
+                        };
                         if view.status != tx.borrow().status {
                             journal.record(EventKind::ExperimentState {
                                 status: view.status.clone(),
@@ -116,10 +144,17 @@ pub fn watch_experiment(clients: &Clients, journal: &Journal, experiment_id: Str
                             let mut names: Vec<&String> = map.keys().collect();
                             names.sort();
                             for name in names {
-                                let st = map[name].state().and_then(|s| s.status()).map(|s| s.as_str().to_string()).unwrap_or_default();
+                                let st = map[name]
+                                    .state()
+                                    .and_then(|s| s.status())
+                                    .map(|s| s.as_str().to_string())
+                                    .unwrap_or_default();
                                 if actions.get(name) != Some(&st) {
                                     actions.insert(name.clone(), st.clone());
-                                    journal.record(EventKind::ActionState { action: name.clone(), status: st });
+                                    journal.record(EventKind::ActionState {
+                                        action: name.clone(),
+                                        status: st,
+                                    });
                                 }
                             }
                         }
@@ -132,7 +167,7 @@ pub fn watch_experiment(clients: &Clients, journal: &Journal, experiment_id: Str
                 }
                 Err(e) => {
                     failures += 1;
-                    if failures == 1 || failures % 50 == 0 {
+                    if failures == 1 || failures.is_multiple_of(50) {
                         journal.record(EventKind::Note {
                             message: format!("GetExperiment failed: {}", crate::aws::describe_error(&e)),
                         });
@@ -145,5 +180,11 @@ pub fn watch_experiment(clients: &Clients, journal: &Journal, experiment_id: Str
             }
         }
     });
-    (Observers { stop, tasks: vec![task] }, rx)
+    (
+        Observers {
+            stop,
+            tasks: vec![task],
+        },
+        rx,
+    )
 }

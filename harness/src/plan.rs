@@ -236,7 +236,11 @@ fn strings(v: &Value) -> Vec<String> {
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -258,9 +262,21 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
         };
         out.push(PlannedAction {
             name: name.clone(),
-            action_id: action.get("actionId").and_then(Value::as_str).unwrap_or_default().to_string(),
-            resource_type: spec.as_ref().and_then(|s| s.get("resourceType")).and_then(Value::as_str).map(str::to_string),
-            selection: spec.as_ref().and_then(|s| s.get("selectionMode")).and_then(Value::as_str).map(str::to_string),
+            action_id: action
+                .get("actionId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            resource_type: spec
+                .as_ref()
+                .and_then(|s| s.get("resourceType"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            selection: spec
+                .as_ref()
+                .and_then(|s| s.get("selectionMode"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
             target: target_name,
             hits,
             parameters: string_map(action.get("parameters").unwrap_or(&Value::Null)),
@@ -323,10 +339,10 @@ async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Vec<String>, 
                 .collect())
         }
         "aws:ec2:subnet" => {
-            let mut req = clients
-                .ec2
-                .describe_subnets()
-                .set_filters(Some(ec2_filters(&[("AvailabilityZone", "availability-zone"), ("SubnetId", "subnet-id")])));
+            let mut req = clients.ec2.describe_subnets().set_filters(Some(ec2_filters(&[
+                ("AvailabilityZone", "availability-zone"),
+                ("SubnetId", "subnet-id"),
+            ])));
             if !arns.is_empty() {
                 req = req.set_subnet_ids(Some(arns.iter().map(|a| suffix(a, '/')).collect()));
             }
@@ -334,11 +350,22 @@ async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Vec<String>, 
             Ok(out
                 .subnets()
                 .iter()
-                .map(|s| format!("{} ({})", s.subnet_id().unwrap_or_default(), s.availability_zone().unwrap_or("?")))
+                .map(|s| {
+                    format!(
+                        "{} ({})",
+                        s.subnet_id().unwrap_or_default(),
+                        s.availability_zone().unwrap_or("?")
+                    )
+                })
                 .collect())
         }
         "aws:rds:cluster" => {
-            let out = clients.rds.describe_db_clusters().send().await.map_err(aws_err("DescribeDBClusters"))?;
+            let out = clients
+                .rds
+                .describe_db_clusters()
+                .send()
+                .await
+                .map_err(aws_err("DescribeDBClusters"))?;
             Ok(out
                 .db_clusters()
                 .iter()
@@ -398,7 +425,11 @@ pub fn render(plan: &Plan) -> String {
                 a.selection.as_deref().unwrap_or("ALL"),
                 a.resource_type.as_deref().unwrap_or("?"),
                 t,
-                if a.hits.is_empty() { "nothing".to_string() } else { a.hits.join(", ") }
+                if a.hits.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    a.hits.join(", ")
+                }
             );
         }
     }

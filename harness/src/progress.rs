@@ -40,7 +40,11 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let every = if self.tty { Duration::from_millis(200) } else { Duration::from_secs(1) };
+        let every = if self.tty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(1)
+        };
         if self.last.is_some_and(|t| t.elapsed() < every) {
             return;
         }

@@ -50,6 +50,8 @@ pub struct ProbeStats {
     pub ok: u64,
     /// Failed.
     pub failed: u64,
+    /// Reads of acknowledged writes answered 404 (served, but the data was gone; counted in `ok`).
+    pub missing_reads: u64,
     /// Latency p50 from the scheduled time, ms.
     pub p50_ms: f64,
     /// Latency p99, ms.
@@ -164,7 +166,11 @@ pub fn report_events(events: &[Event], t0_unix_ms: i64) -> Vec<ReportEvent> {
                 .and_then(|m| m.remove("kind"))
                 .and_then(|k| k.as_str().map(str::to_string))
                 .unwrap_or_default();
-            ReportEvent { t_ms: e.t_unix_ms - t0_unix_ms, kind, detail }
+            ReportEvent {
+                t_ms: e.t_unix_ms - t0_unix_ms,
+                kind,
+                detail,
+            }
         })
         .collect()
 }
@@ -176,7 +182,12 @@ fn ms(v: Option<i64>) -> String {
 /// The short summary printed at the end of a run.
 pub fn summary_text(r: &Report, run_dir: &Path) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "verdict: {} (exit {})", r.verdict.as_str().to_uppercase(), r.exit_code);
+    let _ = writeln!(
+        s,
+        "verdict: {} (exit {})",
+        r.verdict.as_str().to_uppercase(),
+        r.exit_code
+    );
     if let Some(reason) = &r.reason {
         let _ = writeln!(s, "reason: {reason}");
     }

@@ -72,6 +72,9 @@ pub enum RunError {
     /// The journal could not be created.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// An `aws:` target without `--yes`.
+    #[error("refusing to inject faults into an AWS account without --yes")]
+    NotConfirmed,
 }
 
 /// What a finished run left.
@@ -131,9 +134,15 @@ struct Ctx {
 /// Runs one loaded scenario to its report. Only a failure to create the run folder is
 /// an `Err`; everything else ends in a report with a verdict.
 pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt) -> Result<RunOutcome, RunError> {
+    if matches!(loaded.scenario.target, Target::Aws(_)) && !opts.yes {
+        return Err(RunError::NotConfirmed);
+    }
     let run_id = new_run_id(&loaded.scenario.name);
     let run_dir = opts.out_dir.join(&run_id);
-    std::fs::create_dir_all(&run_dir).map_err(|source| RunError::Folder { path: run_dir.clone(), source })?;
+    std::fs::create_dir_all(&run_dir).map_err(|source| RunError::Folder {
+        path: run_dir.clone(),
+        source,
+    })?;
     let journal = Journal::create(&run_dir)?;
     journal.record(EventKind::RunStarted {
         run_id: run_id.clone(),
@@ -158,8 +167,9 @@ pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt
         lost: None,
         local: None,
     };
-    ctx.progress.line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
-    let stopped = phases(&mut ctx, opts).await.err();
+    ctx.progress
+        .line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
+    let stopped = phases(&mut ctx).await.err();
     let cleanup = cleanup(&mut ctx).await;
     let stopped = match (stopped, cleanup) {
         (Some(s), _) => Some(s),
@@ -191,8 +201,8 @@ pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt
     })
 }
 
-async fn phases(ctx: &mut Ctx, opts: &RunOptions) -> Result<(), Stop> {
-    connect(ctx, opts).await?;
+async fn phases(ctx: &mut Ctx) -> Result<(), Stop> {
+    connect(ctx).await?;
     preflight(ctx).await?;
     inject(ctx).await?;
     observe(ctx).await?;
@@ -205,7 +215,7 @@ fn check_interrupt(ctx: &Ctx) -> Result<(), Stop> {
         Some(reason) if ctx.interrupt.triggered() => {
             ctx.journal.record(EventKind::Signal { name: reason.clone() });
             Err(Stop {
-            verdict: Verdict::Aborted,
+                verdict: Verdict::Aborted,
                 reason: format!("interrupted by {reason}"),
             })
         }
@@ -213,11 +223,10 @@ fn check_interrupt(ctx: &Ctx) -> Result<(), Stop> {
     }
 }
 
-async fn connect(ctx: &mut Ctx, opts: &RunOptions) -> Result<(), Stop> {
-    ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Preflight });
-    if matches!(ctx.loaded.scenario.target, Target::Aws(_)) && !opts.yes {
-        return Err(error("refusing to inject into an AWS account without --yes"));
-    }
+async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
+    ctx.journal.record(EventKind::PhaseStarted {
+        phase: Phase::Preflight,
+    });
     let connected = crate::target::connect(&ctx.loaded.scenario.target)
         .await
         .map_err(|e| error(e.to_string()))?;
@@ -226,7 +235,9 @@ async fn connect(ctx: &mut Ctx, opts: &RunOptions) -> Result<(), Stop> {
     }
     let clients = connected.clients;
     ctx.local = connected.local;
-    let plan = plan::resolve(&ctx.loaded, &clients).await.map_err(|e| error(format!("plan: {e}")))?;
+    let plan = plan::resolve(&ctx.loaded, &clients)
+        .await
+        .map_err(|e| error(format!("plan: {e}")))?;
     ctx.progress.line(plan::render(&plan).trim_end());
     ctx.clients = Some(clients);
     ctx.plan = Some(plan);
@@ -275,19 +286,35 @@ async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
         let states: Vec<String> = out
             .target_health_descriptions()
             .iter()
-            .map(|d| d.target_health().and_then(|h| h.state()).map(|s| s.as_str().to_string()).unwrap_or_default())
+            .map(|d| {
+                d.target_health()
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default()
+            })
             .collect();
         let healthy = states.iter().filter(|s| *s == "healthy").count();
         if !states.is_empty() && healthy == states.len() {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(error(format!("preflight: only {healthy} of {} targets are healthy", states.len())));
+            return Err(error(format!(
+                "preflight: only {healthy} of {} targets are healthy",
+                states.len()
+            )));
         }
-        ctx.progress.status("preflight", None, &format!("waiting for targets: {healthy}/{} healthy", states.len()));
+        ctx.progress.status(
+            "preflight",
+            None,
+            &format!("waiting for targets: {healthy}/{} healthy", states.len()),
+        );
         tokio::time::sleep(observe::POLL).await;
     }
-    let zones = plan.targets.iter().filter_map(|t| Some((t.id.clone(), t.zone.clone()?))).collect();
+    let zones = plan
+        .targets
+        .iter()
+        .filter_map(|t| Some((t.id.clone(), t.zone.clone()?)))
+        .collect();
     let target_observer = observe::watch_targets(&clients, &ctx.journal, plan.target_group_arn.clone(), zones);
     let cfg = traffic_config(&ctx.loaded, &plan.load_balancer.base_url);
     let prober = Prober::start(cfg, RunClock::start(), &ctx.run_dir).map_err(|e| error(format!("traffic: {e}")))?;
@@ -344,7 +371,10 @@ async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
             }
         }
     }
-    ctx.progress.line(&format!("preflight ok: steady state holds ({} probes in the baseline)", w.completed));
+    ctx.progress.line(&format!(
+        "preflight ok: steady state holds ({} probes in the baseline)",
+        w.completed
+    ));
     Ok(())
 }
 
@@ -362,8 +392,12 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
     let template_id = match &ctx.loaded.fault {
         ResolvedFault::TemplateId(id) => id.clone(),
         ResolvedFault::Template(t) => {
-            let id = fault::create_template(&clients, t, &ctx.run_id).await.map_err(|e| error(e.to_string()))?;
-            ctx.journal.record(EventKind::TemplateCreated { template_id: id.clone() });
+            let id = fault::create_template(&clients, t, &ctx.run_id)
+                .await
+                .map_err(|e| error(e.to_string()))?;
+            ctx.journal.record(EventKind::TemplateCreated {
+                template_id: id.clone(),
+            });
             ctx.template_created = Some(id.clone());
             id
         }
@@ -372,8 +406,11 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
     let id = fault::start(&clients, &template_id, &ctx.run_id, &ctx.loaded.scenario.name)
         .await
         .map_err(|e| error(e.to_string()))?;
-    ctx.journal.record(EventKind::ExperimentStarted { experiment_id: id.clone() });
-    ctx.progress.line(&format!("experiment {id} started (template {template_id})"));
+    ctx.journal.record(EventKind::ExperimentStarted {
+        experiment_id: id.clone(),
+    });
+    ctx.progress
+        .line(&format!("experiment {id} started (template {template_id})"));
     ctx.experiment = Some(ExperimentInfo {
         id: id.clone(),
         template_id,
@@ -426,8 +463,12 @@ fn t_inject(ctx: &Ctx) -> Option<i64> {
 async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
     ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Observe });
     let sc = ctx.loaded.scenario.clone();
-    let Some(mut rx) = ctx.view.clone() else { return Err(error("no experiment")) };
-    let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else { return Err(error("no traffic")) };
+    let Some(mut rx) = ctx.view.clone() else {
+        return Err(error("no experiment"));
+    };
+    let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else {
+        return Err(error("no traffic"));
+    };
     let started = t_inject(ctx).unwrap_or_else(now_unix_ms);
     let cap = sc.timings.max_fault_duration.get().as_millis() as i64;
     loop {
@@ -437,7 +478,10 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
             ctx.fault_end_unix_ms = view.end_unix_ms.or(Some(now_unix_ms()));
             ctx.progress.line(&format!("experiment {}", view.status));
             if view.status == "failed" {
-                return Err(error(format!("the experiment failed: {}", view.reason.unwrap_or_default())));
+                return Err(error(format!(
+                    "the experiment failed: {}",
+                    view.reason.unwrap_or_default()
+                )));
             }
             return Ok(());
         }
@@ -469,11 +513,18 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
         if now_unix_ms() - started > cap {
             return Err(Stop {
                 verdict: Verdict::Aborted,
-                reason: format!("the fault ran longer than timings.max_fault_duration ({})", sc.timings.max_fault_duration),
+                reason: format!(
+                    "the fault ran longer than timings.max_fault_duration ({})",
+                    sc.timings.max_fault_duration
+                ),
             });
         }
         let w = live.window(settled - 1000, settled);
-        ctx.progress.status("fault", ratio(w.ok, w.completed), &format!("experiment {}", view.status));
+        ctx.progress.status(
+            "fault",
+            ratio(w.ok, w.completed),
+            &format!("experiment {}", view.status),
+        );
         tokio::select! {
             _ = rx.changed() => {}
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -485,7 +536,9 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
 async fn recover(ctx: &mut Ctx) -> Result<(), Stop> {
     ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Recover });
     let sc = ctx.loaded.scenario.clone();
-    let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else { return Err(error("no traffic")) };
+    let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else {
+        return Err(error("no traffic"));
+    };
     let stable = sc.timings.stable_for.get().as_millis() as i64;
     let threshold = sc.steady_state.success_ratio;
     let deadline = now_unix_ms() + sc.timings.recovery_timeout.get().as_millis() as i64;
@@ -502,9 +555,13 @@ async fn recover(ctx: &mut Ctx) -> Result<(), Stop> {
         }
         if now_unix_ms() > deadline {
             ctx.journal.record(EventKind::Note {
-                message: format!("steady state not back within timings.recovery_timeout ({})", sc.timings.recovery_timeout),
+                message: format!(
+                    "steady state not back within timings.recovery_timeout ({})",
+                    sc.timings.recovery_timeout
+                ),
             });
-            ctx.progress.line("steady state did not come back within the recovery timeout");
+            ctx.progress
+                .line("steady state did not come back within the recovery timeout");
             return Ok(());
         }
         ctx.progress.status("recover", r, "waiting for the steady state");
@@ -514,12 +571,17 @@ async fn recover(ctx: &mut Ctx) -> Result<(), Stop> {
 
 async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {
     ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Verify });
-    let Some(prober) = ctx.prober.take() else { return Err(error("no traffic")) };
+    let Some(prober) = ctx.prober.take() else {
+        return Err(error("no traffic"));
+    };
     let outcome = prober.stop().await;
-    let Some(plan) = &ctx.plan else { return Err(error("no plan")) };
+    let Some(plan) = &ctx.plan else {
+        return Err(error("no plan"));
+    };
     let sc = &ctx.loaded.scenario;
     let cfg = traffic_config(&ctx.loaded, &plan.load_balancer.base_url);
-    ctx.progress.line(&format!("verifying {} acknowledged writes", outcome.acked.len()));
+    ctx.progress
+        .line(&format!("verifying {} acknowledged writes", outcome.acked.len()));
     let verified = traffic::verify_writes(
         &plan.load_balancer.base_url,
         &cfg.read,
@@ -553,11 +615,7 @@ async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {
 async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
     let mut result = Ok(());
     if let (Some(clients), Some(exp)) = (&ctx.clients, &ctx.experiment) {
-        let running = ctx
-            .view
-            .as_ref()
-            .map(|rx| !rx.borrow().ended)
-            .unwrap_or(true);
+        let running = ctx.view.as_ref().map(|rx| !rx.borrow().ended).unwrap_or(true);
         if running {
             ctx.journal.record(EventKind::StopRequested {
                 reason: ctx.interrupt.reason().unwrap_or_else(|| "run ended early".into()),
@@ -565,7 +623,10 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
             ctx.progress.line(&format!("stopping experiment {}", exp.id));
             match fault::stop_and_wait(clients, &exp.id, Duration::from_secs(120)).await {
                 Ok(status) => {
-                    ctx.journal.record(EventKind::ExperimentState { status, reason: Some("stopped by drdrill".into()) });
+                    ctx.journal.record(EventKind::ExperimentState {
+                        status,
+                        reason: Some("stopped by drdrill".into()),
+                    });
                 }
                 Err(e) => {
                     ctx.progress.line(&format!("could not stop the experiment: {e}"));
@@ -586,7 +647,7 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
 
 fn series(outcome: &TrafficOutcome) -> Series {
     let start = outcome.buckets.first().map_or(0, |b| b.start_unix_ms);
-    let width = traffic::BUCKET_MS as i64;
+    let width = traffic::BUCKET_MS;
     let len = outcome
         .buckets
         .last()
@@ -658,11 +719,20 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             sent: t.sent,
             ok: t.ok,
             failed: t.failed,
+            missing_reads: t.buckets.iter().map(|b| b.missing).sum(),
             p50_ms: hist_ms(&t.latency, 0.5),
             p99_ms: hist_ms(&t.latency, 0.99),
-            max_ms: if t.latency.is_empty() { 0.0 } else { t.latency.max() as f64 / 1000.0 },
+            max_ms: if t.latency.is_empty() {
+                0.0
+            } else {
+                t.latency.max() as f64 / 1000.0
+            },
             schedule_lag_p99_ms: hist_ms(&t.schedule_lag, 0.99),
-            schedule_lag_max_ms: if t.schedule_lag.is_empty() { 0.0 } else { t.schedule_lag.max() as f64 / 1000.0 },
+            schedule_lag_max_ms: if t.schedule_lag.is_empty() {
+                0.0
+            } else {
+                t.schedule_lag.max() as f64 / 1000.0
+            },
             saturated: t.saturated_count,
             failures: failure_totals(t),
             by_served_by: t.by_served_by.clone(),
@@ -709,7 +779,11 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         }
         None => {
             rep.complete = true;
-            rep.verdict = if rep.objectives.iter().all(|o| o.pass) { Verdict::Pass } else { Verdict::Fail };
+            rep.verdict = if rep.objectives.iter().all(|o| o.pass) {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
         }
     }
     rep.exit_code = rep.verdict.exit_code();

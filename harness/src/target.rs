@@ -54,7 +54,10 @@ pub async fn connect(target: &Target) -> Result<Connected, TargetError> {
             };
             let local = drdrill_localstack::LocalStack::start(stack, opts).await?;
             let clients = Clients::local(&local.endpoint_url(), &region).await;
-            Ok(Connected { clients, local: Some(local) })
+            Ok(Connected {
+                clients,
+                local: Some(local),
+            })
         }
         Target::Aws(aws) => {
             let clients = Clients::aws(&aws.region, aws.profile.as_deref(), aws.endpoint_url.as_deref()).await;

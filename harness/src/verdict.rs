@@ -84,11 +84,27 @@ pub struct Measured {
 
 fn at_most(name: &str, unit: &str, target: f64, measured: Option<f64>) -> ObjectiveResult {
     let (pass, message) = match measured {
-        None => (false, format!("{name} could not be measured (target ≤ {target} {unit})")),
-        Some(m) if m <= target => (true, format!("{name} {m} {unit} ≤ {target} {unit} ({} {unit} to spare)", target - m)),
-        Some(m) => (false, format!("{name} {m} {unit} > {target} {unit} (over by {} {unit})", m - target)),
+        None => (
+            false,
+            format!("{name} could not be measured (target ≤ {target} {unit})"),
+        ),
+        Some(m) if m <= target => (
+            true,
+            format!("{name} {m} {unit} ≤ {target} {unit} ({} {unit} to spare)", target - m),
+        ),
+        Some(m) => (
+            false,
+            format!("{name} {m} {unit} > {target} {unit} (over by {} {unit})", m - target),
+        ),
     };
-    ObjectiveResult { name: name.into(), target, measured, unit: unit.into(), pass, message }
+    ObjectiveResult {
+        name: name.into(),
+        target,
+        measured,
+        unit: unit.into(),
+        pass,
+        message,
+    }
 }
 
 fn at_least(name: &str, target: f64, measured: Option<f64>) -> ObjectiveResult {
@@ -97,7 +113,14 @@ fn at_least(name: &str, target: f64, measured: Option<f64>) -> ObjectiveResult {
         Some(m) if m >= target => (true, format!("{name} {m:.4} ≥ {target}")),
         Some(m) => (false, format!("{name} {m:.4} < {target} (short by {:.4})", target - m)),
     };
-    ObjectiveResult { name: name.into(), target, measured, unit: "ratio".into(), pass, message }
+    ObjectiveResult {
+        name: name.into(),
+        target,
+        measured,
+        unit: "ratio".into(),
+        pass,
+        message,
+    }
 }
 
 /// Checks every objective the scenario sets.
@@ -111,7 +134,12 @@ pub fn check(objectives: &Objectives, m: &Measured) -> Vec<ObjectiveResult> {
         out.push(at_most("rpo", "ms", ms(t), m.rpo_ms.map(|v| v as f64)));
     }
     if let Some(t) = objectives.lost_writes {
-        out.push(at_most("lost_writes", "writes", t as f64, m.lost_writes.map(|v| v as f64)));
+        out.push(at_most(
+            "lost_writes",
+            "writes",
+            t as f64,
+            m.lost_writes.map(|v| v as f64),
+        ));
     }
     if let Some(t) = objectives.availability_during_fault {
         out.push(at_least("availability_during_fault", t, m.availability_during_fault));

@@ -36,9 +36,17 @@ fn write_scenario(dir: &Path, text: &str) -> PathBuf {
 fn bad_scenarios_exit_2_and_name_the_place() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("syntax", valid_scenario().replace("rate: 100/s", "rate: [100/s"), "scenario.yaml:"),
+        (
+            "syntax",
+            valid_scenario().replace("rate: 100/s", "rate: [100/s"),
+            "scenario.yaml:",
+        ),
         ("unknown key", valid_scenario().replace("traffic:", "trafic:"), "trafic"),
-        ("bad duration", valid_scenario().replace("stable_for: 2s", "stable_for: soon"), "timings.stable_for"),
+        (
+            "bad duration",
+            valid_scenario().replace("stable_for: 2s", "stable_for: soon"),
+            "timings.stable_for",
+        ),
         (
             "missing template",
             valid_scenario().replace("fis/az-power-interruption.json", "fis/nope.json"),
@@ -54,14 +62,24 @@ fn bad_scenarios_exit_2_and_name_the_place() {
             let out = drdrill()
                 .arg(cmd)
                 .arg(&path)
-                .args(if cmd == "run" { vec!["--out", out_dir.to_str().unwrap()] } else { vec![] })
+                .args(if cmd == "run" {
+                    vec!["--out", out_dir.to_str().unwrap()]
+                } else {
+                    vec![]
+                })
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{what} ({cmd}): {stderr}");
-            assert!(stderr.contains("scenario.yaml") && stderr.contains(needle), "{what} ({cmd}): {stderr}");
+            assert!(
+                stderr.contains("scenario.yaml") && stderr.contains(needle),
+                "{what} ({cmd}): {stderr}"
+            );
         }
-        assert!(!dir.path().join("out").exists(), "{what}: a bad file must not start a run");
+        assert!(
+            !dir.path().join("out").exists(),
+            "{what}: a bad file must not start a run"
+        );
     }
     let path = write_scenario(dir.path(), &valid_scenario());
     let out = drdrill().arg("validate").arg(&path).output().unwrap();
@@ -71,7 +89,11 @@ fn bad_scenarios_exit_2_and_name_the_place() {
 /// `drdrill plan` lists exactly the instances in the AZ it would stop, and injects nothing.
 #[test]
 fn plan_lists_the_instances_it_would_stop() {
-    let out = drdrill().arg("plan").arg(repo().join("scenarios/az-power-interruption.yaml")).output().unwrap();
+    let out = drdrill()
+        .arg("plan")
+        .arg(repo().join("scenarios/az-power-interruption.yaml"))
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let line = stdout
@@ -89,7 +111,12 @@ fn plan_lists_the_instances_it_would_stop() {
 fn help_documents_exit_codes() {
     let out = drdrill().arg("--help").output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    for code in ["0  every objective", "1  an objective", "2  the run could not", "3  aborted"] {
+    for code in [
+        "0  every objective",
+        "1  an objective",
+        "2  the run could not",
+        "3  aborted",
+    ] {
         assert!(s.contains(code), "{s}");
     }
 }
@@ -122,9 +149,16 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
         .replace("max_fault_duration: 1m", "max_fault_duration: 15m");
     let path = write_scenario(dir.path(), &text);
     let out_dir = dir.path().join("out");
-    let without_yes = drdrill().arg("run").arg(&path).arg("--out").arg(&out_dir).output().unwrap();
+    let without_yes = drdrill()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
     assert_eq!(without_yes.status.code(), Some(2), "an aws: target needs --yes");
-    assert!(String::from_utf8_lossy(&without_yes.stdout).contains("--yes"));
+    assert!(String::from_utf8_lossy(&without_yes.stderr).contains("--yes"));
+    assert!(!out_dir.exists(), "a refused run leaves no run folder");
     let mut child = drdrill()
         .arg("run")
         .arg(&path)
@@ -155,7 +189,10 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
         assert!(Instant::now() < deadline, "the experiment never ran");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(!ls.world.serving() || ls.world.is_blocked("subnet-app-1a"), "the fault is in effect");
+    assert!(
+        !ls.world.serving() || ls.world.is_blocked("subnet-app-1a"),
+        "the fault is in effect"
+    );
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(60);

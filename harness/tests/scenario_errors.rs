@@ -78,10 +78,7 @@ fn line_of(needle: &str) -> usize {
 /// A YAML syntax error reports the file with line:column and the key it is under.
 #[test]
 fn yaml_syntax_error_has_line_and_column() {
-    let message = error_for(
-        "name: az-power-interruption",
-        "name: az-power-interruption: x",
-    );
+    let message = error_for("name: az-power-interruption", "name: az-power-interruption: x");
     let line = line_of("name: az-power-interruption");
     assert_has(
         &message,
@@ -99,10 +96,7 @@ fn yaml_syntax_error_has_line_and_column() {
 /// line and column.
 #[test]
 fn unclosed_flow_sequence_has_position() {
-    let message = error_for(
-        "  expect_status: [200, 201, 204]",
-        "  expect_status: [200, 201, 204",
-    );
+    let message = error_for("  expect_status: [200, 201, 204]", "  expect_status: [200, 201, 204");
     let line = line_of("traffic:");
     assert_has(&message, &[&format!("case.yaml:{line}:")]);
 }
@@ -114,11 +108,7 @@ fn unknown_key_names_it_and_its_line() {
     let line = line_of("traffic:");
     assert_has(
         &message,
-        &[
-            &format!("case.yaml:{line}:1: "),
-            "unknown field \"trafic\"",
-            "traffic",
-        ],
+        &[&format!("case.yaml:{line}:1: "), "unknown field \"trafic\"", "traffic"],
     );
 }
 
@@ -129,10 +119,7 @@ fn unknown_nested_key_names_section() {
     let line = line_of("  write_ratio: 0.5") + 1;
     assert_has(
         &message,
-        &[
-            &format!("case.yaml:{line}:3: traffic: "),
-            "unknown field \"burst\"",
-        ],
+        &[&format!("case.yaml:{line}:3: traffic: "), "unknown field \"burst\""],
     );
 }
 
@@ -155,10 +142,7 @@ fn bad_duration_names_key() {
 #[test]
 fn negative_duration_is_rejected() {
     let message = error_for("  stable_for: 2s", "  stable_for: -2s");
-    assert_has(
-        &message,
-        &["case.yaml:", "timings.stable_for: ", "negative"],
-    );
+    assert_has(&message, &["case.yaml:", "timings.stable_for: ", "negative"]);
 }
 
 /// A bad rate names the key, the value and an example.
@@ -180,10 +164,7 @@ fn bad_rate_names_key() {
 #[test]
 fn too_high_rate_is_rejected() {
     let message = error_for("  rate: 50/s", "  rate: 200000/s");
-    assert_has(
-        &message,
-        &["case.yaml:", "traffic.rate: ", "at most 100000/s"],
-    );
+    assert_has(&message, &["case.yaml:", "traffic.rate: ", "at most 100000/s"]);
 }
 
 /// An out-of-range ratio names the key and points at the value.
@@ -199,19 +180,13 @@ fn out_of_range_ratio_names_key() {
         ],
     );
     let message = error_for("  success_ratio: 0.99", "  success_ratio: 0");
-    assert_has(
-        &message,
-        &["case.yaml:", "steady_state.success_ratio: ", "above 0"],
-    );
+    assert_has(&message, &["case.yaml:", "steady_state.success_ratio: ", "above 0"]);
 }
 
 /// A missing template file names the key and the joined path, with the OS reason.
 #[test]
 fn missing_template_file_names_path() {
-    let case = Case::new(&mutated(
-        "fis/az-power-interruption.json",
-        "fis/missing.json",
-    ));
+    let case = Case::new(&mutated("fis/az-power-interruption.json", "fis/missing.json"));
     let err = case.load().expect_err("missing file");
     let message = err.to_string();
     let line = line_of("template_file:");
@@ -231,8 +206,7 @@ fn missing_template_file_names_path() {
 #[test]
 fn start_after_unknown_action_is_named() {
     let case = Case::new(&valid_text());
-    let template =
-        fs::read_to_string(fixtures().join("fis/az-power-interruption.json")).expect("read");
+    let template = fs::read_to_string(fixtures().join("fis/az-power-interruption.json")).expect("read");
     case.write(
         "fis/az-power-interruption.json",
         &template.replace(
@@ -256,10 +230,7 @@ fn start_after_unknown_action_is_named() {
 #[test]
 fn template_json_syntax_error_has_position() {
     let case = Case::new(&valid_text());
-    case.write(
-        "fis/az-power-interruption.json",
-        "{\n  \"actions\": {,\n}\n",
-    );
+    case.write("fis/az-power-interruption.json", "{\n  \"actions\": {,\n}\n");
     let message = case.error();
     assert_has(
         &message,
@@ -274,10 +245,7 @@ fn template_json_syntax_error_has_position() {
 /// An unused parameter is named, at its line in `fault.parameters`.
 #[test]
 fn unused_parameter_is_named() {
-    let message = error_for(
-        "    duration: PT1M",
-        "    duration: PT1M\n    region: us-west-2",
-    );
+    let message = error_for("    duration: PT1M", "    duration: PT1M\n    region: us-west-2");
     let line = line_of("    duration: PT1M") + 1;
     assert_has(
         &message,

@@ -52,10 +52,7 @@ fn mutate(rng: &mut XorShift, input: &[u8]) -> Vec<u8> {
                 bytes.swap(a, b);
             }
             2 => bytes[rng.below(len)] = INTERESTING[rng.below(INTERESTING.len())],
-            3 => bytes.insert(
-                rng.below(len + 1),
-                INTERESTING[rng.below(INTERESTING.len())],
-            ),
+            3 => bytes.insert(rng.below(len + 1), INTERESTING[rng.below(INTERESTING.len())]),
             _ => {
                 let start = rng.below(len);
                 let end = (start + 1 + rng.below(40)).min(len);
@@ -118,10 +115,7 @@ fn mutated_files_never_panic() {
             Err(e) => {
                 failed += 1;
                 let message = e.to_string();
-                assert!(
-                    message.contains("case.yaml"),
-                    "message lacks the file: {message}"
-                );
+                assert!(message.contains("case.yaml"), "message lacks the file: {message}");
             }
         }
     }

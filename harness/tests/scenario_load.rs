@@ -32,10 +32,7 @@ fn full_scenario_loads() {
     assert!((s.traffic.rate.per_second() - 50.0).abs() < 1e-9);
     assert_eq!(s.traffic.timeout.get(), Duration::from_secs(1));
     assert_eq!(s.traffic.connection, ConnectionPolicy::Fresh);
-    assert_eq!(
-        s.steady_state.p99.map(|d| d.get()),
-        Some(Duration::from_millis(500))
-    );
+    assert_eq!(s.steady_state.p99.map(|d| d.get()), Some(Duration::from_millis(500)));
     assert_eq!(s.objectives.lost_writes, Some(0));
     let guardrails = s.guardrails.as_ref().expect("guardrails");
     assert_eq!(*guardrails.for_duration, Duration::from_secs(30));
@@ -55,10 +52,7 @@ fn full_scenario_loads() {
         template["actions"]["StopInstances"]["parameters"]["startInstancesAfterDuration"],
         "PT1M"
     );
-    assert!(
-        !template.to_string().contains("{{"),
-        "placeholders left: {template}"
-    );
+    assert!(!template.to_string().contains("{{"), "placeholders left: {template}");
 }
 
 /// An inline template under an AWS target loads, with keep-alive and placeholders filled.

@@ -31,11 +31,7 @@ async fn keep_alive_connections_are_rotated_after_max_age() {
         max_age: Duration::from_millis(200),
     })
     .await;
-    assert!(
-        outcome.client_rotations >= 4,
-        "{} rotations",
-        outcome.client_rotations
-    );
+    assert!(outcome.client_rotations >= 4, "{} rotations", outcome.client_rotations);
     assert!(connections >= 3, "{connections} connections");
     assert!(
         connections * 4 <= outcome.sent,
@@ -104,9 +100,7 @@ async fn failures_are_classified() {
         // One bucket of slack on each switch: the switch is not bucket-aligned.
         if bucket.start_unix_ms + 10 < unavailable_from {
             before.merge(&bucket.failures);
-        } else if bucket.start_unix_ms > unavailable_from
-            && bucket.start_unix_ms + 10 < refused_from
-        {
+        } else if bucket.start_unix_ms > unavailable_from && bucket.start_unix_ms + 10 < refused_from {
             unavailable.merge(&bucket.failures);
         } else if bucket.start_unix_ms > refused_from {
             refused.merge(&bucket.failures);
@@ -114,11 +108,7 @@ async fn failures_are_classified() {
     }
     assert_eq!(before.total(), 0, "{before:?}");
     assert!(unavailable.status_5xx >= 5, "{unavailable:?}");
-    assert_eq!(
-        unavailable.total(),
-        unavailable.status_5xx,
-        "{unavailable:?}"
-    );
+    assert_eq!(unavailable.total(), unavailable.status_5xx, "{unavailable:?}");
     assert!(refused.connect >= 5, "{refused:?}");
     assert_eq!(refused.total(), refused.connect, "{refused:?}");
     // 503s still name who answered.

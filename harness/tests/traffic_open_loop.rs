@@ -35,10 +35,7 @@ async fn sends_on_schedule_and_logs_every_probe() {
     assert_eq!(outcome.failed, 0, "errors: {:?}", outcome.buckets);
     assert_eq!(outcome.ok, outcome.sent);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    assert_eq!(
-        outcome.by_served_by.get("i-1/az-a/test-region"),
-        Some(&outcome.sent)
-    );
+    assert_eq!(outcome.by_served_by.get("i-1/az-a/test-region"), Some(&outcome.sent));
 
     // The raw log has exactly one line per probe, each seq once.
     let log = outcome.probe_log.as_ref().expect("probe log");
@@ -52,11 +49,7 @@ async fn sends_on_schedule_and_logs_every_probe() {
     assert!(rows.iter().all(|r| r[8] == "ok"));
 
     // Every write was acknowledged, recorded once, and is on the server.
-    let writes: HashSet<&str> = rows
-        .iter()
-        .filter(|r| r[1] == "write")
-        .map(|r| r[2].as_str())
-        .collect();
+    let writes: HashSet<&str> = rows.iter().filter(|r| r[1] == "write").map(|r| r[2].as_str()).collect();
     let reads = rows.iter().filter(|r| r[1] == "read").count();
     assert!(reads > 50, "reads of acknowledged writes happened: {reads}");
     let acked: HashSet<&str> = outcome.acked.iter().map(|a| a.id.as_str()).collect();
@@ -118,23 +111,20 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
     server.set_mode(Mode::Normal);
     let hang_end = clock.now_unix_ms();
     let ok_at_hang_end = live.totals().ok;
-    wait_until(
-        "40 healthy probes after the hang",
-        Duration::from_secs(5),
-        || async { live.totals().ok >= ok_at_hang_end + 40 },
-    )
+    wait_until("40 healthy probes after the hang", Duration::from_secs(5), || async {
+        live.totals().ok >= ok_at_hang_end + 40
+    })
     .await;
     let outcome = handle.stop().await;
 
     // Only timeouts, all scheduled inside the hang (± one bucket and a little slack).
-    let failures =
-        outcome
-            .buckets
-            .iter()
-            .fold(drdrill::traffic::FailureCounts::default(), |mut acc, b| {
-                acc.merge(&b.failures);
-                acc
-            });
+    let failures = outcome
+        .buckets
+        .iter()
+        .fold(drdrill::traffic::FailureCounts::default(), |mut acc, b| {
+            acc.merge(&b.failures);
+            acc
+        });
     assert_eq!(failures.total(), failures.timeout, "{failures:?}");
     let expected_timeouts = 200.0 * (hang_end - hang_start) as f64 / 1000.0;
     let timeouts = failures.timeout as f64;
@@ -175,8 +165,7 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
     );
     let max = outcome.latency.max();
     assert!(
-        max >= timeout.as_micros() as u64
-            && max < (timeout + Duration::from_millis(100)).as_micros() as u64,
+        max >= timeout.as_micros() as u64 && max < (timeout + Duration::from_millis(100)).as_micros() as u64,
         "latency max {max} µs"
     );
     assert!(outcome

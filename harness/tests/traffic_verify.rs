@@ -22,11 +22,7 @@ async fn verify_finds_exactly_the_forgotten_writes() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     let outcome = handle.stop().await;
     let acked = outcome.acked;
-    assert!(
-        acked.len() >= 60,
-        "only {} writes acknowledged",
-        acked.len()
-    );
+    assert!(acked.len() >= 60, "only {} writes acknowledged", acked.len());
     assert_eq!(acked.len() as u64, outcome.ok);
 
     let mut lost_expected = BTreeSet::new();
@@ -54,10 +50,7 @@ async fn verify_finds_exactly_the_forgotten_writes() {
     let lost: BTreeSet<String> = verify.lost.iter().map(|w| w.id.clone()).collect();
     assert_eq!(lost, lost_expected);
     assert_eq!(verify.verified, acked.len() - lost_expected.len());
-    assert!(verify
-        .lost
-        .windows(2)
-        .all(|w| w[0].acked_unix_ms <= w[1].acked_unix_ms));
+    assert!(verify.lost.windows(2).all(|w| w[0].acked_unix_ms <= w[1].acked_unix_ms));
     // Missing writes were retried until the grace ended, and not much longer.
     assert!(took >= grace, "gave up after {took:?}");
     assert!(took < grace + Duration::from_secs(1), "took {took:?}");
@@ -83,10 +76,7 @@ async fn a_write_that_reappears_within_the_grace_is_verified() {
         let late = late.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(250)).await;
-            let client = reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .expect("client");
+            let client = reqwest::Client::builder().no_proxy().build().expect("client");
             client
                 .put(format!("{base}/items/{}", late.id))
                 .body(late.body.clone())

@@ -119,7 +119,9 @@ impl Ctx {
 
     fn db_error(&self, e: DbError) -> Response<Full<Bytes>> {
         match e {
-            DbError::Unavailable(o) => self.reply(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {o:?}")),
+            DbError::Unavailable(o) => {
+                self.reply(StatusCode::SERVICE_UNAVAILABLE, format!("database unavailable: {o:?}"))
+            }
             DbError::Unreachable => self.reply(StatusCode::GATEWAY_TIMEOUT, "database unreachable"),
         }
     }
@@ -135,5 +137,9 @@ impl Ctx {
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 256 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    !id.is_empty()
+        && id.len() <= 256
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }

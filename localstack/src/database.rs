@@ -233,7 +233,12 @@ impl DbCluster {
     /// Reboots a node. Rebooting the writer makes requests fail for the reboot duration
     /// (or fails over when `force_failover` and there is a standby); a standby reboot
     /// leaves it behind until it is back.
-    pub fn reboot(&mut self, node_id: &str, force_failover: bool, now: Instant) -> Option<(String, String, Vec<String>)> {
+    pub fn reboot(
+        &mut self,
+        node_id: &str,
+        force_failover: bool,
+        now: Instant,
+    ) -> Option<(String, String, Vec<String>)> {
         if self.writer().id == node_id {
             if force_failover && self.standby_index().is_some() {
                 return Some(self.failover(now));
@@ -282,7 +287,10 @@ mod tests {
         let (from, to, lost) = c.failover(t);
         assert_ne!(from, to);
         assert!(lost.is_empty());
-        assert_eq!(c.write("late", "x", t, OPEN), Err(DbError::Unavailable(Outage::FailingOver)));
+        assert_eq!(
+            c.write("late", "x", t, OPEN),
+            Err(DbError::Unavailable(Outage::FailingOver))
+        );
         c.tick(t + Duration::from_secs(3), OPEN);
         assert_eq!(c.read("w3", OPEN).unwrap().as_deref(), Some("x"));
     }

@@ -67,7 +67,9 @@ impl LocalStack {
     /// Starts every server of the stack and the AWS endpoint.
     pub async fn start(stack: Stack, opts: Options) -> Result<LocalStack, StartError> {
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })
         };
         let mut listeners = HashMap::new();
         let mut per_zone: HashMap<&str, usize> = HashMap::new();
@@ -85,13 +87,22 @@ impl LocalStack {
             .collect();
         let lb_listener = bind(SocketAddr::new(world::lb_ip(), stack.load_balancer.listener_port)).await?;
         let api_listener = bind(opts.endpoint).await?;
-        let endpoint = api_listener.local_addr().map_err(|source| StartError::Bind { addr: opts.endpoint, source })?;
+        let endpoint = api_listener.local_addr().map_err(|source| StartError::Bind {
+            addr: opts.endpoint,
+            source,
+        })?;
         let world = World::new(stack, addrs);
         let cancel = world.shutdown.clone();
         for (id, listener) in listeners {
             let token = cancel.child_token();
             world.attach_server(&id, token.clone());
-            let subnet = world.stack.instances.iter().find(|i| i.id == id).map(|i| i.subnet.clone()).unwrap_or_default();
+            let subnet = world
+                .stack
+                .instances
+                .iter()
+                .find(|i| i.id == id)
+                .map(|i| i.subnet.clone())
+                .unwrap_or_default();
             app::spawn(world.clone(), id, subnet, listener, token);
         }
         if let Ok(addr) = lb_listener.local_addr() {

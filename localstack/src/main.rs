@@ -32,7 +32,9 @@ async fn main() -> anyhow::Result<()> {
     let opts = Options {
         endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.port),
     };
-    let ls = LocalStack::start(stack, opts).await.context("starting the local stack")?;
+    let ls = LocalStack::start(stack, opts)
+        .await
+        .context("starting the local stack")?;
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

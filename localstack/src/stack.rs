@@ -46,9 +46,11 @@ pub struct Dur(pub Duration);
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration ({e}); expected e.g. \"500ms\" or \"2s\"")))
+        humantime::parse_duration(s.trim()).map(Dur).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{s:?} is not a duration ({e}); expected e.g. \"500ms\" or \"2s\""
+            ))
+        })
     }
 }
 
@@ -254,22 +256,25 @@ impl Stack {
 
     /// The zone of a subnet (validated to exist).
     pub fn subnet_zone(&self, subnet: &str) -> Option<&str> {
-        self.subnets
-            .iter()
-            .find(|s| s.id == subnet)
-            .map(|s| s.zone.as_str())
+        self.subnets.iter().find(|s| s.id == subnet).map(|s| s.zone.as_str())
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
         let err = |k: &str, m: String| Err((k.to_string(), m));
         if self.zones.len() < 3 {
-            return err("zones", format!("at least 3 availability zones are needed, found {}", self.zones.len()));
+            return err(
+                "zones",
+                format!("at least 3 availability zones are needed, found {}", self.zones.len()),
+            );
         }
         if self.zones.len() > 250 {
             return err("zones", "at most 250 zones".into());
         }
         if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
-            return err("account_id", format!("{:?} is not a 12-digit account id", self.account_id));
+            return err(
+                "account_id",
+                format!("{:?} is not a 12-digit account id", self.account_id),
+            );
         }
         unique(self.zones.iter().map(String::as_str), "zones")?;
         let zones: HashSet<&str> = self.zones.iter().map(String::as_str).collect();
@@ -284,22 +289,34 @@ impl Stack {
         let mut per_zone: HashMap<&str, usize> = HashMap::new();
         for (i, inst) in self.instances.iter().enumerate() {
             if !inst.id.starts_with("i-") {
-                return err(&format!("instances[{i}].id"), format!("{:?} must start with \"i-\"", inst.id));
+                return err(
+                    &format!("instances[{i}].id"),
+                    format!("{:?} must start with \"i-\"", inst.id),
+                );
             }
             let Some(zone) = self.subnet_zone(&inst.subnet) else {
-                return err(&format!("instances[{i}].subnet"), format!("unknown subnet {:?}", inst.subnet));
+                return err(
+                    &format!("instances[{i}].subnet"),
+                    format!("unknown subnet {:?}", inst.subnet),
+                );
             };
             let n = per_zone.entry(zone).or_default();
             *n += 1;
             if *n > 240 {
-                return err(&format!("instances[{i}]"), format!("more than 240 instances in zone {zone}"));
+                return err(
+                    &format!("instances[{i}]"),
+                    format!("more than 240 instances in zone {zone}"),
+                );
             }
         }
         let instances: HashSet<&str> = self.instances.iter().map(|s| s.id.as_str()).collect();
         let tg = &self.load_balancer.target_group;
         for (i, t) in tg.targets.iter().enumerate() {
             if !instances.contains(t.as_str()) {
-                return err(&format!("load_balancer.target_group.targets[{i}]"), format!("unknown instance {t:?}"));
+                return err(
+                    &format!("load_balancer.target_group.targets[{i}]"),
+                    format!("unknown instance {t:?}"),
+                );
             }
         }
         let hc = &tg.health_check;
@@ -311,9 +328,15 @@ impl Stack {
             return err(&format!("{hck}.interval"), "must be greater than 0".into());
         }
         if hc.timeout.0.is_zero() || hc.timeout.0 > hc.interval.0 {
-            return err(&format!("{hck}.timeout"), "must be greater than 0 and at most the interval".into());
+            return err(
+                &format!("{hck}.timeout"),
+                "must be greater than 0 and at most the interval".into(),
+            );
         }
-        for (k, v) in [("healthy_threshold", hc.healthy_threshold), ("unhealthy_threshold", hc.unhealthy_threshold)] {
+        for (k, v) in [
+            ("healthy_threshold", hc.healthy_threshold),
+            ("unhealthy_threshold", hc.unhealthy_threshold),
+        ] {
             if !(1..=10).contains(&v) {
                 return err(&format!("{hck}.{k}"), format!("{v} is outside 1..=10"));
             }
@@ -323,7 +346,10 @@ impl Stack {
         }
         let db = &self.database;
         if !subnets.contains(db.primary.subnet.as_str()) {
-            return err("database.primary.subnet", format!("unknown subnet {:?}", db.primary.subnet));
+            return err(
+                "database.primary.subnet",
+                format!("unknown subnet {:?}", db.primary.subnet),
+            );
         }
         match (db.topology, &db.standby) {
             (Topology::Single, Some(_)) => return err("database.standby", "a `single` database has no standby".into()),
@@ -334,7 +360,10 @@ impl Stack {
                     return err("database.standby.subnet", format!("unknown subnet {:?}", sb.subnet));
                 };
                 if Some(zone) == self.subnet_zone(&db.primary.subnet) {
-                    return err("database.standby.subnet", format!("the standby must be in another zone than the primary ({zone})"));
+                    return err(
+                        "database.standby.subnet",
+                        format!("the standby must be in another zone than the primary ({zone})"),
+                    );
                 }
                 if sb.id == db.primary.id {
                     return err("database.standby.id", "must differ from the primary's id".into());
@@ -342,7 +371,9 @@ impl Stack {
             }
         }
         match (db.topology, db.replica_lag) {
-            (Topology::AsyncReplica, None) => return err("database.replica_lag", "required for `async-replica`".into()),
+            (Topology::AsyncReplica, None) => {
+                return err("database.replica_lag", "required for `async-replica`".into())
+            }
             (Topology::AsyncReplica, Some(_)) | (_, None) => {}
             (_, Some(_)) => return err("database.replica_lag", "only `async-replica` has a replica lag".into()),
         }
@@ -388,7 +419,10 @@ mod tests {
     fn inconsistent_reference_names_the_key() {
         let text = SHIPPED.replacen("subnet: subnet-app-1b", "subnet: subnet-nope", 1);
         let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
-        assert!(e.contains("instances[") && e.contains(".subnet") && e.contains("subnet-nope"), "{e}");
+        assert!(
+            e.contains("instances[") && e.contains(".subnet") && e.contains("subnet-nope"),
+            "{e}"
+        );
     }
 
     /// A standby in the primary's zone is refused.

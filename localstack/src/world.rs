@@ -219,7 +219,7 @@ impl World {
 
     /// Whether traffic to and from this subnet is black-holed.
     pub fn is_blocked(&self, subnet: &str) -> bool {
-        self.lock().blocked.get(subnet).is_some_and(|n| *n > 0)
+        cut(&self.lock().blocked, subnet)
     }
 
     /// Waits until the subnet is reachable again (forever if it never is).
@@ -287,7 +287,11 @@ impl World {
         self.set_instances(ids, InstanceState::Pending)
     }
 
-    fn set_instances(self: &Arc<Self>, ids: &[String], to: InstanceState) -> Result<Vec<(String, InstanceState)>, String> {
+    fn set_instances(
+        self: &Arc<Self>,
+        ids: &[String],
+        to: InstanceState,
+    ) -> Result<Vec<(String, InstanceState)>, String> {
         let mut st = self.lock();
         if let Some(bad) = ids.iter().find(|id| !st.instances.contains_key(*id)) {
             return Err(bad.clone());
@@ -461,7 +465,8 @@ impl World {
     /// Writes through to the database, waiting up to the app's database timeout while
     /// the writer is unreachable.
     pub async fn db_write(&self, id: &str, body: &str) -> Result<(), DbError> {
-        self.db_call(|db, blocked| db.write(id, body, Instant::now(), blocked)).await
+        self.db_call(|db, blocked| db.write(id, body, Instant::now(), blocked))
+            .await
     }
 
     /// Reads from the database writer, waiting like [`World::db_write`].
@@ -469,7 +474,10 @@ impl World {
         self.db_call(|db, blocked| db.read(id, blocked)).await
     }
 
-    async fn db_call<T>(&self, mut f: impl FnMut(&mut DbCluster, &dyn Fn(&str) -> bool) -> Result<T, DbError>) -> Result<T, DbError> {
+    async fn db_call<T>(
+        &self,
+        mut f: impl FnMut(&mut DbCluster, &dyn Fn(&str) -> bool) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
         let deadline = tokio::time::Instant::now() + self.stack.timings.app_db_timeout.0;
         let mut rx = self.subscribe();
         loop {
@@ -477,7 +485,7 @@ impl World {
             let res = {
                 let mut st = self.lock();
                 let State { db, blocked, .. } = &mut *st;
-                let is_blocked = |s: &str| blocked.get(s).is_some_and(|n| *n > 0);
+                let is_blocked = |s: &str| cut(blocked, s);
                 f(db, &is_blocked)
             };
             match res {
@@ -529,7 +537,7 @@ impl World {
     pub fn tick(&self) {
         let mut st = self.lock();
         let State { db, blocked, .. } = &mut *st;
-        let is_blocked = |s: &str| blocked.get(s).is_some_and(|n| *n > 0);
+        let is_blocked = |s: &str| cut(blocked, s);
         let ended: Option<Outage> = db.tick(Instant::now(), &is_blocked);
         if ended.is_some() {
             self.after_change(st);
@@ -551,7 +559,7 @@ impl World {
     /// Re-evaluates derived state, records changes, and wakes waiters.
     fn after_change(&self, mut st: MutexGuard<'_, State>) {
         let st_ref = &mut *st;
-        let blocked = |s: &str| st_ref.blocked.get(s).is_some_and(|n| *n > 0);
+        let blocked = |s: &str| cut(&st_ref.blocked, s);
         let writable = st_ref.db.writable(&blocked);
         if writable != st_ref.db_writable {
             let reason = match st_ref.db.outage() {
@@ -570,9 +578,10 @@ impl World {
         let targets = routable(st_ref);
         let all_alive = !targets.is_empty()
             && targets.iter().all(|(id, _)| {
-                st_ref.instances.get(id).is_some_and(|r| {
-                    r.state == InstanceState::Running && !st_ref.blocked.get(&r.subnet).is_some_and(|n| *n > 0)
-                })
+                st_ref
+                    .instances
+                    .get(id)
+                    .is_some_and(|r| r.state == InstanceState::Running && !cut(&st_ref.blocked, &r.subnet))
             });
         let serving = all_alive && writable;
         if serving != st_ref.serving {
@@ -594,6 +603,11 @@ impl World {
             }
         }
     }
+}
+
+/// Whether a subnet is black-holed in this map of cut counts.
+fn cut(blocked: &HashMap<String, u32>, subnet: &str) -> bool {
+    blocked.get(subnet).is_some_and(|n| *n > 0)
 }
 
 fn new_target(id: &str, generation: u64) -> TargetRec {
@@ -618,5 +632,8 @@ fn routable(st: &State) -> Vec<(String, SocketAddr)> {
     if !healthy.is_empty() {
         return healthy;
     }
-    st.targets.iter().filter_map(|t| Some((t.id.clone(), addr(&t.id)?))).collect()
+    st.targets
+        .iter()
+        .filter_map(|t| Some((t.id.clone(), addr(&t.id)?)))
+        .collect()
 }

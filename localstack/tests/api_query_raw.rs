@@ -25,13 +25,7 @@ fn auth(service: &str) -> String {
 }
 
 /// One raw request: (status, body).
-async fn call(
-    ls: &LocalStack,
-    method: reqwest::Method,
-    service: &str,
-    query: &str,
-    body: Vec<u8>,
-) -> (u16, String) {
+async fn call(ls: &LocalStack, method: reqwest::Method, service: &str, query: &str, body: Vec<u8>) -> (u16, String) {
     let url = if query.is_empty() {
         format!("{}/", ls.endpoint_url())
     } else {
@@ -40,10 +34,7 @@ async fn call(
     let r = reqwest::Client::new()
         .request(method, url)
         .header("authorization", auth(service))
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
         .body(body)
         .send()
         .await
@@ -53,14 +44,7 @@ async fn call(
 }
 
 async fn post(ls: &LocalStack, service: &str, form: &str) -> (u16, String) {
-    call(
-        ls,
-        reqwest::Method::POST,
-        service,
-        "",
-        form.as_bytes().to_vec(),
-    )
-    .await
+    call(ls, reqwest::Method::POST, service, "", form.as_bytes().to_vec()).await
 }
 
 /// The element paths (`A/B/C`) and texts of a well-formed XML document; panics if it is
@@ -110,20 +94,13 @@ fn parse(xml: &str) -> Vec<(String, String)> {
 
 /// The text of the element at `path`.
 fn text(xml: &str, path: &str) -> Option<String> {
-    parse(xml)
-        .into_iter()
-        .find(|(p, _)| p == path)
-        .map(|(_, t)| t)
+    parse(xml).into_iter().find(|(p, _)| p == path).map(|(_, t)| t)
 }
 
 /// Asserts an awsQuery error document with this code; returns its message.
 fn assert_query_error(status: u16, body: &str, code: &str) -> String {
     assert!((400..500).contains(&status), "status {status}: {body}");
-    assert_eq!(
-        text(body, "ErrorResponse/Error/Code").as_deref(),
-        Some(code),
-        "{body}"
-    );
+    assert_eq!(text(body, "ErrorResponse/Error/Code").as_deref(), Some(code), "{body}");
     assert_eq!(
         text(body, "ErrorResponse/Error/Type").as_deref(),
         Some("Sender"),
@@ -158,7 +135,11 @@ async fn still_answers(ls: &LocalStack) {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        text(&body, "DescribeLoadBalancersResponse/DescribeLoadBalancersResult/LoadBalancers/member/LoadBalancerName").as_deref(),
+        text(
+            &body,
+            "DescribeLoadBalancersResponse/DescribeLoadBalancersResult/LoadBalancers/member/LoadBalancerName"
+        )
+        .as_deref(),
         Some("drill-alb")
     );
 }
@@ -178,21 +159,9 @@ async fn malformed_bodies_are_aws_errors() {
         assert_query_error(status, &text, "MalformedQueryString");
         still_answers(&ls).await;
     }
-    let (status, body) = call(
-        &ls,
-        reqwest::Method::POST,
-        "ec2",
-        "",
-        vec![0xff, 0xfe, 0x00, 0x01],
-    )
-    .await;
+    let (status, body) = call(&ls, reqwest::Method::POST, "ec2", "", vec![0xff, 0xfe, 0x00, 0x01]).await;
     assert_ec2_error(status, &body, "MalformedQueryString");
-    let (status, body) = post(
-        &ls,
-        "rds",
-        "Action=DescribeDBClusters&Version=2014-10-31&x=%4",
-    )
-    .await;
+    let (status, body) = post(&ls, "rds", "Action=DescribeDBClusters&Version=2014-10-31&x=%4").await;
     assert_query_error(status, &body, "MalformedQueryString");
     still_answers(&ls).await;
     ls.shutdown().await;
@@ -216,17 +185,9 @@ async fn missing_and_unknown_actions() {
     let message = assert_ec2_error(status, &body, "InvalidAction");
     assert!(message.contains("LaunchRockets"), "{message}");
     // Input echoed in a message is escaped and cut, the document stays well-formed.
-    let (status, body) = post(
-        &ls,
-        "rds",
-        &format!("Action=%3C%2FMessage%3E%01{}", "x".repeat(500)),
-    )
-    .await;
+    let (status, body) = post(&ls, "rds", &format!("Action=%3C%2FMessage%3E%01{}", "x".repeat(500))).await;
     let message = assert_query_error(status, &body, "InvalidAction");
-    assert!(
-        message.contains("</Message>") && message.len() < 300,
-        "{message}"
-    );
+    assert!(message.contains("</Message>") && message.len() < 300, "{message}");
     // Missing parameters.
     let (status, body) = post(
         &ls,
@@ -251,14 +212,7 @@ async fn missing_and_unknown_actions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_methods_are_aws_errors() {
     let ls = start().await;
-    let (status, body) = call(
-        &ls,
-        reqwest::Method::GET,
-        "elasticloadbalancing",
-        "",
-        Vec::new(),
-    )
-    .await;
+    let (status, body) = call(&ls, reqwest::Method::GET, "elasticloadbalancing", "", Vec::new()).await;
     assert_query_error(status, &body, "MissingAction");
     let (status, body) = call(&ls, reqwest::Method::GET, "ec2", "", Vec::new()).await;
     assert_ec2_error(status, &body, "MissingAction");
@@ -339,27 +293,13 @@ async fn sts_get_caller_identity() {
     let (status, body) = post(&ls, "sts", "Action=GetCallerIdentity&Version=2011-06-15").await;
     assert_eq!(status, 200, "{body}");
     assert!(
-        body.contains(
-            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-        ),
+        body.contains("<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"),
         "{body}"
     );
-    let field = |f: &str| {
-        text(
-            &body,
-            &format!("GetCallerIdentityResponse/GetCallerIdentityResult/{f}"),
-        )
-    };
+    let field = |f: &str| text(&body, &format!("GetCallerIdentityResponse/GetCallerIdentityResult/{f}"));
     assert_eq!(field("Account").as_deref(), Some("000000000000"));
-    assert_eq!(
-        field("Arn").as_deref(),
-        Some("arn:aws:iam::000000000000:root")
-    );
+    assert_eq!(field("Arn").as_deref(), Some("arn:aws:iam::000000000000:root"));
     assert!(field("UserId").is_some());
-    assert!(text(
-        &body,
-        "GetCallerIdentityResponse/ResponseMetadata/RequestId"
-    )
-    .is_some_and(|r| !r.is_empty()));
+    assert!(text(&body, "GetCallerIdentityResponse/ResponseMetadata/RequestId").is_some_and(|r| !r.is_empty()));
     ls.shutdown().await;
 }

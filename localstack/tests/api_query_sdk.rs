@@ -80,15 +80,8 @@ async fn elbv2_operations_through_the_sdk() {
     let lb_addr = ls.world.lb_addr().expect("load balancer listens");
 
     // Target health right after start: every target still in its initial checks.
-    let first = elb
-        .describe_target_groups()
-        .send()
-        .await
-        .expect("DescribeTargetGroups");
-    let tg_arn = first.target_groups()[0]
-        .target_group_arn()
-        .expect("tg arn")
-        .to_string();
+    let first = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
+    let tg_arn = first.target_groups()[0].target_group_arn().expect("tg arn").to_string();
     let th = elb
         .describe_target_health()
         .target_group_arn(&tg_arn)
@@ -99,17 +92,13 @@ async fn elbv2_operations_through_the_sdk() {
     let initial = th
         .target_health_descriptions()
         .iter()
-        .filter(|d| {
-            d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Initial)
-        })
+        .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Initial))
         .count();
     assert!(initial > 0, "targets start in initial: {th:?}");
     let d = &th.target_health_descriptions()[0];
     if d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Initial) {
         assert_eq!(
-            d.target_health()
-                .and_then(|h| h.reason())
-                .map(|r| r.as_str()),
+            d.target_health().and_then(|h| h.reason()).map(|r| r.as_str()),
             Some("Elb.InitialHealthChecking")
         );
         assert!(d.target_health().and_then(|h| h.description()).is_some());
@@ -126,9 +115,7 @@ async fn elbv2_operations_through_the_sdk() {
     let lb = &out.load_balancers()[0];
     let lb_arn = lb.load_balancer_arn().expect("lb arn").to_string();
     assert!(
-        lb_arn.starts_with(
-            "arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/drill-alb/"
-        ),
+        lb_arn.starts_with("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/drill-alb/"),
         "{lb_arn}"
     );
     assert_eq!(lb_arn.rsplit('/').next().map(str::len), Some(16));
@@ -136,10 +123,7 @@ async fn elbv2_operations_through_the_sdk() {
     assert_eq!(lb.dns_name(), Some(lb_addr.ip().to_string().as_str()));
     assert_eq!(lb.scheme().map(|s| s.as_str()), Some("internet-facing"));
     assert_eq!(lb.r#type().map(|s| s.as_str()), Some("application"));
-    assert_eq!(
-        lb.state().and_then(|s| s.code()).map(|c| c.as_str()),
-        Some("active")
-    );
+    assert_eq!(lb.state().and_then(|s| s.code()).map(|c| c.as_str()), Some("active"));
     assert_eq!(lb.ip_address_type().map(|s| s.as_str()), Some("ipv4"));
     assert!(lb.vpc_id().is_some_and(|v| v.starts_with("vpc-")));
     assert!(lb.created_time().is_some());
@@ -169,10 +153,7 @@ async fn elbv2_operations_through_the_sdk() {
         .send()
         .await
         .expect("by arn");
-    assert_eq!(
-        again.load_balancers()[0].load_balancer_arn(),
-        Some(lb_arn.as_str())
-    );
+    assert_eq!(again.load_balancers()[0].load_balancer_arn(), Some(lb_arn.as_str()));
     assert_eq!(
         elb.describe_load_balancers()
             .send()
@@ -189,9 +170,7 @@ async fn elbv2_operations_through_the_sdk() {
         .await
         .expect_err("unknown name");
     assert_eq!(err.code(), Some("LoadBalancerNotFound"));
-    assert!(err
-        .into_service_error()
-        .is_load_balancer_not_found_exception());
+    assert!(err.into_service_error().is_load_balancer_not_found_exception());
 
     // DescribeTargetGroups by load balancer, with the stack's health-check settings.
     let out = elb
@@ -204,9 +183,7 @@ async fn elbv2_operations_through_the_sdk() {
     let tg = &out.target_groups()[0];
     assert_eq!(tg.target_group_arn(), Some(tg_arn.as_str()));
     assert!(
-        tg_arn.starts_with(
-            "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/drill-app/"
-        ),
+        tg_arn.starts_with("arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/drill-app/"),
         "{tg_arn}"
     );
     assert_eq!(tg.target_group_name(), Some("drill-app"));
@@ -244,9 +221,7 @@ async fn elbv2_operations_through_the_sdk() {
         .await
         .expect_err("unknown tg");
     assert_eq!(err.code(), Some("TargetGroupNotFound"));
-    assert!(err
-        .into_service_error()
-        .is_target_group_not_found_exception());
+    assert!(err.into_service_error().is_target_group_not_found_exception());
 
     // DescribeListeners: the proxy's real port, forwarding to the target group.
     let out = elb
@@ -276,10 +251,10 @@ async fn elbv2_operations_through_the_sdk() {
                 .await
                 .expect("DescribeTargetHealth");
             th.target_health_descriptions().len() == 6
-                && th.target_health_descriptions().iter().all(|d| {
-                    d.target_health().and_then(|h| h.state())
-                        == Some(&TargetHealthStateEnum::Healthy)
-                })
+                && th
+                    .target_health_descriptions()
+                    .iter()
+                    .all(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy))
         },
     )
     .await;
@@ -332,9 +307,7 @@ async fn elbv2_operations_through_the_sdk() {
         .send()
         .await
         .expect("unregistered");
-    let h = th.target_health_descriptions()[0]
-        .target_health()
-        .expect("health");
+    let h = th.target_health_descriptions()[0].target_health().expect("health");
     assert_eq!(h.state(), Some(&TargetHealthStateEnum::Unused));
     assert_eq!(h.reason().map(|r| r.as_str()), Some("Target.NotRegistered"));
     assert!(!ls.world.targets().iter().any(|t| t.id == "i-app1a1"));
@@ -447,14 +420,8 @@ async fn ec2_operations_through_the_sdk() {
         Some(addr_of(&ls, "i-app1a1").ip().to_string().as_str())
     );
     assert_eq!(inst.subnet_id(), Some("subnet-app-1a"));
-    assert_eq!(
-        inst.placement().and_then(|p| p.availability_zone()),
-        Some("us-east-1a")
-    );
-    assert_eq!(
-        inst.state().and_then(|s| s.name()),
-        Some(&InstanceStateName::Running)
-    );
+    assert_eq!(inst.placement().and_then(|p| p.availability_zone()), Some("us-east-1a"));
+    assert_eq!(inst.state().and_then(|s| s.name()), Some(&InstanceStateName::Running));
     assert_eq!(inst.state().and_then(|s| s.code()), Some(16));
     assert!(inst.launch_time().is_some());
     assert!(inst.image_id().is_some() && inst.instance_type().is_some());
@@ -467,11 +434,7 @@ async fn ec2_operations_through_the_sdk() {
     assert_eq!(name_tag, Some("app-1a-1"));
 
     // The other filters.
-    let all = ec2
-        .describe_instances()
-        .send()
-        .await
-        .expect("all instances");
+    let all = ec2.describe_instances().send().await.expect("all instances");
     assert_eq!(ids_of(&all).len(), 6);
     let out = ec2
         .describe_instances()
@@ -530,22 +493,14 @@ async fn ec2_operations_through_the_sdk() {
         aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
         Some("InvalidInstanceID.NotFound")
     );
-    assert!(aws_sdk_ec2::error::ProvideErrorMetadata::message(&err)
-        .is_some_and(|m| m.contains("i-nope")));
+    assert!(aws_sdk_ec2::error::ProvideErrorMetadata::message(&err).is_some_and(|m| m.contains("i-nope")));
 
     // Subnets.
-    let out = ec2
-        .describe_subnets()
-        .send()
-        .await
-        .expect("DescribeSubnets");
+    let out = ec2.describe_subnets().send().await.expect("DescribeSubnets");
     assert_eq!(out.subnets().len(), 6);
     for s in out.subnets() {
         let cidr = s.cidr_block().expect("cidr");
-        assert!(
-            cidr.starts_with("10.0.") && cidr.ends_with(".0/24"),
-            "{cidr}"
-        );
+        assert!(cidr.starts_with("10.0.") && cidr.ends_with(".0/24"), "{cidr}");
         assert_eq!(s.vpc_id(), Some(vpc.as_str()));
         assert_eq!(s.state().map(|s| s.as_str()), Some("available"));
     }
@@ -679,22 +634,15 @@ async fn ec2_operations_through_the_sdk() {
         change.current_state().and_then(|s| s.name()),
         Some(&InstanceStateName::Pending)
     );
-    wait_until(
-        Duration::from_secs(10),
-        "the started instance is running",
-        || async {
-            let out = ec2
-                .describe_instances()
-                .instance_ids("i-app1a1")
-                .send()
-                .await
-                .expect("describe");
-            out.reservations()[0].instances()[0]
-                .state()
-                .and_then(|s| s.name())
-                == Some(&InstanceStateName::Running)
-        },
-    )
+    wait_until(Duration::from_secs(10), "the started instance is running", || async {
+        let out = ec2
+            .describe_instances()
+            .instance_ids("i-app1a1")
+            .send()
+            .await
+            .expect("describe");
+        out.reservations()[0].instances()[0].state().and_then(|s| s.name()) == Some(&InstanceStateName::Running)
+    })
     .await;
     wait_until(
         Duration::from_secs(5),
@@ -742,11 +690,7 @@ async fn rds_operations_through_the_sdk() {
             .collect::<Vec<_>>()
     };
 
-    let out = rds
-        .describe_db_clusters()
-        .send()
-        .await
-        .expect("DescribeDBClusters");
+    let out = rds.describe_db_clusters().send().await.expect("DescribeDBClusters");
     assert_eq!(out.db_clusters().len(), 1);
     let c = &out.db_clusters()[0];
     assert_eq!(c.db_cluster_identifier(), Some("drill-db"));
@@ -786,11 +730,7 @@ async fn rds_operations_through_the_sdk() {
     assert!(err.into_service_error().is_db_cluster_not_found_fault());
 
     // DB instances.
-    let out = rds
-        .describe_db_instances()
-        .send()
-        .await
-        .expect("DescribeDBInstances");
+    let out = rds.describe_db_instances().send().await.expect("DescribeDBInstances");
     let nodes: Vec<(&str, &str, &str)> = out
         .db_instances()
         .iter()
@@ -853,14 +793,10 @@ async fn rds_operations_through_the_sdk() {
         .await
         .expect("after failover");
     assert_eq!(writer_of(&out.db_clusters()[0]), ["drill-db-2"]);
-    wait_until(
-        Duration::from_secs(10),
-        "the cluster is available again",
-        || async {
-            let out = rds.describe_db_clusters().send().await.expect("describe");
-            out.db_clusters()[0].status() == Some("available")
-        },
-    )
+    wait_until(Duration::from_secs(10), "the cluster is available again", || async {
+        let out = rds.describe_db_clusters().send().await.expect("describe");
+        out.db_clusters()[0].status() == Some("available")
+    })
     .await;
     // And back again, naming the target.
     let out = rds
@@ -870,10 +806,7 @@ async fn rds_operations_through_the_sdk() {
         .send()
         .await
         .expect("failover back");
-    assert_eq!(
-        writer_of(out.db_cluster().expect("cluster")),
-        ["drill-db-1"]
-    );
+    assert_eq!(writer_of(out.db_cluster().expect("cluster")), ["drill-db-1"]);
     let err = rds
         .failover_db_cluster()
         .db_cluster_identifier("no-such-db")

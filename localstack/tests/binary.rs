@@ -52,7 +52,11 @@ async fn serves_health_and_stops_on_signals() {
             .map(|t| serde_json::from_str(&t).unwrap())
             .unwrap();
         assert!(truth["events"].as_array().is_some());
-        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
         let status = wait_exit(&mut child);
         assert_eq!(status.code(), Some(0), "exit after {signal}");
     }
@@ -65,7 +69,11 @@ fn bad_stack_file_is_refused() {
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stacks/multi-az.yaml"))
         .unwrap()
-        .replacen("zones: [us-east-1a, us-east-1b, us-east-1c]", "zones: [us-east-1a, us-east-1b]", 1);
+        .replacen(
+            "zones: [us-east-1a, us-east-1b, us-east-1c]",
+            "zones: [us-east-1a, us-east-1b]",
+            1,
+        );
     let path = dir.join("bad.yaml");
     std::fs::write(&path, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_drdrill-localstack"))

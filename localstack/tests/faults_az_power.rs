@@ -22,32 +22,20 @@ async fn az_power_interruption_completes_without_losing_writes() {
 
     let env = Env::multi_az().await;
     let tid = env.create_template(&template).await;
-    let got = env
-        .fis
-        .get_experiment_template()
-        .id(&tid)
-        .send()
-        .await
-        .unwrap();
+    let got = env.fis.get_experiment_template().id(&tid).send().await.unwrap();
     let got = got.experiment_template().unwrap();
     let names: BTreeSet<&String> = got.actions().unwrap().keys().collect();
     let want: BTreeSet<&String> = template["actions"].as_object().unwrap().keys().collect();
     assert_eq!(names, want, "every action of the file was created");
-    assert_eq!(
-        got.tags().unwrap()["Name"],
-        "AZ Impairment: Power Interruption"
-    );
+    assert_eq!(got.tags().unwrap()["Name"], "AZ Impairment: Power Interruption");
 
     let writer = Writer::start(env.lb(), "power");
-    wait_until(
-        Duration::from_secs(5),
-        "writes are acknowledged",
-        || async { writer.acked().len() >= 20 },
-    )
+    wait_until(Duration::from_secs(5), "writes are acknowledged", || async {
+        writer.acked().len() >= 20
+    })
     .await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "running", Duration::from_secs(2))
-        .await;
+    env.wait_experiment(&eid, "running", Duration::from_secs(2)).await;
 
     let resolved = env
         .fis
@@ -81,23 +69,18 @@ async fn az_power_interruption_completes_without_losing_writes() {
     .collect();
     assert_eq!(hit, expect);
 
-    env.wait_experiment(&eid, "completed", Duration::from_secs(14))
-        .await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(14)).await;
     let t_done = drdrill_localstack::truth::now_unix_ms();
     wait_until(
         Duration::from_secs(5),
         "the stack serves again and takes writes",
         || async {
-            env.serving().await == Some(true)
-                && writer.acked().iter().filter(|a| a.t_ms > t_done).count() >= 20
+            env.serving().await == Some(true) && writer.acked().iter().filter(|a| a.t_ms > t_done).count() >= 20
         },
     )
     .await;
     let (acked, attempts) = writer.finish().await;
-    assert!(
-        acked.len() < attempts,
-        "some writes failed during the interruption"
-    );
+    assert!(acked.len() < attempts, "some writes failed during the interruption");
 
     let events = env.truth().await;
     let t_first_fault = events
@@ -137,10 +120,7 @@ async fn az_power_interruption_completes_without_losing_writes() {
         .collect()
     );
 
-    let failovers: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["kind"] == "db_failover")
-        .collect();
+    let failovers: Vec<&Value> = events.iter().filter(|e| e["kind"] == "db_failover").collect();
     assert_eq!(failovers.len(), 1);
     assert_eq!(failovers[0]["lost_write_ids"], json!([]));
     let missing = read_back(&env, &acked).await;

@@ -19,30 +19,21 @@ fn failover_template() -> Value {
 
 /// Runs a failover while `writer` writes; returns the failover's ground-truth event once
 /// the experiment completed and writes are acknowledged again afterwards.
-async fn fail_over_under_writes(env: &Env, writer: &Writer) -> Value {
+async fn fail_over_under_writes(env: &Env, writer: &Writer, new_writer: &str) -> Value {
     let tid = env.create_template(&failover_template()).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_fault_applied(&eid, "Failover", Duration::from_secs(2))
-        .await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(5))
-        .await;
+    env.wait_fault_applied(&eid, "Failover", Duration::from_secs(2)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(5)).await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1, "{failovers:?}");
     let failover = failovers[0].clone();
     assert_eq!(str_of(&failover, "from"), "drill-db-1");
-    assert_eq!(str_of(&failover, "to"), "drill-db-2");
+    assert_eq!(str_of(&failover, "to"), new_writer);
     let t_failover = t_ms(&failover);
     wait_until(
         Duration::from_secs(5),
         "writes are acknowledged again after the failover",
-        || async {
-            writer
-                .acked()
-                .iter()
-                .filter(|a| a.t_ms > t_failover)
-                .count()
-                >= 20
-        },
+        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
     )
     .await;
     failover
@@ -55,31 +46,19 @@ async fn fail_over_under_writes(env: &Env, writer: &Writer) -> Value {
 async fn multi_az_failover_loses_no_acknowledged_write() {
     let env = Env::multi_az().await;
     let writer = Writer::start(env.lb(), "maz");
-    wait_until(
-        Duration::from_secs(5),
-        "writes are acknowledged",
-        || async { writer.acked().len() >= 20 },
-    )
+    wait_until(Duration::from_secs(5), "writes are acknowledged", || async {
+        writer.acked().len() >= 20
+    })
     .await;
-    let failover = fail_over_under_writes(&env, &writer).await;
+    let failover = fail_over_under_writes(&env, &writer, "drill-db-2").await;
     let (acked, attempts) = writer.finish().await;
-    assert!(
-        acked.len() < attempts,
-        "some writes were refused during the failover"
-    );
+    assert!(acked.len() < attempts, "some writes were refused during the failover");
     let t_failover = t_ms(&failover);
     assert!(acked.iter().any(|a| a.t_ms < t_failover) && acked.iter().any(|a| a.t_ms > t_failover));
 
-    assert_eq!(
-        failover["lost_write_ids"],
-        json!([]),
-        "ground truth: nothing lost"
-    );
+    assert_eq!(failover["lost_write_ids"], json!([]), "ground truth: nothing lost");
     let missing = read_back(&env, &acked).await;
-    assert!(
-        missing.is_empty(),
-        "acknowledged writes missing: {missing:?}"
-    );
+    assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
     let availability: Vec<bool> = env
         .truth_of("db_availability")
         .await
@@ -99,7 +78,7 @@ async fn multi_az_failover_loses_no_acknowledged_write() {
 /// window before the failover; every other acknowledged write reads back intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_replica_failover_loses_exactly_the_lag_window() {
-    let env = Env::start(common::test_stack("async-replica")).await;
+    let env = Env::start(common::shipped_stack("async-replica")).await;
     env.wait_all_healthy().await;
     let lag = env
         .ls
@@ -121,7 +100,7 @@ async fn async_replica_failover_loses_exactly_the_lag_window() {
         },
     )
     .await;
-    let failover = fail_over_under_writes(&env, &writer).await;
+    let failover = fail_over_under_writes(&env, &writer, "drill-db-2").await;
     let (acked, _) = writer.finish().await;
 
     let lost: BTreeSet<String> = failover["lost_write_ids"]
@@ -131,10 +110,7 @@ async fn async_replica_failover_loses_exactly_the_lag_window() {
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     let missing = read_back(&env, &acked).await;
-    assert!(
-        !missing.is_empty(),
-        "an async failover loses the lag window"
-    );
+    assert!(!missing.is_empty(), "an async failover loses the lag window");
     assert_eq!(
         lost, missing,
         "ground truth names exactly the unreadable acknowledged writes"
@@ -148,10 +124,7 @@ async fn async_replica_failover_loses_exactly_the_lag_window() {
             a.id
         );
     }
-    let replicated = acked
-        .iter()
-        .filter(|a| a.t_ms < t_failover - lag - 100)
-        .count();
+    let replicated = acked.iter().filter(|a| a.t_ms < t_failover - lag - 100).count();
     assert!(replicated > 0, "writes older than the lag survived");
 }
 
@@ -172,11 +145,9 @@ fn lost_ids(failover: &Value) -> BTreeSet<String> {
 async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
     let env = Env::multi_az().await;
     let writer = Writer::start(env.lb(), "reboot");
-    wait_until(
-        Duration::from_secs(5),
-        "writes are acknowledged",
-        || async { writer.acked().len() >= 20 },
-    )
+    wait_until(Duration::from_secs(5), "writes are acknowledged", || async {
+        writer.acked().len() >= 20
+    })
     .await;
     let template = json!({
         "targets": {
@@ -193,22 +164,14 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(6))
-        .await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1);
     let t_failover = t_ms(&failovers[0]);
     wait_until(
         Duration::from_secs(5),
         "writes are acknowledged after the failover",
-        || async {
-            writer
-                .acked()
-                .iter()
-                .filter(|a| a.t_ms > t_failover)
-                .count()
-                >= 20
-        },
+        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
     )
     .await;
     let (acked, _) = writer.finish().await;
@@ -225,7 +188,7 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
 /// lag window before the cut; the ground truth names exactly those, and they read back 404.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_replication_stops_when_the_writer_is_cut_off() {
-    let env = Env::start(common::test_stack("async-replica")).await;
+    let env = Env::start(common::shipped_stack("async-replica")).await;
     env.wait_all_healthy().await;
     let lag = env
         .ls
@@ -263,11 +226,8 @@ async fn async_replication_stops_when_the_writer_is_cut_off() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    let t_cut = env
-        .wait_fault_applied(&eid, "Cut", Duration::from_secs(2))
-        .await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(6))
-        .await;
+    let t_cut = env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2)).await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1);
     let t_failover = t_ms(&failovers[0]);
@@ -278,14 +238,7 @@ async fn async_replication_stops_when_the_writer_is_cut_off() {
     wait_until(
         Duration::from_secs(5),
         "writes are acknowledged after the failover",
-        || async {
-            writer
-                .acked()
-                .iter()
-                .filter(|a| a.t_ms > t_failover)
-                .count()
-                >= 20
-        },
+        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
     )
     .await;
     let (acked, _) = writer.finish().await;
@@ -306,4 +259,32 @@ async fn async_replication_stops_when_the_writer_is_cut_off() {
             a.id
         );
     }
+}
+
+/// Single node: a "failover" restarts the one node; writes are refused for the failover
+/// duration (ground truth: unavailable, then available again about that long after) and
+/// every acknowledged write reads back afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_node_failover_restarts_without_loss() {
+    let env = Env::start(common::test_stack("single")).await;
+    env.wait_all_healthy().await;
+    let writer = Writer::start(env.lb(), "single");
+    wait_until(Duration::from_secs(5), "writes are acknowledged", || async {
+        writer.acked().len() >= 20
+    })
+    .await;
+    let failover = fail_over_under_writes(&env, &writer, "drill-db-1").await;
+    let (acked, attempts) = writer.finish().await;
+    assert!(acked.len() < attempts, "writes were refused during the restart");
+    assert_eq!(failover["lost_write_ids"], json!([]));
+    let avail = env.truth_of("db_availability").await;
+    assert_eq!(avail.len(), 2, "{avail:?}");
+    let outage = t_ms(&avail[1]) - t_ms(&avail[0]);
+    let full = env.ls.world.stack.database.failover_duration.0.as_millis() as i64;
+    assert!(
+        (full - 50..=full + 300).contains(&outage),
+        "unavailable for {outage} ms (failover duration {full} ms)"
+    );
+    let missing = read_back(&env, &acked).await;
+    assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
 }

@@ -64,29 +64,16 @@ async fn every_fis_operation_round_trips() {
         .send()
         .await
         .unwrap();
-    let tags = fis
-        .list_tags_for_resource()
-        .resource_arn(&t_arn)
-        .send()
-        .await
-        .unwrap();
+    let tags = fis.list_tags_for_resource().resource_arn(&t_arn).send().await.unwrap();
     let tags = tags.tags().unwrap();
-    assert_eq!(
-        (tags["Team"].as_str(), tags["Owner"].as_str()),
-        ("sre", "drdrill")
-    );
+    assert_eq!((tags["Team"].as_str(), tags["Owner"].as_str()), ("sre", "drdrill"));
     fis.untag_resource()
         .resource_arn(&t_arn)
         .tag_keys("Team")
         .send()
         .await
         .unwrap();
-    let tags = fis
-        .list_tags_for_resource()
-        .resource_arn(&t_arn)
-        .send()
-        .await
-        .unwrap();
+    let tags = fis.list_tags_for_resource().resource_arn(&t_arn).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["Owner"]);
 
     // An experiment that runs to completion.
@@ -103,27 +90,23 @@ async fn every_fis_operation_round_trips() {
     assert_eq!(exp.experiment_template_id(), Some(tid.as_str()));
     let order = ["pending", "initiating", "running", "completed"];
     let seen = std::sync::Mutex::new(vec!["pending".to_string()]);
-    wait_until(
-        Duration::from_secs(5),
-        "the experiment completes",
-        || async {
-            let out = fis.get_experiment().id(&eid).send().await.unwrap();
-            let s = out
-                .experiment()
-                .unwrap()
-                .state()
-                .unwrap()
-                .status()
-                .unwrap()
-                .as_str()
-                .to_string();
-            let mut seen = seen.lock().unwrap();
-            if seen.last() != Some(&s) {
-                seen.push(s.clone());
-            }
-            s == "completed"
-        },
-    )
+    wait_until(Duration::from_secs(5), "the experiment completes", || async {
+        let out = fis.get_experiment().id(&eid).send().await.unwrap();
+        let s = out
+            .experiment()
+            .unwrap()
+            .state()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str()
+            .to_string();
+        let mut seen = seen.lock().unwrap();
+        if seen.last() != Some(&s) {
+            seen.push(s.clone());
+        }
+        s == "completed"
+    })
     .await;
     let seen = seen.into_inner().unwrap();
     let ranks: Vec<usize> = seen
@@ -135,42 +118,24 @@ async fn every_fis_operation_round_trips() {
                 .unwrap_or_else(|| panic!("unexpected state {s}"))
         })
         .collect();
-    assert!(
-        ranks.windows(2).all(|w| w[0] < w[1]),
-        "states go forward: {seen:?}"
-    );
-    assert!(
-        seen.contains(&"running".to_string()),
-        "running was observed: {seen:?}"
-    );
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "states go forward: {seen:?}");
+    assert!(seen.contains(&"running".to_string()), "running was observed: {seen:?}");
     let out = fis.get_experiment().id(&eid).send().await.unwrap();
     let exp = out.experiment().unwrap();
-    let (start, end) = (
-        secs(exp.start_time().unwrap()),
-        secs(exp.end_time().unwrap()),
-    );
+    let (start, end) = (secs(exp.start_time().unwrap()), secs(exp.end_time().unwrap()));
     let acts = exp.actions().unwrap();
     let (first, second) = (&acts["First"], &acts["Second"]);
     for a in [first, second] {
         assert_eq!(a.state().unwrap().status().unwrap().as_str(), "completed");
         assert_eq!(a.action_id(), Some("aws:fis:wait"));
     }
-    let (f0, f1) = (
-        secs(first.start_time().unwrap()),
-        secs(first.end_time().unwrap()),
-    );
-    let (s0, s1) = (
-        secs(second.start_time().unwrap()),
-        secs(second.end_time().unwrap()),
-    );
+    let (f0, f1) = (secs(first.start_time().unwrap()), secs(first.end_time().unwrap()));
+    let (s0, s1) = (secs(second.start_time().unwrap()), secs(second.end_time().unwrap()));
     assert!(
         start <= f0 && f0 < f1 && f1 <= s0 && s0 < s1 && s1 <= end,
         "times in order: {start} {f0} {f1} {s0} {s1} {end}"
     );
-    assert!(
-        f1 - f0 >= 0.45 && s1 - s0 >= 0.45,
-        "each wait lasted its duration"
-    );
+    assert!(f1 - f0 >= 0.45 && s1 - s0 >= 0.45, "each wait lasted its duration");
     assert_eq!(exp.tags().unwrap()["drdrill:run"], "run-1");
 
     // ListExperiments shows the tags, so a client can find its own experiments.
@@ -185,10 +150,7 @@ async fn every_fis_operation_round_trips() {
         .collect();
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].id(), Some(eid.as_str()));
-    assert_eq!(
-        mine[0].state().unwrap().status().unwrap().as_str(),
-        "completed"
-    );
+    assert_eq!(mine[0].state().unwrap().status().unwrap().as_str(), "completed");
     let by_template = fis
         .list_experiments()
         .experiment_template_id(&tid)
@@ -211,18 +173,12 @@ async fn every_fis_operation_round_trips() {
         .send()
         .await
         .unwrap();
-    let tags = fis
-        .list_tags_for_resource()
-        .resource_arn(&e_arn)
-        .send()
-        .await
-        .unwrap();
+    let tags = fis.list_tags_for_resource().resource_arn(&e_arn).send().await.unwrap();
     assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["Phase"]);
 
     // StopExperiment on a running experiment.
     let eid2 = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid2, "running", Duration::from_secs(2))
-        .await;
+    env.wait_experiment(&eid2, "running", Duration::from_secs(2)).await;
     let stopping = fis.stop_experiment().id(&eid2).send().await.unwrap();
     let status = stopping
         .experiment()
@@ -233,12 +189,8 @@ async fn every_fis_operation_round_trips() {
         .unwrap()
         .as_str()
         .to_string();
-    assert!(
-        matches!(status.as_str(), "stopping" | "stopped"),
-        "{status}"
-    );
-    env.wait_experiment(&eid2, "stopped", Duration::from_secs(2))
-        .await;
+    assert!(matches!(status.as_str(), "stopping" | "stopped"), "{status}");
+    env.wait_experiment(&eid2, "stopped", Duration::from_secs(2)).await;
     let acts = env.action_statuses(&eid2).await;
     assert_eq!(acts["First"], "stopped");
     assert_eq!(acts["Second"], "cancelled");
@@ -262,19 +214,11 @@ async fn every_fis_operation_round_trips() {
     ] {
         assert!(ids.contains(id), "{id} listed in {ids:?}");
     }
-    let action = fis
-        .get_action()
-        .id("aws:ec2:stop-instances")
-        .send()
-        .await
-        .unwrap();
+    let action = fis.get_action().id("aws:ec2:stop-instances").send().await.unwrap();
     let action = action.action().unwrap();
     assert_eq!(action.id(), Some("aws:ec2:stop-instances"));
     let params = action.parameters().unwrap();
-    assert_eq!(
-        params["startInstancesAfterDuration"].required(),
-        Some(false)
-    );
+    assert_eq!(params["startInstancesAfterDuration"].required(), Some(false));
     assert_eq!(
         action.targets().unwrap()["Instances"].resource_type(),
         Some("aws:ec2:instance")
@@ -291,22 +235,9 @@ async fn every_fis_operation_round_trips() {
     );
 
     // Delete.
-    let deleted = fis
-        .delete_experiment_template()
-        .id(&tid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        deleted.experiment_template().unwrap().id(),
-        Some(tid.as_str())
-    );
-    let gone = fis
-        .get_experiment_template()
-        .id(&tid)
-        .send()
-        .await
-        .unwrap_err();
+    let deleted = fis.delete_experiment_template().id(&tid).send().await.unwrap();
+    assert_eq!(deleted.experiment_template().unwrap().id(), Some(tid.as_str()));
+    let gone = fis.get_experiment_template().id(&tid).send().await.unwrap_err();
     assert!(matches!(
         gone.into_service_error(),
         GetExperimentTemplateError::ResourceNotFoundException(_)
@@ -327,10 +258,7 @@ async fn errors_use_fis_error_types() {
         "targets": {"Insts": instances_in("us-east-1a")},
         "actions": {"Spot": {"actionId": "aws:ec2:send-spot-instance-interruptions", "targets": {"Instances": "Insts"}}}
     });
-    let err = common::template_request(&env.fis, &template)
-        .send()
-        .await
-        .unwrap_err();
+    let err = common::template_request(&env.fis, &template).send().await.unwrap_err();
     let err = err.into_service_error();
     assert_eq!(err.code(), Some("ValidationException"));
     assert!(
@@ -339,10 +267,7 @@ async fn errors_use_fis_error_types() {
             .contains("aws:ec2:send-spot-instance-interruptions"),
         "message names the action id: {err:?}"
     );
-    assert!(matches!(
-        err,
-        CreateExperimentTemplateError::ValidationException(_)
-    ));
+    assert!(matches!(err, CreateExperimentTemplateError::ValidationException(_)));
 
     let err = env
         .fis
@@ -353,10 +278,7 @@ async fn errors_use_fis_error_types() {
         .unwrap_err()
         .into_service_error();
     assert!(
-        matches!(
-            err,
-            GetExperimentTemplateError::ResourceNotFoundException(_)
-        ),
+        matches!(err, GetExperimentTemplateError::ResourceNotFoundException(_)),
         "{err:?}"
     );
     let err = env
@@ -371,10 +293,7 @@ async fn errors_use_fis_error_types() {
         matches!(err, StartExperimentError::ResourceNotFoundException(_)),
         "{err:?}"
     );
-    assert!(
-        err.message().unwrap_or_default().contains("EXTnope"),
-        "{err:?}"
-    );
+    assert!(err.message().unwrap_or_default().contains("EXTnope"), "{err:?}");
     let err = env
         .fis
         .get_experiment()
@@ -436,8 +355,7 @@ async fn targets_resolve_by_tags_filters_and_selection_mode() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "running", Duration::from_secs(2))
-        .await;
+    env.wait_experiment(&eid, "running", Duration::from_secs(2)).await;
 
     let out = env
         .fis
@@ -468,20 +386,14 @@ async fn targets_resolve_by_tags_filters_and_selection_mode() {
     assert_eq!(ids, ["i-app1b1", "i-app1b2"]);
     for (ty, id, arn) in &zone_b {
         assert_eq!(ty, "aws:ec2:instance");
-        assert_eq!(
-            arn,
-            &format!("arn:aws:ec2:us-east-1:000000000000:instance/{id}")
-        );
+        assert_eq!(arn, &format!("arn:aws:ec2:us-east-1:000000000000:instance/{id}"));
     }
     let all_app: BTreeSet<String> = env.all_instances().into_iter().map(|(id, _)| id).collect();
     let one = by_target("One");
     assert_eq!(one.len(), 1, "{one:?}");
     let half = by_target("Half");
     assert_eq!(half.len(), all_app.len() / 2, "{half:?}");
-    assert!(one
-        .iter()
-        .chain(&half)
-        .all(|(_, id, _)| all_app.contains(id)));
+    assert!(one.iter().chain(&half).all(|(_, id, _)| all_app.contains(id)));
     let subnets: Vec<String> = by_target("SubnetsC")
         .into_iter()
         .map(|(ty, id, _)| {
@@ -501,22 +413,15 @@ async fn targets_resolve_by_tags_filters_and_selection_mode() {
         .await
         .unwrap();
     assert_eq!(only.resolved_targets().len(), 2);
-    assert!(only
-        .resolved_targets()
-        .iter()
-        .all(|r| r.target_name() == Some("ZoneB")));
+    assert!(only.resolved_targets().iter().all(|r| r.target_name() == Some("ZoneB")));
 
     env.fis.stop_experiment().id(&eid).send().await.unwrap();
-    env.wait_experiment(&eid, "stopped", Duration::from_secs(2))
-        .await;
+    env.wait_experiment(&eid, "stopped", Duration::from_secs(2)).await;
     let acts = env.action_statuses(&eid).await;
     assert_eq!(acts["Wait"], "stopped");
     for a in ["StopB", "StopOne", "StopHalf", "CutC"] {
         assert_eq!(acts[a], "cancelled", "{a}");
     }
-    assert!(
-        env.truth_of("fault_applied").await.is_empty(),
-        "nothing was hit"
-    );
+    assert!(env.truth_of("fault_applied").await.is_empty(), "nothing was hit");
     assert!(env.all_running());
 }

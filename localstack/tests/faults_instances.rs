@@ -51,13 +51,9 @@ async fn stopped_instances_refuse_connections_until_restarted() {
         .filter(|i| !zone_a.contains(i))
         .collect();
 
-    let tid = env
-        .create_template(&stop_zone_template("us-east-1a", "PT3S"))
-        .await;
+    let tid = env.create_template(&stop_zone_template("us-east-1a", "PT3S")).await;
     let eid = env.start_experiment(&tid).await;
-    let t_applied = env
-        .wait_fault_applied(&eid, "Stop", Duration::from_secs(2))
-        .await;
+    let t_applied = env.wait_fault_applied(&eid, "Stop", Duration::from_secs(2)).await;
 
     for (id, addr) in &zone_a {
         let began = Instant::now();
@@ -67,10 +63,7 @@ async fn stopped_instances_refuse_connections_until_restarted() {
             Ok(Ok(_)) => panic!("stopped {id} accepted a connection"),
             Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{id}: {e}"),
         }
-        assert!(
-            began.elapsed() < Duration::from_millis(200),
-            "refusal is immediate"
-        );
+        assert!(began.elapsed() < Duration::from_millis(200), "refusal is immediate");
     }
     for (id, addr) in &others {
         TcpStream::connect(addr)
@@ -84,22 +77,17 @@ async fn stopped_instances_refuse_connections_until_restarted() {
     );
 
     let http = common::client(Duration::from_secs(1));
-    wait_until(
-        Duration::from_secs(6),
-        "the zone's instances answer again",
-        || async {
-            for (_, addr) in &zone_a {
-                match http.get(format!("http://{addr}/health")).send().await {
-                    Ok(r) if r.status() == 200 => {}
-                    _ => return false,
-                }
+    wait_until(Duration::from_secs(6), "the zone's instances answer again", || async {
+        for (_, addr) in &zone_a {
+            match http.get(format!("http://{addr}/health")).send().await {
+                Ok(r) if r.status() == 200 => {}
+                _ => return false,
             }
-            true
-        },
-    )
+        }
+        true
+    })
     .await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(2))
-        .await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(2)).await;
 
     let states = instance_states(&env).await;
     let boot = env.ls.world.stack.timings.instance_boot.0.as_millis() as i64;
@@ -137,14 +125,7 @@ async fn target_health_follows_thresholds() {
     let t_start = truth_now();
     let env = Env::start(common::shipped_stack("multi-az")).await;
     env.wait_all_healthy().await;
-    let hc = env
-        .ls
-        .world
-        .stack
-        .load_balancer
-        .target_group
-        .health_check
-        .clone();
+    let hc = env.ls.world.stack.load_balancer.target_group.health_check.clone();
     let interval = hc.interval.0.as_millis() as i64;
     let tolerance = interval + hc.timeout.0.as_millis() as i64 + 100;
     let to_unhealthy = hc.unhealthy_threshold as i64 * interval;
@@ -171,27 +152,19 @@ async fn target_health_follows_thresholds() {
     }
 
     let zone_a = env.zone_instances("us-east-1a");
-    let tid = env
-        .create_template(&stop_zone_template("us-east-1a", "PT3S"))
-        .await;
+    let tid = env.create_template(&stop_zone_template("us-east-1a", "PT3S")).await;
     let eid = env.start_experiment(&tid).await;
-    let t_applied = env
-        .wait_fault_applied(&eid, "Stop", Duration::from_secs(2))
-        .await;
-    wait_until(
-        Duration::from_secs(2),
-        "the stopped targets are unhealthy",
-        || async {
-            let unhealthy: Vec<String> = env
-                .truth_of("target_health")
-                .await
-                .iter()
-                .filter(|e| e["to"] == "unhealthy")
-                .map(|e| str_of(e, "target"))
-                .collect();
-            zone_a.iter().all(|(id, _)| unhealthy.contains(id))
-        },
-    )
+    let t_applied = env.wait_fault_applied(&eid, "Stop", Duration::from_secs(2)).await;
+    wait_until(Duration::from_secs(2), "the stopped targets are unhealthy", || async {
+        let unhealthy: Vec<String> = env
+            .truth_of("target_health")
+            .await
+            .iter()
+            .filter(|e| e["to"] == "unhealthy")
+            .map(|e| str_of(e, "target"))
+            .collect();
+        zone_a.iter().all(|(id, _)| unhealthy.contains(id))
+    })
     .await;
     // The load balancer now routes around the unhealthy targets, over both other zones.
     let mut zones = std::collections::BTreeSet::new();
@@ -206,21 +179,15 @@ async fn target_health_follows_thresholds() {
         let served_by = r.headers()["served-by"].to_str().unwrap().to_string();
         zones.insert(served_by.split('/').nth(1).unwrap_or_default().to_string());
     }
-    assert_eq!(
-        zones.into_iter().collect::<Vec<_>>(),
-        ["us-east-1b", "us-east-1c"]
-    );
-    env.wait_experiment(&eid, "completed", Duration::from_secs(6))
-        .await;
+    assert_eq!(zones.into_iter().collect::<Vec<_>>(), ["us-east-1b", "us-east-1c"]);
+    env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
     env.wait_all_healthy().await;
 
     let events = env.truth().await;
     let running_at = |id: &str| {
         events
             .iter()
-            .filter(|e| {
-                e["kind"] == "instance_state" && e["instance"] == id && e["state"] == "running"
-            })
+            .filter(|e| e["kind"] == "instance_state" && e["instance"] == id && e["state"] == "running")
             .map(t_ms)
             .next_back()
             .expect("running again")
@@ -228,14 +195,9 @@ async fn target_health_follows_thresholds() {
     for (id, _) in &zone_a {
         let changes: Vec<&Value> = events
             .iter()
-            .filter(|e| {
-                e["kind"] == "target_health" && e["target"] == id.as_str() && t_ms(e) >= t_applied
-            })
+            .filter(|e| e["kind"] == "target_health" && e["target"] == id.as_str() && t_ms(e) >= t_applied)
             .collect();
-        let seq: Vec<(String, String)> = changes
-            .iter()
-            .map(|e| (str_of(e, "from"), str_of(e, "to")))
-            .collect();
+        let seq: Vec<(String, String)> = changes.iter().map(|e| (str_of(e, "from"), str_of(e, "to"))).collect();
         assert_eq!(
             seq,
             [
@@ -260,10 +222,7 @@ async fn target_health_follows_thresholds() {
         .iter()
         .filter(|e| e["kind"] == "target_health" && t_ms(e) >= t_applied)
         .any(|e| !zone_a.iter().any(|(id, _)| e["target"] == id.as_str()));
-    assert!(
-        !others_changed,
-        "only the stopped zone's targets changed health"
-    );
+    assert!(!others_changed, "only the stopped zone's targets changed health");
 }
 
 fn truth_now() -> i64 {

@@ -25,8 +25,7 @@ async fn disrupted_subnet_hangs_then_recovers() {
     });
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2))
-        .await;
+    env.wait_fault_applied(&eid, "Cut", Duration::from_secs(2)).await;
 
     let short = common::client(Duration::from_millis(500));
     for (id, addr) in &zone_c {
@@ -47,10 +46,7 @@ async fn disrupted_subnet_hangs_then_recovers() {
     }
     for (id, addr) in &zone_b {
         let r = short.get(format!("http://{addr}/health")).send().await;
-        assert!(
-            r.is_ok_and(|r| r.status() == 200),
-            "{id} in another zone answers"
-        );
+        assert!(r.is_ok_and(|r| r.status() == 200), "{id} in another zone answers");
     }
     assert!(
         env.truth_of("fault_reverted").await.is_empty(),
@@ -67,8 +63,7 @@ async fn disrupted_subnet_hangs_then_recovers() {
         true
     })
     .await;
-    env.wait_experiment(&eid, "completed", Duration::from_secs(2))
-        .await;
+    env.wait_experiment(&eid, "completed", Duration::from_secs(2)).await;
     let reverted = env.truth_of("fault_reverted").await;
     assert_eq!(reverted.len(), 1);
     assert_eq!(reverted[0]["targets"], json!(["subnet-app-1c"]));

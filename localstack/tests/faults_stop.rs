@@ -26,37 +26,22 @@ async fn stop_mid(
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
     if applies_fault {
-        env.wait_fault_applied(&eid, action, Duration::from_secs(2))
-            .await;
+        env.wait_fault_applied(&eid, action, Duration::from_secs(2)).await;
     } else {
         wait_until(Duration::from_secs(2), "the action runs", || async {
-            env.action_statuses(&eid)
-                .await
-                .get(action)
-                .map(String::as_str)
-                == Some("running")
+            env.action_statuses(&eid).await.get(action).map(String::as_str) == Some("running")
         })
         .await;
     }
     let t_stop = drdrill_localstack::truth::now_unix_ms();
-    let out = env
-        .fis
-        .stop_experiment()
-        .id(&eid)
-        .send()
-        .await
-        .expect("StopExperiment");
+    let out = env.fis.stop_experiment().id(&eid).send().await.expect("StopExperiment");
     let status = out
         .experiment()
         .and_then(|e| e.state())
         .and_then(|s| s.status())
         .map(|s| s.as_str().to_string());
-    assert!(
-        matches!(status.as_deref(), Some("stopping" | "stopped")),
-        "{status:?}"
-    );
-    env.wait_experiment(&eid, "stopped", Duration::from_secs(1))
-        .await;
+    assert!(matches!(status.as_deref(), Some("stopping" | "stopped")), "{status:?}");
+    env.wait_experiment(&eid, "stopped", Duration::from_secs(1)).await;
     let actions = env.action_statuses(&eid).await;
     assert_eq!(actions[action], "stopped", "{actions:?}");
     (eid, actions, t_stop)
@@ -169,20 +154,14 @@ async fn stop_during_failover_ends_the_outage() {
     assert_eq!(failover.len(), 1);
     let t_failover = t_ms(&failover[0]);
     let back = env.truth_of("db_availability").await;
-    let back = back
-        .iter()
-        .find(|e| e["available"] == true)
-        .expect("available again");
+    let back = back.iter().find(|e| e["available"] == true).expect("available again");
     let full = env.ls.world.stack.database.failover_duration.0.as_millis() as i64;
     assert!(
         t_ms(back) - t_stop < 500,
         "available {} ms after StopExperiment",
         t_ms(back) - t_stop
     );
-    assert!(
-        t_ms(back) - t_failover < full,
-        "outage cut short of {full} ms"
-    );
+    assert!(t_ms(back) - t_failover < full, "outage cut short of {full} ms");
     reverted_at(&env, &eid, "Failover").await;
 }
 
@@ -204,10 +183,7 @@ async fn stop_during_reboot_ends_the_reboot() {
         .find(|e| e["available"] == false)
         .expect("the reboot made the database unavailable");
     assert_eq!(str_of(down, "reason"), "rebooting");
-    let back = avail
-        .iter()
-        .find(|e| e["available"] == true)
-        .expect("available again");
+    let back = avail.iter().find(|e| e["available"] == true).expect("available again");
     assert!(
         t_ms(back) - t_stop < 500,
         "available {} ms after StopExperiment",
@@ -247,31 +223,15 @@ async fn stop_during_az_power_interruption_restores_everything() {
     let env = Env::multi_az().await;
     let path = common::workspace_file("scenarios/fis/az-power-interruption.json");
     let template: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("template file"))
-            .expect("template JSON");
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("template file")).expect("template JSON");
     let tid = env.create_template(&template).await;
     let eid = env.start_experiment(&tid).await;
-    for action in [
-        "Stop-Instances",
-        "Pause-network-connectivity",
-        "Failover-RDS",
-    ] {
-        env.wait_fault_applied(&eid, action, Duration::from_secs(2))
-            .await;
+    for action in ["Stop-Instances", "Pause-network-connectivity", "Failover-RDS"] {
+        env.wait_fault_applied(&eid, action, Duration::from_secs(2)).await;
     }
-    assert_eq!(
-        env.serving().await,
-        Some(false),
-        "the interruption is in force"
-    );
-    env.fis
-        .stop_experiment()
-        .id(&eid)
-        .send()
-        .await
-        .expect("StopExperiment");
-    env.wait_experiment(&eid, "stopped", Duration::from_secs(1))
-        .await;
+    assert_eq!(env.serving().await, Some(false), "the interruption is in force");
+    env.fis.stop_experiment().id(&eid).send().await.expect("StopExperiment");
+    env.wait_experiment(&eid, "stopped", Duration::from_secs(1)).await;
     let actions = env.action_statuses(&eid).await;
     assert_eq!(actions["Stop-Instances"], "stopped");
     assert_eq!(actions["Pause-network-connectivity"], "stopped");

@@ -8,7 +8,9 @@ use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::Truth;
 
 fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
 }
 
 async fn run(name: &str) -> (RunOutcome, tempfile::TempDir) {
@@ -103,9 +105,21 @@ async fn black_holed_az_gives_timeouts_not_hangs() {
     let (outcome, _dir) = run("az-network-partition.yaml").await;
     let r = &outcome.report;
     assert!(r.complete, "{:?}", r.reason);
-    assert!(r.probes.failures.get("timeout").copied().unwrap_or(0) > 0, "{:?}", r.probes.failures);
-    assert!(r.probes.max_ms <= 500.0 + 100.0, "latency max {} ms exceeds the timeout", r.probes.max_ms);
-    assert!(r.probes.schedule_lag_p99_ms < 20.0, "schedule lag p99 {} ms", r.probes.schedule_lag_p99_ms);
+    assert!(
+        r.probes.failures.get("timeout").copied().unwrap_or(0) > 0,
+        "{:?}",
+        r.probes.failures
+    );
+    assert!(
+        r.probes.max_ms <= 500.0 + 100.0,
+        "latency max {} ms exceeds the timeout",
+        r.probes.max_ms
+    );
+    assert!(
+        r.probes.schedule_lag_p99_ms < 20.0,
+        "schedule lag p99 {} ms",
+        r.probes.schedule_lag_p99_ms
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
     assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.objectives);
 }

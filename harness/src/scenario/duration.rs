@@ -133,10 +133,7 @@ mod tests {
             ("0s", Duration::ZERO),
         ];
         for (text, expected) in cases {
-            assert_eq!(
-                text.parse::<DurationStr>().map(DurationStr::get),
-                Ok(expected)
-            );
+            assert_eq!(text.parse::<DurationStr>().map(DurationStr::get), Ok(expected));
         }
     }
 

@@ -114,9 +114,7 @@ fn key_prefix(key: Option<&str>) -> String {
 }
 
 fn template_prefix(template: Option<&PathBuf>) -> String {
-    template
-        .map(|t| format!("{}: ", t.display()))
-        .unwrap_or_default()
+    template.map(|t| format!("{}: ", t.display())).unwrap_or_default()
 }
 
 impl ScenarioError {

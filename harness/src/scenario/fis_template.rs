@@ -68,10 +68,7 @@ pub fn check(template: &Value) -> Result<(), TemplateError> {
         Some(value) => object(value, "actions")?,
     };
     if actions.is_empty() {
-        return Err(TemplateError::new(
-            "actions",
-            "at least one action is required",
-        ));
+        return Err(TemplateError::new("actions", "at least one action is required"));
     }
     let mut after: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, action) in actions {
@@ -117,10 +114,7 @@ fn check_action<'a>(
         None => return Err(TemplateError::new(format!("{path}.actionId"), "missing")),
         Some(id) => {
             if string(id, &format!("{path}.actionId"))?.trim().is_empty() {
-                return Err(TemplateError::new(
-                    format!("{path}.actionId"),
-                    "must not be empty",
-                ));
+                return Err(TemplateError::new(format!("{path}.actionId"), "must not be empty"));
             }
         }
     }
@@ -146,12 +140,9 @@ fn check_action<'a>(
     let mut predecessors = Vec::new();
     if let Some(start_after) = action.get("startAfter") {
         let list_path = format!("{path}.startAfter");
-        let list = start_after.as_array().ok_or_else(|| {
-            TemplateError::new(
-                &list_path,
-                format!("must be an array, not {}", kind(start_after)),
-            )
-        })?;
+        let list = start_after
+            .as_array()
+            .ok_or_else(|| TemplateError::new(&list_path, format!("must be an array, not {}", kind(start_after))))?;
         for (index, value) in list.iter().enumerate() {
             let item_path = format!("{list_path}[{index}]");
             let name = string(value, &item_path)?;
@@ -181,12 +172,7 @@ fn known(names: Option<&Map<String, Value>>) -> String {
 fn check_target(target: &Value, path: &str) -> Result<(), TemplateError> {
     let target = object(target, path)?;
     match target.get("resourceType") {
-        None => {
-            return Err(TemplateError::new(
-                format!("{path}.resourceType"),
-                "missing",
-            ))
-        }
+        None => return Err(TemplateError::new(format!("{path}.resourceType"), "missing")),
         Some(value) => {
             string(value, &format!("{path}.resourceType"))?;
         }
@@ -198,17 +184,12 @@ fn check_target(target: &Value, path: &str) -> Result<(), TemplateError> {
                 "give either resourceArns or resourceTags, not both",
             ))
         }
-        (None, None) => {
-            return Err(TemplateError::new(
-                path,
-                "needs resourceArns or resourceTags",
-            ))
-        }
+        (None, None) => return Err(TemplateError::new(path, "needs resourceArns or resourceTags")),
         (Some(arns), None) => {
             let arns_path = format!("{path}.resourceArns");
-            let list = arns.as_array().ok_or_else(|| {
-                TemplateError::new(&arns_path, format!("must be an array, not {}", kind(arns)))
-            })?;
+            let list = arns
+                .as_array()
+                .ok_or_else(|| TemplateError::new(&arns_path, format!("must be an array, not {}", kind(arns))))?;
             if list.is_empty() {
                 return Err(TemplateError::new(arns_path, "must not be empty"));
             }
@@ -225,12 +206,7 @@ fn check_target(target: &Value, path: &str) -> Result<(), TemplateError> {
     }
     let mode_path = format!("{path}.selectionMode");
     let mode = match target.get("selectionMode") {
-        None => {
-            return Err(TemplateError::new(
-                mode_path,
-                "missing (ALL, COUNT(n) or PERCENT(n))",
-            ))
-        }
+        None => return Err(TemplateError::new(mode_path, "missing (ALL, COUNT(n) or PERCENT(n))")),
         Some(value) => string(value, &mode_path)?,
     };
     check_selection_mode(mode).map_err(|message| TemplateError::new(mode_path, message))
@@ -273,19 +249,12 @@ fn check_acyclic(after: &BTreeMap<&str, Vec<&str>>) -> Result<(), TemplateError>
         }
         done.extend(ready);
     }
-    let stuck: Vec<&str> = after
-        .keys()
-        .copied()
-        .filter(|name| !done.contains(name))
-        .collect();
+    let stuck: Vec<&str> = after.keys().copied().filter(|name| !done.contains(name)).collect();
     match stuck.first() {
         None => Ok(()),
         Some(first) => Err(TemplateError::new(
             format!("actions.{first}.startAfter"),
-            format!(
-                "startAfter forms a cycle among actions {}",
-                stuck.join(", ")
-            ),
+            format!("startAfter forms a cycle among actions {}", stuck.join(", ")),
         )),
     }
 }
@@ -345,10 +314,7 @@ mod tests {
                 Box::new(|t| t["actions"]["Stop"]["startAfter"] = json!(["Wait"])),
                 "startAfter forms a cycle",
             ),
-            (
-                Box::new(|t| t["actions"] = json!({})),
-                "actions: at least one action",
-            ),
+            (Box::new(|t| t["actions"] = json!({})), "actions: at least one action"),
             (
                 Box::new(|t| t["actions"]["Stop"]["actionId"] = json!(3)),
                 "actions.Stop.actionId: must be a string",

@@ -68,17 +68,14 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
 /// Reads a UTF-8 file of at most [`MAX_FILE_BYTES`].
 fn read_text(path: &Path) -> io::Result<String> {
     let mut bytes = Vec::new();
-    File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    File::open(path)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("file is larger than {MAX_FILE_BYTES} bytes"),
         ));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file is not valid UTF-8"))
+    String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file is not valid UTF-8"))
 }
 
 /// The scenario file being loaded, for building error messages.
@@ -146,19 +143,14 @@ fn tidy(message: &str) -> String {
         .collect()
 }
 
-fn resolve_fault(
-    source: &Source<'_>,
-    dir: &Path,
-    scenario: &mut Scenario,
-) -> Result<ResolvedFault, ScenarioError> {
+fn resolve_fault(source: &Source<'_>, dir: &Path, scenario: &mut Scenario) -> Result<ResolvedFault, ScenarioError> {
     let parameters = &scenario.fault.parameters;
     match &mut scenario.fault.source {
         FaultSource::TemplateId(id) => {
             if let Some(name) = parameters.keys().next() {
                 return Err(source.invalid(
                     format!("fault.parameters.{name}"),
-                    "parameters only apply to template_file or template, not template_id"
-                        .to_owned(),
+                    "parameters only apply to template_file or template, not template_id".to_owned(),
                 ));
             }
             Ok(ResolvedFault::TemplateId(id.clone()))

@@ -122,9 +122,7 @@ impl Locator {
             return path_from_indentation(text, position);
         }
         if let Some(entry) = self.entries.iter().find(|e| e.key == Some(position)) {
-            return parent(&entry.path)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned);
+            return parent(&entry.path).filter(|p| !p.is_empty()).map(str::to_owned);
         }
         self.entries
             .iter()
@@ -326,8 +324,7 @@ mod tests {
     /// In malformed YAML the key path is guessed from indentation.
     #[test]
     fn malformed_yaml_guesses_path_from_indentation() {
-        let text =
-            "name: x\ntraffic:\n  # note\n  rate: [5/s\n  n: 1\nfault:\n  - a: b\n    c: [\n";
+        let text = "name: x\ntraffic:\n  # note\n  rate: [5/s\n  n: 1\nfault:\n  - a: b\n    c: [\n";
         let l = Locator::new(text);
         let pos = |line, column| LineColumn { line, column };
         assert_eq!(l.path_at(pos(4, 9)).as_deref(), Some("traffic.rate"));

@@ -22,10 +22,7 @@ pub(crate) enum ParamError {
 /// spaces and `}}`; anything else between braces is left as it is. Substituted values are
 /// not scanned again. Fails on the first placeholder without a value, then on the first
 /// parameter that no placeholder uses.
-pub(crate) fn substitute(
-    template: &mut Value,
-    parameters: &BTreeMap<String, String>,
-) -> Result<(), ParamError> {
+pub(crate) fn substitute(template: &mut Value, parameters: &BTreeMap<String, String>) -> Result<(), ParamError> {
     let mut used = BTreeSet::new();
     walk(template, "", parameters, &mut used).map_err(ParamError::Unfilled)?;
     match parameters.keys().find(|name| !used.contains(name.as_str())) {
@@ -85,9 +82,7 @@ fn fill<'p>(
         let Some((key, value)) = parameters.get_key_value(name) else {
             return Err(TemplateError {
                 path: path.to_owned(),
-                message: format!(
-                    "placeholder \"{{{{{name}}}}}\" has no value (add {name} to fault.parameters)"
-                ),
+                message: format!("placeholder \"{{{{{name}}}}}\" has no value (add {name} to fault.parameters)"),
             });
         };
         used.insert(key.as_str());
@@ -116,10 +111,7 @@ mod tests {
     use serde_json::json;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     /// Placeholders in nested string values are filled; keys, numbers and non-names are not.

@@ -96,10 +96,7 @@ pub struct RateParseError {
 }
 
 fn reason_suffix(reason: &Option<String>) -> String {
-    reason
-        .as_ref()
-        .map(|r| format!(": {r}"))
-        .unwrap_or_default()
+    reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
 }
 
 /// Whether `text` is a plain decimal: digits, optionally a dot and more digits.
@@ -185,12 +182,7 @@ mod tests {
     /// Rates in every unit convert to the right per-second value.
     #[test]
     fn converts_to_per_second() {
-        let cases = [
-            ("50/s", 50.0),
-            ("3000/m", 50.0),
-            ("0.5/s", 0.5),
-            ("7200/h", 2.0),
-        ];
+        let cases = [("50/s", 50.0), ("3000/m", 50.0), ("0.5/s", 0.5), ("7200/h", 2.0)];
         for (text, expected) in cases {
             let rate: Rate = text.parse().expect(text);
             assert!((rate.per_second() - expected).abs() < 1e-9, "{text}");
@@ -200,9 +192,7 @@ mod tests {
     /// Garbage, negative and exotic float spellings are rejected with the input quoted.
     #[test]
     fn rejects_bad_rates() {
-        for text in [
-            "abc", "50", "50/x", "-1/s", "1e3/s", "inf/s", "NaN/s", "/s", "1./s",
-        ] {
+        for text in ["abc", "50", "50/x", "-1/s", "1e3/s", "inf/s", "NaN/s", "/s", "1./s"] {
             let err = text.parse::<Rate>().expect_err(text);
             let message = err.to_string();
             assert!(message.contains(&format!("{text:?}")), "{message}");

@@ -68,12 +68,8 @@ impl TryFrom<ConnectionSpec> for ConnectionPolicy {
         match (spec.policy, spec.max_age) {
             (PolicyKind::Fresh, None) => Ok(Self::Fresh),
             (PolicyKind::Fresh, Some(_)) => Err("max_age is only allowed with policy: keep-alive"),
-            (PolicyKind::KeepAlive, Some(max_age)) => Ok(Self::KeepAlive {
-                max_age: max_age.get(),
-            }),
-            (PolicyKind::KeepAlive, None) => {
-                Err("policy: keep-alive needs max_age (e.g. max_age: 5s)")
-            }
+            (PolicyKind::KeepAlive, Some(max_age)) => Ok(Self::KeepAlive { max_age: max_age.get() }),
+            (PolicyKind::KeepAlive, None) => Err("policy: keep-alive needs max_age (e.g. max_age: 5s)"),
         }
     }
 }

@@ -88,10 +88,7 @@ fn check_aws(aws: &AwsTarget) -> Checked {
         );
     }
     if aws.profile.as_deref().is_some_and(str::is_empty) {
-        return fail(
-            "target.aws.profile",
-            "must not be empty; omit it for the default",
-        );
+        return fail("target.aws.profile", "must not be empty; omit it for the default");
     }
     if let Some(url) = &aws.endpoint_url {
         if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 9 {
@@ -120,9 +117,7 @@ fn check_aws(aws: &AwsTarget) -> Checked {
 
 fn check_app(load_balancer: &str) -> Checked {
     let key = "app.load_balancer";
-    let chars_ok = load_balancer
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let chars_ok = load_balancer.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if load_balancer.is_empty()
         || load_balancer.len() > 32
         || !chars_ok
@@ -140,15 +135,11 @@ fn check_app(load_balancer: &str) -> Checked {
 }
 
 fn check_request(template: &RequestTemplate, key: &str) -> Checked {
-    let method_ok =
-        !template.method.is_empty() && template.method.bytes().all(|b| b.is_ascii_uppercase());
+    let method_ok = !template.method.is_empty() && template.method.bytes().all(|b| b.is_ascii_uppercase());
     if !method_ok {
         return fail(
             format!("{key}.method"),
-            format!(
-                "{:?} is not an HTTP method (e.g. GET, PUT, POST)",
-                template.method
-            ),
+            format!("{:?} is not an HTTP method (e.g. GET, PUT, POST)", template.method),
         );
     }
     check_path(&template.path, &format!("{key}.path"))
@@ -156,10 +147,7 @@ fn check_request(template: &RequestTemplate, key: &str) -> Checked {
 
 fn check_path(path: &str, key: &str) -> Checked {
     if !path.starts_with('/') || path.chars().any(char::is_whitespace) {
-        return fail(
-            key,
-            format!("{path:?} must start with '/' and contain no whitespace"),
-        );
+        return fail(key, format!("{path:?} must start with '/' and contain no whitespace"));
     }
     Ok(())
 }
@@ -208,10 +196,7 @@ fn check_traffic(scenario: &Scenario) -> Checked {
     if !(per_second > 0.0 && per_second <= MAX_RATE_PER_SECOND) {
         return fail(
             "traffic.rate",
-            format!(
-                "{} must be above 0 and at most {MAX_RATE_PER_SECOND}/s",
-                traffic.rate
-            ),
+            format!("{} must be above 0 and at most {MAX_RATE_PER_SECOND}/s", traffic.rate),
         );
     }
     check_ratio("traffic.write_ratio", traffic.write_ratio, true)?;
@@ -237,11 +222,7 @@ fn check_ratio(key: &str, value: f64, zero_ok: bool) -> Checked {
         value > 0.0 && value <= 1.0
     };
     if !ok {
-        let range = if zero_ok {
-            "0 to 1"
-        } else {
-            "above 0 and at most 1"
-        };
+        let range = if zero_ok { "0 to 1" } else { "above 0 and at most 1" };
         return fail(key, format!("{value} is out of range (must be {range})"));
     }
     Ok(())
@@ -252,14 +233,10 @@ fn check_fault(source: &FaultSource) -> Checked {
         FaultSource::TemplateFile(path) if path.as_os_str().is_empty() => {
             fail("fault.template_file", "the path is empty")
         }
-        FaultSource::TemplateId(id)
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
-        {
-            fail(
-                "fault.template_id",
-                format!("{id:?} is not an experiment template id (e.g. EXT123abc)"),
-            )
-        }
+        FaultSource::TemplateId(id) if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) => fail(
+            "fault.template_id",
+            format!("{id:?} is not an experiment template id (e.g. EXT123abc)"),
+        ),
         _ => Ok(()),
     }
 }

@@ -53,12 +53,7 @@ impl FailureCounts {
 
     /// The sum over all classes.
     pub fn total(&self) -> u64 {
-        self.connect
-            + self.timeout
-            + self.status_5xx
-            + self.status_other
-            + self.body_mismatch
-            + self.other
+        self.connect + self.timeout + self.status_5xx + self.status_other + self.body_mismatch + self.other
     }
 }
 
@@ -73,6 +68,8 @@ pub struct Bucket {
     pub ok: u64,
     /// Probes that failed (any class).
     pub failed: u64,
+    /// Reads of acknowledged writes answered 404 (counted in `ok` as well: served).
+    pub missing: u64,
     /// Failures by class; `failures.timeout` is the bucket's timeout count.
     pub failures: FailureCounts,
     /// Completed probes by `served-by` header value (probes without the header
@@ -110,6 +107,7 @@ pub struct WindowStats {
 struct RawBucket {
     sent: u64,
     ok: u64,
+    missing: u64,
     failed: u64,
     failures: FailureCounts,
     served_by: Vec<(u32, u64)>,
@@ -154,16 +152,15 @@ impl BucketTable {
     }
 
     /// Counts a finished probe scheduled at `scheduled_unix_ms`.
-    pub(crate) fn record_done(
-        &mut self,
-        scheduled_unix_ms: i64,
-        outcome: ProbeOutcome,
-        served_by: Option<&str>,
-    ) {
+    pub(crate) fn record_done(&mut self, scheduled_unix_ms: i64, outcome: ProbeOutcome, served_by: Option<&str>) {
         let served = served_by.map(|name| self.intern(name));
         let bucket = self.bucket_mut(scheduled_unix_ms);
         match outcome {
             ProbeOutcome::Ok => bucket.ok += 1,
+            ProbeOutcome::Missing => {
+                bucket.ok += 1;
+                bucket.missing += 1;
+            }
             ProbeOutcome::Failed(kind) => {
                 bucket.failed += 1;
                 bucket.failures.add(kind);
@@ -219,6 +216,7 @@ impl BucketTable {
                 start_unix_ms: self.origin_ms + i as i64 * BUCKET_MS,
                 sent: raw.sent,
                 ok: raw.ok,
+                missing: raw.missing,
                 failed: raw.failed,
                 failures: raw.failures,
                 served_by: raw
@@ -235,9 +233,7 @@ impl BucketTable {
         let mut totals = BTreeMap::new();
         for raw in &self.buckets {
             for &(index, count) in &raw.served_by {
-                *totals
-                    .entry(self.served_names[index as usize].clone())
-                    .or_insert(0) += count;
+                *totals.entry(self.served_names[index as usize].clone()).or_insert(0) += count;
             }
         }
         totals
@@ -254,11 +250,7 @@ mod tests {
         table.record_sent(1_005);
         table.record_sent(1_019);
         table.record_done(1_005, ProbeOutcome::Ok, Some("i-1/az-a/r"));
-        table.record_done(
-            1_019,
-            ProbeOutcome::Failed(FailureKind::Timeout),
-            Some("i-2/az-b/r"),
-        );
+        table.record_done(1_019, ProbeOutcome::Failed(FailureKind::Timeout), Some("i-2/az-b/r"));
         let buckets = table.to_buckets();
         assert_eq!(buckets.len(), 2);
         assert_eq!(buckets[0].start_unix_ms, 1_000);

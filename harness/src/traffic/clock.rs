@@ -28,10 +28,7 @@ impl RunClock {
             Ok(d) => duration_us(d),
             Err(e) => -duration_us(e.duration()),
         };
-        Self {
-            origin,
-            origin_unix_us,
-        }
+        Self { origin, origin_unix_us }
     }
 
     /// The monotonic origin.

@@ -70,31 +70,20 @@ impl RequestSpec {
 
     /// The body with `{id}` replaced, if there is a body template.
     pub fn render_body(&self, id: &str) -> Option<String> {
-        self.body_template
-            .as_ref()
-            .map(|t| t.replace(ID_PLACEHOLDER, id))
+        self.body_template.as_ref().map(|t| t.replace(ID_PLACEHOLDER, id))
     }
 
     /// The full URL for `id` under `base_url` (slashes between them normalised).
     pub fn render_url(&self, base_url: &str, id: &str) -> String {
         let path = self.render_path(id);
-        format!(
-            "{}/{}",
-            base_url.trim_end_matches('/'),
-            path.trim_start_matches('/')
-        )
+        format!("{}/{}", base_url.trim_end_matches('/'), path.trim_start_matches('/'))
     }
 
     /// The method parsed for reqwest.
-    pub(crate) fn parsed_method(
-        &self,
-        field: &'static str,
-    ) -> Result<reqwest::Method, TrafficError> {
-        reqwest::Method::from_bytes(self.method.as_bytes()).map_err(|e| {
-            TrafficError::InvalidConfig {
-                field,
-                reason: format!("{:?}: {e}", self.method),
-            }
+    pub(crate) fn parsed_method(&self, field: &'static str) -> Result<reqwest::Method, TrafficError> {
+        reqwest::Method::from_bytes(self.method.as_bytes()).map_err(|e| TrafficError::InvalidConfig {
+            field,
+            reason: format!("{:?}: {e}", self.method),
         })
     }
 }
@@ -188,9 +177,7 @@ pub(crate) fn validate_base_url(base_url: &str) -> Result<(), TrafficError> {
         return Err(invalid(format!("{base_url:?}: no host")));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(format!(
-            "{base_url:?}: must not have a query or fragment"
-        )));
+        return Err(invalid(format!("{base_url:?}: must not have a query or fragment")));
     }
     Ok(())
 }
@@ -253,10 +240,7 @@ mod tests {
     #[test]
     fn renders_ids_into_urls_and_bodies() {
         let cfg = valid();
-        assert_eq!(
-            cfg.write.render_url("http://lb:80/", "ab-1"),
-            "http://lb:80/items/ab-1"
-        );
+        assert_eq!(cfg.write.render_url("http://lb:80/", "ab-1"), "http://lb:80/items/ab-1");
         assert_eq!(cfg.write.render_body("ab-1").as_deref(), Some("ab-1"));
         let expect = StatusExpectation::new(None);
         assert!(expect.accepts(204) && !expect.accepts(503));

@@ -26,8 +26,7 @@ pub fn new_latency_histogram() -> Histogram<u64> {
 }
 
 fn histogram_with(sigfig: u8) -> Histogram<u64> {
-    Histogram::new_with_bounds(LATENCY_MIN_US, LATENCY_MAX_US, sigfig)
-        .expect("constant histogram bounds are valid")
+    Histogram::new_with_bounds(LATENCY_MIN_US, LATENCY_MAX_US, sigfig).expect("constant histogram bounds are valid")
 }
 
 /// A histogram that saturates out-of-range values and counts them.
@@ -51,8 +50,7 @@ impl SaturatingHistogram {
         if value_us > LATENCY_MAX_US {
             self.saturated += 1;
         }
-        self.histogram
-            .saturating_record(value_us.min(LATENCY_MAX_US));
+        self.histogram.saturating_record(value_us.min(LATENCY_MAX_US));
     }
 
     /// Values that were above the maximum.
@@ -104,9 +102,7 @@ impl IntervalLatencies {
             histogram: histogram_with(INTERVAL_SIGFIG),
             max_us: 0,
         });
-        interval
-            .histogram
-            .saturating_record(latency_us.min(LATENCY_MAX_US));
+        interval.histogram.saturating_record(latency_us.min(LATENCY_MAX_US));
         interval.max_us = interval.max_us.max(latency_us);
     }
 
@@ -129,9 +125,7 @@ impl IntervalLatencies {
 
     /// Closed summaries whose interval starts at or after `from_unix_ms`.
     pub(crate) fn closed_since(&self, from_unix_ms: i64) -> Vec<LatencySummary> {
-        let first = self
-            .closed
-            .partition_point(|s| s.start_unix_ms < from_unix_ms);
+        let first = self.closed.partition_point(|s| s.start_unix_ms < from_unix_ms);
         self.closed[first..].to_vec()
     }
 
@@ -174,10 +168,7 @@ mod tests {
         intervals.close_until(1_150);
         assert_eq!(intervals.closed().len(), 1);
         let first = intervals.closed()[0];
-        assert_eq!(
-            (first.start_unix_ms, first.count, first.max_us),
-            (1_000, 2, 3_000)
-        );
+        assert_eq!((first.start_unix_ms, first.count, first.max_us), (1_000, 2, 3_000));
         intervals.close_all();
         assert_eq!(intervals.closed().len(), 2);
         assert_eq!(intervals.closed_since(1_100).len(), 1);

@@ -72,10 +72,7 @@ impl LiveStats {
 
     fn lock(&self) -> MutexGuard<'_, LiveState> {
         // Counters stay meaningful even if a holder panicked mid-update.
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a dispatched probe.

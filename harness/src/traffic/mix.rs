@@ -18,11 +18,7 @@ impl Mix {
         // Start "full" so that the very first request is a write when any are due.
         Self {
             write_ratio,
-            accumulated: if write_ratio > 0.0 {
-                1.0 - write_ratio
-            } else {
-                0.0
-            },
+            accumulated: if write_ratio > 0.0 { 1.0 - write_ratio } else { 0.0 },
         }
     }
 
@@ -72,9 +68,7 @@ mod tests {
 
     fn writes_in(ratio: f64, n: usize) -> usize {
         let mut mix = Mix::new(ratio);
-        (0..n)
-            .filter(|_| mix.next_kind() == ProbeKind::Write)
-            .count()
+        (0..n).filter(|_| mix.next_kind() == ProbeKind::Write).count()
     }
 
     #[test]

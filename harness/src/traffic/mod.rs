@@ -34,15 +34,10 @@ pub use buckets::{Bucket, FailureCounts, WindowStats, BUCKET_MS};
 pub use clock::RunClock;
 pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig, ID_PLACEHOLDER};
 pub use error::TrafficError;
-pub use latency::{
-    new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US,
-    LATENCY_SIGFIG,
-};
+pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US, LATENCY_SIGFIG};
 pub use ledger::{AckLedger, AckedWrite};
 pub use live::LiveStats;
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
-pub use probe_log::{
-    ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER,
-};
+pub use probe_log::{ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER};
 pub use prober::{Prober, ProberHandle, TrafficOutcome};
 pub use verify::{verify_writes, VerifyOutcome, VERIFY_CONCURRENCY};

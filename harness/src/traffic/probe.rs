@@ -59,6 +59,10 @@ impl FailureKind {
 pub enum ProbeOutcome {
     /// Expected status and, for reads, the written body.
     Ok,
+    /// A read of an acknowledged write answered 404: the service served the request,
+    /// the data is gone. Counts as served for availability (RTO); the loss itself is
+    /// established by verification.
+    Missing,
     /// The probe failed.
     Failed(FailureKind),
 }
@@ -66,13 +70,14 @@ pub enum ProbeOutcome {
 impl ProbeOutcome {
     /// Whether the probe succeeded.
     pub fn is_ok(self) -> bool {
-        matches!(self, Self::Ok)
+        matches!(self, Self::Ok | Self::Missing)
     }
 
     /// `ok`, or the failure kind's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
+            Self::Missing => "missing",
             Self::Failed(kind) => kind.as_str(),
         }
     }

@@ -75,9 +75,7 @@ pub(crate) type WriterResult = (ProbeLogSummary, Option<TrafficError>);
 
 /// Creates `dir` and both log files (with headers) and spawns the writer.
 /// Must be called within a Tokio runtime.
-pub(crate) fn spawn(
-    dir: &Path,
-) -> Result<(LogSender, tokio::task::JoinHandle<WriterResult>), TrafficError> {
+pub(crate) fn spawn(dir: &Path) -> Result<(LogSender, tokio::task::JoinHandle<WriterResult>), TrafficError> {
     std::fs::create_dir_all(dir).map_err(|source| TrafficError::Io {
         path: dir.to_owned(),
         source,
@@ -134,10 +132,7 @@ impl LogFile {
 
     async fn flush(&mut self) -> Result<(), TrafficError> {
         if self.dirty {
-            self.out
-                .flush()
-                .await
-                .map_err(|source| self.io_error(source))?;
+            self.out.flush().await.map_err(|source| self.io_error(source))?;
             self.dirty = false;
         }
         Ok(())

@@ -38,11 +38,7 @@ impl Prober {
     /// Validates `cfg`, creates `out_dir` with `probes.csv` and `acks.csv`,
     /// and starts sending immediately. Must be called within a Tokio runtime.
     /// All times are reported as unix ms/µs through `clock`.
-    pub fn start(
-        cfg: TrafficConfig,
-        clock: RunClock,
-        out_dir: &Path,
-    ) -> Result<ProberHandle, TrafficError> {
+    pub fn start(cfg: TrafficConfig, clock: RunClock, out_dir: &Path) -> Result<ProberHandle, TrafficError> {
         cfg.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| TrafficError::NoRuntime)?;
         let write_method = cfg.write.parsed_method("write.method")?;
@@ -319,8 +315,7 @@ impl Dispatcher {
     }
 
     fn dispatch(&mut self, seq: u64, scheduled: Instant, now: Instant) {
-        let lag_us =
-            u64::try_from(now.saturating_duration_since(scheduled).as_micros()).unwrap_or(u64::MAX);
+        let lag_us = u64::try_from(now.saturating_duration_since(scheduled).as_micros()).unwrap_or(u64::MAX);
         self.lag.record(lag_us);
         let job = self.decide(seq, scheduled, now);
         let client = self.pool.client(now);
@@ -379,13 +374,12 @@ async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSend
     let result = client::send(&client, request, job.expected_body.as_deref(), deadline).await;
     drop(client);
     let done = Instant::now();
-    let evaluated = evaluate(result, &ctx.expect);
+    let evaluated = evaluate(result, &ctx.expect, job.kind);
 
     let clock = ctx.clock;
     let scheduled_unix_us = clock.unix_us(job.scheduled);
     let done_unix_us = clock.unix_us(done);
-    let latency_us = u64::try_from(done.saturating_duration_since(job.scheduled).as_micros())
-        .unwrap_or(u64::MAX);
+    let latency_us = u64::try_from(done.saturating_duration_since(job.scheduled).as_micros()).unwrap_or(u64::MAX);
     let acked = job.kind == ProbeKind::Write
         && evaluated.outcome.is_ok()
         && evaluated.status.is_some_and(|s| (200..300).contains(&s));
@@ -424,14 +418,16 @@ struct Evaluated {
     error: Option<String>,
 }
 
-fn evaluate(result: HttpResult, expect: &StatusExpectation) -> Evaluated {
+fn evaluate(result: HttpResult, expect: &StatusExpectation, kind: ProbeKind) -> Evaluated {
     match result {
         HttpResult::Response {
             status,
             served_by,
             body_matches,
         } => {
-            let outcome = if !expect.accepts(status) {
+            let outcome = if kind == ProbeKind::Read && status == 404 && !expect.accepts(status) {
+                ProbeOutcome::Missing
+            } else if !expect.accepts(status) {
                 ProbeOutcome::Failed(if (500..600).contains(&status) {
                     FailureKind::Status5xx
                 } else {

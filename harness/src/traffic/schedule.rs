@@ -13,10 +13,7 @@ impl Schedule {
     /// A schedule of `rate_per_sec` requests per second starting at `start`.
     /// `rate_per_sec` must be positive and finite (checked by the config).
     pub fn new(start: Instant, rate_per_sec: f64) -> Self {
-        Self {
-            start,
-            rate_per_sec,
-        }
+        Self { start, rate_per_sec }
     }
 
     /// When the first request is due.

@@ -97,10 +97,7 @@ impl Checker<'_> {
         let body = self.read.render_body(&write.id);
         let mut attempt = 0u32;
         loop {
-            if self
-                .read_back_once(&url, body.as_deref(), &write.body)
-                .await
-            {
+            if self.read_back_once(&url, body.as_deref(), &write.body).await {
                 return true;
             }
             let now = Instant::now();
@@ -122,9 +119,7 @@ impl Checker<'_> {
         let deadline = tokio::time::Instant::now() + self.timeout;
         match client::send(self.client, request, Some(expected), deadline).await {
             HttpResult::Response {
-                status,
-                body_matches,
-                ..
+                status, body_matches, ..
             } => self.expect.accepts(status) && body_matches == Some(true),
             HttpResult::Failed { .. } => false,
         }

@@ -52,20 +52,14 @@ pub struct TestServer {
 impl TestServer {
     /// Binds 127.0.0.1:0 and serves until dropped or [`Self::close_listener`].
     pub async fn start(served_by: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind test server");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind test server");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
             served_by: served_by.to_owned(),
             ..State::default()
         });
         let accept = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
-        Self {
-            addr,
-            state,
-            accept,
-        }
+        Self { addr, state, accept }
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -164,19 +158,9 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
             "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\nserved-by: {}\r\n{}\r\n{body}",
             body.len(),
             state.served_by,
-            if request.close {
-                "connection: close\r\n"
-            } else {
-                ""
-            },
+            if request.close { "connection: close\r\n" } else { "" },
         );
-        if reader
-            .get_mut()
-            .write_all(response.as_bytes())
-            .await
-            .is_err()
-            || request.close
-        {
+        if reader.get_mut().write_all(response.as_bytes()).await.is_err() || request.close {
             return;
         }
     }

@@ -21,11 +21,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             let chosen: Vec<&InstanceRec> = all
                 .iter()
                 .filter(|i| ids.is_empty() || ids.contains(&i.id))
-                .filter(|i| {
-                    filters
-                        .iter()
-                        .all(|f| f.matches(&instance_values(w, i, &f.name)))
-                })
+                .filter(|i| filters.iter().all(|f| f.matches(&instance_values(w, i, &f.name))))
                 .collect();
             Ok(ec2_success(action, rid, |x| {
                 x.elem("reservationSet", |x| {
@@ -76,8 +72,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 w.start_instances(&ids)
             };
             let changed = changed.map_err(|bad| instance_not_found(&[bad]))?;
-            let now: BTreeMap<String, InstanceState> =
-                w.instances().into_iter().map(|i| (i.id, i.state)).collect();
+            let now: BTreeMap<String, InstanceState> = w.instances().into_iter().map(|i| (i.id, i.state)).collect();
             Ok(ec2_success(action, rid, |x| {
                 x.elem("instancesSet", |x| {
                     x.items("item", &changed, |x, (id, prev)| {
@@ -107,11 +102,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| ids.is_empty() || ids.contains(&s.id))
-                .filter(|(i, s)| {
-                    filters
-                        .iter()
-                        .all(|f| f.matches(&subnet_values(w, *i, s, &f.name)))
-                })
+                .filter(|(i, s)| filters.iter().all(|f| f.matches(&subnet_values(w, *i, s, &f.name))))
                 .collect();
             Ok(ec2_success(action, rid, |x| {
                 x.elem("subnetSet", |x| {
@@ -134,14 +125,8 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 .iter()
                 .enumerate()
                 .filter(|(_, z)| names.is_empty() || names.contains(z))
-                .filter(|(i, _)| {
-                    zone_ids.is_empty() || zone_ids.contains(&zone_id(&w.stack.region, *i))
-                })
-                .filter(|(i, z)| {
-                    filters
-                        .iter()
-                        .all(|f| f.matches(&zone_values(w, *i, z, &f.name)))
-                })
+                .filter(|(i, _)| zone_ids.is_empty() || zone_ids.contains(&zone_id(&w.stack.region, *i)))
+                .filter(|(i, z)| filters.iter().all(|f| f.matches(&zone_values(w, *i, z, &f.name))))
                 .collect();
             Ok(ec2_success(action, rid, |x| {
                 x.elem("availabilityZoneInfo", |x| {
@@ -240,10 +225,7 @@ fn instance(x: &mut Xml, w: &World, i: &InstanceRec) {
     state(x, "instanceState", i.state);
     x.text(
         "privateDnsName",
-        format!(
-            "ip-{}.ec2.internal",
-            ip.to_string().replace(['.', ':'], "-")
-        ),
+        format!("ip-{}.ec2.internal", ip.to_string().replace(['.', ':'], "-")),
     );
     x.text("dnsName", "");
     x.text("amiLaunchIndex", 0);
@@ -272,10 +254,7 @@ fn subnet(x: &mut Xml, w: &World, index: usize, s: &crate::stack::Subnet) {
     x.text("subnetId", &s.id);
     x.text(
         "subnetArn",
-        format!(
-            "arn:aws:ec2:{}:{}:subnet/{}",
-            w.stack.region, w.stack.account_id, s.id
-        ),
+        format!("arn:aws:ec2:{}:{}:subnet/{}", w.stack.region, w.stack.account_id, s.id),
     );
     x.text("state", "available");
     x.text("ownerId", &w.stack.account_id);

@@ -57,9 +57,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
     let ok = |f: &dyn Fn(&mut Xml)| Ok(query_success(action, NS, rid, f));
     match action {
         "DescribeLoadBalancers" => {
-            check_known(&p.list("Names.member"), &n.lb_name, |x| {
-                lb_not_found(&format!("'{x}'"))
-            })?;
+            check_known(&p.list("Names.member"), &n.lb_name, |x| lb_not_found(&format!("'{x}'")))?;
             check_known(&p.list("LoadBalancerArns.member"), &n.lb_arn, |x| {
                 lb_not_found(&format!("'{x}'"))
             })?;
@@ -73,9 +71,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             if let Some(arn) = p.get("LoadBalancerArn").filter(|a| *a != n.lb_arn) {
                 return Err(lb_not_found(&format!("'{}'", shorten(arn))));
             }
-            check_known(&p.list("Names.member"), &n.tg_name, |x| {
-                tg_not_found(&format!("'{x}'"))
-            })?;
+            check_known(&p.list("Names.member"), &n.tg_name, |x| tg_not_found(&format!("'{x}'")))?;
             check_known(&p.list("TargetGroupArns.member"), &n.tg_arn, |x| {
                 tg_not_found(&format!("'{x}'"))
             })?;
@@ -91,11 +87,8 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 return Err(tg_not_found(&format!("'{}'", shorten(tg))));
             }
             let wanted = target_ids(p, false)?;
-            let instances: BTreeMap<String, InstanceRec> = w
-                .instances()
-                .into_iter()
-                .map(|i| (i.id.clone(), i))
-                .collect();
+            let instances: BTreeMap<String, InstanceRec> =
+                w.instances().into_iter().map(|i| (i.id.clone(), i)).collect();
             if let Some(bad) = wanted.iter().find(|id| !instances.contains_key(*id)) {
                 return Err(invalid_target(bad));
             }
@@ -120,18 +113,14 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             };
             ok(&|x| {
                 x.elem("TargetHealthDescriptions", |x| {
-                    x.items("member", &rows, |x, r| {
-                        health_description(x, r, instances.get(&r.id))
-                    });
+                    x.items("member", &rows, |x, r| health_description(x, r, instances.get(&r.id)));
                 });
             })
         }
         "DescribeListeners" => {
             let arns = p.list("ListenerArns.member");
             match p.get("LoadBalancerArn") {
-                Some(arn) if arn != n.lb_arn => {
-                    return Err(lb_not_found(&format!("'{}'", shorten(arn))))
-                }
+                Some(arn) if arn != n.lb_arn => return Err(lb_not_found(&format!("'{}'", shorten(arn)))),
                 None if arns.is_empty() => {
                     return Err(validation(
                         "You must specify either listener ARNs or a load balancer ARN",
@@ -140,10 +129,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 _ => {}
             }
             check_known(&arns, &n.listener_arn, |x| {
-                QueryError::bad(
-                    "ListenerNotFound",
-                    format!("One or more listeners not found: {x}"),
-                )
+                QueryError::bad("ListenerNotFound", format!("One or more listeners not found: {x}"))
             })?;
             let port = w
                 .lb_addr()
@@ -187,17 +173,16 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 return Err(invalid_target(bad));
             }
             if action == "RegisterTargets" {
-                if let Some(bad) = ids
-                    .iter()
-                    .find(|id| state(id) == Some(InstanceState::Terminated))
-                {
+                if let Some(bad) = ids.iter().find(|id| state(id) == Some(InstanceState::Terminated)) {
                     return Err(QueryError::bad(
                         "InvalidTarget",
-                        format!("The following targets are not in a running state and cannot be registered: '{}'", shorten(bad)),
+                        format!(
+                            "The following targets are not in a running state and cannot be registered: '{}'",
+                            shorten(bad)
+                        ),
                     ));
                 }
-                w.register_targets(&ids)
-                    .map_err(|bad| invalid_target(&bad))?;
+                w.register_targets(&ids).map_err(|bad| invalid_target(&bad))?;
             } else {
                 w.deregister_targets(&ids);
             }
@@ -253,10 +238,7 @@ fn describe_reason(reason: &str) -> &'static str {
 }
 
 fn load_balancer(x: &mut Xml, w: &World, n: &Names) {
-    let ip = w
-        .lb_addr()
-        .map(|a| a.ip())
-        .unwrap_or_else(crate::world::lb_ip);
+    let ip = w.lb_addr().map(|a| a.ip()).unwrap_or_else(crate::world::lb_ip);
     x.text("LoadBalancerArn", &n.lb_arn);
     x.text("DNSName", ip);
     x.text("CanonicalHostedZoneId", "Z35SXDOTRQ7X7K");
@@ -320,16 +302,8 @@ fn target_group(x: &mut Xml, w: &World, n: &Names) {
 }
 
 /// Every name in `given` must be `known`; otherwise the error for the unknown ones.
-fn check_known(
-    given: &[String],
-    known: &str,
-    err: impl Fn(&str) -> QueryError,
-) -> Result<(), QueryError> {
-    let mut unknown: Vec<String> = given
-        .iter()
-        .filter(|g| *g != known)
-        .map(|g| shorten(g))
-        .collect();
+fn check_known(given: &[String], known: &str, err: impl Fn(&str) -> QueryError) -> Result<(), QueryError> {
+    let mut unknown: Vec<String> = given.iter().filter(|g| *g != known).map(|g| shorten(g)).collect();
     unknown.sort();
     unknown.dedup();
     if unknown.is_empty() {
@@ -340,9 +314,11 @@ fn check_known(
 }
 
 fn required<'a>(p: &'a Params, key: &str) -> Result<&'a str, QueryError> {
-    p.get(key)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| validation(&format!("1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null")))
+    p.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+        validation(&format!(
+            "1 validation error detected: Value null at '{key}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
 }
 
 /// The ids of `Targets.member.N.Id`; `required` makes an empty list an error.
@@ -367,25 +343,16 @@ fn validation(message: &str) -> QueryError {
 }
 
 fn lb_not_found(what: &str) -> QueryError {
-    QueryError::bad(
-        "LoadBalancerNotFound",
-        format!("Load balancers {what} not found"),
-    )
+    QueryError::bad("LoadBalancerNotFound", format!("Load balancers {what} not found"))
 }
 
 fn tg_not_found(what: &str) -> QueryError {
-    QueryError::bad(
-        "TargetGroupNotFound",
-        format!("Target groups {what} not found"),
-    )
+    QueryError::bad("TargetGroupNotFound", format!("Target groups {what} not found"))
 }
 
 fn invalid_target(id: &str) -> QueryError {
     QueryError::bad(
         "InvalidTarget",
-        format!(
-            "The following targets are not valid instances: '{}'",
-            shorten(id)
-        ),
+        format!("The following targets are not valid instances: '{}'", shorten(id)),
     )
 }

@@ -43,7 +43,13 @@ fn fis_error(e: FisError) -> ApiResponse {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiResponse> {
-    serde_json::from_slice(body).map_err(|e| json_error(StatusCode::BAD_REQUEST, "ValidationException", &format!("invalid request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            &format!("invalid request body: {e}"),
+        )
+    })
 }
 
 fn query_values(query: &str, key: &str) -> Vec<String> {
@@ -96,7 +102,9 @@ fn route(s: &Services, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
         (&Method::GET, ["actions", id]) => get_action(s, &decode(id)),
         (&Method::GET, ["tags", arn]) => fis.tags(&decode(arn)),
         (&Method::POST, ["tags", arn]) => fis.retag(&decode(arn), parse::<TagInput>(&req.body)?.tags, &[]),
-        (&Method::DELETE, ["tags", arn]) => fis.retag(&decode(arn), BTreeMap::new(), &query_values(&req.query, "tagKeys")),
+        (&Method::DELETE, ["tags", arn]) => {
+            fis.retag(&decode(arn), BTreeMap::new(), &query_values(&req.query, "tagKeys"))
+        }
         _ => {
             return Err(json_error(
                 StatusCode::NOT_FOUND,
@@ -109,7 +117,10 @@ fn route(s: &Services, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
 }
 
 fn action_arn(s: &Services, id: &str) -> String {
-    format!("arn:aws:fis:{}:{}:action/{id}", s.world.stack.region, s.world.stack.account_id)
+    format!(
+        "arn:aws:fis:{}:{}:action/{id}",
+        s.world.stack.region, s.world.stack.account_id
+    )
 }
 
 fn action_json(s: &Services, a: &crate::fis::catalog::ActionSpec, full: bool) -> Value {
@@ -123,7 +134,12 @@ fn action_json(s: &Services, a: &crate::fis::catalog::ActionSpec, full: bool) ->
         let params: BTreeMap<&str, Value> = a
             .parameters
             .iter()
-            .map(|p| (p.name, serde_json::json!({"description": p.description, "required": p.required})))
+            .map(|p| {
+                (
+                    p.name,
+                    serde_json::json!({"description": p.description, "required": p.required}),
+                )
+            })
             .collect();
         v["parameters"] = serde_json::json!(params);
     }
@@ -131,11 +147,15 @@ fn action_json(s: &Services, a: &crate::fis::catalog::ActionSpec, full: bool) ->
 }
 
 fn list_actions(s: &Services) -> Value {
-    let list: Vec<Value> = crate::fis::catalog::ACTIONS.iter().map(|a| action_json(s, a, false)).collect();
+    let list: Vec<Value> = crate::fis::catalog::ACTIONS
+        .iter()
+        .map(|a| action_json(s, a, false))
+        .collect();
     serde_json::json!({ "actions": list })
 }
 
 fn get_action(s: &Services, id: &str) -> Result<Value, FisError> {
-    let a = crate::fis::catalog::find(id).ok_or_else(|| FisError::NotFound(format!("The action {id} does not exist.")))?;
+    let a =
+        crate::fis::catalog::find(id).ok_or_else(|| FisError::NotFound(format!("The action {id} does not exist.")))?;
     Ok(serde_json::json!({ "action": action_json(s, a, true) }))
 }

@@ -65,7 +65,10 @@ impl IntoResponse for ApiResponse {
         if let Ok(v) = http::HeaderValue::from_str(self.content_type) {
             h.insert(http::header::CONTENT_TYPE, v);
         }
-        h.insert("x-amzn-requestid", http::HeaderValue::from_static("00000000-0000-4000-8000-000000000000"));
+        h.insert(
+            "x-amzn-requestid",
+            http::HeaderValue::from_static("00000000-0000-4000-8000-000000000000"),
+        );
         if let Some(t) = self.error_type.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
             h.insert("x-amzn-errortype", t);
         }
@@ -124,8 +127,16 @@ async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiRespo
     match service.as_deref() {
         Some("fis") => fis::handle(&services, &req),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
-        Some(other) => query::json_error(StatusCode::BAD_REQUEST, "UnknownServiceException", &format!("service {other} is not served by the local stack")),
-        None => query::json_error(StatusCode::FORBIDDEN, "MissingAuthenticationTokenException", "Missing Authentication Token: requests must be SigV4-signed"),
+        Some(other) => query::json_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownServiceException",
+            &format!("service {other} is not served by the local stack"),
+        ),
+        None => query::json_error(
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token: requests must be SigV4-signed",
+        ),
     }
 }
 

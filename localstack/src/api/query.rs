@@ -105,14 +105,10 @@ impl Params {
     }
 
     fn extend(&mut self, raw: &[u8]) -> Result<(), QueryError> {
-        let text = std::str::from_utf8(raw)
-            .map_err(|_| malformed("the parameters are not UTF-8 text".into()))?;
+        let text = std::str::from_utf8(raw).map_err(|_| malformed("the parameters are not UTF-8 text".into()))?;
         for pair in text.split('&').filter(|p| !p.is_empty()) {
             let Some((k, v)) = pair.split_once('=') else {
-                return Err(malformed(format!(
-                    "parameter {:?} has no '='",
-                    shorten(pair)
-                )));
+                return Err(malformed(format!("parameter {:?} has no '='", shorten(pair))));
             };
             let key = decode(k)?;
             if key.is_empty() {
@@ -168,8 +164,7 @@ impl Params {
 
     /// Whether a boolean parameter is `true`.
     pub fn flag(&self, key: &str) -> bool {
-        self.get(key)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 }
 
@@ -189,9 +184,7 @@ fn decode(s: &str) -> Result<String, QueryError> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+                let hex = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
                 let byte = hex
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -203,8 +196,7 @@ fn decode(s: &str) -> Result<String, QueryError> {
         }
         i += 1;
     }
-    String::from_utf8(out)
-        .map_err(|_| malformed("a parameter does not decode to UTF-8 text".into()))
+    String::from_utf8(out).map_err(|_| malformed("a parameter does not decode to UTF-8 text".into()))
 }
 
 /// How a service renders errors.
@@ -234,13 +226,7 @@ pub fn error_response(service: &str, err: &QueryError) -> ApiResponse {
 
 fn render_error(proto: Protocol, err: &QueryError, rid: &str) -> ApiResponse {
     let body = match proto {
-        Protocol::Query(ns) => xml::query_error(
-            ns,
-            !err.status.is_server_error(),
-            &err.code,
-            &err.message,
-            rid,
-        ),
+        Protocol::Query(ns) => xml::query_error(ns, !err.status.is_server_error(), &err.code, &err.message, rid),
         Protocol::Ec2 => xml::ec2_error(&err.code, &err.message, rid),
     };
     ApiResponse {
@@ -342,10 +328,7 @@ pub fn stable_hex(seed: &str, n: usize) -> String {
 
 /// The stack's one VPC id.
 pub fn vpc_id(world: &World) -> String {
-    format!(
-        "vpc-{}",
-        stable_hex(&format!("vpc/{}", world.stack.name), 17)
-    )
+    format!("vpc-{}", stable_hex(&format!("vpc/{}", world.stack.name), 17))
 }
 
 /// When the stack's resources claim to have been created: the first time this process

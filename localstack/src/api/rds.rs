@@ -31,9 +31,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 }
             }
             let filters = filters(p, &["db-cluster-id"])?;
-            let show = filters
-                .iter()
-                .all(|(_, values)| values.iter().any(|v| is_cluster(v)));
+            let show = filters.iter().all(|(_, values)| values.iter().any(|v| is_cluster(v)));
             ok(&|x| {
                 x.elem("DBClusters", |x| {
                     if show {
@@ -43,8 +41,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             })
         }
         "DescribeDBInstances" => {
-            let nodes: Vec<String> =
-                w.with_db(|db| db.nodes().iter().map(|n| n.id.clone()).collect());
+            let nodes: Vec<String> = w.with_db(|db| db.nodes().iter().map(|n| n.id.clone()).collect());
             let node_of = |v: &str| {
                 nodes
                     .iter()
@@ -53,10 +50,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             };
             let wanted = match p.get("DBInstanceIdentifier").filter(|v| !v.is_empty()) {
                 Some(id) => Some(node_of(id).ok_or_else(|| {
-                    QueryError::not_found(
-                        "DBInstanceNotFound",
-                        format!("DBInstance {} not found.", shorten(id)),
-                    )
+                    QueryError::not_found("DBInstanceNotFound", format!("DBInstance {} not found.", shorten(id)))
                 })?),
                 None => None,
             };
@@ -108,10 +102,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                     ),
                 ));
             }
-            if let Some(target) = p
-                .get("TargetDBInstanceIdentifier")
-                .filter(|v| !v.is_empty())
-            {
+            if let Some(target) = p.get("TargetDBInstanceIdentifier").filter(|v| !v.is_empty()) {
                 if !nodes.iter().any(|n| n == target) {
                     return Err(QueryError::not_found(
                         "DBInstanceNotFound",
@@ -188,10 +179,7 @@ fn cluster(x: &mut Xml, w: &World, db: &DbCluster) {
     x.text("Status", cluster_status(db.outage()));
     x.text("EarliestRestorableTime", iso8601(created_unix_ms()));
     x.text("Endpoint", endpoint_host(w, &db.cluster, "cluster-"));
-    x.text(
-        "ReaderEndpoint",
-        endpoint_host(w, &db.cluster, "cluster-ro-"),
-    );
+    x.text("ReaderEndpoint", endpoint_host(w, &db.cluster, "cluster-ro-"));
     x.text("MultiAZ", db.topology != Topology::Single);
     x.text("Engine", ENGINE);
     x.text("EngineVersion", ENGINE_VERSION);

@@ -115,13 +115,7 @@ pub fn query_success(op: &str, xmlns: &str, request_id: &str, f: impl FnOnce(&mu
 
 /// An awsQuery error: `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>`.
 /// `sender` picks `Sender` (the caller's fault) or `Receiver`.
-pub fn query_error(
-    xmlns: &str,
-    sender: bool,
-    code: &str,
-    message: &str,
-    request_id: &str,
-) -> Vec<u8> {
+pub fn query_error(xmlns: &str, sender: bool, code: &str, message: &str, request_id: &str) -> Vec<u8> {
     let mut x = Xml::new();
     x.elem_ns("ErrorResponse", xmlns, |x| {
         x.elem("Error", |x| {
@@ -207,11 +201,11 @@ mod tests {
     fn text_is_escaped() {
         let body = query_error("urn:x", true, "InvalidAction", "bad <&> \"x\" \u{1}", "rid");
         let s = String::from_utf8(body).unwrap();
+        assert!(s.contains("bad &lt;&amp;&gt; &quot;x&quot; \u{FFFD}"), "{s}");
         assert!(
-            s.contains("bad &lt;&amp;&gt; &quot;x&quot; \u{FFFD}"),
+            s.contains("<ErrorResponse xmlns=\"urn:x\"><Error><Type>Sender</Type><Code>InvalidAction</Code>"),
             "{s}"
         );
-        assert!(s.contains("<ErrorResponse xmlns=\"urn:x\"><Error><Type>Sender</Type><Code>InvalidAction</Code>"), "{s}");
     }
 
     /// The awsQuery envelope has the Result wrapper first and the metadata last; EC2's has

@@ -26,7 +26,11 @@ pub struct ActionSpec {
 }
 
 const fn p(name: &'static str, description: &'static str, required: bool) -> ParamSpec {
-    ParamSpec { name, description, required }
+    ParamSpec {
+        name,
+        description,
+        required,
+    }
 }
 
 /// Every supported action.
@@ -36,8 +40,16 @@ pub const ACTIONS: &[ActionSpec] = &[
         description: "Stop the specified EC2 instances.",
         target: Some(("Instances", "aws:ec2:instance")),
         parameters: &[
-            p("startInstancesAfterDuration", "The time to wait before restarting the instances (ISO 8601 duration).", false),
-            p("completeIfInstancesTerminated", "Whether the action completes if the instances are terminated.", false),
+            p(
+                "startInstancesAfterDuration",
+                "The time to wait before restarting the instances (ISO 8601 duration).",
+                false,
+            ),
+            p(
+                "completeIfInstancesTerminated",
+                "Whether the action completes if the instances are terminated.",
+                false,
+            ),
         ],
     },
     ActionSpec {
@@ -65,7 +77,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         id: "aws:rds:reboot-db-instances",
         description: "Reboot the specified DB instances.",
         target: Some(("DBInstances", "aws:rds:db")),
-        parameters: &[p("forceFailover", "Whether to fail over to the standby (true or false).", false)],
+        parameters: &[p(
+            "forceFailover",
+            "Whether to fail over to the standby (true or false).",
+            false,
+        )],
     },
     ActionSpec {
         id: "aws:fis:wait",

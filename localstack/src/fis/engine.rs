@@ -95,7 +95,10 @@ impl Fis {
     }
 
     fn arn(&self, kind: &str, id: &str) -> String {
-        format!("arn:aws:fis:{}:{}:{kind}/{id}", self.world.stack.region, self.world.stack.account_id)
+        format!(
+            "arn:aws:fis:{}:{}:{kind}/{id}",
+            self.world.stack.region, self.world.stack.account_id
+        )
     }
 
     /// CreateExperimentTemplate.
@@ -117,13 +120,20 @@ impl Fis {
     /// GetExperimentTemplate.
     pub fn get_template(&self, id: &str) -> Result<Value, FisError> {
         let st = self.lock();
-        let t = st.templates.get(id).ok_or_else(|| not_found("experiment template", id))?;
+        let t = st
+            .templates
+            .get(id)
+            .ok_or_else(|| not_found("experiment template", id))?;
         Ok(json!({ "experimentTemplate": self.template_json(t) }))
     }
 
     /// DeleteExperimentTemplate.
     pub fn delete_template(&self, id: &str) -> Result<Value, FisError> {
-        let t = self.lock().templates.remove(id).ok_or_else(|| not_found("experiment template", id))?;
+        let t = self
+            .lock()
+            .templates
+            .remove(id)
+            .ok_or_else(|| not_found("experiment template", id))?;
         Ok(json!({ "experimentTemplate": self.template_json(&t) }))
     }
 
@@ -153,15 +163,32 @@ impl Fis {
     }
 
     /// StartExperiment: resolves targets and runs the actions in the background.
-    pub fn start_experiment(self: &Arc<Self>, template_id: &str, tags: BTreeMap<String, String>) -> Result<Value, FisError> {
+    pub fn start_experiment(
+        self: &Arc<Self>,
+        template_id: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Value, FisError> {
         let mut st = self.lock();
-        let t = st.templates.get(template_id).ok_or_else(|| not_found("experiment template", template_id))?;
+        let t = st
+            .templates
+            .get(template_id)
+            .ok_or_else(|| not_found("experiment template", template_id))?;
         let input = t.input.clone();
         let id = new_id("EXP");
         let actions = input
             .actions
             .keys()
-            .map(|k| (k.clone(), ActionRun { status: "pending", reason: None, start: None, end: None }))
+            .map(|k| {
+                (
+                    k.clone(),
+                    ActionRun {
+                        status: "pending",
+                        reason: None,
+                        start: None,
+                        end: None,
+                    },
+                )
+            })
             .collect();
         let exp = Experiment {
             id: id.clone(),
@@ -254,8 +281,21 @@ impl Fis {
     pub fn retag(&self, arn: &str, add: BTreeMap<String, String>, remove: &[String]) -> Result<Value, FisError> {
         let mut st = self.lock();
         let tags = match self.find_by_arn(&st, arn) {
-            Some(Owner::Template(id)) => &mut st.templates.get_mut(&id).ok_or_else(|| not_found("resource", arn))?.input.tags,
-            Some(Owner::Experiment(id)) => &mut st.experiments.get_mut(&id).ok_or_else(|| not_found("resource", arn))?.tags,
+            Some(Owner::Template(id)) => {
+                &mut st
+                    .templates
+                    .get_mut(&id)
+                    .ok_or_else(|| not_found("resource", arn))?
+                    .input
+                    .tags
+            }
+            Some(Owner::Experiment(id)) => {
+                &mut st
+                    .experiments
+                    .get_mut(&id)
+                    .ok_or_else(|| not_found("resource", arn))?
+                    .tags
+            }
             None => return Err(not_found("resource", arn)),
         };
         tags.extend(add);
@@ -264,7 +304,11 @@ impl Fis {
     }
 
     fn find_by_arn(&self, st: &State, arn: &str) -> Option<Owner> {
-        if let Some(t) = st.templates.keys().find(|id| self.arn("experiment-template", id) == arn) {
+        if let Some(t) = st
+            .templates
+            .keys()
+            .find(|id| self.arn("experiment-template", id) == arn)
+        {
             return Some(Owner::Template(t.clone()));
         }
         st.experiments
@@ -333,7 +377,11 @@ impl Fis {
     }
 
     async fn run(self: Arc<Self>, id: String, stop: CancellationToken) {
-        self.update(&id, |e| e.status = "initiating");
+        self.update(&id, |e| {
+            if e.status == "pending" {
+                e.status = "initiating";
+            }
+        });
         let (input, resolved) = {
             let st = self.lock();
             let Some(e) = st.experiments.get(&id) else { return };
@@ -507,11 +555,22 @@ async fn run_action(
 ) -> Result<bool, String> {
     let ids: Vec<String> = resources.iter().map(|r| r.id.clone()).collect();
     let event = |applied: bool| {
-        let (experiment, action_name, action_id, targets) = (exp.to_string(), name.to_string(), action.action_id.clone(), ids.clone());
+        let (experiment, action_name, action_id, targets) =
+            (exp.to_string(), name.to_string(), action.action_id.clone(), ids.clone());
         world.truth.record(if applied {
-            Truth::FaultApplied { experiment, action: action_name, action_id, targets }
+            Truth::FaultApplied {
+                experiment,
+                action: action_name,
+                action_id,
+                targets,
+            }
         } else {
-            Truth::FaultReverted { experiment, action: action_name, action_id, targets }
+            Truth::FaultReverted {
+                experiment,
+                action: action_name,
+                action_id,
+                targets,
+            }
         });
     };
     match action.action_id.as_str() {
@@ -523,16 +582,22 @@ async fn run_action(
                 .filter(|i| ids.contains(&i.id) && i.state == crate::world::InstanceState::Running)
                 .map(|i| i.id)
                 .collect();
-            world.stop_instances(&running).map_err(|id| format!("instance {id} does not exist"))?;
+            world
+                .stop_instances(&running)
+                .map_err(|id| format!("instance {id} does not exist"))?;
             event(true);
             let Some(restart) = restart else { return Ok(true) };
             let full = hold(restart, stop).await;
-            world.start_instances(&running).map_err(|id| format!("instance {id} does not exist"))?;
+            world
+                .start_instances(&running)
+                .map_err(|id| format!("instance {id} does not exist"))?;
             event(false);
             Ok(full)
         }
         "aws:ec2:terminate-instances" => {
-            world.terminate_instances(&ids).map_err(|id| format!("instance {id} does not exist"))?;
+            world
+                .terminate_instances(&ids)
+                .map_err(|id| format!("instance {id} does not exist"))?;
             event(true);
             Ok(true)
         }

@@ -78,7 +78,10 @@ fn candidates(world: &World, resource_type: &str) -> Vec<Candidate> {
                 .map(|n| Candidate {
                     resource: res(&n.id),
                     tags: BTreeMap::new(),
-                    attrs: vec![("AvailabilityZone", n.zone.clone()), ("DBInstanceIdentifier", n.id.clone())],
+                    attrs: vec![
+                        ("AvailabilityZone", n.zone.clone()),
+                        ("DBInstanceIdentifier", n.id.clone()),
+                    ],
                 })
                 .collect()
         }),
@@ -95,7 +98,11 @@ pub fn resolve(world: &World, name: &str, spec: &TargetSpec) -> Result<Vec<Resou
     }
     let matching: Vec<Resource> = all
         .into_iter()
-        .filter(|c| spec.resource_arns.as_ref().is_none_or(|arns| arns.contains(&c.resource.arn)))
+        .filter(|c| {
+            spec.resource_arns
+                .as_ref()
+                .is_none_or(|arns| arns.contains(&c.resource.arn))
+        })
         .filter(|c| {
             spec.resource_tags
                 .as_ref()

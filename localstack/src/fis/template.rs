@@ -121,7 +121,11 @@ pub fn parse_selection(s: &str) -> Result<Selection, String> {
     if s == "ALL" {
         Ok(Selection::All)
     } else if let Some(n) = inner("COUNT(") {
-        n.parse().ok().filter(|n| *n > 0).map(Selection::Count).ok_or_else(|| format!("bad selectionMode {s:?}"))
+        n.parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Selection::Count)
+            .ok_or_else(|| format!("bad selectionMode {s:?}"))
     } else if let Some(n) = inner("PERCENT(") {
         n.parse()
             .ok()
@@ -139,20 +143,33 @@ pub fn validate(t: &TemplateInput) -> Result<(), String> {
         return Err("an experiment template needs at least one action".into());
     }
     for (name, target) in &t.targets {
-        if !matches!(target.resource_type.as_str(), "aws:ec2:instance" | "aws:ec2:subnet" | "aws:rds:cluster" | "aws:rds:db") {
-            return Err(format!("target {name}: resource type {} is not supported", target.resource_type));
+        if !matches!(
+            target.resource_type.as_str(),
+            "aws:ec2:instance" | "aws:ec2:subnet" | "aws:rds:cluster" | "aws:rds:db"
+        ) {
+            return Err(format!(
+                "target {name}: resource type {} is not supported",
+                target.resource_type
+            ));
         }
         if target.resource_arns.is_none() && target.resource_tags.is_none() && target.filters.is_none() {
-            return Err(format!("target {name}: one of resourceArns, resourceTags or filters is required"));
+            return Err(format!(
+                "target {name}: one of resourceArns, resourceTags or filters is required"
+            ));
         }
         if target.resource_arns.is_some() && target.resource_tags.is_some() {
-            return Err(format!("target {name}: resourceArns and resourceTags cannot be combined"));
+            return Err(format!(
+                "target {name}: resourceArns and resourceTags cannot be combined"
+            ));
         }
         parse_selection(&target.selection_mode).map_err(|e| format!("target {name}: {e}"))?;
     }
     for (name, action) in &t.actions {
         let Some(spec) = catalog::find(&action.action_id) else {
-            return Err(format!("action {name}: action type {} is not supported", action.action_id));
+            return Err(format!(
+                "action {name}: action type {} is not supported",
+                action.action_id
+            ));
         };
         for after in &action.start_after {
             if !t.actions.contains_key(after) {
@@ -164,13 +181,19 @@ pub fn validate(t: &TemplateInput) -> Result<(), String> {
                 return Err(format!("action {name}: {} takes no targets", spec.id));
             };
             if key != want_key {
-                return Err(format!("action {name}: {} takes target key {want_key}, not {key}", spec.id));
+                return Err(format!(
+                    "action {name}: {} takes target key {want_key}, not {key}",
+                    spec.id
+                ));
             }
             let Some(target) = t.targets.get(target_name) else {
                 return Err(format!("action {name}: target {target_name} is not defined"));
             };
             if target.resource_type != want_type {
-                return Err(format!("action {name}: target {target_name} is {}, {} needs {want_type}", target.resource_type, spec.id));
+                return Err(format!(
+                    "action {name}: target {target_name} is {}, {} needs {want_type}",
+                    target.resource_type, spec.id
+                ));
             }
         }
         if let Some((key, _)) = spec.target {
@@ -186,12 +209,17 @@ pub fn validate(t: &TemplateInput) -> Result<(), String> {
                 catalog::parse_duration(value).map_err(|e| format!("action {name}: {param}: {e}"))?;
             }
             if param == "scope" && !matches!(value.as_str(), "all" | "availability-zone") {
-                return Err(format!("action {name}: scope {value:?} is not supported locally (all, availability-zone)"));
+                return Err(format!(
+                    "action {name}: scope {value:?} is not supported locally (all, availability-zone)"
+                ));
             }
         }
         for p in spec.parameters.iter().filter(|p| p.required) {
             if !action.parameters.contains_key(p.name) {
-                return Err(format!("action {name}: parameter {} is required for {}", p.name, spec.id));
+                return Err(format!(
+                    "action {name}: parameter {} is required for {}",
+                    p.name, spec.id
+                ));
             }
         }
     }
@@ -238,14 +266,20 @@ mod tests {
     /// An unsupported action id is refused, naming it.
     #[test]
     fn unsupported_action_is_named() {
-        let t = template(serde_json::json!({"A": {"actionId": "aws:ec2:send-spot-instance-interruptions", "targets": {"Instances": "Insts"}}}));
-        assert!(validate(&t).unwrap_err().contains("aws:ec2:send-spot-instance-interruptions"));
+        let t = template(
+            serde_json::json!({"A": {"actionId": "aws:ec2:send-spot-instance-interruptions", "targets": {"Instances": "Insts"}}}),
+        );
+        assert!(validate(&t)
+            .unwrap_err()
+            .contains("aws:ec2:send-spot-instance-interruptions"));
     }
 
     /// startAfter must name an action and must not loop.
     #[test]
     fn start_after_is_checked() {
-        let t = template(serde_json::json!({"A": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1S"}, "startAfter": ["B"]}}));
+        let t = template(
+            serde_json::json!({"A": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1S"}, "startAfter": ["B"]}}),
+        );
         assert!(validate(&t).unwrap_err().contains("unknown action B"));
         let t = template(serde_json::json!({
             "A": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1S"}, "startAfter": ["B"]},

@@ -38,9 +38,7 @@ pub fn test_stack(name: &str) -> PathBuf {
 
 /// A file of the workspace (e.g. `scenarios/fis/az-power-interruption.json`).
 pub fn workspace_file(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
 
 /// One running stack with the clients a test needs.
@@ -60,14 +58,8 @@ impl Env {
         let opts = Options {
             endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         };
-        let ls = LocalStack::start(stack, opts)
-            .await
-            .expect("local stack starts");
-        let creds = aws_credential_types::Credentials::from_keys(
-            "AKIDDRDRILLTEST",
-            "drdrill-test-secret",
-            None,
-        );
+        let ls = LocalStack::start(stack, opts).await.expect("local stack starts");
+        let creds = aws_credential_types::Credentials::from_keys("AKIDDRDRILLTEST", "drdrill-test-secret", None);
         let conf = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(ls.endpoint_url())
@@ -107,12 +99,7 @@ impl Env {
 
     /// Every instance: (id, address).
     pub fn all_instances(&self) -> Vec<(String, SocketAddr)> {
-        self.ls
-            .world
-            .instances()
-            .into_iter()
-            .map(|i| (i.id, i.addr))
-            .collect()
+        self.ls.world.instances().into_iter().map(|i| (i.id, i.addr)).collect()
     }
 
     /// Whether every instance is `running`.
@@ -142,11 +129,7 @@ impl Env {
 
     /// Ground-truth events of one kind.
     pub async fn truth_of(&self, kind: &str) -> Vec<Value> {
-        self.truth()
-            .await
-            .into_iter()
-            .filter(|e| e["kind"] == kind)
-            .collect()
+        self.truth().await.into_iter().filter(|e| e["kind"] == kind).collect()
     }
 
     /// The latest ground-truth `serving` value.
@@ -281,17 +264,13 @@ impl Env {
     /// Waits until the ground truth shows `fault_applied` for `action` of experiment `exp`;
     /// returns the event's timestamp.
     pub async fn wait_fault_applied(&self, exp: &str, action: &str, within: Duration) -> i64 {
-        wait_for(
-            within,
-            &format!("fault {action} of {exp} is applied"),
-            || async {
-                self.truth_of("fault_applied")
-                    .await
-                    .into_iter()
-                    .find(|e| e["experiment"] == exp && e["action"] == action)
-                    .map(|e| t_ms(&e))
-            },
-        )
+        wait_for(within, &format!("fault {action} of {exp} is applied"), || async {
+            self.truth_of("fault_applied")
+                .await
+                .into_iter()
+                .find(|e| e["experiment"] == exp && e["action"] == action)
+                .map(|e| t_ms(&e))
+        })
         .await
     }
 }
@@ -364,7 +343,7 @@ pub fn t_ms(e: &Value) -> i64 {
 pub fn template_request(
     fis: &aws_sdk_fis::Client,
     json: &Value,
-) -> aws_sdk_fis::operation::create_experiment_template::builders::CreateExperimentTemplateFluentBuilder{
+) -> aws_sdk_fis::operation::create_experiment_template::builders::CreateExperimentTemplateFluentBuilder {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let mut req = fis
         .create_experiment_template()
@@ -381,12 +360,7 @@ pub fn template_request(
             b = b.resource_tags(k, s(v));
         }
         for f in t["filters"].as_array().into_iter().flatten() {
-            let values = f["values"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(s)
-                .collect();
+            let values = f["values"].as_array().into_iter().flatten().map(s).collect();
             let filter = ExperimentTemplateTargetInputFilter::builder()
                 .path(s(&f["path"]))
                 .set_values(Some(values))
