@@ -77,7 +77,7 @@ impl LocalStack {
             let zone = stack.subnet_zone(&inst.subnet).unwrap_or_default();
             let zone_index = stack.zones.iter().position(|z| z == zone).unwrap_or(0);
             let n = per_zone.entry(zone).or_default();
-            let listener = bind(SocketAddr::new(world::instance_ip(zone_index, *n), 0)).await?;
+            let listener = bind_loopback(SocketAddr::new(world::instance_ip(zone_index, *n), 0)).await?;
             *n += 1;
             listeners.insert(inst.id.clone(), listener);
         }
@@ -85,7 +85,7 @@ impl LocalStack {
             .iter()
             .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
             .collect();
-        let lb_listener = bind(SocketAddr::new(world::lb_ip(), stack.load_balancer.listener_port)).await?;
+        let lb_listener = bind_loopback(SocketAddr::new(world::lb_ip(), stack.load_balancer.listener_port)).await?;
         let api_listener = bind(opts.endpoint).await?;
         let endpoint = api_listener.local_addr().map_err(|source| StartError::Bind {
             addr: opts.endpoint,
@@ -147,6 +147,22 @@ impl LocalStack {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+}
+
+/// Binds a data-plane address in 127.0.0.0/8; where only 127.0.0.1 can be bound
+/// (macOS by default), falls back to a distinct port on 127.0.0.1.
+async fn bind_loopback(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            let fallback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+            tracing::warn!(%addr, %fallback, "address not available; using a distinct port on 127.0.0.1");
+            TcpListener::bind(fallback)
+                .await
+                .map_err(|source| StartError::Bind { addr: fallback, source })
+        }
+        Err(source) => Err(StartError::Bind { addr, source }),
     }
 }
 
