@@ -111,6 +111,57 @@ pub fn recovery(series: &Series, t_inject_unix_ms: i64, threshold: f64, stable_f
     }
 }
 
+/// Where the recovery time went, from the observers' events, in ms after injection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RtoBreakdown {
+    /// First failed probe.
+    pub first_failure_ms: Option<i64>,
+    /// The load balancer first marked a target unhealthy (detection).
+    pub targets_unhealthy_ms: Option<i64>,
+    /// Every target the load balancer marked unhealthy after injection was healthy again.
+    pub targets_healthy_again_ms: Option<i64>,
+    /// The experiment ended.
+    pub experiment_ended_ms: Option<i64>,
+    /// Steady state was back (`t_recover`).
+    pub recovered_ms: Option<i64>,
+}
+
+/// A target health change as the observers saw it: (unix ms, target, state).
+pub type HealthChange<'a> = (i64, &'a str, &'a str);
+
+/// Builds the RTO breakdown from target health changes and the recovery numbers.
+pub fn rto_breakdown(
+    t_inject_unix_ms: i64,
+    health: &[HealthChange<'_>],
+    experiment_end_unix_ms: Option<i64>,
+    recovery: &Recovery,
+) -> RtoBreakdown {
+    let rel = |t: i64| t - t_inject_unix_ms;
+    let after: Vec<&HealthChange<'_>> = health.iter().filter(|(t, _, _)| *t >= t_inject_unix_ms).collect();
+    let first_unhealthy = after.iter().find(|(_, _, s)| *s == "unhealthy").map(|(t, _, _)| *t);
+    let mut down: Vec<&str> = Vec::new();
+    let mut back = None;
+    for (t, target, state) in &after {
+        if *state == "unhealthy" {
+            if !down.contains(target) {
+                down.push(target);
+            }
+        } else if *state == "healthy" {
+            down.retain(|d| d != target);
+            if down.is_empty() && first_unhealthy.is_some_and(|u| *t > u) {
+                back = Some(*t);
+            }
+        }
+    }
+    RtoBreakdown {
+        first_failure_ms: recovery.first_failure_unix_ms.map(rel),
+        targets_unhealthy_ms: first_unhealthy.map(rel),
+        targets_healthy_again_ms: if down.is_empty() { back.map(rel) } else { None },
+        experiment_ended_ms: experiment_end_unix_ms.map(rel),
+        recovered_ms: recovery.recovered_unix_ms.map(rel),
+    }
+}
+
 /// A write that was acknowledged, with when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostWrite {
@@ -215,6 +266,35 @@ mod tests {
         p.extend(vec![(0, 1); 300]);
         let r = recovery(&series(&p), 1_000_000, 0.99, 1000);
         assert_eq!(r.rto_ms, None);
+    }
+
+    /// Detection is the first unhealthy target after injection; "healthy again" waits for
+    /// every target that went down.
+    #[test]
+    fn breakdown_from_health_changes() {
+        let rec = Recovery {
+            first_failure_unix_ms: Some(1_010),
+            recovered_unix_ms: Some(3_000),
+            rto_ms: Some(2_000),
+            outage_ms: 1_000,
+            failed_probes: 5,
+            worst_window: None,
+        };
+        let health = [
+            (900, "i-a", "healthy"),
+            (1_500, "i-a", "unhealthy"),
+            (1_600, "i-b", "unhealthy"),
+            (5_000, "i-a", "healthy"),
+            (6_000, "i-b", "healthy"),
+        ];
+        let b = rto_breakdown(1_000, &health, Some(4_000), &rec);
+        assert_eq!(b.first_failure_ms, Some(10));
+        assert_eq!(b.targets_unhealthy_ms, Some(500));
+        assert_eq!(b.targets_healthy_again_ms, Some(5_000));
+        assert_eq!(b.experiment_ended_ms, Some(3_000));
+        assert_eq!(b.recovered_ms, Some(2_000));
+        let b = rto_breakdown(1_000, &health[..4], None, &rec);
+        assert_eq!(b.targets_healthy_again_ms, None, "i-b never came back");
     }
 
     /// The loss window spans the first to the last lost ack; RPO counts back from injection.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::analysis::{DataLoss, Recovery};
+use crate::analysis::{DataLoss, Recovery, RtoBreakdown};
 use crate::journal::Event;
 use crate::verdict::{ObjectiveResult, Verdict};
 
@@ -127,6 +127,9 @@ pub struct Report {
     pub outage_ms: Option<i64>,
     /// RTO details.
     pub recovery: Option<Recovery>,
+    /// Where the recovery time went (observers' view), ms after injection.
+    #[serde(default)]
+    pub rto_breakdown: Option<RtoBreakdown>,
     /// Lost writes and RPO.
     pub data_loss: Option<DataLoss>,
     /// Success ratio between injection and the end of the experiment.
@@ -200,6 +203,16 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
         r.data_loss.as_ref().map_or("—".into(), |d| d.lost_writes.to_string()),
         r.data_loss.as_ref().map_or("—".into(), |d| d.acked_writes.to_string()),
     );
+    if let Some(b) = &r.rto_breakdown {
+        let _ = writeln!(
+            s,
+            "  first failure +{}   targets unhealthy +{}   experiment ended +{}   recovered +{}",
+            ms(b.first_failure_ms),
+            ms(b.targets_unhealthy_ms),
+            ms(b.experiment_ended_ms),
+            ms(b.recovered_ms)
+        );
+    }
     let p = &r.probes;
     let _ = writeln!(
         s,

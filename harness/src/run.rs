@@ -705,6 +705,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         rto_ms: None,
         outage_ms: None,
         recovery: None,
+        rto_breakdown: None,
         data_loss: None,
         availability_during_fault: None,
         p99_during_fault_ms: None,
@@ -749,6 +750,15 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             }
             rep.rto_ms = rec.rto_ms;
             rep.outage_ms = Some(rec.outage_ms);
+            let events = ctx.journal.events();
+            let health: Vec<analysis::HealthChange<'_>> = events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::TargetHealth { target, state, .. } => Some((e.t_unix_ms, target.as_str(), state.as_str())),
+                    _ => None,
+                })
+                .collect();
+            rep.rto_breakdown = Some(analysis::rto_breakdown(ti, &health, ctx.fault_end_unix_ms, &rec));
             rep.recovery = Some(rec);
             let end = ctx.fault_end_unix_ms.unwrap_or(rep.finished_unix_ms);
             let (ok, failed) = s.counts(ti, end);
