@@ -1,7 +1,77 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit, integration and end-to-end tests of every crate.
 # Everything the tests need is started by the tests themselves (local stacks on
-# loopback); nothing outside this machine is contacted.
+# loopback, containers); the tests contact nothing outside this machine. This script may
+# install Debian's docker.io and cfn-lint (PyPI) through their package clients.
+#
+# The container tests (tests/tests/container_*.rs, named `in_container_*`) also need a
+# Docker engine and the local stack's image: this script starts an engine when there is
+# none and it can (scripts/docker-engine.sh: Debian's docker.io as root), builds the image
+# without any registry (scripts/build-image.sh), and stops the engine it started when it
+# exits. When no engine can be had they are left out of the run and the last line says
+# they were SKIPPED, and why. DRDRILL_CONTAINER_TESTS=off leaves them out without trying.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-targets --locked "$@"
+
+mkdir -p target
+setup_log=target/container-setup.log
+: >"$setup_log"
+container_skip=
+if [[ ${DRDRILL_CONTAINER_TESTS:-} == off ]]; then
+    container_skip="DRDRILL_CONTAINER_TESTS=off"
+else
+    trap 'scripts/docker-engine.sh stop' EXIT
+    if ! scripts/docker-engine.sh start 2>&1 | tee -a "$setup_log"; then
+        container_skip=$(tail -n 1 "$setup_log")
+    elif ! scripts/build-image.sh 2>&1 | tee -a "$setup_log"; then
+        container_skip="the image could not be built: $(tail -n 1 "$setup_log")"
+    else
+        # Engine and image are ready: from here a container test that cannot start its
+        # container fails instead of skipping.
+        export DRDRILL_CONTAINER_TESTS=require
+    fi
+fi
+
+# cfn-lint, for the reference CloudFormation stack's lint test (from PyPI).
+if ! command -v cfn-lint >/dev/null 2>&1; then
+    python3 -m pip install --quiet cfn-lint >/dev/null 2>&1 || true
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash 2>/dev/null || true
+fi
+if command -v cfn-lint >/dev/null 2>&1; then
+    export DRDRILL_CFN_LINT=require
+else
+    echo "test.sh: cfn-lint is not installed and could not be; its test will be skipped" >&2
+fi
+
+# Chromium (Debian's package), for the headless-browser test of report.html.
+scripts/install-test-deps.sh || echo "test.sh: test dependencies could not be installed; the report browser test will fail" >&2
+
+args=("$@")
+if [[ -n $container_skip ]]; then
+    # Leave the container tests out, so that they are counted as filtered out, not passed.
+    if [[ " ${args[*]-} " == *" -- "* ]]; then
+        args+=(--skip in_container_)
+    else
+        args+=(-- --skip in_container_)
+    fi
+fi
+
+test_log=target/test-output.log
+status=0
+# --no-fail-fast: one failing test binary must not keep the others (the container tests
+# among them) from running and being reported.
+cargo test --workspace --all-targets --locked --no-fail-fast "${args[@]}" 2>&1 | tee "$test_log" || status=$?
+
+if [[ -n $container_skip ]]; then
+    echo "container tests: SKIPPED ($container_skip)"
+else
+    ok=$(grep -cE '^test .*in_container_.* \.\.\. ok$' "$test_log" || true)
+    failed=$(grep -cE '^test .*in_container_.* \.\.\. FAILED$' "$test_log" || true)
+    engine=$(scripts/docker-engine.sh status | sed 's/^Docker //' || true)
+    if ((ok + failed == 0)); then
+        echo "container tests: NOT RUN (Docker $engine was ready, but no in_container_ test reported a result; see above)"
+    else
+        echo "container tests: run against Docker $engine: $ok ok, $failed failed"
+    fi
+fi
+exit "$status"

@@ -14,6 +14,13 @@ use crate::aws::{describe_error, Clients};
 /// The tag that marks every template and experiment drdrill creates.
 pub const RUN_TAG: &str = "drdrill:run-id";
 
+/// How long stopping an experiment may take before drdrill gives up and says so.
+pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Longest time one FIS call may take while stopping (a black-holed endpoint must not
+/// hang the stop past its deadline).
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An FIS call failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{call}: {message}")]
@@ -160,16 +167,22 @@ pub async fn stop_and_wait(
 ) -> Result<String, FaultError> {
     const CALL: &str = "StopExperiment";
     let deadline = tokio::time::Instant::now() + timeout;
+    let bounded = || CALL_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
     let mut stop_sent = false;
+    let mut last_error = String::from("no answer");
     loop {
         if !stop_sent {
-            match clients.fis.stop_experiment().id(experiment_id).send().await {
-                Ok(_) => stop_sent = true,
-                Err(e) if tokio::time::Instant::now() >= deadline => return Err(err(CALL, describe_error(&e))),
-                Err(e) => tracing::warn!(error = %describe_error(&e), "StopExperiment failed; retrying"),
+            match tokio::time::timeout(bounded(), clients.fis.stop_experiment().id(experiment_id).send()).await {
+                Ok(Ok(_)) => stop_sent = true,
+                Ok(Err(e)) => {
+                    last_error = describe_error(&e);
+                    tracing::warn!(error = %last_error, "StopExperiment failed; retrying");
+                }
+                Err(_) => last_error = format!("no answer within {CALL_TIMEOUT:?}"),
             }
         }
-        if let Ok(out) = clients.fis.get_experiment().id(experiment_id).send().await {
+        let got = tokio::time::timeout(bounded(), clients.fis.get_experiment().id(experiment_id).send()).await;
+        if let Ok(Ok(out)) = got {
             let status = out
                 .experiment()
                 .and_then(|e| e.state())
@@ -181,9 +194,14 @@ pub async fn stop_and_wait(
             }
         }
         if tokio::time::Instant::now() >= deadline {
+            let why = if stop_sent {
+                "FIS accepted the stop but the experiment has not ended".to_string()
+            } else {
+                format!("last error: {last_error}")
+            };
             return Err(err(
                 CALL,
-                format!("experiment {experiment_id} did not stop within {timeout:?}"),
+                format!("experiment {experiment_id} did not stop within {timeout:?} ({why})"),
             ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -5,6 +5,8 @@
 
 pub mod analysis;
 pub mod aws;
+pub mod blast;
+pub mod cleanup;
 pub mod fault;
 pub mod journal;
 pub mod observe;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use drdrill::report::{Formats, PublishOptions};
 use drdrill::run::{Interrupt, RunOptions};
 use drdrill::verdict::{EXIT_ABORTED, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
 
@@ -13,6 +14,12 @@ Exit codes:
   1  an objective was missed
   2  the run could not be carried out (bad input, unreachable target, failed preflight)
   3  aborted by a guardrail or a signal (the experiment was stopped)";
+
+const REPORT_EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  --history: the latest run of a scenario is a regression
+  2  a run folder, report.json or history.jsonl could not be read, or a file not written";
 
 /// Disaster-recovery drills: inject a fault with AWS FIS, drive traffic through the load
 /// balancer, and measure the real RTO and the acknowledged writes that were lost.
@@ -40,10 +47,28 @@ enum Command {
         /// No progress output (the summary is still printed).
         #[arg(long, short)]
         quiet: bool,
+        /// Report files to write, comma-separated: json, junit, md, html or all
+        /// (report.json and events.jsonl are always written).
+        #[arg(long, default_value = "all", value_parser = Formats::parse_list)]
+        format: Formats,
+        /// Also append summary.md to this file (GitHub Actions sets the variable).
+        #[arg(long, env = "GITHUB_STEP_SUMMARY", value_name = "FILE")]
+        step_summary: Option<PathBuf>,
     },
+    /// Re-render a run folder's reports from report.json and events.jsonl, show the
+    /// history of runs with regressions flagged, or compare two runs.
+    #[command(after_help = REPORT_EXIT_CODES)]
+    Report(ReportArgs),
     /// Resolve a scenario and show what it would hit; injects nothing.
     Plan {
         /// Scenario file.
+        file: PathBuf,
+    },
+    /// Stop the experiments drdrill runs left running (after a crash or SIGKILL) on a
+    /// scenario's target, waiting until FIS says each has ended; also deletes the
+    /// experiment templates those runs left. Exits 0 when nothing is left running.
+    Cleanup {
+        /// Scenario file naming the target (an `aws:` target must allow-list the account).
         file: PathBuf,
     },
     /// Check scenario files without touching anything.
@@ -58,7 +83,7 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -72,10 +97,64 @@ fn main() -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+/// Crates whose debug and trace logs carry credentials or signed requests (access key
+/// ids, SigV4 canonical requests, `Authorization` headers); capped at `info` whatever
+/// `RUST_LOG` says, so that no log of drdrill holds them.
+const CREDENTIAL_LOGGERS: &[&str] = &[
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_smithy_types",
+    "aws_credential_types",
+    "aws_config",
+    "aws_runtime",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+];
+
+/// `RUST_LOG` (default `warn`) with [`CREDENTIAL_LOGGERS`] capped at `info`.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let from_env = std::env::var("RUST_LOG").unwrap_or_default();
+    let kept: Vec<&str> = from_env
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .filter(|d| !CREDENTIAL_LOGGERS.iter().any(|c| d.starts_with(c)))
+        .collect();
+    let mut spec = if kept.is_empty() {
+        "warn".to_string()
+    } else {
+        kept.join(",")
+    };
+    for c in CREDENTIAL_LOGGERS {
+        spec.push_str(&format!(",{c}=info"));
+    }
+    tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+}
+
 async fn dispatch(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Run { files, out, yes, quiet } => return run(files, out, yes, quiet).await,
+        Command::Run {
+            files,
+            out,
+            yes,
+            quiet,
+            format,
+            step_summary,
+        } => {
+            let publish = PublishOptions {
+                formats: format,
+                history: true,
+                step_summary,
+            };
+            return run(files, out, yes, quiet, publish).await;
+        }
+        Command::Report(args) => return report_command(args),
         Command::Plan { file } => plan(file).await,
+        Command::Cleanup { file } => cleanup(file).await,
         Command::Validate { files } => validate(&files),
         Command::Schema => {
             match serde_json::to_string_pretty(&drdrill::scenario::json_schema()) {
@@ -113,8 +192,26 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<()> {
 
 async fn plan(file: PathBuf) -> anyhow::Result<()> {
     let loaded = drdrill::scenario::load(&file)?;
-    let text = drdrill::plan::preview(&loaded).await?;
-    print!("{text}");
+    match drdrill::plan::preview(&loaded).await {
+        Ok(text) => print!("{text}"),
+        Err(drdrill::plan::PreviewError::BlastRadius { plan, error }) => {
+            print!("{plan}");
+            return Err(error.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+async fn cleanup(file: PathBuf) -> anyhow::Result<()> {
+    let loaded = drdrill::scenario::load(&file)?;
+    let mut say = |line: String| println!("{line}");
+    let done = drdrill::cleanup::cleanup(&loaded.scenario.target, &mut say).await?;
+    println!(
+        "cleanup done: {} experiment(s) stopped, {} template(s) deleted",
+        done.stopped.len(),
+        done.templates_deleted.len()
+    );
     Ok(())
 }
 
@@ -127,7 +224,7 @@ fn severity(code: i32) -> u8 {
     }
 }
 
-async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool) -> i32 {
+async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish: PublishOptions) -> i32 {
     // Check every file before running any.
     let mut loaded = Vec::new();
     for f in &files {
@@ -141,6 +238,7 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool) -> i32 {
     }
     let interrupt = Interrupt::new();
     spawn_signal_listener(interrupt.clone());
+    interrupt.stop_on_panic();
     let opts = RunOptions {
         out_dir: out,
         yes,
@@ -148,7 +246,7 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool) -> i32 {
     };
     let mut worst = EXIT_PASS;
     for l in loaded {
-        match drdrill::run::run(l, &opts, interrupt.clone()).await {
+        match drdrill::run::run_publishing(l, &opts, &publish, interrupt.clone()).await {
             Ok(outcome) => {
                 println!("{}", drdrill::report::summary_text(&outcome.report, &outcome.run_dir));
                 if severity(outcome.report.exit_code) > severity(worst) {
@@ -161,7 +259,11 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool) -> i32 {
             }
         }
         if interrupt.reason().is_some() {
-            worst = EXIT_ABORTED;
+            if !interrupt.is_failure() {
+                worst = EXIT_ABORTED;
+            } else if severity(worst) < 2 {
+                worst = EXIT_ERROR;
+            }
             break;
         }
     }
@@ -188,4 +290,119 @@ fn spawn_signal_listener(interrupt: Interrupt) {
             interrupt.trigger(name);
         }
     });
+}
+
+/// `drdrill report`: exactly one of a run folder, `--history` or `--compare`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["run_dir", "history", "compare"])))]
+struct ReportArgs {
+    /// Run folder to re-render (a run killed before writing report.json is rendered
+    /// from events.jsonl and probes.csv, marked incomplete).
+    run_dir: Option<PathBuf>,
+    /// Files to write, comma-separated: junit, md, html or all (report.json is the
+    /// source and is never rewritten).
+    #[arg(long, default_value = "all", value_parser = Formats::parse_list)]
+    format: Formats,
+    /// Print RTO, RPO, lost writes and verdict per scenario from DIR/history.jsonl, flag
+    /// regressions, and write DIR/history.html with the trend.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "reports")]
+    history: Option<PathBuf>,
+    /// Compare two run folders side by side, objective by objective.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
+    compare: Option<Vec<PathBuf>>,
+    /// --history: flag RTO or RPO above the median of previous runs by more than this
+    /// (e.g. 25% or 0.25).
+    #[arg(long, default_value = "25%", value_parser = parse_margin)]
+    margin: f64,
+    /// --history: never flag an increase smaller than this (e.g. 500ms).
+    #[arg(long, default_value = "500ms")]
+    min_delta: humantime::Duration,
+    /// --history: how many previous runs form the baseline.
+    #[arg(long, default_value_t = 10)]
+    window: usize,
+}
+
+fn parse_margin(s: &str) -> Result<f64, String> {
+    let (num, scale) = match s.trim().strip_suffix('%') {
+        Some(p) => (p, 100.0),
+        None => (s.trim(), 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v / scale),
+        _ => Err(format!("{s:?} is not a margin (expected e.g. 25% or 0.25)")),
+    }
+}
+
+fn report_command(args: ReportArgs) -> i32 {
+    use drdrill::report::{compare, history};
+    let result = if let Some(dir) = &args.history {
+        let policy = history::RegressionPolicy {
+            margin: args.margin,
+            min_delta_ms: args.min_delta.as_millis() as i64,
+            window: args.window.max(1),
+        };
+        report_history(dir, &policy)
+    } else if let Some([a, b]) = args.compare.as_deref() {
+        drdrill::report::load_run(a)
+            .and_then(|a| Ok((a, drdrill::report::load_run(b)?)))
+            .map(|(a, b)| {
+                print!("{}", compare::render(&a.report, &b.report));
+                EXIT_PASS
+            })
+            .map_err(anyhow::Error::from)
+    } else if let Some(dir) = &args.run_dir {
+        report_rerender(dir, &args.format)
+    } else {
+        Err(anyhow::anyhow!("nothing to do"))
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        EXIT_ERROR
+    })
+}
+
+fn report_rerender(dir: &std::path::Path, formats: &Formats) -> anyhow::Result<i32> {
+    let done = drdrill::report::rerender(dir, formats)?;
+    if done.run.rebuilt {
+        eprintln!(
+            "note: {} has no report.json; rendered from what the run left, marked incomplete",
+            dir.display()
+        );
+    }
+    if done.run.skipped_lines > 0 {
+        eprintln!(
+            "note: skipped {} unreadable line(s) (a torn last line?)",
+            done.run.skipped_lines
+        );
+    }
+    for p in &done.written {
+        println!("wrote {}", p.display());
+    }
+    if done.written.is_empty() {
+        eprintln!("note: nothing written (report.json is the source and is never rewritten)");
+    }
+    Ok(EXIT_PASS)
+}
+
+fn report_history(dir: &std::path::Path, policy: &drdrill::report::history::RegressionPolicy) -> anyhow::Result<i32> {
+    use drdrill::report::history;
+    let h = history::read(&dir.join(history::HISTORY_FILE))?;
+    if !h.skipped_lines.is_empty() {
+        eprintln!("note: skipped unreadable lines {:?} of history.jsonl", h.skipped_lines);
+    }
+    let trends = history::analyse(&h.entries, policy);
+    print!("{}", history::table(&trends, policy));
+    let page = history::write_html(dir, &trends, policy)?;
+    println!("wrote {}", page.display());
+    let regressed: Vec<&str> = trends
+        .iter()
+        .filter(|t| t.latest_regressed())
+        .map(|t| t.scenario.as_str())
+        .collect();
+    if regressed.is_empty() {
+        Ok(EXIT_PASS)
+    } else {
+        eprintln!("regression in the latest run of: {}", regressed.join(", "));
+        Ok(EXIT_FAIL)
+    }
 }

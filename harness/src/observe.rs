@@ -28,7 +28,12 @@ pub struct ExperimentView {
     pub end_unix_ms: Option<i64>,
     /// Whether the status is final.
     pub ended: bool,
+    /// Since when (unix ms) every GetExperiment has failed; `None` while FIS answers.
+    pub unreachable_since_unix_ms: Option<i64>,
 }
+
+/// Longest time one GetExperiment may take before it counts as failed.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Whether an FIS status is final.
 pub fn is_final(status: &str) -> bool {
@@ -115,7 +120,13 @@ pub fn watch_experiment(
         let mut actions: HashMap<String, String> = HashMap::new();
         let mut failures = 0u32;
         loop {
-            match fis.get_experiment().id(&experiment_id).send().await {
+            let answer = tokio::time::timeout(CALL_TIMEOUT, fis.get_experiment().id(&experiment_id).send()).await;
+            let answer = match answer {
+                Ok(Ok(out)) => Ok(out),
+                Ok(Err(e)) => Err(crate::aws::describe_error(&e)),
+                Err(_) => Err(format!("no answer within {CALL_TIMEOUT:?}")),
+            };
+            match answer {
                 Ok(out) => {
                     failures = 0;
                     if let Some(exp) = out.experiment() {
@@ -129,6 +140,7 @@ pub fn watch_experiment(
                             start_unix_ms: exp.start_time().and_then(|t| t.to_millis().ok()),
                             end_unix_ms: exp.end_time().and_then(|t| t.to_millis().ok()),
                             ended: false,
+                            unreachable_since_unix_ms: None,
                         };
                         let view = ExperimentView {
                             ended: is_final(&view.status),
@@ -169,9 +181,13 @@ pub fn watch_experiment(
                     failures += 1;
                     if failures == 1 || failures.is_multiple_of(50) {
                         journal.record(EventKind::Note {
-                            message: format!("GetExperiment failed: {}", crate::aws::describe_error(&e)),
+                            message: format!("GetExperiment failed: {e}"),
                         });
                     }
+                    let now = crate::journal::now_unix_ms();
+                    tx.send_modify(|v| {
+                        v.unreachable_since_unix_ms.get_or_insert(now);
+                    });
                 }
             }
             tokio::select! {

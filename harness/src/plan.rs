@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::aws::{describe_error, Clients};
-use crate::scenario::{LoadedScenario, ResolvedFault};
+use crate::scenario::{LoadedScenario, ResolvedFault, Scenario};
 
 /// Why a plan could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,46 @@ pub enum PlanError {
     /// Something named by the scenario does not exist or is not usable.
     #[error("{0}")]
     Missing(String),
+    /// The traffic asked for is more than this machine can send.
+    #[error("{0}")]
+    Machine(String),
+}
+
+/// Most requests per second the prober is trusted to send per CPU core.
+pub const MAX_RATE_PER_CORE: f64 = 2_500.0;
+/// File descriptors kept free for everything but in-flight probes.
+const RESERVED_FDS: u64 = 256;
+
+/// The soft limit on open files of this process (`ulimit -n`), when it can be read.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Checks that this machine can drive the scenario's traffic: the rate is at most
+/// [`MAX_RATE_PER_CORE`] per core, and the requests that are in flight when the target
+/// hangs (rate × timeout; a black-holed subnet makes every probe wait for its timeout)
+/// fit in the open-files limit. Runs before anything is started.
+pub fn check_machine(sc: &Scenario) -> Result<(), PlanError> {
+    let rate = sc.traffic.rate.per_second();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_rate = MAX_RATE_PER_CORE * cores as f64;
+    if rate > max_rate {
+        return Err(PlanError::Machine(format!(
+            "traffic.rate: {} is more than this machine can send on schedule ({cores} cores × {MAX_RATE_PER_CORE}/s = {max_rate}/s); lower the rate or use a bigger machine",
+            sc.traffic.rate
+        )));
+    }
+    let in_flight = (rate * sc.traffic.timeout.get().as_secs_f64()).ceil() as u64;
+    if let Some(limit) = open_files_limit() {
+        if in_flight + RESERVED_FDS > limit {
+            return Err(PlanError::Machine(format!(
+                "traffic.rate × traffic.timeout: up to {in_flight} requests are in flight while the target hangs, more than the open-files limit ({limit}, ulimit -n) allows with {RESERVED_FDS} kept free; lower the rate or the timeout, or raise the limit"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn aws_err<E, R>(call: impl Into<String>) -> impl FnOnce(aws_sdk_fis::error::SdkError<E, R>) -> PlanError
@@ -63,6 +103,23 @@ pub struct TargetInfo {
     pub zone: Option<String>,
     /// Health state at plan time.
     pub health: String,
+    /// Its subnet, when the target is an instance DescribeInstances knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+}
+
+/// One resource an action's target matches at plan time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedResource {
+    /// Resource id (`i-…`, `subnet-…`, cluster id).
+    pub id: String,
+    /// Its availability zone, when it has one.
+    pub zone: Option<String>,
+    /// Its subnet (an instance's subnet, or the subnet itself).
+    pub subnet: Option<String>,
+    /// What the plan shows in parentheses instead of the zone (a cluster's writer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What one FIS action would do.
@@ -78,8 +135,12 @@ pub struct PlannedAction {
     pub resource_type: Option<String>,
     /// Selection mode (`ALL`, `COUNT(n)`, `PERCENT(n)`).
     pub selection: Option<String>,
-    /// Resources that match the target now (before selection).
+    /// Resources that match the target now (before selection), as text.
     pub hits: Vec<String>,
+    /// The same resources, structured (for blast-radius checks).
+    pub resources: Vec<PlannedResource>,
+    /// Whether the resources of this target's type could be listed at all.
+    pub previewed: bool,
     /// Parameters.
     pub parameters: BTreeMap<String, String>,
     /// Actions it starts after.
@@ -165,8 +226,10 @@ pub async fn resolve(loaded: &LoadedScenario, clients: &Clients) -> Result<Plan,
                 .and_then(|h| h.state())
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
+            subnet: None,
         })
         .collect();
+    let targets = with_subnets(clients, targets).await;
     let (template, existing_template_id) = match &loaded.fault {
         ResolvedFault::Template(t) => (t.clone(), None),
         ResolvedFault::TemplateId(id) => (fetch_template(clients, id).await?, Some(id.clone())),
@@ -187,6 +250,38 @@ pub async fn resolve(loaded: &LoadedScenario, clients: &Clients) -> Result<Plan,
         existing_template_id,
         actions,
     })
+}
+
+/// Fills in each target's subnet (best effort: IP targets and failed calls keep `None`,
+/// and blast-radius checks then fall back to the target's zone).
+async fn with_subnets(clients: &Clients, mut targets: Vec<TargetInfo>) -> Vec<TargetInfo> {
+    let ids: Vec<String> = targets
+        .iter()
+        .filter(|t| t.id.starts_with("i-"))
+        .map(|t| t.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return targets;
+    }
+    let Ok(out) = clients
+        .ec2
+        .describe_instances()
+        .set_instance_ids(Some(ids))
+        .send()
+        .await
+    else {
+        return targets;
+    };
+    let subnets: BTreeMap<String, String> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .filter_map(|i| Some((i.instance_id()?.to_string(), i.subnet_id()?.to_string())))
+        .collect();
+    for t in &mut targets {
+        t.subnet = subnets.get(&t.id).cloned();
+    }
+    targets
 }
 
 async fn fetch_template(clients: &Clients, id: &str) -> Result<Value, PlanError> {
@@ -256,9 +351,24 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
             .and_then(Value::as_str)
             .map(str::to_string);
         let spec = target_name.as_ref().and_then(|t| targets.get(t)).cloned();
-        let hits = match &spec {
-            Some(spec) => resolve_target(spec, clients).await?,
-            None => Vec::new(),
+        let (resources, previewed) = match &spec {
+            Some(spec) => match resolve_target(spec, clients).await? {
+                Some(resources) => (resources, true),
+                None => (Vec::new(), false),
+            },
+            None => (Vec::new(), true),
+        };
+        let hits = if previewed {
+            resources.iter().map(PlannedResource::describe).collect()
+        } else {
+            let rtype = spec
+                .as_ref()
+                .and_then(|s| s.get("resourceType"))
+                .and_then(Value::as_str);
+            vec![format!(
+                "(resources of type {} are not previewed)",
+                rtype.unwrap_or("?")
+            )]
         };
         out.push(PlannedAction {
             name: name.clone(),
@@ -279,6 +389,8 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
                 .map(str::to_string),
             target: target_name,
             hits,
+            resources,
+            previewed,
             parameters: string_map(action.get("parameters").unwrap_or(&Value::Null)),
             start_after: strings(action.get("startAfter").unwrap_or(&Value::Null)),
         });
@@ -286,8 +398,17 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
     Ok(out)
 }
 
-/// Lists the resources a template target matches now, with the describe calls.
-async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Vec<String>, PlanError> {
+impl PlannedResource {
+    /// `id (zone)`, or `id (writer …)` for a cluster (as the plan shows it).
+    fn describe(&self) -> String {
+        let paren = self.detail.as_deref().or(self.zone.as_deref()).unwrap_or("?");
+        format!("{} ({paren})", self.id)
+    }
+}
+
+/// Lists the resources a template target matches now, with the describe calls; `None`
+/// when resources of its type cannot be previewed.
+async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Option<Vec<PlannedResource>>, PlanError> {
     use aws_sdk_ec2::types::Filter;
     let rtype = spec.get("resourceType").and_then(Value::as_str).unwrap_or_default();
     let arns = strings(spec.get("resourceArns").unwrap_or(&Value::Null));
@@ -328,15 +449,18 @@ async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Vec<String>, 
                 req = req.set_instance_ids(Some(arns.iter().map(|a| suffix(a, '/')).collect()));
             }
             let out = req.send().await.map_err(aws_err("DescribeInstances"))?;
-            Ok(out
-                .reservations()
-                .iter()
-                .flat_map(|r| r.instances())
-                .map(|i| {
-                    let zone = i.placement().and_then(|p| p.availability_zone()).unwrap_or("?");
-                    format!("{} ({zone})", i.instance_id().unwrap_or_default())
-                })
-                .collect())
+            Ok(Some(
+                out.reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .map(|i| PlannedResource {
+                        id: i.instance_id().unwrap_or_default().to_string(),
+                        zone: i.placement().and_then(|p| p.availability_zone()).map(str::to_string),
+                        subnet: i.subnet_id().map(str::to_string),
+                        detail: None,
+                    })
+                    .collect(),
+            ))
         }
         "aws:ec2:subnet" => {
             let mut req = clients.ec2.describe_subnets().set_filters(Some(ec2_filters(&[
@@ -347,17 +471,17 @@ async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Vec<String>, 
                 req = req.set_subnet_ids(Some(arns.iter().map(|a| suffix(a, '/')).collect()));
             }
             let out = req.send().await.map_err(aws_err("DescribeSubnets"))?;
-            Ok(out
-                .subnets()
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} ({})",
-                        s.subnet_id().unwrap_or_default(),
-                        s.availability_zone().unwrap_or("?")
-                    )
-                })
-                .collect())
+            Ok(Some(
+                out.subnets()
+                    .iter()
+                    .map(|s| PlannedResource {
+                        id: s.subnet_id().unwrap_or_default().to_string(),
+                        zone: s.availability_zone().map(str::to_string),
+                        subnet: s.subnet_id().map(str::to_string),
+                        detail: None,
+                    })
+                    .collect(),
+            ))
         }
         "aws:rds:cluster" => {
             let out = clients
@@ -366,22 +490,28 @@ async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Vec<String>, 
                 .send()
                 .await
                 .map_err(aws_err("DescribeDBClusters"))?;
-            Ok(out
-                .db_clusters()
-                .iter()
-                .filter(|c| arns.is_empty() || c.db_cluster_arn().is_some_and(|a| arns.iter().any(|x| x == a)))
-                .map(|c| {
-                    let writer = c
-                        .db_cluster_members()
-                        .iter()
-                        .find(|m| m.is_cluster_writer() == Some(true))
-                        .and_then(|m| m.db_instance_identifier())
-                        .unwrap_or("?");
-                    format!("{} (writer {writer})", c.db_cluster_identifier().unwrap_or_default())
-                })
-                .collect())
+            Ok(Some(
+                out.db_clusters()
+                    .iter()
+                    .filter(|c| arns.is_empty() || c.db_cluster_arn().is_some_and(|a| arns.iter().any(|x| x == a)))
+                    .map(|c| {
+                        let writer = c
+                            .db_cluster_members()
+                            .iter()
+                            .find(|m| m.is_cluster_writer() == Some(true))
+                            .and_then(|m| m.db_instance_identifier())
+                            .unwrap_or("?");
+                        PlannedResource {
+                            id: c.db_cluster_identifier().unwrap_or_default().to_string(),
+                            zone: None,
+                            subnet: None,
+                            detail: Some(format!("writer {writer}")),
+                        }
+                    })
+                    .collect(),
+            ))
         }
-        other => Ok(vec![format!("(resources of type {other} are not previewed)")]),
+        _ => Ok(None),
     }
 }
 
@@ -438,11 +568,23 @@ pub fn render(plan: &Plan) -> String {
 
 /// `drdrill plan`: connects to the scenario's target, resolves the plan and renders it.
 /// Injects nothing.
+///
+/// With a `blast_radius` section, the caps and each action's check are shown too, and a
+/// cap exceeded is a [`PreviewError::BlastRadius`] carrying the rendered plan.
 pub async fn preview(loaded: &LoadedScenario) -> Result<String, PreviewError> {
+    check_machine(&loaded.scenario)?;
     let connected = crate::target::connect(&loaded.scenario.target).await?;
     let plan = resolve(loaded, &connected.clients).await;
     connected.close().await;
-    Ok(render(&plan?))
+    let plan = plan?;
+    let mut text = render(&plan);
+    if let Some(caps) = &loaded.scenario.blast_radius {
+        text.push_str(&crate::blast::render(&plan, caps));
+        if let Err(error) = crate::blast::check(&plan, caps) {
+            return Err(PreviewError::BlastRadius { plan: text, error });
+        }
+    }
+    Ok(text)
 }
 
 /// `drdrill plan` failed.
@@ -454,4 +596,13 @@ pub enum PreviewError {
     /// The plan could not be resolved.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The plan exceeds a blast-radius cap.
+    #[error("{error}")]
+    BlastRadius {
+        /// The rendered plan, to show before the error.
+        plan: String,
+        /// The cap exceeded.
+        #[source]
+        error: crate::blast::BlastError,
+    },
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::{self, LostWrite, Series};
@@ -30,11 +31,13 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
-/// A request to stop the run early (a signal), with its name.
+/// A request to stop the run early (a signal, or a failure such as a panic in any task),
+/// with its reason.
 #[derive(Clone, Default)]
 pub struct Interrupt {
     token: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
+    failure: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Interrupt {
@@ -48,9 +51,44 @@ impl Interrupt {
         r.get_or_insert_with(|| reason.to_string());
         self.token.cancel();
     }
+    /// Asks the run to stop because something failed (a panic in a task): the
+    /// experiment is stopped as for a signal, and the verdict is `error` (exit 2).
+    pub fn fail(&self, reason: &str) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_none() {
+            *r = Some(reason.to_string());
+            self.failure.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        self.token.cancel();
+    }
     /// Whether it was triggered, and why.
     pub fn reason(&self) -> Option<String> {
         self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    /// Whether it was triggered by a failure ([`Interrupt::fail`]) rather than a signal.
+    pub fn is_failure(&self) -> bool {
+        self.failure.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Installs a panic hook (kept for the life of the process, after the previous one
+    /// has run) that fails this interrupt: a panic in any task, including ones the run
+    /// spawned, makes the run stop the experiment and end with `error`.
+    pub fn stop_on_panic(&self) {
+        let interrupt = self.clone();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            interrupt.fail(&format!("panic{at}: {message}"));
+        }));
     }
     fn triggered(&self) -> bool {
         self.token.is_cancelled()
@@ -131,9 +169,21 @@ struct Ctx {
     local: Option<drdrill_localstack::LocalStack>,
 }
 
-/// Runs one loaded scenario to its report. Only a failure to create the run folder is
-/// an `Err`; everything else ends in a report with a verdict.
+/// Runs one loaded scenario to its report (every report format and a line in
+/// `<out>/history.jsonl`). Only a failure to create the run folder is an `Err`;
+/// everything else ends in a report with a verdict.
 pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt) -> Result<RunOutcome, RunError> {
+    run_publishing(loaded, opts, &report::PublishOptions::default(), interrupt).await
+}
+
+/// [`run`], choosing what is published besides `report.json` (report formats, the
+/// history line, the CI step summary).
+pub async fn run_publishing(
+    loaded: LoadedScenario,
+    opts: &RunOptions,
+    publish: &report::PublishOptions,
+    interrupt: Interrupt,
+) -> Result<RunOutcome, RunError> {
     if matches!(loaded.scenario.target, Target::Aws(_)) && !opts.yes {
         return Err(RunError::NotConfirmed);
     }
@@ -169,10 +219,22 @@ pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt
     };
     ctx.progress
         .line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
-    let stopped = phases(&mut ctx).await.err();
+    let stopped = match std::panic::AssertUnwindSafe(phases(&mut ctx)).catch_unwind().await {
+        Ok(result) => result.err(),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Some(error(format!("internal error: panic: {message}")))
+        }
+    };
     let cleanup = cleanup(&mut ctx).await;
     let stopped = match (stopped, cleanup) {
-        (Some(s), _) => Some(s),
+        // The experiment could not be stopped: whatever ended the run, it is an error.
+        (Some(s), Err(c)) => Some(error(format!("{}; {}", s.reason, c.reason))),
+        (Some(s), Ok(())) => Some(s),
         (None, Err(s)) => Some(s),
         (None, Ok(())) => None,
     };
@@ -185,6 +247,9 @@ pub async fn run(loaded: LoadedScenario, opts: &RunOptions, interrupt: Interrupt
     report.events = report::report_events(&ctx.journal.events(), ctx.t0_unix_ms);
     if let Err(e) = report.write(&run_dir) {
         ctx.progress.line(&format!("cannot write report.json: {e}"));
+    }
+    for e in report::publish(&report, &run_dir, &opts.out_dir, publish).errors {
+        eprintln!("warning: {e}");
     }
     if let Err(e) = ctx.journal.check() {
         ctx.progress.line(&e.to_string());
@@ -212,6 +277,12 @@ async fn phases(ctx: &mut Ctx) -> Result<(), Stop> {
 
 fn check_interrupt(ctx: &Ctx) -> Result<(), Stop> {
     match ctx.interrupt.reason() {
+        Some(reason) if ctx.interrupt.triggered() && ctx.interrupt.is_failure() => {
+            ctx.journal.record(EventKind::Note {
+                message: format!("stopping: {reason}"),
+            });
+            Err(error(format!("internal error: {reason}")))
+        }
         Some(reason) if ctx.interrupt.triggered() => {
             ctx.journal.record(EventKind::Signal { name: reason.clone() });
             Err(Stop {
@@ -227,6 +298,7 @@ async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     ctx.journal.record(EventKind::PhaseStarted {
         phase: Phase::Preflight,
     });
+    plan::check_machine(&ctx.loaded.scenario).map_err(|e| error(e.to_string()))?;
     let connected = crate::target::connect(&ctx.loaded.scenario.target)
         .await
         .map_err(|e| error(e.to_string()))?;
@@ -235,14 +307,55 @@ async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     }
     let clients = connected.clients;
     ctx.local = connected.local;
+    refuse_leftovers(ctx, &clients).await?;
     let plan = plan::resolve(&ctx.loaded, &clients)
         .await
         .map_err(|e| error(format!("plan: {e}")))?;
     ctx.progress.line(plan::render(&plan).trim_end());
+    if let Some(caps) = &ctx.loaded.scenario.blast_radius {
+        ctx.progress.line(crate::blast::render(&plan, caps).trim_end());
+        crate::blast::check(&plan, caps).map_err(|e| error(e.to_string()))?;
+    }
     ctx.clients = Some(clients);
     ctx.plan = Some(plan);
     Ok(())
 }
+
+/// Refuses to run while an experiment from an earlier drdrill run is unfinished on this
+/// target: its fault may still be in effect (the run that started it was killed), and
+/// this run would measure it too. The warning names each one and how to stop them.
+async fn refuse_leftovers(ctx: &mut Ctx, clients: &crate::aws::Clients) -> Result<(), Stop> {
+    let leftovers = crate::cleanup::find_leftovers(clients).await.map_err(|e| {
+        error(format!(
+            "cannot check for experiments left running by earlier runs: {e}"
+        ))
+    })?;
+    if leftovers.is_empty() {
+        return Ok(());
+    }
+    for l in &leftovers {
+        let message = format!("{l} was started by an earlier drdrill run and has not ended");
+        eprintln!("warning: {message}");
+        ctx.journal.record(EventKind::Note { message });
+    }
+    Err(error(format!(
+        "refusing to run: {} experiment(s) from earlier drdrill runs are still unfinished on this target ({}), so a fault may be in effect; if no other drill is running, stop them with `drdrill cleanup {}` and run again",
+        leftovers.len(),
+        leftovers.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(", "),
+        ctx.loaded.path.display()
+    )))
+}
+
+/// Test hook, in debug builds only: `DRDRILL_TEST_PANIC=<point>` makes the run panic
+/// at that point (`observe`: the run's own task; `task`: a task it spawns), so that tests
+/// can prove a panic still stops the experiment.
+fn test_panic_at(point: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var("DRDRILL_TEST_PANIC").is_ok_and(|p| p == point)
+}
+
+/// FIS has not answered GetExperiment for this long: the target is unreachable, and
+/// the run stops (and keeps trying to stop the experiment).
+pub const UNREACHABLE_LIMIT: Duration = Duration::from_secs(10);
 
 fn traffic_config(loaded: &LoadedScenario, base_url: &str) -> TrafficConfig {
     let sc = &loaded.scenario;
@@ -402,6 +515,13 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
             id
         }
     };
+    if let Some(caps) = &ctx.loaded.scenario.blast_radius {
+        // Targets may have changed since the plan: check again right before injecting.
+        let fresh = plan::resolve(&ctx.loaded, &clients)
+            .await
+            .map_err(|e| error(format!("plan: {e}")))?;
+        crate::blast::check(&fresh, caps).map_err(|e| error(e.to_string()))?;
+    }
     let _ = plan;
     let id = fault::start(&clients, &template_id, &ctx.run_id, &ctx.loaded.scenario.name)
         .await
@@ -471,6 +591,10 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
     };
     let started = t_inject(ctx).unwrap_or_else(now_unix_ms);
     let cap = sc.timings.max_fault_duration.get().as_millis() as i64;
+    if test_panic_at("task") {
+        tokio::spawn(async { panic!("DRDRILL_TEST_PANIC=task") });
+    }
+    let mut observer_alive = true;
     loop {
         let view = rx.borrow_and_update().clone();
         update_experiment(ctx, &view);
@@ -483,9 +607,34 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
                     view.reason.unwrap_or_default()
                 )));
             }
+            if view.status == "stopped" {
+                // drdrill stops experiments only on its way out, so FIS stopped this one
+                // (a stop condition) or someone else did.
+                return Err(Stop {
+                    verdict: Verdict::Aborted,
+                    reason: format!(
+                        "the experiment was stopped outside drdrill (stop condition or operator): {}",
+                        view.reason.unwrap_or_default()
+                    ),
+                });
+            }
             return Ok(());
         }
         check_interrupt(ctx)?;
+        if test_panic_at("observe") {
+            panic!("DRDRILL_TEST_PANIC=observe");
+        }
+        if !observer_alive {
+            return Err(error("the experiment observer stopped before the experiment ended"));
+        }
+        if let Some(since) = view.unreachable_since_unix_ms {
+            if now_unix_ms() - since >= UNREACHABLE_LIMIT.as_millis() as i64 {
+                return Err(error(format!(
+                    "the target is unreachable: FIS has not answered GetExperiment for {} s",
+                    UNREACHABLE_LIMIT.as_secs()
+                )));
+            }
+        }
         let settled = live.settled_until_unix_ms();
         if let Some(g) = &sc.guardrails {
             let span = g.for_duration.get().as_millis() as i64;
@@ -526,7 +675,7 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
             &format!("experiment {}", view.status),
         );
         tokio::select! {
-            _ = rx.changed() => {}
+            changed = rx.changed() => observer_alive = changed.is_ok(),
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             _ = ctx.interrupt.token.cancelled() => {}
         }
@@ -614,6 +763,7 @@ async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {
 /// traffic, and deletes the template the run created.
 async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
     let mut result = Ok(());
+    let mut stopped_as = None;
     if let (Some(clients), Some(exp)) = (&ctx.clients, &ctx.experiment) {
         let running = ctx.view.as_ref().map(|rx| !rx.borrow().ended).unwrap_or(true);
         if running {
@@ -621,19 +771,32 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
                 reason: ctx.interrupt.reason().unwrap_or_else(|| "run ended early".into()),
             });
             ctx.progress.line(&format!("stopping experiment {}", exp.id));
-            match fault::stop_and_wait(clients, &exp.id, Duration::from_secs(120)).await {
+            match fault::stop_and_wait(clients, &exp.id, fault::STOP_TIMEOUT).await {
                 Ok(status) => {
                     ctx.journal.record(EventKind::ExperimentState {
-                        status,
+                        status: status.clone(),
                         reason: Some("stopped by drdrill".into()),
                     });
+                    stopped_as = Some(status);
                 }
                 Err(e) => {
-                    ctx.progress.line(&format!("could not stop the experiment: {e}"));
-                    result = Err(error(format!("could not stop experiment {}: {e}", exp.id)));
+                    let message = format!(
+                        "could not stop experiment {}: {e}; it may still be running: stop it with `drdrill cleanup {}`",
+                        exp.id,
+                        ctx.loaded.path.display()
+                    );
+                    eprintln!("error: {message}");
+                    ctx.journal.record(EventKind::Note {
+                        message: message.clone(),
+                    });
+                    result = Err(error(message));
                 }
             }
         }
+    }
+    if let (Some(status), Some(exp)) = (stopped_as, ctx.experiment.as_mut()) {
+        exp.status = status;
+        exp.end_unix_ms.get_or_insert_with(now_unix_ms);
     }
     if let Some(prober) = ctx.prober.take() {
         ctx.traffic = Some(prober.stop().await);
@@ -754,7 +917,9 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             let health: Vec<analysis::HealthChange<'_>> = events
                 .iter()
                 .filter_map(|e| match &e.kind {
-                    EventKind::TargetHealth { target, state, .. } => Some((e.t_unix_ms, target.as_str(), state.as_str())),
+                    EventKind::TargetHealth { target, state, .. } => {
+                        Some((e.t_unix_ms, target.as_str(), state.as_str()))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -828,9 +993,13 @@ fn timeline(t: &TrafficOutcome, t0: i64) -> Vec<TimelinePoint> {
             ok: 0,
             failed: 0,
             p99_ms: None,
+            served_by: Default::default(),
         });
         p.ok += b.ok;
         p.failed += b.failed;
+        for (by, n) in &b.served_by {
+            *p.served_by.entry(by.clone()).or_default() += n;
+        }
     }
     for l in &t.latency_intervals {
         if let Some(p) = points.get_mut(&(l.start_unix_ms.div_euclid(100) * 100)) {

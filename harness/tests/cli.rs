@@ -210,7 +210,12 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
     assert_eq!(experiments.len(), 1);
     assert_eq!(experiments[0]["state"]["status"], "stopped");
     assert!(!ls.world.is_blocked("subnet-app-1a") && !ls.world.is_blocked("subnet-db-1a"));
-    let run_dir = std::fs::read_dir(&out_dir).unwrap().next().unwrap().unwrap().path();
+    // The run folder (the out dir also holds history.jsonl).
+    let run_dir = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a run folder");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["verdict"], "aborted");

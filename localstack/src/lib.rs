@@ -5,9 +5,12 @@
 
 pub mod api;
 pub mod app;
+#[cfg(feature = "testcontainers")]
+pub mod container;
 pub mod database;
 pub mod fis;
 pub mod lb;
+pub mod route53;
 pub mod stack;
 pub mod truth;
 pub mod world;
@@ -35,6 +38,18 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The DNS server's UDP socket or TCP listener could not be bound.
+    #[error("cannot serve DNS on {addr} (UDP and TCP): {source}")]
+    Dns {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The stack's Route 53 section could not be loaded.
+    #[error("route 53: {0}")]
+    Route53(#[from] route53::LoadError),
 }
 
 /// Where to serve the AWS endpoint.
@@ -58,6 +73,9 @@ pub struct LocalStack {
     pub world: Arc<World>,
     /// The FIS engine.
     pub fis: Arc<fis::Fis>,
+    /// Route 53: zones, health checks and the DNS server's answers.
+    pub route53: Arc<route53::Route53>,
+    dns_addr: SocketAddr,
     endpoint: SocketAddr,
     cancel: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -85,8 +103,21 @@ impl LocalStack {
             .iter()
             .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
             .collect();
-        let lb_listener = bind_loopback(SocketAddr::new(world::lb_ip(), stack.load_balancer.listener_port)).await?;
+        let lb_port = stack.load_balancer.listener_port;
+        let lb_listener = match stack.load_balancer.bind {
+            // An explicit address (0.0.0.0 in a container) is bound as given.
+            Some(ip) => bind(SocketAddr::new(ip, lb_port)).await?,
+            None => bind_loopback(SocketAddr::new(world::lb_ip(), lb_port)).await?,
+        };
         let api_listener = bind(opts.endpoint).await?;
+        let r53_config = stack.route53.clone().unwrap_or_default();
+        let dns_sockets = route53::dns::DnsSockets::bind(r53_config.dns_port)
+            .await
+            .map_err(|source| StartError::Dns {
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), r53_config.dns_port),
+                source,
+            })?;
+        let dns_addr = dns_sockets.local_addr();
         let endpoint = api_listener.local_addr().map_err(|source| StartError::Bind {
             addr: opts.endpoint,
             source,
@@ -115,15 +146,34 @@ impl LocalStack {
         tokio::spawn(world.clone().run_ticker(cancel.child_token()));
         world.record_initial_serving();
         let fis = fis::Fis::new(world.clone());
+        let truth_world = world.clone();
+        let route53 = match route53::Route53::from_config(
+            &r53_config,
+            &world.stack.region,
+            world.clone(),
+            Arc::new(move |t| truth_world.truth.record(t)),
+            cancel.child_token(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                cancel.cancel();
+                return Err(e.into());
+            }
+        };
+        route53.start();
+        route53::dns::spawn(route53.clone(), dns_sockets, cancel.child_token());
         let services = Arc::new(api::Services {
             world: world.clone(),
             fis: fis.clone(),
+            route53: route53.clone(),
         });
         let server = tokio::spawn(api::serve(api_listener, services, cancel.child_token()));
-        tracing::info!(%endpoint, stack = %world.stack.name, "local stack listening");
+        tracing::info!(%endpoint, dns = %dns_addr, stack = %world.stack.name, "local stack listening");
         Ok(LocalStack {
             world,
             fis,
+            route53,
+            dns_addr,
             endpoint,
             cancel,
             server: Some(server),
@@ -133,6 +183,11 @@ impl LocalStack {
     /// The AWS endpoint address.
     pub fn endpoint(&self) -> SocketAddr {
         self.endpoint
+    }
+
+    /// The DNS server's address (UDP and TCP on the same port).
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns_addr
     }
 
     /// The AWS endpoint as a URL (`http://127.0.0.1:port`).

@@ -78,6 +78,9 @@ pub struct Stack {
     /// Stack-wide timings.
     #[serde(default)]
     pub timings: Timings,
+    /// Route 53: the DNS server's port, hosted zones with records, health checks.
+    #[serde(default)]
+    pub route53: Option<crate::route53::config::Route53Config>,
 }
 
 fn default_account() -> String {
@@ -119,6 +122,15 @@ pub struct LoadBalancer {
     /// Listener port; 0 picks a free one.
     #[serde(default)]
     pub listener_port: u16,
+    /// Address the listener binds; 127.0.200.1 when absent. `0.0.0.0` in a container, so
+    /// that a published port reaches it (`DRDRILL_LB_BIND` overrides it).
+    #[serde(default)]
+    pub bind: Option<std::net::IpAddr>,
+    /// `HOST[:PORT]` that DescribeLoadBalancers (DNSName) and DescribeListeners (Port)
+    /// report: where clients reach the listener when that is not where it binds, e.g.
+    /// through a container's published port (`DRDRILL_LB_ADVERTISE` overrides it).
+    #[serde(default)]
+    pub advertise: Option<String>,
     /// How long the proxy waits for a target's response before answering 504.
     #[serde(default = "default_idle")]
     pub idle_timeout: Dur,
@@ -376,6 +388,9 @@ impl Stack {
             }
             (Topology::AsyncReplica, Some(_)) | (_, None) => {}
             (_, Some(_)) => return err("database.replica_lag", "only `async-replica` has a replica lag".into()),
+        }
+        if let Some(r53) = &self.route53 {
+            r53.validate(&[self.load_balancer.name.as_str()])?;
         }
         Ok(())
     }

@@ -84,6 +84,30 @@ pub enum Truth {
         /// The new value.
         serving: bool,
     },
+    /// A Route 53 health check changed status after its failure threshold.
+    HealthCheckStatus {
+        /// Health check id.
+        health_check: String,
+        /// Previous status (`healthy` or `unhealthy`).
+        from: String,
+        /// New status.
+        to: String,
+        /// The status report of the probe that decided it (`Failure: …`, `Success: …`).
+        status: String,
+    },
+    /// What the DNS server answers for a name and type changed (also recorded when the
+    /// stack starts, with no previous answers). For weighted records, every value the
+    /// server may answer with.
+    DnsAnswer {
+        /// Owner name (lower case, trailing dot).
+        name: String,
+        /// Record type, e.g. `A`.
+        record_type: String,
+        /// The values answered now, sorted (empty: nothing answered).
+        answers: Vec<String>,
+        /// The values answered before.
+        previous: Vec<String>,
+    },
 }
 
 /// A timestamped ground-truth event.

@@ -2,7 +2,7 @@
 //!
 //! A scenario is a YAML file (see `DESIGN.md`, "The harness") naming the target, the app,
 //! the probe contract, the traffic, the fault (an AWS FIS template), the steady state, the
-//! objectives, guardrails and timings. [`load`] reads one, rejects unknown keys and bad
+//! objectives, guardrails, the blast radius and timings. [`load`] reads one, rejects unknown keys and bad
 //! values with messages of the form `file:line:column: key.path: what is wrong`, resolves
 //! relative paths against the file's directory, and fills and checks the FIS template.
 //!
@@ -29,7 +29,7 @@ pub use error::{FilePosition, ScenarioError};
 pub use fault::{Fault, FaultSource, ResolvedFault};
 pub use load::{load, load_str, LoadedScenario, MAX_FILE_BYTES};
 pub use locate::LineColumn;
-pub use model::{App, Guardrails, Objectives, Scenario, Scheme, SteadyState, Timings};
+pub use model::{App, BlastRadius, Guardrails, Objectives, Scenario, Scheme, SteadyState, Timings};
 pub use probe::{HealthProbe, ProbeContract, RenderedRequest, RequestTemplate, ID_PLACEHOLDER};
 pub use rate::{Rate, RateParseError, RateUnit};
 pub use schema::json_schema;

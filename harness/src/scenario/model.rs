@@ -43,6 +43,10 @@ pub struct Scenario {
     /// When to abort the drill early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<Guardrails>,
+    /// Caps on what the fault may hit; a run that would exceed one is refused before
+    /// anything is injected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<BlastRadius>,
     /// How long each phase may take.
     pub timings: Timings,
 }
@@ -135,6 +139,28 @@ pub struct Guardrails {
     /// ... for this long.
     #[serde(rename = "for")]
     pub for_duration: DurationStr,
+}
+
+/// Caps on the resources each FIS action may hit, checked against the resolved plan
+/// before anything is injected (and again right before the experiment starts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1))]
+pub struct BlastRadius {
+    /// Most resources any one action may hit (after its selection mode); at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_targets: Option<u64>,
+    /// Largest share, in percent (1 to 100), of the load balancer's registered targets
+    /// that any one action may take out: instances it stops or terminates, or targets in
+    /// the availability zones of the subnets it disrupts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_percent: Option<u32>,
+    /// The only availability zones whose resources (instances, subnets) may be hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub allowed_azs: Option<Vec<String>>,
 }
 
 /// How long each phase takes or may take.

@@ -28,6 +28,7 @@ mod tests {
             "steady_state",
             "objectives",
             "guardrails",
+            "blast_radius",
             "timings",
         ] {
             assert!(properties.contains_key(key), "missing {key}");

@@ -44,6 +44,7 @@ pub fn validate(scenario: &Scenario) -> Checked {
     check_steady_state(scenario)?;
     check_objectives(scenario)?;
     check_guardrails(scenario)?;
+    check_blast_radius(scenario)?;
     check_timings(scenario)
 }
 
@@ -278,6 +279,51 @@ fn check_guardrails(scenario: &Scenario) -> Checked {
     )?;
     if guardrails.for_duration.is_zero() {
         return fail("guardrails.for", "must be above 0");
+    }
+    Ok(())
+}
+
+fn check_blast_radius(scenario: &Scenario) -> Checked {
+    let Some(blast) = &scenario.blast_radius else {
+        return Ok(());
+    };
+    if blast.max_targets.is_none() && blast.max_percent.is_none() && blast.allowed_azs.is_none() {
+        return fail(
+            "blast_radius",
+            "set at least one of max_targets, max_percent, allowed_azs (or omit the section)",
+        );
+    }
+    if blast.max_targets == Some(0) {
+        return fail(
+            "blast_radius.max_targets",
+            "0 would refuse every fault; it must be at least 1",
+        );
+    }
+    if let Some(percent) = blast.max_percent {
+        if !(1..=100).contains(&percent) {
+            return fail(
+                "blast_radius.max_percent",
+                format!("{percent} is out of range (must be 1 to 100)"),
+            );
+        }
+    }
+    if let Some(zones) = &blast.allowed_azs {
+        if zones.is_empty() {
+            return fail("blast_radius.allowed_azs", "list at least one availability zone");
+        }
+        for (index, zone) in zones.iter().enumerate() {
+            let zone_ok = zone.len() >= 3
+                && zone
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && zone.bytes().last().is_some_and(|b| b.is_ascii_lowercase());
+            if !zone_ok {
+                return fail(
+                    format!("blast_radius.allowed_azs[{index}]"),
+                    format!("{zone:?} is not an availability zone name (e.g. us-east-1a)"),
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -131,10 +131,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             check_known(&arns, &n.listener_arn, |x| {
                 QueryError::bad("ListenerNotFound", format!("One or more listeners not found: {x}"))
             })?;
-            let port = w
-                .lb_addr()
-                .map(|a| a.port())
-                .unwrap_or(w.stack.load_balancer.listener_port);
+            let (_, port) = advertised(w);
             ok(&|x| {
                 x.elem("Listeners", |x| {
                     x.elem("member", |x| {
@@ -237,10 +234,28 @@ fn describe_reason(reason: &str) -> &'static str {
     }
 }
 
+/// Where clients reach the listener: the stack's `advertise` (`HOST[:PORT]`) when set,
+/// else the bound address (127.0.0.1 for a wildcard bind, as in a container).
+fn advertised(w: &World) -> (String, u16) {
+    let bound = w.lb_addr();
+    let port = bound.map(|a| a.port()).unwrap_or(w.stack.load_balancer.listener_port);
+    if let Some(adv) = &w.stack.load_balancer.advertise {
+        return match adv.rsplit_once(':').map(|(h, p)| (h, p.parse::<u16>())) {
+            Some((host, Ok(p))) => (host.to_string(), p),
+            _ => (adv.clone(), port),
+        };
+    }
+    let ip = match bound.map(|a| a.ip()) {
+        Some(ip) if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        Some(ip) => ip,
+        None => crate::world::lb_ip(),
+    };
+    (ip.to_string(), port)
+}
+
 fn load_balancer(x: &mut Xml, w: &World, n: &Names) {
-    let ip = w.lb_addr().map(|a| a.ip()).unwrap_or_else(crate::world::lb_ip);
     x.text("LoadBalancerArn", &n.lb_arn);
-    x.text("DNSName", ip);
+    x.text("DNSName", advertised(w).0);
     x.text("CanonicalHostedZoneId", "Z35SXDOTRQ7X7K");
     x.text("CreatedTime", iso8601(created_unix_ms()));
     x.text("LoadBalancerName", &n.lb_name);

@@ -6,6 +6,7 @@ pub mod elbv2;
 pub mod fis;
 pub mod query;
 pub mod rds;
+pub mod route53;
 pub mod sts;
 pub mod xml;
 
@@ -24,12 +25,18 @@ use crate::world::World;
 /// Largest request body the endpoint reads; larger ones get an AWS error.
 pub const MAX_REQUEST: usize = 4 * 1024 * 1024;
 
+/// Longest time a request body may take to arrive; a client that trickles or stalls
+/// longer gets an AWS `RequestTimeout` error (408) and its connection closed.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What the endpoint needs to answer.
 pub struct Services {
     /// The stack's state.
     pub world: Arc<World>,
     /// The FIS engine.
     pub fis: Arc<Fis>,
+    /// Route 53 (global: zones, health checks, DNS answers).
+    pub route53: Arc<crate::route53::Route53>,
 }
 
 /// A request as the service handlers see it.
@@ -99,9 +106,33 @@ pub async fn serve(listener: TcpListener, services: Arc<Services>, shutdown: Can
 
 async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiResponse {
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_REQUEST).await {
-        Ok(b) => b,
-        Err(_) => return too_large(signing_name(&parts.headers).as_deref()),
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_REQUEST)).await;
+    let body = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let too_long = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_long {
+                return too_large(signing_name(&parts.headers).as_deref());
+            }
+            return body_error(
+                signing_name(&parts.headers).as_deref(),
+                StatusCode::BAD_REQUEST,
+                "MalformedRequest",
+                format!("the request body could not be read: {e}"),
+            );
+        }
+        Err(_) => {
+            return body_error(
+                signing_name(&parts.headers).as_deref(),
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            )
+        }
     };
     let req = ApiRequest {
         method: parts.method,
@@ -126,6 +157,7 @@ async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiRespo
     tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
     match service.as_deref() {
         Some("fis") => fis::handle(&services, &req),
+        Some("route53") => route53::handle(&services, &req),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
         Some(other) => query::json_error(
             StatusCode::BAD_REQUEST,
@@ -143,18 +175,24 @@ async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiRespo
 /// A body over [`MAX_REQUEST`], answered in the protocol of the service it was for.
 fn too_large(service: Option<&str>) -> ApiResponse {
     let message = format!("request body larger than {MAX_REQUEST} bytes");
+    body_error(service, StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message)
+}
+
+/// A request whose body could not be read (too large, malformed, too slow), answered
+/// in the protocol of the service it was for.
+fn body_error(service: Option<&str>, status: StatusCode, code: &str, message: String) -> ApiResponse {
     match service {
-        Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::error_response(
-            name,
-            &query::QueryError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message),
-        ),
-        _ => query::json_error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", &message),
+        Some("route53") => route53::error_response(&crate::route53::Route53Error::InvalidInput(message)),
+        Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => {
+            query::error_response(name, &query::QueryError::new(status, code, message))
+        }
+        _ => query::json_error(status, code, &message),
     }
 }
 
 fn health() -> ApiResponse {
     let body = serde_json::json!({
-        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running"},
+        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running", "route53": "running"},
         "edition": "drdrill",
         "version": env!("CARGO_PKG_VERSION"),
     });

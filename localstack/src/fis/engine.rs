@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalog::parse_duration;
 use super::resolve::{resolve, Resource};
-use super::template::{validate, TemplateInput};
+use super::template::{local_alarm, validate, TemplateInput};
+
+/// How often local stop conditions are evaluated.
+const STOP_CONDITION_POLL: Duration = Duration::from_millis(20);
 use crate::truth::{now_unix_ms, Truth};
 use crate::world::World;
 
@@ -62,6 +65,8 @@ struct Experiment {
     end: Option<f64>,
     tags: BTreeMap<String, String>,
     stop: CancellationToken,
+    /// Why a stop condition stopped it, when one did.
+    stopped_by: Option<String>,
 }
 
 #[derive(Default)]
@@ -203,6 +208,7 @@ impl Fis {
             end: None,
             tags,
             stop: CancellationToken::new(),
+            stopped_by: None,
         };
         let out = self.experiment_json(&exp);
         let stop = exp.stop.clone();
@@ -231,6 +237,58 @@ impl Fis {
             e.stop.cancel();
         }
         Ok(json!({ "experiment": self.experiment_json(e) }))
+    }
+
+    /// Stops an experiment because a stop condition fired, keeping why as its reason.
+    fn stop_by_condition(&self, id: &str, reason: String) {
+        let mut st = self.lock();
+        if let Some(e) = st.experiments.get_mut(id) {
+            if matches!(e.status, "pending" | "initiating" | "running") {
+                tracing::info!(experiment = id, %reason, "stop condition");
+                e.status = "stopping";
+                e.reason = Some(reason.clone());
+                e.stopped_by = Some(reason);
+                e.stop.cancel();
+            }
+        }
+    }
+
+    /// Watches the experiment's local stop conditions (see
+    /// [`LOCAL_ALARM_PREFIX`](super::template::LOCAL_ALARM_PREFIX)) until it ends.
+    fn watch_stop_conditions(self: &Arc<Self>, id: &str, input: &TemplateInput, stop: &CancellationToken) {
+        for sc in &input.stop_conditions {
+            let Some(arn) = sc.value.clone().filter(|_| sc.source == "aws:cloudwatch:alarm") else {
+                continue;
+            };
+            let Some(Ok(limit)) = local_alarm(&arn) else {
+                if local_alarm(&arn).is_none() {
+                    tracing::warn!(alarm = %arn, "stop condition alarm is not evaluated by the local stack");
+                }
+                continue;
+            };
+            let (fis, id, stop) = (self.clone(), id.to_string(), stop.clone());
+            tokio::spawn(async move {
+                let mut down_since: Option<tokio::time::Instant> = None;
+                loop {
+                    let now = tokio::time::Instant::now();
+                    if fis.world.serving() {
+                        down_since = None;
+                    } else if now.duration_since(*down_since.get_or_insert(now)) >= limit {
+                        fis.stop_by_condition(
+                            &id,
+                            format!(
+                                "Experiment stopped by stop condition {arn}: the stack was not serving for {limit:?}."
+                            ),
+                        );
+                        return;
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(STOP_CONDITION_POLL) => {}
+                    }
+                }
+            });
+        }
     }
 
     /// ListExperiments (optionally for one template).
@@ -419,6 +477,10 @@ impl Fis {
                 e.start = Some(t_run);
             }
         });
+        // Cancelled when the experiment ends, whether stopped or not.
+        let watching = stop.child_token();
+        let _stop_watching = watching.clone().drop_guard();
+        self.watch_stop_conditions(&id, &input, &watching);
         let mut done: Vec<String> = Vec::new();
         let mut started: Vec<String> = Vec::new();
         let mut tasks: JoinSet<(String, Result<bool, String>)> = JoinSet::new();
@@ -480,7 +542,14 @@ impl Fis {
         }
         match failure {
             Some(e) => self.finish(&id, "failed", Some(e)),
-            None if stop.is_cancelled() => self.finish(&id, "stopped", Some("Experiment was stopped.".into())),
+            None if stop.is_cancelled() => {
+                let why = self.lock().experiments.get(&id).and_then(|e| e.stopped_by.clone());
+                self.finish(
+                    &id,
+                    "stopped",
+                    Some(why.unwrap_or_else(|| "Experiment was stopped.".into())),
+                )
+            }
             None => self.finish(&id, "completed", Some("Experiment completed.".into())),
         }
     }

@@ -61,6 +61,22 @@ pub struct ActionDef {
     pub start_after: Vec<String>,
 }
 
+/// Alarm names the local stack evaluates itself, as the name part of an
+/// `aws:cloudwatch:alarm` stop condition's ARN: `drdrill:serving-false-for-<ISO 8601
+/// duration>` fires when the stack has not been serving (see `World::serving`) for that
+/// long while the experiment runs, e.g.
+/// `arn:aws:cloudwatch:us-east-1:000000000000:alarm:drdrill:serving-false-for-PT2S`.
+/// Any other alarm is accepted, as FIS would pass it to CloudWatch, and never fires here.
+pub const LOCAL_ALARM_PREFIX: &str = "drdrill:serving-false-for-";
+
+/// The duration of a local alarm (see [`LOCAL_ALARM_PREFIX`]) named by an alarm ARN;
+/// `None` when the ARN names another alarm.
+pub fn local_alarm(arn: &str) -> Option<Result<std::time::Duration, String>> {
+    let (_, name) = arn.split_once(":alarm:")?;
+    let duration = name.strip_prefix(LOCAL_ALARM_PREFIX)?;
+    Some(catalog::parse_duration(duration).map_err(|e| format!("alarm {name}: {e}")))
+}
+
 /// A stop condition (`aws:cloudwatch:alarm` or `none`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -227,8 +243,19 @@ pub fn validate(t: &TemplateInput) -> Result<(), String> {
         return Err(format!("action {cycle}: startAfter forms a cycle"));
     }
     for sc in &t.stop_conditions {
-        if !matches!(sc.source.as_str(), "none" | "aws:cloudwatch:alarm") {
-            return Err(format!("stop condition source {} is not supported", sc.source));
+        match (sc.source.as_str(), sc.value.as_deref()) {
+            ("none", _) => {}
+            ("aws:cloudwatch:alarm", Some(arn)) if arn.starts_with("arn:") && arn.contains(":alarm:") => {
+                if let Some(Err(e)) = local_alarm(arn) {
+                    return Err(format!("stop condition {arn}: {e}"));
+                }
+            }
+            ("aws:cloudwatch:alarm", other) => {
+                return Err(format!(
+                    "stop condition aws:cloudwatch:alarm needs a CloudWatch alarm ARN as its value, not {other:?}"
+                ))
+            }
+            (source, _) => return Err(format!("stop condition source {source} is not supported")),
         }
     }
     Ok(())

@@ -1,5 +1,16 @@
 //! Reports: `report.json` (a versioned schema) built from the analysis, the traffic
-//! outcome and the journal, and the short summary printed at the end of a run.
+//! outcome and the journal, the short summary printed at the end of a run, and every
+//! other view of a run rendered from `report.json` + `events.jsonl`:
+//!
+//! - [`junit`]: `junit.xml`, one test case per objective and per phase, for CI;
+//! - [`markdown`]: `summary.md`, short enough for a CI step summary or a PR comment;
+//! - [`html`]: `report.html`, one self-contained page with the SVG timeline of [`chart`];
+//! - [`history`]: `history.jsonl` (one line per run), the trend table and `history.html`;
+//! - [`compare`]: two runs side by side, objective by objective.
+//!
+//! [`load`] reads a run folder back (rebuilding what it can from the journal and the
+//! probe log when `report.json` is missing), [`formats`] chooses and writes the files,
+//! and [`view`] derives once what every renderer shows.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +22,23 @@ use serde_json::Value;
 use crate::analysis::{DataLoss, Recovery, RtoBreakdown};
 use crate::journal::Event;
 use crate::verdict::{ObjectiveResult, Verdict};
+
+pub mod chart;
+pub mod compare;
+pub mod formats;
+pub mod history;
+pub mod html;
+pub mod junit;
+pub mod load;
+pub mod markdown;
+mod templates;
+pub mod view;
+
+pub use formats::{
+    publish, rerender, write_formats, Format, Formats, PublishError, PublishOptions, PublishOutcome, RenderError,
+    RerenderError, Rerendered,
+};
+pub use load::{load_run, LoadError, LoadedRun};
 
 /// Version of the `report.json` schema; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -71,7 +99,7 @@ pub struct ProbeStats {
 }
 
 /// One point of the timeline (per 100 ms of scheduled time).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimelinePoint {
     /// Start of the interval, ms since `t0_unix_ms`.
     pub t_ms: i64,
@@ -81,6 +109,10 @@ pub struct TimelinePoint {
     pub failed: u64,
     /// Latency p99 in the interval, ms.
     pub p99_ms: Option<f64>,
+    /// Completed probes in the interval by `served-by` (instance/az/region). Absent in
+    /// reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub served_by: BTreeMap<String, u64>,
 }
 
 /// One journal event on the report's time axis.
@@ -148,10 +180,15 @@ pub struct Report {
     pub plan: Option<Value>,
 }
 
+/// The name of the report file in a run folder.
+pub const REPORT_FILE: &str = "report.json";
+/// The name of the journal in a run folder.
+pub const EVENTS_FILE: &str = "events.jsonl";
+
 impl Report {
     /// Writes `report.json` into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        let path = dir.join("report.json");
+        let path = dir.join(REPORT_FILE);
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(&path, text)?;
         Ok(path)

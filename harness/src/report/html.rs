@@ -1,0 +1,235 @@
+//! `report.html`: one self-contained page (inline CSS and SVG; no script, font, image or
+//! request of any kind, enforced by a Content-Security-Policy) with the SVG timeline of
+//! [`super::chart`], the objectives, the recovery breakdown, data loss, probes by zone
+//! and instance, the journal and the scenario and plan used.
+
+use minijinja::value::Serde;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow};
+use super::view::{secs, utc, utc_short, View};
+use super::{chart, formats::RenderError, Report};
+
+/// File name of the HTML report in a run folder.
+pub const HTML_FILE: &str = "report.html";
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    at: String,
+    kind: String,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct ActionRow {
+    name: String,
+    action_id: String,
+    hits: Vec<String>,
+    parameters: String,
+}
+
+#[derive(Serialize)]
+struct Context {
+    icon: &'static str,
+    verdict: &'static str,
+    verdict_upper: String,
+    scenario: String,
+    scenario_path: String,
+    description: Option<String>,
+    run_id: String,
+    target: String,
+    started: String,
+    finished: String,
+    duration: String,
+    exit_code: i32,
+    complete: bool,
+    reason: String,
+    stopped_in: Option<String>,
+    origin: &'static str,
+    headline: Headline,
+    objectives: Vec<ObjectiveRow>,
+    moments: Vec<MomentRow>,
+    data_loss: Option<DataLossView>,
+    failures: Vec<FailureRow>,
+    probes: Vec<Row>,
+    zones: Vec<Row>,
+    instances: Vec<Row>,
+    phases: Vec<Row>,
+    experiment: Vec<Row>,
+    events: Vec<EventRow>,
+    actions: Vec<ActionRow>,
+    load_balancer: Option<String>,
+    timeline_svg: String,
+    version: &'static str,
+    schema_version: u32,
+}
+
+fn row(name: impl Into<String>, value: impl Into<String>) -> Row {
+    Row {
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::Object(m) if m.is_empty() => String::new(),
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={s}"),
+                other => format!("{k}={other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn plan_actions(plan: Option<&Value>) -> Vec<ActionRow> {
+    let Some(actions) = plan.and_then(|p| p.get("actions")).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    actions
+        .iter()
+        .map(|a| {
+            let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            ActionRow {
+                name: s("name"),
+                action_id: s("action_id"),
+                hits: a
+                    .get("hits")
+                    .and_then(Value::as_array)
+                    .map(|h| {
+                        h.iter()
+                            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                parameters: a.get("parameters").map(compact).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Renders `report.html`.
+pub fn render(report: &Report) -> Result<String, RenderError> {
+    let v = View::new(report);
+    let p = &report.probes;
+    let timeline_svg = chart::timeline_svg(&v)?;
+    let experiment = report
+        .experiment
+        .as_ref()
+        .map(|e| {
+            vec![
+                row("experiment", e.id.clone()),
+                row("template", e.template_id.clone()),
+                row("last status", e.status.clone()),
+                row("running from", e.start_unix_ms.map_or("—".into(), utc)),
+                row("ended", e.end_unix_ms.map_or("—".into(), utc)),
+            ]
+        })
+        .unwrap_or_default();
+    let ctx = Context {
+        icon: templates::verdict_icon(report),
+        verdict: report.verdict.as_str(),
+        verdict_upper: report.verdict.as_str().to_uppercase(),
+        scenario: report.scenario.name.clone(),
+        scenario_path: report.scenario.path.display().to_string(),
+        description: report.scenario.description.clone(),
+        run_id: report.run_id.clone(),
+        target: report.target.clone(),
+        started: utc_short(report.t0_unix_ms),
+        finished: utc_short(report.finished_unix_ms),
+        duration: secs(report.finished_unix_ms - report.t0_unix_ms),
+        exit_code: report.exit_code,
+        complete: report.complete,
+        reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+        stopped_in: v.stopped_in.clone(),
+        origin: v.origin_label,
+        headline: templates::headline(&v),
+        objectives: templates::objective_rows(report),
+        moments: templates::moment_rows(&v),
+        data_loss: templates::data_loss_view(&v, 200),
+        failures: templates::failure_rows(&v, usize::MAX),
+        probes: vec![
+            row("sent", p.sent.to_string()),
+            row("succeeded", p.ok.to_string()),
+            row("failed", p.failed.to_string()),
+            row(
+                "reads of lost writes (404, counted as served)",
+                p.missing_reads.to_string(),
+            ),
+            row(
+                "latency p50 / p99 / max",
+                format!("{:.1} / {:.1} / {:.1} ms", p.p50_ms, p.p99_ms, p.max_ms),
+            ),
+            row(
+                "schedule lag p99 / max",
+                format!("{:.2} / {:.2} ms", p.schedule_lag_p99_ms, p.schedule_lag_max_ms),
+            ),
+            row("latencies above the histogram bound", p.saturated.to_string()),
+        ],
+        zones: v
+            .totals_by_zone()
+            .into_iter()
+            .map(|(z, n)| row(z, n.to_string()))
+            .collect(),
+        instances: p
+            .by_served_by
+            .iter()
+            .map(|(k, n)| row(k.clone(), n.to_string()))
+            .collect(),
+        phases: v
+            .phases
+            .iter()
+            .map(|ph| {
+                row(
+                    ph.phase.clone(),
+                    format!(
+                        "{} for {}",
+                        v.at(ph.span.from_ms),
+                        secs(ph.span.to_ms - ph.span.from_ms)
+                    ),
+                )
+            })
+            .collect(),
+        experiment,
+        events: report
+            .events
+            .iter()
+            .map(|e| EventRow {
+                at: v.at(e.t_ms),
+                kind: e.kind.clone(),
+                detail: compact(&e.detail),
+            })
+            .collect(),
+        actions: plan_actions(report.plan.as_ref()),
+        load_balancer: report.plan.as_ref().and_then(|p| p.get("load_balancer")).map(|lb| {
+            let s = |k: &str| lb.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+            format!("{} ({})", s("name"), s("dns_name"))
+        }),
+        timeline_svg,
+        version: env!("CARGO_PKG_VERSION"),
+        schema_version: report.schema_version,
+    };
+    let env = templates::environment().map_err(|source| RenderError::Template {
+        file: HTML_FILE,
+        source,
+    })?;
+    env.get_template(HTML_FILE)
+        .and_then(|t| t.render(Serde(&ctx)))
+        .map_err(|source| RenderError::Template {
+            file: HTML_FILE,
+            source,
+        })
+}

@@ -1,0 +1,183 @@
+//! The MiniJinja environment holding the report templates (`harness/templates/`,
+//! compiled into the binary) and the rows the Markdown and HTML templates share.
+//!
+//! Templates only lay out: every number is formatted here or in [`super::view`].
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::view::{fmt_measured, fmt_target, objective_title, opt_secs, View};
+use super::Report;
+
+/// The environment with every report template. HTML templates are auto-escaped.
+pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()?,
+    );
+    env.add_template("summary.md", include_str!("../../templates/summary.md"))?;
+    env.add_template("report.html", include_str!("../../templates/report.html"))?;
+    env.add_template("history.html", include_str!("../../templates/history.html"))?;
+    env.add_template("style.css", include_str!("../../templates/style.css"))?;
+    Ok(env)
+}
+
+/// One objective, formatted.
+#[derive(Debug, Serialize)]
+pub(crate) struct ObjectiveRow {
+    pub name: String,
+    pub title: String,
+    pub target: String,
+    pub measured: String,
+    /// `pass`, `fail` or `not measured`.
+    pub result: &'static str,
+    pub pass: bool,
+    pub message: String,
+}
+
+pub(crate) fn objective_rows(r: &Report) -> Vec<ObjectiveRow> {
+    r.objectives
+        .iter()
+        .map(|o| ObjectiveRow {
+            name: o.name.clone(),
+            title: objective_title(&o.name),
+            target: fmt_target(o),
+            measured: fmt_measured(o),
+            result: match (o.pass, o.measured.is_some()) {
+                (true, _) => "pass",
+                (false, true) => "fail",
+                (false, false) => "not measured",
+            },
+            pass: o.pass,
+            message: o.message.clone(),
+        })
+        .collect()
+}
+
+/// One moment of the recovery breakdown, formatted.
+#[derive(Debug, Serialize)]
+pub(crate) struct MomentRow {
+    pub label: &'static str,
+    /// Relative to the origin (`+1.23 s`), or `—`.
+    pub at: String,
+}
+
+pub(crate) fn moment_rows(v: &View) -> Vec<MomentRow> {
+    let has_dns = v.markers.iter().any(|m| m.lane == super::view::Lane::Dns);
+    v.moments
+        .iter()
+        .filter(|m| has_dns || m.label != "DNS answers changed")
+        .map(|m| MomentRow {
+            label: m.label,
+            at: m.t_ms.map_or_else(|| "—".into(), |t| v.at(t)),
+        })
+        .collect()
+}
+
+/// The headline numbers, formatted.
+#[derive(Debug, Serialize)]
+pub(crate) struct Headline {
+    pub rto: String,
+    pub outage: String,
+    pub rpo: String,
+    pub lost: String,
+    pub availability: String,
+    pub p99: String,
+    pub failed_probes: String,
+    pub worst_window: String,
+}
+
+pub(crate) fn headline(v: &View) -> Headline {
+    let r = v.report;
+    let rto = match (r.rto_ms, r.t_inject_unix_ms, r.recovery.as_ref()) {
+        (Some(ms), _, _) => opt_secs(Some(ms)),
+        (None, Some(_), Some(_)) => "never recovered".into(),
+        _ => "—".into(),
+    };
+    Headline {
+        rto,
+        outage: opt_secs(r.outage_ms),
+        rpo: opt_secs(r.data_loss.as_ref().map(|d| d.rpo_ms)),
+        lost: r
+            .data_loss
+            .as_ref()
+            .map_or_else(|| "—".into(), |d| format!("{} of {}", d.lost_writes, d.acked_writes)),
+        availability: r
+            .availability_during_fault
+            .map_or_else(|| "—".into(), |a| format!("{:.2}%", a * 100.0)),
+        p99: r
+            .p99_during_fault_ms
+            .map_or_else(|| "—".into(), |p| format!("{p:.1} ms")),
+        failed_probes: r
+            .recovery
+            .as_ref()
+            .map_or_else(|| r.probes.failed.to_string(), |rec| rec.failed_probes.to_string()),
+        worst_window: r.recovery.as_ref().and_then(|rec| rec.worst_window).map_or_else(
+            || "—".into(),
+            |(t, ratio)| format!("{:.1}% success at {}", ratio * 100.0, v.at(t - r.t0_unix_ms)),
+        ),
+    }
+}
+
+/// One failure kind with its count and share of the failures.
+#[derive(Debug, Serialize)]
+pub(crate) struct FailureRow {
+    pub kind: String,
+    pub count: u64,
+    pub share: String,
+}
+
+pub(crate) fn failure_rows(v: &View, limit: usize) -> Vec<FailureRow> {
+    let total: u64 = v.failures.iter().map(|f| f.1).sum();
+    v.failures
+        .iter()
+        .take(limit)
+        .map(|(kind, count)| FailureRow {
+            kind: kind.clone(),
+            count: *count,
+            share: format!("{:.0}%", *count as f64 * 100.0 / total.max(1) as f64),
+        })
+        .collect()
+}
+
+/// The data-loss section, formatted.
+#[derive(Debug, Serialize)]
+pub(crate) struct DataLossView {
+    pub lost: usize,
+    pub acked: usize,
+    pub window: String,
+    pub window_ms: i64,
+    pub rpo: String,
+    pub ids: Vec<String>,
+    pub more_ids: usize,
+}
+
+pub(crate) fn data_loss_view(v: &View, max_ids: usize) -> Option<DataLossView> {
+    let d = v.report.data_loss.as_ref()?;
+    Some(DataLossView {
+        lost: d.lost_writes,
+        acked: d.acked_writes,
+        window: v
+            .data_loss
+            .map_or_else(|| "—".into(), |s| format!("{} → {}", v.at(s.from_ms), v.at(s.to_ms))),
+        window_ms: d.window_ms,
+        rpo: opt_secs(Some(d.rpo_ms)),
+        ids: d.lost_ids.iter().take(max_ids).cloned().collect(),
+        more_ids: d.lost_ids.len().saturating_sub(max_ids),
+    })
+}
+
+/// The verdict as a word and an icon.
+pub(crate) fn verdict_icon(r: &Report) -> &'static str {
+    match r.verdict {
+        crate::verdict::Verdict::Pass => "✅",
+        crate::verdict::Verdict::Fail => "❌",
+        crate::verdict::Verdict::Aborted => "⚠️",
+        crate::verdict::Verdict::Error => "💥",
+    }
+}

@@ -1,0 +1,563 @@
+//! What every renderer shows, derived once from a [`Report`]: the spans and moments on
+//! the time axis (fault window, outage, data-loss window, observer events), the phases,
+//! the top failure reasons, requests by zone, and how numbers are written.
+//!
+//! All times here are ms since the report's `t0_unix_ms`, like the report's own
+//! `t_ms`; renderers show them relative to [`View::origin_ms`] (the injection when
+//! there was one).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{Report, ReportEvent};
+use crate::verdict::ObjectiveResult;
+
+/// A span of time, ms since `t0_unix_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Start.
+    pub from_ms: i64,
+    /// End (at least `from_ms`).
+    pub to_ms: i64,
+}
+
+/// One moment of the recovery breakdown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moment {
+    /// What happened, for a reader.
+    pub label: &'static str,
+    /// When, ms since `t0_unix_ms`; `None` when it did not happen (or was not observed).
+    pub t_ms: Option<i64>,
+}
+
+/// The lanes of the timeline's event strip, top to bottom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Lane {
+    /// The FIS experiment (the fault window) and its state changes.
+    Experiment,
+    /// From the first failed probe to the recovery.
+    Outage,
+    /// From the first to the last lost acknowledged write.
+    DataLoss,
+    /// Load balancer target health changes.
+    Targets,
+    /// DNS answer / Route 53 health changes.
+    Dns,
+}
+
+impl Lane {
+    /// Every lane, top to bottom.
+    pub const ALL: [Lane; 5] = [Lane::Experiment, Lane::Outage, Lane::DataLoss, Lane::Targets, Lane::Dns];
+
+    /// The lane's name on the chart.
+    pub fn title(self) -> &'static str {
+        match self {
+            Lane::Experiment => "fault (FIS)",
+            Lane::Outage => "outage",
+            Lane::DataLoss => "data loss",
+            Lane::Targets => "ELB targets",
+            Lane::Dns => "DNS",
+        }
+    }
+}
+
+/// Whether a marker is good news, bad news or neither (its colour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Something broke (unhealthy, first failure, experiment running).
+    Bad,
+    /// Something came back (healthy, recovered).
+    Good,
+    /// Neither.
+    Neutral,
+}
+
+/// An observer event placed on the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    /// Its lane.
+    pub lane: Lane,
+    /// When, ms since `t0_unix_ms`.
+    pub t_ms: i64,
+    /// Short label.
+    pub label: String,
+    /// Colour class.
+    pub tone: Tone,
+}
+
+/// How long one phase of the run took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpan {
+    /// `preflight`, `inject`, `observe`, `recover`, `verify` or `report`.
+    pub phase: String,
+    /// Its span.
+    pub span: Span,
+}
+
+/// Everything a renderer needs beyond the report's own fields.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// Origin of displayed times, ms since `t0_unix_ms`: the injection, else 0.
+    pub origin_ms: i64,
+    /// What the origin is: `injection` or `run start`.
+    pub origin_label: &'static str,
+    /// The fault window (experiment running → ended).
+    pub fault: Option<Span>,
+    /// First failed probe → recovered (or the end of the data when it never recovered).
+    pub outage: Option<Span>,
+    /// First → last lost acknowledged write.
+    pub data_loss: Option<Span>,
+    /// The recovery breakdown, in the order things are expected to happen.
+    pub moments: Vec<Moment>,
+    /// Observer events for the timeline strip (those within [`View::range`]).
+    pub markers: Vec<Marker>,
+    /// The phases the run went through.
+    pub phases: Vec<PhaseSpan>,
+    /// For a run that did not complete, the phase it stopped in.
+    pub stopped_in: Option<String>,
+    /// Failure kinds with counts, most frequent first.
+    pub failures: Vec<(String, u64)>,
+    /// Zones (or regions) seen in `served-by`, sorted.
+    pub zones: Vec<String>,
+    /// The displayed time range, ms since `t0_unix_ms`: from the first probe (or the run
+    /// start) to half a second after the traffic, the fault, the outage and the
+    /// data-loss window.
+    pub range: Span,
+}
+
+fn rel(unix_ms: Option<i64>, t0: i64) -> Option<i64> {
+    unix_ms.map(|t| t - t0)
+}
+
+fn detail_str<'v>(detail: &'v Value, key: &str) -> Option<&'v str> {
+    detail.get(key).and_then(Value::as_str)
+}
+
+/// The zone part of a `served-by` value (`instance/zone/region`), or the whole value.
+pub fn zone_of(served_by: &str) -> &str {
+    served_by
+        .split('/')
+        .nth(1)
+        .filter(|z| !z.is_empty())
+        .unwrap_or(served_by)
+}
+
+/// Whether an event kind comes from a DNS or Route 53 observer.
+fn is_dns(kind: &str) -> bool {
+    kind.contains("dns") || kind.contains("route53")
+}
+
+impl<'a> View<'a> {
+    /// Derives the view of `report`.
+    pub fn new(report: &'a Report) -> View<'a> {
+        let t0 = report.t0_unix_ms;
+        let inject = rel(report.t_inject_unix_ms, t0);
+        let end_of_data = report
+            .timeline
+            .last()
+            .map(|p| p.t_ms + 100)
+            .into_iter()
+            .chain(report.events.iter().map(|e| e.t_ms))
+            .max()
+            .unwrap_or(0);
+        let experiment_end = report
+            .experiment
+            .as_ref()
+            .and_then(|e| rel(e.end_unix_ms, t0))
+            .or_else(|| {
+                report
+                    .events
+                    .iter()
+                    .filter(|e| e.kind == "experiment_state")
+                    .filter(|e| {
+                        matches!(
+                            detail_str(&e.detail, "status"),
+                            Some("completed" | "stopped" | "failed" | "cancelled")
+                        )
+                    })
+                    .map(|e| e.t_ms)
+                    .next()
+            });
+        let fault = inject.map(|from| Span {
+            from_ms: from,
+            to_ms: experiment_end.unwrap_or(end_of_data).max(from),
+        });
+        let recovery = report.recovery.as_ref();
+        let first_failure = recovery.and_then(|r| rel(r.first_failure_unix_ms, t0));
+        let recovered = recovery.and_then(|r| rel(r.recovered_unix_ms, t0));
+        let outage = first_failure.map(|from| Span {
+            from_ms: from,
+            to_ms: recovered.unwrap_or(end_of_data).max(from),
+        });
+        let data_loss = report
+            .data_loss
+            .as_ref()
+            .and_then(|d| d.window_unix_ms)
+            .map(|(a, b)| Span {
+                from_ms: a - t0,
+                to_ms: (b - t0).max(a - t0),
+            });
+        let after_inject = |e: &&ReportEvent| inject.is_none_or(|i| e.t_ms >= i);
+        let unhealthy = report
+            .events
+            .iter()
+            .filter(after_inject)
+            .find(|e| e.kind == "target_health" && detail_str(&e.detail, "state") == Some("unhealthy"))
+            .map(|e| e.t_ms);
+        let dns = report
+            .events
+            .iter()
+            .filter(after_inject)
+            .find(|e| is_dns(&e.kind))
+            .map(|e| e.t_ms);
+        let mut healthy_again = unhealthy.and_then(|from| all_healthy_again(&report.events, from));
+        let mut unhealthy = unhealthy;
+        // The run's own breakdown (ms after injection) wins over what is derived here.
+        if let (Some(b), Some(i)) = (&report.rto_breakdown, inject) {
+            unhealthy = b.targets_unhealthy_ms.map(|t| t + i).or(unhealthy);
+            healthy_again = b.targets_healthy_again_ms.map(|t| t + i).or(healthy_again);
+        }
+        let moments = vec![
+            Moment {
+                label: "fault injected (experiment running)",
+                t_ms: inject,
+            },
+            Moment {
+                label: "first failed probe",
+                t_ms: first_failure,
+            },
+            Moment {
+                label: "load balancer marked a target unhealthy",
+                t_ms: unhealthy,
+            },
+            Moment {
+                label: "DNS answers changed",
+                t_ms: dns,
+            },
+            Moment {
+                label: "steady state back (recovered)",
+                t_ms: recovered,
+            },
+            Moment {
+                label: "experiment ended",
+                t_ms: experiment_end,
+            },
+            Moment {
+                label: "every target healthy again",
+                t_ms: healthy_again,
+            },
+        ];
+        let phases = phases(&report.events, end_of_data);
+        let stopped_in = (!report.complete)
+            .then(|| {
+                phases
+                    .iter()
+                    .rev()
+                    .find(|p| p.phase != "report")
+                    .map(|p| p.phase.clone())
+            })
+            .flatten();
+        let mut failures: Vec<(String, u64)> = report.probes.failures.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        failures.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let zones: BTreeSet<String> = report
+            .timeline
+            .iter()
+            .flat_map(|p| p.served_by.keys())
+            .chain(report.probes.by_served_by.keys())
+            .map(|s| zone_of(s).to_string())
+            .collect();
+        let start = report.timeline.first().map_or(0, |p| p.t_ms).min(0);
+        // The chart ends with the traffic (or the fault, the outage or the data-loss
+        // window when they last longer): verification and reporting come after it.
+        let traffic_end = report.timeline.last().map(|p| p.t_ms + 100);
+        let end = [
+            traffic_end,
+            fault.map(|s| s.to_ms),
+            outage.map(|s| s.to_ms),
+            data_loss.map(|s| s.to_ms),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(end_of_data);
+        let end = end + 500;
+        let origin_ms = inject.unwrap_or(0);
+        let markers = markers(report, first_failure, recovered, data_loss)
+            .into_iter()
+            .filter(|m| (start..=end).contains(&m.t_ms))
+            .collect();
+        View {
+            report,
+            origin_ms,
+            origin_label: if inject.is_some() { "injection" } else { "run start" },
+            fault,
+            outage,
+            data_loss,
+            markers,
+            moments,
+            phases,
+            stopped_in,
+            failures,
+            zones: zones.into_iter().collect(),
+            range: Span {
+                from_ms: start,
+                to_ms: end.max(start + 1000),
+            },
+        }
+    }
+
+    /// `t_ms` (since `t0_unix_ms`) relative to the origin, as `+1.23 s`.
+    pub fn at(&self, t_ms: i64) -> String {
+        signed_secs(t_ms - self.origin_ms)
+    }
+
+    /// Requests per zone in each timeline point: `(t_ms, zone index, count)`.
+    pub fn requests_by_zone(&self) -> Vec<(i64, Vec<u64>)> {
+        self.report
+            .timeline
+            .iter()
+            .map(|p| {
+                let mut counts = vec![0; self.zones.len()];
+                for (by, n) in &p.served_by {
+                    if let Ok(i) = self.zones.binary_search_by(|z| z.as_str().cmp(zone_of(by))) {
+                        counts[i] += n;
+                    }
+                }
+                (p.t_ms, counts)
+            })
+            .collect()
+    }
+
+    /// Probes per zone over the whole run, from `probes.by_served_by`.
+    pub fn totals_by_zone(&self) -> Vec<(String, u64)> {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for (k, n) in &self.report.probes.by_served_by {
+            *by.entry(zone_of(k).to_string()).or_default() += n;
+        }
+        by.into_iter().collect()
+    }
+}
+
+/// When every target that went unhealthy after `from` is healthy again.
+fn all_healthy_again(events: &[ReportEvent], from: i64) -> Option<i64> {
+    let mut down: BTreeSet<&str> = BTreeSet::new();
+    let mut last_up = None;
+    for e in events.iter().filter(|e| e.t_ms >= from && e.kind == "target_health") {
+        let Some(target) = detail_str(&e.detail, "target") else {
+            continue;
+        };
+        if detail_str(&e.detail, "state") == Some("healthy") {
+            if down.remove(target) && down.is_empty() {
+                last_up = Some(e.t_ms);
+            }
+        } else {
+            down.insert(target);
+            last_up = None;
+        }
+    }
+    last_up
+}
+
+fn phases(events: &[ReportEvent], end: i64) -> Vec<PhaseSpan> {
+    let starts: Vec<(&str, i64)> = events
+        .iter()
+        .filter(|e| e.kind == "phase_started")
+        .filter_map(|e| Some((detail_str(&e.detail, "phase")?, e.t_ms)))
+        .collect();
+    let finished = events.iter().find(|e| e.kind == "run_finished").map(|e| e.t_ms);
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, (phase, from))| {
+            let to = starts.get(i + 1).map(|s| s.1).or(finished).unwrap_or(end).max(*from);
+            PhaseSpan {
+                phase: phase.to_string(),
+                span: Span {
+                    from_ms: *from,
+                    to_ms: to,
+                },
+            }
+        })
+        .collect()
+}
+
+fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss: Option<Span>) -> Vec<Marker> {
+    let mut out = Vec::new();
+    // Target health changes at the same moment with the same state are one marker.
+    let mut health: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
+    for e in &r.events {
+        match e.kind.as_str() {
+            "experiment_state" => {
+                let status = detail_str(&e.detail, "status").unwrap_or("?");
+                if matches!(status, "pending" | "initiating") {
+                    continue;
+                }
+                out.push(Marker {
+                    lane: Lane::Experiment,
+                    t_ms: e.t_ms,
+                    label: status.to_string(),
+                    tone: if status == "running" { Tone::Bad } else { Tone::Neutral },
+                });
+            }
+            "target_health" => {
+                let state = detail_str(&e.detail, "state").unwrap_or("?").to_string();
+                let zone = detail_str(&e.detail, "zone")
+                    .or_else(|| detail_str(&e.detail, "target"))
+                    .unwrap_or("?")
+                    .to_string();
+                health.entry((e.t_ms, state)).or_default().insert(zone);
+            }
+            "guardrail_tripped" | "signal" | "stop_requested" => out.push(Marker {
+                lane: Lane::Experiment,
+                t_ms: e.t_ms,
+                label: e.kind.replace('_', " "),
+                tone: Tone::Bad,
+            }),
+            k if is_dns(k) => out.push(Marker {
+                lane: Lane::Dns,
+                t_ms: e.t_ms,
+                label: dns_label(e),
+                tone: Tone::Neutral,
+            }),
+            _ => {}
+        }
+    }
+    let inject = r.t_inject_unix_ms.map(|t| t - r.t0_unix_ms);
+    for ((t_ms, state), zones) in health {
+        let count = r
+            .events
+            .iter()
+            .filter(|e| e.t_ms == t_ms && e.kind == "target_health" && detail_str(&e.detail, "state") == Some(&state))
+            .count();
+        // Targets found healthy before the fault (preflight) are not news.
+        if state == "healthy" && inject.is_none_or(|i| t_ms < i) {
+            continue;
+        }
+        out.push(Marker {
+            lane: Lane::Targets,
+            t_ms,
+            label: format!("{count} {state} ({})", zones.into_iter().collect::<Vec<_>>().join(", ")),
+            tone: match state.as_str() {
+                "healthy" => Tone::Good,
+                "unhealthy" | "unavailable" => Tone::Bad,
+                _ => Tone::Neutral,
+            },
+        });
+    }
+    if let Some(t) = first_failure {
+        out.push(Marker {
+            lane: Lane::Outage,
+            t_ms: t,
+            label: "first failure".into(),
+            tone: Tone::Bad,
+        });
+    }
+    if let Some(t) = recovered {
+        out.push(Marker {
+            lane: Lane::Outage,
+            t_ms: t,
+            label: "recovered".into(),
+            tone: Tone::Good,
+        });
+    }
+    if let (Some(span), Some(d)) = (loss, &r.data_loss) {
+        out.push(Marker {
+            lane: Lane::DataLoss,
+            t_ms: span.from_ms,
+            label: format!("{} lost writes", d.lost_writes),
+            tone: Tone::Bad,
+        });
+    }
+    out.sort_by(|a, b| a.lane.cmp(&b.lane).then(a.t_ms.cmp(&b.t_ms)));
+    out
+}
+
+fn dns_label(e: &ReportEvent) -> String {
+    let what = ["answers", "answer", "status", "state"]
+        .iter()
+        .find_map(|k| e.detail.get(*k))
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
+            other => other.to_string(),
+        });
+    match what {
+        Some(w) => format!("{}: {w}", e.kind.replace('_', " ")),
+        None => e.kind.replace('_', " "),
+    }
+}
+
+/// `1234` ms as `1.23 s`.
+pub fn secs(ms: i64) -> String {
+    format!("{:.2} s", ms as f64 / 1000.0)
+}
+
+/// `1234` ms as `+1.23 s` (always signed).
+pub fn signed_secs(ms: i64) -> String {
+    let sign = if ms < 0 { "−" } else { "+" };
+    format!("{sign}{:.2} s", ms.unsigned_abs() as f64 / 1000.0)
+}
+
+/// An optional duration, `—` when absent.
+pub fn opt_secs(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "—".into(), secs)
+}
+
+/// A value in an objective's unit, for a reader: durations in s or ms, ratios in %.
+pub fn fmt_value(v: f64, unit: &str) -> String {
+    match unit {
+        "ms" if v.abs() >= 1000.0 => format!("{:.2} s", v / 1000.0),
+        "ms" => format!("{} ms", trim_float(v, 1)),
+        "ratio" => format!("{}%", trim_float(v * 100.0, 2)),
+        "count" | "writes" => trim_float(v, 0),
+        other => format!("{} {other}", trim_float(v, 3)),
+    }
+}
+
+fn trim_float(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// The objective's target with its comparison, e.g. `≤ 10.00 s` or `≥ 50%`.
+pub fn fmt_target(o: &ObjectiveResult) -> String {
+    let op = if o.unit == "ratio" { "≥" } else { "≤" };
+    format!("{op} {}", fmt_value(o.target, &o.unit))
+}
+
+/// The objective's measured value, `not measured` when absent.
+pub fn fmt_measured(o: &ObjectiveResult) -> String {
+    o.measured
+        .map_or_else(|| "not measured".into(), |m| fmt_value(m, &o.unit))
+}
+
+/// A human name for an objective id.
+pub fn objective_title(name: &str) -> String {
+    match name {
+        "rto" => "RTO".into(),
+        "rpo" => "RPO".into(),
+        "lost_writes" => "lost writes".into(),
+        "availability_during_fault" => "availability during the fault".into(),
+        "p99_during_fault" => "p99 latency during the fault".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// Unix ms as an RFC 3339 UTC time with ms (`2026-01-02T03:04:05.678Z`).
+pub fn utc(unix_ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Unix ms as a short UTC time (`2026-01-02 03:04:05 UTC`).
+pub fn utc_short(unix_ms: i64) -> String {
+    let full = utc(unix_ms);
+    format!("{} UTC", full.get(..19).unwrap_or(&full).replace('T', " "))
+}

@@ -1,0 +1,322 @@
+//! `bench_drills`: RTO and lost-write accuracy against the local stack's ground truth,
+//! and where a drill's wall time goes.
+//!
+//! Runs every scenario given (default: the shipped `scenarios/*.yaml`) through
+//! `drdrill::run::run` with the embedded local stack, exactly as `drdrill run` does, and
+//! compares the report with the stack's ground truth:
+//! - RTO: measured `rto_ms` vs the truth's serving false → true after injection (as in
+//!   `tests/tests/drill_local.rs`); goal |error| ≤ 2 probe intervals + 50 ms.
+//! - Lost writes: the ids verification found missing vs the ids the stack's failovers
+//!   dropped; goal 0 difference.
+//! - Time: the run's wall time split into what the stack and the scenario make it wait
+//!   (targets becoming healthy, the baseline, the FIS experiment, recovery with its
+//!   stable window, the verification grace when writes are missing) and the harness's
+//!   own overhead (everything else: stack start, plan, settling, verify reads, report,
+//!   shutdown); goal overhead ≤ 1 s.
+//!
+//! Prints one table per figure and a JSON line per run (prefixed `json:`).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use drdrill::run::{Interrupt, RunOptions};
+use drdrill_localstack::truth::{Truth, TruthEvent};
+use serde_json::{json, Value};
+
+/// RTO and lost-write accuracy vs ground truth, and time to verdict, per scenario.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Scenario files (default: every `scenarios/*.yaml` of this workspace).
+    files: Vec<PathBuf>,
+    /// Runs per scenario.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Where run folders go (default: a temporary folder, removed at the end).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// One run's figures.
+struct Row {
+    scenario: String,
+    rate: f64,
+    verdict: String,
+    measured_rto_ms: Option<i64>,
+    truth_rto_ms: Option<i64>,
+    tolerance_ms: f64,
+    measured_lost: Option<usize>,
+    truth_lost: usize,
+    lost_id_mismatches: Option<usize>,
+    time: TimeSplit,
+}
+
+/// Where the wall time of one run went, ms.
+#[derive(Default)]
+struct TimeSplit {
+    wall: f64,
+    health_wait: f64,
+    baseline: f64,
+    fault: f64,
+    recovery: f64,
+    verify_grace: f64,
+}
+
+impl TimeSplit {
+    fn waits(&self) -> f64 {
+        self.health_wait + self.baseline + self.fault + self.recovery + self.verify_grace
+    }
+
+    fn overhead(&self) -> f64 {
+        self.wall - self.waits()
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let files = if args.files.is_empty() {
+        shipped_scenarios()?
+    } else {
+        args.files.clone()
+    };
+    let temp = tempfile::tempdir()?;
+    let out = args.out.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let runtime = tokio::runtime::Runtime::new().context("starting the Tokio runtime")?;
+    let mut rows = Vec::new();
+    for file in &files {
+        for _ in 0..args.repeat.max(1) {
+            let row = runtime.block_on(run_one(file, &out))?;
+            print_json(&row);
+            rows.push(row);
+        }
+    }
+    print_tables(&rows);
+    Ok(())
+}
+
+fn shipped_scenarios() -> anyhow::Result<Vec<PathBuf>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("listing {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no scenario in {}", dir.display());
+    }
+    Ok(files)
+}
+
+async fn run_one(file: &Path, out: &Path) -> anyhow::Result<Row> {
+    let started = Instant::now();
+    let loaded = drdrill::scenario::load(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let rate = loaded.scenario.traffic.rate.per_second();
+    let baseline_ms = loaded.scenario.timings.baseline.get().as_secs_f64() * 1000.0;
+    let grace_ms = loaded.scenario.timings.verification_grace.get().as_secs_f64() * 1000.0;
+    let opts = RunOptions {
+        out_dir: out.to_path_buf(),
+        yes: false,
+        quiet: true,
+    };
+    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await?;
+    let wall = started.elapsed().as_secs_f64() * 1000.0;
+    let report = serde_json::to_value(&outcome.report)?;
+    let truth = outcome.ground_truth.clone().unwrap_or_default();
+    let events = read_events(&outcome.run_dir.join("events.jsonl"))?;
+
+    let t_inject = report["t_inject_unix_ms"].as_i64();
+    let measured_lost_ids: Option<Vec<String>> = report["data_loss"]["lost_ids"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
+    let mut truth_lost_ids: Vec<String> = truth
+        .iter()
+        .filter_map(|e| match &e.what {
+            Truth::DbFailover { lost_write_ids, .. } => Some(lost_write_ids.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    truth_lost_ids.sort();
+    truth_lost_ids.dedup();
+    let lost_id_mismatches = measured_lost_ids.as_ref().map(|measured| {
+        let only_measured = measured
+            .iter()
+            .filter(|id| truth_lost_ids.binary_search(id).is_err())
+            .count();
+        let only_truth = truth_lost_ids.iter().filter(|id| !measured.contains(id)).count();
+        only_measured + only_truth
+    });
+
+    let time = split_time(
+        wall,
+        baseline_ms,
+        grace_ms,
+        &events,
+        &truth,
+        measured_lost_ids.as_deref(),
+    );
+    Ok(Row {
+        scenario: report["scenario"]["name"].as_str().unwrap_or("?").to_owned(),
+        rate,
+        verdict: report["verdict"].as_str().unwrap_or("?").to_owned(),
+        measured_rto_ms: report["rto_ms"].as_i64(),
+        truth_rto_ms: t_inject.and_then(|t| truth_rto_ms(&truth, t)),
+        tolerance_ms: 2.0 * 1000.0 / rate + 50.0,
+        measured_lost: measured_lost_ids.as_ref().map(Vec::len),
+        truth_lost: truth_lost_ids.len(),
+        lost_id_mismatches,
+        time,
+    })
+}
+
+/// Ground-truth RTO: from injection to the first time the stack serves again after it
+/// first stopped serving (0 when it never stopped); `None` when it never came back.
+fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> Option<i64> {
+    let Some(lost) = truth
+        .iter()
+        .find(|e| e.t_unix_ms >= t_inject - 50 && e.what == Truth::Serving { serving: false })
+    else {
+        return Some(0);
+    };
+    truth
+        .iter()
+        .find(|e| e.t_unix_ms >= lost.t_unix_ms && e.what == Truth::Serving { serving: true })
+        .map(|back| back.t_unix_ms - t_inject)
+}
+
+/// The journal's events as JSON values.
+fn read_events(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).with_context(|| format!("{}: bad line", path.display())))
+        .collect()
+}
+
+/// Splits the wall time: the waits the stack and the scenario impose, the rest is the
+/// harness's overhead.
+fn split_time(
+    wall: f64,
+    baseline_ms: f64,
+    grace_ms: f64,
+    events: &[Value],
+    truth: &[TruthEvent],
+    lost: Option<&[String]>,
+) -> TimeSplit {
+    let at = |kind: &str, phase: Option<&str>| {
+        events
+            .iter()
+            .find(|e| e["kind"] == kind && phase.is_none_or(|p| e["phase"] == p))
+            .and_then(|e| e["t_unix_ms"].as_i64())
+    };
+    let span = |from: Option<i64>, to: Option<i64>| match (from, to) {
+        (Some(a), Some(b)) if b >= a => (b - a) as f64,
+        _ => 0.0,
+    };
+    let run_started = at("run_started", None);
+    // The stack's health checks: until the last target left `initial` for `healthy`.
+    let healthy = truth
+        .iter()
+        .filter(|e| matches!(&e.what, Truth::TargetHealth { from, to, .. } if from == "initial" && to == "healthy"))
+        .map(|e| e.t_unix_ms)
+        .max();
+    TimeSplit {
+        wall,
+        health_wait: span(run_started, healthy),
+        baseline: baseline_ms,
+        fault: span(
+            at("phase_started", Some("inject")),
+            at("phase_started", Some("recover")),
+        ),
+        recovery: span(
+            at("phase_started", Some("recover")),
+            at("phase_started", Some("verify")),
+        ),
+        // Missing writes are retried for the whole grace before they count as lost.
+        verify_grace: if lost.is_some_and(|l| !l.is_empty()) {
+            grace_ms
+        } else {
+            0.0
+        },
+    }
+}
+
+fn print_json(row: &Row) {
+    let line = json!({
+        "scenario": row.scenario,
+        "rate": row.rate,
+        "verdict": row.verdict,
+        "rto_ms": { "measured": row.measured_rto_ms, "truth": row.truth_rto_ms, "tolerance": row.tolerance_ms },
+        "lost_writes": { "measured": row.measured_lost, "truth": row.truth_lost, "id_mismatches": row.lost_id_mismatches },
+        "time_ms": {
+            "wall": row.time.wall,
+            "health_wait": row.time.health_wait,
+            "baseline": row.time.baseline,
+            "fault": row.time.fault,
+            "recovery": row.time.recovery,
+            "verify_grace": row.time.verify_grace,
+            "overhead": row.time.overhead(),
+        },
+    });
+    println!("json: {line}");
+}
+
+fn print_tables(rows: &[Row]) {
+    println!();
+    println!(
+        "RTO and lost writes vs ground truth (goal: |RTO error| <= 2 probe intervals + 50 ms, 0 lost-write error)"
+    );
+    println!(
+        "{:<24} {:>7} {:>9} {:>9} {:>8} {:>8} {:>6} {:>6} {:>6} {:>5}",
+        "scenario", "rate/s", "rto_meas", "rto_true", "|error|", "allowed", "lost_m", "lost_t", "id_err", "met"
+    );
+    for r in rows {
+        let error = match (r.measured_rto_ms, r.truth_rto_ms) {
+            (Some(m), Some(t)) => Some((m - t).abs()),
+            _ => None,
+        };
+        let lost_error = r.measured_lost.map(|m| m.abs_diff(r.truth_lost));
+        let met = error.is_some_and(|e| e as f64 <= r.tolerance_ms)
+            && lost_error == Some(0)
+            && r.lost_id_mismatches == Some(0);
+        let show = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
+        println!(
+            "{:<24} {:>7} {:>9} {:>9} {:>8} {:>8.0} {:>6} {:>6} {:>6} {:>5}",
+            r.scenario,
+            r.rate,
+            show(r.measured_rto_ms),
+            show(r.truth_rto_ms),
+            show(error),
+            r.tolerance_ms,
+            r.measured_lost.map_or("-".to_owned(), |v| v.to_string()),
+            r.truth_lost,
+            r.lost_id_mismatches.map_or("-".to_owned(), |v| v.to_string()),
+            if met { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    println!(
+        "Time to verdict in-process, ms (waits = stack health checks + baseline + fault + recovery + verify grace)"
+    );
+    println!(
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+        "scenario", "wall", "health", "baseline", "fault", "recovery", "grace", "waits", "overhead"
+    );
+    for r in rows {
+        let t = &r.time;
+        println!(
+            "{:<24} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>9.0}",
+            r.scenario,
+            t.wall,
+            t.health_wait,
+            t.baseline,
+            t.fault,
+            t.recovery,
+            t.verify_grace,
+            t.waits(),
+            t.overhead()
+        );
+    }
+}
