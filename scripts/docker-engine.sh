@@ -71,8 +71,10 @@ start() {
     else
         install_engine
         [[ $(id -u) -eq 0 ]] || fail "starting dockerd needs root"
-        if [[ -S /var/run/docker.sock ]] && ! pgrep -x dockerd >/dev/null 2>&1; then
-            rm -f /var/run/docker.sock # left behind by a daemon that died
+        if ! pgrep -x dockerd >/dev/null 2>&1; then
+            # Left behind by a daemon that was killed (e.g. with the session that started
+            # it); dockerd refuses to start while its pidfile exists.
+            rm -f /var/run/docker.sock /var/run/docker.pid
         fi
         say "starting dockerd (log: $LOG)"
         # setsid: the daemon outlives this script and the caller's process group, and

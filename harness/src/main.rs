@@ -64,9 +64,14 @@ enum Command {
         /// Scenario file.
         file: PathBuf,
     },
-    /// Stop the experiments drdrill runs left running (after a crash or SIGKILL) on a
-    /// scenario's target, waiting until FIS says each has ended; also deletes the
-    /// experiment templates those runs left. Exits 0 when nothing is left running.
+    /// Stop the experiments killed drdrill runs left running on a scenario's target.
+    ///
+    /// Finds every experiment tagged `drdrill:*` that is not in a final state (left by a
+    /// run that was killed with SIGKILL or lost its machine), stops each and waits until
+    /// FIS says it has ended, then deletes the experiment templates such runs left.
+    /// Assumes no other drill is running against the target. Exits 0 when nothing is
+    /// left running, 2 otherwise. The embedded `local:` stack ends with its process, so
+    /// nothing can be left there.
     Cleanup {
         /// Scenario file naming the target (an `aws:` target must allow-list the account).
         file: PathBuf,
