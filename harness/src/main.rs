@@ -250,7 +250,8 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish:
         quiet,
     };
     let mut worst = EXIT_PASS;
-    for l in loaded {
+    let total = loaded.len();
+    for (i, l) in loaded.into_iter().enumerate() {
         match drdrill::run::run_publishing(l, &opts, &publish, interrupt.clone()).await {
             Ok(outcome) => {
                 println!("{}", drdrill::report::summary_text(&outcome.report, &outcome.run_dir));
@@ -263,12 +264,18 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish:
                 worst = if severity(worst) < 2 { EXIT_ERROR } else { worst };
             }
         }
-        if interrupt.reason().is_some() {
+        // A signal that arrived after the run's last check leaves a complete report, whose
+        // verdict stands; scenarios not yet run make the whole invocation aborted.
+        let unrun = i + 1 < total;
+        if interrupt.reason().is_some() && unrun {
             if !interrupt.is_failure() {
                 worst = EXIT_ABORTED;
             } else if severity(worst) < 2 {
                 worst = EXIT_ERROR;
             }
+            break;
+        }
+        if interrupt.reason().is_some() {
             break;
         }
     }
