@@ -215,6 +215,11 @@ pub fn report_events(events: &[Event], t0_unix_ms: i64) -> Vec<ReportEvent> {
         .collect()
 }
 
+/// A signed offset from injection, e.g. `+1.98 s` or `-0.01 s`.
+fn offset(v: Option<i64>) -> String {
+    v.map_or("—".into(), |v| format!("{:+.2} s", v as f64 / 1000.0))
+}
+
 fn ms(v: Option<i64>) -> String {
     v.map_or("—".into(), |v| format!("{:.2} s", v as f64 / 1000.0))
 }
@@ -243,11 +248,11 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
     if let Some(b) = &r.rto_breakdown {
         let _ = writeln!(
             s,
-            "  first failure +{}   targets unhealthy +{}   experiment ended +{}   recovered +{}",
-            ms(b.first_failure_ms),
-            ms(b.targets_unhealthy_ms),
-            ms(b.experiment_ended_ms),
-            ms(b.recovered_ms)
+            "  after injection: first failure {}   targets unhealthy {}   experiment ended {}   recovered {}",
+            offset(b.first_failure_ms),
+            offset(b.targets_unhealthy_ms),
+            offset(b.experiment_ended_ms),
+            offset(b.recovered_ms)
         );
     }
     let p = &r.probes;
