@@ -167,6 +167,7 @@ struct Ctx {
     fault_end_unix_ms: Option<i64>,
     lost: Option<Vec<LostWrite>>,
     local: Option<drdrill_localstack::LocalStack>,
+    observers: Vec<observe::Observers>,
 }
 
 /// Runs one loaded scenario to its report (every report format and a line in
@@ -216,6 +217,7 @@ pub async fn run_publishing(
         fault_end_unix_ms: None,
         lost: None,
         local: None,
+        observers: Vec::new(),
     };
     ctx.progress
         .line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
@@ -435,12 +437,8 @@ async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
     let baseline = sc.timings.baseline.get();
     let live = prober.live();
     ctx.prober = Some(prober);
-    // Observers run until the end of the run.
-    tokio::spawn(async move {
-        // Kept alive by the task; stopped when the process ends or the stack stops.
-        let _keep = target_observer;
-        std::future::pending::<()>().await;
-    });
+    // Observers run until the end of the run; `cleanup` stops them.
+    ctx.observers.push(target_observer);
     let baseline_end = baseline_start + baseline.as_millis() as i64;
     while now_unix_ms() < baseline_end {
         check_interrupt(ctx)?;
@@ -537,10 +535,7 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
         ..Default::default()
     });
     let (observer, mut rx) = observe::watch_experiment(&clients, &ctx.journal, id);
-    tokio::spawn(async move {
-        let _keep = observer;
-        std::future::pending::<()>().await;
-    });
+    ctx.observers.push(observer);
     ctx.view = Some(rx.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -803,6 +798,9 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
     }
     if let (Some(clients), Some(t)) = (&ctx.clients, &ctx.template_created) {
         fault::delete_template(clients, t).await;
+    }
+    for observer in ctx.observers.drain(..) {
+        observer.stop().await;
     }
     ctx.progress.finish();
     result
