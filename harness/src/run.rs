@@ -1,7 +1,7 @@
 //! Run: one drill through its phases — preflight, inject, observe, recover, verify,
 //! report — with the experiment always stopped on every way out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -496,8 +496,8 @@ fn ratio(ok: u64, completed: u64) -> Option<f64> {
 async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
     check_interrupt(ctx)?;
     ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Inject });
-    let (clients, plan) = match (&ctx.clients, &ctx.plan) {
-        (Some(c), Some(p)) => (c.clone(), p.clone()),
+    let clients = match (&ctx.clients, &ctx.plan) {
+        (Some(c), Some(_)) => c.clone(),
         _ => return Err(error("no plan")),
     };
     let template_id = match &ctx.loaded.fault {
@@ -520,7 +520,6 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
             .map_err(|e| error(format!("plan: {e}")))?;
         crate::blast::check(&fresh, caps).map_err(|e| error(e.to_string()))?;
     }
-    let _ = plan;
     let id = fault::start(&clients, &template_id, &ctx.run_id, &ctx.loaded.scenario.name)
         .await
         .map_err(|e| error(e.to_string()))?;
@@ -1007,9 +1006,4 @@ fn timeline(t: &TrafficOutcome, t0: i64) -> Vec<TimelinePoint> {
         }
     }
     points.into_values().collect()
-}
-
-/// Loads a scenario file (for the CLI: errors name the place).
-pub fn load(path: &Path) -> Result<LoadedScenario, scenario::ScenarioError> {
-    scenario::load(path)
 }
