@@ -120,6 +120,14 @@ pub struct RtoBreakdown {
     pub targets_unhealthy_ms: Option<i64>,
     /// Every target the load balancer marked unhealthy after injection was healthy again.
     pub targets_healthy_again_ms: Option<i64>,
+    /// A Route 53 health check of the entry point first reported unhealthy (detection,
+    /// when the app is reached by a Route 53 name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_failed_ms: Option<i64>,
+    /// The DNS answer for the app's name first changed (failover, when the app is reached
+    /// by a Route 53 name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_changed_ms: Option<i64>,
     /// The experiment ended.
     pub experiment_ended_ms: Option<i64>,
     /// Steady state was back (`t_recover`).
@@ -157,6 +165,8 @@ pub fn rto_breakdown(
         first_failure_ms: recovery.first_failure_unix_ms.map(rel),
         targets_unhealthy_ms: first_unhealthy.map(rel),
         targets_healthy_again_ms: if down.is_empty() { back.map(rel) } else { None },
+        health_check_failed_ms: None,
+        dns_changed_ms: None,
         experiment_ended_ms: experiment_end_unix_ms.map(rel),
         recovered_ms: recovery.recovered_unix_ms.map(rel),
     }

@@ -81,6 +81,57 @@ pub struct Stack {
     /// Route 53: the DNS server's port, hosted zones with records, health checks.
     #[serde(default)]
     pub route53: Option<crate::route53::config::Route53Config>,
+    /// The disaster-recovery strategy this stack implements, with its standing cost.
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+}
+
+/// A disaster-recovery strategy, as the stack file names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// Backup and restore: nothing runs in the recovery region.
+    BackupRestore,
+    /// Pilot light: a database replica runs in the recovery region, no app instances.
+    PilotLight,
+    /// Warm standby: a replica and a small fleet run in the recovery region.
+    WarmStandby,
+    /// Multi-site active-active: every region serves and writes.
+    ActiveActive,
+}
+
+impl StrategyKind {
+    /// The kebab-case name used in stack files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::BackupRestore => "backup-restore",
+            StrategyKind::PilotLight => "pilot-light",
+            StrategyKind::WarmStandby => "warm-standby",
+            StrategyKind::ActiveActive => "active-active",
+        }
+    }
+}
+
+/// The stack's DR strategy and what it costs while nothing is wrong.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    /// Which strategy.
+    pub kind: StrategyKind,
+    /// What runs (and is paid for) while nothing is wrong.
+    pub standing_cost: StandingCost,
+}
+
+/// Resources running while nothing is wrong, and their price.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandingCost {
+    /// App instances running across every region.
+    pub instances: u32,
+    /// Database instances running across every region (writers, standbys and replicas).
+    pub databases: u32,
+    /// Estimated monthly price in US dollars of what runs, for comparison between stacks.
+    pub usd_per_month: f64,
 }
 
 fn default_account() -> String {

@@ -417,6 +417,7 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
         timeline: probes.map(|p| timeline(p, t0)).unwrap_or_default(),
         events: report_events(events, t0),
         plan: None,
+        strategy: None,
     }
 }
 

@@ -178,6 +178,22 @@ pub struct Report {
     pub events: Vec<ReportEvent>,
     /// The resolved plan.
     pub plan: Option<Value>,
+    /// The DR strategy of the target stack and its standing cost, when the stack states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<StrategyInfo>,
+}
+
+/// The DR strategy a run's target implements, for the strategy comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyInfo {
+    /// `backup-restore`, `pilot-light`, `warm-standby` or `active-active`.
+    pub name: String,
+    /// App instances running while nothing is wrong.
+    pub instances: u32,
+    /// Database instances running while nothing is wrong.
+    pub databases: u32,
+    /// Estimated monthly price in US dollars of what runs while nothing is wrong.
+    pub usd_per_month: f64,
 }
 
 /// The name of the report file in a run folder.
