@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::stack::{Database, Stack, Topology};
+use crate::stack::{Database, DbRole, Stack, Topology};
 
 /// One node's storage.
 #[derive(Debug, Clone)]
@@ -34,6 +34,14 @@ pub enum Outage {
     FailingOver,
     /// The writer node is rebooting.
     Rebooting,
+    /// A cross-region replica is being promoted to a standalone writer.
+    Promoting,
+    /// The database is being restored from a snapshot.
+    Restoring,
+    /// A read replica: it refuses writes until promoted.
+    ReadOnly,
+    /// The database does not exist yet (it comes from a restore).
+    Absent,
 }
 
 /// Why a write or read did not succeed.
@@ -64,6 +72,9 @@ pub struct DbCluster {
     /// The standby rebooted and must be resynced from the writer once it is back.
     standby_stale: bool,
     standby_down_until: Option<Instant>,
+    role: DbRole,
+    shipping: bool,
+    outbox: VecDeque<Pending>,
 }
 
 impl DbCluster {
@@ -93,7 +104,72 @@ impl DbCluster {
             standby_missed: HashSet::new(),
             standby_stale: false,
             standby_down_until: None,
+            role: db.role,
+            shipping: false,
+            outbox: VecDeque::new(),
         }
+    }
+
+    /// Keeps every acknowledged write for cross-region shipping ([`DbCluster::take_shippable`]).
+    pub fn set_shipping(&mut self, on: bool) {
+        self.shipping = on;
+        if !on {
+            self.outbox.clear();
+        }
+    }
+
+    /// Removes and returns the writes acknowledged at or before `cutoff`, oldest first.
+    pub fn take_shippable(&mut self, cutoff: Instant) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        while self.outbox.front().is_some_and(|p| p.apply_at <= cutoff) {
+            if let Some(p) = self.outbox.pop_front() {
+                out.push((p.id, p.body));
+            }
+        }
+        out
+    }
+
+    /// Stops shipping and returns the ids of the writes that were never shipped.
+    pub fn discard_outbox(&mut self) -> Vec<String> {
+        let ids = self.outbox.drain(..).map(|p| p.id).collect();
+        self.shipping = false;
+        ids
+    }
+
+    /// Applies writes replicated from another region to every node.
+    pub fn apply_remote(&mut self, batch: &[(String, String)]) {
+        for node in &mut self.nodes {
+            for (id, body) in batch {
+                node.data.insert(id.clone(), body.clone());
+            }
+        }
+    }
+
+    /// The writer's data (a snapshot), unless the database does not exist.
+    pub fn data(&self) -> Option<&HashMap<String, String>> {
+        (self.role != DbRole::Absent).then(|| &self.writer().data)
+    }
+
+    /// The cross-region role now.
+    pub fn role(&self) -> DbRole {
+        self.role
+    }
+
+    /// Promotes a replica to a writer; writes fail while promotion takes `duration`.
+    pub fn promote(&mut self, now: Instant, duration: Duration) {
+        self.role = DbRole::Writer;
+        self.outage = Some((Outage::Promoting, now + duration));
+    }
+
+    /// Creates the database from `data`; it takes `duration` before it serves.
+    pub fn restore(&mut self, data: HashMap<String, String>, now: Instant, duration: Duration) {
+        for node in &mut self.nodes {
+            node.data = data.clone();
+        }
+        self.pending.clear();
+        self.standby_missed.clear();
+        self.role = DbRole::Writer;
+        self.outage = Some((Outage::Restoring, now + duration));
     }
 
     /// All nodes, writer first is not guaranteed; see [`DbCluster::writer`].
@@ -117,10 +193,13 @@ impl DbCluster {
 
     /// Whether a write sent now would be acknowledged.
     pub fn writable(&self, blocked: &dyn Fn(&str) -> bool) -> bool {
-        self.outage.is_none() && !blocked(&self.writer().subnet)
+        self.role == DbRole::Writer && self.outage.is_none() && !blocked(&self.writer().subnet)
     }
 
     fn check(&self, blocked: &dyn Fn(&str) -> bool) -> Result<(), DbError> {
+        if self.role == DbRole::Absent {
+            return Err(DbError::Unavailable(Outage::Absent));
+        }
         if let Some((o, _)) = self.outage {
             return Err(DbError::Unavailable(o));
         }
@@ -139,8 +218,18 @@ impl DbCluster {
     /// Stores a write; `Ok` means it is durable for the topology (acknowledged).
     pub fn write(&mut self, id: &str, body: &str, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Result<(), DbError> {
         self.check(blocked)?;
+        if self.role == DbRole::Replica {
+            return Err(DbError::Unavailable(Outage::ReadOnly));
+        }
         let w = self.writer;
         self.nodes[w].data.insert(id.to_string(), body.to_string());
+        if self.shipping {
+            self.outbox.push_back(Pending {
+                apply_at: now,
+                id: id.to_string(),
+                body: body.to_string(),
+            });
+        }
         match self.topology {
             Topology::Single => {}
             Topology::MultiAz => match self.standby_reachable(now, blocked) {

@@ -10,6 +10,7 @@ pub mod container;
 pub mod database;
 pub mod fis;
 pub mod lb;
+pub mod regions;
 pub mod route53;
 pub mod stack;
 pub mod truth;
@@ -69,10 +70,13 @@ impl Default for Options {
 
 /// A running local stack. Dropping it without [`LocalStack::shutdown`] cancels its tasks.
 pub struct LocalStack {
-    /// The shared state (for tests: ground truth, serving).
+    /// The top-level region's state (for tests: ground truth, serving).
     pub world: Arc<World>,
-    /// The FIS engine.
+    /// Every region's state, the top-level region first.
+    pub worlds: Vec<Arc<World>>,
+    /// The top-level region's FIS engine.
     pub fis: Arc<fis::Fis>,
+    fis_all: Vec<Arc<fis::Fis>>,
     /// Route 53: zones, health checks and the DNS server's answers.
     pub route53: Arc<route53::Route53>,
     dns_addr: SocketAddr,
@@ -82,33 +86,68 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// Starts every server of the stack and the AWS endpoint.
+    /// Starts every server of the stack (every region's) and the AWS endpoint.
     pub async fn start(stack: Stack, opts: Options) -> Result<LocalStack, StartError> {
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
                 .map_err(|source| StartError::Bind { addr, source })
         };
-        let mut listeners = HashMap::new();
-        let mut per_zone: HashMap<&str, usize> = HashMap::new();
-        for inst in &stack.instances {
-            let zone = stack.subnet_zone(&inst.subnet).unwrap_or_default();
-            let zone_index = stack.zones.iter().position(|z| z == zone).unwrap_or(0);
-            let n = per_zone.entry(zone).or_default();
-            let listener = bind_loopback(SocketAddr::new(world::instance_ip(zone_index, *n), 0)).await?;
-            *n += 1;
-            listeners.insert(inst.id.clone(), listener);
+        let log = Arc::new(truth::GroundTruth::default());
+        let cancel = CancellationToken::new();
+        let mut worlds: Vec<Arc<World>> = Vec::new();
+        let mut lb_listeners = Vec::new();
+        // Every region's load balancer listens on the same port (on its own address), so
+        // a DNS failover between regions only changes the address clients connect to.
+        let mut lb_port = stack.load_balancer.listener_port;
+        for (r, region) in stack.region_stacks().into_iter().enumerate() {
+            let mut listeners = HashMap::new();
+            let mut per_zone: HashMap<String, usize> = HashMap::new();
+            for inst in &region.instances {
+                let zone = region.subnet_zone(&inst.subnet).unwrap_or_default();
+                let zone_index = region.zones.iter().position(|z| z == zone).unwrap_or(0);
+                let n = per_zone.entry(zone.to_string()).or_default();
+                let listener = bind_loopback(SocketAddr::new(world::instance_ip(r, zone_index, *n), 0)).await?;
+                *n += 1;
+                listeners.insert(inst.id.clone(), listener);
+            }
+            let addrs = listeners
+                .iter()
+                .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
+                .collect();
+            let lb_listener = match region.load_balancer.bind {
+                // An explicit address (0.0.0.0 in a container) is bound as given.
+                Some(ip) => bind(SocketAddr::new(ip, lb_port)).await?,
+                None => bind_loopback(SocketAddr::new(world::lb_ip(r), lb_port)).await?,
+            };
+            if let Ok(a) = lb_listener.local_addr() {
+                lb_port = a.port();
+            }
+            let world = World::new_in(region, addrs, r, log.clone(), cancel.child_token());
+            for (id, listener) in listeners {
+                let stopped = world
+                    .stack
+                    .instances
+                    .iter()
+                    .any(|i| i.id == id && i.state == stack::InitialState::Stopped);
+                if stopped {
+                    // Its address is kept; the server starts when the instance does.
+                    continue;
+                }
+                let token = world.shutdown.child_token();
+                world.attach_server(&id, token.clone());
+                let subnet = world
+                    .stack
+                    .instances
+                    .iter()
+                    .find(|i| i.id == id)
+                    .map(|i| i.subnet.clone())
+                    .unwrap_or_default();
+                app::spawn(world.clone(), id, subnet, listener, token);
+            }
+            worlds.push(world);
+            lb_listeners.push(lb_listener);
         }
-        let addrs = listeners
-            .iter()
-            .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
-            .collect();
-        let lb_port = stack.load_balancer.listener_port;
-        let lb_listener = match stack.load_balancer.bind {
-            // An explicit address (0.0.0.0 in a container) is bound as given.
-            Some(ip) => bind(SocketAddr::new(ip, lb_port)).await?,
-            None => bind_loopback(SocketAddr::new(world::lb_ip(), lb_port)).await?,
-        };
         let api_listener = bind(opts.endpoint).await?;
         let r53_config = stack.route53.clone().unwrap_or_default();
         let dns_sockets = route53::dns::DnsSockets::bind(r53_config.dns_port)
@@ -122,36 +161,33 @@ impl LocalStack {
             addr: opts.endpoint,
             source,
         })?;
-        let world = World::new(stack, addrs);
-        let cancel = world.shutdown.clone();
-        for (id, listener) in listeners {
-            let token = cancel.child_token();
-            world.attach_server(&id, token.clone());
-            let subnet = world
-                .stack
-                .instances
-                .iter()
-                .find(|i| i.id == id)
-                .map(|i| i.subnet.clone())
-                .unwrap_or_default();
-            app::spawn(world.clone(), id, subnet, listener, token);
+        for (world, lb_listener) in worlds.iter().zip(lb_listeners) {
+            if let Ok(addr) = lb_listener.local_addr() {
+                world.set_lb_addr(addr);
+            }
+            lb::spawn_proxy(world.clone(), lb_listener, world.shutdown.child_token());
+            for t in world.targets() {
+                lb::spawn_health_checker(world.clone(), t.id.clone(), 0);
+            }
+            tokio::spawn(world.clone().run_ticker(world.shutdown.child_token()));
+            world.record_initial_serving();
         }
-        if let Ok(addr) = lb_listener.local_addr() {
-            world.set_lb_addr(addr);
-        }
-        lb::spawn_proxy(world.clone(), lb_listener, cancel.child_token());
-        for t in world.targets() {
-            lb::spawn_health_checker(world.clone(), t.id.clone(), 0);
-        }
-        tokio::spawn(world.clone().run_ticker(cancel.child_token()));
-        world.record_initial_serving();
-        let fis = fis::Fis::new(world.clone());
-        let truth_world = world.clone();
+        let lookup: Arc<dyn route53::LoadBalancerLookup> = if worlds.len() == 1 {
+            worlds[0].clone()
+        } else {
+            Arc::new(route53::LoadBalancerSet(
+                worlds
+                    .iter()
+                    .map(|w| w.clone() as Arc<dyn route53::LoadBalancerLookup>)
+                    .collect(),
+            ))
+        };
+        let truth_log = log.clone();
         let route53 = match route53::Route53::from_config(
             &r53_config,
-            &world.stack.region,
-            world.clone(),
-            Arc::new(move |t| truth_world.truth.record(t)),
+            &stack.region,
+            lookup,
+            Arc::new(move |t| truth_log.record(t)),
             cancel.child_token(),
         ) {
             Ok(r) => r,
@@ -162,16 +198,26 @@ impl LocalStack {
         };
         route53.start();
         route53::dns::spawn(route53.clone(), dns_sockets, cancel.child_token());
-        let services = Arc::new(api::Services {
-            world: world.clone(),
-            fis: fis.clone(),
-            route53: route53.clone(),
-        });
-        let server = tokio::spawn(api::serve(api_listener, services, cancel.child_token()));
-        tracing::info!(%endpoint, dns = %dns_addr, stack = %world.stack.name, "local stack listening");
+        let regions = regions::Regions::new(stack.clone(), worlds.clone(), route53.clone(), log);
+        regions.start(cancel.child_token());
+        let services: Vec<Arc<api::Services>> = worlds
+            .iter()
+            .map(|w| {
+                Arc::new(api::Services {
+                    world: w.clone(),
+                    fis: fis::Fis::new(w.clone()),
+                    route53: route53.clone(),
+                })
+            })
+            .collect();
+        let fis = services.iter().map(|s| s.fis.clone()).collect();
+        let server = tokio::spawn(api::serve(api_listener, services.clone(), cancel.child_token()));
+        tracing::info!(%endpoint, dns = %dns_addr, stack = %stack.name, regions = worlds.len(), "local stack listening");
         Ok(LocalStack {
-            world,
-            fis,
+            world: worlds[0].clone(),
+            worlds,
+            fis: services[0].fis.clone(),
+            fis_all: fis,
             route53,
             dns_addr,
             endpoint,
@@ -197,7 +243,9 @@ impl LocalStack {
 
     /// Stops every experiment (reverting faults), then every server.
     pub async fn shutdown(mut self) {
-        self.fis.stop_all().await;
+        for fis in &self.fis_all {
+            fis.stop_all().await;
+        }
         self.cancel.cancel();
         if let Some(server) = self.server.take() {
             let _ = server.await;

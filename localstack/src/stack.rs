@@ -84,6 +84,38 @@ pub struct Stack {
     /// The disaster-recovery strategy this stack implements, with its standing cost.
     #[serde(default)]
     pub strategy: Option<Strategy>,
+    /// Further regions, each with its own zones, subnets, instances, load balancer and
+    /// database; region `r` (the top-level one is 0) serves from its own loopback ranges.
+    #[serde(default)]
+    pub regions: Vec<RegionStack>,
+    /// Asynchronous database replication between regions.
+    #[serde(default)]
+    pub replication: Vec<crate::regions::config::Replication>,
+    /// Database snapshots on a schedule, copied to another region.
+    #[serde(default)]
+    pub backups: Option<crate::regions::config::Backups>,
+    /// Recovery automation, run when a Route 53 health check fails, as a DR runbook would.
+    #[serde(default)]
+    pub runbook: Option<crate::regions::config::Runbook>,
+}
+
+/// A further region of a multi-region stack: the same sections as the top level's region.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionStack {
+    /// The AWS region name.
+    pub region: String,
+    /// Availability zones, in order.
+    pub zones: Vec<String>,
+    /// Subnets, each in one zone.
+    pub subnets: Vec<Subnet>,
+    /// Application instances.
+    #[serde(default)]
+    pub instances: Vec<Instance>,
+    /// The load balancer of this region (its name differs from every other region's).
+    pub load_balancer: LoadBalancer,
+    /// The database of this region.
+    pub database: Database,
 }
 
 /// A disaster-recovery strategy, as the stack file names it.
@@ -118,6 +150,8 @@ impl StrategyKind {
 pub struct Strategy {
     /// Which strategy.
     pub kind: StrategyKind,
+    /// The Route 53 name users reach the app by (ground truth records whether it serves).
+    pub entry: String,
     /// What runs (and is paid for) while nothing is wrong.
     pub standing_cost: StandingCost,
 }
@@ -162,6 +196,33 @@ pub struct Instance {
     /// Tags on the instance.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// State at start: `running` (the default) or `stopped` (started by a runbook).
+    #[serde(default)]
+    pub state: InitialState,
+}
+
+/// The state an instance starts in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitialState {
+    /// Serving from the start.
+    #[default]
+    Running,
+    /// Stopped until started (by the API or a runbook).
+    Stopped,
+}
+
+/// The role of a region's database in cross-region replication.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DbRole {
+    /// Accepts writes (the default).
+    #[default]
+    Writer,
+    /// A read replica of another region's database: refuses writes until promoted.
+    Replica,
+    /// Not created yet: comes into being by restoring a backup.
+    Absent,
 }
 
 /// The application load balancer: one HTTP listener and one target group.
@@ -249,6 +310,9 @@ pub struct Database {
     /// Replication lag of `async-replica`.
     #[serde(default)]
     pub replica_lag: Option<Dur>,
+    /// Role in cross-region replication: `writer`, `replica` or `absent`.
+    #[serde(default)]
+    pub role: DbRole,
     /// How long writes fail while the cluster fails over.
     pub failover_duration: Dur,
     /// How long the node is unavailable while it reboots.
@@ -322,7 +386,142 @@ impl Stack {
         self.subnets.iter().find(|s| s.id == subnet).map(|s| s.zone.as_str())
     }
 
+    /// Every region of the stack as a one-region stack, the top-level region first: what
+    /// one [`crate::world::World`] runs. Only the first keeps the stack-wide sections
+    /// (Route 53, replication, backups, runbook, strategy).
+    pub fn region_stacks(&self) -> Vec<Stack> {
+        let mut first = self.clone();
+        first.regions.clear();
+        let mut out = vec![first];
+        for r in &self.regions {
+            out.push(Stack {
+                name: self.name.clone(),
+                region: r.region.clone(),
+                account_id: self.account_id.clone(),
+                zones: r.zones.clone(),
+                subnets: r.subnets.clone(),
+                instances: r.instances.clone(),
+                load_balancer: r.load_balancer.clone(),
+                database: r.database.clone(),
+                timings: self.timings.clone(),
+                route53: None,
+                strategy: None,
+                regions: Vec::new(),
+                replication: Vec::new(),
+                backups: None,
+                runbook: None,
+            });
+        }
+        out
+    }
+
+    /// Every region name, the top-level one first.
+    pub fn region_names(&self) -> Vec<&str> {
+        std::iter::once(self.region.as_str())
+            .chain(self.regions.iter().map(|r| r.region.as_str()))
+            .collect()
+    }
+
     fn validate(&self) -> Result<(), (String, String)> {
+        let per_region = self.region_stacks();
+        for (i, r) in per_region.iter().enumerate() {
+            let prefix = if i == 0 {
+                String::new()
+            } else {
+                format!("regions[{}].", i - 1)
+            };
+            r.validate_region().map_err(|(k, m)| (format!("{prefix}{k}"), m))?;
+        }
+        if self.regions.len() > 8 {
+            return Err(("regions".into(), "at most 8 further regions".into()));
+        }
+        unique(per_region.iter().map(|r| r.region.as_str()), "regions")
+            .map_err(|(_, m)| ("regions".to_string(), format!("{m} region (every region appears once)")))?;
+        for (what, items) in [
+            (
+                "load balancer name",
+                per_region
+                    .iter()
+                    .map(|r| r.load_balancer.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "database cluster",
+                per_region.iter().map(|r| r.database.cluster.as_str()).collect(),
+            ),
+            (
+                "subnet id",
+                per_region
+                    .iter()
+                    .flat_map(|r| r.subnets.iter().map(|s| s.id.as_str()))
+                    .collect(),
+            ),
+            (
+                "instance id",
+                per_region
+                    .iter()
+                    .flat_map(|r| r.instances.iter().map(|s| s.id.as_str()))
+                    .collect(),
+            ),
+        ] {
+            let mut seen = HashSet::new();
+            if let Some(dup) = items.iter().find(|i| !seen.insert(**i)) {
+                return Err((
+                    "regions".into(),
+                    format!("{what} {dup:?} is used in more than one region"),
+                ));
+            }
+        }
+        if per_region[0].database.role != DbRole::Writer {
+            return Err((
+                "database.role".into(),
+                "the top-level region's database must be a `writer`".into(),
+            ));
+        }
+        let lbs: Vec<&str> = per_region.iter().map(|r| r.load_balancer.name.as_str()).collect();
+        if let Some(r53) = &self.route53 {
+            r53.validate(&lbs)?;
+        }
+        crate::regions::config::validate(self, &per_region)?;
+        if let Some(st) = &self.strategy {
+            let instances = per_region
+                .iter()
+                .flat_map(|r| &r.instances)
+                .filter(|i| i.state == InitialState::Running)
+                .count() as u32;
+            let databases: u32 = per_region
+                .iter()
+                .filter(|r| r.database.role != DbRole::Absent)
+                .map(|r| 1 + u32::from(r.database.standby.is_some()))
+                .sum();
+            let c = &st.standing_cost;
+            if c.instances != instances {
+                return Err((
+                    "strategy.standing_cost.instances".into(),
+                    format!("{} stated, but {instances} instances run at start", c.instances),
+                ));
+            }
+            if c.databases != databases {
+                return Err((
+                    "strategy.standing_cost.databases".into(),
+                    format!(
+                        "{} stated, but {databases} database instances run at start",
+                        c.databases
+                    ),
+                ));
+            }
+            if !(c.usd_per_month.is_finite() && c.usd_per_month >= 0.0) {
+                return Err((
+                    "strategy.standing_cost.usd_per_month".into(),
+                    "must be a non-negative number".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one region's sections (zones, subnets, instances, load balancer, database).
+    fn validate_region(&self) -> Result<(), (String, String)> {
         let err = |k: &str, m: String| Err((k.to_string(), m));
         if self.zones.len() < 3 {
             return err(
@@ -439,9 +638,6 @@ impl Stack {
             }
             (Topology::AsyncReplica, Some(_)) | (_, None) => {}
             (_, Some(_)) => return err("database.replica_lag", "only `async-replica` has a replica lag".into()),
-        }
-        if let Some(r53) = &self.route53 {
-            r53.validate(&[self.load_balancer.name.as_str()])?;
         }
         Ok(())
     }

@@ -95,6 +95,66 @@ pub enum Truth {
         /// The status report of the probe that decided it (`Failure: …`, `Success: …`).
         status: String,
     },
+    /// A database was promoted or restored in another region: what the old writer had
+    /// and the new one lacks is lost.
+    RegionFailover {
+        /// Region whose database wrote before.
+        from_region: String,
+        /// Region whose database writes now.
+        to_region: String,
+        /// `promote` (a replica) or `restore` (from a backup).
+        how: String,
+        /// Acknowledged writes the new writer does not have.
+        lost_write_ids: Vec<String>,
+        /// The snapshot restored, for `restore`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        snapshot: Option<String>,
+        /// Age of the restored data (now minus the snapshot's time), ms, for `restore`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_age_ms: Option<i64>,
+    },
+    /// A database snapshot was taken, or its copy arrived in another region.
+    Backup {
+        /// Snapshot id.
+        snapshot: String,
+        /// `taken` or `copied`.
+        phase: String,
+        /// Region it is in now.
+        in_region: String,
+        /// Writes it holds.
+        writes: usize,
+        /// When it was taken, unix ms.
+        taken_unix_ms: i64,
+    },
+    /// Cross-region connectivity from this region was cut or restored.
+    CrossRegion {
+        /// The other region (`*` for every other region).
+        other: String,
+        /// Whether it is cut now.
+        cut: bool,
+    },
+    /// A runbook step started or finished.
+    RunbookStep {
+        /// Step number, from 1.
+        step: usize,
+        /// What it does, e.g. `promote_replica us-west-2`.
+        action: String,
+        /// `started`, `finished` or `failed`.
+        phase: String,
+        /// Details (what failed, how long it took).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// Whether a request sent now to the stack's entry name would succeed changed: the DNS
+    /// server answers it with load balancers whose regions all serve.
+    EntryServing {
+        /// The entry name (lower case, trailing dot).
+        name: String,
+        /// The new value.
+        serving: bool,
+        /// The regions the name is answered with now.
+        regions: Vec<String>,
+    },
     /// What the DNS server answers for a name and type changed (also recorded when the
     /// stack starts, with no previous answers). For weighted records, every value the
     /// server may answer with.
@@ -115,9 +175,44 @@ pub enum Truth {
 pub struct TruthEvent {
     /// Unix time in milliseconds.
     pub t_unix_ms: i64,
+    /// The region it happened in (none for global services such as Route 53).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub what: Truth,
+}
+
+/// One region's view of the shared ground-truth log: events it records carry its name.
+#[derive(Debug, Clone)]
+pub struct RegionTruth {
+    region: String,
+    log: std::sync::Arc<GroundTruth>,
+}
+
+impl RegionTruth {
+    /// Records into `log` as `region`.
+    pub fn new(region: &str, log: std::sync::Arc<GroundTruth>) -> RegionTruth {
+        RegionTruth {
+            region: region.to_string(),
+            log,
+        }
+    }
+
+    /// Appends an event of this region, stamped now.
+    pub fn record(&self, what: Truth) {
+        self.log.record_in(Some(&self.region), what);
+    }
+
+    /// A copy of every event of the shared log (every region), oldest first.
+    pub fn snapshot(&self) -> Vec<TruthEvent> {
+        self.log.snapshot()
+    }
+
+    /// The shared log.
+    pub fn log(&self) -> &std::sync::Arc<GroundTruth> {
+        &self.log
+    }
 }
 
 /// The append-only log of ground-truth events.
@@ -127,11 +222,17 @@ pub struct GroundTruth {
 }
 
 impl GroundTruth {
-    /// Appends an event stamped now.
+    /// Appends an event stamped now, of no region.
     pub fn record(&self, what: Truth) {
-        tracing::info!(?what, "truth");
+        self.record_in(None, what);
+    }
+
+    /// Appends an event stamped now, in `region`.
+    pub fn record_in(&self, region: Option<&str>, what: Truth) {
+        tracing::info!(?region, ?what, "truth");
         let ev = TruthEvent {
             t_unix_ms: now_unix_ms(),
+            region: region.map(str::to_string),
             what,
         };
         self.events.lock().unwrap_or_else(|p| p.into_inner()).push(ev);

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::database::{DbCluster, DbError, Outage};
 use crate::stack::Stack;
-use crate::truth::{now_unix_ms, GroundTruth, Truth};
+use crate::truth::{now_unix_ms, GroundTruth, RegionTruth, Truth};
 
 /// EC2 instance states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +122,7 @@ struct State {
     instances: BTreeMap<String, InstanceRec>,
     targets: Vec<TargetRec>,
     blocked: HashMap<String, u32>,
+    cross_cut: HashMap<String, u32>,
     db: DbCluster,
     serving: bool,
     db_writable: bool,
@@ -132,8 +133,10 @@ struct State {
 pub struct World {
     /// The stack file it was built from.
     pub stack: Stack,
-    /// What really happened.
-    pub truth: GroundTruth,
+    /// What really happened (the log shared by every region of the stack).
+    pub truth: RegionTruth,
+    /// Position of this region in the stack file (0: the top-level region).
+    pub region_index: usize,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
     lb_addr: Mutex<Option<SocketAddr>>,
@@ -141,19 +144,38 @@ pub struct World {
     pub shutdown: CancellationToken,
 }
 
-/// The loopback address of instance `index` in zone `zone`: one /24 per zone.
-pub fn instance_ip(zone: usize, index: usize) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, (zone + 1) as u8, (index + 10) as u8))
+/// The loopback address of instance `index` in zone `zone` of region `region`: one /24
+/// per zone, `127.<region>.<zone + 1>.<index + 10>`.
+pub fn instance_ip(region: usize, zone: usize, index: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, region as u8, (zone + 1) as u8, (index + 10) as u8))
 }
 
-/// The loopback address the load balancer listens on.
-pub fn lb_ip() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 200, 1))
+/// The loopback address the load balancer of region `region` listens on: `127.0.200.<region + 1>`.
+pub fn lb_ip(region: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 200, region as u8 + 1))
 }
 
 impl World {
-    /// Builds the world: every instance `running` at `addrs`, targets `initial`.
+    /// Builds the world of a one-region stack with its own ground-truth log.
     pub fn new(stack: Stack, addrs: HashMap<String, SocketAddr>) -> Arc<World> {
+        World::new_in(
+            stack,
+            addrs,
+            0,
+            Arc::new(GroundTruth::default()),
+            CancellationToken::new(),
+        )
+    }
+
+    /// Builds the world of region `region_index`: instances in their initial state at
+    /// `addrs`, targets `initial`, recording into the shared `log`.
+    pub fn new_in(
+        stack: Stack,
+        addrs: HashMap<String, SocketAddr>,
+        region_index: usize,
+        log: Arc<GroundTruth>,
+        shutdown: CancellationToken,
+    ) -> Arc<World> {
         let now = now_unix_ms();
         let instances = stack
             .instances
@@ -164,7 +186,10 @@ impl World {
                     subnet: i.subnet.clone(),
                     zone: stack.subnet_zone(&i.subnet).unwrap_or_default().to_string(),
                     addr: addrs[&i.id],
-                    state: InstanceState::Running,
+                    state: match i.state {
+                        crate::stack::InitialState::Running => InstanceState::Running,
+                        crate::stack::InitialState::Stopped => InstanceState::Stopped,
+                    },
                     tags: i.tags.clone(),
                     launch_time_unix_ms: now,
                     server: None,
@@ -182,11 +207,13 @@ impl World {
             .collect();
         let db = DbCluster::new(&stack);
         Arc::new(World {
-            truth: GroundTruth::default(),
+            truth: RegionTruth::new(&stack.region, log),
+            region_index,
             state: Mutex::new(State {
                 instances,
                 targets,
                 blocked: HashMap::new(),
+                cross_cut: HashMap::new(),
                 db,
                 serving: false,
                 db_writable: true,
@@ -194,7 +221,7 @@ impl World {
             }),
             changed: watch::channel(0).0,
             lb_addr: Mutex::new(None),
-            shutdown: CancellationToken::new(),
+            shutdown,
             stack,
         })
     }
@@ -253,6 +280,84 @@ impl World {
                 *n = n.saturating_sub(1);
             }
         }
+        self.after_change(st);
+    }
+
+    /// Cuts this region's connectivity to `other` (`None`: every other region); counted
+    /// like subnet cuts.
+    pub fn cut_cross_region(&self, other: Option<&str>) {
+        let key = other.unwrap_or("*").to_string();
+        let mut st = self.lock();
+        *st.cross_cut.entry(key.clone()).or_default() += 1;
+        self.truth.record(Truth::CrossRegion { other: key, cut: true });
+        self.after_change(st);
+    }
+
+    /// Undoes one [`World::cut_cross_region`].
+    pub fn restore_cross_region(&self, other: Option<&str>) {
+        let key = other.unwrap_or("*").to_string();
+        let mut st = self.lock();
+        if let Some(n) = st.cross_cut.get_mut(&key) {
+            *n = n.saturating_sub(1);
+        }
+        self.truth.record(Truth::CrossRegion { other: key, cut: false });
+        self.after_change(st);
+    }
+
+    /// Whether traffic between this region and `other` is cut on this side.
+    pub fn cross_region_cut(&self, other: &str) -> bool {
+        let st = self.lock();
+        cut(&st.cross_cut, other) || cut(&st.cross_cut, "*")
+    }
+
+    /// Whether the database writer's subnet can be reached (it exists and is not cut off).
+    pub fn db_reachable(&self) -> bool {
+        let st = self.lock();
+        st.db.role() != crate::stack::DbRole::Absent && !cut(&st.blocked, &st.db.writer().subnet)
+    }
+
+    /// Turns shipping of acknowledged writes to other regions on or off.
+    pub fn db_set_shipping(&self, on: bool) {
+        self.lock().db.set_shipping(on);
+    }
+
+    /// The writes acknowledged at or before `cutoff` that are still to be shipped to
+    /// other regions (removed from the outbox).
+    pub fn db_take_shippable(&self, cutoff: Instant) -> Vec<(String, String)> {
+        self.lock().db.take_shippable(cutoff)
+    }
+
+    /// Applies writes shipped from another region.
+    pub fn db_apply_remote(&self, batch: &[(String, String)]) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        st.db.apply_remote(batch);
+        self.after_change(st);
+    }
+
+    /// Stops shipping; returns the ids never shipped.
+    pub fn db_discard_outbox(&self) -> Vec<String> {
+        self.lock().db.discard_outbox()
+    }
+
+    /// A copy of the writer's data (none while the database does not exist).
+    pub fn db_data(&self) -> Option<HashMap<String, String>> {
+        self.lock().db.data().cloned()
+    }
+
+    /// Promotes this region's replica to a writer, unavailable for `duration` meanwhile.
+    pub fn db_promote(&self, duration: Duration) {
+        let mut st = self.lock();
+        st.db.promote(Instant::now(), duration);
+        self.after_change(st);
+    }
+
+    /// Creates this region's database from snapshot data, unavailable for `duration`.
+    pub fn db_restore(&self, data: HashMap<String, String>, duration: Duration) {
+        let mut st = self.lock();
+        st.db.restore(data, Instant::now(), duration);
         self.after_change(st);
     }
 
@@ -551,6 +656,11 @@ impl World {
         self.after_change(st);
     }
 
+    /// Whether the database accepts writes now.
+    pub fn db_writable(&self) -> bool {
+        self.lock().db_writable
+    }
+
     /// Whether a request sent now through the load balancer would succeed.
     pub fn serving(&self) -> bool {
         self.lock().serving
@@ -565,6 +675,12 @@ impl World {
             let reason = match st_ref.db.outage() {
                 Some(Outage::FailingOver) => "failing over",
                 Some(Outage::Rebooting) => "rebooting",
+                Some(Outage::Promoting) => "promoting",
+                Some(Outage::Restoring) => "restoring",
+                Some(Outage::ReadOnly) => "read replica",
+                Some(Outage::Absent) => "absent",
+                None if st_ref.db.role() == crate::stack::DbRole::Replica => "read replica",
+                None if st_ref.db.role() == crate::stack::DbRole::Absent => "absent",
                 None if writable => "available",
                 None => "writer unreachable",
             };

@@ -248,7 +248,7 @@ fn advertised(w: &World) -> (String, u16) {
     let ip = match bound.map(|a| a.ip()) {
         Some(ip) if ip.is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
         Some(ip) => ip,
-        None => crate::world::lb_ip(),
+        None => crate::world::lb_ip(w.region_index),
     };
     (ip.to_string(), port)
 }

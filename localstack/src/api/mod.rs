@@ -83,18 +83,32 @@ impl IntoResponse for ApiResponse {
     }
 }
 
-/// The SigV4 signing name from an `Authorization` header
+/// The SigV4 credential scope's parts from an `Authorization` header
 /// (`AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/fis/aws4_request, ...`).
-pub fn signing_name(headers: &HeaderMap) -> Option<String> {
+fn credential_scope(headers: &HeaderMap) -> Option<Vec<String>> {
     let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let cred = auth.split("Credential=").nth(1)?;
     let scope = cred.split([',', ' ']).next()?;
-    let parts: Vec<&str> = scope.split('/').collect();
-    (parts.len() == 5).then(|| parts[3].to_string())
+    let parts: Vec<String> = scope.split('/').map(str::to_string).collect();
+    (parts.len() == 5).then_some(parts)
 }
 
-/// Serves the endpoint on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, services: Arc<Services>, shutdown: CancellationToken) -> std::io::Result<()> {
+/// The SigV4 signing name from an `Authorization` header.
+pub fn signing_name(headers: &HeaderMap) -> Option<String> {
+    credential_scope(headers).map(|mut p| p.swap_remove(3))
+}
+
+/// The SigV4 signing region from an `Authorization` header.
+pub fn signing_region(headers: &HeaderMap) -> Option<String> {
+    credential_scope(headers).map(|mut p| p.swap_remove(2))
+}
+
+/// Every region's services, the top-level region first.
+pub type Regions = Vec<Arc<Services>>;
+
+/// Serves the endpoint on `listener` until `shutdown`; each request goes to the region its
+/// signature names (regional services) or to the top-level region (Route 53, STS).
+pub async fn serve(listener: TcpListener, services: Regions, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = axum::Router::new()
         .fallback(handle)
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -104,7 +118,8 @@ pub async fn serve(listener: TcpListener, services: Arc<Services>, shutdown: Can
         .await
 }
 
-async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiResponse {
+async fn handle(State(regions): State<Regions>, req: Request) -> ApiResponse {
+    let services = regions[0].clone();
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_REQUEST)).await;
     let body = match read {
@@ -155,6 +170,23 @@ async fn handle(State(services): State<Arc<Services>>, req: Request) -> ApiRespo
     }
     let service = signing_name(&req.headers);
     tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
+    let regional = matches!(service.as_deref(), Some("fis" | "elasticloadbalancing" | "ec2" | "rds"));
+    let services = match signing_region(&req.headers) {
+        Some(r) if regional && regions.len() > 1 => match regions.iter().find(|s| s.world.stack.region == r) {
+            Some(s) => s.clone(),
+            None => {
+                let known: Vec<&str> = regions.iter().map(|s| s.world.stack.region.as_str()).collect();
+                let message = format!("region {r} is not in this stack (regions: {})", known.join(", "));
+                return body_error(
+                    service.as_deref(),
+                    StatusCode::BAD_REQUEST,
+                    "InvalidClientTokenId",
+                    message,
+                );
+            }
+        },
+        _ => services,
+    };
     match service.as_deref() {
         Some("fis") => fis::handle(&services, &req),
         Some("route53") => route53::handle(&services, &req),

@@ -153,7 +153,10 @@ fn cluster_status(outage: Option<Outage>) -> &'static str {
     match outage {
         Some(Outage::FailingOver) => "failing-over",
         Some(Outage::Rebooting) => "rebooting",
-        None => "available",
+        Some(Outage::Promoting) => "promoting",
+        Some(Outage::Restoring) => "creating",
+        Some(Outage::ReadOnly) | None => "available",
+        Some(Outage::Absent) => "deleted",
     }
 }
 

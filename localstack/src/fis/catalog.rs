@@ -68,6 +68,19 @@ pub const ACTIONS: &[ActionSpec] = &[
         ],
     },
     ActionSpec {
+        id: "aws:network:route-table-disrupt-cross-region-connectivity",
+        description: "Block traffic from the specified subnets to another region (cross-region replication cut).",
+        target: Some(("Subnets", "aws:ec2:subnet")),
+        parameters: &[
+            p("duration", "The duration of the disruption (ISO 8601 duration).", true),
+            p(
+                "region",
+                "The region to isolate from (every other region when absent).",
+                false,
+            ),
+        ],
+    },
+    ActionSpec {
         id: "aws:rds:failover-db-cluster",
         description: "Fail over the specified Aurora/Multi-AZ DB clusters.",
         target: Some(("Clusters", "aws:rds:cluster")),

@@ -679,6 +679,16 @@ async fn run_action(
             event(false);
             Ok(full)
         }
+        "aws:network:route-table-disrupt-cross-region-connectivity" => {
+            let d = param_duration(action, "duration")?.unwrap_or_default();
+            let other = action.parameters.get("region").map(String::as_str);
+            world.cut_cross_region(other);
+            event(true);
+            let full = hold(d, stop).await;
+            world.restore_cross_region(other);
+            event(false);
+            Ok(full)
+        }
         "aws:rds:failover-db-cluster" => {
             world.db_failover();
             event(true);

@@ -63,7 +63,10 @@ fn lb_key(name_or_dns: &str) -> String {
 impl LoadBalancerLookup for World {
     fn load_balancer(&self, name_or_dns: &str) -> Option<LoadBalancerView> {
         let addr = self.lb_addr();
-        let dns_name = addr.map(|a| a.ip()).unwrap_or_else(crate::world::lb_ip).to_string();
+        let dns_name = addr
+            .map(|a| a.ip())
+            .unwrap_or_else(|| crate::world::lb_ip(self.region_index))
+            .to_string();
         let name = &self.stack.load_balancer.name;
         let key = lb_key(name_or_dns);
         if key != name.to_ascii_lowercase() && key != dns_name {
