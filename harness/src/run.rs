@@ -874,6 +874,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         timeline: Vec::new(),
         events: Vec::new(),
         plan: ctx.plan.as_ref().and_then(|p| serde_json::to_value(p).ok()),
+        measurement_degraded: None,
         strategy: None,
     };
     if let Some(t) = &ctx.traffic {
@@ -895,10 +896,14 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             } else {
                 t.schedule_lag.max() as f64 / 1000.0
             },
+            late_sends: t.late_sends,
+            late_threshold_ms: t.late_threshold.as_secs_f64() * 1000.0,
+            dropped_sends: t.dropped_sends,
             saturated: t.saturated_count,
             failures: failure_totals(t),
             by_served_by: t.by_served_by.clone(),
         };
+        rep.measurement_degraded = t.degraded();
         rep.timeline = timeline(t, ctx.t0_unix_ms);
         let s = series(t);
         if let Some(ti) = t_inject {
@@ -952,11 +957,9 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         }
         None => {
             rep.complete = true;
-            rep.verdict = if rep.objectives.iter().all(|o| o.pass) {
-                Verdict::Pass
-            } else {
-                Verdict::Fail
-            };
+            let (v, reason) = verdict::of_checked(&rep.objectives, rep.measurement_degraded.as_deref());
+            rep.verdict = v;
+            rep.reason = reason;
         }
     }
     rep.exit_code = rep.verdict.exit_code();

@@ -50,6 +50,17 @@ impl Verdict {
     }
 }
 
+/// The verdict of a run that got to check its objectives: `error` (with the reason) when
+/// the measurement is degraded — numbers from a prober that could not keep its schedule
+/// are no evidence either way — else `pass` when every objective was met, `fail` otherwise.
+pub fn of_checked(objectives: &[ObjectiveResult], degraded: Option<&str>) -> (Verdict, Option<String>) {
+    match degraded {
+        Some(why) => (Verdict::Error, Some(format!("measurement degraded: {why}"))),
+        None if objectives.iter().all(|o| o.pass) => (Verdict::Pass, None),
+        None => (Verdict::Fail, None),
+    }
+}
+
 /// One objective's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectiveResult {
@@ -180,5 +191,37 @@ mod tests {
         assert!(r[3].pass);
         let never = check(&o, &Measured { rto_ms: None, ..m });
         assert!(!never[0].pass && never[0].measured.is_none());
+    }
+
+    /// A degraded measurement is an error (exit 2) with the reason, whether its objectives
+    /// passed or failed; otherwise the objectives decide.
+    #[test]
+    fn a_degraded_measurement_is_never_a_pass() {
+        let o = Objectives {
+            rto: Some(Duration::from_secs(10).into()),
+            ..Default::default()
+        };
+        let pass = check(
+            &o,
+            &Measured {
+                rto_ms: Some(1_000),
+                ..Default::default()
+            },
+        );
+        let fail = check(
+            &o,
+            &Measured {
+                rto_ms: Some(11_000),
+                ..Default::default()
+            },
+        );
+        assert_eq!(of_checked(&pass, None), (Verdict::Pass, None));
+        assert_eq!(of_checked(&fail, None), (Verdict::Fail, None));
+        for r in [&pass, &fail] {
+            let (v, why) = of_checked(r, Some("3 probes not sent"));
+            assert_eq!(v, Verdict::Error);
+            assert_eq!(v.exit_code(), EXIT_ERROR);
+            assert_eq!(why.as_deref(), Some("measurement degraded: 3 probes not sent"));
+        }
     }
 }

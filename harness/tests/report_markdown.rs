@@ -56,3 +56,53 @@ fn summary_of_a_killed_run_is_marked_incomplete() {
     );
     assert!(md.contains("No objectives were checked."));
 }
+
+/// A run whose prober could not keep its schedule says so in the summary, the HTML page
+/// and the one-line probe totals, so nobody reads its RTO as clean.
+#[test]
+fn a_degraded_measurement_is_flagged_everywhere() {
+    let mut r = report("az-power-interruption");
+    let why = "120 probes not sent: 264 were still in flight (the machine could not keep up)";
+    r.measurement_degraded = Some(why.into());
+    r.probes.dropped_sends = 120;
+    r.probes.late_sends = 300;
+    r.probes.late_threshold_ms = 20.0;
+    let md = drdrill::report::markdown::render(&r).unwrap();
+    assert!(md.contains(&format!("**Measurement degraded**: {why}")), "{md}");
+    assert!(md.contains("300 late (> 20 ms), 120 dropped"), "{md}");
+    let html = drdrill::report::html::render(&r).unwrap();
+    assert!(
+        html.contains("id=\"degraded\"") && html.contains(why),
+        "banner in the page"
+    );
+    let clean = drdrill::report::markdown::render(&report("az-power-interruption")).unwrap();
+    assert!(!clean.contains("Measurement degraded"), "no banner for a clean run");
+}
+
+/// `report.json` is replaced atomically: after a write the folder holds the new report
+/// and no temporary file, and a report that cannot be written leaves the old one intact.
+#[test]
+fn report_json_is_written_atomically() {
+    let (_tmp, dir) = report_common::copy_fixture("az-power-interruption");
+    let mut r = report("az-power-interruption");
+    r.run_id = "rewritten".into();
+    let path = r.write(&dir).unwrap();
+    let back: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(back["run_id"], "rewritten");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A directory in the way of the temporary file's rename target makes the write fail.
+    let blocked = dir.join("blocked");
+    std::fs::create_dir_all(blocked.join("report.json")).unwrap();
+    assert!(r.write(&blocked).is_err());
+    assert!(blocked.join("report.json").is_dir(), "nothing replaced");
+    assert_eq!(
+        std::fs::read_dir(&blocked).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}

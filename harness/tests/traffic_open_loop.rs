@@ -220,3 +220,59 @@ async fn high_rates_are_sent_in_batches_on_schedule() {
     );
     assert_eq!(outcome.ok + outcome.failed, outcome.sent);
 }
+
+/// A prober that keeps its schedule reports no late or dropped sends and a clean
+/// measurement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_schedule_is_not_degraded() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start("i-1/az-a/test-region").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(server.base_url(), 200.0, ConnectionPolicy::Fresh);
+    let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
+    let live = handle.live();
+    wait_until("100 probes", Duration::from_secs(5), || async {
+        live.totals().ok >= 100
+    })
+    .await;
+    let outcome = handle.stop().await;
+    assert_eq!(outcome.dropped_sends, 0);
+    assert_eq!(
+        outcome.degraded(),
+        None,
+        "late {} of {}",
+        outcome.late_sends,
+        outcome.sent
+    );
+}
+
+/// When the machine cannot run the prober (its only runtime thread is blocked for
+/// 600 ms, as a saturated CPU would), the probes due meanwhile go out late, those beyond
+/// the in-flight cap are dropped and counted, and the measurement says it is degraded.
+#[tokio::test(flavor = "current_thread")]
+async fn a_starved_prober_reports_late_and_dropped_sends() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start("i-1/az-a/test-region").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rate = 1000.0;
+    let mut cfg = config(server.base_url(), rate, ConnectionPolicy::Fresh);
+    cfg.timeout = Duration::from_millis(100);
+    let cap = drdrill::traffic::max_in_flight(rate, cfg.timeout);
+    let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
+    let live = handle.live();
+    wait_until("50 probes before the stall", Duration::from_secs(5), || async {
+        live.totals().ok >= 50
+    })
+    .await;
+    // Block the runtime's only thread: nothing of the prober can run meanwhile.
+    std::thread::sleep(Duration::from_millis(600));
+    wait_until("probes after the stall", Duration::from_secs(5), || async {
+        live.totals().sent >= 800
+    })
+    .await;
+    let outcome = handle.stop().await;
+    assert!(outcome.late_sends >= cap as u64, "late {}", outcome.late_sends);
+    assert!(outcome.dropped_sends > 0, "dropped {}", outcome.dropped_sends);
+    let why = outcome.degraded().expect("the measurement is degraded");
+    assert!(why.contains("not sent") && why.contains("late"), "{why}");
+}

@@ -50,6 +50,7 @@ struct Context {
     duration: String,
     exit_code: i32,
     complete: bool,
+    degraded: Option<String>,
     reason: String,
     stopped_in: Option<String>,
     origin: &'static str,
@@ -153,6 +154,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         duration: secs(report.finished_unix_ms - report.t0_unix_ms),
         exit_code: report.exit_code,
         complete: report.complete,
+        degraded: report.measurement_degraded.clone(),
         reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
         stopped_in: v.stopped_in.clone(),
         origin: v.origin_label,
@@ -177,6 +179,11 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
                 "schedule lag p99 / max",
                 format!("{:.2} / {:.2} ms", p.schedule_lag_p99_ms, p.schedule_lag_max_ms),
             ),
+            row(
+                format!("sent more than {:.0} ms late", p.late_threshold_ms),
+                p.late_sends.to_string(),
+            ),
+            row("dropped (too many in flight)", p.dropped_sends.to_string()),
             row("latencies above the histogram bound", p.saturated.to_string()),
         ],
         zones: v

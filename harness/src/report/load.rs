@@ -264,11 +264,19 @@ fn probe_stats(rows: &[ProbeRow]) -> ProbeStats {
         max_ms: latency.last().map_or(0.0, |v| *v as f64 / 1000.0),
         schedule_lag_p99_ms: quantile_ms(&lag, 0.99),
         schedule_lag_max_ms: lag.last().map_or(0.0, |v| *v as f64 / 1000.0),
+        // The rate is not in the probe log: count against the threshold's 20 ms floor.
+        late_sends: lag.iter().filter(|v| **v as f64 > LATE_FLOOR_MS * 1000.0).count() as u64,
+        late_threshold_ms: LATE_FLOOR_MS,
+        dropped_sends: 0,
         saturated: 0,
         failures,
         by_served_by,
     }
 }
+
+/// The least dispatch lag that makes a probe late at any rate
+/// ([`crate::traffic::late_threshold`]), ms.
+const LATE_FLOOR_MS: f64 = 20.0;
 
 fn timeline(rows: &[ProbeRow], t0: i64) -> Vec<TimelinePoint> {
     let mut slots: BTreeMap<i64, (TimelinePoint, Vec<i64>)> = BTreeMap::new();
@@ -417,6 +425,7 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
         timeline: probes.map(|p| timeline(p, t0)).unwrap_or_default(),
         events: report_events(events, t0),
         plan: None,
+        measurement_degraded: None,
         strategy: None,
     }
 }

@@ -28,6 +28,7 @@ struct Context {
     started: String,
     exit_code: i32,
     complete: bool,
+    degraded: Option<String>,
     reason: String,
     stopped_in: Option<String>,
     headline: Headline,
@@ -53,6 +54,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         started: utc_short(report.t0_unix_ms),
         exit_code: report.exit_code,
         complete: report.complete,
+        degraded: report.measurement_degraded.clone(),
         reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
         stopped_in: v.stopped_in.clone(),
         headline: templates::headline(&v),
@@ -61,10 +63,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         moments: templates::moment_rows(&v),
         data_loss: templates::data_loss_view(&v, MAX_IDS),
         failures: templates::failure_rows(&v, MAX_FAILURES),
-        probes: format!(
-            "{} sent, {} ok, {} failed; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; schedule lag p99 {:.2} ms",
-            p.sent, p.ok, p.failed, p.p50_ms, p.p99_ms, p.max_ms, p.schedule_lag_p99_ms
-        ),
+        probes: p.line(),
     };
     let env = templates::environment().map_err(|source| RenderError::Template {
         file: SUMMARY_FILE,

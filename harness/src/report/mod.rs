@@ -90,6 +90,15 @@ pub struct ProbeStats {
     pub schedule_lag_p99_ms: f64,
     /// Dispatch lag max, ms.
     pub schedule_lag_max_ms: f64,
+    /// Probes sent later than `late_threshold_ms` after their scheduled time.
+    #[serde(default)]
+    pub late_sends: u64,
+    /// Dispatch lag above which a probe counts as late, ms.
+    #[serde(default)]
+    pub late_threshold_ms: f64,
+    /// Due probes not sent because too many were still in flight.
+    #[serde(default)]
+    pub dropped_sends: u64,
     /// Latencies above the histogram bound (counted at the bound).
     pub saturated: u64,
     /// Failures by kind.
@@ -178,6 +187,10 @@ pub struct Report {
     pub events: Vec<ReportEvent>,
     /// The resolved plan.
     pub plan: Option<Value>,
+    /// Why the measurement cannot be trusted (the prober could not keep its schedule),
+    /// when it cannot; such a run's verdict is `error`, whatever the objectives say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measurement_degraded: Option<String>,
     /// The DR strategy of the target stack and its standing cost, when the stack states one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<StrategyInfo>,
@@ -202,12 +215,24 @@ pub const REPORT_FILE: &str = "report.json";
 pub const EVENTS_FILE: &str = "events.jsonl";
 
 impl Report {
-    /// Writes `report.json` into `dir`.
+    /// Writes `report.json` into `dir` atomically: to a temporary file in the same
+    /// folder, flushed to disk, then renamed over the old one, so a run killed while
+    /// writing leaves either the previous report or the new one, never half of one.
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        use std::io::Write as _;
         let path = dir.join(REPORT_FILE);
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&path, text)?;
-        Ok(path)
+        let tmp = dir.join(format!(".{REPORT_FILE}.{}.tmp", std::process::id()));
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map(|()| path)
     }
 }
 
@@ -229,6 +254,25 @@ pub fn report_events(events: &[Event], t0_unix_ms: i64) -> Vec<ReportEvent> {
             }
         })
         .collect()
+}
+
+impl ProbeStats {
+    /// One line: totals, latency, schedule lag, late and dropped sends.
+    pub fn line(&self) -> String {
+        format!(
+            "{} sent, {} ok, {} failed; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; schedule lag p99 {:.2} ms; {} late (> {:.0} ms), {} dropped",
+            self.sent,
+            self.ok,
+            self.failed,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.schedule_lag_p99_ms,
+            self.late_sends,
+            self.late_threshold_ms,
+            self.dropped_sends
+        )
+    }
 }
 
 /// A signed offset from injection, e.g. `+1.98 s` or `-0.01 s`.
@@ -271,12 +315,7 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
             offset(b.recovered_ms)
         );
     }
-    let p = &r.probes;
-    let _ = writeln!(
-        s,
-        "probes {} sent, {} ok, {} failed; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; schedule lag p99 {:.2} ms",
-        p.sent, p.ok, p.failed, p.p50_ms, p.p99_ms, p.max_ms, p.schedule_lag_p99_ms
-    );
+    let _ = writeln!(s, "probes {}", r.probes.line());
     for o in &r.objectives {
         let _ = writeln!(s, "  [{}] {}", if o.pass { "pass" } else { "FAIL" }, o.message);
     }

@@ -39,5 +39,5 @@ pub use ledger::{AckLedger, AckedWrite};
 pub use live::LiveStats;
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER};
-pub use prober::{Prober, ProberHandle, TrafficOutcome};
+pub use prober::{late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, MAX_LATE_SHARE};
 pub use verify::{verify_writes, VerifyOutcome, VERIFY_CONCURRENCY};

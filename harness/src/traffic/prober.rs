@@ -8,9 +8,16 @@
 //! runs in its own task with the configured timeout and measures its latency
 //! from the *scheduled* time, so a stalled target shows up as latency and
 //! failures instead of silently slowing the schedule (no coordinated omission).
+//!
+//! Overload honesty: a probe dispatched more than [`late_threshold`] after its
+//! scheduled time counts as *late*, and a due probe is *dropped* (not sent, counted)
+//! when more than [`max_in_flight`] probes are still running — which cannot happen
+//! while probes end within their timeout, only when the machine cannot keep up.
+//! [`TrafficOutcome::degraded`] says when either makes the measurement untrustworthy.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,7 +58,10 @@ impl Prober {
         let schedule = Schedule::new(Instant::now(), cfg.rate_per_sec);
         let live = LiveStats::new(schedule, clock);
         let ledger = Arc::new(AckLedger::new());
+        let late_after = late_threshold(cfg.rate_per_sec);
+        let cap = max_in_flight(cfg.rate_per_sec, cfg.timeout);
         let shared = Arc::new(ProbeContext {
+            in_flight: AtomicUsize::new(0),
             base_url: cfg.base_url.clone(),
             write_method,
             read_method,
@@ -70,6 +80,10 @@ impl Prober {
             rng: PickRng::new(random as u64),
             run_prefix: run_prefix.clone(),
             lag: SaturatingHistogram::new(),
+            late_after,
+            late: 0,
+            max_in_flight: cap,
+            dropped: 0,
             log,
             shared,
         };
@@ -122,6 +136,14 @@ pub struct TrafficOutcome {
     pub schedule_lag: Histogram<u64>,
     /// Latency values above 1 hour, recorded as 1 hour in `latency`.
     pub saturated_count: u64,
+    /// Probes dispatched later than `late_threshold` after their scheduled time.
+    pub late_sends: u64,
+    /// Dispatch lag above which a probe counts as late.
+    pub late_threshold: Duration,
+    /// Due probes not sent because `max_in_flight` probes were still running.
+    pub dropped_sends: u64,
+    /// The in-flight cap of this run.
+    pub max_in_flight: usize,
     /// Acknowledged writes, ordered by acknowledgement time.
     pub acked: Vec<AckedWrite>,
     /// Probes dispatched.
@@ -211,6 +233,10 @@ impl ProberHandle {
             latency_ok: snapshot.latency_ok,
             schedule_lag: dispatch.lag,
             saturated_count: snapshot.saturated_count,
+            late_sends: dispatch.late,
+            late_threshold: dispatch.late_after,
+            dropped_sends: dispatch.dropped,
+            max_in_flight: dispatch.max_in_flight,
             acked: ledger.snapshot(),
             sent: snapshot.totals.sent,
             ok: snapshot.totals.ok,
@@ -224,9 +250,53 @@ impl ProberHandle {
     }
 }
 
+/// Share of late sends above which a measurement is degraded.
+pub const MAX_LATE_SHARE: f64 = 0.01;
+
+/// The dispatch lag above which a probe counts as late: two probe intervals, at least
+/// 20 ms — beyond it, a probe lands in the wrong 10 ms bucket by more than the RTO's
+/// stated tolerance.
+pub fn late_threshold(rate_per_sec: f64) -> Duration {
+    let two_intervals = if rate_per_sec > 0.0 { 2.0 / rate_per_sec } else { 0.0 };
+    Duration::from_secs_f64(two_intervals.max(0.020))
+}
+
+/// The most probes allowed in flight: twice what the rate keeps busy when every probe
+/// runs to its timeout, plus 64. Probes end by their timeout, so only a machine that
+/// cannot keep up reaches it.
+pub fn max_in_flight(rate_per_sec: f64, timeout: Duration) -> usize {
+    (rate_per_sec.max(0.0) * timeout.as_secs_f64() * 2.0).ceil() as usize + 64
+}
+
+impl TrafficOutcome {
+    /// Why this measurement cannot be trusted (late or dropped sends), or `None`.
+    pub fn degraded(&self) -> Option<String> {
+        let mut reasons = Vec::new();
+        if self.dropped_sends > 0 {
+            reasons.push(format!(
+                "{} probes not sent: {} were still in flight (the machine could not keep up)",
+                self.dropped_sends, self.max_in_flight
+            ));
+        }
+        let scheduled = self.sent + self.dropped_sends;
+        if scheduled > 0 && self.late_sends as f64 / scheduled as f64 > MAX_LATE_SHARE {
+            reasons.push(format!(
+                "{} of {} probes sent more than {} ms late (over {}%): the prober could not keep its schedule",
+                self.late_sends,
+                scheduled,
+                self.late_threshold.as_millis(),
+                MAX_LATE_SHARE * 100.0
+            ));
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+}
+
 /// What every probe task needs, shared.
 #[derive(Debug)]
 struct ProbeContext {
+    /// Probes dispatched and not finished.
+    in_flight: AtomicUsize,
     base_url: String,
     write_method: reqwest::Method,
     read_method: reqwest::Method,
@@ -245,6 +315,10 @@ struct DispatchSummary {
     lag: Histogram<u64>,
     rotations: u64,
     stopped_unix_ms: Option<i64>,
+    late: u64,
+    late_after: Duration,
+    dropped: u64,
+    max_in_flight: usize,
 }
 
 impl DispatchSummary {
@@ -254,6 +328,10 @@ impl DispatchSummary {
             lag: new_latency_histogram(),
             rotations: 0,
             stopped_unix_ms: None,
+            late: 0,
+            late_after: Duration::ZERO,
+            dropped: 0,
+            max_in_flight: 0,
         }
     }
 }
@@ -265,6 +343,10 @@ struct Dispatcher {
     rng: PickRng,
     run_prefix: String,
     lag: SaturatingHistogram,
+    late_after: Duration,
+    late: u64,
+    max_in_flight: usize,
+    dropped: u64,
     log: LogSender,
     shared: Arc<ProbeContext>,
 }
@@ -311,12 +393,25 @@ impl Dispatcher {
             lag: self.lag.histogram().clone(),
             rotations: self.pool.rotations(),
             stopped_unix_ms: Some(clock.now_unix_ms()),
+            late: self.late,
+            late_after: self.late_after,
+            dropped: self.dropped,
+            max_in_flight: self.max_in_flight,
         }
     }
 
     fn dispatch(&mut self, seq: u64, scheduled: Instant, now: Instant) {
-        let lag_us = u64::try_from(now.saturating_duration_since(scheduled).as_micros()).unwrap_or(u64::MAX);
+        if self.shared.in_flight.load(Ordering::Relaxed) >= self.max_in_flight {
+            self.dropped += 1;
+            return;
+        }
+        let lag = now.saturating_duration_since(scheduled);
+        if lag > self.late_after {
+            self.late += 1;
+        }
+        let lag_us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
         self.lag.record(lag_us);
+        self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         let job = self.decide(seq, scheduled, now);
         let client = self.pool.client(now);
         let ctx = Arc::clone(&self.shared);
@@ -360,6 +455,7 @@ impl Dispatcher {
 
 /// Sends one probe, then records it everywhere: live counters, ledger, log.
 async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSender, job: ProbeJob) {
+    let _slot = InFlightSlot(Arc::clone(&ctx));
     let (spec, method) = match job.kind {
         ProbeKind::Write => (&ctx.write, &ctx.write_method),
         ProbeKind::Read => (&ctx.read, &ctx.read_method),
@@ -408,6 +504,15 @@ async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSend
     };
     ctx.live.record_done(&record);
     log.send(LogEntry::Probe(record));
+}
+
+/// Counts one probe out of `in_flight` when dropped, however its task ends.
+struct InFlightSlot(Arc<ProbeContext>);
+
+impl Drop for InFlightSlot {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A response judged against the probe contract.
