@@ -95,6 +95,12 @@ async fn main() -> anyhow::Result<()> {
         if let Some(lb) = ls.world.lb_addr() {
             let _ = writeln!(out, "load balancer {lb}");
         }
+        for w in ls.worlds.iter().skip(1) {
+            if let Some(lb) = w.lb_addr() {
+                let _ = writeln!(out, "region {} load balancer {lb}", w.stack.region);
+            }
+        }
+        let _ = writeln!(out, "dns {}", ls.dns_addr());
         let _ = out.flush();
     }
     signals.wait().await;
