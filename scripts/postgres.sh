@@ -6,7 +6,9 @@
 #                                      # it on 127.0.0.1:$DRDRILL_PG_PORT (default 55432),
 #                                      # create the role and database `drdrill`
 #   scripts/postgres.sh stop           # stop that server and delete its cluster
-#   scripts/postgres.sh restart        # restart the server (fast shutdown), keeping its data
+#   scripts/postgres.sh restart [MODE] # restart the server, keeping its data; MODE is
+#                                      # pg_ctl's shutdown mode: fast (default) or immediate
+#                                      # (no checkpoint: a crash, recovered from the WAL)
 #   scripts/postgres.sh server-stop    # stop the server, keeping the cluster (server-start
 #   scripts/postgres.sh server-start   # brings it back)
 #   scripts/postgres.sh status         # exit 0 when the server answers; prints its version
@@ -160,8 +162,10 @@ case ${1:-} in
 start) cmd_start ;;
 stop) cmd_stop ;;
 restart)
+    mode=${2:-fast}
+    [[ $mode == fast || $mode == immediate ]] || fail "restart mode must be fast or immediate, not $mode"
     c=$(cluster) || fail "no cluster: run scripts/postgres.sh start first"
-    as_pg "$(find_bindir)/pg_ctl" -D "$c/data" -l "$c/postgres.log" -m fast -w -t 60 restart >/dev/null ||
+    as_pg "$(find_bindir)/pg_ctl" -D "$c/data" -l "$c/postgres.log" -m "$mode" -w -t 60 restart >/dev/null ||
         fail "the server did not restart: $(tail -n 1 "$c/postgres.log")"
     ;;
 server-stop)
