@@ -1,7 +1,9 @@
 //! Where the database is: a `DATABASE_URL` (URL or libpq `key=value` form), or libpq's
 //! `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD` variables as the reference
-//! AWS stack writes them.
+//! AWS stack writes them; the password may come from a file instead (a systemd
+//! credential), so that no character of it needs escaping.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// What went wrong assembling the database settings.
@@ -14,6 +16,15 @@ pub enum ConfigError {
     /// `PGPORT` is not a port number.
     #[error("PGPORT is not a port number: {0:?}")]
     BadPort(String),
+    /// The password file could not be read.
+    #[error("cannot read the database password file {path}: {source}")]
+    PasswordFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Neither `DATABASE_URL` nor `PGHOST` says where the database is.
     #[error("no database configured: set DATABASE_URL (or --database-url), or PGHOST and PGUSER")]
     Missing,
@@ -54,6 +65,17 @@ pub fn database_config(
         config.application_name("drdrill-demo-app");
     }
     Ok(config)
+}
+
+/// The password in `path`: its whole content less one trailing newline (as `echo` or
+/// `jq -r` leave it).
+pub fn read_password_file(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_string())
 }
 
 #[cfg(test)]
@@ -110,5 +132,22 @@ mod tests {
         ));
         let e = database_config(Some("postgres://u:hunter2@h:notaport/db"), env(&[])).unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    /// A password file gives its content verbatim (quotes, `$`, spaces and backslashes
+    /// included) less one trailing newline; a missing file is an error naming it.
+    #[test]
+    fn password_file_is_taken_verbatim() {
+        let dir = std::env::temp_dir().join(format!("drdrill-demo-app-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "a'b\"c $d e\\f\n").unwrap();
+        assert_eq!(read_password_file(&file).unwrap(), "a'b\"c $d e\\f");
+        std::fs::write(&file, "two\n\n").unwrap();
+        assert_eq!(read_password_file(&file).unwrap(), "two\n");
+        let missing = dir.join("missing");
+        let e = read_password_file(&missing).unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -15,7 +15,7 @@ use drdrill_demo_app::{config, serve, served_by, Store, StoreOptions};
 /// on every answer. Database failures answer 503, or 504 when it did not answer in time.
 ///
 /// The database is `--database-url` (URL or `key=value` form), else libpq's PGHOST,
-/// PGPORT, PGDATABASE, PGUSER and PGPASSWORD. The connection is not encrypted (no TLS).
+/// PGPORT, PGDATABASE, PGUSER and PGPASSWORD (or --database-password-file). The connection is not encrypted (no TLS).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -25,6 +25,10 @@ struct Args {
     /// PostgreSQL connection string; when absent the PG* variables are used.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// File holding the database password (e.g. a systemd credential); wins over the
+    /// password in the URL or PGPASSWORD.
+    #[arg(long, env = "DRDRILL_DB_PASSWORD_FILE")]
+    database_password_file: Option<std::path::PathBuf>,
     /// The whole `served-by` value; when absent it is `INSTANCE_ID/AZ/REGION`.
     #[arg(long, env = "DRDRILL_SERVED_BY")]
     served_by: Option<String>,
@@ -62,7 +66,10 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| served_by(&args.instance_id, &args.az, &args.region));
     let served_by = HeaderValue::from_str(&served_by)
         .with_context(|| format!("served-by {served_by:?} is not a valid header value"))?;
-    let db = config::database_config(args.database_url.as_deref(), |k| std::env::var(k).ok())?;
+    let mut db = config::database_config(args.database_url.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(path) = &args.database_password_file {
+        db.password(config::read_password_file(path)?);
+    }
     let store = Arc::new(Store::new(
         db,
         &StoreOptions {

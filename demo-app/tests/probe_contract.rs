@@ -6,6 +6,7 @@
 mod common;
 
 use std::process::Stdio;
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use common::{database_url_or_skip, wait_for, App, TestDb, SERVED_BY};
@@ -149,22 +150,18 @@ async fn with_postgres_refused_write_is_not_acknowledged() {
     assert_eq!(app.get("/items/during-lock").await.0, 404);
 }
 
-/// The binary takes its database from `DATABASE_URL`, its address from `--listen` (port
-/// 0: it prints the bound address) and `served-by` from `DRDRILL_SERVED_BY`, and serves
-/// the round trip.
-#[tokio::test]
-async fn with_postgres_binary_serves_from_its_environment() {
-    let Some(url) = database_url_or_skip("with_postgres_binary_serves_from_its_environment") else {
-        return;
-    };
-    let db = TestDb::new(&url).await;
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{sep}options=-c%20search_path%3D{}", db.schema);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_drdrill-demo-app"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", &url)
-        .env("DRDRILL_SERVED_BY", "i-bin/az-b/region-b")
-        .env_remove("PGHOST")
+/// Starts the binary with `env` (and `--listen 127.0.0.1:0`); returns it and the base URL
+/// it prints.
+async fn spawn_binary(env: &[(&str, String)]) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_drdrill-demo-app"));
+    cmd.args(["--listen", "127.0.0.1:0"]);
+    for var in ["DATABASE_URL", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -180,10 +177,14 @@ async fn with_postgres_binary_serves_from_its_environment() {
         .strip_prefix("drdrill-demo-app listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
+    (child, base)
+}
 
+/// A write through the binary at `base` answers 201 naming `served_by`, and reads back.
+async fn binary_round_trip(base: &str, id: &str, served_by: &str) {
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let r = http
-        .put(format!("{base}/items/bin-1"))
+        .put(format!("{base}/items/{id}"))
         .body("from the binary")
         .send()
         .await
@@ -191,13 +192,81 @@ async fn with_postgres_binary_serves_from_its_environment() {
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(
         r.headers().get("served-by").and_then(|v| v.to_str().ok()),
-        Some("i-bin/az-b/region-b")
+        Some(served_by)
     );
+    let r = http.get(format!("{base}/items/{id}")).send().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "from the binary");
+}
+
+/// The binary takes its database from `DATABASE_URL`, its address from `--listen` (port
+/// 0: it prints the bound address) and `served-by` from `DRDRILL_SERVED_BY`, and serves
+/// the round trip; the write lands in the database.
+#[tokio::test]
+async fn with_postgres_binary_serves_from_its_environment() {
+    let Some(url) = database_url_or_skip("with_postgres_binary_serves_from_its_environment") else {
+        return;
+    };
+    let db = TestDb::new(&url).await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-c%20search_path%3D{}", db.schema);
+    let (mut child, base) = spawn_binary(&[
+        ("DATABASE_URL", url),
+        ("DRDRILL_SERVED_BY", "i-bin/az-b/region-b".into()),
+    ])
+    .await;
+    binary_round_trip(&base, "bin-1", "i-bin/az-b/region-b").await;
     let observer = db.client().await;
     assert_eq!(db.row(&observer, "bin-1").await.as_deref(), Some("from the binary"));
-    let r = http.get(format!("{base}/items/bin-1")).send().await.unwrap();
-    assert_eq!(r.text().await.unwrap(), "from the binary");
     child.kill().await.unwrap();
+}
+
+/// Configured as the reference AWS stack's user data configures it (PGHOST, PGPORT,
+/// PGDATABASE, PGUSER, the password in a file as a systemd credential, the instance/AZ/
+/// region parts of `served-by`), the binary serves the round trip; with a wrong password
+/// in the file it still starts but health answers 503.
+#[tokio::test]
+async fn with_postgres_binary_configured_like_the_reference_stack() {
+    let Some(url) = database_url_or_skip("with_postgres_binary_configured_like_the_reference_stack") else {
+        return;
+    };
+    let parsed = tokio_postgres::Config::from_str(&url).unwrap();
+    let host = match &parsed.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        other => panic!("the test server is not on TCP: {other:?}"),
+    };
+    let password = String::from_utf8(parsed.get_password().unwrap_or_default().to_vec()).unwrap();
+    let dir = std::env::temp_dir().join(format!("drdrill-demo-app-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good");
+    std::fs::write(&good, format!("{password}\n")).unwrap();
+    let bad = dir.join("bad");
+    std::fs::write(&bad, "not the password").unwrap();
+    let env = |file: &std::path::Path| {
+        vec![
+            ("PGHOST", host.clone()),
+            ("PGPORT", parsed.get_ports()[0].to_string()),
+            ("PGDATABASE", parsed.get_dbname().unwrap().to_string()),
+            ("PGUSER", parsed.get_user().unwrap().to_string()),
+            ("DRDRILL_DB_PASSWORD_FILE", file.display().to_string()),
+            ("DRDRILL_INSTANCE_ID", "i-0abc".into()),
+            ("DRDRILL_AZ", "us-east-1a".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    };
+
+    let (mut child, base) = spawn_binary(&env(&good)).await;
+    let id = format!("ref-{}", uuid::Uuid::new_v4().simple());
+    binary_round_trip(&base, &id, "i-0abc/us-east-1a/us-east-1").await;
+    child.kill().await.unwrap();
+
+    let (mut child, base) = spawn_binary(&env(&bad)).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let r = http.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("password"), "{body}");
+    child.kill().await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Without any database setting the binary exits non-zero at once and says what to set;
