@@ -10,17 +10,30 @@
 # without any registry (scripts/build-image.sh), and stops the engine it started when it
 # exits. When no engine can be had they are left out of the run and the last line says
 # they were SKIPPED, and why. DRDRILL_CONTAINER_TESTS=off leaves them out without trying.
+#
+# The PostgreSQL tests (demo-app/tests/, named `with_postgres_*`) need a PostgreSQL server:
+# scripts/postgres.sh starts a throwaway one on loopback (installing Debian's postgresql
+# as root when missing) and this script stops it when it exits. When none can be had they
+# are left out and a closing line says they were SKIPPED, and why.
+# DRDRILL_POSTGRES_TESTS=off leaves them out without trying.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mkdir -p target
+stop_docker=
+stop_postgres=
+cleanup() {
+    if [[ -n $stop_postgres ]]; then scripts/postgres.sh stop || true; fi
+    if [[ -n $stop_docker ]]; then scripts/docker-engine.sh stop; fi
+}
+trap cleanup EXIT
 setup_log=target/container-setup.log
 : >"$setup_log"
 container_skip=
 if [[ ${DRDRILL_CONTAINER_TESTS:-} == off ]]; then
     container_skip="DRDRILL_CONTAINER_TESTS=off"
 else
-    trap 'scripts/docker-engine.sh stop' EXIT
+    stop_docker=1
     if ! scripts/docker-engine.sh start 2>&1 | tee -a "$setup_log"; then
         container_skip=$(tail -n 1 "$setup_log")
     elif ! scripts/build-image.sh 2>&1 | tee -a "$setup_log"; then
@@ -43,16 +56,36 @@ else
     echo "test.sh: cfn-lint is not installed and could not be; its test will be skipped" >&2
 fi
 
+# PostgreSQL (Debian's package), for the demo app's tests.
+pg_log=target/postgres-setup.log
+: >"$pg_log"
+postgres_skip=
+if [[ ${DRDRILL_POSTGRES_TESTS:-} == off ]]; then
+    postgres_skip="DRDRILL_POSTGRES_TESTS=off"
+else
+    # Stop only a server this run started (one already running is left as it was).
+    scripts/postgres.sh status >/dev/null 2>&1 || stop_postgres=1
+    if scripts/postgres.sh start 2>&1 | tee -a "$pg_log"; then
+        # From here a PostgreSQL test that finds no server fails instead of skipping.
+        export DRDRILL_POSTGRES_TESTS=require
+    else
+        postgres_skip=$(tail -n 1 "$pg_log")
+    fi
+fi
+
 # Chromium (Debian's package), for the headless-browser test of report.html.
 scripts/install-test-deps.sh || echo "test.sh: test dependencies could not be installed; the report browser test will fail" >&2
 
 args=("$@")
-if [[ -n $container_skip ]]; then
-    # Leave the container tests out, so that they are counted as filtered out, not passed.
+skips=()
+# Tests that cannot run are left out, so that they are counted as filtered out, not passed.
+if [[ -n $container_skip ]]; then skips+=(--skip in_container_); fi
+if [[ -n $postgres_skip ]]; then skips+=(--skip with_postgres_); fi
+if ((${#skips[@]})); then
     if [[ " ${args[*]-} " == *" -- "* ]]; then
-        args+=(--skip in_container_)
+        args+=("${skips[@]}")
     else
-        args+=(-- --skip in_container_)
+        args+=(-- "${skips[@]}")
     fi
 fi
 
@@ -62,6 +95,18 @@ status=0
 # among them) from running and being reported.
 cargo test --workspace --all-targets --locked --no-fail-fast "${args[@]}" 2>&1 | tee "$test_log" || status=$?
 
+if [[ -n $postgres_skip ]]; then
+    echo "postgres tests: SKIPPED ($postgres_skip)"
+else
+    ok=$(grep -cE '^test .*with_postgres_.* \.\.\. ok$' "$test_log" || true)
+    failed=$(grep -cE '^test .*with_postgres_.* \.\.\. FAILED$' "$test_log" || true)
+    version=$(scripts/postgres.sh status 2>/dev/null || echo '(stopped by then)')
+    if ((ok + failed == 0)); then
+        echo "postgres tests: NOT RUN (PostgreSQL $version was ready, but no with_postgres_ test reported a result; see above)"
+    else
+        echo "postgres tests: run against PostgreSQL $version: $ok ok, $failed failed"
+    fi
+fi
 if [[ -n $container_skip ]]; then
     echo "container tests: SKIPPED ($container_skip)"
 else
