@@ -5,8 +5,13 @@
 //!   length `stable_for` after the first failure whose success ratio is at or above the
 //!   steady-state threshold; 0 when no probe failed; `None` when it never recovered.
 //! - RPO = `t_inject − first lost ack` (0 when nothing was lost; never negative).
+//! - The RTO breakdown splits it into detection (the load balancer marked a target
+//!   unhealthy, a Route 53 health check failed), failover (the DNS answer changed) and
+//!   recovery (serving again), from the observers' events.
 
 use serde::{Deserialize, Serialize};
+
+use crate::journal::{Event, EventKind};
 
 /// Probe counts per fixed bucket of scheduled send time.
 #[derive(Debug, Clone, Default)]
@@ -172,6 +177,50 @@ pub fn rto_breakdown(
     }
 }
 
+/// When the Route 53 observers saw things change (unix ms, in journal order).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route53Changes {
+    /// A health check of the app's records turned unhealthy.
+    pub health_check_unhealthy: Vec<i64>,
+    /// The DNS answer for the app's name changed (the first answer seen is not a change).
+    pub dns_changed: Vec<i64>,
+}
+
+impl Route53Changes {
+    /// Collects them from the journal.
+    pub fn from_events(events: &[Event]) -> Route53Changes {
+        let mut changes = Route53Changes::default();
+        for e in events {
+            match &e.kind {
+                EventKind::Route53HealthCheck { status, .. } if status == "unhealthy" => {
+                    changes.health_check_unhealthy.push(e.t_unix_ms);
+                }
+                EventKind::DnsAnswerChanged { previous: Some(_), .. } => changes.dns_changed.push(e.t_unix_ms),
+                _ => {}
+            }
+        }
+        changes
+    }
+}
+
+impl RtoBreakdown {
+    /// Fills detection by a Route 53 health check and failover by DNS: the first of each
+    /// at or after injection, in ms after it.
+    pub fn with_route53(mut self, t_inject_unix_ms: i64, changes: &Route53Changes) -> RtoBreakdown {
+        let first_after = |times: &[i64]| {
+            times
+                .iter()
+                .copied()
+                .filter(|t| *t >= t_inject_unix_ms)
+                .min()
+                .map(|t| t - t_inject_unix_ms)
+        };
+        self.health_check_failed_ms = first_after(&changes.health_check_unhealthy);
+        self.dns_changed_ms = first_after(&changes.dns_changed);
+        self
+    }
+}
+
 /// A write that was acknowledged, with when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostWrite {
@@ -305,6 +354,41 @@ mod tests {
         assert_eq!(b.recovered_ms, Some(2_000));
         let b = rto_breakdown(1_000, &health[..4], None, &rec);
         assert_eq!(b.targets_healthy_again_ms, None, "i-b never came back");
+    }
+
+    /// Detection by a health check and failover by DNS are the first changes at or after
+    /// injection; the first DNS answer seen and healthy statuses do not count.
+    #[test]
+    fn breakdown_from_route53_events() {
+        let event = |t_unix_ms, kind| Event { t_unix_ms, kind };
+        let hc = |status: &str| EventKind::Route53HealthCheck {
+            health_check_id: "hc".into(),
+            status: status.into(),
+            previous: None,
+            report: None,
+        };
+        let dns = |previous: Option<&str>, now: &str| EventKind::DnsAnswerChanged {
+            name: "app.drill.test".into(),
+            previous: previous.map(|p| vec![p.to_string()]),
+            answers: vec![now.to_string()],
+        };
+        let events = vec![
+            event(100, dns(None, "127.0.0.1")),
+            event(200, hc("healthy")),
+            event(900, hc("unhealthy")),
+            event(950, dns(Some("127.0.0.1"), "127.0.0.2")),
+            event(1_400, hc("healthy")),
+            event(1_700, hc("unhealthy")),
+            event(2_300, dns(Some("127.0.0.2"), "127.0.0.1")),
+        ];
+        let changes = Route53Changes::from_events(&events);
+        assert_eq!(changes.dns_changed, vec![950, 2_300]);
+        assert_eq!(changes.health_check_unhealthy, vec![900, 1_700]);
+        let b = RtoBreakdown::default().with_route53(1_000, &changes);
+        assert_eq!(b.health_check_failed_ms, Some(700));
+        assert_eq!(b.dns_changed_ms, Some(1_300));
+        let none = RtoBreakdown::default().with_route53(5_000, &changes);
+        assert_eq!((none.health_check_failed_ms, none.dns_changed_ms), (None, None));
     }
 
     /// The loss window spans the first to the last lost ack; RPO counts back from injection.

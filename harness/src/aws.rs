@@ -17,6 +17,8 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     /// STS: which account we are in.
     pub sts: aws_sdk_sts::Client,
+    /// Route 53: zones, record sets and health-check status of the app's name.
+    pub route53: aws_sdk_route53::Client,
 }
 
 impl Clients {
@@ -27,6 +29,7 @@ impl Clients {
             ec2: aws_sdk_ec2::Client::new(conf),
             rds: aws_sdk_rds::Client::new(conf),
             sts: aws_sdk_sts::Client::new(conf),
+            route53: aws_sdk_route53::Client::new(conf),
         }
     }
 

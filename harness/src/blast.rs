@@ -221,6 +221,7 @@ mod tests {
                 port: 80,
                 base_url: "http://lb:80".into(),
             },
+            dns: None,
             target_group_arn: "tg".into(),
             targets,
             template: serde_json::Value::Null,

@@ -90,6 +90,28 @@ pub enum EventKind {
         /// ELB reason code.
         reason: Option<String>,
     },
+    /// The answer for the app's Route 53 name, as its resolver gives it without caching,
+    /// was first seen (`previous` absent) or changed.
+    DnsAnswerChanged {
+        /// The name.
+        name: String,
+        /// The addresses answered before, sorted; absent for the first answer seen.
+        previous: Option<Vec<String>>,
+        /// The addresses answered now, sorted (empty: the name has no address now).
+        answers: Vec<String>,
+    },
+    /// A Route 53 health check of the app's records was first seen (`previous` absent) or
+    /// changed status (GetHealthCheckStatus).
+    Route53HealthCheck {
+        /// Health check id.
+        health_check_id: String,
+        /// `healthy` or `unhealthy`.
+        status: String,
+        /// The status before; absent for the first one seen.
+        previous: Option<String>,
+        /// The checkers' latest status report, e.g. `Failure: HTTP Status Code 502, Bad Gateway`.
+        report: Option<String>,
+    },
     /// The first failed probe after injection.
     FirstFailure,
     /// Steady state is back (start of the first stable window).

@@ -1,15 +1,19 @@
 //! Plan: resolve everything a run needs before anything is injected — the load
-//! balancer and its address, the target group and its targets per zone, the FIS template
-//! and the resources each action would hit — and show it.
+//! balancer and its address, the app's Route 53 name (its resolver, answer, zone and
+//! health checks) when it is reached by one, the target group and its targets per zone,
+//! the FIS template and the resources each action would hit — and show it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::aws::{describe_error, Clients};
-use crate::scenario::{LoadedScenario, ResolvedFault, Scenario};
+use crate::observe::NameRoute53;
+use crate::scenario::{LoadedScenario, ResolvedFault, ResolverSpec, Route53App, Scenario, Target};
+use crate::traffic::{DnsResolver, Nameserver};
 
 /// Why a plan could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +98,32 @@ pub struct LoadBalancerInfo {
     pub base_url: String,
 }
 
+/// How the probes reach the app by a Route 53 name.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsEntry {
+    /// The name, without a trailing dot.
+    pub name: String,
+    /// The resolver as the scenario gives it (`local`, `system` or `IP:PORT`).
+    pub resolver: String,
+    /// The DNS server asked; `None` for the system's configuration.
+    pub nameserver: Option<SocketAddr>,
+    /// The port probes go to.
+    pub port: u16,
+    /// Where probes are sent (`http://name:port`).
+    pub base_url: String,
+    /// The addresses the name resolved to at plan time.
+    pub answers: Vec<String>,
+    /// Its hosted zone and the health checks of its records.
+    pub route53: NameRoute53,
+}
+
+impl DnsEntry {
+    /// The DNS server the prober and the DNS observer ask.
+    pub fn nameserver(&self) -> Nameserver {
+        self.nameserver.map_or(Nameserver::System, Nameserver::At)
+    }
+}
+
 /// A registered target.
 #[derive(Debug, Clone, Serialize)]
 pub struct TargetInfo {
@@ -154,6 +184,10 @@ pub struct Plan {
     pub scenario: String,
     /// The load balancer.
     pub load_balancer: LoadBalancerInfo,
+    /// The app's Route 53 name, when probes go through it instead of the load balancer's
+    /// own DNS name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsEntry>,
     /// Target group ARN.
     pub target_group_arn: String,
     /// Its targets.
@@ -166,8 +200,20 @@ pub struct Plan {
     pub actions: Vec<PlannedAction>,
 }
 
-/// Resolves the plan of a loaded scenario with these clients.
-pub async fn resolve(loaded: &LoadedScenario, clients: &Clients) -> Result<Plan, PlanError> {
+impl Plan {
+    /// Where probes are sent: the Route 53 name's URL, or the load balancer's.
+    pub fn base_url(&self) -> &str {
+        self.dns.as_ref().map_or(&self.load_balancer.base_url, |d| &d.base_url)
+    }
+}
+
+/// Resolves the plan of a loaded scenario with these clients; `local_dns` is the local
+/// stack's DNS server (for `app.route53.resolver: local`).
+pub async fn resolve(
+    loaded: &LoadedScenario,
+    clients: &Clients,
+    local_dns: Option<SocketAddr>,
+) -> Result<Plan, PlanError> {
     let sc = &loaded.scenario;
     let lb_name = &sc.app.load_balancer;
     let out = clients
@@ -235,8 +281,13 @@ pub async fn resolve(loaded: &LoadedScenario, clients: &Clients) -> Result<Plan,
         ResolvedFault::TemplateId(id) => (fetch_template(clients, id).await?, Some(id.clone())),
     };
     let actions = plan_actions(&template, clients).await?;
+    let dns = match &sc.app.route53 {
+        Some(r53) => Some(resolve_dns(sc, r53, port, clients, local_dns).await?),
+        None => None,
+    };
     Ok(Plan {
         scenario: sc.name.clone(),
+        dns,
         load_balancer: LoadBalancerInfo {
             name: lb_name.clone(),
             arn,
@@ -249,6 +300,63 @@ pub async fn resolve(loaded: &LoadedScenario, clients: &Clients) -> Result<Plan,
         template,
         existing_template_id,
         actions,
+    })
+}
+
+/// Resolves the app's Route 53 name: its resolver, its answer now (it must have one), its
+/// zone and the health checks of its records.
+async fn resolve_dns(
+    sc: &Scenario,
+    r53: &Route53App,
+    lb_port: i32,
+    clients: &Clients,
+    local_dns: Option<SocketAddr>,
+) -> Result<DnsEntry, PlanError> {
+    let spec = r53.resolver.unwrap_or(match sc.target {
+        Target::Local { .. } => ResolverSpec::Local,
+        Target::Aws(_) => ResolverSpec::System,
+    });
+    let nameserver = match spec {
+        ResolverSpec::Local => Nameserver::At(local_dns.ok_or_else(|| {
+            PlanError::Missing("app.route53.resolver: local: the target has no local stack DNS server".into())
+        })?),
+        ResolverSpec::System => Nameserver::System,
+        ResolverSpec::Address(addr) => Nameserver::At(addr),
+    };
+    let name = r53.host();
+    let resolver =
+        DnsResolver::uncached(nameserver).map_err(|e| PlanError::Missing(format!("app.route53.resolver: {e}")))?;
+    let answers = resolver
+        .answer(&name)
+        .await
+        .map_err(|e| PlanError::Missing(format!("app.route53.name: {e}")))?;
+    if answers.is_empty() {
+        return Err(PlanError::Missing(format!(
+            "app.route53.name: {name} has no address through {nameserver}"
+        )));
+    }
+    let route53 = crate::observe::discover(&clients.route53, &name)
+        .await
+        .map_err(|e| PlanError::Aws {
+            call: e.call,
+            message: e.message,
+        })?;
+    let port = match r53.port {
+        Some(p) => p,
+        None => u16::try_from(lb_port)
+            .map_err(|_| PlanError::Missing(format!("load balancer listener port {lb_port} is not a TCP port")))?,
+    };
+    Ok(DnsEntry {
+        base_url: format!("{}://{name}:{port}", sc.app.scheme.as_str()),
+        resolver: spec.to_string(),
+        nameserver: match nameserver {
+            Nameserver::At(addr) => Some(addr),
+            Nameserver::System => None,
+        },
+        name,
+        port,
+        answers: answers.iter().map(ToString::to_string).collect(),
+        route53,
     })
 }
 
@@ -521,6 +629,29 @@ pub fn render(plan: &Plan) -> String {
     let lb = &plan.load_balancer;
     let _ = writeln!(s, "scenario {}", plan.scenario);
     let _ = writeln!(s, "load balancer {} → {} ({})", lb.name, lb.base_url, lb.arn);
+    if let Some(d) = &plan.dns {
+        let _ = writeln!(
+            s,
+            "app by Route 53 name → {} (resolver {}: {}; answers {})",
+            d.base_url,
+            d.resolver,
+            d.nameserver(),
+            d.answers.join(", ")
+        );
+        let checks = if d.route53.health_check_ids.is_empty() {
+            "none".to_string()
+        } else {
+            d.route53.health_check_ids.join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "  hosted zone {}; health checks of its records: {checks}",
+            match (&d.route53.zone_name, &d.route53.zone_id) {
+                (Some(n), Some(id)) => format!("{n} ({id})"),
+                _ => "not found in this account".to_string(),
+            }
+        );
+    }
     let mut by_zone: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for t in &plan.targets {
         by_zone
@@ -574,7 +705,8 @@ pub fn render(plan: &Plan) -> String {
 pub async fn preview(loaded: &LoadedScenario) -> Result<String, PreviewError> {
     check_machine(&loaded.scenario)?;
     let connected = crate::target::connect(&loaded.scenario.target).await?;
-    let plan = resolve(loaded, &connected.clients).await;
+    let local_dns = connected.local.as_ref().map(|l| l.dns_addr());
+    let plan = resolve(loaded, &connected.clients, local_dns).await;
     connected.close().await;
     let plan = plan?;
     let mut text = render(&plan);

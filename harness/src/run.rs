@@ -17,7 +17,7 @@ use crate::plan::{self, Plan};
 use crate::progress::Progress;
 use crate::report::{self, ExperimentInfo, ProbeStats, Report, ScenarioInfo, TimelinePoint};
 use crate::scenario::{self, LoadedScenario, ResolvedFault, Target};
-use crate::traffic::{self, Prober, ProberHandle, RunClock, TrafficConfig, TrafficOutcome};
+use crate::traffic::{self, DnsResolver, Prober, ProberHandle, RunClock, TrafficConfig, TrafficOutcome};
 use crate::verdict::{self, Measured, Verdict};
 
 /// How a run is carried out.
@@ -168,6 +168,8 @@ struct Ctx {
     lost: Option<Vec<LostWrite>>,
     local: Option<drdrill_localstack::LocalStack>,
     observers: Vec<observe::Observers>,
+    /// The resolver of the app's Route 53 name (prober and verification share its cache).
+    dns: Option<DnsResolver>,
 }
 
 /// Runs one loaded scenario to its report (every report format and a line in
@@ -218,6 +220,7 @@ pub async fn run_publishing(
         lost: None,
         local: None,
         observers: Vec::new(),
+        dns: None,
     };
     ctx.progress
         .line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
@@ -310,7 +313,7 @@ async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     let clients = connected.clients;
     ctx.local = connected.local;
     refuse_leftovers(ctx, &clients).await?;
-    let plan = plan::resolve(&ctx.loaded, &clients)
+    let plan = plan::resolve(&ctx.loaded, &clients, local_dns(ctx))
         .await
         .map_err(|e| error(format!("plan: {e}")))?;
     ctx.progress.line(plan::render(&plan).trim_end());
@@ -320,6 +323,33 @@ async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     }
     ctx.clients = Some(clients);
     ctx.plan = Some(plan);
+    Ok(())
+}
+
+/// The embedded local stack's DNS server, if any.
+fn local_dns(ctx: &Ctx) -> Option<std::net::SocketAddr> {
+    ctx.local.as_ref().map(|l| l.dns_addr())
+}
+
+/// Starts the observers of the app's Route 53 name (its DNS answers, the health checks of
+/// its records) and builds the prober's resolver; nothing when it is reached by the load
+/// balancer's own name.
+fn watch_route53(ctx: &mut Ctx, clients: &Clients, plan: &Plan) -> Result<(), Stop> {
+    let Some(dns) = &plan.dns else {
+        return Ok(());
+    };
+    let nameserver = dns.nameserver();
+    let uncached = DnsResolver::uncached(nameserver).map_err(|e| error(format!("DNS observer: {e}")))?;
+    ctx.observers
+        .push(observe::watch_dns(uncached, dns.name.clone(), &ctx.journal));
+    if !dns.route53.health_check_ids.is_empty() {
+        ctx.observers.push(observe::watch_health_checks(
+            &clients.route53,
+            dns.route53.health_check_ids.clone(),
+            &ctx.journal,
+        ));
+    }
+    ctx.dns = Some(DnsResolver::new(nameserver).map_err(|e| error(format!("traffic: {e}")))?);
     Ok(())
 }
 
@@ -431,14 +461,16 @@ async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
         .filter_map(|t| Some((t.id.clone(), t.zone.clone()?)))
         .collect();
     let target_observer = observe::watch_targets(&clients, &ctx.journal, plan.target_group_arn.clone(), zones);
-    let cfg = traffic_config(&ctx.loaded, &plan.load_balancer.base_url);
-    let prober = Prober::start(cfg, RunClock::start(), &ctx.run_dir).map_err(|e| error(format!("traffic: {e}")))?;
+    ctx.observers.push(target_observer);
+    watch_route53(ctx, &clients, &plan)?;
+    let cfg = traffic_config(&ctx.loaded, plan.base_url());
+    let prober = Prober::start_resolving(cfg, ctx.dns.clone(), RunClock::start(), &ctx.run_dir)
+        .map_err(|e| error(format!("traffic: {e}")))?;
     let baseline_start = now_unix_ms();
     let baseline = sc.timings.baseline.get();
     let live = prober.live();
     ctx.prober = Some(prober);
     // Observers run until the end of the run; `cleanup` stops them.
-    ctx.observers.push(target_observer);
     let baseline_end = baseline_start + baseline.as_millis() as i64;
     while now_unix_ms() < baseline_end {
         check_interrupt(ctx)?;
@@ -515,7 +547,7 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
     };
     if let Some(caps) = &ctx.loaded.scenario.blast_radius {
         // Targets may have changed since the plan: check again right before injecting.
-        let fresh = plan::resolve(&ctx.loaded, &clients)
+        let fresh = plan::resolve(&ctx.loaded, &clients, local_dns(ctx))
             .await
             .map_err(|e| error(format!("plan: {e}")))?;
         crate::blast::check(&fresh, caps).map_err(|e| error(e.to_string()))?;
@@ -722,11 +754,12 @@ async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {
         return Err(error("no plan"));
     };
     let sc = &ctx.loaded.scenario;
-    let cfg = traffic_config(&ctx.loaded, &plan.load_balancer.base_url);
+    let cfg = traffic_config(&ctx.loaded, plan.base_url());
     ctx.progress
         .line(&format!("verifying {} acknowledged writes", outcome.acked.len()));
-    let verified = traffic::verify_writes(
-        &plan.load_balancer.base_url,
+    let verified = traffic::verify_writes_resolving(
+        plan.base_url(),
+        ctx.dns.as_ref(),
         &cfg.read,
         sc.probe.expect_status.as_deref(),
         &outcome.acked,
@@ -926,7 +959,9 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
                     _ => None,
                 })
                 .collect();
-            rep.rto_breakdown = Some(analysis::rto_breakdown(ti, &health, ctx.fault_end_unix_ms, &rec));
+            let route53 = analysis::Route53Changes::from_events(&events);
+            rep.rto_breakdown =
+                Some(analysis::rto_breakdown(ti, &health, ctx.fault_end_unix_ms, &rec).with_route53(ti, &route53));
             rep.recovery = Some(rec);
             let end = ctx.fault_end_unix_ms.unwrap_or(rep.finished_unix_ms);
             let (ok, failed) = s.counts(ti, end);

@@ -306,11 +306,25 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
         r.data_loss.as_ref().map_or("—".into(), |d| d.acked_writes.to_string()),
     );
     if let Some(b) = &r.rto_breakdown {
+        let by_dns = b.health_check_failed_ms.is_some() || b.dns_changed_ms.is_some();
+        let detection = if by_dns {
+            format!(
+                "targets unhealthy {}, health check failed {}",
+                offset(b.targets_unhealthy_ms),
+                offset(b.health_check_failed_ms)
+            )
+        } else {
+            format!("targets unhealthy {}", offset(b.targets_unhealthy_ms))
+        };
+        let failover = if by_dns {
+            format!("   failover: DNS answer changed {}", offset(b.dns_changed_ms))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "  after injection: first failure {}   targets unhealthy {}   experiment ended {}   recovered {}",
+            "  after injection: first failure {}   detection: {detection}{failover}   recovery: experiment ended {}, recovered {}",
             offset(b.first_failure_ms),
-            offset(b.targets_unhealthy_ms),
             offset(b.experiment_ended_ms),
             offset(b.recovered_ms)
         );

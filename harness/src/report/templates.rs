@@ -71,7 +71,7 @@ pub(crate) fn moment_rows(v: &View) -> Vec<MomentRow> {
     let has_dns = v.markers.iter().any(|m| m.lane == super::view::Lane::Dns);
     v.moments
         .iter()
-        .filter(|m| has_dns || m.label != "DNS answers changed")
+        .filter(|m| has_dns || (m.label != super::view::DNS_CHANGED && m.label != super::view::HEALTH_CHECK_FAILED))
         .map(|m| MomentRow {
             label: m.label,
             at: m.t_ms.map_or_else(|| "—".into(), |t| v.at(t)),

@@ -145,6 +145,11 @@ pub fn zone_of(served_by: &str) -> &str {
         .unwrap_or(served_by)
 }
 
+/// The moment a Route 53 health check of the app's records first failed (detection).
+pub const HEALTH_CHECK_FAILED: &str = "Route 53 health check failed (detection)";
+/// The moment the app name's DNS answer first changed (failover).
+pub const DNS_CHANGED: &str = "DNS answer changed (failover)";
+
 /// Whether an event kind comes from a DNS or Route 53 observer.
 fn is_dns(kind: &str) -> bool {
     kind.contains("dns") || kind.contains("route53")
@@ -207,11 +212,18 @@ impl<'a> View<'a> {
             .filter(after_inject)
             .find(|e| e.kind == "target_health" && detail_str(&e.detail, "state") == Some("unhealthy"))
             .map(|e| e.t_ms);
-        let dns = report
+        // The first answer seen (no `previous`) is not a change.
+        let mut dns = report
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| is_dns(&e.kind))
+            .find(|e| e.kind == "dns_answer_changed" && e.detail.get("previous").is_some_and(|p| !p.is_null()))
+            .map(|e| e.t_ms);
+        let mut health_check_failed = report
+            .events
+            .iter()
+            .filter(after_inject)
+            .find(|e| e.kind == "route53_health_check" && detail_str(&e.detail, "status") == Some("unhealthy"))
             .map(|e| e.t_ms);
         let mut healthy_again = unhealthy.and_then(|from| all_healthy_again(&report.events, from));
         let mut unhealthy = unhealthy;
@@ -219,6 +231,8 @@ impl<'a> View<'a> {
         if let (Some(b), Some(i)) = (&report.rto_breakdown, inject) {
             unhealthy = b.targets_unhealthy_ms.map(|t| t + i).or(unhealthy);
             healthy_again = b.targets_healthy_again_ms.map(|t| t + i).or(healthy_again);
+            health_check_failed = b.health_check_failed_ms.map(|t| t + i).or(health_check_failed);
+            dns = b.dns_changed_ms.map(|t| t + i).or(dns);
         }
         let moments = vec![
             Moment {
@@ -234,7 +248,11 @@ impl<'a> View<'a> {
                 t_ms: unhealthy,
             },
             Moment {
-                label: "DNS answers changed",
+                label: HEALTH_CHECK_FAILED,
+                t_ms: health_check_failed,
+            },
+            Moment {
+                label: DNS_CHANGED,
                 t_ms: dns,
             },
             Moment {

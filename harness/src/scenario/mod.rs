@@ -9,6 +9,7 @@
 //! Durations are [`DurationStr`] (dereferences to `std::time::Duration`; `.get()` copies
 //! it out); the traffic rate is a [`Rate`] (`per_second()`).
 
+mod dns;
 mod duration;
 mod error;
 mod fault;
@@ -24,6 +25,7 @@ mod target;
 mod traffic;
 mod validate;
 
+pub use dns::{name_problem as dns_name_problem, ResolverParseError, ResolverSpec, Route53App};
 pub use duration::{DurationParseError, DurationStr};
 pub use error::{FilePosition, ScenarioError};
 pub use fault::{Fault, FaultSource, ResolvedFault};

@@ -6,6 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::dns::Route53App;
 use super::duration::DurationStr;
 use super::fault::Fault;
 use super::probe::ProbeContract;
@@ -51,15 +52,21 @@ pub struct Scenario {
     pub timings: Timings,
 }
 
-/// How the prober reaches the application.
+/// How the prober reaches the application: through the load balancer's own DNS name, or
+/// (with `route53`) through a Route 53 name resolved by a given DNS server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct App {
-    /// Name of the ELBv2 load balancer; its DNS name is looked up at plan time.
+    /// Name of the ELBv2 load balancer; its DNS name is looked up at plan time. With
+    /// `route53` it still gives the default port and the targets whose health is observed.
     pub load_balancer: String,
     /// URL scheme used to talk to the load balancer.
     #[serde(default)]
     pub scheme: Scheme,
+    /// Reach the app by this Route 53 name instead (`http://<name>:<port>`); its DNS
+    /// answers and the health checks of its records are observed during the drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route53: Option<Route53App>,
 }
 
 /// URL scheme.

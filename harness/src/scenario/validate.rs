@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use super::dns::{name_problem, ResolverSpec};
 use super::fault::FaultSource;
-use super::model::Scenario;
+use super::model::{App, Scenario};
 use super::probe::{RequestTemplate, ID_PLACEHOLDER};
 use super::target::{AwsTarget, Target};
 use super::traffic::ConnectionPolicy;
@@ -37,7 +38,7 @@ fn fail(key: impl Into<String>, message: impl Into<String>) -> Checked {
 pub fn validate(scenario: &Scenario) -> Checked {
     check_name(&scenario.name)?;
     check_target(&scenario.target)?;
-    check_app(&scenario.app.load_balancer)?;
+    check_app(&scenario.app, &scenario.target)?;
     check_probe(scenario)?;
     check_traffic(scenario)?;
     check_fault(&scenario.fault.source)?;
@@ -116,7 +117,38 @@ fn check_aws(aws: &AwsTarget) -> Checked {
     Ok(())
 }
 
-fn check_app(load_balancer: &str) -> Checked {
+fn check_app(app: &App, target: &Target) -> Checked {
+    check_load_balancer(&app.load_balancer)?;
+    let Some(r53) = &app.route53 else {
+        return Ok(());
+    };
+    if let Some(problem) = name_problem(&r53.name) {
+        return fail("app.route53.name", format!("{:?} {problem}", r53.name));
+    }
+    if r53.port == Some(0) {
+        return fail(
+            "app.route53.port",
+            "must be 1 to 65535 (omit it for the load balancer's port)",
+        );
+    }
+    if let (Some(ResolverSpec::Local), Target::Aws(_)) = (r53.resolver, target) {
+        return fail(
+            "app.route53.resolver",
+            "local names the local stack's DNS server, but the target is aws: use system or IP:PORT",
+        );
+    }
+    if let Some(ResolverSpec::Address(addr)) = r53.resolver {
+        if addr.port() == 0 || addr.ip().is_unspecified() {
+            return fail(
+                "app.route53.resolver",
+                format!("{addr} is not a DNS server address (IP:PORT, port above 0)"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_load_balancer(load_balancer: &str) -> Checked {
     let key = "app.load_balancer";
     let chars_ok = load_balancer.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if load_balancer.is_empty()

@@ -1,14 +1,18 @@
 //! HTTP clients under an explicit connection policy, and one timed request.
 //!
-//! DNS: every client resolves names with hickory-dns (`hickory_dns(true)`),
-//! whose cache honours record TTLs, so a DNS failover becomes visible to new
-//! connections once the old answer expires. IP-literal base URLs skip DNS.
+//! DNS: every client resolves names with hickory-dns, whose cache honours
+//! record TTLs, so a DNS failover becomes visible to new connections once the
+//! old answer expires: either reqwest's own (`hickory_dns(true)`, the system
+//! configuration, one cache per client) or a given [`DnsResolver`] shared by
+//! every client of the pool (one cache for the whole run). IP-literal base URLs
+//! skip DNS.
 //!
 //! Connections ([`ConnectionPolicy`]):
 //! - `Fresh`: one client with no idle pool (`pool_max_idle_per_host(0)`), so
 //!   every request opens a new TCP connection.
 //! - `KeepAlive { max_age }`: pooled connections, but every `max_age` the pool
-//!   hands out a brand-new `reqwest::Client` (new pool, new resolver cache).
+//!   hands out a brand-new `reqwest::Client` (new pool; a new resolver cache
+//!   unless a shared [`DnsResolver`] is given, whose cache honours TTLs anyway).
 //!   Requests already in flight keep the old client alive; it (and its pooled
 //!   connections) is dropped when the last of them ends. So no connection is
 //!   used for a request dispatched more than `max_age` after the connection's
@@ -19,6 +23,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::dns::DnsResolver;
 use super::probe::{FailureKind, ServedBy};
 use super::{ConnectionPolicy, TrafficError};
 
@@ -26,10 +31,17 @@ use super::{ConnectionPolicy, TrafficError};
 /// count as a mismatch.
 pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Builds a client for `policy`.
-pub(crate) fn build_client(policy: ConnectionPolicy) -> Result<reqwest::Client, TrafficError> {
-    let builder = reqwest::Client::builder()
-        .hickory_dns(true)
+/// Builds a client for `policy`, resolving names with `dns` (or reqwest's hickory
+/// resolver with the system configuration when `None`).
+pub(crate) fn build_client(
+    policy: ConnectionPolicy,
+    dns: Option<&DnsResolver>,
+) -> Result<reqwest::Client, TrafficError> {
+    let builder = match dns {
+        Some(resolver) => reqwest::Client::builder().dns_resolver(resolver.clone()),
+        None => reqwest::Client::builder().hickory_dns(true),
+    };
+    let builder = builder
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("drdrill/", env!("CARGO_PKG_VERSION")));
@@ -44,17 +56,20 @@ pub(crate) fn build_client(policy: ConnectionPolicy) -> Result<reqwest::Client, 
 #[derive(Debug)]
 pub(crate) struct ClientPool {
     policy: ConnectionPolicy,
+    dns: Option<DnsResolver>,
     current: reqwest::Client,
     created: Instant,
     rotations: u64,
 }
 
 impl ClientPool {
-    /// Builds the first client (so configuration errors surface at start).
-    pub(crate) fn new(policy: ConnectionPolicy) -> Result<Self, TrafficError> {
+    /// Builds the first client (so configuration errors surface at start); every
+    /// client of the pool resolves names with `dns` when given.
+    pub(crate) fn new(policy: ConnectionPolicy, dns: Option<DnsResolver>) -> Result<Self, TrafficError> {
         Ok(Self {
             policy,
-            current: build_client(policy)?,
+            current: build_client(policy, dns.as_ref())?,
+            dns,
             created: Instant::now(),
             rotations: 0,
         })
@@ -65,7 +80,7 @@ impl ClientPool {
     pub(crate) fn client(&mut self, now: Instant) -> reqwest::Client {
         if let ConnectionPolicy::KeepAlive { max_age } = self.policy {
             if now.saturating_duration_since(self.created) >= max_age {
-                match build_client(self.policy) {
+                match build_client(self.policy, self.dns.as_ref()) {
                     Ok(client) => {
                         self.current = client;
                         self.created = now;

@@ -10,7 +10,8 @@
 //! - Counters live in 10 ms [`Bucket`]s keyed by scheduled time, latency in
 //!   bounded 100 ms [`LatencySummary`]s; every probe is streamed to
 //!   `probes.csv` (and every ack to `acks.csv`), so memory stays bounded.
-//! - DNS is resolved with hickory honouring TTLs, and the connection policy
+//! - DNS is resolved with hickory honouring TTLs (optionally through one
+//!   [`DnsResolver`] pointed at a chosen server), and the connection policy
 //!   ([`ConnectionPolicy`]) is explicit: see the `client` module docs.
 //! - [`verify_writes`] reads every acknowledged write back after recovery.
 
@@ -18,6 +19,7 @@ mod buckets;
 mod client;
 mod clock;
 mod config;
+mod dns;
 mod error;
 mod latency;
 mod ledger;
@@ -33,6 +35,7 @@ mod verify;
 pub use buckets::{Bucket, FailureCounts, WindowStats, BUCKET_MS};
 pub use clock::RunClock;
 pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig, ID_PLACEHOLDER};
+pub use dns::{DnsError, DnsResolver, Nameserver, QUERY_TIMEOUT};
 pub use error::TrafficError;
 pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US, LATENCY_SIGFIG};
 pub use ledger::{AckLedger, AckedWrite};
@@ -40,4 +43,4 @@ pub use live::LiveStats;
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER};
 pub use prober::{late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, MAX_LATE_SHARE};
-pub use verify::{verify_writes, VerifyOutcome, VERIFY_CONCURRENCY};
+pub use verify::{verify_writes, verify_writes_resolving, VerifyOutcome, VERIFY_CONCURRENCY};

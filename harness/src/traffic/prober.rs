@@ -28,6 +28,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::buckets::Bucket;
 use super::client::{self, ClientPool, HttpRequest, HttpResult};
 use super::config::StatusExpectation;
+use super::dns::DnsResolver;
 use super::latency::{new_latency_histogram, LatencySummary, SaturatingHistogram};
 use super::ledger::{AckLedger, AckedWrite};
 use super::live::LiveStats;
@@ -44,13 +45,26 @@ pub struct Prober;
 impl Prober {
     /// Validates `cfg`, creates `out_dir` with `probes.csv` and `acks.csv`,
     /// and starts sending immediately. Must be called within a Tokio runtime.
-    /// All times are reported as unix ms/µs through `clock`.
+    /// All times are reported as unix ms/µs through `clock`. Names are resolved
+    /// with the system configuration; see [`Prober::start_resolving`].
     pub fn start(cfg: TrafficConfig, clock: RunClock, out_dir: &Path) -> Result<ProberHandle, TrafficError> {
+        Self::start_resolving(cfg, None, clock, out_dir)
+    }
+
+    /// [`Prober::start`], resolving the base URL's host with `dns` when given: one
+    /// resolver (and cache) shared by every client the connection policy rotates
+    /// through.
+    pub fn start_resolving(
+        cfg: TrafficConfig,
+        dns: Option<DnsResolver>,
+        clock: RunClock,
+        out_dir: &Path,
+    ) -> Result<ProberHandle, TrafficError> {
         cfg.validate()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| TrafficError::NoRuntime)?;
         let write_method = cfg.write.parsed_method("write.method")?;
         let read_method = cfg.read.parsed_method("read.method")?;
-        let pool = ClientPool::new(cfg.connection)?;
+        let pool = ClientPool::new(cfg.connection, dns)?;
         let (log, writer) = probe_log::spawn(out_dir)?;
 
         let random = uuid::Uuid::new_v4().as_u128();

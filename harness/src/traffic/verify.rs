@@ -12,6 +12,7 @@ use futures::stream::{self, StreamExt};
 
 use super::client::{self, HttpRequest, HttpResult};
 use super::config::{validate_base_url, StatusExpectation};
+use super::dns::DnsResolver;
 use super::ledger::AckedWrite;
 use super::{ConnectionPolicy, RequestSpec, TrafficError};
 
@@ -42,11 +43,28 @@ pub async fn verify_writes(
     grace: Duration,
     timeout: Duration,
 ) -> Result<VerifyOutcome, TrafficError> {
+    verify_writes_resolving(base_url, None, read, expect, acked, grace, timeout).await
+}
+
+/// [`verify_writes`], resolving the base URL's host with `dns` when given (the
+/// prober's resolver, so that reads go where the probes went).
+pub async fn verify_writes_resolving(
+    base_url: &str,
+    dns: Option<&DnsResolver>,
+    read: &RequestSpec,
+    expect: Option<&[u16]>,
+    acked: &[AckedWrite],
+    grace: Duration,
+    timeout: Duration,
+) -> Result<VerifyOutcome, TrafficError> {
     validate_base_url(base_url)?;
     let method = read.parsed_method("read.method")?;
-    let client = client::build_client(ConnectionPolicy::KeepAlive {
-        max_age: Duration::from_secs(5),
-    })?;
+    let client = client::build_client(
+        ConnectionPolicy::KeepAlive {
+            max_age: Duration::from_secs(5),
+        },
+        dns,
+    )?;
     let expect = StatusExpectation::new(expect);
     let grace_ends = Instant::now() + grace;
     let checker = Checker {

@@ -1,6 +1,14 @@
 //! Observers: the system's own view on the run's timeline. They poll FIS experiment and
-//! action states (GetExperiment) and ELB target health (DescribeTargetHealth) and journal
-//! every change; the runner reads the experiment's state from here.
+//! action states (GetExperiment), ELB target health (DescribeTargetHealth), and — when the
+//! app is reached by a Route 53 name — the name's DNS answers ([`watch_dns`]) and the
+//! status of its records' health checks ([`watch_health_checks`]), and journal every
+//! change; the runner reads the experiment's state from here.
+
+mod dns;
+mod route53;
+
+pub use dns::watch_dns;
+pub use route53::{discover, health_status, watch_health_checks, DiscoverError, NameRoute53};
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -47,6 +55,21 @@ pub struct Observers {
 }
 
 impl Observers {
+    /// Runs `task` until it returns or the observers are stopped (the task gets the
+    /// cancellation token to watch).
+    pub(crate) fn spawn<F, Fut>(task: F) -> Observers
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let stop = CancellationToken::new();
+        let handle = tokio::spawn(task(stop.clone()));
+        Observers {
+            stop,
+            tasks: vec![handle],
+        }
+    }
+
     /// Stops polling.
     pub async fn stop(self) {
         self.stop.cancel();

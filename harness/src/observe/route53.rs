@@ -1,0 +1,281 @@
+//! Route 53 for an app name: find the health checks of the name's records
+//! ([`discover`]: ListHostedZones, ListResourceRecordSets, following aliases to other
+//! names of the account's zones), and poll their status ([`watch_health_checks`]:
+//! GetHealthCheckStatus) onto the journal.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_route53::types::RrType;
+use serde::Serialize;
+
+use super::{Observers, CALL_TIMEOUT, POLL};
+use crate::aws::describe_error;
+use crate::journal::{EventKind, Journal};
+
+/// Aliases are followed this many names deep at most.
+const MAX_ALIAS_DEPTH: usize = 8;
+/// Pages of record sets read per name at most.
+const MAX_PAGES: usize = 20;
+/// A failed status call is journaled once, then again after this many more in a row.
+const NOTE_EVERY: u32 = 50;
+
+/// What Route 53 holds for a name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NameRoute53 {
+    /// The hosted zone the name is in (the longest matching zone name), if the account
+    /// has one.
+    pub zone_id: Option<String>,
+    /// That zone's name.
+    pub zone_name: Option<String>,
+    /// Health checks of the name's record sets and of the records its aliases lead to.
+    pub health_check_ids: Vec<String>,
+}
+
+/// A Route 53 call failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{call} failed: {message}")]
+pub struct DiscoverError {
+    /// The call, e.g. `ListHostedZones`.
+    pub call: String,
+    /// The error.
+    pub message: String,
+}
+
+/// `name` lower-cased with exactly one trailing dot.
+fn absolute(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Whether `name` is `zone` or below it (both absolute).
+fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
+}
+
+/// Finds the zone of `name` and the health checks that decide its answers.
+pub async fn discover(client: &aws_sdk_route53::Client, name: &str) -> Result<NameRoute53, DiscoverError> {
+    let zones = list_zones(client).await?;
+    let name = absolute(name);
+    let zone_of = |n: &str| {
+        zones
+            .iter()
+            .filter(|(_, zone)| in_zone(n, zone))
+            .max_by_key(|(_, zone)| zone.len())
+            .cloned()
+    };
+    let Some((zone_id, zone_name)) = zone_of(&name) else {
+        return Ok(NameRoute53::default());
+    };
+    let mut ids = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![(name, zone_id.clone(), 0usize)];
+    while let Some((n, zone, depth)) = todo.pop() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        for (health_check, alias) in record_sets(client, &zone, &n).await? {
+            ids.extend(health_check);
+            let Some(alias) = alias.map(|a| absolute(&a)) else {
+                continue;
+            };
+            if depth < MAX_ALIAS_DEPTH {
+                if let Some((alias_zone, _)) = zone_of(&alias) {
+                    todo.push((alias, alias_zone, depth + 1));
+                }
+            }
+        }
+    }
+    Ok(NameRoute53 {
+        zone_id: Some(zone_id),
+        zone_name: Some(zone_name),
+        health_check_ids: ids.into_iter().collect(),
+    })
+}
+
+/// Every hosted zone: (id without `/hostedzone/`, absolute lower-case name).
+async fn list_zones(client: &aws_sdk_route53::Client) -> Result<Vec<(String, String)>, DiscoverError> {
+    let mut zones = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let out = client
+            .list_hosted_zones()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| DiscoverError {
+                call: "ListHostedZones".into(),
+                message: describe_error(&e),
+            })?;
+        for z in out.hosted_zones() {
+            let id = z.id().trim_start_matches("/hostedzone/").to_string();
+            zones.push((id, absolute(z.name())));
+        }
+        match out.next_marker() {
+            Some(next) if out.is_truncated() => marker = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok(zones)
+}
+
+/// The record sets named `name` in `zone`: (health check id, alias target DNS name).
+async fn record_sets(
+    client: &aws_sdk_route53::Client,
+    zone: &str,
+    name: &str,
+) -> Result<Vec<(Option<String>, Option<String>)>, DiscoverError> {
+    let mut found = Vec::new();
+    let mut start: (String, Option<RrType>, Option<String>) = (name.to_string(), None, None);
+    for _ in 0..MAX_PAGES {
+        let out = client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(&start.0)
+            .set_start_record_type(start.1.take())
+            .set_start_record_identifier(start.2.take())
+            .send()
+            .await
+            .map_err(|e| DiscoverError {
+                call: format!("ListResourceRecordSets({zone}, {name})"),
+                message: describe_error(&e),
+            })?;
+        let mut past = false;
+        for set in out.resource_record_sets() {
+            if absolute(set.name()) != name {
+                past = true;
+                break;
+            }
+            found.push((
+                set.health_check_id().map(str::to_string),
+                set.alias_target().map(|a| a.dns_name().to_string()),
+            ));
+        }
+        match out.next_record_name() {
+            Some(next) if out.is_truncated() && !past && absolute(next) == name => {
+                start = (
+                    next.to_string(),
+                    out.next_record_type().cloned(),
+                    out.next_record_identifier().map(str::to_string),
+                );
+            }
+            _ => break,
+        }
+    }
+    Ok(found)
+}
+
+/// The status Route 53 derives from the checkers' reports: `healthy` when more than
+/// 18% of them report success, `unhealthy` otherwise; `None` without any report yet.
+/// Also returns the latest report text.
+pub fn health_status<'a>(reports: impl IntoIterator<Item = &'a str>) -> Option<(&'static str, String)> {
+    let reports: Vec<&str> = reports.into_iter().collect();
+    if reports.is_empty() {
+        return None;
+    }
+    let ok = reports.iter().filter(|r| r.starts_with("Success")).count();
+    let status = if ok as f64 / reports.len() as f64 > 0.18 {
+        "healthy"
+    } else {
+        "unhealthy"
+    };
+    Some((status, reports[0].to_string()))
+}
+
+/// Polls GetHealthCheckStatus for every id every [`POLL`] and journals
+/// [`EventKind::Route53HealthCheck`]: the first status seen, then each change.
+pub fn watch_health_checks(client: &aws_sdk_route53::Client, ids: Vec<String>, journal: &Journal) -> Observers {
+    let (client, journal) = (client.clone(), journal.clone());
+    Observers::spawn(move |stop| async move {
+        let mut last: BTreeMap<String, String> = BTreeMap::new();
+        let mut failures = 0u32;
+        loop {
+            for id in &ids {
+                let call = client.get_health_check_status().health_check_id(id).send();
+                let answer = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
+                };
+                let out = match answer {
+                    Ok(Ok(out)) => out,
+                    Ok(Err(e)) => {
+                        failures += 1;
+                        note(
+                            &journal,
+                            failures,
+                            &format!("GetHealthCheckStatus({id}) failed: {}", describe_error(&e)),
+                        );
+                        continue;
+                    }
+                    Err(_) => {
+                        failures += 1;
+                        note(
+                            &journal,
+                            failures,
+                            &format!("GetHealthCheckStatus({id}): no answer within {CALL_TIMEOUT:?}"),
+                        );
+                        continue;
+                    }
+                };
+                failures = 0;
+                let reports = out
+                    .health_check_observations()
+                    .iter()
+                    .filter_map(|o| o.status_report().and_then(|r| r.status()));
+                let Some((status, report)) = health_status(reports) else {
+                    continue;
+                };
+                if last.get(id).map(String::as_str) != Some(status) {
+                    journal.record(EventKind::Route53HealthCheck {
+                        health_check_id: id.clone(),
+                        status: status.to_string(),
+                        previous: last.insert(id.clone(), status.to_string()),
+                        report: Some(report),
+                    });
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    })
+}
+
+fn note(journal: &Journal, failures: u32, message: &str) {
+    if failures == 1 || failures.is_multiple_of(NOTE_EVERY) {
+        journal.record(EventKind::Note {
+            message: message.to_string(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Route 53's rule: healthy when more than 18% of the checkers report success.
+    #[test]
+    fn status_from_reports() {
+        assert_eq!(health_status([]), None);
+        let ok = "Success: HTTP Status Code 200, OK";
+        let bad = "Failure: HTTP Status Code 502, Bad Gateway";
+        assert_eq!(health_status([ok]).map(|s| s.0), Some("healthy"));
+        assert_eq!(health_status([bad]).map(|s| s.0), Some("unhealthy"));
+        let mostly_bad = [ok, bad, bad, bad, bad, bad];
+        assert_eq!(
+            health_status(mostly_bad).map(|s| s.0),
+            Some(/* 1/6 < 18% */ "unhealthy")
+        );
+        let some_ok = [ok, bad, bad, bad, bad];
+        assert_eq!(health_status(some_ok).map(|s| s.0), Some(/* 1/5 > 18% */ "healthy"));
+        assert_eq!(health_status([bad, ok]).map(|s| s.1), Some(bad.to_string()));
+    }
+
+    /// Zone matching is by whole labels.
+    #[test]
+    fn zone_matching() {
+        assert!(in_zone("app.drill.test.", "drill.test."));
+        assert!(in_zone("drill.test.", "drill.test."));
+        assert!(!in_zone("app.xdrill.test.", "drill.test."));
+        assert_eq!(absolute("App.Drill.Test"), "app.drill.test.");
+    }
+}
