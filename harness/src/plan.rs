@@ -282,7 +282,7 @@ pub async fn resolve(
     };
     let actions = plan_actions(&template, clients).await?;
     let dns = match &sc.app.route53 {
-        Some(r53) => Some(resolve_dns(sc, r53, port, clients, local_dns).await?),
+        Some(r53) => Some(resolve_dns(sc, r53, port, &dns_name, clients, local_dns).await?),
         None => None,
     };
     Ok(Plan {
@@ -309,6 +309,7 @@ async fn resolve_dns(
     sc: &Scenario,
     r53: &Route53App,
     lb_port: i32,
+    lb_dns_name: &str,
     clients: &Clients,
     local_dns: Option<SocketAddr>,
 ) -> Result<DnsEntry, PlanError> {
@@ -335,7 +336,7 @@ async fn resolve_dns(
             "app.route53.name: {name} has no address through {nameserver}"
         )));
     }
-    let route53 = crate::observe::discover(&clients.route53, &name)
+    let route53 = crate::observe::discover(&clients.route53, &name, &[lb_dns_name.to_string()])
         .await
         .map_err(|e| PlanError::Aws {
             call: e.call,

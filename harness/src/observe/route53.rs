@@ -27,7 +27,9 @@ pub struct NameRoute53 {
     pub zone_id: Option<String>,
     /// That zone's name.
     pub zone_name: Option<String>,
-    /// Health checks of the name's record sets and of the records its aliases lead to.
+    /// Health checks of the name's record sets and of the records its aliases lead to,
+    /// and those probing the app's load balancer (which a runbook may watch even when no
+    /// record names them, e.g. behind a simple record).
     pub health_check_ids: Vec<String>,
 }
 
@@ -51,8 +53,13 @@ fn in_zone(name: &str, zone: &str) -> bool {
     name == zone || name.ends_with(&format!(".{zone}"))
 }
 
-/// Finds the zone of `name` and the health checks that decide its answers.
-pub async fn discover(client: &aws_sdk_route53::Client, name: &str) -> Result<NameRoute53, DiscoverError> {
+/// Finds the zone of `name`, the health checks that decide its answers and those whose
+/// target (domain name or IP address) is one of `probing` (the load balancer's DNS name).
+pub async fn discover(
+    client: &aws_sdk_route53::Client,
+    name: &str,
+    probing: &[String],
+) -> Result<NameRoute53, DiscoverError> {
     let zones = list_zones(client).await?;
     let name = absolute(name);
     let zone_of = |n: &str| {
@@ -84,11 +91,52 @@ pub async fn discover(client: &aws_sdk_route53::Client, name: &str) -> Result<Na
             }
         }
     }
+    ids.extend(probing_health_checks(client, probing).await?);
     Ok(NameRoute53 {
         zone_id: Some(zone_id),
         zone_name: Some(zone_name),
         health_check_ids: ids.into_iter().collect(),
     })
+}
+
+/// Ids of the health checks whose domain name or IP address is one of `targets`.
+async fn probing_health_checks(
+    client: &aws_sdk_route53::Client,
+    targets: &[String],
+) -> Result<Vec<String>, DiscoverError> {
+    let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let targets: Vec<String> = targets.iter().map(|t| norm(t)).filter(|t| !t.is_empty()).collect();
+    let mut ids = Vec::new();
+    if targets.is_empty() {
+        return Ok(ids);
+    }
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let out = client
+            .list_health_checks()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| DiscoverError {
+                call: "ListHealthChecks".into(),
+                message: aws_sdk_route53::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        for h in out.health_checks() {
+            let Some(c) = h.health_check_config() else { continue };
+            let hits = [c.fully_qualified_domain_name(), c.ip_address()]
+                .into_iter()
+                .flatten()
+                .any(|t| targets.contains(&norm(t)));
+            if hits {
+                ids.push(h.id().to_string());
+            }
+        }
+        if !out.is_truncated() {
+            break;
+        }
+        marker = out.next_marker().map(str::to_string);
+    }
+    Ok(ids)
 }
 
 /// Every hosted zone: (id without `/hostedzone/`, absolute lower-case name).
