@@ -149,7 +149,7 @@ async fn health_check_failover_is_detected_followed_and_broken_down() {
         panic!("truth: the answer never changed");
     };
     assert!(
-        flips.len() >= 2 && flips.len() % 2 == 0,
+        flips.len() >= 2 && flips.len().is_multiple_of(2),
         "truth: away and back, got {flips:?}"
     );
     let b = r.rto_breakdown.as_ref().expect("breakdown");
