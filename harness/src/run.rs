@@ -874,7 +874,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         timeline: Vec::new(),
         events: Vec::new(),
         plan: ctx.plan.as_ref().and_then(|p| serde_json::to_value(p).ok()),
-        strategy: None,
+        strategy: report::StrategyInfo::of_target(&sc.target),
     };
     if let Some(t) = &ctx.traffic {
         rep.probes = ProbeStats {
