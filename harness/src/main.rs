@@ -388,7 +388,8 @@ fn spawn_signal_listener(interrupt: Interrupt) {
 #[command(group(clap::ArgGroup::new("what").required(true).args(["run_dir", "history", "compare"])))]
 struct ReportArgs {
     /// Run folder to re-render (a run killed before writing report.json is rendered
-    /// from events.jsonl and probes.csv, marked incomplete).
+    /// from events.jsonl and probes.csv, marked incomplete), or a game day's folder
+    /// (rendered from gameday.json and its scenarios' run folders).
     run_dir: Option<PathBuf>,
     /// Files to write, comma-separated: junit, md, html or all (report.json is the
     /// source and is never rewritten).
@@ -453,6 +454,12 @@ fn report_command(args: ReportArgs) -> i32 {
 }
 
 fn report_rerender(dir: &std::path::Path, formats: &Formats) -> anyhow::Result<i32> {
+    if drdrill::report::gameday::is_gameday_dir(dir) {
+        for p in drdrill::report::gameday::rerender(dir, formats)? {
+            println!("wrote {}", p.display());
+        }
+        return Ok(EXIT_PASS);
+    }
     let done = drdrill::report::rerender(dir, formats)?;
     if done.run.rebuilt {
         eprintln!(

@@ -67,7 +67,8 @@ pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
         .iter()
         .flat_map(|b| b.value.into_iter().chain(b.marks.iter().flatten().copied()))
         .fold(c.min_max, f64::max);
-    let max = if max > 0.0 { max * 1.18 } else { 1.0 };
+    // Room on the right for the value written after the longest bar, and the legend.
+    let max = if max > 0.0 { max * 1.3 } else { 1.0 };
     let labels: Vec<String> = c.bars.iter().map(|b| truncate(&b.label, 34)).collect();
     // Row i (top to bottom) is segment n-1-i (segments count from the bottom).
     let seg = |i: usize| n - 1 - i as u32;
@@ -80,7 +81,8 @@ pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
             .caption(c.title, font(15))
             .x_label_area_size(34)
             .y_label_area_size(LABEL_W)
-            .build_cartesian_2d(0.0..max, (0u32..n).into_segmented())
+            // Integer ranges are inclusive in plotters: 0..n-1 makes n segments.
+            .build_cartesian_2d(0.0..max, (0u32..n - 1).into_segmented())
             .map_err(|x| e(&x))?;
         let formatter = |v: &SegmentValue<u32>| match v {
             SegmentValue::CenterOf(k) if *k < n => labels.get((n - 1 - k) as usize).cloned().unwrap_or_default(),
@@ -93,6 +95,10 @@ pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
             .disable_y_mesh()
             .y_labels(n as usize)
             .y_label_formatter(&formatter)
+            .x_label_formatter(&|v: &f64| {
+                let s = format!("{v:.1}");
+                s.strip_suffix(".0").map_or_else(|| s.clone(), str::to_owned)
+            })
             .x_desc(c.unit)
             .label_style(font(12))
             .axis_desc_style(font(13))
@@ -135,7 +141,7 @@ pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
         if !c.marks.is_empty() {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.9))
                 .border_style(rgb(GRID_RGB))
                 .label_font(font(12))
@@ -200,11 +206,12 @@ mod tests {
         }
         assert_eq!(svg.matches("fill=\"#1F77B4\"").count(), 2, "{svg}");
         let y = |label: &str| {
-            let at = svg.find(&format!(">{label}<")).unwrap();
+            let at = svg.find(&format!("\n{label}\n")).unwrap();
             let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
             let y = tag.split("y=\"").nth(1).unwrap().split('"').next().unwrap();
             y.parse::<f64>().unwrap()
         };
         assert!(y("backup-restore") < y("pilot-light") && y("pilot-light") < y("warm-standby"));
+        assert_eq!(svg.matches("text-anchor=\"end\"").count(), 3, "one axis label per bar");
     }
 }

@@ -188,6 +188,18 @@ pub fn write(
     formats: &Formats,
 ) -> Result<Vec<PathBuf>, RenderError> {
     let mut written = vec![g.write_json(dir)?];
+    written.extend(write_renderings(g, reports, dir, formats)?);
+    Ok(written)
+}
+
+/// Writes the files of `formats` other than `gameday.json`.
+fn write_renderings(
+    g: &GamedayReport,
+    reports: &[Report],
+    dir: &Path,
+    formats: &Formats,
+) -> Result<Vec<PathBuf>, RenderError> {
+    let mut written = Vec::new();
     for f in formats.without(Format::Json).iter() {
         let text = match f {
             Format::Junit => junit::render_suites(reports)?,
@@ -203,6 +215,30 @@ pub fn write(
         written.push(path);
     }
     Ok(written)
+}
+
+/// Whether `dir` is a game day's folder (it holds `gameday.json`).
+pub fn is_gameday_dir(dir: &Path) -> bool {
+    dir.join(GAMEDAY_FILE).is_file()
+}
+
+/// Re-renders a game day's folder from `gameday.json` (never rewritten) and, for
+/// `junit.xml`, the `report.json` of each scenario's run folder next to it (a run folder
+/// that cannot be read is left out of the suites). Returns the files written.
+pub fn rerender(dir: &Path, formats: &Formats) -> Result<Vec<PathBuf>, RenderError> {
+    let g = GamedayReport::read(dir).map_err(|source| RenderError::Write {
+        path: dir.join(GAMEDAY_FILE),
+        source,
+    })?;
+    let parent = dir.parent().unwrap_or_else(|| Path::new(""));
+    let reports: Vec<Report> = g
+        .rows
+        .iter()
+        .filter_map(|r| r.run_dir.as_ref())
+        .filter_map(|d| super::load_run(&parent.join(d)).ok())
+        .map(|l| l.report)
+        .collect();
+    write_renderings(&g, &reports, dir, formats)
 }
 
 /// A row of the table, formatted.
