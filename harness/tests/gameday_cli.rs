@@ -168,3 +168,72 @@ fn run_stops_on_first_failure_and_writes_the_combined_folder() {
         "{md}"
     );
 }
+
+/// Without `stop_on_first_failure` every scenario runs after the plan's pause; SIGINT
+/// during the pause ends it at once: the scenario not yet run is reported as not run and
+/// the game day exits 3 (aborted).
+#[test]
+fn sigint_during_a_pause_aborts_the_rest() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    scenario(dir.path(), "broken.yaml", |t| {
+        t.replace("name: az-power-interruption", "name: broken")
+            .replace("load_balancer: drill-alb", "load_balancer: no-such-alb")
+    });
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(
+        &plan,
+        "gameday: pause\nscenarios:\n  - path: broken.yaml\n    pause_after: 5m\n  - path: broken.yaml\n",
+    )
+    .unwrap();
+    let out_dir = dir.path().join("reports");
+    let child = drdrill()
+        .args(["run", "--out"])
+        .arg(&out_dir)
+        .arg(&plan)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first scenario has finished once its report.json is written.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = std::fs::read_dir(&out_dir).into_iter().flatten().any(|e| {
+            let p = e.unwrap().path();
+            p.file_name().unwrap().to_string_lossy().contains("-broken-") && p.join("report.json").exists()
+        });
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first scenario did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Whether the signal lands in the pause or just before it, the rest is not run.
+    let pid = child.id().to_string();
+    let sent = Instant::now();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "the pause did not end on SIGINT"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let folder = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("gameday.json").exists())
+        .expect("the game day's folder");
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("gameday.json")).unwrap()).unwrap();
+    assert_eq!(g["verdict"], "aborted");
+    assert_eq!(g["rows"][0]["verdict"], "error");
+    assert_eq!(g["rows"][1]["verdict"], serde_json::Value::Null);
+    assert!(g["stopped_early"].as_str().unwrap().contains("SIGINT"), "{g}");
+}

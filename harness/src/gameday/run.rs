@@ -122,6 +122,17 @@ pub async fn run(
     let mut stopped_early = None;
     for (i, planned) in g.scenarios.iter().enumerate() {
         let sc = &planned.loaded.scenario;
+        if let (None, Some(reason)) = (&stopped_early, interrupt.reason()) {
+            // A signal (or a failure) before this scenario started: it and the rest are
+            // not run, and the game day is aborted (or an error after a failure).
+            let v = if interrupt.is_failure() {
+                Verdict::Error
+            } else {
+                Verdict::Aborted
+            };
+            verdict = worse(verdict, v);
+            stopped_early = Some(format!("interrupted ({reason})"));
+        }
         if let Some(why) = &stopped_early {
             rows.push(ComparisonRow::without_report(
                 &sc.name,
@@ -163,20 +174,9 @@ pub async fn run(
         };
         verdict = worse(verdict, this);
         let last = i + 1 == total;
-        if let Some(reason) = interrupt.reason() {
-            // A signal after the run's last check leaves its verdict standing; scenarios
-            // left unrun make the game day aborted (or an error after a failure).
-            if !last {
-                verdict = worse(
-                    verdict,
-                    if interrupt.is_failure() {
-                        Verdict::Error
-                    } else {
-                        Verdict::Aborted
-                    },
-                );
-                stopped_early = Some(format!("interrupted ({reason})"));
-            }
+        if interrupt.reason().is_some() {
+            // A signal after the run's last check leaves its verdict standing; the next
+            // iteration reports the rest as not run.
             continue;
         }
         if g.plan.stop_on_first_failure && this != Verdict::Pass && !last {
