@@ -8,6 +8,7 @@ pub mod aws;
 pub mod blast;
 pub mod cleanup;
 pub mod fault;
+pub mod gameday;
 pub mod journal;
 pub mod observe;
 pub mod plan;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use drdrill::gameday::DrillFile;
 use drdrill::report::{Formats, PublishOptions};
 use drdrill::run::{Interrupt, RunOptions};
 use drdrill::verdict::{EXIT_ABORTED, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
@@ -13,7 +14,9 @@ Exit codes:
   0  every objective was met
   1  an objective was missed
   2  the run could not be carried out (bad input, unreachable target, failed preflight)
-  3  aborted by a guardrail or a signal (the experiment was stopped)";
+  3  aborted by a guardrail or a signal (the experiment was stopped)
+With several files, or a game-day plan, the worst of the scenarios' codes
+(0 < 1 < 2 < 3); a signal that leaves scenarios unrun makes it 3.";
 
 const REPORT_EXIT_CODES: &str = "\
 Exit codes:
@@ -33,9 +36,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run drills: preflight, inject, observe, recover, verify, report.
+    ///
+    /// A file with a top-level `gameday:` key is a game-day plan: its scenarios run in
+    /// order, each into its own run folder, and the game day's folder gets the combined
+    /// report (gameday.json, summary.md, report.html, junit.xml) with the comparison table.
     #[command(after_help = EXIT_CODES)]
     Run {
-        /// Scenario files, run in order.
+        /// Scenario files or game-day plans, run in order.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Where run folders are written.
@@ -59,9 +66,10 @@ enum Command {
     /// history of runs with regressions flagged, or compare two runs.
     #[command(after_help = REPORT_EXIT_CODES)]
     Report(ReportArgs),
-    /// Resolve a scenario and show what it would hit; injects nothing.
+    /// Resolve a scenario (or each scenario of a game-day plan) and show what it would
+    /// hit; injects nothing.
     Plan {
-        /// Scenario file.
+        /// Scenario file or game-day plan.
         file: PathBuf,
     },
     /// Stop the experiments killed drdrill runs left running on a scenario's target.
@@ -73,17 +81,23 @@ enum Command {
     /// left running, 2 otherwise. The embedded `local:` stack ends with its process, so
     /// nothing can be left there.
     Cleanup {
-        /// Scenario file naming the target (an `aws:` target must allow-list the account).
+        /// Scenario file naming the target (an `aws:` target must allow-list the account),
+        /// or a game-day plan (every target of its scenarios).
         file: PathBuf,
     },
-    /// Check scenario files without touching anything.
+    /// Check scenario files and game-day plans (and every scenario a plan lists) without
+    /// touching anything.
     Validate {
-        /// Scenario files.
+        /// Scenario files or game-day plans.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Print the JSON Schema of scenario files.
-    Schema,
+    /// Print the JSON Schema of scenario files (or of game-day plans).
+    Schema {
+        /// The schema of game-day plans instead.
+        #[arg(long)]
+        gameday: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -161,8 +175,13 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Plan { file } => plan(file).await,
         Command::Cleanup { file } => cleanup(file).await,
         Command::Validate { files } => validate(&files),
-        Command::Schema => {
-            match serde_json::to_string_pretty(&drdrill::scenario::json_schema()) {
+        Command::Schema { gameday } => {
+            let schema = if gameday {
+                drdrill::gameday::json_schema()
+            } else {
+                drdrill::scenario::json_schema()
+            };
+            match serde_json::to_string_pretty(&schema) {
                 Ok(s) => println!("{s}"),
                 Err(e) => eprintln!("error: {e}"),
             }
@@ -181,8 +200,18 @@ async fn dispatch(cli: Cli) -> i32 {
 fn validate(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut bad = 0;
     for f in files {
-        match drdrill::scenario::load(f) {
-            Ok(l) => println!("{}: ok ({})", f.display(), l.scenario.name),
+        match drdrill::gameday::load_drill_file(f) {
+            Ok(DrillFile::Scenario(l)) => println!("{}: ok ({})", f.display(), l.scenario.name),
+            Ok(DrillFile::Gameday(g)) => println!(
+                "{}: ok (game day {}: {})",
+                f.display(),
+                g.plan.gameday,
+                g.scenarios
+                    .iter()
+                    .map(|s| s.loaded.scenario.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Err(e) => {
                 eprintln!("{e}");
                 bad += 1;
@@ -190,14 +219,32 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<()> {
         }
     }
     if bad > 0 {
-        anyhow::bail!("{bad} of {} scenario files are invalid", files.len());
+        anyhow::bail!("{bad} of {} files are invalid", files.len());
     }
     Ok(())
 }
 
 async fn plan(file: PathBuf) -> anyhow::Result<()> {
-    let loaded = drdrill::scenario::load(&file)?;
-    match drdrill::plan::preview(&loaded).await {
+    let drill = drdrill::gameday::load_drill_file(&file)?;
+    let scenarios = drill.scenarios();
+    for (i, loaded) in scenarios.iter().enumerate() {
+        if let DrillFile::Gameday(g) = &drill {
+            println!(
+                "== game day {}: scenario {} of {}: {} ({})",
+                g.plan.gameday,
+                i + 1,
+                scenarios.len(),
+                loaded.scenario.name,
+                loaded.path.display()
+            );
+        }
+        plan_one(loaded).await?;
+    }
+    Ok(())
+}
+
+async fn plan_one(loaded: &drdrill::scenario::LoadedScenario) -> anyhow::Result<()> {
+    match drdrill::plan::preview(loaded).await {
         Ok(text) => print!("{text}"),
         Err(drdrill::plan::PreviewError::BlastRadius { plan, error }) => {
             print!("{plan}");
@@ -209,17 +256,26 @@ async fn plan(file: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn cleanup(file: PathBuf) -> anyhow::Result<()> {
-    let loaded = drdrill::scenario::load(&file)?;
-    let mut say = |line: String| println!("{line}");
-    let done = drdrill::cleanup::cleanup(&loaded.scenario.target, &mut say).await?;
-    println!(
-        "cleanup done: {} experiment(s) stopped, {} template(s) deleted",
-        done.stopped.len(),
-        done.templates_deleted.len()
-    );
+    let drill = drdrill::gameday::load_drill_file(&file)?;
+    let mut targets: Vec<&drdrill::scenario::Target> = Vec::new();
+    for s in drill.scenarios() {
+        if !targets.contains(&&s.scenario.target) {
+            targets.push(&s.scenario.target);
+        }
+    }
+    for target in targets {
+        let mut say = |line: String| println!("{line}");
+        let done = drdrill::cleanup::cleanup(target, &mut say).await?;
+        println!(
+            "cleanup done: {} experiment(s) stopped, {} template(s) deleted",
+            done.stopped.len(),
+            done.templates_deleted.len()
+        );
+    }
     Ok(())
 }
 
+/// How bad an exit code is: 0 < 1 < 2 < 3.
 fn severity(code: i32) -> u8 {
     match code {
         EXIT_PASS => 0,
@@ -230,10 +286,10 @@ fn severity(code: i32) -> u8 {
 }
 
 async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish: PublishOptions) -> i32 {
-    // Check every file before running any.
+    // Check every file (and every scenario of every plan) before running any.
     let mut loaded = Vec::new();
     for f in &files {
-        match drdrill::scenario::load(f) {
+        match drdrill::gameday::load_drill_file(f) {
             Ok(l) => loaded.push(l),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -252,17 +308,40 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish:
     let mut worst = EXIT_PASS;
     let total = loaded.len();
     for (i, l) in loaded.into_iter().enumerate() {
-        match drdrill::run::run_publishing(l, &opts, &publish, interrupt.clone()).await {
-            Ok(outcome) => {
-                println!("{}", drdrill::report::summary_text(&outcome.report, &outcome.run_dir));
-                if severity(outcome.report.exit_code) > severity(worst) {
-                    worst = outcome.report.exit_code;
+        let code = match l {
+            DrillFile::Scenario(l) => {
+                match drdrill::run::run_publishing(*l, &opts, &publish, interrupt.clone()).await {
+                    Ok(outcome) => {
+                        println!("{}", drdrill::report::summary_text(&outcome.report, &outcome.run_dir));
+                        outcome.report.exit_code
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        EXIT_ERROR
+                    }
                 }
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                worst = if severity(worst) < 2 { EXIT_ERROR } else { worst };
+            DrillFile::Gameday(g) => {
+                let mut print = |o: &drdrill::run::RunOutcome| {
+                    println!("{}", drdrill::report::summary_text(&o.report, &o.run_dir));
+                };
+                match drdrill::gameday::run(g, &opts, &publish, interrupt.clone(), &mut print).await {
+                    Ok(outcome) => {
+                        for e in &outcome.errors {
+                            eprintln!("warning: {e}");
+                        }
+                        println!("{}", drdrill::gameday::summary_text(&outcome));
+                        outcome.report.exit_code
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        EXIT_ERROR
+                    }
+                }
             }
+        };
+        if severity(code) > severity(worst) {
+            worst = code;
         }
         // A signal that arrived after the run's last check leaves a complete report, whose
         // verdict stands; scenarios not yet run make the whole invocation aborted.
@@ -309,7 +388,8 @@ fn spawn_signal_listener(interrupt: Interrupt) {
 #[command(group(clap::ArgGroup::new("what").required(true).args(["run_dir", "history", "compare"])))]
 struct ReportArgs {
     /// Run folder to re-render (a run killed before writing report.json is rendered
-    /// from events.jsonl and probes.csv, marked incomplete).
+    /// from events.jsonl and probes.csv, marked incomplete), or a game day's folder
+    /// (rendered from gameday.json and its scenarios' run folders).
     run_dir: Option<PathBuf>,
     /// Files to write, comma-separated: junit, md, html or all (report.json is the
     /// source and is never rewritten).
@@ -374,6 +454,12 @@ fn report_command(args: ReportArgs) -> i32 {
 }
 
 fn report_rerender(dir: &std::path::Path, formats: &Formats) -> anyhow::Result<i32> {
+    if drdrill::report::gameday::is_gameday_dir(dir) {
+        for p in drdrill::report::gameday::rerender(dir, formats)? {
+            println!("wrote {}", p.display());
+        }
+        return Ok(EXIT_PASS);
+    }
     let done = drdrill::report::rerender(dir, formats)?;
     if done.run.rebuilt {
         eprintln!(

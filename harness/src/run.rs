@@ -908,7 +908,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         events: Vec::new(),
         plan: ctx.plan.as_ref().and_then(|p| serde_json::to_value(p).ok()),
         measurement_degraded: None,
-        strategy: None,
+        strategy: report::StrategyInfo::of_target(&sc.target),
     };
     if let Some(t) = &ctx.traffic {
         rep.probes = ProbeStats {

@@ -6,7 +6,10 @@
 //! - [`markdown`]: `summary.md`, short enough for a CI step summary or a PR comment;
 //! - [`html`]: `report.html`, one self-contained page with the SVG timeline of [`chart`];
 //! - [`history`]: `history.jsonl` (one line per run), the trend table and `history.html`;
-//! - [`compare`]: two runs side by side, objective by objective.
+//! - [`compare`]: two runs side by side, objective by objective;
+//! - [`gameday`]: a game day's combined report — the comparison table of its scenarios
+//!   (strategy, standing cost, RTO and its breakdown, RPO, lost writes, availability) in
+//!   `gameday.json`, `summary.md` and `report.html` with the bar charts of [`bars`].
 //!
 //! [`load`] reads a run folder back (rebuilding what it can from the journal and the
 //! probe log when `report.json` is missing), [`formats`] chooses and writes the files,
@@ -23,9 +26,11 @@ use crate::analysis::{DataLoss, Recovery, RtoBreakdown};
 use crate::journal::Event;
 use crate::verdict::{ObjectiveResult, Verdict};
 
+pub mod bars;
 pub mod chart;
 pub mod compare;
 pub mod formats;
+pub mod gameday;
 pub mod history;
 pub mod html;
 pub mod junit;
@@ -207,6 +212,23 @@ pub struct StrategyInfo {
     pub databases: u32,
     /// Estimated monthly price in US dollars of what runs while nothing is wrong.
     pub usd_per_month: f64,
+}
+
+impl StrategyInfo {
+    /// The strategy the stack file of a `local` target states, if any (`None` for `aws`
+    /// targets and for stack files that cannot be read).
+    pub fn of_target(target: &crate::scenario::Target) -> Option<StrategyInfo> {
+        let crate::scenario::Target::Local { stack } = target else {
+            return None;
+        };
+        let stack = drdrill_localstack::Stack::load(stack).ok()?;
+        stack.strategy.map(|s| StrategyInfo {
+            name: s.kind.name().to_owned(),
+            instances: s.standing_cost.instances,
+            databases: s.standing_cost.databases,
+            usd_per_month: s.standing_cost.usd_per_month,
+        })
+    }
 }
 
 /// The name of the report file in a run folder.

@@ -24,6 +24,8 @@ pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.add_template("report.html", include_str!("../../templates/report.html"))?;
     env.add_template("history.html", include_str!("../../templates/history.html"))?;
     env.add_template("style.css", include_str!("../../templates/style.css"))?;
+    env.add_template("gameday.md", include_str!("../../templates/gameday.md"))?;
+    env.add_template("gameday.html", include_str!("../../templates/gameday.html"))?;
     Ok(env)
 }
 

@@ -1,0 +1,276 @@
+//! Running a game day: each scenario of the plan in order through [`crate::run`] (each
+//! writes its own run folder and history line), with the plan's pauses, stopping early on
+//! a signal or, when the plan says so, on the first scenario that does not pass; then the
+//! game day's own folder with the combined report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::load::LoadedGameday;
+use crate::journal::now_unix_ms;
+use crate::progress::Progress;
+use crate::report::gameday::{self as combined, ComparisonRow, GamedayReport, GAMEDAY_SCHEMA_VERSION};
+use crate::report::{markdown, PublishOptions, Report};
+use crate::run::{self, Interrupt, RunOptions, RunOutcome};
+use crate::scenario::Target;
+use crate::verdict::Verdict;
+
+/// The game day could not start (nothing was run).
+#[derive(Debug, thiserror::Error)]
+pub enum GamedayRunError {
+    /// The game day's folder could not be created.
+    #[error("cannot create the game day's folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A scenario has an `aws:` target and `--yes` was not given.
+    #[error("refusing to inject faults into an AWS account without --yes (scenario {scenario})")]
+    NotConfirmed {
+        /// The first scenario with an `aws:` target.
+        scenario: String,
+    },
+}
+
+/// What a finished game day left.
+#[derive(Debug)]
+pub struct GamedayOutcome {
+    /// The game day's folder.
+    pub dir: PathBuf,
+    /// `gameday.json`, as written there.
+    pub report: GamedayReport,
+    /// Every scenario run that produced a report, in plan order.
+    pub runs: Vec<RunOutcome>,
+    /// Files written into the game day's folder (and the step summary).
+    pub written: Vec<PathBuf>,
+    /// What could not be written.
+    pub errors: Vec<String>,
+}
+
+/// How bad a verdict is, for the game day's worst: pass < fail < error < aborted (the
+/// order `drdrill run` uses across several files).
+pub fn severity(v: Verdict) -> u8 {
+    match v {
+        Verdict::Pass => 0,
+        Verdict::Fail => 1,
+        Verdict::Error => 2,
+        Verdict::Aborted => 3,
+    }
+}
+
+fn worse(a: Verdict, b: Verdict) -> Verdict {
+    if severity(b) > severity(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Waits `d`, or less when the interrupt is triggered (checked every 100 ms).
+async fn pause(d: Duration, interrupt: &Interrupt) {
+    let end = tokio::time::Instant::now() + d;
+    while interrupt.reason().is_none() {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    }
+}
+
+/// Runs the game day. `on_run` is called after each scenario's run (e.g. to print its
+/// summary). Only a failure to start is an `Err`; every scenario's outcome, including one
+/// whose run could not start, is a row of the combined report.
+pub async fn run(
+    g: LoadedGameday,
+    opts: &RunOptions,
+    publish: &PublishOptions,
+    interrupt: Interrupt,
+    on_run: &mut (dyn FnMut(&RunOutcome) + Send),
+) -> Result<GamedayOutcome, GamedayRunError> {
+    if !opts.yes {
+        if let Some(s) = g
+            .scenarios
+            .iter()
+            .find(|s| matches!(s.loaded.scenario.target, Target::Aws(_)))
+        {
+            return Err(GamedayRunError::NotConfirmed {
+                scenario: s.loaded.scenario.name.clone(),
+            });
+        }
+    }
+    let run_id = run::new_run_id(&format!("gameday-{}", g.plan.gameday));
+    let dir = opts.out_dir.join(&run_id);
+    std::fs::create_dir_all(&dir).map_err(|source| GamedayRunError::Folder {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut progress = Progress::new(opts.quiet);
+    let per_scenario = PublishOptions {
+        step_summary: None,
+        ..publish.clone()
+    };
+    let started = now_unix_ms();
+    let total = g.scenarios.len();
+    let mut rows = Vec::with_capacity(total);
+    let mut runs = Vec::new();
+    let mut reports: Vec<Report> = Vec::new();
+    let mut verdict = Verdict::Pass;
+    let mut stopped_early = None;
+    for (i, planned) in g.scenarios.iter().enumerate() {
+        let sc = &planned.loaded.scenario;
+        if let (None, Some(reason)) = (&stopped_early, interrupt.reason()) {
+            // A signal (or a failure) before this scenario started: it and the rest are
+            // not run, and the game day is aborted (or an error after a failure).
+            let v = if interrupt.is_failure() {
+                Verdict::Error
+            } else {
+                Verdict::Aborted
+            };
+            verdict = worse(verdict, v);
+            stopped_early = Some(format!("interrupted ({reason})"));
+        }
+        if let Some(why) = &stopped_early {
+            rows.push(ComparisonRow::without_report(
+                &sc.name,
+                sc.description.clone(),
+                &planned.loaded.path,
+                None,
+                format!("not run: {why}"),
+            ));
+            continue;
+        }
+        progress.line(&format!(
+            "game day {}: scenario {} of {total}: {}",
+            g.plan.gameday,
+            i + 1,
+            sc.name
+        ));
+        let ran = run::run_publishing(planned.loaded.clone(), opts, &per_scenario, interrupt.clone()).await;
+        let this = match ran {
+            Ok(outcome) => {
+                on_run(&outcome);
+                let name = outcome.run_dir.file_name().map(|n| n.to_string_lossy().into_owned());
+                rows.push(ComparisonRow::from_report(&outcome.report, name));
+                reports.push(outcome.report.clone());
+                let v = outcome.report.verdict;
+                runs.push(outcome);
+                v
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                rows.push(ComparisonRow::without_report(
+                    &sc.name,
+                    sc.description.clone(),
+                    &planned.loaded.path,
+                    Some(Verdict::Error),
+                    e.to_string(),
+                ));
+                Verdict::Error
+            }
+        };
+        verdict = worse(verdict, this);
+        let last = i + 1 == total;
+        if interrupt.reason().is_some() {
+            // A signal after the run's last check leaves its verdict standing; the next
+            // iteration reports the rest as not run.
+            continue;
+        }
+        if g.plan.stop_on_first_failure && this != Verdict::Pass && !last {
+            stopped_early = Some(format!("stop_on_first_failure: {} ended {}", sc.name, this.as_str()));
+            continue;
+        }
+        if let (Some(d), false) = (planned.pause_after, last) {
+            progress.line(&format!(
+                "pausing {} before the next scenario",
+                humantime::format_duration(d)
+            ));
+            pause(d, &interrupt).await;
+        }
+    }
+    let report = GamedayReport {
+        schema_version: GAMEDAY_SCHEMA_VERSION,
+        run_id,
+        gameday: g.plan.gameday.clone(),
+        description: g.plan.description.clone(),
+        plan_path: g.path.clone(),
+        verdict,
+        exit_code: verdict.exit_code(),
+        started_unix_ms: started,
+        finished_unix_ms: now_unix_ms(),
+        stop_on_first_failure: g.plan.stop_on_first_failure,
+        stopped_early,
+        rows,
+    };
+    let mut outcome = GamedayOutcome {
+        dir: dir.clone(),
+        report,
+        runs,
+        written: Vec::new(),
+        errors: Vec::new(),
+    };
+    match combined::write(&outcome.report, &reports, &dir, &publish.formats) {
+        Ok(files) => outcome.written = files,
+        Err(e) => outcome.errors.push(e.to_string()),
+    }
+    if let Some(path) = publish.step_summary.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        match append_summary(&outcome.report, path) {
+            Ok(()) => outcome.written.push(path.clone()),
+            Err(e) => outcome.errors.push(e),
+        }
+    }
+    Ok(outcome)
+}
+
+fn append_summary(g: &GamedayReport, path: &std::path::Path) -> Result<(), String> {
+    use std::io::Write as _;
+    let text = combined::render_markdown(g).map_err(|e| e.to_string())?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()))
+        .map_err(|e| {
+            format!(
+                "cannot append the {} to {}: {e}",
+                markdown::SUMMARY_FILE,
+                path.display()
+            )
+        })
+}
+
+/// The short text printed at the end of a game day: the verdict and one line per scenario.
+pub fn summary_text(o: &GamedayOutcome) -> String {
+    use std::fmt::Write as _;
+    let g = &o.report;
+    let mut s = format!(
+        "game day {}: {} (exit {})\n",
+        g.gameday,
+        g.verdict.as_str().to_uppercase(),
+        g.exit_code
+    );
+    if let Some(why) = &g.stopped_early {
+        let _ = writeln!(s, "stopped early: {why}");
+    }
+    for r in &g.rows {
+        let ms = |v: Option<i64>| v.map_or("—".to_string(), |v| format!("{:.2} s", v as f64 / 1000.0));
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<32} RTO {:>9}  RPO {:>9}  lost {}",
+            r.verdict.map_or("not run", Verdict::as_str),
+            r.label(),
+            ms(r.rto_ms),
+            ms(r.rpo_ms),
+            r.lost_writes.map_or("—".to_string(), |l| l.to_string())
+        );
+    }
+    let _ = writeln!(
+        s,
+        "game-day report: {}",
+        o.dir.join(crate::report::html::HTML_FILE).display()
+    );
+    s
+}
