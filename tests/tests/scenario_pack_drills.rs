@@ -12,6 +12,16 @@ use drdrill::verdict::Verdict;
 /// Scenarios meant to miss objectives, and exactly which ones (see scenarios/README.md).
 const MEANT_TO_FAIL: &[(&str, &[&str])] = &[("db-failover-async", &["lost_writes", "rpo"])];
 
+/// Pack scenarios run end to end by another test, with stricter checks against the
+/// ground truth (and left out here so the suite runs each drill once): the regional
+/// outages, which `tests/tests/strategies.rs` runs through `scenarios/gameday-strategies.yaml`.
+const RUN_BY_STRATEGIES_TEST: &[&str] = &[
+    "region-failover-backup-restore.yaml",
+    "region-failover-pilot-light.yaml",
+    "region-failover-warm-standby.yaml",
+    "region-failover-active-active.yaml",
+];
+
 fn pack() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
@@ -30,6 +40,19 @@ async fn every_pack_scenario_meets_its_objectives() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml") && !drdrill::gameday::is_gameday_file(p))
         .collect();
     scenarios.sort();
+    for name in RUN_BY_STRATEGIES_TEST {
+        assert!(
+            scenarios.iter().any(|p| p.file_name().is_some_and(|f| f == *name)),
+            "{name} is in the pack"
+        );
+        let plan = std::fs::read_to_string(pack().join("gameday-strategies.yaml")).unwrap();
+        assert!(plan.contains(name), "{name} is run by gameday-strategies.yaml");
+    }
+    scenarios.retain(|p| {
+        !RUN_BY_STRATEGIES_TEST
+            .iter()
+            .any(|n| p.file_name().is_some_and(|f| f == *n))
+    });
     assert!(scenarios.len() >= 5, "{scenarios:?}");
     let tmp = tempfile::tempdir().unwrap();
     let plan_path = tmp.path().join("gameday-pack.yaml");

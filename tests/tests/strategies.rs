@@ -1,10 +1,13 @@
-//! The four DR strategies under the same regional outage, end to end: `drdrill run` on
-//! each shipped `scenarios/region-failover-<strategy>.yaml` (the app reached by its
-//! Route 53 name through the local stack's DNS server), with the measured RTO, lost
-//! writes and RPO compared to the stack's ground truth and ordered across strategies.
+//! The four DR strategies under the same regional outage, end to end: the shipped game day
+//! `scenarios/gameday-strategies.yaml` runs each `scenarios/region-failover-<strategy>.yaml`
+//! (the app reached by its Route 53 name through the local stack's DNS server); each
+//! run's RTO, lost writes and RPO are compared to its stack's ground truth, and the game
+//! day's comparison table orders the strategies.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
+use drdrill::report::PublishOptions;
 use drdrill::run::{Interrupt, RunOptions, RunOutcome};
 use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::{Truth, TruthEvent};
@@ -13,24 +16,6 @@ use drdrill_localstack::truth::{Truth, TruthEvent};
 const INTERVAL_MS: i64 = 10;
 /// TTL of the strategy stacks' alias answers, ms: a client may use the old answer that long.
 const TTL_MS: i64 = 1_000;
-
-fn scenario(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios")
-        .join(name)
-}
-
-async fn run(name: &str) -> (RunOutcome, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let loaded = drdrill::scenario::load(&scenario(name)).unwrap_or_else(|e| panic!("{e}"));
-    let opts = RunOptions {
-        out_dir: out.path().to_path_buf(),
-        yes: false,
-        quiet: true,
-    };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await.unwrap();
-    (outcome, out)
-}
 
 /// Ground-truth RTO of the entry name: from injection until it serves again after it
 /// first stopped serving.
@@ -71,12 +56,12 @@ struct Measured {
     rpo_ms: i64,
 }
 
-/// Runs one strategy's drill and checks it against the ground truth: it passes its own
-/// objectives, the measured RTO is within 2 probe intervals + 50 ms of the truth (plus
-/// the DNS TTL a client may still use the old answer for), and the lost writes are
-/// exactly the ones the truth names.
-async fn drill(strategy: &'static str) -> Measured {
-    let (outcome, _dir) = run(&format!("region-failover-{strategy}.yaml")).await;
+/// Checks one strategy's drill against the ground truth: it passes its own objectives,
+/// the measured RTO is within 2 probe intervals + 50 ms of the truth (plus the DNS TTL a
+/// client may still use the old answer for), and the lost writes are exactly the ones the
+/// truth names.
+fn check(strategy: &'static str, outcome: &RunOutcome) -> Measured {
+    assert_eq!(outcome.report.scenario.name, format!("region-failover-{strategy}"));
     let r = &outcome.report;
     assert_eq!(
         r.verdict,
@@ -124,15 +109,29 @@ async fn drill(strategy: &'static str) -> Measured {
     }
 }
 
-/// Under the same regional outage, measured RTO orders backup-restore > pilot-light >
-/// warm-standby > active-active and measured RPO orders backup-restore above the
-/// replication-based strategies; every figure matches the ground truth.
+/// The shipped strategy game day finishes in under 5 minutes; under the same regional
+/// outage, measured RTO orders backup-restore > pilot-light > warm-standby > active-active
+/// and measured RPO orders backup-restore above the replication-based strategies, in each
+/// run and in the game day's comparison table; every figure matches the ground truth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strategies_order_by_measured_rto_and_rpo() {
-    let mut m = Vec::new();
-    for s in ["backup-restore", "pilot-light", "warm-standby", "active-active"] {
-        m.push(drill(s).await);
-    }
+async fn strategy_game_day_orders_by_measured_rto_and_rpo() {
+    let plan = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/gameday-strategies.yaml");
+    let loaded = drdrill::gameday::load(&plan).unwrap_or_else(|e| panic!("{e}"));
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_dir: out.path().to_path_buf(),
+        yes: false,
+        quiet: true,
+    };
+    let started = Instant::now();
+    let outcome = drdrill::gameday::run(loaded, &opts, &PublishOptions::default(), Interrupt::new(), &mut |_| {})
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(300), "the strategy game day took {took:?}");
+    let strategies = ["backup-restore", "pilot-light", "warm-standby", "active-active"];
+    assert_eq!(outcome.runs.len(), strategies.len());
+    let m: Vec<Measured> = strategies.iter().zip(&outcome.runs).map(|(s, o)| check(s, o)).collect();
     for pair in m.windows(2) {
         assert!(
             pair[0].rto_ms > pair[1].rto_ms,
@@ -153,4 +152,24 @@ async fn strategies_order_by_measured_rto_and_rpo() {
         );
     }
     assert_eq!(m[3].rpo_ms, 0, "active-active loses nothing");
+    // The comparison table shows the same numbers, with each stack's standing cost.
+    let g = &outcome.report;
+    assert_eq!(g.verdict, Verdict::Pass);
+    for (row, measured) in g.rows.iter().zip(&m) {
+        let st = row.strategy.as_ref().expect("the strategy stack states its cost");
+        assert_eq!(st.name, measured.strategy);
+        assert_eq!(row.rto_ms, Some(measured.rto_ms));
+        assert_eq!(row.rpo_ms, Some(measured.rpo_ms));
+        assert!(row.detection_ms.is_some() && row.failover_ms.is_some(), "{row:?}");
+    }
+    let costs: Vec<f64> = g
+        .rows
+        .iter()
+        .map(|r| r.strategy.as_ref().unwrap().usd_per_month)
+        .collect();
+    assert!(costs.windows(2).all(|w| w[0] < w[1]), "standing cost rises: {costs:?}");
+    let summary = std::fs::read_to_string(outcome.dir.join("summary.md")).unwrap();
+    for s in strategies {
+        assert!(summary.contains(s), "{s} in the table: {summary}");
+    }
 }
