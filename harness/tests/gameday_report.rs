@@ -202,18 +202,14 @@ fn strategy_comes_from_the_local_stack_file() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let plain = repo.join("localstack/stacks/multi-az.yaml");
     assert_eq!(StrategyInfo::of_target(&Target::Local { stack: plain.clone() }), None);
-    let dir = tempfile::tempdir().unwrap();
-    let with = dir.path().join("stack.yaml");
-    let text = std::fs::read_to_string(&plain).unwrap()
-        + "strategy:\n  kind: warm-standby\n  standing_cost: { instances: 4, databases: 2, usd_per_month: 1450.5 }\n";
-    std::fs::write(&with, text).unwrap();
+    let with = repo.join("localstack/stacks/strategy-warm-standby.yaml");
     assert_eq!(
         StrategyInfo::of_target(&Target::Local { stack: with }),
         Some(StrategyInfo {
             name: "warm-standby".into(),
             instances: 4,
-            databases: 2,
-            usd_per_month: 1450.5,
+            databases: 3,
+            usd_per_month: 1030.0,
         })
     );
 }
