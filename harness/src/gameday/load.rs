@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_saphyr::MessageFormatter;
 
-use super::locate::{line_column, PlanLocator};
 use super::model::GamedayPlan;
+use crate::scenario::locate::Locator;
+use crate::scenario::LineColumn;
 use crate::scenario::{self, FilePosition, LoadedScenario, ScenarioError, MAX_FILE_BYTES, MAX_NAME_LEN};
 
 /// Longest `pause_after` accepted.
@@ -105,7 +106,7 @@ pub fn load(path: &Path) -> Result<LoadedGameday, GamedayError> {
 /// anchors the scenario paths.
 pub fn load_str(path: &Path, text: &str) -> Result<LoadedGameday, GamedayError> {
     let plan = parse_str(path, text)?;
-    let locator = PlanLocator::new(text);
+    let locator = Locator::new(text);
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
     let mut scenarios = Vec::with_capacity(plan.scenarios.len());
     for (i, entry) in plan.scenarios.iter().enumerate() {
@@ -130,9 +131,9 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedGameday, GamedayError> 
 /// Parses and validates plan text without loading the scenarios it lists.
 pub fn parse_str(path: &Path, text: &str) -> Result<GamedayPlan, GamedayError> {
     let parsed = serde_saphyr::from_str::<GamedayPlan>(text);
-    let locator = PlanLocator::new(text);
+    let locator = Locator::new(text);
     let plan = parsed.map_err(|e| {
-        let position = e.location().and_then(line_column);
+        let position = e.location().and_then(LineColumn::from_location);
         GamedayError::Parse {
             at: FilePosition {
                 file: path.to_owned(),
@@ -153,7 +154,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<GamedayPlan, GamedayError> {
     Ok(plan)
 }
 
-fn at(file: &Path, locator: &PlanLocator, key: &str) -> FilePosition {
+fn at(file: &Path, locator: &Locator, key: &str) -> FilePosition {
     FilePosition {
         file: file.to_owned(),
         at: locator.value_position(key),

@@ -5,7 +5,6 @@
 //! (pass < fail < error < aborted), and aborted when a signal leaves scenarios unrun.
 
 mod load;
-mod locate;
 mod model;
 mod run;
 

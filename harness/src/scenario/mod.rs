@@ -15,7 +15,7 @@ mod error;
 mod fault;
 pub mod fis_template;
 mod load;
-mod locate;
+pub(crate) mod locate;
 mod model;
 mod params;
 mod probe;
