@@ -3,12 +3,14 @@
 //! mid-run sends new requests to the new address within TTL + maximum connection age,
 //! and the DNS observer journals the change.
 
+mod traffic_common;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use drdrill::aws::Clients;
@@ -18,6 +20,7 @@ use drdrill::traffic::{ConnectionPolicy, DnsResolver, Nameserver, Prober, Reques
 use drdrill_localstack::{LocalStack, Options, Stack};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use traffic_common::wait_until;
 
 const NAME: &str = "svc.follow.test";
 const OLD: Ipv4Addr = Ipv4Addr::new(127, 0, 61, 1);
@@ -103,18 +106,6 @@ async fn bind_pair() -> (TcpListener, TcpListener) {
         }
     }
     panic!("no port free on both {OLD} and {NEW}");
-}
-
-/// Polls `condition` every 10 ms until it holds; panics after `limit`.
-async fn wait_until(what: &str, limit: Duration, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 fn config(base_url: String) -> TrafficConfig {
@@ -203,7 +194,7 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
         dir.path(),
     )
     .expect("prober");
-    wait_until("requests at the old address", Duration::from_secs(10), || {
+    wait_until("requests at the old address", Duration::from_secs(10), || async {
         old_hits.load(Ordering::SeqCst) >= 30
     })
     .await;
@@ -215,12 +206,14 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
     wait_until(
         "requests at the new address",
         TTL + MAX_AGE + Duration::from_secs(5),
-        || new_hits.load(Ordering::SeqCst) >= 30,
+        || async { new_hits.load(Ordering::SeqCst) >= 30 },
     )
     .await;
-    wait_until("a second of traffic after the bound", Duration::from_secs(10), || {
-        now_unix_ms() >= bound + 1_000
-    })
+    wait_until(
+        "a second of traffic after the bound",
+        Duration::from_secs(10),
+        || async { now_unix_ms() >= bound + 1_000 },
+    )
     .await;
     let outcome = prober.stop().await;
     observer.stop().await;

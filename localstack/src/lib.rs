@@ -125,24 +125,16 @@ impl LocalStack {
             }
             let world = World::new_in(region, addrs, r, log.clone(), cancel.child_token());
             for (id, listener) in listeners {
-                let stopped = world
-                    .stack
-                    .instances
-                    .iter()
-                    .any(|i| i.id == id && i.state == stack::InitialState::Stopped);
-                if stopped {
+                let Some(inst) = world.stack.instances.iter().find(|i| i.id == id) else {
+                    continue;
+                };
+                if inst.state == stack::InitialState::Stopped {
                     // Its address is kept; the server starts when the instance does.
                     continue;
                 }
+                let subnet = inst.subnet.clone();
                 let token = world.shutdown.child_token();
                 world.attach_server(&id, token.clone());
-                let subnet = world
-                    .stack
-                    .instances
-                    .iter()
-                    .find(|i| i.id == id)
-                    .map(|i| i.subnet.clone())
-                    .unwrap_or_default();
                 app::spawn(world.clone(), id, subnet, listener, token);
             }
             worlds.push(world);

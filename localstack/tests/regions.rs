@@ -41,15 +41,10 @@ fn app_answer(env: &Env) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Ground-truth events of `kind` after the stack's first `fault_applied`.
-async fn events_of(env: &Env, kind: &str) -> Vec<Value> {
-    env.truth_of(kind).await
-}
-
 /// Waits until every runbook step has finished; panics when one failed.
 async fn wait_runbook(env: &Env, steps: usize, within: Duration) {
     wait_until(within, "every runbook step finished", || async {
-        let ev = events_of(env, "runbook_step").await;
+        let ev = env.truth_of("runbook_step").await;
         if let Some(f) = ev.iter().find(|e| e["phase"] == "failed") {
             panic!("runbook step failed: {f}");
         }
@@ -168,7 +163,7 @@ async fn cross_region_cut_holds_replication_until_it_ends() {
         Duration::from_secs(5),
         "the cut has lasted longer than the lag",
         || async {
-            let reverted = !events_of(&env, "fault_reverted").await.is_empty();
+            let reverted = !env.truth_of("fault_reverted").await.is_empty();
             assert!(
                 reverted || !west.db_data().unwrap_or_default().contains_key("during-cut"),
                 "a write crossed a cut link"
@@ -177,7 +172,7 @@ async fn cross_region_cut_holds_replication_until_it_ends() {
         },
     )
     .await;
-    let cuts = events_of(&env, "cross_region").await;
+    let cuts = env.truth_of("cross_region").await;
     assert!(
         cuts.iter().any(|e| e["other"] == "us-west-2" && e["cut"] == true),
         "{cuts:?}"
@@ -216,7 +211,7 @@ async fn pilot_light_outage_promotes_and_loses_only_the_lag() {
         "DNS points at us-west-2"
     );
     let failover = wait_for(Duration::from_secs(1), "a region failover is recorded", || async {
-        events_of(&env, "region_failover").await.pop()
+        env.truth_of("region_failover").await.pop()
     })
     .await;
     assert_eq!(str_of(&failover, "how"), "promote");
@@ -237,7 +232,7 @@ async fn pilot_light_outage_promotes_and_loses_only_the_lag() {
         lost, missing,
         "ground truth names exactly the acknowledged writes us-west-2 lacks"
     );
-    let entry = events_of(&env, "entry_serving").await;
+    let entry = env.truth_of("entry_serving").await;
     let last = entry.last().unwrap();
     assert_eq!(last["serving"], true);
     assert_eq!(last["regions"], serde_json::json!(["us-west-2"]));
@@ -262,7 +257,7 @@ async fn backup_restore_outage_restores_the_latest_copy() {
     env.wait_all_healthy().await;
     let writer = Writer::start(env.lb(), "br");
     wait_until(Duration::from_secs(15), "a snapshot with writes is copied", || async {
-        events_of(&env, "backup")
+        env.truth_of("backup")
             .await
             .iter()
             .any(|e| e["phase"] == "copied" && e["writes"].as_u64() > Some(0))
@@ -274,10 +269,7 @@ async fn backup_restore_outage_restores_the_latest_copy() {
         .await;
     wait_runbook(&env, 3, Duration::from_secs(40)).await;
     let (acked, _) = writer.finish().await;
-    let failover = events_of(&env, "region_failover")
-        .await
-        .pop()
-        .expect("a region failover");
+    let failover = env.truth_of("region_failover").await.pop().expect("a region failover");
     assert_eq!(str_of(&failover, "how"), "restore");
     assert!(failover["data_age_ms"].as_i64().unwrap() > 0);
     let lost: BTreeSet<String> = failover["lost_write_ids"]
@@ -333,7 +325,7 @@ async fn active_active_outage_drops_the_region_and_loses_nothing() {
     .await;
     env.wait_experiment(&exp, "completed", Duration::from_secs(20)).await;
     let (acked, _) = writer.finish().await;
-    assert!(events_of(&env, "region_failover").await.is_empty());
+    assert!(env.truth_of("region_failover").await.is_empty());
     wait_until(
         Duration::from_secs(10),
         "both regions hold every acknowledged write",

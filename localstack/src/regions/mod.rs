@@ -99,7 +99,7 @@ impl Regions {
                 _ = cancel.cancelled() => return,
                 _ = every.tick() => {}
             }
-            let broken = self.broken.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let broken = self.broken.lock().unwrap_or_else(|p| p.into_inner());
             for (i, link) in self.stack.replication.iter().enumerate() {
                 if broken.contains(&i) {
                     continue;
