@@ -13,7 +13,7 @@ use super::{
     SCHEMA_VERSION,
 };
 use crate::journal::{Event, EventKind};
-use crate::traffic::PROBES_FILE;
+use crate::traffic::{LATE_FLOOR, PROBES_FILE};
 use crate::verdict::Verdict;
 
 /// A run folder read back.
@@ -264,19 +264,18 @@ fn probe_stats(rows: &[ProbeRow]) -> ProbeStats {
         max_ms: latency.last().map_or(0.0, |v| *v as f64 / 1000.0),
         schedule_lag_p99_ms: quantile_ms(&lag, 0.99),
         schedule_lag_max_ms: lag.last().map_or(0.0, |v| *v as f64 / 1000.0),
-        // The rate is not in the probe log: count against the threshold's 20 ms floor.
-        late_sends: lag.iter().filter(|v| **v as f64 > LATE_FLOOR_MS * 1000.0).count() as u64,
-        late_threshold_ms: LATE_FLOOR_MS,
+        // The rate is not in the probe log: count against the threshold's floor.
+        late_sends: lag
+            .iter()
+            .filter(|v| i128::from(**v) > LATE_FLOOR.as_micros() as i128)
+            .count() as u64,
+        late_threshold_ms: LATE_FLOOR.as_secs_f64() * 1000.0,
         dropped_sends: 0,
         saturated: 0,
         failures,
         by_served_by,
     }
 }
-
-/// The least dispatch lag that makes a probe late at any rate
-/// ([`crate::traffic::late_threshold`]), ms.
-const LATE_FLOOR_MS: f64 = 20.0;
 
 fn timeline(rows: &[ProbeRow], t0: i64) -> Vec<TimelinePoint> {
     let mut slots: BTreeMap<i64, (TimelinePoint, Vec<i64>)> = BTreeMap::new();

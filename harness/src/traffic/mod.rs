@@ -42,5 +42,5 @@ pub use ledger::{AckLedger, AckedWrite};
 pub use live::LiveStats;
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER};
-pub use prober::{late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, MAX_LATE_SHARE};
+pub use prober::{late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE};
 pub use verify::{verify_writes, verify_writes_resolving, VerifyOutcome, VERIFY_CONCURRENCY};

@@ -272,8 +272,11 @@ pub const MAX_LATE_SHARE: f64 = 0.01;
 /// stated tolerance.
 pub fn late_threshold(rate_per_sec: f64) -> Duration {
     let two_intervals = if rate_per_sec > 0.0 { 2.0 / rate_per_sec } else { 0.0 };
-    Duration::from_secs_f64(two_intervals.max(0.020))
+    Duration::from_secs_f64(two_intervals).max(LATE_FLOOR)
 }
+
+/// The least dispatch lag that makes a probe late, whatever the rate.
+pub const LATE_FLOOR: Duration = Duration::from_millis(20);
 
 /// The most probes allowed in flight: twice what the rate keeps busy when every probe
 /// runs to its timeout, plus 64. Probes end by their timeout, so only a machine that
