@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_fis::types::{ExperimentSummary, ExperimentTemplateSummary};
+
 use crate::aws::{describe_error, Clients};
 use crate::fault::{self, RUN_TAG};
 use crate::observe::is_final;
@@ -17,8 +19,38 @@ use crate::scenario::Target;
 /// The tag with the scenario's name on every experiment drdrill starts.
 pub const SCENARIO_TAG: &str = "drdrill:scenario";
 
-/// Most pages of ListExperiments / ListExperimentTemplates read.
-const MAX_PAGES: usize = 1000;
+/// Every experiment of the account and region (the SDK's paginator follows `nextToken`
+/// and stops on a repeated one).
+async fn all_experiments(clients: &Clients) -> Result<Vec<ExperimentSummary>, CleanupError> {
+    clients
+        .fis
+        .list_experiments()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CleanupError::List {
+            call: "ListExperiments",
+            message: describe_error(&e),
+        })
+}
+
+/// Every experiment template of the account and region.
+async fn all_templates(clients: &Clients) -> Result<Vec<ExperimentTemplateSummary>, CleanupError> {
+    clients
+        .fis
+        .list_experiment_templates()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| CleanupError::List {
+            call: "ListExperimentTemplates",
+            message: describe_error(&e),
+        })
+}
 
 /// An experiment started by drdrill that has not ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,39 +114,22 @@ fn is_drdrill(tags: Option<&std::collections::HashMap<String, String>>) -> bool 
 /// Every experiment tagged by drdrill that is not in a final state.
 pub async fn find_leftovers(clients: &Clients) -> Result<Vec<Leftover>, CleanupError> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let page = clients
-            .fis
-            .list_experiments()
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| CleanupError::List {
-                call: "ListExperiments",
-                message: describe_error(&e),
-            })?;
-        for e in page.experiments() {
-            let status = e
-                .state()
-                .and_then(|s| s.status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            if !is_drdrill(e.tags()) || is_final(&status) {
-                continue;
-            }
-            let tag = |k: &str| e.tags().and_then(|t| t.get(k)).cloned();
-            out.push(Leftover {
-                id: e.id().unwrap_or_default().to_string(),
-                status,
-                run_id: tag(RUN_TAG),
-                scenario: tag(SCENARIO_TAG),
-            });
+    for e in all_experiments(clients).await? {
+        let status = e
+            .state()
+            .and_then(|s| s.status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        if !is_drdrill(e.tags()) || is_final(&status) {
+            continue;
         }
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            break;
-        }
+        let tag = |k: &str| e.tags().and_then(|t| t.get(k)).cloned();
+        out.push(Leftover {
+            id: e.id().unwrap_or_default().to_string(),
+            status,
+            run_id: tag(RUN_TAG),
+            scenario: tag(SCENARIO_TAG),
+        });
     }
     Ok(out)
 }
@@ -155,50 +170,20 @@ pub async fn delete_leftover_templates(
     clients: &Clients,
     say: &mut dyn FnMut(String),
 ) -> Result<Vec<String>, CleanupError> {
-    let list_error = |call: &'static str| move |message: String| CleanupError::List { call, message };
-    let mut in_use = std::collections::BTreeSet::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let page = clients
-            .fis
-            .list_experiments()
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| list_error("ListExperiments")(describe_error(&e)))?;
-        for e in page.experiments() {
-            let status = e.state().and_then(|s| s.status()).map(|s| s.as_str()).unwrap_or("");
-            if !is_final(status) {
-                in_use.insert(e.experiment_template_id().unwrap_or_default().to_string());
-            }
-        }
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
+    let in_use: std::collections::BTreeSet<String> = all_experiments(clients)
+        .await?
+        .iter()
+        .filter(|e| !is_final(e.state().and_then(|s| s.status()).map(|s| s.as_str()).unwrap_or("")))
+        .map(|e| e.experiment_template_id().unwrap_or_default().to_string())
+        .collect();
     let mut deleted = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let page = clients
-            .fis
-            .list_experiment_templates()
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| list_error("ListExperimentTemplates")(describe_error(&e)))?;
-        for t in page.experiment_templates() {
-            let id = t.id().unwrap_or_default();
-            let ours = t.tags().is_some_and(|tags| tags.contains_key(RUN_TAG));
-            if ours && !in_use.contains(id) {
-                fault::delete_template(clients, id).await;
-                say(format!("deleted experiment template {id} left by a drdrill run"));
-                deleted.push(id.to_string());
-            }
-        }
-        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
-        if token.is_none() {
-            break;
+    for t in all_templates(clients).await? {
+        let id = t.id().unwrap_or_default();
+        let ours = t.tags().is_some_and(|tags| tags.contains_key(RUN_TAG));
+        if ours && !in_use.contains(id) {
+            fault::delete_template(clients, id).await;
+            say(format!("deleted experiment template {id} left by a drdrill run"));
+            deleted.push(id.to_string());
         }
     }
     Ok(deleted)
