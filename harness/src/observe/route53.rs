@@ -110,59 +110,52 @@ async fn probing_health_checks(
     if targets.is_empty() {
         return Ok(ids);
     }
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let out = client
-            .list_health_checks()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(|e| DiscoverError {
-                call: "ListHealthChecks".into(),
-                message: aws_sdk_route53::error::DisplayErrorContext(&e).to_string(),
-            })?;
-        for h in out.health_checks() {
-            let Some(c) = h.health_check_config() else { continue };
-            let hits = [c.fully_qualified_domain_name(), c.ip_address()]
-                .into_iter()
-                .flatten()
-                .any(|t| targets.contains(&norm(t)));
-            if hits {
-                ids.push(h.id().to_string());
-            }
+    let all = client
+        .list_health_checks()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| DiscoverError {
+            call: "ListHealthChecks".into(),
+            message: describe_error(&e),
+        })?;
+    for h in all {
+        let Some(c) = h.health_check_config() else { continue };
+        let hits = [c.fully_qualified_domain_name(), c.ip_address()]
+            .into_iter()
+            .flatten()
+            .any(|t| targets.contains(&norm(t)));
+        if hits {
+            ids.push(h.id().to_string());
         }
-        if !out.is_truncated() {
-            break;
-        }
-        marker = out.next_marker().map(str::to_string);
     }
     Ok(ids)
 }
 
 /// Every hosted zone: (id without `/hostedzone/`, absolute lower-case name).
 async fn list_zones(client: &aws_sdk_route53::Client) -> Result<Vec<(String, String)>, DiscoverError> {
-    let mut zones = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let out = client
-            .list_hosted_zones()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .map_err(|e| DiscoverError {
-                call: "ListHostedZones".into(),
-                message: describe_error(&e),
-            })?;
-        for z in out.hosted_zones() {
-            let id = z.id().trim_start_matches("/hostedzone/").to_string();
-            zones.push((id, absolute(z.name())));
-        }
-        match out.next_marker() {
-            Some(next) if out.is_truncated() => marker = Some(next.to_string()),
-            _ => break,
-        }
-    }
-    Ok(zones)
+    let zones = client
+        .list_hosted_zones()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| DiscoverError {
+            call: "ListHostedZones".into(),
+            message: describe_error(&e),
+        })?;
+    Ok(zones
+        .iter()
+        .map(|z| {
+            (
+                z.id().trim_start_matches("/hostedzone/").to_string(),
+                absolute(z.name()),
+            )
+        })
+        .collect())
 }
 
 /// The record sets named `name` in `zone`: (health check id, alias target DNS name).
