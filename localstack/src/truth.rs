@@ -204,6 +204,12 @@ impl RegionTruth {
         self.log.record_in(Some(&self.region), what);
     }
 
+    /// Appends an event of this region stamped `t_unix_ms` (a moment already past, e.g.
+    /// when a fault began to be applied), in time order among the events already logged.
+    pub fn record_at(&self, t_unix_ms: i64, what: Truth) {
+        self.log.record_in_at(t_unix_ms, Some(&self.region), what);
+    }
+
     /// A copy of every event of the shared log (every region), oldest first.
     pub fn snapshot(&self) -> Vec<TruthEvent> {
         self.log.snapshot()
@@ -229,17 +235,61 @@ impl GroundTruth {
 
     /// Appends an event stamped now, in `region`.
     pub fn record_in(&self, region: Option<&str>, what: Truth) {
+        self.record_in_at(now_unix_ms(), region, what);
+    }
+
+    /// Appends an event stamped `t_unix_ms`, in `region`, after every event stamped at or
+    /// before it, so the log stays in time order when the stamp lies in the past.
+    pub fn record_in_at(&self, t_unix_ms: i64, region: Option<&str>, what: Truth) {
         tracing::info!(?region, ?what, "truth");
         let ev = TruthEvent {
-            t_unix_ms: now_unix_ms(),
+            t_unix_ms,
             region: region.map(str::to_string),
             what,
         };
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).push(ev);
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let at = events.iter().rposition(|e| e.t_unix_ms <= t_unix_ms).map_or(0, |i| i + 1);
+        events.insert(at, ev);
     }
 
     /// A copy of every event so far, oldest first.
     pub fn snapshot(&self) -> Vec<TruthEvent> {
         self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(serving: bool) -> Truth {
+        Truth::Serving { serving }
+    }
+
+    /// An event stamped in the past goes before every later-stamped event already logged,
+    /// and after those stamped at the same moment or earlier: the log stays in time order.
+    #[test]
+    fn events_stamped_in_the_past_keep_the_log_in_time_order() {
+        let log = GroundTruth::default();
+        log.record_in_at(10, None, serving(true));
+        log.record_in_at(20, None, serving(false));
+        log.record_in_at(30, None, serving(true));
+        log.record_in_at(20, Some("r"), serving(true));
+        log.record_in_at(5, None, serving(false));
+        let got: Vec<(i64, Option<String>)> = log
+            .snapshot()
+            .into_iter()
+            .map(|e| (e.t_unix_ms, e.region))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (5, None),
+                (10, None),
+                (20, None),
+                (20, Some("r".to_string())),
+                (30, None)
+            ]
+        );
     }
 }

@@ -623,10 +623,13 @@ async fn run_action(
     stop: &CancellationToken,
 ) -> Result<bool, String> {
     let ids: Vec<String> = resources.iter().map(|r| r.id.clone()).collect();
-    let event = |applied: bool| {
+    // Each event is stamped with the moment its effect began (taken just before applying or
+    // reverting it) and recorded once the effect is in place: the log shows the fault before
+    // the serving change it causes, and a reader who sees the event finds the effect there.
+    let event = |applied: bool, began: i64| {
         let (experiment, action_name, action_id, targets) =
             (exp.to_string(), name.to_string(), action.action_id.clone(), ids.clone());
-        world.truth.record(if applied {
+        world.truth.record_at(began, if applied {
             Truth::FaultApplied {
                 experiment,
                 action: action_name,
@@ -651,64 +654,75 @@ async fn run_action(
                 .filter(|i| ids.contains(&i.id) && i.state == crate::world::InstanceState::Running)
                 .map(|i| i.id)
                 .collect();
+            let began = now_unix_ms();
             world
                 .stop_instances(&running)
                 .map_err(|id| format!("instance {id} does not exist"))?;
-            event(true);
+            event(true, began);
             let Some(restart) = restart else { return Ok(true) };
             let full = hold(restart, stop).await;
+            let began = now_unix_ms();
             world
                 .start_instances(&running)
                 .map_err(|id| format!("instance {id} does not exist"))?;
-            event(false);
+            event(false, began);
             Ok(full)
         }
         "aws:ec2:terminate-instances" => {
+            let began = now_unix_ms();
             world
                 .terminate_instances(&ids)
                 .map_err(|id| format!("instance {id} does not exist"))?;
-            event(true);
+            event(true, began);
             Ok(true)
         }
         "aws:network:disrupt-connectivity" => {
             let d = param_duration(action, "duration")?.unwrap_or_default();
+            let began = now_unix_ms();
             world.block_subnets(&ids);
-            event(true);
+            event(true, began);
             let full = hold(d, stop).await;
+            let began = now_unix_ms();
             world.unblock_subnets(&ids);
-            event(false);
+            event(false, began);
             Ok(full)
         }
         "aws:network:route-table-disrupt-cross-region-connectivity" => {
             let d = param_duration(action, "duration")?.unwrap_or_default();
             let other = action.parameters.get("region").map(String::as_str);
+            let began = now_unix_ms();
             world.cut_cross_region(other);
-            event(true);
+            event(true, began);
             let full = hold(d, stop).await;
+            let began = now_unix_ms();
             world.restore_cross_region(other);
-            event(false);
+            event(false, began);
             Ok(full)
         }
         "aws:rds:failover-db-cluster" => {
+            let began = now_unix_ms();
             world.db_failover();
-            event(true);
+            event(true, began);
             let full = hold(world.stack.database.failover_duration.0, stop).await;
             if !full {
+                let began = now_unix_ms();
                 world.db_end_outage();
-                event(false);
+                event(false, began);
             }
             Ok(full)
         }
         "aws:rds:reboot-db-instances" => {
             let force = action.parameters.get("forceFailover").is_some_and(|v| v == "true");
+            let began = now_unix_ms();
             for id in &ids {
                 world.db_reboot(id, force);
             }
-            event(true);
+            event(true, began);
             let full = hold(world.stack.database.reboot_duration.0, stop).await;
             if !full {
+                let began = now_unix_ms();
                 world.db_end_outage();
-                event(false);
+                event(false, began);
             }
             Ok(full)
         }
