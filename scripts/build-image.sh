@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
 # Builds the local stack's container image without any registry: the image is FROM scratch
-# with the release binary, the shared libraries it links and the dynamic loader (found
-# with ldd), and the bundled stack files.
+# with the local stack's binary (release unless --binary), the shared libraries it links
+# and the dynamic loader (found with ldd), and the bundled stack files.
 #
 #   scripts/build-image.sh            # builds drdrill/localstack:local
 #   DRDRILL_IMAGE=name:tag scripts/build-image.sh
+#   scripts/build-image.sh --binary target/debug/drdrill-localstack
 #
 # Needs a Docker engine (scripts/docker-engine.sh start) and takes one release build of
-# the local stack (a few minutes on 2 cores; incremental afterwards).
+# the local stack (a few minutes on 2 cores; incremental afterwards). `--binary PATH` packs
+# a binary already built instead (scripts/test.sh packs the one its test build made, so CI
+# compiles the dependency tree once, not twice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IMAGE=${DRDRILL_IMAGE:-drdrill/localstack:local}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 CTX=$TARGET_DIR/docker-context
-BIN=$TARGET_DIR/release/drdrill-localstack
-
-cargo build --release --locked -p drdrill-localstack
+BIN=
+case "${1:-}" in
+    --binary)
+        BIN=${2:?"build-image: --binary needs a path"}
+        ;;
+    "") ;;
+    *)
+        echo "build-image: unknown argument $1 (usage: build-image.sh [--binary PATH])" >&2
+        exit 2
+        ;;
+esac
+if [[ -z $BIN ]]; then
+    BIN=$TARGET_DIR/release/drdrill-localstack
+    cargo build --release --locked -p drdrill-localstack
+fi
 [[ -x $BIN ]] || {
     echo "build-image: $BIN was not built" >&2
     exit 1

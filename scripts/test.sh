@@ -34,9 +34,13 @@ if [[ ${DRDRILL_CONTAINER_TESTS:-} == off ]]; then
     container_skip="DRDRILL_CONTAINER_TESTS=off"
 else
     stop_docker=1
+    # The image packs the local stack's binary from the test build below (not a separate
+    # release build): build the tests first, then the image, then run them.
     if ! scripts/docker-engine.sh start 2>&1 | tee -a "$setup_log"; then
         container_skip=$(tail -n 1 "$setup_log")
-    elif ! scripts/build-image.sh 2>&1 | tee -a "$setup_log"; then
+    elif ! cargo test --workspace --all-targets --locked --no-run 2>&1 | tee -a "$setup_log"; then
+        container_skip="the tests did not build (the run below shows why)"
+    elif ! scripts/build-image.sh --binary "${CARGO_TARGET_DIR:-target}/debug/drdrill-localstack" 2>&1 | tee -a "$setup_log"; then
         container_skip="the image could not be built: $(tail -n 1 "$setup_log")"
     else
         # Engine and image are ready: from here a container test that cannot start its
