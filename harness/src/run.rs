@@ -756,17 +756,24 @@ async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {
     let sc = &ctx.loaded.scenario;
     let cfg = traffic_config(&ctx.loaded, plan.base_url());
     ctx.progress
-        .line(&format!("verifying {} acknowledged writes", outcome.acked.len()));
-    let verified = traffic::verify_writes_resolving(
-        plan.base_url(),
-        ctx.dns.as_ref(),
-        &cfg.read,
-        sc.probe.expect_status.as_deref(),
-        &outcome.acked,
-        sc.timings.verification_grace.get(),
-        sc.traffic.timeout.get(),
-    )
-    .await;
+        .line(&format!("verifying {} acknowledged writes", outcome.acks.len()));
+    let verified = match outcome.acks.reader() {
+        Ok(mut acks) => {
+            let verified = traffic::verify_writes_resolving(
+                plan.base_url(),
+                ctx.dns.as_ref(),
+                &cfg.read,
+                sc.probe.expect_status.as_deref(),
+                acks.by_ref(),
+                sc.timings.verification_grace.get(),
+                sc.traffic.timeout.get(),
+            )
+            .await;
+            // A list that could not be read whole cannot tell what was lost.
+            acks.finish().and(verified)
+        }
+        Err(e) => Err(e),
+    };
     ctx.traffic = Some(outcome);
     let verified = verified.map_err(|e| error(format!("verify: {e}")))?;
     ctx.journal.record(EventKind::Verified {
@@ -973,7 +980,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
                 .map(|l| l.p99_us as f64 / 1000.0)
                 .reduce(f64::max);
             if let Some(lost) = &ctx.lost {
-                rep.data_loss = Some(analysis::data_loss(t.acked.len(), lost, ti));
+                rep.data_loss = Some(analysis::data_loss(t.acks.len(), lost, ti));
             }
         }
     }

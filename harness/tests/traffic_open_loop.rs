@@ -52,13 +52,14 @@ async fn sends_on_schedule_and_logs_every_probe() {
     let writes: HashSet<&str> = rows.iter().filter(|r| r[1] == "write").map(|r| r[2].as_str()).collect();
     let reads = rows.iter().filter(|r| r[1] == "read").count();
     assert!(reads > 50, "reads of acknowledged writes happened: {reads}");
-    let acked: HashSet<&str> = outcome.acked.iter().map(|a| a.id.as_str()).collect();
+    let all_acked = outcome.acks.read_all().expect("the ack list reads back whole");
+    let acked: HashSet<&str> = all_acked.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(acked, writes);
     assert_eq!(server.stored(), writes.len());
     let ack_rows = csv_rows(&log.acks_path);
-    assert_eq!(ack_rows.len(), outcome.acked.len());
-    assert!(outcome
-        .acked
+    assert_eq!(ack_rows.len(), outcome.acks.len());
+    assert_eq!(all_acked.len(), outcome.acks.len());
+    assert!(all_acked
         .iter()
         .all(|a| a.id.starts_with(&outcome.run_prefix) && a.acked_unix_ms >= a.scheduled_unix_ms));
 

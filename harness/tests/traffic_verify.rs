@@ -21,7 +21,7 @@ async fn verify_finds_exactly_the_forgotten_writes() {
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     tokio::time::sleep(Duration::from_millis(400)).await;
     let outcome = handle.stop().await;
-    let acked = outcome.acked;
+    let acked = outcome.acks.read_all().expect("acks.csv reads back");
     assert!(acked.len() >= 60, "only {} writes acknowledged", acked.len());
     assert_eq!(acked.len() as u64, outcome.ok);
 
@@ -39,7 +39,7 @@ async fn verify_finds_exactly_the_forgotten_writes() {
         &server.base_url(),
         &read_spec(),
         None,
-        &acked,
+        acked.clone(),
         grace,
         Duration::from_secs(1),
     )
@@ -66,7 +66,7 @@ async fn a_write_that_reappears_within_the_grace_is_verified() {
     cfg.write_ratio = 1.0;
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let acked = handle.stop().await.acked;
+    let acked = handle.stop().await.acks.read_all().expect("acks.csv reads back");
     assert!(acked.len() >= 10);
 
     let late = acked[5].clone();
@@ -89,7 +89,7 @@ async fn a_write_that_reappears_within_the_grace_is_verified() {
         &server.base_url(),
         &read_spec(),
         Some(&[200]),
-        &acked,
+        acked.clone(),
         Duration::from_secs(2),
         Duration::from_secs(1),
     )

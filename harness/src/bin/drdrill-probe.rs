@@ -156,7 +156,7 @@ fn figures(args: &Args, outcome: &TrafficOutcome, drain_s: f64) -> Value {
         "failed": outcome.failed,
         "sent_rate": outcome.sent as f64 / seconds,
         "ok_rate": outcome.ok as f64 / seconds,
-        "acked_writes": outcome.acked.len(),
+        "acked_writes": outcome.acks.len(),
         "client_rotations": outcome.client_rotations,
         "stop_drain_s": drain_s,
         "latency_ms": percentiles(&outcome.latency),

@@ -32,6 +32,14 @@ pub enum TrafficError {
         #[source]
         source: std::io::Error,
     },
+    /// The list of acknowledged writes (`acks.csv`) could not be read back whole.
+    #[error("acknowledged writes in {path}: {reason}")]
+    AckLog {
+        /// The ack log.
+        path: PathBuf,
+        /// What is wrong: the unreadable record with its line, or a count that differs.
+        reason: String,
+    },
     /// A background task of the prober panicked or was cancelled.
     #[error("traffic task {task} ended abnormally")]
     Task {

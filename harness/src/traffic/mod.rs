@@ -5,8 +5,9 @@
 //!   measured from the scheduled time and schedule lag is recorded, so
 //!   nothing is hidden by coordinated omission.
 //! - Writes carry unique ids (`<run prefix>-<seq>`); every acknowledged one
-//!   goes to the [`AckLedger`]; reads fetch a random acknowledged id and
-//!   check the body.
+//!   is counted by the [`AckLedger`] and logged to `acks.csv`; reads fetch a
+//!   random id from a bounded uniform sample of them and check the body; the
+//!   verify phase streams the whole list back from disk ([`AckList`]).
 //! - Counters live in 10 ms [`Bucket`]s keyed by scheduled time, latency in
 //!   bounded 100 ms [`LatencySummary`]s; every probe is streamed to
 //!   `probes.csv` (and every ack to `acks.csv`), so memory stays bounded.
@@ -38,7 +39,7 @@ pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig, ID_PLACEHOLDER};
 pub use dns::{DnsError, DnsResolver, Nameserver, QUERY_TIMEOUT};
 pub use error::TrafficError;
 pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US, LATENCY_SIGFIG};
-pub use ledger::{AckLedger, AckedWrite};
+pub use ledger::{AckLedger, AckList, AckReader, AckedWrite, READ_SAMPLE};
 pub use live::LiveStats;
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER};

@@ -69,9 +69,19 @@ pub struct ProbeLogSummary {
     pub acks_written: u64,
 }
 
-/// The writer's result: its summary and the first write error, after which it
-/// stopped writing (but kept draining, so probes never block).
-pub(crate) type WriterResult = (ProbeLogSummary, Option<TrafficError>);
+/// The writer's result.
+#[derive(Debug)]
+pub(crate) struct WriterResult {
+    /// What was written where.
+    pub summary: ProbeLogSummary,
+    /// The first write error, after which the writer stopped writing (but kept
+    /// draining, so probes never block).
+    pub error: Option<TrafficError>,
+    /// After an error: every acknowledged write that may be missing from `acks.csv`
+    /// (those since the last successful flush, and all later ones), kept so that
+    /// verification still reads back every acknowledged write.
+    pub unwritten_acks: Vec<AckedWrite>,
+}
 
 /// Creates `dir` and both log files (with headers) and spawns the writer.
 /// Must be called within a Tokio runtime.
@@ -89,6 +99,8 @@ pub(crate) fn spawn(dir: &Path) -> Result<(LogSender, tokio::task::JoinHandle<Wr
         probes: LogFile::new(probes_path, probes),
         acks: LogFile::new(acks_path, acks),
         error: None,
+        acks_since_flush: Vec::new(),
+        unwritten_acks: Vec::new(),
     };
     Ok((LogSender(tx), tokio::spawn(writer.run(rx))))
 }
@@ -150,6 +162,9 @@ struct Writer {
     probes: LogFile,
     acks: LogFile,
     error: Option<TrafficError>,
+    /// Acks written since the last successful flush: not known to be on disk yet.
+    acks_since_flush: Vec<AckedWrite>,
+    unwritten_acks: Vec<AckedWrite>,
 }
 
 impl Writer {
@@ -160,7 +175,7 @@ impl Writer {
         loop {
             tokio::select! {
                 entry = rx.recv() => match entry {
-                    Some(entry) => self.write(&entry, &mut line).await,
+                    Some(entry) => self.write(entry, &mut line).await,
                     None => break,
                 },
                 _ = tick.tick() => self.flush().await,
@@ -173,28 +188,42 @@ impl Writer {
             probes_written: self.probes.lines,
             acks_written: self.acks.lines,
         };
-        (summary, self.error)
+        WriterResult {
+            summary,
+            error: self.error,
+            unwritten_acks: self.unwritten_acks,
+        }
     }
 
-    async fn write(&mut self, entry: &LogEntry, line: &mut String) {
+    async fn write(&mut self, entry: LogEntry, line: &mut String) {
         if self.error.is_some() {
+            if let LogEntry::Ack(ack) = entry {
+                self.unwritten_acks.push(ack);
+            }
             return;
         }
         line.clear();
         let result = match entry {
             LogEntry::Probe(record) => {
-                format_probe(record, line);
+                format_probe(&record, line);
                 self.probes.write_line(line).await
             }
             LogEntry::Ack(ack) => {
-                format_ack(ack, line);
+                format_ack(&ack, line);
+                self.acks_since_flush.push(ack);
                 self.acks.write_line(line).await
             }
         };
         if let Err(error) = result {
-            tracing::error!(%error, "probe log write failed; further records are dropped");
-            self.error = Some(error);
+            tracing::error!(%error, "probe log write failed; further records are kept in memory or dropped");
+            self.failed(error);
         }
+    }
+
+    /// Stops writing; the acks not known to be on disk are kept.
+    fn failed(&mut self, error: TrafficError) {
+        self.error = Some(error);
+        self.unwritten_acks.append(&mut self.acks_since_flush);
     }
 
     async fn flush(&mut self) {
@@ -205,9 +234,12 @@ impl Writer {
             Ok(()) => self.acks.flush().await,
             Err(e) => Err(e),
         };
-        if let Err(error) = result {
-            tracing::error!(%error, "probe log flush failed; further records are dropped");
-            self.error = Some(error);
+        match result {
+            Ok(()) => self.acks_since_flush.clear(),
+            Err(error) => {
+                tracing::error!(%error, "probe log flush failed; further records are kept in memory or dropped");
+                self.failed(error);
+            }
         }
     }
 }
@@ -257,6 +289,37 @@ fn csv_field(value: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// When the disk refuses the acks (`/dev/full`), every ack not known to be on disk
+    /// is handed back, so verification still sees every acknowledged write.
+    #[tokio::test]
+    async fn acks_the_disk_refused_are_handed_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = || tokio::fs::File::from_std(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap());
+        let writer = Writer {
+            probes: LogFile::new(dir.path().join(PROBES_FILE), full()),
+            acks: LogFile::new(dir.path().join(ACKS_FILE), full()),
+            error: None,
+            acks_since_flush: Vec::new(),
+            unwritten_acks: Vec::new(),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let acks: Vec<AckedWrite> = (0..3000)
+            .map(|n| AckedWrite {
+                id: format!("w-{n}"),
+                body: "x".repeat(40),
+                scheduled_unix_ms: n,
+                acked_unix_ms: n + 1,
+            })
+            .collect();
+        for ack in &acks {
+            tx.send(LogEntry::Ack(ack.clone())).unwrap();
+        }
+        drop(tx);
+        let result = writer.run(rx).await;
+        assert!(result.error.is_some(), "the write to /dev/full failed");
+        assert_eq!(result.unwritten_acks, acks);
+    }
 
     #[test]
     fn quotes_only_when_needed() {

@@ -30,7 +30,7 @@ use super::client::{self, ClientPool, HttpRequest, HttpResult};
 use super::config::StatusExpectation;
 use super::dns::DnsResolver;
 use super::latency::{new_latency_histogram, LatencySummary, SaturatingHistogram};
-use super::ledger::{AckLedger, AckedWrite};
+use super::ledger::{AckLedger, AckList, AckedWrite};
 use super::live::LiveStats;
 use super::mix::{Mix, PickRng};
 use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
@@ -158,8 +158,9 @@ pub struct TrafficOutcome {
     pub dropped_sends: u64,
     /// The in-flight cap of this run.
     pub max_in_flight: usize,
-    /// Acknowledged writes, ordered by acknowledgement time.
-    pub acked: Vec<AckedWrite>,
+    /// Every acknowledged write: read back from `acks.csv` (memory does not grow with
+    /// the run), with those the log could not write kept beside it.
+    pub acks: AckList,
     /// Probes dispatched.
     pub sent: u64,
     /// Probes that succeeded.
@@ -224,10 +225,12 @@ impl ProberHandle {
             DispatchSummary::lost()
         });
         // Every probe task holds a log sender: the writer ends after the last probe.
+        let mut unwritten_acks = Vec::new();
         let probe_log = match writer.await {
-            Ok((summary, error)) => {
-                errors.extend(error);
-                Some(summary)
+            Ok(written) => {
+                errors.extend(written.error);
+                unwritten_acks = written.unwritten_acks;
+                Some(written.summary)
             }
             Err(source) => {
                 errors.push(TrafficError::Task {
@@ -251,7 +254,11 @@ impl ProberHandle {
             late_threshold: dispatch.late_after,
             dropped_sends: dispatch.dropped,
             max_in_flight: dispatch.max_in_flight,
-            acked: ledger.snapshot(),
+            acks: AckList::new(
+                probe_log.as_ref().map(|p| p.acks_path.clone()),
+                unwritten_acks,
+                ledger.len(),
+            ),
             sent: snapshot.totals.sent,
             ok: snapshot.totals.ok,
             failed: snapshot.totals.failed,

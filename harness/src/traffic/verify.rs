@@ -29,7 +29,8 @@ pub struct VerifyOutcome {
 }
 
 /// Reads back every write in `acked` through `base_url` with the `read`
-/// request, `VERIFY_CONCURRENCY` at a time, each attempt bounded by `timeout`
+/// request, `VERIFY_CONCURRENCY` at a time (pulled from `acked` as slots free up, so
+/// a list streamed from disk is never held in memory whole), each attempt bounded by `timeout`
 /// and retries stopping once `grace` (counted from the call) has passed.
 /// `expect` lists the statuses counted as success (`None` = any 2xx).
 ///
@@ -39,7 +40,7 @@ pub async fn verify_writes(
     base_url: &str,
     read: &RequestSpec,
     expect: Option<&[u16]>,
-    acked: &[AckedWrite],
+    acked: impl IntoIterator<Item = AckedWrite>,
     grace: Duration,
     timeout: Duration,
 ) -> Result<VerifyOutcome, TrafficError> {
@@ -53,7 +54,7 @@ pub async fn verify_writes_resolving(
     dns: Option<&DnsResolver>,
     read: &RequestSpec,
     expect: Option<&[u16]>,
-    acked: &[AckedWrite],
+    acked: impl IntoIterator<Item = AckedWrite>,
     grace: Duration,
     timeout: Duration,
 ) -> Result<VerifyOutcome, TrafficError> {
@@ -76,20 +77,18 @@ pub async fn verify_writes_resolving(
         grace_ends,
         timeout,
     };
-    let results: Vec<(bool, &AckedWrite)> = stream::iter(acked)
+    let mut outcome = VerifyOutcome::default();
+    let mut results = stream::iter(acked)
         .map(|write| {
             let checker = &checker;
-            async move { (checker.read_back_until_grace(write).await, write) }
+            async move { (checker.read_back_until_grace(&write).await, write) }
         })
-        .buffer_unordered(VERIFY_CONCURRENCY)
-        .collect()
-        .await;
-    let mut outcome = VerifyOutcome::default();
-    for (found, write) in results {
+        .buffer_unordered(VERIFY_CONCURRENCY);
+    while let Some((found, write)) = results.next().await {
         if found {
             outcome.verified += 1;
         } else {
-            outcome.lost.push(write.clone());
+            outcome.lost.push(write);
         }
     }
     outcome
