@@ -861,8 +861,8 @@ fn series(outcome: &TrafficOutcome) -> Series {
     for b in &outcome.buckets {
         let i = ((b.start_unix_ms - start) / width) as usize;
         if i < len {
-            s.ok[i] += b.ok;
-            s.failed[i] += b.failed;
+            s.ok[i] += u64::from(b.ok);
+            s.failed[i] += u64::from(b.failed);
         }
     }
     s
@@ -922,7 +922,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             sent: t.sent,
             ok: t.ok,
             failed: t.failed,
-            missing_reads: t.buckets.iter().map(|b| b.missing).sum(),
+            missing_reads: t.buckets.iter().map(|b| u64::from(b.missing)).sum(),
             p50_ms: hist_ms(&t.latency, 0.5),
             p99_ms: hist_ms(&t.latency, 0.99),
             max_ms: if t.latency.is_empty() {
@@ -1009,22 +1009,15 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
 }
 
 fn failure_totals(t: &TrafficOutcome) -> std::collections::BTreeMap<String, u64> {
-    let mut total = traffic::FailureCounts::default();
+    let mut totals = std::collections::BTreeMap::new();
     for b in &t.buckets {
-        total.merge(&b.failures);
+        for (kind, n) in b.failures.by_name() {
+            if n > 0 {
+                *totals.entry(kind.to_string()).or_insert(0) += u64::from(n);
+            }
+        }
     }
-    [
-        ("connect", total.connect),
-        ("timeout", total.timeout),
-        ("status_5xx", total.status_5xx),
-        ("status_other", total.status_other),
-        ("body_mismatch", total.body_mismatch),
-        ("other", total.other),
-    ]
-    .into_iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| (k.to_string(), n))
-    .collect()
+    totals
 }
 
 fn timeline(t: &TrafficOutcome, t0: i64) -> Vec<TimelinePoint> {
@@ -1038,10 +1031,14 @@ fn timeline(t: &TrafficOutcome, t0: i64) -> Vec<TimelinePoint> {
             p99_ms: None,
             served_by: Default::default(),
         });
-        p.ok += b.ok;
-        p.failed += b.failed;
-        for (by, n) in &b.served_by {
-            *p.served_by.entry(by.clone()).or_default() += n;
+        p.ok += u64::from(b.ok);
+        p.failed += u64::from(b.failed);
+    }
+    for (start, counts) in t.served_by.intervals() {
+        if let Some(p) = points.get_mut(&(start.div_euclid(100) * 100)) {
+            for (by, n) in counts {
+                *p.served_by.entry(by.to_string()).or_default() += n;
+            }
         }
     }
     for l in &t.latency_intervals {

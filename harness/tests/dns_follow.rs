@@ -224,14 +224,23 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
         "{:?}",
         outcome.buckets.iter().map(|b| &b.failures).collect::<Vec<_>>()
     );
+    // Per probe, from the raw log: (scheduled unix ms, served-by).
+    let probes: Vec<(i64, String)> =
+        traffic_common::csv_rows(&outcome.probe_log.as_ref().expect("probe log").probes_path)
+            .into_iter()
+            .map(|r| (r[3].parse::<i64>().expect("scheduled_unix_us") / 1000, r[9].clone()))
+            .collect();
     let count = |from: i64, to: i64, who: &str| -> u64 {
-        outcome
-            .buckets
+        probes
             .iter()
-            .filter(|b| b.start_unix_ms >= from && b.start_unix_ms < to)
-            .map(|b| b.served_by.get(who).copied().unwrap_or(0))
-            .sum()
+            .filter(|(t, by)| *t >= from && *t < to && by == who)
+            .count() as u64
     };
+    // The per-100 ms served-by counts agree with the log.
+    assert_eq!(
+        outcome.served_by.count_within("new/az-new/r", 0, i64::MAX),
+        count(0, i64::MAX, "new/az-new/r")
+    );
     assert_eq!(
         count(0, switch, "new/az-new/r"),
         0,

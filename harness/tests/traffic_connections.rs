@@ -108,9 +108,13 @@ async fn failures_are_classified() {
     }
     assert_eq!(before.total(), 0, "{before:?}");
     assert!(unavailable.status_5xx >= 5, "{unavailable:?}");
-    assert_eq!(unavailable.total(), unavailable.status_5xx, "{unavailable:?}");
+    assert_eq!(
+        unavailable.total(),
+        u64::from(unavailable.status_5xx),
+        "{unavailable:?}"
+    );
     assert!(refused.connect >= 5, "{refused:?}");
-    assert_eq!(refused.total(), refused.connect, "{refused:?}");
+    assert_eq!(refused.total(), u64::from(refused.connect), "{refused:?}");
     // 503s still name who answered.
-    assert!(outcome.by_served_by.values().sum::<u64>() >= outcome.ok + unavailable.status_5xx);
+    assert!(outcome.by_served_by.values().sum::<u64>() >= outcome.ok + u64::from(unavailable.status_5xx));
 }

@@ -248,7 +248,10 @@ impl GroundTruth {
             what,
         };
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        let at = events.iter().rposition(|e| e.t_unix_ms <= t_unix_ms).map_or(0, |i| i + 1);
+        let at = events
+            .iter()
+            .rposition(|e| e.t_unix_ms <= t_unix_ms)
+            .map_or(0, |i| i + 1);
         events.insert(at, ev);
     }
 
@@ -276,11 +279,7 @@ mod tests {
         log.record_in_at(30, None, serving(true));
         log.record_in_at(20, Some("r"), serving(true));
         log.record_in_at(5, None, serving(false));
-        let got: Vec<(i64, Option<String>)> = log
-            .snapshot()
-            .into_iter()
-            .map(|e| (e.t_unix_ms, e.region))
-            .collect();
+        let got: Vec<(i64, Option<String>)> = log.snapshot().into_iter().map(|e| (e.t_unix_ms, e.region)).collect();
         assert_eq!(
             got,
             vec![

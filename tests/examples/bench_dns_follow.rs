@@ -145,19 +145,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (mut old_after, mut new_after, mut other_after) = (0u64, 0u64, 0u64);
     let mut last_old_ms = None;
     let mut first_new_ms = None;
-    for bucket in &outcome.buckets {
-        let old_n = bucket.served_by.get(OLD_SERVED_BY).copied().unwrap_or(0);
-        let new_n = bucket.served_by.get(NEW_SERVED_BY).copied().unwrap_or(0);
+    // Per probe, from the raw log (every line is a finished probe): scheduled time, served-by.
+    let log = outcome
+        .probe_log
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the probe log was lost"))?;
+    for line in std::fs::read_to_string(&log.probes_path)?.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let scheduled_ms = fields
+            .get(3)
+            .ok_or_else(|| anyhow::anyhow!("short probes.csv line: {line}"))?
+            .parse::<i64>()?
+            / 1000;
+        let served_by = fields.get(9).copied().unwrap_or("");
+        let (old_n, new_n) = (
+            u64::from(served_by == OLD_SERVED_BY),
+            u64::from(served_by == NEW_SERVED_BY),
+        );
         if old_n > 0 {
-            last_old_ms = Some(bucket.start_unix_ms);
+            last_old_ms = last_old_ms.max(Some(scheduled_ms));
         }
-        if new_n > 0 && first_new_ms.is_none() {
-            first_new_ms = Some(bucket.start_unix_ms);
+        if new_n > 0 {
+            first_new_ms = Some(first_new_ms.map_or(scheduled_ms, |t: i64| t.min(scheduled_ms)));
         }
-        if bucket.start_unix_ms >= deadline_ms {
+        if scheduled_ms >= deadline_ms {
             old_after += old_n;
             new_after += new_n;
-            other_after += bucket.completed().saturating_sub(old_n + new_n);
+            other_after += 1 - old_n - new_n;
         }
     }
     let reached = old_after + new_after + other_after;

@@ -10,21 +10,24 @@ use super::probe::{FailureKind, ProbeOutcome};
 /// Width of a bucket in milliseconds; bucket starts are multiples of it in unix time.
 pub const BUCKET_MS: i64 = 10;
 
+/// Width of a `served-by` interval in milliseconds (the report's timeline step).
+pub const SERVED_MS: i64 = 100;
+
 /// Failed probes by class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FailureCounts {
     /// Connection refused / unreachable / DNS failure.
-    pub connect: u64,
+    pub connect: u32,
     /// No complete response before the timeout.
-    pub timeout: u64,
+    pub timeout: u32,
     /// Unexpected 5xx status.
-    pub status_5xx: u64,
+    pub status_5xx: u32,
     /// Other unexpected status (e.g. 404).
-    pub status_other: u64,
+    pub status_other: u32,
     /// Read-back body differed from what was written.
-    pub body_mismatch: u64,
+    pub body_mismatch: u32,
     /// Anything else (reset, malformed response, …).
-    pub other: u64,
+    pub other: u32,
 }
 
 impl FailureCounts {
@@ -38,53 +41,64 @@ impl FailureCounts {
             FailureKind::BodyMismatch => &mut self.body_mismatch,
             FailureKind::Other => &mut self.other,
         };
-        *slot += 1;
+        *slot = slot.saturating_add(1);
     }
 
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &Self) {
-        self.connect += other.connect;
-        self.timeout += other.timeout;
-        self.status_5xx += other.status_5xx;
-        self.status_other += other.status_other;
-        self.body_mismatch += other.body_mismatch;
-        self.other += other.other;
+        self.connect = self.connect.saturating_add(other.connect);
+        self.timeout = self.timeout.saturating_add(other.timeout);
+        self.status_5xx = self.status_5xx.saturating_add(other.status_5xx);
+        self.status_other = self.status_other.saturating_add(other.status_other);
+        self.body_mismatch = self.body_mismatch.saturating_add(other.body_mismatch);
+        self.other = self.other.saturating_add(other.other);
+    }
+
+    /// The counts by class name (`connect`, `timeout`, `status_5xx`, `status_other`,
+    /// `body_mismatch`, `other`), in that order.
+    pub fn by_name(&self) -> [(&'static str, u32); 6] {
+        [
+            ("connect", self.connect),
+            ("timeout", self.timeout),
+            ("status_5xx", self.status_5xx),
+            ("status_other", self.status_other),
+            ("body_mismatch", self.body_mismatch),
+            ("other", self.other),
+        ]
     }
 
     /// The sum over all classes.
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.status_5xx + self.status_other + self.body_mismatch + self.other
+        self.by_name().iter().map(|&(_, n)| u64::from(n)).sum()
     }
 }
 
 /// Counters for the probes scheduled in `[start_unix_ms, start_unix_ms + BUCKET_MS)`.
+/// Kept small (48 bytes): a run holds one per 10 ms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bucket {
     /// Start of the bucket (unix ms, a multiple of [`BUCKET_MS`]).
     pub start_unix_ms: i64,
     /// Probes dispatched.
-    pub sent: u64,
+    pub sent: u32,
     /// Probes that succeeded.
-    pub ok: u64,
+    pub ok: u32,
     /// Probes that failed (any class).
-    pub failed: u64,
+    pub failed: u32,
     /// Reads of acknowledged writes answered 404 (counted in `ok` as well: served).
-    pub missing: u64,
+    pub missing: u32,
     /// Failures by class; `failures.timeout` is the bucket's timeout count.
     pub failures: FailureCounts,
-    /// Completed probes by `served-by` header value (probes without the header
-    /// are not counted here).
-    pub served_by: BTreeMap<String, u64>,
 }
 
 impl Bucket {
     /// Probes that timed out.
-    pub fn timeouts(&self) -> u64 {
+    pub fn timeouts(&self) -> u32 {
         self.failures.timeout
     }
 
     /// Probes that finished (ok or failed).
-    pub fn completed(&self) -> u64 {
+    pub fn completed(&self) -> u32 {
         self.ok + self.failed
     }
 }
@@ -102,23 +116,100 @@ pub struct WindowStats {
     pub completed: u64,
 }
 
-/// A bucket as stored: served-by values interned to small indices.
-#[derive(Debug, Clone, Default)]
-struct RawBucket {
-    sent: u64,
-    ok: u64,
-    missing: u64,
-    failed: u64,
-    failures: FailureCounts,
-    served_by: Vec<(u32, u64)>,
+/// Completed probes by `served-by` header value per [`SERVED_MS`] of scheduled time
+/// (probes without the header are not counted). Values are interned: each interval
+/// holds `(index into names, count)` pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServedByIntervals {
+    origin_unix_ms: i64,
+    names: Vec<String>,
+    intervals: Vec<Vec<(u32, u32)>>,
 }
 
-/// All buckets of a run, from the first scheduled probe on.
+impl ServedByIntervals {
+    fn new(first_unix_ms: i64) -> Self {
+        Self {
+            origin_unix_ms: first_unix_ms.div_euclid(SERVED_MS) * SERVED_MS,
+            ..Self::default()
+        }
+    }
+
+    fn record(&mut self, scheduled_unix_ms: i64, name: &str, index: &mut HashMap<String, u32>) {
+        let name = match index.get(name) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+                self.names.push(name.to_owned());
+                index.insert(name.to_owned(), i);
+                i
+            }
+        };
+        let slot = usize::try_from((scheduled_unix_ms - self.origin_unix_ms).div_euclid(SERVED_MS)).unwrap_or(0);
+        if self.intervals.len() <= slot {
+            self.intervals.resize_with(slot + 1, Vec::new);
+        }
+        let counts = &mut self.intervals[slot];
+        match counts.iter_mut().find(|(i, _)| *i == name) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => counts.push((name, 1)),
+        }
+    }
+
+    /// Every interval that counted something: its start (unix ms) and `(value, count)`s.
+    pub fn intervals(&self) -> impl Iterator<Item = (i64, impl Iterator<Item = (&str, u64)>)> {
+        self.intervals
+            .iter()
+            .enumerate()
+            .filter(|(_, counts)| !counts.is_empty())
+            .map(|(slot, counts)| {
+                let start = self.origin_unix_ms + slot as i64 * SERVED_MS;
+                (
+                    start,
+                    counts
+                        .iter()
+                        .map(|&(i, n)| (self.names[i as usize].as_str(), u64::from(n))),
+                )
+            })
+    }
+
+    /// Probes served by `name` in the intervals lying wholly in `[from_unix_ms, to_unix_ms)`.
+    pub fn count_within(&self, name: &str, from_unix_ms: i64, to_unix_ms: i64) -> u64 {
+        self.intervals()
+            .filter(|(start, _)| *start >= from_unix_ms && start.saturating_add(SERVED_MS) <= to_unix_ms)
+            .flat_map(|(_, counts)| counts)
+            .filter(|(by, _)| *by == name)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Probes served by `name` in the intervals overlapping `[from_unix_ms, to_unix_ms)`.
+    pub fn count_overlapping(&self, name: &str, from_unix_ms: i64, to_unix_ms: i64) -> u64 {
+        self.intervals()
+            .filter(|(start, _)| start.saturating_add(SERVED_MS) > from_unix_ms && *start < to_unix_ms)
+            .flat_map(|(_, counts)| counts)
+            .filter(|(by, _)| *by == name)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Probes per value over the whole run.
+    pub fn totals(&self) -> BTreeMap<String, u64> {
+        let mut totals = BTreeMap::new();
+        for (_, counts) in self.intervals() {
+            for (by, n) in counts {
+                *totals.entry(by.to_owned()).or_insert(0) += n;
+            }
+        }
+        totals
+    }
+}
+
+/// All buckets of a run, from the first scheduled probe on, and the `served-by` counts.
 #[derive(Debug, Clone)]
 pub(crate) struct BucketTable {
     origin_ms: i64,
-    buckets: Vec<RawBucket>,
-    served_names: Vec<String>,
+    buckets: Vec<Bucket>,
+    served: ServedByIntervals,
     served_index: HashMap<String, u32>,
 }
 
@@ -128,7 +219,7 @@ impl BucketTable {
         Self {
             origin_ms: first_unix_ms.div_euclid(BUCKET_MS) * BUCKET_MS,
             buckets: Vec::new(),
-            served_names: Vec::new(),
+            served: ServedByIntervals::new(first_unix_ms),
             served_index: HashMap::new(),
         }
     }
@@ -138,50 +229,42 @@ impl BucketTable {
         usize::try_from((unix_ms - self.origin_ms).div_euclid(BUCKET_MS)).unwrap_or(0)
     }
 
-    fn bucket_mut(&mut self, unix_ms: i64) -> &mut RawBucket {
+    fn bucket_mut(&mut self, unix_ms: i64) -> &mut Bucket {
         let index = self.index_of(unix_ms);
         if self.buckets.len() <= index {
-            self.buckets.resize_with(index + 1, RawBucket::default);
+            let origin = self.origin_ms;
+            let from = self.buckets.len();
+            self.buckets.extend((from..=index).map(|i| Bucket {
+                start_unix_ms: origin + i as i64 * BUCKET_MS,
+                ..Bucket::default()
+            }));
         }
         &mut self.buckets[index]
     }
 
     /// Counts a probe dispatched for `scheduled_unix_ms`.
     pub(crate) fn record_sent(&mut self, scheduled_unix_ms: i64) {
-        self.bucket_mut(scheduled_unix_ms).sent += 1;
+        let bucket = self.bucket_mut(scheduled_unix_ms);
+        bucket.sent = bucket.sent.saturating_add(1);
     }
 
     /// Counts a finished probe scheduled at `scheduled_unix_ms`.
     pub(crate) fn record_done(&mut self, scheduled_unix_ms: i64, outcome: ProbeOutcome, served_by: Option<&str>) {
-        let served = served_by.map(|name| self.intern(name));
         let bucket = self.bucket_mut(scheduled_unix_ms);
         match outcome {
-            ProbeOutcome::Ok => bucket.ok += 1,
+            ProbeOutcome::Ok => bucket.ok = bucket.ok.saturating_add(1),
             ProbeOutcome::Missing => {
-                bucket.ok += 1;
-                bucket.missing += 1;
+                bucket.ok = bucket.ok.saturating_add(1);
+                bucket.missing = bucket.missing.saturating_add(1);
             }
             ProbeOutcome::Failed(kind) => {
-                bucket.failed += 1;
+                bucket.failed = bucket.failed.saturating_add(1);
                 bucket.failures.add(kind);
             }
         }
-        if let Some(index) = served {
-            match bucket.served_by.iter_mut().find(|(i, _)| *i == index) {
-                Some((_, count)) => *count += 1,
-                None => bucket.served_by.push((index, 1)),
-            }
+        if let Some(name) = served_by {
+            self.served.record(scheduled_unix_ms, name, &mut self.served_index);
         }
-    }
-
-    fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&index) = self.served_index.get(name) {
-            return index;
-        }
-        let index = u32::try_from(self.served_names.len()).unwrap_or(u32::MAX);
-        self.served_names.push(name.to_owned());
-        self.served_index.insert(name.to_owned(), index);
-        index
     }
 
     /// Sums the buckets whose start lies in `[from_unix_ms, to_unix_ms)`.
@@ -194,9 +277,9 @@ impl BucketTable {
         let first = self.ceil_index(from_unix_ms);
         let end = self.ceil_index(to_unix_ms).min(self.buckets.len());
         for bucket in self.buckets.get(first..end).unwrap_or(&[]) {
-            stats.sent += bucket.sent;
-            stats.ok += bucket.ok;
-            stats.failed += bucket.failed;
+            stats.sent += u64::from(bucket.sent);
+            stats.ok += u64::from(bucket.ok);
+            stats.failed += u64::from(bucket.failed);
         }
         stats.completed = stats.ok + stats.failed;
         stats
@@ -209,34 +292,17 @@ impl BucketTable {
 
     /// Every bucket, in time order (empty buckets included so the series is regular).
     pub(crate) fn to_buckets(&self) -> Vec<Bucket> {
-        self.buckets
-            .iter()
-            .enumerate()
-            .map(|(i, raw)| Bucket {
-                start_unix_ms: self.origin_ms + i as i64 * BUCKET_MS,
-                sent: raw.sent,
-                ok: raw.ok,
-                missing: raw.missing,
-                failed: raw.failed,
-                failures: raw.failures,
-                served_by: raw
-                    .served_by
-                    .iter()
-                    .map(|&(index, count)| (self.served_names[index as usize].clone(), count))
-                    .collect(),
-            })
-            .collect()
+        self.buckets.clone()
     }
 
-    /// Completed probes per `served-by` value over the whole run.
-    pub(crate) fn served_by_totals(&self) -> BTreeMap<String, u64> {
-        let mut totals = BTreeMap::new();
-        for raw in &self.buckets {
-            for &(index, count) in &raw.served_by {
-                *totals.entry(self.served_names[index as usize].clone()).or_insert(0) += count;
-            }
-        }
-        totals
+    /// Moves every bucket out (no copy), leaving the table empty.
+    pub(crate) fn take_buckets(&mut self) -> Vec<Bucket> {
+        std::mem::take(&mut self.buckets)
+    }
+
+    /// The `served-by` counts so far.
+    pub(crate) fn served_by(&self) -> &ServedByIntervals {
+        &self.served
     }
 }
 
@@ -257,10 +323,35 @@ mod tests {
         assert_eq!((buckets[0].sent, buckets[0].ok), (1, 1));
         assert_eq!(buckets[1].start_unix_ms, 1_010);
         assert_eq!((buckets[1].failed, buckets[1].timeouts()), (1, 1));
-        assert_eq!(buckets[1].served_by.get("i-2/az-b/r"), Some(&1));
         assert_eq!(table.window(1_000, 1_010).ok, 1);
         assert_eq!(table.window(1_000, 1_020).completed, 2);
         assert_eq!(table.window(1_001, 1_020).completed, 1);
-        assert_eq!(table.served_by_totals().len(), 2);
+        assert_eq!(table.served_by().totals().len(), 2);
+    }
+
+    /// `served-by` values are counted per 100 ms of scheduled time, interned once.
+    #[test]
+    fn served_by_counts_land_in_the_interval_of_the_scheduled_time() {
+        let mut table = BucketTable::new(1_005);
+        for (at, by) in [(1_005, "a"), (1_099, "a"), (1_100, "b"), (1_150, "a"), (1_420, "b")] {
+            table.record_done(at, ProbeOutcome::Ok, Some(by));
+        }
+        table.record_done(1_420, ProbeOutcome::Ok, None);
+        let served = table.served_by();
+        let intervals: Vec<(i64, Vec<(&str, u64)>)> = served.intervals().map(|(t, c)| (t, c.collect())).collect();
+        assert_eq!(
+            intervals,
+            vec![
+                (1_000, vec![("a", 2)]),
+                (1_100, vec![("b", 1), ("a", 1)]),
+                (1_400, vec![("b", 1)])
+            ]
+        );
+        assert_eq!(served.names.len(), 2);
+        assert_eq!(served.count_within("a", 1_000, 1_200), 3);
+        assert_eq!(served.count_within("a", 1_050, 1_200), 1);
+        assert_eq!(served.count_overlapping("a", 1_050, 1_101), 3);
+        assert_eq!(served.count_overlapping("b", 1_200, 1_400), 0);
+        assert_eq!(served.totals(), [("a".to_string(), 3), ("b".to_string(), 2)].into());
     }
 }

@@ -180,7 +180,9 @@ pub struct AckReader<'a> {
 
 impl std::fmt::Debug for AckReader<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AckReader").field("read", &self.read).finish_non_exhaustive()
+        f.debug_struct("AckReader")
+            .field("read", &self.read)
+            .finish_non_exhaustive()
     }
 }
 
@@ -201,7 +203,11 @@ impl AckReader<'_> {
         }
         if self.read != self.list.count {
             return Err(TrafficError::AckLog {
-                path: self.list.path.clone().unwrap_or_else(|| PathBuf::from(super::ACKS_FILE)),
+                path: self
+                    .list
+                    .path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(super::ACKS_FILE)),
                 reason: format!(
                     "holds {} acknowledged writes, the prober counted {}",
                     self.read, self.list.count
@@ -328,7 +334,10 @@ mod tests {
         crate::traffic::probe_log::format_ack(&ack(1), &mut text);
         let list = AckList::new(Some(ack_file(dir.path(), &text)), Vec::new(), 2);
         let err = list.read_all().unwrap_err().to_string();
-        assert!(err.contains("holds 1 acknowledged writes, the prober counted 2"), "{err}");
+        assert!(
+            err.contains("holds 1 acknowledged writes, the prober counted 2"),
+            "{err}"
+        );
 
         let lost = AckList::new(None, Vec::new(), 1);
         assert!(lost.reader().unwrap_err().to_string().contains("writer was lost"));

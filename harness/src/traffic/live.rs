@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use hdrhistogram::Histogram;
 
-use super::buckets::{Bucket, BucketTable, WindowStats};
+use super::buckets::{Bucket, BucketTable, ServedByIntervals, WindowStats};
 use super::latency::{IntervalLatencies, LatencySummary, SaturatingHistogram};
 use super::probe::ProbeRecord;
 use super::schedule::Schedule;
@@ -42,6 +42,7 @@ struct LiveState {
 #[derive(Debug, Clone)]
 pub(crate) struct LiveSnapshot {
     pub buckets: Vec<Bucket>,
+    pub served_by: ServedByIntervals,
     pub by_served_by: BTreeMap<String, u64>,
     pub latency_intervals: Vec<LatencySummary>,
     pub latency: Histogram<u64>,
@@ -111,7 +112,8 @@ impl LiveStats {
 
     /// Counts for probes *scheduled* in `[from_unix_ms, to_unix_ms)`, at
     /// bucket granularity (buckets whose start lies in the range).
-    /// Probes still in flight are in `sent` but not yet in `completed`.
+    /// Probes still in flight are in `sent` but not yet in `completed`. Once the
+    /// prober stopped, the buckets belong to its outcome and windows are empty.
     pub fn window(&self, from_unix_ms: i64, to_unix_ms: i64) -> WindowStats {
         self.lock().buckets.window(from_unix_ms, to_unix_ms)
     }
@@ -139,13 +141,16 @@ impl LiveStats {
         self.lock().buckets.to_buckets()
     }
 
-    /// Closes all intervals and copies everything out (after the last probe).
+    /// Closes all intervals and takes everything out (after the last probe). The
+    /// buckets are moved, not copied: afterwards the live view keeps its totals, but its
+    /// windows are empty.
     pub(crate) fn finish(&self) -> LiveSnapshot {
         let mut state = self.lock();
         state.intervals.close_all();
         LiveSnapshot {
-            buckets: state.buckets.to_buckets(),
-            by_served_by: state.buckets.served_by_totals(),
+            buckets: state.buckets.take_buckets(),
+            served_by: state.buckets.served_by().clone(),
+            by_served_by: state.buckets.served_by().totals(),
             latency_intervals: state.intervals.closed().to_vec(),
             latency: state.latency.histogram().clone(),
             latency_ok: state.latency_ok.histogram().clone(),

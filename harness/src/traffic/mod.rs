@@ -33,7 +33,7 @@ mod schedule;
 mod settle;
 mod verify;
 
-pub use buckets::{Bucket, FailureCounts, WindowStats, BUCKET_MS};
+pub use buckets::{Bucket, FailureCounts, ServedByIntervals, WindowStats, BUCKET_MS, SERVED_MS};
 pub use clock::RunClock;
 pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig, ID_PLACEHOLDER};
 pub use dns::{DnsError, DnsResolver, Nameserver, QUERY_TIMEOUT};

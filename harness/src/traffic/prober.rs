@@ -25,7 +25,7 @@ use hdrhistogram::Histogram;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::buckets::Bucket;
+use super::buckets::{Bucket, ServedByIntervals};
 use super::client::{self, ClientPool, HttpRequest, HttpResult};
 use super::config::StatusExpectation;
 use super::dns::DnsResolver;
@@ -139,6 +139,8 @@ pub struct TrafficOutcome {
     pub stopped_unix_ms: i64,
     /// Per-10 ms counters by scheduled time, contiguous from the first probe.
     pub buckets: Vec<Bucket>,
+    /// Finished probes per `served-by` value per 100 ms of scheduled time.
+    pub served_by: ServedByIntervals,
     /// Per-100 ms latency summaries by scheduled time.
     pub latency_intervals: Vec<LatencySummary>,
     /// Latency of every finished probe (ok or failed; a timeout counts as
@@ -245,6 +247,7 @@ impl ProberHandle {
             started_unix_ms,
             stopped_unix_ms: dispatch.stopped_unix_ms.unwrap_or(started_unix_ms),
             buckets: snapshot.buckets,
+            served_by: snapshot.served_by,
             latency_intervals: snapshot.latency_intervals,
             latency: snapshot.latency,
             latency_ok: snapshot.latency_ok,

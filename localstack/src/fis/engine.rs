@@ -629,21 +629,24 @@ async fn run_action(
     let event = |applied: bool, began: i64| {
         let (experiment, action_name, action_id, targets) =
             (exp.to_string(), name.to_string(), action.action_id.clone(), ids.clone());
-        world.truth.record_at(began, if applied {
-            Truth::FaultApplied {
-                experiment,
-                action: action_name,
-                action_id,
-                targets,
-            }
-        } else {
-            Truth::FaultReverted {
-                experiment,
-                action: action_name,
-                action_id,
-                targets,
-            }
-        });
+        world.truth.record_at(
+            began,
+            if applied {
+                Truth::FaultApplied {
+                    experiment,
+                    action: action_name,
+                    action_id,
+                    targets,
+                }
+            } else {
+                Truth::FaultReverted {
+                    experiment,
+                    action: action_name,
+                    action_id,
+                    targets,
+                }
+            },
+        );
     };
     match action.action_id.as_str() {
         "aws:ec2:stop-instances" => {
