@@ -78,7 +78,7 @@ else
 fi
 
 # Chromium (Debian's package), for the headless-browser test of report.html.
-scripts/install-test-deps.sh || echo "test.sh: test dependencies could not be installed; the report browser test will fail" >&2
+scripts/install-test-deps.sh || echo "test.sh: test dependencies could not be installed; the tests that need them will fail" >&2
 
 args=("$@")
 skips=()
