@@ -66,17 +66,18 @@ impl AckLedger {
     }
 
     /// Counts an acknowledged write; it replaces a random member of the sample with
-    /// the probability that keeps the sample uniform over every write so far.
-    pub fn record(&self, write: AckedWrite) {
+    /// the probability that keeps the sample uniform over every write so far (and is
+    /// copied only then).
+    pub fn record(&self, write: &AckedWrite) {
         let mut guard = self.lock();
         let st = &mut *guard;
         st.count += 1;
         if st.sample.len() < READ_SAMPLE {
-            st.sample.push(write);
+            st.sample.push(write.clone());
         } else {
             let slot = st.rng.below(st.count);
             if let Some(kept) = st.sample.get_mut(slot) {
-                *kept = write;
+                kept.clone_from(write);
             }
         }
     }
@@ -275,7 +276,7 @@ mod tests {
         let ledger = AckLedger::new();
         let total = READ_SAMPLE * 10;
         for n in 0..total {
-            ledger.record(ack(n));
+            ledger.record(&ack(n));
         }
         assert_eq!(ledger.len(), total);
         let st = ledger.lock();

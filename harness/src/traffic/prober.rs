@@ -513,7 +513,7 @@ async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSend
             scheduled_unix_ms: scheduled_unix_us.div_euclid(1000),
             acked_unix_ms: done_unix_us.div_euclid(1000),
         };
-        ctx.ledger.record(ack.clone());
+        ctx.ledger.record(&ack);
         log.send(LogEntry::Ack(ack));
     }
     let record = ProbeRecord {
