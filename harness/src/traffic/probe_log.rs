@@ -4,7 +4,9 @@
 //! Probe tasks send records over an unbounded channel, so measuring never
 //! waits on the disk. The writer buffers, flushes at least every
 //! [`FLUSH_EVERY`], and on shutdown drains the channel and flushes before it
-//! returns, so nothing measured is lost. The channel closing (every sender
+//! returns, so nothing measured is lost. `acks.csv` is the run's list of acknowledged
+//! writes (verification reads it back); should the disk fail, the acks not known to be
+//! on it are kept in memory and handed back instead. The channel closing (every sender
 //! dropped) is the shutdown signal: the prober's probe tasks each hold a
 //! sender, so the writer finishing also means every probe has finished.
 
