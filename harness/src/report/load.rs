@@ -154,8 +154,8 @@ fn read_events(path: &Path) -> Result<(Vec<Event>, usize), LoadError> {
     Ok((events, bad))
 }
 
-/// One line of `probes.csv`, the fields a report needs.
-#[derive(Debug, Clone, PartialEq)]
+/// One line of `probes.csv`, the fields a report needs (others are ignored).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 struct ProbeRow {
     scheduled_unix_us: i64,
     sent_unix_us: i64,
@@ -164,60 +164,32 @@ struct ProbeRow {
     served_by: String,
 }
 
-/// Splits one CSV line (RFC 4180 quoting); `None` when a quote is left open.
-fn split_csv(line: &str) -> Option<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (false, '"') if cur.is_empty() => quoted = true,
-            (false, ',') => fields.push(std::mem::take(&mut cur)),
-            (_, c) => cur.push(c),
-        }
-    }
-    if quoted {
-        return None;
-    }
-    fields.push(cur);
-    Some(fields)
-}
+/// The columns of `probes.csv` a report reads.
+const PROBE_COLUMNS: [&str; 5] = [
+    "scheduled_unix_us",
+    "sent_unix_us",
+    "latency_us",
+    "outcome",
+    "served_by",
+];
 
-/// Parses `probes.csv`: rows and the number of lines that could not be read.
+/// Parses `probes.csv` (RFC 4180, with the csv crate): rows and the number of records
+/// that could not be read (a torn last line). A header without the needed columns makes
+/// every line unreadable.
 fn parse_probes(text: &str) -> (Vec<ProbeRow>, usize) {
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().and_then(split_csv).unwrap_or_default();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let (Some(sched), Some(sent), Some(lat), Some(outcome), Some(by)) = (
-        col("scheduled_unix_us"),
-        col("sent_unix_us"),
-        col("latency_us"),
-        col("outcome"),
-        col("served_by"),
-    ) else {
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let has_columns = reader
+        .headers()
+        .is_ok_and(|h| PROBE_COLUMNS.iter().all(|c| h.iter().any(|name| name == *c)));
+    if !has_columns {
         return (Vec::new(), text.lines().count());
-    };
+    }
     let mut bad = 0;
-    let rows = lines
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| {
-            let row = split_csv(l).filter(|f| f.len() == header.len()).and_then(|f| {
-                Some(ProbeRow {
-                    scheduled_unix_us: f[sched].parse().ok()?,
-                    sent_unix_us: f[sent].parse().ok()?,
-                    latency_us: f[lat].parse().ok()?,
-                    outcome: f[outcome].clone(),
-                    served_by: f[by].clone(),
-                })
-            });
-            bad += usize::from(row.is_none());
-            row
+    let rows = reader
+        .deserialize::<ProbeRow>()
+        .filter_map(|row| {
+            bad += usize::from(row.is_err());
+            row.ok()
         })
         .collect();
     (rows, bad)
@@ -433,14 +405,28 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
 mod tests {
     use super::*;
 
-    /// Quoted CSV fields keep their commas and doubled quotes; an open quote is torn.
+    /// Quoted fields keep their commas, doubled quotes and line breaks; columns are found
+    /// by name.
     #[test]
-    fn csv_fields_follow_rfc4180() {
-        assert_eq!(
-            split_csv(r#"1,"a,b","say ""hi""",x"#).unwrap(),
-            vec!["1", "a,b", r#"say "hi""#, "x"]
+    fn probe_lines_follow_rfc4180() {
+        let text = format!(
+            "{}\n0,read,a,1000000,1000100,1002000,2000,,failed,\"i-1,az-a\",\"said \"\"no\"\"\nand left\"\n",
+            crate::traffic::PROBES_HEADER
         );
-        assert_eq!(split_csv(r#"1,"torn"#), None);
+        let (rows, bad) = parse_probes(&text);
+        assert_eq!(bad, 0);
+        assert_eq!(
+            rows,
+            vec![ProbeRow {
+                scheduled_unix_us: 1_000_000,
+                sent_unix_us: 1_000_100,
+                latency_us: 2000,
+                outcome: "failed".into(),
+                served_by: "i-1,az-a".into(),
+            }]
+        );
+        let (rows, bad) = parse_probes("seq,kind\n1,write\n");
+        assert_eq!((rows.len(), bad), (0, 2), "a header without the columns reads nothing");
     }
 
     /// A torn last probe line is skipped and counted; the rows before it are kept.
