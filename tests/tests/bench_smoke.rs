@@ -108,6 +108,14 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
         assert!(summary.contains(section), "no {section:?} in:\n{summary}");
     }
     assert!(summary.contains("SMOKE RUN"), "the run says it is a smoke run");
+    let late_line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("drdrill at 1000/s: late sends"))
+        .unwrap_or_else(|| panic!("no late/dropped line in:\n{summary}"));
+    assert!(
+        !late_line.contains("null") && late_line.contains("dropped sends 0"),
+        "late and dropped sends are counted (none dropped at 1000/s): {late_line}"
+    );
 
     let text = std::fs::read_to_string(out.path().join("goals.tsv")).expect("goals.tsv");
     let goals = goals(&text);

@@ -4,7 +4,8 @@
 //! config type, same multi-threaded Tokio runtime, same `probes.csv` and
 //! `acks.csv` written into `--out`) against one base URL for a fixed duration,
 //! then prints one JSON object: requests sent/ok/failed, the achieved rate,
-//! latency percentiles from the scheduled time, schedule-lag percentiles, and
+//! latency percentiles from the scheduled time, schedule-lag percentiles, late and
+//! dropped sends (and whether they make the measurement degraded), and
 //! optionally the resident-set size sampled over the run and the span of
 //! delayed probes (for stall measurements). Not part of the `drdrill` CLI.
 
@@ -162,6 +163,11 @@ fn figures(args: &Args, outcome: &TrafficOutcome, drain_s: f64) -> Value {
         "latency_ms": percentiles(&outcome.latency),
         "schedule_lag_ms": percentiles(&outcome.schedule_lag),
         "saturated": outcome.saturated_count,
+        "late_sends": outcome.late_sends,
+        "late_threshold_ms": outcome.late_threshold.as_secs_f64() * 1000.0,
+        "dropped_sends": outcome.dropped_sends,
+        "max_in_flight": outcome.max_in_flight,
+        "degraded": outcome.degraded(),
         "probes_written": outcome.probe_log.as_ref().map(|p| p.probes_written),
         "started_unix_ms": outcome.started_unix_ms,
         "stopped_unix_ms": outcome.stopped_unix_ms,
