@@ -92,6 +92,9 @@ pub struct Bucket {
     pub failures: FailureCounts,
 }
 
+// A run holds one bucket per 10 ms: keep it the size the docs state.
+const _: () = assert!(std::mem::size_of::<Bucket>() == 48);
+
 impl Bucket {
     /// Probes that timed out.
     pub fn timeouts(&self) -> u32 {
