@@ -144,8 +144,10 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
             "{prefix}: measured {:?} is not a number",
             goal.measured
         );
+        // Without oha (as in CI) the comparison with it has no verdict, and says why.
+        let oha_missing = goal.measured.contains("oha missing") && goal.met.starts_with("n/a");
         assert!(
-            ["yes", "NO"].contains(&goal.met.as_str()),
+            ["yes", "NO"].contains(&goal.met.as_str()) || oha_missing,
             "{prefix}: met {:?}",
             goal.met
         );
