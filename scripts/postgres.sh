@@ -3,7 +3,7 @@
 #
 #   scripts/postgres.sh start          # install Debian's postgresql when missing (as root,
 #                                      # with apt-get), create a cluster in a temp dir, start
-#                                      # it on 127.0.0.1:$DRDRILL_PG_PORT (default 55432),
+#                                      # it on 127.0.0.1:$DRDRILL_PG_PORT (default 25432),
 #                                      # create the role and database `drdrill`
 #   scripts/postgres.sh stop           # stop that server and delete its cluster
 #   scripts/postgres.sh restart [MODE] # restart the server, keeping its data; MODE is
@@ -28,7 +28,9 @@ cd "$(dirname "$0")/.."
 
 STATE=${DRDRILL_PG_STATE:-target/postgres}
 ENVFILE=$STATE/postgres.env
-PORT=${DRDRILL_PG_PORT:-55432}
+# Below Linux's ephemeral port range (32768-60999): a port inside it can be held by any
+# outgoing connection at the moment the server starts ("Address already in use").
+PORT=${DRDRILL_PG_PORT:-25432}
 mkdir -p "$STATE"
 STATE=$(cd "$STATE" && pwd)
 ENVFILE=$STATE/postgres.env
