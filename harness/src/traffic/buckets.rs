@@ -186,16 +186,6 @@ impl ServedByIntervals {
             .sum()
     }
 
-    /// Probes served by `name` in the intervals overlapping `[from_unix_ms, to_unix_ms)`.
-    pub fn count_overlapping(&self, name: &str, from_unix_ms: i64, to_unix_ms: i64) -> u64 {
-        self.intervals()
-            .filter(|(start, _)| start.saturating_add(SERVED_MS) > from_unix_ms && *start < to_unix_ms)
-            .flat_map(|(_, counts)| counts)
-            .filter(|(by, _)| *by == name)
-            .map(|(_, n)| n)
-            .sum()
-    }
-
     /// Probes per value over the whole run.
     pub fn totals(&self) -> BTreeMap<String, u64> {
         let mut totals = BTreeMap::new();
@@ -354,8 +344,6 @@ mod tests {
         assert_eq!(served.names.len(), 2);
         assert_eq!(served.count_within("a", 1_000, 1_200), 3);
         assert_eq!(served.count_within("a", 1_050, 1_200), 1);
-        assert_eq!(served.count_overlapping("a", 1_050, 1_101), 3);
-        assert_eq!(served.count_overlapping("b", 1_200, 1_400), 0);
         assert_eq!(served.totals(), [("a".to_string(), 3), ("b".to_string(), 2)].into());
     }
 }
