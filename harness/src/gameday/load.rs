@@ -30,7 +30,7 @@ pub enum GamedayError {
         error: io::Error,
     },
     /// Not well-formed YAML, or not the plan's shape (unknown key, missing key, wrong type).
-    #[error("{at}: {}{message}", key.as_deref().map(|k| format!("{k}: ")).unwrap_or_default())]
+    #[error("{at}: {}{message}", crate::scenario::key_prefix(key.as_deref()))]
     Parse {
         /// Where.
         at: FilePosition,

@@ -172,17 +172,17 @@ pub enum RenderError {
 /// Writes each format of `formats` into `dir`; returns the files written. Stops at the
 /// first failure.
 pub fn write_formats(report: &Report, dir: &Path, formats: &Formats) -> Result<Vec<PathBuf>, RenderError> {
-    let mut written = Vec::new();
-    for f in formats.iter() {
-        let text = f.render(report)?;
-        let path = dir.join(f.file_name());
-        std::fs::write(&path, text).map_err(|source| RenderError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        written.push(path);
-    }
-    Ok(written)
+    formats.iter().map(|f| write_file(dir, f, &f.render(report)?)).collect()
+}
+
+/// Writes `text`, rendered as `format`, into `dir` under the format's file name.
+pub(crate) fn write_file(dir: &Path, format: Format, text: &str) -> Result<PathBuf, RenderError> {
+    let path = dir.join(format.file_name());
+    std::fs::write(&path, text).map_err(|source| RenderError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
 }
 
 /// What a finished run publishes besides `report.json`.

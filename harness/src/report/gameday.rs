@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bars::{bar_chart_svg, Bar, BarChart};
 use super::chart::{DATA_LOSS_RGB, GOOD_RGB, SUCCESS_RGB};
-use super::formats::{Format, Formats, RenderError};
+use super::formats::{write_file, Format, Formats, RenderError};
 use super::view::{fmt_measured, fmt_target, objective_title, opt_secs, secs, utc_short};
 use super::{html, junit, markdown, templates, Report, StrategyInfo};
 use crate::verdict::{ObjectiveResult, Verdict};
@@ -207,12 +207,7 @@ fn write_renderings(
             Format::Html => render_html(g)?,
             Format::Json => continue,
         };
-        let path = dir.join(f.file_name());
-        std::fs::write(&path, text).map_err(|source| RenderError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        written.push(path);
+        written.push(write_file(dir, f, &text)?);
     }
     Ok(written)
 }

@@ -109,7 +109,7 @@ pub enum ScenarioError {
     },
 }
 
-fn key_prefix(key: Option<&str>) -> String {
+pub(crate) fn key_prefix(key: Option<&str>) -> String {
     key.map(|k| format!("{k}: ")).unwrap_or_default()
 }
 

@@ -27,6 +27,7 @@ mod validate;
 
 pub use dns::{name_problem as dns_name_problem, ResolverParseError, ResolverSpec, Route53App};
 pub use duration::{DurationParseError, DurationStr};
+pub(crate) use error::key_prefix;
 pub use error::{FilePosition, ScenarioError};
 pub use fault::{Fault, FaultSource, ResolvedFault};
 pub use load::{load, load_str, LoadedScenario, MAX_FILE_BYTES};
