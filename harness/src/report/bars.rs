@@ -4,15 +4,13 @@
 
 use plotters::prelude::*;
 
-use super::chart::ChartError;
+use super::chart::{draw_legend, font, rgb, ChartError, GRID_RGB};
 
 /// Width of a bar chart, px.
 pub const BAR_CHART_WIDTH: u32 = 1000;
 const ROW_H: u32 = 34;
 const FRAME_H: u32 = 96;
 const LABEL_W: u32 = 260;
-const NEUTRAL_RGB: (u8, u8, u8) = (0x55, 0x5b, 0x66);
-const GRID_RGB: (u8, u8, u8) = (0xe4, 0xe6, 0xea);
 /// Colours of the marks, in the order they are given.
 const MARK_RGB: [(u8, u8, u8); 3] = [(0xd6, 0x27, 0x28), (0xff, 0x7f, 0x0e), (0x2c, 0xa0, 0x2c)];
 
@@ -44,14 +42,6 @@ pub struct BarChart<'a> {
     pub marks: &'a [&'a str],
     /// The bars, top to bottom.
     pub bars: &'a [Bar],
-}
-
-fn rgb(c: (u8, u8, u8)) -> RGBColor {
-    RGBColor(c.0, c.1, c.2)
-}
-
-fn font(size: u32) -> TextStyle<'static> {
-    ("sans-serif", size).into_font().color(&rgb(NEUTRAL_RGB))
 }
 
 /// Renders the chart as an SVG document.
@@ -139,14 +129,7 @@ pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
                 .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, colour.filled()));
         }
         if !c.marks.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(rgb(GRID_RGB))
-                .label_font(font(12))
-                .draw()
-                .map_err(|x| e(&x))?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|x| e(&x))?;
         }
         root.present().map_err(|x| e(&x))?;
     }

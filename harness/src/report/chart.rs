@@ -25,8 +25,8 @@ pub const BAD_RGB: (u8, u8, u8) = (0xd6, 0x27, 0x28);
 /// Colour of good-news markers (healthy again, recovered).
 pub const GOOD_RGB: (u8, u8, u8) = (0x2c, 0xa0, 0x2c);
 
-const NEUTRAL_RGB: (u8, u8, u8) = (0x55, 0x5b, 0x66);
-const GRID_RGB: (u8, u8, u8) = (0xe4, 0xe6, 0xea);
+pub(super) const NEUTRAL_RGB: (u8, u8, u8) = (0x55, 0x5b, 0x66);
+pub(super) const GRID_RGB: (u8, u8, u8) = (0xe4, 0xe6, 0xea);
 const ZONE_PALETTE: [(u8, u8, u8); 8] = [
     (0x4e, 0x79, 0xa7),
     (0x59, 0xa1, 0x4f),
@@ -50,7 +50,7 @@ const TOP_HEADROOM: f64 = 1.32;
 const ZONES_HEADROOM: f64 = 1.7;
 const RIGHT_W: u32 = 72;
 
-fn rgb(c: (u8, u8, u8)) -> RGBColor {
+pub(super) fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
@@ -71,8 +71,22 @@ fn err<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> ChartError {
     }
 }
 
-fn font(size: u32) -> TextStyle<'static> {
+pub(super) fn font(size: u32) -> TextStyle<'static> {
     ("sans-serif", size).into_font().color(&rgb(NEUTRAL_RGB))
+}
+
+/// Draws the series legend of `chart` at `position`, in the charts' common style.
+pub(super) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(rgb(GRID_RGB))
+        .label_font(font(12))
+        .draw()
 }
 
 /// Renders the run timeline as an SVG document.
@@ -216,14 +230,7 @@ fn draw_success_latency<DB: DrawingBackend>(
         .map_err(&e)?
         .label("success ratio (per 100 ms)")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], success));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(rgb(GRID_RGB))
-        .label_font(font(12))
-        .draw()
-        .map_err(&e)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
     Ok(())
 }
 
@@ -280,14 +287,7 @@ fn draw_zones<DB: DrawingBackend>(
             .label(zone.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(rgb(GRID_RGB))
-        .label_font(font(12))
-        .draw()
-        .map_err(&e)?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(&e)?;
     Ok(())
 }
 
@@ -485,14 +485,7 @@ pub fn trend_svg(scenario: &str, points: &[TrendPoint]) -> Result<String, ChartE
                 .label("regression")
                 .legend(move |(x, y)| Circle::new((x + 8, y), 5, bad.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(rgb(GRID_RGB))
-            .label_font(font(12))
-            .draw()
-            .map_err(&e)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft).map_err(&e)?;
         root.present().map_err(&e)?;
     }
     Ok(svg)
