@@ -16,7 +16,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use drdrill::aws::Clients;
 use drdrill::journal::{now_unix_ms, EventKind, Journal};
 use drdrill::observe;
-use drdrill::traffic::{ConnectionPolicy, DnsResolver, Nameserver, Prober, RequestSpec, RunClock, TrafficConfig};
+use drdrill::traffic::{ConnectionPolicy, DnsResolver, Nameserver, Prober, RunClock, TrafficConfig};
 use drdrill_localstack::{LocalStack, Options, Stack};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -109,24 +109,7 @@ async fn bind_pair() -> (TcpListener, TcpListener) {
 }
 
 fn config(base_url: String) -> TrafficConfig {
-    TrafficConfig {
-        base_url,
-        rate_per_sec: 100.0,
-        write_ratio: 0.5,
-        timeout: Duration::from_secs(1),
-        connection: ConnectionPolicy::KeepAlive { max_age: MAX_AGE },
-        write: RequestSpec {
-            method: "PUT".into(),
-            path_template: "/items/{id}".into(),
-            body_template: Some("drdrill write {id}".into()),
-        },
-        read: RequestSpec {
-            method: "GET".into(),
-            path_template: "/items/{id}".into(),
-            body_template: None,
-        },
-        expect_status: None,
-    }
+    traffic_common::config(base_url, 100.0, ConnectionPolicy::KeepAlive { max_age: MAX_AGE })
 }
 
 async fn upsert(clients: &Clients, ip: Ipv4Addr) {
