@@ -1,9 +1,11 @@
 //! End to end: `drdrill run` against the embedded local stack, with the measured numbers
 //! compared to the stack's ground truth.
 
+mod common;
+
 use std::path::PathBuf;
 
-use drdrill::run::{Interrupt, RunOptions, RunOutcome};
+use drdrill::run::RunOutcome;
 use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::Truth;
 
@@ -14,15 +16,7 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 async fn run(name: &str) -> (RunOutcome, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let loaded = drdrill::scenario::load(&scenario(name)).unwrap();
-    let opts = RunOptions {
-        out_dir: out.path().to_path_buf(),
-        yes: false,
-        quiet: true,
-    };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await.unwrap();
-    (outcome, out)
+    common::run_scenario(&scenario(name)).await
 }
 
 /// Ground-truth RTO: from injection to the first time the stack serves again after it

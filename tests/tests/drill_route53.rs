@@ -2,9 +2,11 @@
 //! stack's DNS server (real DNS over UDP/TCP, real sockets), with the measured numbers and
 //! the observers' events compared to the stack's ground truth.
 
+mod common;
+
 use std::path::PathBuf;
 
-use drdrill::run::{Interrupt, RunOptions, RunOutcome};
+use drdrill::run::RunOutcome;
 use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::Truth;
 
@@ -13,15 +15,7 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 async fn run(name: &str) -> (RunOutcome, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let loaded = drdrill::scenario::load(&scenario(name)).unwrap();
-    let opts = RunOptions {
-        out_dir: out.path().to_path_buf(),
-        yes: false,
-        quiet: true,
-    };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await.unwrap();
-    (outcome, out)
+    common::run_scenario(&scenario(name)).await
 }
 
 fn truth(outcome: &RunOutcome) -> &[drdrill_localstack::truth::TruthEvent] {
