@@ -284,12 +284,8 @@ impl BucketTable {
         usize::try_from((offset + BUCKET_MS - 1).div_euclid(BUCKET_MS)).unwrap_or(0)
     }
 
-    /// Every bucket, in time order (empty buckets included so the series is regular).
-    pub(crate) fn to_buckets(&self) -> Vec<Bucket> {
-        self.buckets.clone()
-    }
-
-    /// Moves every bucket out (no copy), leaving the table empty.
+    /// Moves every bucket out (no copy), in time order (empty buckets included so the
+    /// series is regular), leaving the table empty.
     pub(crate) fn take_buckets(&mut self) -> Vec<Bucket> {
         std::mem::take(&mut self.buckets)
     }
@@ -311,16 +307,18 @@ mod tests {
         table.record_sent(1_019);
         table.record_done(1_005, ProbeOutcome::Ok, Some("i-1/az-a/r"));
         table.record_done(1_019, ProbeOutcome::Failed(FailureKind::Timeout), Some("i-2/az-b/r"));
-        let buckets = table.to_buckets();
+        assert_eq!(table.window(1_000, 1_010).ok, 1);
+        assert_eq!(table.window(1_000, 1_020).completed, 2);
+        assert_eq!(table.window(1_001, 1_020).completed, 1);
+        assert_eq!(table.served_by().totals().len(), 2);
+        let buckets = table.take_buckets();
         assert_eq!(buckets.len(), 2);
         assert_eq!(buckets[0].start_unix_ms, 1_000);
         assert_eq!((buckets[0].sent, buckets[0].ok), (1, 1));
         assert_eq!(buckets[1].start_unix_ms, 1_010);
         assert_eq!((buckets[1].failed, buckets[1].timeouts()), (1, 1));
-        assert_eq!(table.window(1_000, 1_010).ok, 1);
-        assert_eq!(table.window(1_000, 1_020).completed, 2);
-        assert_eq!(table.window(1_001, 1_020).completed, 1);
-        assert_eq!(table.served_by().totals().len(), 2);
+        // The buckets moved out: the table's windows are empty afterwards.
+        assert_eq!(table.window(1_000, 1_020), WindowStats::default());
     }
 
     /// `served-by` values are counted per 100 ms of scheduled time, interned once.

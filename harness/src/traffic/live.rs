@@ -136,11 +136,6 @@ impl LiveStats {
         self.lock().intervals.closed_since(from_unix_ms)
     }
 
-    /// All buckets so far (a copy; for reports and debugging, not hot paths).
-    pub fn buckets(&self) -> Vec<Bucket> {
-        self.lock().buckets.to_buckets()
-    }
-
     /// Closes all intervals and takes everything out (after the last probe). The
     /// buckets are moved, not copied: afterwards the live view keeps its totals, but its
     /// windows are empty.
