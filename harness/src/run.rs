@@ -243,16 +243,24 @@ pub async fn run_publishing(
         (None, Err(s)) => Some(s),
         (None, Ok(())) => None,
     };
-    let report = build_report(&mut ctx, stopped);
-    ctx.journal.record(EventKind::RunFinished {
-        verdict: report.verdict.as_str().into(),
-        exit_code: report.exit_code,
-    });
-    let mut report = report;
-    report.events = report::report_events(&ctx.journal.events(), ctx.t0_unix_ms);
+    let mut report = build_report(&mut ctx, stopped);
+    // report.json (which lists the finish among its events) is written before the
+    // journal records the finish: a run killed in between leaves a report and a journal
+    // without the finish, never a journal that says finished without a report.
+    let finished = crate::journal::Event {
+        t_unix_ms: crate::journal::now_unix_ms(),
+        kind: EventKind::RunFinished {
+            verdict: report.verdict.as_str().into(),
+            exit_code: report.exit_code,
+        },
+    };
+    let mut events = ctx.journal.events();
+    events.push(finished.clone());
+    report.events = report::report_events(&events, ctx.t0_unix_ms);
     if let Err(e) = report.write(&run_dir) {
         ctx.progress.line(&format!("cannot write report.json: {e}"));
     }
+    ctx.journal.record_at(finished.t_unix_ms, finished.kind);
     for e in report::publish(&report, &run_dir, &opts.out_dir, publish).errors {
         eprintln!("warning: {e}");
     }
