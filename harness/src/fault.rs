@@ -7,6 +7,7 @@ use aws_sdk_fis::types::{
     CreateExperimentTemplateActionInput, CreateExperimentTemplateStopConditionInput,
     CreateExperimentTemplateTargetInput, ExperimentTemplateTargetInputFilter,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aws::{describe_error, Clients};
@@ -140,9 +141,111 @@ pub async fn create_template(clients: &Clients, template: &Value, run_id: &str) 
         .ok_or_else(|| err(CALL, "the answer has no template id"))
 }
 
-/// Starts an experiment from the template, tagged with the run id and scenario.
-pub async fn start(clients: &Clients, template_id: &str, run_id: &str, scenario: &str) -> Result<String, FaultError> {
+/// The resolution of FIS's timestamps, ms: restJson1 sends them as epoch seconds with
+/// millisecond fractions (e.g. `1616432464.025`).
+pub const FIS_TIME_RESOLUTION_MS: f64 = 1.0;
+
+/// Now on this machine's clock, unix ms with sub-millisecond precision.
+fn now_unix_ms_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// An FIS timestamp as unix ms on FIS's clock (rounded to the millisecond FIS sends).
+pub fn fis_unix_ms(t: &aws_sdk_fis::primitives::DateTime) -> i64 {
+    (t.as_secs_f64() * 1000.0).round() as i64
+}
+
+/// What bounds [`ClockOffset`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetBasis {
+    /// The experiment's `creationTime` lies inside the StartExperiment call.
+    CreationTime,
+    /// StartExperiment's answer had no `creationTime`: the clocks are assumed to agree,
+    /// within the call's round trip. This is an assumption, not a measurement.
+    RoundTrip,
+}
+
+/// The offset between FIS's clock and this machine's (FIS − local), from FIS's own
+/// timestamps.
+///
+/// FIS stamps the experiment's `creationTime` while it handles StartExperiment, so on
+/// this machine's clock that instant lies between the moment the request was sent
+/// (`t_send`) and the moment the answer arrived (`t_recv`):
+/// `t_send ≤ creationTime − offset ≤ t_recv`, i.e.
+/// `offset ∈ [creationTime − t_recv, creationTime − t_send]` (widened by the 1 ms
+/// resolution of `creationTime`; SDK retries only widen the call, so the bound holds).
+/// FIS times are corrected by the interval's midpoint, [`ClockOffset::offset_ms`], and
+/// are then known to within its half-width, [`ClockOffset::bound_ms`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClockOffset {
+    /// FIS's clock minus this machine's, ms: the middle of the interval. An FIS time minus
+    /// this is the same instant on this machine's clock.
+    pub offset_ms: f64,
+    /// ± half-width of the interval, ms: how far the true offset may be from `offset_ms`.
+    pub bound_ms: f64,
+    /// What bounds it.
+    pub basis: OffsetBasis,
+}
+
+impl ClockOffset {
+    /// The offset bounded by one call sent at `sent_unix_ms` and answered at
+    /// `received_unix_ms` (this machine's clock) whose answer was stamped
+    /// `creation_unix_ms` by FIS (FIS's clock, 1 ms resolution); without a stamp, the
+    /// clocks are assumed to agree within the round trip.
+    pub fn from_call(sent_unix_ms: f64, received_unix_ms: f64, creation_unix_ms: Option<i64>) -> ClockOffset {
+        let round_trip = (received_unix_ms - sent_unix_ms).max(0.0);
+        match creation_unix_ms {
+            Some(c) => {
+                let c = c as f64;
+                let (low, high) = (c - received_unix_ms, c + FIS_TIME_RESOLUTION_MS - sent_unix_ms);
+                ClockOffset {
+                    offset_ms: (low + high) / 2.0,
+                    bound_ms: (high - low) / 2.0,
+                    basis: OffsetBasis::CreationTime,
+                }
+            }
+            None => ClockOffset {
+                offset_ms: 0.0,
+                bound_ms: round_trip,
+                basis: OffsetBasis::RoundTrip,
+            },
+        }
+    }
+
+    /// An FIS time (unix ms on FIS's clock) on this machine's clock.
+    pub fn to_local(&self, fis_unix_ms: i64) -> i64 {
+        (fis_unix_ms as f64 - self.offset_ms).round() as i64
+    }
+}
+
+/// A started experiment, and the StartExperiment call's timing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// Experiment id.
+    pub experiment_id: String,
+    /// When the request was sent, unix ms on this machine's clock.
+    pub sent_unix_ms: f64,
+    /// When the answer arrived, unix ms on this machine's clock.
+    pub received_unix_ms: f64,
+    /// The experiment's `creationTime` in the answer, unix ms on FIS's clock.
+    pub creation_unix_ms: Option<i64>,
+}
+
+impl Started {
+    /// The clock offset this call bounds (see [`ClockOffset`]).
+    pub fn clock_offset(&self) -> ClockOffset {
+        ClockOffset::from_call(self.sent_unix_ms, self.received_unix_ms, self.creation_unix_ms)
+    }
+}
+
+/// Starts an experiment from the template, tagged with the run id and scenario, timing
+/// the call on this machine's clock.
+pub async fn start(clients: &Clients, template_id: &str, run_id: &str, scenario: &str) -> Result<Started, FaultError> {
     const CALL: &str = "StartExperiment";
+    let sent_unix_ms = now_unix_ms_f64();
     let out = clients
         .fis
         .start_experiment()
@@ -153,10 +256,18 @@ pub async fn start(clients: &Clients, template_id: &str, run_id: &str, scenario:
         .send()
         .await
         .map_err(|e| err(CALL, describe_error(&e)))?;
-    out.experiment()
+    let received_unix_ms = now_unix_ms_f64();
+    let exp = out.experiment();
+    let experiment_id = exp
         .and_then(|e| e.id())
         .map(str::to_string)
-        .ok_or_else(|| err(CALL, "the answer has no experiment id"))
+        .ok_or_else(|| err(CALL, "the answer has no experiment id"))?;
+    Ok(Started {
+        experiment_id,
+        sent_unix_ms,
+        received_unix_ms,
+        creation_unix_ms: exp.and_then(|e| e.creation_time()).map(fis_unix_ms),
+    })
 }
 
 /// Stops an experiment and waits (up to `timeout`) until FIS says it has ended.
@@ -212,5 +323,53 @@ pub async fn stop_and_wait(
 pub async fn delete_template(clients: &Clients, template_id: &str) {
     if let Err(e) = clients.fis.delete_experiment_template().id(template_id).send().await {
         tracing::warn!(template_id, error = %describe_error(&e), "could not delete the experiment template");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// creationTime inside the call bounds the offset to half the round trip (plus half
+    /// FIS's 1 ms resolution), centred on it; FIS times are corrected by the midpoint.
+    #[test]
+    fn creation_time_bounds_the_clock_offset() {
+        // FIS's clock runs 250 ms ahead; the call took 10 ms and was stamped in its middle.
+        let c = ClockOffset::from_call(1_000.0, 1_010.0, Some(1_255));
+        assert_eq!(c.basis, OffsetBasis::CreationTime);
+        assert!((c.offset_ms - 250.5).abs() < 1e-9, "{c:?}");
+        assert!((c.bound_ms - 5.5).abs() < 1e-9, "{c:?}");
+        // The true offset, 250, is within the bound; an FIS time maps back near local time.
+        assert!((250.0 - c.offset_ms).abs() <= c.bound_ms);
+        assert_eq!(c.to_local(2_250), 2_000);
+        // However the call's time splits around the stamp, the truth stays inside.
+        for stamp in [1_250, 1_259] {
+            let c = ClockOffset::from_call(1_000.0, 1_010.0, Some(stamp));
+            assert!((250.0 - c.offset_ms).abs() <= c.bound_ms + 1e-9, "{stamp}: {c:?}");
+        }
+    }
+
+    /// Without creationTime the clocks are assumed to agree within the round trip, and it
+    /// says so.
+    #[test]
+    fn missing_creation_time_falls_back_to_the_round_trip() {
+        let c = ClockOffset::from_call(1_000.0, 1_012.0, None);
+        assert_eq!(
+            c,
+            ClockOffset {
+                offset_ms: 0.0,
+                bound_ms: 12.0,
+                basis: OffsetBasis::RoundTrip
+            }
+        );
+        assert_eq!(c.to_local(5_000), 5_000);
+    }
+
+    /// An FIS epoch-seconds timestamp with a millisecond fraction reads back to that
+    /// millisecond (not one below, as flooring a binary fraction could).
+    #[test]
+    fn fis_times_read_to_the_millisecond() {
+        let t = aws_sdk_fis::primitives::DateTime::from_secs_f64(1_616_432_464.025);
+        assert_eq!(fis_unix_ms(&t), 1_616_432_464_025);
     }
 }

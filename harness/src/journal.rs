@@ -72,12 +72,20 @@ pub enum EventKind {
         /// FIS's reason.
         reason: Option<String>,
     },
-    /// An action's state changed.
+    /// An action's state changed, or FIS first reported its start or end time.
     ActionState {
         /// Action name.
         action: String,
         /// New status.
         status: String,
+        /// The action's `startTime` per FIS, once reported: unix ms on this machine's
+        /// clock (FIS's time corrected by the clock offset's midpoint, see
+        /// [`crate::fault::ClockOffset`]). Absent in journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_unix_ms: Option<i64>,
+        /// The action's `endTime` per FIS, once reported, on the same clock.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_unix_ms: Option<i64>,
     },
     /// A load balancer target's health changed (DescribeTargetHealth).
     TargetHealth {
@@ -266,5 +274,34 @@ mod tests {
         j.record(EventKind::Signal { name: "SIGINT".into() });
         let on_disk = Journal::read(&dir.path().join("events.jsonl")).unwrap();
         assert_eq!(on_disk, j.events());
+    }
+
+    /// An `action_state` line written before actions had start and end times still reads,
+    /// and one with them round-trips.
+    #[test]
+    fn action_state_times_are_optional() {
+        let old = r#"{"t_unix_ms":5,"kind":"action_state","action":"Stop","status":"running"}"#;
+        let ev: Event = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            ev.kind,
+            EventKind::ActionState {
+                action: "Stop".into(),
+                status: "running".into(),
+                start_unix_ms: None,
+                end_unix_ms: None,
+            }
+        );
+        assert_eq!(serde_json::to_string(&ev).unwrap(), old);
+        let new = Event {
+            t_unix_ms: 9,
+            kind: EventKind::ActionState {
+                action: "Stop".into(),
+                status: "completed".into(),
+                start_unix_ms: Some(3),
+                end_unix_ms: Some(8),
+            },
+        };
+        let back: Event = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
     }
 }

@@ -560,27 +560,48 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
             .map_err(|e| error(format!("plan: {e}")))?;
         crate::blast::check(&fresh, caps).map_err(|e| error(e.to_string()))?;
     }
-    let id = fault::start(&clients, &template_id, &ctx.run_id, &ctx.loaded.scenario.name)
+    let started = fault::start(&clients, &template_id, &ctx.run_id, &ctx.loaded.scenario.name)
         .await
         .map_err(|e| error(e.to_string()))?;
+    let id = started.experiment_id.clone();
     ctx.journal.record(EventKind::ExperimentStarted {
         experiment_id: id.clone(),
+    });
+    // FIS's times (action start and end times, which date the fault) come from FIS's
+    // clock: StartExperiment's round trip and the creationTime in its answer bound the
+    // offset (see `fault::ClockOffset`).
+    let clock = started.clock_offset();
+    let round_trip_ms = started.received_unix_ms - started.sent_unix_ms;
+    ctx.journal.record(EventKind::Note {
+        message: match clock.basis {
+            fault::OffsetBasis::CreationTime => format!(
+                "FIS clock offset {:+.1} ms ± {:.1} ms (creationTime within StartExperiment's {round_trip_ms:.1} ms round trip)",
+                clock.offset_ms, clock.bound_ms
+            ),
+            fault::OffsetBasis::RoundTrip => format!(
+                "StartExperiment's answer has no creationTime: FIS's clock is assumed to agree with this machine's within the call's round trip (± {:.1} ms)",
+                clock.bound_ms
+            ),
+        },
     });
     ctx.progress
         .line(&format!("experiment {id} started (template {template_id})"));
     ctx.experiment = Some(ExperimentInfo {
         id: id.clone(),
         template_id,
+        clock_offset: Some(clock),
         ..Default::default()
     });
-    let (observer, mut rx) = observe::watch_experiment(&clients, &ctx.journal, id);
+    let sent_unix_ms = started.sent_unix_ms.floor() as i64;
+    let (observer, mut rx) = observe::watch_experiment(&clients, &ctx.journal, id, clock, sent_unix_ms);
     ctx.observers.push(observer);
     ctx.view = Some(rx.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let view = rx.borrow_and_update().clone();
         update_experiment(ctx, &view);
-        if view.status == "running" || (view.ended && view.start_unix_ms.is_some()) {
+        let ran = view.running_between_unix_ms.is_some() || view.fault_start_unix_ms().is_some();
+        if view.status == "running" || (view.ended && ran) {
             break;
         }
         if view.ended {
@@ -601,17 +622,53 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
 fn update_experiment(ctx: &mut Ctx, view: &ExperimentView) {
     if let Some(e) = ctx.experiment.as_mut() {
         e.status = view.status.clone();
-        if view.start_unix_ms.is_some() {
-            e.start_unix_ms = view.start_unix_ms;
+        // Not FIS's experiment startTime: AWS stamps that while the experiment is still
+        // `initiating`. The `running` transition as observed, to within its polls.
+        if let Some((after, seen)) = view.running_between_unix_ms {
+            let mid = after + (seen - after) / 2;
+            e.start_unix_ms = Some(mid);
+            e.start_precision_ms = Some((seen - mid) as f64);
         }
         if view.end_unix_ms.is_some() {
             e.end_unix_ms = view.end_unix_ms;
         }
+        if let Some(t) = view.fault_start_unix_ms() {
+            e.fault_start_unix_ms = Some(t);
+        }
     }
 }
 
-fn t_inject(ctx: &Ctx) -> Option<i64> {
-    ctx.experiment.as_ref().and_then(|e| e.start_unix_ms)
+/// `t_inject`: when the fault's effect began, and how well that is known.
+///
+/// - Per FIS: the earliest `startTime` among the experiment's fault actions (not
+///   `aws:fis:wait`), on this machine's clock. Precision 1 ms: FIS stamps an action's
+///   start itself when it starts the action and sends it as epoch seconds with
+///   millisecond fractions, so the reading is exact to that resolution (how FIS's
+///   stamp relates to the effect is FIS's contract; polling adds nothing since the
+///   time is FIS's, not the poll's). The clock offset's bound comes on top.
+/// - Otherwise (FIS reported no fault action start) the observed `running`
+///   transition, on this machine's clock, with no clock offset: ± the polling interval,
+///   or half the time between the last poll that did not see it and the first that did
+///   when that is longer (GetExperiment failed or was slow in between).
+fn t_inject(ctx: &Ctx) -> Option<analysis::InjectTime> {
+    let e = ctx.experiment.as_ref()?;
+    if let Some(unix_ms) = e.fault_start_unix_ms {
+        return Some(analysis::InjectTime {
+            unix_ms,
+            source: analysis::InjectSource::FisActionStart,
+            precision_ms: fault::FIS_TIME_RESOLUTION_MS,
+            clock_offset_ms: e.clock_offset.map_or(0.0, |c| c.bound_ms),
+        });
+    }
+    e.start_unix_ms.map(|unix_ms| analysis::InjectTime {
+        unix_ms,
+        source: analysis::InjectSource::ObservedRunning,
+        precision_ms: e
+            .start_precision_ms
+            .unwrap_or(0.0)
+            .max(crate::observe::POLL.as_secs_f64() * 1000.0),
+        clock_offset_ms: 0.0,
+    })
 }
 
 async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
@@ -623,7 +680,7 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
     let Some(live) = ctx.prober.as_ref().map(|p| p.live()) else {
         return Err(error("no traffic"));
     };
-    let started = t_inject(ctx).unwrap_or_else(now_unix_ms);
+    let started = t_inject(ctx).map_or_else(now_unix_ms, |t| t.unix_ms);
     let cap = sc.timings.max_fault_duration.get().as_millis() as i64;
     if test_panic_at("task") {
         tokio::spawn(async { panic!("DRDRILL_TEST_PANIC=task") });
@@ -854,26 +911,7 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
 }
 
 fn series(outcome: &TrafficOutcome) -> Series {
-    let start = outcome.buckets.first().map_or(0, |b| b.start_unix_ms);
-    let width = traffic::BUCKET_MS;
-    let len = outcome
-        .buckets
-        .last()
-        .map_or(0, |b| ((b.start_unix_ms - start) / width + 1) as usize);
-    let mut s = Series {
-        start_unix_ms: start,
-        bucket_ms: width,
-        ok: vec![0; len],
-        failed: vec![0; len],
-    };
-    for b in &outcome.buckets {
-        let i = ((b.start_unix_ms - start) / width) as usize;
-        if i < len {
-            s.ok[i] += u64::from(b.ok);
-            s.failed[i] += u64::from(b.failed);
-        }
-    }
-    s
+    Series::from_buckets(&outcome.buckets, traffic::BUCKET_MS)
 }
 
 fn hist_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
@@ -887,7 +925,8 @@ fn hist_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
 fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
     ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Report });
     let sc = &ctx.loaded.scenario;
-    let t_inject = t_inject(ctx);
+    let inject = t_inject(ctx);
+    let t_inject = inject.map(|t| t.unix_ms);
     let threshold = sc.steady_state.success_ratio;
     let stable = sc.timings.stable_for.get().as_millis() as i64;
     let mut rep = Report {
@@ -911,6 +950,10 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         t_inject_unix_ms: t_inject,
         experiment: ctx.experiment.clone(),
         rto_ms: None,
+        rto_uncertainty_ms: None,
+        rpo_uncertainty_ms: None,
+        uncertainty: None,
+        t_inject_source: None,
         outage_ms: None,
         recovery: None,
         rto_breakdown: None,
@@ -964,6 +1007,17 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             }
             rep.rto_ms = rec.rto_ms;
             rep.outage_ms = Some(rec.outage_ms);
+            if let Some(inject) = inject {
+                let u = analysis::Uncertainty {
+                    probe_interval_ms: s.mean_interval_ms(),
+                    t_inject_ms: inject.precision_ms,
+                    clock_offset_ms: inject.clock_offset_ms,
+                };
+                rep.uncertainty = Some(u);
+                rep.t_inject_source = Some(inject.source);
+                rep.rto_uncertainty_ms = rep.rto_ms.map(|_| u.rto_ms().ceil() as i64);
+                rep.rpo_uncertainty_ms = ctx.lost.as_ref().map(|_| u.rpo_ms().ceil() as i64);
+            }
             let events = ctx.journal.events();
             let health: Vec<analysis::HealthChange<'_>> = events
                 .iter()

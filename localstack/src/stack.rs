@@ -78,6 +78,9 @@ pub struct Stack {
     /// Stack-wide timings.
     #[serde(default)]
     pub timings: Timings,
+    /// The FIS engine's timings (`fis: { initiating: 100ms }`).
+    #[serde(default)]
+    pub fis: FisSettings,
     /// Route 53: the DNS server's port, hosted zones with records, health checks.
     #[serde(default)]
     pub route53: Option<crate::route53::config::Route53Config>,
@@ -357,6 +360,39 @@ impl Default for Timings {
     }
 }
 
+/// The FIS engine's timings (stack-file section `fis:`).
+///
+/// AWS keeps a started experiment `initiating` (resolving targets, checking permissions)
+/// for a few seconds before its first actions start; the experiment's `startTime` is
+/// stamped at StartExperiment, while it is still `initiating`
+/// (<https://docs.aws.amazon.com/cli/latest/reference/fis/start-experiment.html>, example
+/// output). A drill must therefore date the fault from the actions' own start times, not
+/// from the experiment's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FisSettings {
+    /// How long a started experiment stays `initiating` before its actions start
+    /// (`initiating: 100ms`). Default 3 s, about what AWS takes; the bundled stack files
+    /// set 100 ms so that drills stay fast.
+    #[serde(default = "default_initiating")]
+    pub initiating: Dur,
+}
+
+/// The most `fis.initiating` may be.
+const MAX_INITIATING: Duration = Duration::from_secs(300);
+
+fn default_initiating() -> Dur {
+    Dur(Duration::from_secs(3))
+}
+
+impl Default for FisSettings {
+    fn default() -> Self {
+        FisSettings {
+            initiating: default_initiating(),
+        }
+    }
+}
+
 impl Stack {
     /// Reads, parses and validates a stack file.
     pub fn load(path: &Path) -> Result<Stack, StackError> {
@@ -404,6 +440,7 @@ impl Stack {
                 load_balancer: r.load_balancer.clone(),
                 database: r.database.clone(),
                 timings: self.timings.clone(),
+                fis: self.fis.clone(),
                 route53: None,
                 strategy: None,
                 regions: Vec::new(),
@@ -431,6 +468,12 @@ impl Stack {
                 format!("regions[{}].", i - 1)
             };
             r.validate_region().map_err(|(k, m)| (format!("{prefix}{k}"), m))?;
+        }
+        if self.fis.initiating.0 > MAX_INITIATING {
+            return Err((
+                "fis.initiating".into(),
+                format!("at most {}", humantime::format_duration(MAX_INITIATING)),
+            ));
         }
         if self.regions.len() > 8 {
             return Err(("regions".into(), "at most 8 further regions".into()));
@@ -693,6 +736,26 @@ mod tests {
         let text = SHIPPED.replacen("subnet: subnet-db-1b", "subnet: subnet-db-1a", 1);
         let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
         assert!(e.contains("database.standby.subnet"), "{e}");
+    }
+
+    /// `fis.initiating` is read from the stack file (the shipped ones set a short one),
+    /// defaults to AWS's few seconds when the section is absent, and is bounded.
+    #[test]
+    fn fis_initiating_is_a_named_setting() {
+        let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+        assert_eq!(s.fis.initiating, Dur(Duration::from_millis(100)));
+        assert!(s.region_stacks().iter().all(|r| r.fis.initiating == s.fis.initiating));
+        let start = SHIPPED.find("\nfis:").expect("fis section") + 1;
+        let end = SHIPPED[start..].find("initiating: 100ms\n").expect("initiating") + start + 18;
+        let without = format!("{}{}", &SHIPPED[..start], &SHIPPED[end..]);
+        let s = Stack::parse(Path::new("x.yaml"), &without).unwrap();
+        assert_eq!(s.fis.initiating, Dur(Duration::from_secs(3)));
+        let long = SHIPPED.replacen("initiating: 100ms", "initiating: 1h", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &long).unwrap_err().to_string();
+        assert!(e.contains("fis.initiating"), "{e}");
+        let typo = SHIPPED.replacen("initiating: 100ms", "initiatin: 100ms", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &typo).unwrap_err().to_string();
+        assert!(e.contains("initiatin"), "{e}");
     }
 
     /// A malformed duration is an error naming the value.

@@ -16,7 +16,7 @@ pub fn now_unix_ms() -> i64 {
 }
 
 /// One thing that happened.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Truth {
     /// An FIS action applied its effect to these resources.
@@ -83,6 +83,22 @@ pub enum Truth {
     Serving {
         /// The new value.
         serving: bool,
+    },
+    /// The share of the load balancer's routable targets that would answer a request sent
+    /// now changed (also recorded when the stack starts). With round robin over those
+    /// targets it is the share of requests that succeed, so a partial outage (one target
+    /// of n dead until health checks take it out) is dated by it: it is `1.0` exactly
+    /// when [`Truth::Serving`] is `true`, and `0.0` while the database does not accept
+    /// writes or no target would answer.
+    ServingFraction {
+        /// `answering / routable` (0.0 when nothing is routable).
+        serving_fraction: f64,
+        /// Routable targets that would answer: running, not black-holed, with a writable
+        /// database (0 when it is not).
+        answering: usize,
+        /// Targets the load balancer routes to now: the healthy ones, or every registered
+        /// one when none is healthy (fail-open).
+        routable: usize,
     },
     /// A Route 53 health check changed status after its failure threshold.
     HealthCheckStatus {

@@ -125,6 +125,8 @@ struct State {
     cross_cut: HashMap<String, u32>,
     db: DbCluster,
     serving: bool,
+    /// The serving fraction last recorded (none before the first record).
+    serving_fraction: Option<f64>,
     db_writable: bool,
     next_generation: u64,
 }
@@ -216,6 +218,7 @@ impl World {
                 cross_cut: HashMap::new(),
                 db,
                 serving: false,
+                serving_fraction: None,
                 db_writable: true,
                 next_generation: 1,
             }),
@@ -649,10 +652,11 @@ impl World {
         }
     }
 
-    /// Evaluates and records the serving state at start-up.
+    /// Evaluates and records the serving state (and serving fraction) at start-up.
     pub(crate) fn record_initial_serving(&self) {
         let mut st = self.lock();
         st.serving = false;
+        st.serving_fraction = None;
         self.after_change(st);
     }
 
@@ -664,6 +668,12 @@ impl World {
     /// Whether a request sent now through the load balancer would succeed.
     pub fn serving(&self) -> bool {
         self.lock().serving
+    }
+
+    /// The share of the load balancer's routable targets that would answer a request
+    /// sent now (see [`Truth::ServingFraction`]).
+    pub fn serving_fraction(&self) -> f64 {
+        serving_share(&self.lock()).0
     }
 
     /// Re-evaluates derived state, records changes, and wakes waiters.
@@ -691,18 +701,20 @@ impl World {
                 reason: reason.into(),
             });
         }
-        let targets = routable(st_ref);
-        let all_alive = !targets.is_empty()
-            && targets.iter().all(|(id, _)| {
-                st_ref
-                    .instances
-                    .get(id)
-                    .is_some_and(|r| r.state == InstanceState::Running && !cut(&st_ref.blocked, &r.subnet))
-            });
-        let serving = all_alive && writable;
+        let (serving_fraction, answering, routable) = serving_share(st_ref);
+        // Every routable target answers, and there is one (so `answering == routable > 0`).
+        let serving = answering > 0 && answering == routable;
         if serving != st_ref.serving {
             st_ref.serving = serving;
             self.truth.record(Truth::Serving { serving });
+        }
+        if st_ref.serving_fraction != Some(serving_fraction) {
+            st_ref.serving_fraction = Some(serving_fraction);
+            self.truth.record(Truth::ServingFraction {
+                serving_fraction,
+                answering,
+                routable,
+            });
         }
         drop(st);
         self.changed.send_modify(|v| *v += 1);
@@ -737,6 +749,30 @@ fn new_target(id: &str, generation: u64) -> TargetRec {
     }
 }
 
+/// `(serving fraction, answering, routable)`: of the targets a request would be routed to
+/// now, how many would answer it (running and reachable, with a writable database).
+fn serving_share(st: &State) -> (f64, usize, usize) {
+    let targets = routable(st);
+    let answering = if st.db_writable {
+        targets
+            .iter()
+            .filter(|(id, _)| {
+                st.instances
+                    .get(id)
+                    .is_some_and(|r| r.state == InstanceState::Running && !cut(&st.blocked, &r.subnet))
+            })
+            .count()
+    } else {
+        0
+    };
+    let fraction = if targets.is_empty() {
+        0.0
+    } else {
+        answering as f64 / targets.len() as f64
+    };
+    (fraction, answering, targets.len())
+}
+
 fn routable(st: &State) -> Vec<(String, SocketAddr)> {
     let addr = |id: &str| st.instances.get(id).map(|r| r.addr);
     let healthy: Vec<_> = st
@@ -752,4 +788,159 @@ fn routable(st: &State) -> Vec<(String, SocketAddr)> {
         .iter()
         .filter_map(|t| Some((t.id.clone(), addr(&t.id)?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three instances, one per zone, behind the load balancer; a Multi-AZ database.
+    const STACK: &str = r#"
+name: three
+region: us-east-1
+zones: [us-east-1a, us-east-1b, us-east-1c]
+subnets:
+  - { id: subnet-a, zone: us-east-1a }
+  - { id: subnet-b, zone: us-east-1b }
+  - { id: subnet-c, zone: us-east-1c }
+  - { id: subnet-db-a, zone: us-east-1a }
+  - { id: subnet-db-b, zone: us-east-1b }
+instances:
+  - { id: i-a, subnet: subnet-a }
+  - { id: i-b, subnet: subnet-b }
+  - { id: i-c, subnet: subnet-c }
+load_balancer:
+  name: alb
+  listener_port: 0
+  idle_timeout: 10s
+  target_group:
+    name: app
+    targets: [i-a, i-b, i-c]
+    health_check: { path: /health, interval: 500ms, timeout: 250ms, healthy_threshold: 2, unhealthy_threshold: 2 }
+database:
+  cluster: db
+  topology: multi-az
+  primary: { id: db-1, subnet: subnet-db-a }
+  standby: { id: db-2, subnet: subnet-db-b }
+  failover_duration: 2s
+  reboot_duration: 2s
+"#;
+
+    fn world() -> Arc<World> {
+        let stack = Stack::parse(std::path::Path::new("three.yaml"), STACK).unwrap();
+        let addrs = ["i-a", "i-b", "i-c"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), SocketAddr::from(([127, 0, 0, 1], 1 + i as u16))))
+            .collect();
+        let w = World::new(stack, addrs);
+        w.record_initial_serving();
+        w
+    }
+
+    /// Applies `n` health-check results of one kind to a target.
+    fn checks(w: &World, id: &str, result: CheckResult, n: usize) {
+        for _ in 0..n {
+            w.record_check(id, 0, result);
+        }
+    }
+
+    /// Reads the ground truth step by step.
+    #[derive(Default)]
+    struct Seen {
+        upto: usize,
+    }
+
+    impl Seen {
+        /// The `serving` and `serving_fraction` events recorded since the last call, in
+        /// order, as `serving true|false` and `fraction answering/routable`.
+        fn since(&mut self, w: &World) -> Vec<String> {
+            let events = w.truth.snapshot();
+            let out = events[self.upto..]
+                .iter()
+                .filter_map(|e| match &e.what {
+                    Truth::Serving { serving } => Some(format!("serving {serving}")),
+                    Truth::ServingFraction {
+                        serving_fraction,
+                        answering,
+                        routable,
+                    } => {
+                        assert_eq!(*serving_fraction, *answering as f64 / *routable as f64);
+                        Some(format!("fraction {answering}/{routable}"))
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.upto = events.len();
+            out
+        }
+    }
+
+    /// The serving fraction follows a partial outage step by step and is recorded exactly
+    /// when it changes, also while `serving` stays false: one of three targets stopped is
+    /// 2/3, a second one black-holed 1/3, health checks taking the stopped one out 1/2; a
+    /// database failover makes it 0 (nothing succeeds without the database) until it
+    /// ends; with every target unhealthy the load balancer fails open over all three; and
+    /// it is 1.0 exactly when `serving` is true.
+    #[test]
+    fn serving_fraction_follows_partial_outages_and_is_recorded_on_change() {
+        let w = world();
+        let mut seen = Seen::default();
+        // At start-up every target is `initial`: fail-open over all three, all running.
+        assert_eq!(seen.since(&w), ["serving true", "fraction 3/3"]);
+        for id in ["i-a", "i-b", "i-c"] {
+            checks(&w, id, CheckResult::Pass, 2);
+        }
+        assert_eq!(seen.since(&w), Vec::<String>::new(), "healthy changes nothing served");
+        assert_eq!(w.serving_fraction(), 1.0);
+
+        w.stop_instances(&["i-a".to_string()]).unwrap();
+        assert_eq!(seen.since(&w), ["serving false", "fraction 2/3"]);
+        w.block_subnets(&["subnet-b".to_string()]);
+        assert_eq!(seen.since(&w), ["fraction 1/3"], "recorded while serving stays false");
+        checks(&w, "i-a", CheckResult::Fail, 2);
+        assert_eq!(seen.since(&w), ["fraction 1/2"]);
+        assert!((w.serving_fraction() - 0.5).abs() < 1e-12);
+
+        w.db_failover();
+        assert_eq!(seen.since(&w), ["fraction 0/2"]);
+        assert_eq!(w.serving_fraction(), 0.0);
+        w.db_end_outage();
+        assert_eq!(seen.since(&w), ["fraction 1/2"]);
+
+        // The black-holed target taken out: the one left answers.
+        checks(&w, "i-b", CheckResult::Timeout, 2);
+        assert_eq!(seen.since(&w), ["serving true", "fraction 1/1"]);
+        // Every target unhealthy: the load balancer fails open over all three again.
+        checks(&w, "i-c", CheckResult::Fail, 2);
+        assert_eq!(seen.since(&w), ["serving false", "fraction 1/3"]);
+
+        // The black hole lifts and checks pass again: back to whole, serving.
+        w.unblock_subnets(&["subnet-b".to_string()]);
+        assert_eq!(seen.since(&w), ["fraction 2/3"]);
+        checks(&w, "i-b", CheckResult::Pass, 2);
+        assert_eq!(seen.since(&w), ["serving true", "fraction 1/1"]);
+        checks(&w, "i-c", CheckResult::Pass, 2);
+        assert_eq!(seen.since(&w), Vec::<String>::new(), "2/2 is still 1.0: not recorded");
+        assert!(w.serving());
+    }
+
+    /// `serving_fraction` is served at `/_drdrill/events` as its own event kind, with the
+    /// counts it comes from.
+    #[test]
+    fn serving_fraction_serializes_with_its_kind_and_counts() {
+        let w = world();
+        let ev = w
+            .truth
+            .snapshot()
+            .into_iter()
+            .find(|e| matches!(e.what, Truth::ServingFraction { .. }))
+            .unwrap();
+        let v = serde_json::to_value(&ev).unwrap();
+        assert_eq!(v["kind"], "serving_fraction");
+        assert_eq!(v["serving_fraction"], 1.0);
+        assert_eq!(v["answering"], 3);
+        assert_eq!(v["routable"], 3);
+        assert_eq!(v["region"], "us-east-1");
+    }
 }

@@ -14,6 +14,16 @@
 //!   own overhead (everything else: stack start, plan, settling, verify reads, report,
 //!   shutdown); goal overhead ≤ 1 s.
 //!
+//! - Partial outages (the truth's serving fraction between 0 and 1 where the outage
+//!   ends, e.g. `tests/scenarios/partial-*.yaml`): the truth's end T is when the serving
+//!   fraction is back to 1.0 for good, f the share of probes the outage fails there; each
+//!   case is printed with its signed error (measured − truth) and its tolerance, 2 probe
+//!   intervals + 50 ms + 1/(f × rate), and the mean signed error with the bias allowed,
+//!   the mean of 1 interval + 1/(2 f × rate).
+//!
+//! `--rates` and `--connections` run every file once per combination, overriding the
+//! scenario's traffic rate and connection policy (keep-alive with a 2 s max age).
+//!
 //! Prints one table per figure and a JSON line per run (prefixed `json:`).
 
 use std::path::{Path, PathBuf};
@@ -22,8 +32,12 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use drdrill::run::{Interrupt, RunOptions};
+use drdrill::scenario::{ConnectionPolicy, Rate, RateUnit};
 use drdrill_localstack::truth::{Truth, TruthEvent};
 use serde_json::{json, Value};
+
+#[path = "../tests/common/outage.rs"]
+mod outage;
 
 /// RTO and lost-write accuracy vs ground truth, and time to verdict, per scenario.
 #[derive(Debug, Parser)]
@@ -36,12 +50,67 @@ struct Args {
     /// Where run folders go (default: a temporary folder, removed at the end).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run every file at each of these rates per second (comma-separated), instead of
+    /// the scenario's own.
+    #[arg(long, value_delimiter = ',')]
+    rates: Vec<f64>,
+    /// Run every file with each of these connection policies (`keep-alive` with a 2 s
+    /// max age, `fresh`; comma-separated), instead of the scenario's own.
+    #[arg(long, value_delimiter = ',', value_parser = ["keep-alive", "fresh"])]
+    connections: Vec<String>,
+}
+
+/// What a run overrides in its scenario's traffic.
+#[derive(Debug, Clone, Default)]
+struct Variant {
+    rate: Option<f64>,
+    connection: Option<String>,
+}
+
+impl Variant {
+    /// Every combination of the given rates and connections (one empty variant if none).
+    fn all(rates: &[f64], connections: &[String]) -> Vec<Variant> {
+        let rates: Vec<Option<f64>> = if rates.is_empty() {
+            vec![None]
+        } else {
+            rates.iter().copied().map(Some).collect()
+        };
+        let connections: Vec<Option<String>> = if connections.is_empty() {
+            vec![None]
+        } else {
+            connections.iter().cloned().map(Some).collect()
+        };
+        rates
+            .iter()
+            .flat_map(|rate| {
+                connections.iter().map(|connection| Variant {
+                    rate: *rate,
+                    connection: connection.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A partial outage's figures against the truth's serving fraction.
+struct Partial {
+    /// f: the share of probes the outage fails where it ends.
+    failing_share: f64,
+    /// T − t_inject, ms.
+    truth_rto_ms: i64,
+    /// measured − truth, ms.
+    signed_error_ms: Option<i64>,
+    /// 2 intervals + 50 ms + 1/(f × rate).
+    tolerance_ms: f64,
+    /// 1 interval + 1/(2 f × rate): this case's share of the bias allowed.
+    bias_allowance_ms: f64,
 }
 
 /// One run's figures.
 struct Row {
     scenario: String,
     rate: f64,
+    connection: String,
     verdict: String,
     measured_rto_ms: Option<i64>,
     truth_rto_ms: Option<i64>,
@@ -49,6 +118,7 @@ struct Row {
     measured_lost: Option<usize>,
     truth_lost: usize,
     lost_id_mismatches: Option<usize>,
+    partial: Option<Partial>,
     time: TimeSplit,
 }
 
@@ -83,12 +153,15 @@ fn main() -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
     let out = args.out.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let runtime = tokio::runtime::Runtime::new().context("starting the Tokio runtime")?;
+    let variants = Variant::all(&args.rates, &args.connections);
     let mut rows = Vec::new();
     for file in &files {
-        for _ in 0..args.repeat.max(1) {
-            let row = runtime.block_on(run_one(file, &out))?;
-            print_json(&row);
-            rows.push(row);
+        for variant in &variants {
+            for _ in 0..args.repeat.max(1) {
+                let row = runtime.block_on(run_one(file, variant, &out))?;
+                print_json(&row);
+                rows.push(row);
+            }
         }
     }
     print_tables(&rows);
@@ -109,10 +182,26 @@ fn shipped_scenarios() -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-async fn run_one(file: &Path, out: &Path) -> anyhow::Result<Row> {
+async fn run_one(file: &Path, variant: &Variant, out: &Path) -> anyhow::Result<Row> {
     let started = Instant::now();
-    let loaded = drdrill::scenario::load(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut loaded = drdrill::scenario::load(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    if let Some(rate) = variant.rate {
+        loaded.scenario.traffic.rate = Rate::new(rate, RateUnit::Second);
+    }
+    match variant.connection.as_deref() {
+        Some("fresh") => loaded.scenario.traffic.connection = ConnectionPolicy::Fresh,
+        Some(_) => {
+            loaded.scenario.traffic.connection = ConnectionPolicy::KeepAlive {
+                max_age: std::time::Duration::from_secs(2),
+            }
+        }
+        None => {}
+    }
     let rate = loaded.scenario.traffic.rate.per_second();
+    let connection = match loaded.scenario.traffic.connection {
+        ConnectionPolicy::Fresh => "fresh".to_owned(),
+        ConnectionPolicy::KeepAlive { .. } => "keep-alive".to_owned(),
+    };
     // A client reaching the app by a Route 53 name may use the old answer for its TTL
     // (1 s in the shipped strategy stacks) after the ground truth's change.
     let dns_slack_ms = if loaded.scenario.app.route53.is_some() {
@@ -137,18 +226,7 @@ async fn run_one(file: &Path, out: &Path) -> anyhow::Result<Row> {
     let measured_lost_ids: Option<Vec<String>> = report["data_loss"]["lost_ids"]
         .as_array()
         .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect());
-    let mut truth_lost_ids: Vec<String> = truth
-        .iter()
-        .filter_map(|e| match &e.what {
-            Truth::DbFailover { lost_write_ids, .. } | Truth::RegionFailover { lost_write_ids, .. } => {
-                Some(lost_write_ids.clone())
-            }
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    truth_lost_ids.sort();
-    truth_lost_ids.dedup();
+    let truth_lost_ids = outage::truth_lost_ids(&truth);
     let lost_id_mismatches = measured_lost_ids.as_ref().map(|measured| {
         let only_measured = measured
             .iter()
@@ -166,16 +244,33 @@ async fn run_one(file: &Path, out: &Path) -> anyhow::Result<Row> {
         &truth,
         measured_lost_ids.as_deref(),
     );
+    // A partial outage of the load balancer (not of a Route 53 entry name, whose truth is
+    // the entry's): dated by the serving fraction.
+    let has_entry = truth.iter().any(|e| matches!(e.what, Truth::EntryServing { .. }));
+    let measured_rto_ms = report["rto_ms"].as_i64();
+    let partial = t_inject
+        .filter(|_| !has_entry)
+        .and_then(|t| Some((t, outage::truth_outage(&truth, t)?)))
+        .filter(|(_, o)| o.is_partial())
+        .map(|(t, o)| Partial {
+            failing_share: o.failing_share,
+            truth_rto_ms: o.rto_ms(t),
+            signed_error_ms: measured_rto_ms.map(|m| m - o.rto_ms(t)),
+            tolerance_ms: outage::rto_tolerance_ms(rate, o.failing_share),
+            bias_allowance_ms: outage::bias_allowance_ms(rate, o.failing_share),
+        });
     Ok(Row {
         scenario: report["scenario"]["name"].as_str().unwrap_or("?").to_owned(),
         rate,
+        connection,
         verdict: report["verdict"].as_str().unwrap_or("?").to_owned(),
-        measured_rto_ms: report["rto_ms"].as_i64(),
+        measured_rto_ms,
         truth_rto_ms: t_inject.and_then(|t| truth_rto_ms(&truth, t)),
         tolerance_ms: 2.0 * 1000.0 / rate + 50.0 + dns_slack_ms,
         measured_lost: measured_lost_ids.as_ref().map(Vec::len),
         truth_lost: truth_lost_ids.len(),
         lost_id_mismatches,
+        partial,
         time,
     })
 }
@@ -260,9 +355,20 @@ fn split_time(
 }
 
 fn print_json(row: &Row) {
+    let partial = row.partial.as_ref().map(|p| {
+        json!({
+            "failing_share": p.failing_share,
+            "truth_rto_ms": p.truth_rto_ms,
+            "signed_error_ms": p.signed_error_ms,
+            "tolerance_ms": p.tolerance_ms,
+            "bias_allowance_ms": p.bias_allowance_ms,
+        })
+    });
     let line = json!({
         "scenario": row.scenario,
         "rate": row.rate,
+        "connection": row.connection,
+        "partial": partial,
         "verdict": row.verdict,
         "rto_ms": { "measured": row.measured_rto_ms, "truth": row.truth_rto_ms, "tolerance": row.tolerance_ms },
         "lost_writes": { "measured": row.measured_lost, "truth": row.truth_lost, "id_mismatches": row.lost_id_mismatches },
@@ -312,6 +418,7 @@ fn print_tables(rows: &[Row]) {
             if met { "yes" } else { "NO" }
         );
     }
+    print_partial_table(rows);
     println!();
     println!(
         "Time to verdict in-process, ms (waits = stack health checks + baseline + fault + recovery + verify grace)"
@@ -333,6 +440,53 @@ fn print_tables(rows: &[Row]) {
             t.verify_grace,
             t.waits(),
             t.overhead()
+        );
+    }
+}
+
+/// The partial outages, per case: signed error and tolerance, and the mean signed error
+/// with the bias allowed (printed only when some run was a partial outage).
+fn print_partial_table(rows: &[Row]) {
+    let partial: Vec<(&Row, &Partial)> = rows.iter().filter_map(|r| Some((r, r.partial.as_ref()?))).collect();
+    if partial.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "Partial outages vs the truth's serving fraction (T: back to 1.0 for good; goal: |error| <= 2 intervals + 50 ms + 1/(f x rate))"
+    );
+    println!(
+        "{:<24} {:>7} {:>10} {:>7} {:>9} {:>9} {:>8} {:>8} {:>5}",
+        "scenario", "rate/s", "connection", "f", "rto_meas", "rto_true", "error", "allowed", "met"
+    );
+    for (r, p) in &partial {
+        let met = p.signed_error_ms.is_some_and(|e| (e as f64).abs() <= p.tolerance_ms);
+        println!(
+            "{:<24} {:>7} {:>10} {:>7.4} {:>9} {:>9} {:>8} {:>8.0} {:>5}",
+            r.scenario,
+            r.rate,
+            r.connection,
+            p.failing_share,
+            r.measured_rto_ms.map_or("-".to_owned(), |v| v.to_string()),
+            p.truth_rto_ms,
+            p.signed_error_ms.map_or("-".to_owned(), |v| format!("{v:+}")),
+            p.tolerance_ms,
+            if met { "yes" } else { "NO" }
+        );
+    }
+    let errors: Vec<(f64, f64)> = partial
+        .iter()
+        .filter_map(|(_, p)| Some((p.signed_error_ms? as f64, p.bias_allowance_ms)))
+        .collect();
+    if !errors.is_empty() {
+        let n = errors.len() as f64;
+        let mean = errors.iter().map(|(e, _)| e).sum::<f64>() / n;
+        let allowed = errors.iter().map(|(_, a)| a).sum::<f64>() / n;
+        let met = mean.abs() <= allowed;
+        println!(
+            "mean signed error over {} cases: {mean:+.1} ms (allowed +/-{allowed:.1} ms; no bias: {})",
+            errors.len(),
+            if met { "yes" } else { "NO" }
         );
     }
 }

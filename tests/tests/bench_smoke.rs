@@ -101,6 +101,7 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
         "## 2. Memory",
         "## 3. Truth under a stall",
         "## 4. RTO accuracy",
+        "Partial outages vs the truth's serving fraction",
         "## 5. DNS follow",
         "## 6. Time to verdict",
         "## Goals",
@@ -136,6 +137,9 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
         "stall: outage = stall",
         "rto: az-power-interruption",
         "lost writes: az-power-interruption",
+        "rto partial: partial-1-of-3",
+        "lost writes partial: partial-1-of-3",
+        "rto partial: mean signed error",
     ] {
         let goal = find(prefix);
         let measured = goal.measured.trim_start_matches('|');

@@ -117,3 +117,69 @@ async fn black_holed_az_gives_timeouts_not_hangs() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
     assert_eq!(r.verdict, Verdict::Pass, "{:#?}", r.objectives);
 }
+
+/// `t_inject` is FIS's own start time of the first fault action: in the shipped AZ drill
+/// it equals the ground truth's first `fault_applied` of the run's experiment within its
+/// stated precision + clock-offset bound + 5 ms, and no failed probe is dated more than
+/// one probe interval (+ that bound) before it — neither in the report
+/// (`recovery.first_failure_unix_ms`) nor in the raw probe log, where no probe that had
+/// already finished before then failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t_inject_is_when_fis_started_the_first_fault_action() {
+    let path = scenario("az-power-interruption.yaml");
+    let interval_ms = drdrill::scenario::load(&path)
+        .unwrap()
+        .scenario
+        .traffic
+        .rate
+        .interval()
+        .expect("a probe interval")
+        .as_secs_f64()
+        * 1000.0;
+    let (outcome, _dir) = common::run_scenario(&path).await;
+    let r = &outcome.report;
+    assert!(r.complete, "{:?}", r.reason);
+    let exp = r.experiment.as_ref().expect("experiment");
+    let t_inject = r.t_inject_unix_ms.expect("t_inject");
+    assert_eq!(exp.fault_start_unix_ms, Some(t_inject), "t_inject is FIS's fault start");
+    let clock = exp.clock_offset.expect("clock offset bounded");
+    assert_eq!(clock.basis, drdrill::fault::OffsetBasis::CreationTime);
+    let bound_ms = drdrill::fault::FIS_TIME_RESOLUTION_MS + clock.bound_ms;
+
+    let truth = outcome.ground_truth.as_ref().expect("embedded stack ground truth");
+    let applied = truth
+        .iter()
+        .filter(|e| matches!(&e.what, Truth::FaultApplied { experiment, .. } if *experiment == exp.id))
+        .map(|e| e.t_unix_ms)
+        .min()
+        .expect("the experiment applied faults");
+    assert!(
+        ((t_inject - applied) as f64).abs() <= bound_ms + 5.0,
+        "t_inject {t_inject} vs first fault_applied {applied} (bound ±{bound_ms:.1} ms + 5 ms)"
+    );
+
+    let first_failure = r
+        .recovery
+        .as_ref()
+        .and_then(|rec| rec.first_failure_unix_ms)
+        .expect("probes failed");
+    assert!(
+        first_failure as f64 >= t_inject as f64 - interval_ms,
+        "first failure {first_failure} more than {interval_ms} ms before t_inject {t_inject}"
+    );
+    // probes.csv: seq,kind,id,scheduled_unix_us,sent_unix_us,done_unix_us,latency_us,status,outcome,...
+    // A probe scheduled shortly before t_inject may fail if it was still in flight when the
+    // fault began; one that had finished more than an interval before cannot.
+    let log = std::fs::read_to_string(outcome.run_dir.join("probes.csv")).unwrap();
+    let too_early: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let f: Vec<&str> = line.splitn(10, ',').collect();
+            let us = |i: usize| f[i].parse::<i64>().expect("a time in µs") as f64 / 1000.0;
+            let (scheduled, done, ok) = (us(3), us(5), matches!(f[8], "ok" | "missing"));
+            !ok && scheduled >= t_inject as f64 - 2000.0 && done < t_inject as f64 - interval_ms - bound_ms
+        })
+        .collect();
+    assert!(too_early.is_empty(), "failed before t_inject {t_inject}: {too_early:?}");
+}

@@ -10,7 +10,7 @@ mod route53;
 pub use dns::watch_dns;
 pub use route53::{discover, health_status, watch_health_checks, DiscoverError, NameRoute53};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -18,26 +18,64 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::Clients;
+use crate::fault::{fis_unix_ms, ClockOffset};
 use crate::journal::{EventKind, Journal};
 
 /// How often observers poll.
 pub const POLL: Duration = Duration::from_millis(100);
 
-/// The experiment as last seen.
+/// The FIS action that only waits: it has start and end times but injects nothing.
+pub const WAIT_ACTION: &str = "aws:fis:wait";
+
+/// The experiment as last seen. Every time is unix ms on this machine's clock: FIS's
+/// own times are corrected by the [`ClockOffset`] StartExperiment bounded.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExperimentView {
     /// FIS status (`pending`, `initiating`, `running`, `completed`, `stopping`, `stopped`, `failed`).
     pub status: String,
     /// FIS's reason for the status.
     pub reason: Option<String>,
-    /// When it started running, unix ms.
+    /// The experiment's `startTime` per FIS. AWS stamps it at StartExperiment, while the
+    /// experiment is still `initiating`: it is not when any fault began.
     pub start_unix_ms: Option<i64>,
-    /// When it ended, unix ms.
+    /// The experiment's `endTime` per FIS.
     pub end_unix_ms: Option<i64>,
+    /// When this observer saw the experiment enter `running`: (the moment the last
+    /// GetExperiment that did not say `running` was sent — or StartExperiment, when none
+    /// did —, the moment the first answer that did arrived). The transition lies between.
+    pub running_between_unix_ms: Option<(i64, i64)>,
+    /// The experiment's actions by name.
+    pub actions: BTreeMap<String, ActionView>,
     /// Whether the status is final.
     pub ended: bool,
     /// Since when (unix ms) every GetExperiment has failed; `None` while FIS answers.
     pub unreachable_since_unix_ms: Option<i64>,
+}
+
+/// One action of the experiment as last seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionView {
+    /// FIS action id, e.g. `aws:ec2:stop-instances`.
+    pub action_id: String,
+    /// FIS status (`pending`, `initiating`, `running`, `completed`, `cancelled`,
+    /// `stopping`, `stopped`, `failed`).
+    pub status: String,
+    /// The action's `startTime` per FIS.
+    pub start_unix_ms: Option<i64>,
+    /// The action's `endTime` per FIS.
+    pub end_unix_ms: Option<i64>,
+}
+
+impl ExperimentView {
+    /// When the fault began per FIS: the earliest `startTime` among the fault actions
+    /// (every action but [`WAIT_ACTION`], which injects nothing).
+    pub fn fault_start_unix_ms(&self) -> Option<i64> {
+        self.actions
+            .values()
+            .filter(|a| a.action_id != WAIT_ACTION)
+            .filter_map(|a| a.start_unix_ms)
+            .min()
+    }
 }
 
 /// Longest time one GetExperiment may take before it counts as failed.
@@ -129,20 +167,66 @@ pub fn watch_targets(
     }
 }
 
+/// The experiment's part of a GetExperiment answer: FIS's times on this machine's clock.
+fn experiment_view(exp: &aws_sdk_fis::types::Experiment, clock: &ClockOffset) -> ExperimentView {
+    let local = |t: Option<&aws_sdk_fis::primitives::DateTime>| t.map(|t| clock.to_local(fis_unix_ms(t)));
+    let state = exp.state();
+    let status = state
+        .and_then(|s| s.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    let actions = exp
+        .actions()
+        .into_iter()
+        .flatten()
+        .map(|(name, a)| {
+            let view = ActionView {
+                action_id: a.action_id().unwrap_or_default().to_string(),
+                status: a
+                    .state()
+                    .and_then(|s| s.status())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                start_unix_ms: local(a.start_time()),
+                end_unix_ms: local(a.end_time()),
+            };
+            (name.clone(), view)
+        })
+        .collect();
+    ExperimentView {
+        ended: is_final(&status),
+        status,
+        reason: state.and_then(|s| s.reason()).map(str::to_string),
+        start_unix_ms: local(exp.start_time()),
+        end_unix_ms: local(exp.end_time()),
+        running_between_unix_ms: None,
+        actions,
+        unreachable_since_unix_ms: None,
+    }
+}
+
 /// Polls an experiment until it ends or `stop` is cancelled, journaling experiment and
-/// action state changes; the latest view is published on the returned channel.
+/// action state changes (with each action's start and end time when first reported);
+/// the latest view is published on the returned channel. `clock` corrects FIS's times to
+/// this machine's clock; `started_unix_ms` is when StartExperiment was sent.
 pub fn watch_experiment(
     clients: &Clients,
     journal: &Journal,
     experiment_id: String,
+    clock: ClockOffset,
+    started_unix_ms: i64,
 ) -> (Observers, watch::Receiver<ExperimentView>) {
     let stop = CancellationToken::new();
     let (tx, rx) = watch::channel(ExperimentView::default());
     let (fis, journal, token) = (clients.fis.clone(), journal.clone(), stop.clone());
     let task = tokio::spawn(async move {
-        let mut actions: HashMap<String, String> = HashMap::new();
+        // What was journaled last per action: (status, start, end).
+        let mut actions: HashMap<String, (String, Option<i64>, Option<i64>)> = HashMap::new();
         let mut failures = 0u32;
+        // When the last GetExperiment that did not see `running` was sent.
+        let mut not_running_since = started_unix_ms;
         loop {
+            let sent = crate::journal::now_unix_ms();
             let answer = tokio::time::timeout(CALL_TIMEOUT, fis.get_experiment().id(&experiment_id).send()).await;
             let answer = match answer {
                 Ok(Ok(out)) => Ok(out),
@@ -152,22 +236,17 @@ pub fn watch_experiment(
             match answer {
                 Ok(out) => {
                     failures = 0;
+                    let received = crate::journal::now_unix_ms();
                     if let Some(exp) = out.experiment() {
-                        let state = exp.state();
-                        let view = ExperimentView {
-                            status: state
-                                .and_then(|s| s.status())
-                                .map(|s| s.as_str().to_string())
-                                .unwrap_or_default(),
-                            reason: state.and_then(|s| s.reason()).map(str::to_string),
-                            start_unix_ms: exp.start_time().and_then(|t| t.to_millis().ok()),
-                            end_unix_ms: exp.end_time().and_then(|t| t.to_millis().ok()),
-                            ended: false,
-                            unreachable_since_unix_ms: None,
-                        };
-                        let view = ExperimentView {
-                            ended: is_final(&view.status),
-                            ..view
+                        let mut view = experiment_view(exp, &clock);
+                        let previous = tx.borrow().running_between_unix_ms;
+                        view.running_between_unix_ms = match previous {
+                            Some(p) => Some(p),
+                            None if view.status == "running" => Some((not_running_since, received)),
+                            None => {
+                                not_running_since = sent;
+                                None
+                            }
                         };
                         if view.status != tx.borrow().status {
                             journal.record(EventKind::ExperimentState {
@@ -175,22 +254,16 @@ pub fn watch_experiment(
                                 reason: view.reason.clone(),
                             });
                         }
-                        if let Some(map) = exp.actions() {
-                            let mut names: Vec<&String> = map.keys().collect();
-                            names.sort();
-                            for name in names {
-                                let st = map[name]
-                                    .state()
-                                    .and_then(|s| s.status())
-                                    .map(|s| s.as_str().to_string())
-                                    .unwrap_or_default();
-                                if actions.get(name) != Some(&st) {
-                                    actions.insert(name.clone(), st.clone());
-                                    journal.record(EventKind::ActionState {
-                                        action: name.clone(),
-                                        status: st,
-                                    });
-                                }
+                        for (name, a) in &view.actions {
+                            let seen = (a.status.clone(), a.start_unix_ms, a.end_unix_ms);
+                            if actions.get(name) != Some(&seen) {
+                                actions.insert(name.clone(), seen);
+                                journal.record(EventKind::ActionState {
+                                    action: name.clone(),
+                                    status: a.status.clone(),
+                                    start_unix_ms: a.start_unix_ms,
+                                    end_unix_ms: a.end_unix_ms,
+                                });
                             }
                         }
                         let ended = view.ended;
@@ -226,4 +299,32 @@ pub fn watch_experiment(
         },
         rx,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fault began at the earliest start of an action that injects something: an
+    /// earlier `aws:fis:wait` and actions without a start time do not count.
+    #[test]
+    fn fault_start_ignores_waits() {
+        let action = |id: &str, start: Option<i64>| ActionView {
+            action_id: id.into(),
+            status: "running".into(),
+            start_unix_ms: start,
+            end_unix_ms: None,
+        };
+        let mut view = ExperimentView::default();
+        assert_eq!(view.fault_start_unix_ms(), None);
+        view.actions.insert("Wait".into(), action(WAIT_ACTION, Some(100)));
+        assert_eq!(view.fault_start_unix_ms(), None);
+        view.actions
+            .insert("Stop".into(), action("aws:ec2:stop-instances", Some(400)));
+        view.actions
+            .insert("Cut".into(), action("aws:network:disrupt-connectivity", Some(300)));
+        view.actions
+            .insert("Later".into(), action("aws:rds:failover-db-cluster", None));
+        assert_eq!(view.fault_start_unix_ms(), Some(300));
+    }
 }

@@ -2,7 +2,10 @@
 //! and then objective by objective, with the change from A to B and whether it is
 //! better or worse. The output is a Markdown table (readable in a terminal too).
 
-use super::view::{fmt_target, fmt_value, objective_title};
+use super::view::{
+    fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_title, rpo_bound_ms, rto_bound_ms,
+    with_uncertainty, Sign,
+};
 use super::Report;
 use crate::verdict::ObjectiveResult;
 
@@ -26,8 +29,21 @@ pub struct CompareRow {
     pub change: String,
 }
 
-fn change(a: Option<f64>, b: Option<f64>, unit: &str, better: Better) -> String {
-    match (a, b) {
+/// One value of a compared line with its ± bound (ms), when it has one.
+#[derive(Debug, Clone, Copy)]
+struct Value {
+    v: Option<f64>,
+    bound_ms: Option<i64>,
+}
+
+fn plain(v: Option<f64>) -> Value {
+    Value { v, bound_ms: None }
+}
+
+fn change(a: Value, b: Value, unit: &str, better: Better) -> String {
+    // The change between two uncertain values is known to within both bounds.
+    let bound = a.bound_ms.zip(b.bound_ms).map(|(x, y)| x + y);
+    match (a.v, b.v) {
         (Some(a), Some(b)) if (a - b).abs() < 1e-9 => "same".into(),
         (Some(a), Some(b)) => {
             let d = b - a;
@@ -36,22 +52,26 @@ fn change(a: Option<f64>, b: Option<f64>, unit: &str, better: Better) -> String 
                 Better::Lower => d < 0.0,
                 Better::Higher => d > 0.0,
             };
-            format!(
-                "{sign}{} ({})",
-                fmt_value(d.abs(), unit),
-                if good { "better" } else { "worse" }
-            )
+            let size = match bound {
+                Some(_) if unit == "ms" => with_uncertainty(d.abs().round() as i64, bound, Sign::Unsigned),
+                _ => fmt_value(d.abs(), unit),
+            };
+            format!("{sign}{size} ({})", if good { "better" } else { "worse" })
         }
         (None, Some(_)) | (Some(_), None) => "not comparable".into(),
         (None, None) => String::new(),
     }
 }
 
-fn value(v: Option<f64>, unit: &str) -> String {
-    v.map_or_else(|| "—".into(), |v| fmt_value(v, unit))
+fn value(v: Value, unit: &str) -> String {
+    match (v.v, v.bound_ms) {
+        (None, _) => "—".into(),
+        (Some(x), Some(b)) if unit == "ms" => with_uncertainty(x.round() as i64, Some(b), Sign::Unsigned),
+        (Some(x), _) => fmt_value(x, unit),
+    }
 }
 
-fn metric(name: &str, a: Option<f64>, b: Option<f64>, unit: &str, better: Better) -> CompareRow {
+fn metric(name: &str, a: Value, b: Value, unit: &str, better: Better) -> CompareRow {
     CompareRow {
         name: name.into(),
         a: value(a, unit),
@@ -60,13 +80,12 @@ fn metric(name: &str, a: Option<f64>, b: Option<f64>, unit: &str, better: Better
     }
 }
 
-fn objective_cell(o: Option<&ObjectiveResult>) -> String {
+fn objective_cell(r: &Report, o: Option<&ObjectiveResult>) -> String {
     match o {
         None => "not set".into(),
         Some(o) => format!(
             "{} {}",
-            o.measured
-                .map_or_else(|| "not measured".into(), |m| fmt_value(m, &o.unit)),
+            fmt_measured(o, objective_bound_ms(r, o)),
             if o.pass { "✅" } else { "❌" }
         ),
     }
@@ -74,7 +93,11 @@ fn objective_cell(o: Option<&ObjectiveResult>) -> String {
 
 /// The compared rows: headline numbers, then the objectives of A, then those only B has.
 pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
-    let ms = |v: Option<i64>| v.map(|v| v as f64);
+    let ms = |v: Option<i64>| plain(v.map(|v| v as f64));
+    let with = |v: Option<i64>, bound_ms: Option<i64>| Value {
+        v: v.map(|v| v as f64),
+        bound_ms,
+    };
     let mut out = vec![
         CompareRow {
             name: "scenario".into(),
@@ -92,40 +115,46 @@ pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
             b: verdict(b),
             change: String::new(),
         },
-        metric("RTO", ms(a.rto_ms), ms(b.rto_ms), "ms", Better::Lower),
+        metric(
+            "RTO",
+            with(a.rto_ms, rto_bound_ms(a)),
+            with(b.rto_ms, rto_bound_ms(b)),
+            "ms",
+            Better::Lower,
+        ),
         metric("outage", ms(a.outage_ms), ms(b.outage_ms), "ms", Better::Lower),
         metric(
             "RPO",
-            ms(a.data_loss.as_ref().map(|d| d.rpo_ms)),
-            ms(b.data_loss.as_ref().map(|d| d.rpo_ms)),
+            with(a.data_loss.as_ref().map(|d| d.rpo_ms), rpo_bound_ms(a)),
+            with(b.data_loss.as_ref().map(|d| d.rpo_ms), rpo_bound_ms(b)),
             "ms",
             Better::Lower,
         ),
         metric(
             "lost writes",
-            a.data_loss.as_ref().map(|d| d.lost_writes as f64),
-            b.data_loss.as_ref().map(|d| d.lost_writes as f64),
+            plain(a.data_loss.as_ref().map(|d| d.lost_writes as f64)),
+            plain(b.data_loss.as_ref().map(|d| d.lost_writes as f64)),
             "count",
             Better::Lower,
         ),
         metric(
             "availability during fault",
-            a.availability_during_fault,
-            b.availability_during_fault,
+            plain(a.availability_during_fault),
+            plain(b.availability_during_fault),
             "ratio",
             Better::Higher,
         ),
         metric(
             "p99 during fault",
-            a.p99_during_fault_ms,
-            b.p99_during_fault_ms,
+            plain(a.p99_during_fault_ms),
+            plain(b.p99_during_fault_ms),
             "ms",
             Better::Lower,
         ),
         metric(
             "failed probes",
-            Some(a.probes.failed as f64),
-            Some(b.probes.failed as f64),
+            plain(Some(a.probes.failed as f64)),
+            plain(Some(b.probes.failed as f64)),
             "count",
             Better::Lower,
         ),
@@ -148,11 +177,15 @@ pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
         } else {
             targets.first().cloned().unwrap_or_default()
         };
+        let measured = |r: &Report, o: Option<&ObjectiveResult>| Value {
+            v: o.and_then(|o| o.measured),
+            bound_ms: o.and_then(|o| objective_bound_ms(r, o)),
+        };
         out.push(CompareRow {
             name: format!("objective {} ({target})", objective_title(name)),
-            a: objective_cell(oa),
-            b: objective_cell(ob),
-            change: change(oa.and_then(|o| o.measured), ob.and_then(|o| o.measured), unit, better),
+            a: objective_cell(a, oa),
+            b: objective_cell(b, ob),
+            change: change(measured(a, oa), measured(b, ob), unit, better),
         });
     }
     out
@@ -195,4 +228,34 @@ pub fn render(a: &Report, b: &Report) -> String {
         out.push_str(&line(r));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// RTO and RPO are compared with their ±; the change is known to within both bounds.
+    #[test]
+    fn comparison_prints_every_figure_with_its_uncertainty() {
+        let a = uncertain_report();
+        let mut b = a.clone();
+        b.rto_ms = Some(2_490);
+        let rows = rows(&a, &b);
+        let row = |name: &str| rows.iter().find(|r| r.name == name).unwrap().clone();
+        let rto = row("RTO");
+        assert_eq!((rto.a.as_str(), rto.b.as_str()), ("1.99 s ± 0.12 s", "2.49 s ± 0.12 s"));
+        assert_eq!(rto.change, "+0.50 s ± 0.23 s (worse)");
+        let rpo = row("RPO");
+        assert_eq!((rpo.a.as_str(), rpo.change.as_str()), ("1.00 s ± 0.11 s", "same"));
+        let objective = rows.iter().find(|r| r.name.starts_with("objective RPO")).unwrap();
+        assert_eq!(objective.a, "1.00 s ± 0.11 s ❌");
+        let mut old = a.clone();
+        old.uncertainty = None;
+        old.rto_uncertainty_ms = None;
+        old.rpo_uncertainty_ms = None;
+        let rows = super::rows(&old, &b);
+        let rto = rows.iter().find(|r| r.name == "RTO").unwrap();
+        assert_eq!((rto.a.as_str(), rto.change.as_str()), ("1.99 s", "+500 ms (worse)"));
+    }
 }

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::bars::{bar_chart_svg, Bar, BarChart};
 use super::chart::{DATA_LOSS_RGB, GOOD_RGB, SUCCESS_RGB};
 use super::formats::{write_file, Format, Formats, RenderError};
-use super::view::{fmt_measured, fmt_target, objective_title, opt_secs, secs, utc_short};
+use super::view::{
+    fmt_measured, fmt_target, objective_bound, objective_message, objective_title, rpo_bound_ms, rto_bound_ms, secs,
+    utc_short, with_uncertainty, Sign,
+};
 use super::{html, junit, markdown, templates, Report, StrategyInfo};
 use crate::verdict::{ObjectiveResult, Verdict};
 
@@ -77,6 +80,10 @@ pub struct ComparisonRow {
     pub strategy: Option<StrategyInfo>,
     /// Measured RTO, ms.
     pub rto_ms: Option<i64>,
+    /// The ± bound of the RTO (and of `recovered_ms`), ms; `None` in game days recorded
+    /// before uncertainties were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_uncertainty_ms: Option<i64>,
     /// The fault was injected and steady state never came back.
     pub never_recovered: bool,
     /// Detection, ms after injection: a Route 53 health check failed, else the load
@@ -88,6 +95,10 @@ pub struct ComparisonRow {
     pub recovered_ms: Option<i64>,
     /// Measured RPO, ms.
     pub rpo_ms: Option<i64>,
+    /// The ± bound of the RPO, ms; `None` in game days recorded before uncertainties were,
+    /// and when nothing was lost (the RPO is then exactly 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_uncertainty_ms: Option<i64>,
     /// Acknowledged writes lost.
     pub lost_writes: Option<usize>,
     /// Acknowledged writes.
@@ -111,11 +122,13 @@ impl ComparisonRow {
             reason: r.reason.clone(),
             strategy: r.strategy.clone(),
             rto_ms: r.rto_ms,
+            rto_uncertainty_ms: rto_bound_ms(r),
             never_recovered: r.rto_ms.is_none() && r.t_inject_unix_ms.is_some() && r.recovery.is_some(),
             detection_ms: b.and_then(|b| b.health_check_failed_ms.or(b.targets_unhealthy_ms)),
             failover_ms: b.and_then(|b| b.dns_changed_ms),
             recovered_ms: b.and_then(|b| b.recovered_ms),
             rpo_ms: r.data_loss.as_ref().map(|d| d.rpo_ms),
+            rpo_uncertainty_ms: rpo_bound_ms(r),
             lost_writes: r.data_loss.as_ref().map(|d| d.lost_writes),
             acked_writes: r.data_loss.as_ref().map(|d| d.acked_writes),
             availability_during_fault: r.availability_during_fault,
@@ -141,11 +154,13 @@ impl ComparisonRow {
             reason: Some(reason),
             strategy: None,
             rto_ms: None,
+            rto_uncertainty_ms: None,
             never_recovered: false,
             detection_ms: None,
             failover_ms: None,
             recovered_ms: None,
             rpo_ms: None,
+            rpo_uncertainty_ms: None,
             lost_writes: None,
             acked_writes: None,
             availability_during_fault: None,
@@ -156,6 +171,24 @@ impl ComparisonRow {
     /// The strategy's name, or the scenario's when the target states no strategy.
     pub fn label(&self) -> &str {
         self.strategy.as_ref().map_or(&self.scenario, |s| &s.name)
+    }
+
+    /// The measured RTO with its uncertainty (`1.98 s ± 0.02 s`), `never recovered`, or
+    /// `—` when not measured.
+    pub fn rto_text(&self) -> String {
+        match (self.rto_ms, self.never_recovered) {
+            (Some(ms), _) => with_uncertainty(ms, self.rto_uncertainty_ms, Sign::Unsigned),
+            (None, true) => "never recovered".into(),
+            (None, false) => "—".into(),
+        }
+    }
+
+    /// The measured RPO with its uncertainty, `—` when not measured.
+    pub fn rpo_text(&self) -> String {
+        self.rpo_ms.map_or_else(
+            || "—".into(),
+            |ms| with_uncertainty(ms, self.rpo_uncertainty_ms, Sign::Unsigned),
+        )
     }
 }
 
@@ -277,8 +310,9 @@ fn verdict_word(v: Option<Verdict>) -> (&'static str, &'static str) {
     }
 }
 
-fn after(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "—".into(), |v| format!("+{}", secs(v)))
+/// A time after injection (`+1.50 s`), with its ± bound when given.
+fn after(ms: Option<i64>, bound_ms: Option<i64>) -> String {
+    ms.map_or_else(|| "—".into(), |v| with_uncertainty(v, bound_ms, Sign::Signed))
 }
 
 /// `6 instances · 2 DBs · $1,234/month`.
@@ -322,15 +356,11 @@ fn table_rows(g: &GamedayReport) -> Vec<TableRow> {
                 scenario: r.scenario.clone(),
                 description: r.description.clone(),
                 cost: cost(r.strategy.as_ref()),
-                rto: if r.never_recovered {
-                    "never recovered".into()
-                } else {
-                    opt_secs(r.rto_ms)
-                },
-                detection: after(r.detection_ms),
-                failover: after(r.failover_ms),
-                recovered: after(r.recovered_ms),
-                rpo: opt_secs(r.rpo_ms),
+                rto: r.rto_text(),
+                detection: after(r.detection_ms, None),
+                failover: after(r.failover_ms, None),
+                recovered: after(r.recovered_ms, r.rto_uncertainty_ms),
+                rpo: r.rpo_text(),
                 lost: match (r.lost_writes, r.acked_writes) {
                     (Some(l), Some(a)) => format!("{l} of {a}"),
                     _ => "—".into(),
@@ -345,12 +375,15 @@ fn table_rows(g: &GamedayReport) -> Vec<TableRow> {
                 objectives: r
                     .objectives
                     .iter()
-                    .map(|o| ObjectiveView {
-                        title: objective_title(&o.name),
-                        target: fmt_target(o),
-                        measured: fmt_measured(o),
-                        pass: o.pass,
-                        message: o.message.clone(),
+                    .map(|o| {
+                        let bound = objective_bound(o, r.rto_uncertainty_ms, r.rpo_uncertainty_ms);
+                        ObjectiveView {
+                            title: objective_title(&o.name),
+                            target: fmt_target(o),
+                            measured: fmt_measured(o, bound),
+                            pass: o.pass,
+                            message: objective_message(o, bound),
+                        }
                     })
                     .collect(),
             }
@@ -438,8 +471,7 @@ fn charts(g: &GamedayReport) -> Result<Vec<ChartView>, RenderError> {
         .iter()
         .map(|r| {
             let text = match (r.rto_ms, r.never_recovered, r.verdict) {
-                (Some(ms), _, _) => secs(ms),
-                (None, true, _) => "never recovered".into(),
+                (Some(_), _, _) | (None, true, _) => r.rto_text(),
                 (None, _, None) => "not run".into(),
                 _ => "not measured".into(),
             };
@@ -450,7 +482,10 @@ fn charts(g: &GamedayReport) -> Result<Vec<ChartView>, RenderError> {
     let rpo: Vec<Bar> = g
         .rows
         .iter()
-        .map(|r| bar(r, s(r.rpo_ms), r.rpo_ms.map_or_else(|| missing(r), secs), Vec::new()))
+        .map(|r| {
+            let text = if r.rpo_ms.is_some() { r.rpo_text() } else { missing(r) };
+            bar(r, s(r.rpo_ms), text, Vec::new())
+        })
         .collect();
     let lost: Vec<Bar> = g
         .rows
@@ -558,4 +593,55 @@ fn chart(
         bars,
     })?;
     Ok(ChartView { id, title, svg })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// The game day's table, objectives and bar labels carry the ± of each run, which
+    /// `gameday.json` keeps; a row recorded before then prints values alone.
+    #[test]
+    fn the_comparison_prints_every_figure_with_its_uncertainty() {
+        let r = uncertain_report();
+        let row = ComparisonRow::from_report(&r, Some("run".into()));
+        assert_eq!((row.rto_uncertainty_ms, row.rpo_uncertainty_ms), (Some(115), Some(105)));
+        let mut old = row.clone();
+        old.rto_uncertainty_ms = None;
+        old.rpo_uncertainty_ms = None;
+        let g = GamedayReport {
+            schema_version: GAMEDAY_SCHEMA_VERSION,
+            run_id: "gd".into(),
+            gameday: "gd".into(),
+            description: None,
+            plan_path: "plan.yaml".into(),
+            verdict: Verdict::Fail,
+            exit_code: 1,
+            started_unix_ms: 0,
+            finished_unix_ms: 1_000,
+            stop_on_first_failure: false,
+            stopped_early: None,
+            rows: vec![row, old],
+        };
+        let md = render_markdown(&g).unwrap();
+        let lines: Vec<&str> = md.lines().filter(|l| l.starts_with("| db-failover")).collect();
+        assert!(
+            lines[0].contains("| 1.99 s ± 0.12 s |") && lines[0].contains("| +1.99 s ± 0.12 s |"),
+            "{md}"
+        );
+        assert!(lines[0].contains("| 1.00 s ± 0.11 s |"), "{md}");
+        assert!(md.contains("RPO 1.00 s ± 0.11 s > 0 ms (over by 999 ms)"), "{md}");
+        assert!(
+            lines[1].contains("| 1.99 s |") && lines[1].contains("| 1.00 s |"),
+            "{md}"
+        );
+        let html = render_html(&g).unwrap();
+        assert!(
+            html.contains("1.99 s ± 0.12 s</text>") || html.contains("1.99 s ± 0.12 s<"),
+            "bar label"
+        );
+        let back: GamedayReport = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+        assert_eq!(back.rows, g.rows);
+    }
 }

@@ -17,7 +17,7 @@ use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 use super::formats::RenderError;
-use super::view::{opt_secs, utc_short};
+use super::view::{opt_secs, rpo_bound_ms, rto_bound_ms, utc_short, with_uncertainty, Sign};
 use super::{chart, templates, Report};
 use crate::verdict::Verdict;
 
@@ -48,10 +48,17 @@ pub struct HistoryEntry {
     pub finished_unix_ms: i64,
     /// Measured RTO, ms (`null`: never recovered, or no fault).
     pub rto_ms: Option<i64>,
+    /// The ± bound of the RTO, ms (absent in lines written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_uncertainty_ms: Option<i64>,
     /// Time below the steady-state threshold, ms.
     pub outage_ms: Option<i64>,
     /// Measured RPO, ms (`null`: not verified).
     pub rpo_ms: Option<i64>,
+    /// The ± bound of the RPO, ms (absent in lines written before it was recorded, and
+    /// when nothing was lost: the RPO is then exactly 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_uncertainty_ms: Option<i64>,
     /// Lost acknowledged writes.
     pub lost_writes: Option<usize>,
     /// Acknowledged writes.
@@ -78,8 +85,10 @@ impl HistoryEntry {
             started_unix_ms: r.t0_unix_ms,
             finished_unix_ms: r.finished_unix_ms,
             rto_ms: r.rto_ms,
+            rto_uncertainty_ms: rto_bound_ms(r),
             outage_ms: r.outage_ms,
             rpo_ms: r.data_loss.as_ref().map(|d| d.rpo_ms),
+            rpo_uncertainty_ms: rpo_bound_ms(r),
             lost_writes: r.data_loss.as_ref().map(|d| d.lost_writes),
             acked_writes: r.data_loss.as_ref().map(|d| d.acked_writes),
             availability_during_fault: r.availability_during_fault,
@@ -201,6 +210,8 @@ pub struct Regression {
     pub metric: &'static str,
     /// The run's value, ms (`None`: never recovered).
     pub value_ms: Option<i64>,
+    /// The ± bound of the run's value, ms, when it was recorded.
+    pub value_uncertainty_ms: Option<i64>,
     /// Median of the baseline, ms.
     pub median_ms: i64,
     /// The largest value that would not have been flagged, ms.
@@ -214,7 +225,7 @@ impl std::fmt::Display for Regression {
             Some(v) => write!(
                 f,
                 "{name} {} > {} (median {} + margin)",
-                opt_secs(Some(v)),
+                with_uncertainty(v, self.value_uncertainty_ms, Sign::Unsigned),
                 opt_secs(Some(self.limit_ms)),
                 opt_secs(Some(self.median_ms))
             ),
@@ -286,7 +297,7 @@ fn median(values: &mut [i64]) -> i64 {
 
 fn judge(
     metric: &'static str,
-    value: Option<i64>,
+    (value, value_uncertainty_ms): (Option<i64>, Option<i64>),
     baseline: &[&HistoryEntry],
     get: fn(&HistoryEntry) -> Option<i64>,
     policy: &RegressionPolicy,
@@ -302,12 +313,14 @@ fn judge(
         Some(v) if v > limit_ms => Some(Regression {
             metric,
             value_ms: Some(v),
+            value_uncertainty_ms,
             median_ms,
             limit_ms,
         }),
         None if none_is_worse => Some(Regression {
             metric,
             value_ms: None,
+            value_uncertainty_ms: None,
             median_ms,
             limit_ms,
         }),
@@ -334,8 +347,22 @@ pub fn analyse(entries: &[HistoryEntry], policy: &RegressionPolicy) -> Vec<Scena
                     let baseline = &previous[previous.len().saturating_sub(policy.window)..];
                     let regressions = if e.judged() {
                         [
-                            judge("rto", e.rto_ms, baseline, |p| p.rto_ms, policy, true),
-                            judge("rpo", e.rpo_ms, baseline, |p| p.rpo_ms, policy, false),
+                            judge(
+                                "rto",
+                                (e.rto_ms, e.rto_uncertainty_ms),
+                                baseline,
+                                |p| p.rto_ms,
+                                policy,
+                                true,
+                            ),
+                            judge(
+                                "rpo",
+                                (e.rpo_ms, e.rpo_uncertainty_ms),
+                                baseline,
+                                |p| p.rpo_ms,
+                                policy,
+                                false,
+                            ),
                         ]
                         .into_iter()
                         .flatten()
@@ -370,9 +397,13 @@ fn cells(row: &TrendRow, n: usize) -> Vec<String> {
         ),
         match (e.rto_ms, e.complete) {
             (None, true) => "never".into(),
-            (v, _) => opt_secs(v),
+            (None, false) => "—".into(),
+            (Some(v), _) => with_uncertainty(v, e.rto_uncertainty_ms, Sign::Unsigned),
         },
-        opt_secs(e.rpo_ms),
+        e.rpo_ms.map_or_else(
+            || "—".into(),
+            |v| with_uncertainty(v, e.rpo_uncertainty_ms, Sign::Unsigned),
+        ),
         match (e.lost_writes, e.acked_writes) {
             (Some(l), Some(a)) => format!("{l}/{a}"),
             _ => "—".into(),
@@ -526,5 +557,46 @@ mod tests {
     fn median_of_even_and_odd() {
         assert_eq!(median(&mut [3, 1, 2]), 2);
         assert_eq!(median(&mut [4, 1, 2, 3]), 2);
+    }
+}
+
+#[cfg(test)]
+mod uncertainty_tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// History lines keep each run's ±; the trend table and a regression print it; lines
+    /// written before it was recorded still read and print values alone.
+    #[test]
+    fn the_trend_prints_every_figure_with_its_uncertainty() {
+        let r = uncertain_report();
+        let mut runs: Vec<HistoryEntry> = (0..4)
+            .map(|i| {
+                let mut e = HistoryEntry::from_report(&r, &format!("run-{i}"));
+                e.started_unix_ms += i * 60_000;
+                e.verdict = Verdict::Pass;
+                e
+            })
+            .collect();
+        runs[3].rto_ms = Some(6_000);
+        assert_eq!(
+            (runs[0].rto_uncertainty_ms, runs[0].rpo_uncertainty_ms),
+            (Some(115), Some(105))
+        );
+        let line = serde_json::to_string(&runs[0]).unwrap();
+        let mut old: serde_json::Value = serde_json::from_str(&line).unwrap();
+        old.as_object_mut().unwrap().remove("rto_uncertainty_ms");
+        old.as_object_mut().unwrap().remove("rpo_uncertainty_ms");
+        let old: HistoryEntry = serde_json::from_value(old).expect("an old line reads");
+        runs[0] = old;
+        let policy = RegressionPolicy::default();
+        let trends = analyse(&runs, &policy);
+        let text = table(&trends, &policy);
+        assert!(text.contains("| 1.99 s ± 0.12 s | 1.00 s ± 0.11 s |"), "{text}");
+        assert!(
+            text.contains("| 1.99 s          | 1.00 s          |"),
+            "old line: {text}"
+        );
+        assert!(text.contains("REGRESSION: RTO 6.00 s ± 0.12 s > 2.49 s"), "{text}");
     }
 }

@@ -1,13 +1,14 @@
 //! `report.html`: one self-contained page (inline CSS and SVG; no script, font, image or
 //! request of any kind, enforced by a Content-Security-Policy) with the SVG timeline of
 //! [`super::chart`], the objectives, the recovery breakdown, data loss, probes by zone
-//! and instance, the journal and the scenario and plan used.
+//! and instance, the journal and the scenario and plan used. RTO, RPO and the data-loss
+//! window carry their uncertainty, and a details section says what bounds them.
 
 use minijinja::value::Serde;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow};
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
 use super::view::{secs, utc, utc_short, View};
 use super::{chart, formats::RenderError, Report};
 
@@ -55,6 +56,7 @@ struct Context {
     stopped_in: Option<String>,
     origin: &'static str,
     headline: Headline,
+    uncertainty: Option<UncertaintyView>,
     objectives: Vec<ObjectiveRow>,
     moments: Vec<MomentRow>,
     data_loss: Option<DataLossView>,
@@ -159,6 +161,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         stopped_in: v.stopped_in.clone(),
         origin: v.origin_label,
         headline: templates::headline(&v),
+        uncertainty: templates::uncertainty_view(&v),
         objectives: templates::objective_rows(report),
         moments: templates::moment_rows(&v),
         data_loss: templates::data_loss_view(&v, 200),
@@ -239,4 +242,40 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
             file: HTML_FILE,
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// The page's tiles and tables carry the ±, and its details list what bounds them.
+    #[test]
+    fn page_prints_every_figure_with_its_uncertainty() {
+        let html = render(&uncertain_report()).unwrap();
+        assert!(html.contains(r#"<div class="value">1.99 s ± 0.12 s</div>"#));
+        assert!(html.contains(r#"<div class="value">1.00 s ± 0.11 s</div>"#));
+        assert!(
+            html.contains(r#"<td class="num">1.99 s ± 0.12 s</td>"#),
+            "objective table"
+        );
+        assert!(
+            html.contains(r#"<td class="num">+1.99 s ± 0.12 s</td>"#),
+            "recovery table"
+        );
+        assert!(html.contains("−1.00 s ± 0.11 s → −0.02 s ± 0.11 s"), "data-loss window");
+        let at = html.find(r#"<details id="uncertainty">"#).expect("details");
+        let details = &html[at..at + html[at..].find("</details>").unwrap()];
+        for part in [
+            ">10 ms<",
+            ">100 ms<",
+            ">4.2 ms<",
+            ">115 ms<",
+            ">105 ms<",
+            "probe interval",
+            "clock offset",
+        ] {
+            assert!(details.contains(part), "{part} in {details}");
+        }
+    }
 }

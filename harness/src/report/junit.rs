@@ -4,7 +4,10 @@
 //! per objective. A missed objective is a `<failure>` whose message says by how much; a
 //! phase the run stopped in is an `<error>` (or a `<failure>` for a guardrail or signal
 //! abort); phases never reached and objectives an incomplete run could not measure are
-//! `<skipped>`. Every count attribute matches the cases below it.
+//! `<skipped>`. Every count attribute matches the cases below it. An objective's case
+//! carries its result sentence in `<system-out>`; RTO and RPO are written with their
+//! uncertainty there, in the failure's message and in the suite's properties
+//! (`rto_uncertainty_ms`, `rpo_uncertainty_ms` and what they are made of).
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -13,7 +16,9 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
 use super::formats::RenderError;
-use super::view::{objective_title, secs, View};
+use super::view::{
+    objective_bound_ms, objective_message, objective_title, rpo_bound_ms, rto_bound_ms, with_uncertainty, Sign, View,
+};
 use super::Report;
 use crate::verdict::Verdict;
 
@@ -47,6 +52,8 @@ struct Case {
     classname: String,
     time_s: f64,
     outcome: Outcome,
+    /// The case's `<system-out>`: an objective's result sentence, passed or not.
+    out: Option<String>,
 }
 
 /// Characters XML 1.0 cannot carry (control characters other than tab and line breaks)
@@ -90,6 +97,7 @@ fn phase_cases(r: &Report, v: &View, class: &str) -> Vec<Case> {
                 classname: format!("{class}.phases"),
                 time_s,
                 outcome,
+                out: None,
             }
         })
         .collect()
@@ -99,6 +107,7 @@ fn objective_cases(r: &Report, class: &str) -> Vec<Case> {
     r.objectives
         .iter()
         .map(|o| {
+            let bound = objective_bound_ms(r, o);
             let outcome = if o.pass {
                 Outcome::Passed
             } else if o.measured.is_none() && !r.complete {
@@ -107,7 +116,7 @@ fn objective_cases(r: &Report, class: &str) -> Vec<Case> {
                 }
             } else {
                 Outcome::Failure {
-                    message: o.message.clone(),
+                    message: objective_message(o, bound),
                     kind: "objective_missed",
                     text: format!(
                         "objective {}: target {} {} {}, measured {}",
@@ -115,7 +124,14 @@ fn objective_cases(r: &Report, class: &str) -> Vec<Case> {
                         if o.unit == "ratio" { "≥" } else { "≤" },
                         o.target,
                         o.unit,
-                        o.measured.map_or("nothing".into(), |m| format!("{m} {}", o.unit)),
+                        o.measured.map_or("nothing".into(), |m| match bound {
+                            Some(b) => format!(
+                                "{m} {} ({})",
+                                o.unit,
+                                with_uncertainty(m.round() as i64, Some(b), Sign::Unsigned)
+                            ),
+                            None => format!("{m} {}", o.unit),
+                        }),
                     ),
                 }
             };
@@ -124,6 +140,7 @@ fn objective_cases(r: &Report, class: &str) -> Vec<Case> {
                 classname: format!("{class}.objectives"),
                 time_s: 0.0,
                 outcome,
+                out: Some(objective_message(o, bound)),
             }
         })
         .collect()
@@ -194,6 +211,16 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
     // JUnit's xs:dateTime without a zone (the Jenkins schema's pattern).
     let timestamp = super::view::utc(r.t0_unix_ms);
     let timestamp = timestamp.get(..19).unwrap_or(&timestamp).to_string();
+    let (rto_bound, rpo_bound) = (rto_bound_ms(r), rpo_bound_ms(r));
+    let opt = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+    let part = |f: fn(&crate::analysis::Uncertainty) -> f64| r.uncertainty.map_or(String::new(), |u| f(&u).to_string());
+    let rto = r
+        .rto_ms
+        .map_or(String::new(), |v| with_uncertainty(v, rto_bound, Sign::Unsigned));
+    let rpo = r
+        .data_loss
+        .as_ref()
+        .map_or(String::new(), |d| with_uncertainty(d.rpo_ms, rpo_bound, Sign::Unsigned));
     let properties = [
         ("run_id", r.run_id.clone()),
         ("scenario_path", r.scenario.path.display().to_string()),
@@ -201,12 +228,16 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
         ("verdict", r.verdict.as_str().to_string()),
         ("exit_code", r.exit_code.to_string()),
         ("complete", r.complete.to_string()),
-        ("rto_ms", r.rto_ms.map_or(String::new(), |v| v.to_string())),
-        ("outage_ms", r.outage_ms.map_or(String::new(), |v| v.to_string())),
-        (
-            "rpo_ms",
-            r.data_loss.as_ref().map_or(String::new(), |d| d.rpo_ms.to_string()),
-        ),
+        ("rto_ms", opt(r.rto_ms)),
+        ("rto_uncertainty_ms", opt(rto_bound)),
+        ("rto", rto.clone()),
+        ("outage_ms", opt(r.outage_ms)),
+        ("rpo_ms", opt(r.data_loss.as_ref().map(|d| d.rpo_ms))),
+        ("rpo_uncertainty_ms", opt(rpo_bound)),
+        ("rpo", rpo.clone()),
+        ("uncertainty_probe_interval_ms", part(|u| u.probe_interval_ms)),
+        ("uncertainty_t_inject_ms", part(|u| u.t_inject_ms)),
+        ("uncertainty_clock_offset_ms", part(|u| u.clock_offset_ms)),
         (
             "lost_writes",
             r.data_loss
@@ -242,11 +273,13 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
             for case in cases {
                 write_case(w, case)?;
             }
+            let dash = |s: &str| if s.is_empty() { "—".to_string() } else { s.to_string() };
             let out = format!(
-                "verdict {} (exit {}); RTO {}; report.json in run folder {}",
+                "verdict {} (exit {}); RTO {}; RPO {}; report.json in run folder {}",
                 r.verdict.as_str(),
                 r.exit_code,
-                r.rto_ms.map_or("—".into(), secs),
+                dash(&rto),
+                dash(&rpo),
                 r.run_id
             );
             w.create_element("system-out")
@@ -262,34 +295,73 @@ fn write_case(w: &mut Writer<Cursor<Vec<u8>>>, case: &Case) -> std::io::Result<(
         ("classname", xml_safe(&case.classname).as_ref()),
         ("time", &format!("{:.3}", case.time_s)),
     ]);
-    match &case.outcome {
-        Outcome::Passed => {
-            el.write_empty()?;
-        }
-        Outcome::Failure { message, kind, text } => {
-            el.write_inner_content(|w| {
+    if case.outcome == Outcome::Passed && case.out.is_none() {
+        el.write_empty()?;
+        return Ok(());
+    }
+    el.write_inner_content(|w| {
+        match &case.outcome {
+            Outcome::Passed => {}
+            Outcome::Failure { message, kind, text } => {
                 w.create_element("failure")
                     .with_attributes([("message", xml_safe(message).as_ref()), ("type", kind)])
                     .write_text_content(BytesText::new(&xml_safe(text)))?;
-                Ok(())
-            })?;
-        }
-        Outcome::Error { message, kind } => {
-            el.write_inner_content(|w| {
+            }
+            Outcome::Error { message, kind } => {
                 w.create_element("error")
                     .with_attributes([("message", xml_safe(message).as_ref()), ("type", kind)])
                     .write_empty()?;
-                Ok(())
-            })?;
-        }
-        Outcome::Skipped { message } => {
-            el.write_inner_content(|w| {
+            }
+            Outcome::Skipped { message } => {
                 w.create_element("skipped")
                     .with_attribute(("message", xml_safe(message).as_ref()))
                     .write_empty()?;
-                Ok(())
-            })?;
+            }
         }
-    }
+        if let Some(out) = &case.out {
+            w.create_element("system-out")
+                .write_text_content(BytesText::new(&xml_safe(out)))?;
+        }
+        Ok(())
+    })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// The RTO and RPO objectives' messages, failure texts and the suite's properties
+    /// carry the uncertainty and what it is made of.
+    #[test]
+    fn junit_carries_the_uncertainty() {
+        let xml = render(&uncertain_report()).unwrap();
+        assert!(
+            xml.contains(r#"message="RPO 1.00 s ± 0.11 s &gt; 0 ms (over by 999 ms)""#),
+            "{xml}"
+        );
+        assert!(xml.contains("measured 999 ms (1.00 s ± 0.11 s)"), "{xml}");
+        assert!(
+            xml.contains("<system-out>RTO 1.99 s ± 0.12 s ≤ 10.00 s (8.01 s to spare)</system-out>"),
+            "{xml}"
+        );
+        for (name, value) in [
+            ("rto_ms", "1990"),
+            ("rto_uncertainty_ms", "115"),
+            ("rto", "1.99 s ± 0.12 s"),
+            ("rpo_uncertainty_ms", "105"),
+            ("rpo", "1.00 s ± 0.11 s"),
+            ("uncertainty_probe_interval_ms", "10"),
+            ("uncertainty_t_inject_ms", "100"),
+            ("uncertainty_clock_offset_ms", "4.2"),
+        ] {
+            let p = format!(r#"<property name="{name}" value="{value}"/>"#);
+            assert!(xml.contains(&p), "{p} in {xml}");
+        }
+        assert!(
+            xml.contains("RTO 1.99 s ± 0.12 s; RPO 1.00 s ± 0.11 s;"),
+            "system-out of the suite"
+        );
+    }
 }

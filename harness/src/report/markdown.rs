@@ -1,11 +1,12 @@
 //! `summary.md`: the verdict, the objectives (target vs measured), the recovery
 //! breakdown, data loss, the top failure reasons and a link to the HTML report; short
-//! enough for a CI step summary (`GITHUB_STEP_SUMMARY`) or a PR comment.
+//! enough for a CI step summary (`GITHUB_STEP_SUMMARY`) or a PR comment. RTO, RPO and the
+//! data-loss window carry their uncertainty, and a footnote says what bounds them.
 
 use minijinja::value::Serde;
 use serde::Serialize;
 
-use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow};
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
 use super::view::{utc_short, View};
 use super::{formats::RenderError, Report};
 
@@ -32,6 +33,7 @@ struct Context {
     reason: String,
     stopped_in: Option<String>,
     headline: Headline,
+    uncertainty: Option<UncertaintyView>,
     objectives: Vec<ObjectiveRow>,
     has_fault: bool,
     moments: Vec<MomentRow>,
@@ -58,6 +60,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
         stopped_in: v.stopped_in.clone(),
         headline: templates::headline(&v),
+        uncertainty: templates::uncertainty_view(&v),
         objectives: templates::objective_rows(report),
         has_fault: report.t_inject_unix_ms.is_some(),
         moments: templates::moment_rows(&v),
@@ -75,4 +78,58 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
             file: SUMMARY_FILE,
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// Every RTO and RPO in summary.md carries its ±, and a footnote lists what bounds
+    /// them: the probe interval, `t_inject`'s precision and the clock offset.
+    #[test]
+    fn summary_prints_every_figure_with_its_uncertainty() {
+        let md = render(&uncertain_report()).unwrap();
+        assert!(md.contains("| 1.99 s ± 0.12 s | 2.10 s | 1.00 s ± 0.11 s |"), "{md}");
+        assert!(
+            md.contains("| RTO | ≤ 10.00 s | 1.99 s ± 0.12 s | ✅ pass — RTO 1.99 s ± 0.12 s ≤ 10.00 s"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| RPO | ≤ 0 ms | 1.00 s ± 0.11 s | ❌ fail — RPO 1.00 s ± 0.11 s > 0 ms (over by 999 ms)"),
+            "{md}"
+        );
+        assert!(md.contains("steady state back (recovered) +1.99 s ± 0.12 s"), "{md}");
+        assert!(
+            md.contains("window −1.00 s ± 0.11 s → −0.02 s ± 0.11 s (980 ms); RPO 1.00 s ± 0.11 s"),
+            "{md}"
+        );
+        let note = md.lines().find(|l| l.starts_with("**±**")).expect("footnote");
+        for part in [
+            "RTO ± 115 ms",
+            "probe interval 10 ms",
+            "precision 100 ms",
+            "clock offset 4.2 ms",
+            "RPO and data-loss window ± 105 ms",
+        ] {
+            assert!(note.contains(part), "{part} in {note}");
+        }
+        assert!(md.lines().count() < 40 && md.len() < 4096, "still short");
+    }
+
+    /// A report without uncertainties (written before they were recorded) renders as it
+    /// always did: values alone, no footnote.
+    #[test]
+    fn an_old_report_has_no_footnote() {
+        let mut r = uncertain_report();
+        r.uncertainty = None;
+        r.rto_uncertainty_ms = None;
+        r.rpo_uncertainty_ms = None;
+        let md = render(&r).unwrap();
+        assert!(!md.contains('±'), "{md}");
+        assert!(
+            md.contains("| RTO | ≤ 10.00 s | 1.99 s | ✅ pass — rto 1990 ms"),
+            "{md}"
+        );
+    }
 }

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::analysis::{DataLoss, Recovery, RtoBreakdown};
+use crate::analysis::{DataLoss, Recovery, RtoBreakdown, Uncertainty};
 use crate::journal::Event;
 use crate::verdict::{ObjectiveResult, Verdict};
 
@@ -68,10 +68,25 @@ pub struct ExperimentInfo {
     pub template_id: String,
     /// Last status seen.
     pub status: String,
-    /// When it started running, unix ms.
+    /// When it started running, unix ms: when drdrill saw it enter `running` (the middle
+    /// of the last GetExperiment before and the first one after).
     pub start_unix_ms: Option<i64>,
-    /// When it ended, unix ms.
+    /// When it ended, unix ms (FIS's `endTime`, corrected by `clock_offset`).
     pub end_unix_ms: Option<i64>,
+    /// When the fault began per FIS: the earliest `startTime` of the experiment's fault
+    /// actions (not `aws:fis:wait`), unix ms on this machine's clock (FIS's time minus
+    /// `clock_offset.offset_ms`), ± 1 ms (FIS's timestamp resolution) ±
+    /// `clock_offset.bound_ms`. `t_inject` when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_start_unix_ms: Option<i64>,
+    /// FIS's clock minus this machine's, bounded by the experiment's `creationTime`, which
+    /// FIS stamped during the StartExperiment call (see [`crate::fault::ClockOffset`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset: Option<crate::fault::ClockOffset>,
+    /// ± how precisely `start_unix_ms` dates the `running` transition, ms (half the time
+    /// between the two GetExperiment calls it lies between).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_precision_ms: Option<f64>,
 }
 
 /// Probe totals and latency.
@@ -163,12 +178,25 @@ pub struct Report {
     pub t0_unix_ms: i64,
     /// When the run finished, unix ms.
     pub finished_unix_ms: i64,
-    /// When the experiment entered `running`, unix ms.
+    /// `t_inject`: when the fault's effect began, unix ms (see `t_inject_source`).
     pub t_inject_unix_ms: Option<i64>,
+    /// Where `t_inject` was read from: FIS's per-action start time, or the observed
+    /// `running` transition when FIS gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_inject_source: Option<crate::analysis::InjectSource>,
     /// The experiment.
     pub experiment: Option<ExperimentInfo>,
     /// Measured RTO, ms (`null` when it never recovered or there was no fault).
     pub rto_ms: Option<i64>,
+    /// The ± bound of `rto_ms`, ms (rounded up): what bounds it is in `uncertainty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_uncertainty_ms: Option<i64>,
+    /// The ± bound of the RPO and of the data-loss window's ends, ms (rounded up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_uncertainty_ms: Option<i64>,
+    /// What the uncertainties are made of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertainty: Option<Uncertainty>,
     /// Time below the steady-state threshold, ms.
     pub outage_ms: Option<i64>,
     /// RTO details.
@@ -297,13 +325,19 @@ impl ProbeStats {
     }
 }
 
-/// A signed offset from injection, e.g. `+1.98 s` or `-0.01 s`.
-fn offset(v: Option<i64>) -> String {
-    v.map_or("—".into(), |v| format!("{:+.2} s", v as f64 / 1000.0))
+/// A signed offset from injection, e.g. `+1.98 s` or `−0.01 s`, with its ± bound when
+/// given (`+1.98 s ± 0.02 s`).
+fn offset(v: Option<i64>, bound_ms: Option<i64>) -> String {
+    v.map_or("—".into(), |v| {
+        view::with_uncertainty(v, bound_ms, view::Sign::Signed)
+    })
 }
 
-fn ms(v: Option<i64>) -> String {
-    v.map_or("—".into(), |v| format!("{:.2} s", v as f64 / 1000.0))
+/// A duration, e.g. `1.98 s`, with its ± bound when given (`1.98 s ± 0.02 s`).
+fn ms(v: Option<i64>, bound_ms: Option<i64>) -> String {
+    v.map_or("—".into(), |v| {
+        view::with_uncertainty(v, bound_ms, view::Sign::Unsigned)
+    })
 }
 
 /// The short summary printed at the end of a run.
@@ -318,12 +352,13 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
     if let Some(reason) = &r.reason {
         let _ = writeln!(s, "reason: {reason}");
     }
+    let (rto_bound, rpo_bound) = (view::rto_bound_ms(r), view::rpo_bound_ms(r));
     let _ = writeln!(
         s,
         "RTO {}   outage {}   RPO {}   lost writes {}/{}",
-        ms(r.rto_ms),
-        ms(r.outage_ms),
-        ms(r.data_loss.as_ref().map(|d| d.rpo_ms)),
+        ms(r.rto_ms, rto_bound),
+        ms(r.outage_ms, None),
+        ms(r.data_loss.as_ref().map(|d| d.rpo_ms), rpo_bound),
         r.data_loss.as_ref().map_or("—".into(), |d| d.lost_writes.to_string()),
         r.data_loss.as_ref().map_or("—".into(), |d| d.acked_writes.to_string()),
     );
@@ -332,29 +367,60 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
         let detection = if by_dns {
             format!(
                 "targets unhealthy {}, health check failed {}",
-                offset(b.targets_unhealthy_ms),
-                offset(b.health_check_failed_ms)
+                offset(b.targets_unhealthy_ms, None),
+                offset(b.health_check_failed_ms, None)
             )
         } else {
-            format!("targets unhealthy {}", offset(b.targets_unhealthy_ms))
+            format!("targets unhealthy {}", offset(b.targets_unhealthy_ms, None))
         };
         let failover = if by_dns {
-            format!("   failover: DNS answer changed {}", offset(b.dns_changed_ms))
+            format!("   failover: DNS answer changed {}", offset(b.dns_changed_ms, None))
         } else {
             String::new()
         };
         let _ = writeln!(
             s,
             "  after injection: first failure {}   detection: {detection}{failover}   recovery: experiment ended {}, recovered {}",
-            offset(b.first_failure_ms),
-            offset(b.experiment_ended_ms),
-            offset(b.recovered_ms)
+            offset(b.first_failure_ms, None),
+            offset(b.experiment_ended_ms, None),
+            offset(b.recovered_ms, rto_bound)
         );
     }
     let _ = writeln!(s, "probes {}", r.probes.line());
     for o in &r.objectives {
-        let _ = writeln!(s, "  [{}] {}", if o.pass { "pass" } else { "FAIL" }, o.message);
+        let message = view::objective_message(o, view::objective_bound_ms(r, o));
+        let _ = writeln!(s, "  [{}] {message}", if o.pass { "pass" } else { "FAIL" });
     }
     let _ = writeln!(s, "report: {}", run_dir.join("report.json").display());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::view::uncertain_report;
+
+    /// The summary printed at the end of a run carries the ± on RTO, RPO, the recovery
+    /// and the RTO and RPO objectives; the value alone for a report without them.
+    #[test]
+    fn summary_text_prints_every_figure_with_its_uncertainty() {
+        let r = uncertain_report();
+        let s = summary_text(&r, Path::new("reports/run"));
+        assert!(
+            s.contains("RTO 1.99 s ± 0.12 s   outage 2.10 s   RPO 1.00 s ± 0.11 s   lost writes 70/"),
+            "{s}"
+        );
+        assert!(s.contains("recovered +1.99 s ± 0.12 s"), "{s}");
+        assert!(
+            s.contains("[pass] RTO 1.99 s ± 0.12 s ≤ 10.00 s (8.01 s to spare)"),
+            "{s}"
+        );
+        assert!(s.contains("[FAIL] RPO 1.00 s ± 0.11 s > 0 ms (over by 999 ms)"), "{s}");
+        let mut old = r.clone();
+        old.uncertainty = None;
+        old.rto_uncertainty_ms = None;
+        old.rpo_uncertainty_ms = None;
+        let s = summary_text(&old, Path::new("reports/run"));
+        assert!(!s.contains('±') && s.contains("RTO 1.99 s   outage"), "{s}");
+    }
 }

@@ -6,7 +6,9 @@
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use super::view::{fmt_measured, fmt_target, objective_title, opt_secs, View};
+use super::view::{
+    fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_message, objective_title, opt_secs, View,
+};
 use super::Report;
 
 /// The environment with every report template. HTML templates are auto-escaped.
@@ -45,18 +47,21 @@ pub(crate) struct ObjectiveRow {
 pub(crate) fn objective_rows(r: &Report) -> Vec<ObjectiveRow> {
     r.objectives
         .iter()
-        .map(|o| ObjectiveRow {
-            name: o.name.clone(),
-            title: objective_title(&o.name),
-            target: fmt_target(o),
-            measured: fmt_measured(o),
-            result: match (o.pass, o.measured.is_some()) {
-                (true, _) => "pass",
-                (false, true) => "fail",
-                (false, false) => "not measured",
-            },
-            pass: o.pass,
-            message: o.message.clone(),
+        .map(|o| {
+            let bound = objective_bound_ms(r, o);
+            ObjectiveRow {
+                name: o.name.clone(),
+                title: objective_title(&o.name),
+                target: fmt_target(o),
+                measured: fmt_measured(o, bound),
+                result: match (o.pass, o.measured.is_some()) {
+                    (true, _) => "pass",
+                    (false, true) => "fail",
+                    (false, false) => "not measured",
+                },
+                pass: o.pass,
+                message: objective_message(o, bound),
+            }
         })
         .collect()
 }
@@ -76,7 +81,7 @@ pub(crate) fn moment_rows(v: &View) -> Vec<MomentRow> {
         .filter(|m| has_dns || (m.label != super::view::DNS_CHANGED && m.label != super::view::HEALTH_CHECK_FAILED))
         .map(|m| MomentRow {
             label: m.label,
-            at: m.t_ms.map_or_else(|| "—".into(), |t| v.at(t)),
+            at: m.t_ms.map_or_else(|| "—".into(), |t| v.at_with(t, m.bound_ms)),
         })
         .collect()
 }
@@ -97,14 +102,14 @@ pub(crate) struct Headline {
 pub(crate) fn headline(v: &View) -> Headline {
     let r = v.report;
     let rto = match (r.rto_ms, r.t_inject_unix_ms, r.recovery.as_ref()) {
-        (Some(ms), _, _) => opt_secs(Some(ms)),
+        (Some(_), _, _) => v.rto(),
         (None, Some(_), Some(_)) => "never recovered".into(),
         _ => "—".into(),
     };
     Headline {
         rto,
         outage: opt_secs(r.outage_ms),
-        rpo: opt_secs(r.data_loss.as_ref().map(|d| d.rpo_ms)),
+        rpo: v.rpo(),
         lost: r
             .data_loss
             .as_ref()
@@ -164,13 +169,69 @@ pub(crate) fn data_loss_view(v: &View, max_ids: usize) -> Option<DataLossView> {
     Some(DataLossView {
         lost: d.lost_writes,
         acked: d.acked_writes,
-        window: v
-            .data_loss
-            .map_or_else(|| "—".into(), |s| format!("{} → {}", v.at(s.from_ms), v.at(s.to_ms))),
+        window: v.data_loss_window(),
         window_ms: d.window_ms,
-        rpo: opt_secs(Some(d.rpo_ms)),
+        rpo: v.rpo(),
         ids: d.lost_ids.iter().take(max_ids).cloned().collect(),
         more_ids: d.lost_ids.len().saturating_sub(max_ids),
+    })
+}
+
+/// What bounds the measured numbers (the `±`), formatted: shown as a footnote in
+/// `summary.md` and in the details of `report.html`.
+#[derive(Debug, Serialize)]
+pub(crate) struct UncertaintyView {
+    /// The RTO's bound, ms (`120 ms`).
+    pub rto: Option<String>,
+    /// The bound of the RPO and of the data-loss window's ends, ms; `None` also when
+    /// nothing was lost (the RPO is then exactly 0).
+    pub rpo: Option<String>,
+    /// The same for the HTML table: the bound, or why there is none.
+    pub rpo_detail: String,
+    /// Mean interval between scheduled probes (dates `t_recover`).
+    pub probe_interval: String,
+    /// ± precision of `t_inject`.
+    pub t_inject: String,
+    /// Where `t_inject` was read from, which sets its precision.
+    pub t_inject_source: &'static str,
+    /// ± bound of the clock offset between this machine and the FIS endpoint.
+    pub clock_offset: String,
+}
+
+/// What bounds the numbers; `None` for a report written before uncertainties were
+/// recorded (its numbers print without a `±`).
+pub(crate) fn uncertainty_view(v: &View) -> Option<UncertaintyView> {
+    let r = v.report;
+    if r.uncertainty.is_none() && v.rto_bound_ms.is_none() && v.rpo_bound_ms.is_none() {
+        return None;
+    }
+    let bound = |b: Option<i64>| b.map(|b| fmt_value(b as f64, "ms"));
+    let part = |f: fn(&crate::analysis::Uncertainty) -> f64| {
+        r.uncertainty
+            .as_ref()
+            .map_or_else(|| "not recorded".into(), |u| fmt_value(f(u), "ms"))
+    };
+    let rpo = bound(v.rpo_bound_ms);
+    let rpo_detail = match (&rpo, &r.data_loss) {
+        (Some(b), _) => b.clone(),
+        (None, None) => "— (writes were not verified)".into(),
+        (None, Some(d)) if d.lost_writes == 0 => "— (no write was lost: the RPO is exactly 0)".into(),
+        (None, Some(_)) => "—".into(),
+    };
+    Some(UncertaintyView {
+        rto: bound(v.rto_bound_ms),
+        rpo,
+        rpo_detail,
+        probe_interval: part(|u| u.probe_interval_ms),
+        t_inject: part(|u| u.t_inject_ms),
+        t_inject_source: match r.t_inject_source {
+            Some(crate::analysis::InjectSource::FisActionStart) => "FIS's per-action start time",
+            Some(crate::analysis::InjectSource::ObservedRunning) => {
+                "the polling interval: FIS gave no action start time, so drdrill used the experiment's observed transition to running"
+            }
+            None => "FIS's per-action start time, or the polling interval when drdrill fell back to the experiment's observed transition to running",
+        },
+        clock_offset: part(|u| u.clock_offset_ms),
     })
 }
 

@@ -29,6 +29,10 @@ pub struct Moment {
     pub label: &'static str,
     /// When, ms since `t0_unix_ms`; `None` when it did not happen (or was not observed).
     pub t_ms: Option<i64>,
+    /// The ± bound of the moment relative to the injection, ms, when the moment is a
+    /// measured figure of the report (the recovery is the RTO: its bound); `None` for
+    /// the others.
+    pub bound_ms: Option<i64>,
 }
 
 /// The lanes of the timeline's event strip, top to bottom.
@@ -110,6 +114,11 @@ pub struct View<'a> {
     pub outage: Option<Span>,
     /// First → last lost acknowledged write.
     pub data_loss: Option<Span>,
+    /// The ± bound of the RTO, ms ([`rto_bound_ms`]).
+    pub rto_bound_ms: Option<i64>,
+    /// The ± bound of the RPO and of the data-loss window's ends relative to the
+    /// injection, ms ([`rpo_bound_ms`]).
+    pub rpo_bound_ms: Option<i64>,
     /// The recovery breakdown, in the order things are expected to happen.
     pub moments: Vec<Moment>,
     /// Observer events for the timeline strip (those within [`View::range`]).
@@ -238,34 +247,42 @@ impl<'a> View<'a> {
             Moment {
                 label: "fault injected (experiment running)",
                 t_ms: inject,
+                bound_ms: None,
             },
             Moment {
                 label: "first failed probe",
                 t_ms: first_failure,
+                bound_ms: None,
             },
             Moment {
                 label: "load balancer marked a target unhealthy",
                 t_ms: unhealthy,
+                bound_ms: None,
             },
             Moment {
                 label: HEALTH_CHECK_FAILED,
                 t_ms: health_check_failed,
+                bound_ms: None,
             },
             Moment {
                 label: DNS_CHANGED,
                 t_ms: dns,
+                bound_ms: None,
             },
             Moment {
                 label: "steady state back (recovered)",
                 t_ms: recovered,
+                bound_ms: rto_bound_ms(report),
             },
             Moment {
                 label: "experiment ended",
                 t_ms: experiment_end,
+                bound_ms: None,
             },
             Moment {
                 label: "every target healthy again",
                 t_ms: healthy_again,
+                bound_ms: None,
             },
         ];
         let phases = phases(&report.events, end_of_data);
@@ -314,6 +331,8 @@ impl<'a> View<'a> {
             fault,
             outage,
             data_loss,
+            rto_bound_ms: rto_bound_ms(report),
+            rpo_bound_ms: rpo_bound_ms(report),
             markers,
             moments,
             phases,
@@ -330,6 +349,43 @@ impl<'a> View<'a> {
     /// `t_ms` (since `t0_unix_ms`) relative to the origin, as `+1.23 s`.
     pub fn at(&self, t_ms: i64) -> String {
         signed_secs(t_ms - self.origin_ms)
+    }
+
+    /// `t_ms` relative to the origin with its ± bound, as `+1.23 s ± 0.02 s` (see
+    /// [`with_uncertainty`]; the value alone when `bound_ms` is `None`).
+    pub fn at_with(&self, t_ms: i64, bound_ms: Option<i64>) -> String {
+        with_uncertainty(t_ms - self.origin_ms, bound_ms, Sign::Signed)
+    }
+
+    /// The measured RTO with its uncertainty, `—` when there is none.
+    pub fn rto(&self) -> String {
+        self.report.rto_ms.map_or_else(
+            || "—".into(),
+            |ms| with_uncertainty(ms, self.rto_bound_ms, Sign::Unsigned),
+        )
+    }
+
+    /// The measured RPO with its uncertainty, `—` when writes were not verified.
+    pub fn rpo(&self) -> String {
+        self.report.data_loss.as_ref().map_or_else(
+            || "—".into(),
+            |d| with_uncertainty(d.rpo_ms, self.rpo_bound_ms, Sign::Unsigned),
+        )
+    }
+
+    /// The data-loss window relative to the origin, each end with its uncertainty:
+    /// `−0.98 s ± 0.10 s → −0.02 s ± 0.10 s`; `—` when nothing was lost.
+    pub fn data_loss_window(&self) -> String {
+        self.data_loss.map_or_else(
+            || "—".into(),
+            |s| {
+                format!(
+                    "{} → {}",
+                    self.at_with(s.from_ms, self.rpo_bound_ms),
+                    self.at_with(s.to_ms, self.rpo_bound_ms)
+                )
+            },
+        )
     }
 
     /// Requests per zone in each timeline point: `(t_ms, zone index, count)`.
@@ -524,6 +580,94 @@ pub fn opt_secs(ms: Option<i64>) -> String {
     ms.map_or_else(|| "—".into(), secs)
 }
 
+/// Whether [`with_uncertainty`] writes a sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    /// A duration: `1.98 s ± 0.02 s`.
+    Unsigned,
+    /// An offset from the injection: `+1.98 s ± 0.02 s`, `−0.45 s ± 0.10 s`.
+    Signed,
+}
+
+/// A measured figure with its uncertainty, the one way every report writes it:
+/// `1.98 s ± 0.02 s` (RTO, RPO, the data-loss window's ends; in summary.md, junit.xml,
+/// report.html, the summary printed at the end of a run, the game-day tables, the
+/// history and the comparison).
+///
+/// - The bound is rounded **up** to the printed precision, never down: a figure is never
+///   claimed more precise than it is (15 ms prints as `± 0.02 s`).
+/// - The precision is 2 decimals of seconds (10 ms) — at least that, always — and 3
+///   (1 ms, the resolution of the report's times) when the bound is below 10 ms, where
+///   2 decimals would overstate it (3 ms is `± 0.003 s`, not `± 0.01 s`).
+/// - The value is rounded (half away from zero) to the same number of decimals as the
+///   bound, so the two read together.
+/// - `bound_ms` `None` — a report written before the uncertainty was recorded, or a
+///   figure that is exact by definition (an RPO of 0 when nothing was lost) — prints the
+///   value alone, exactly as such reports always printed it: `1.98 s` (`+1.98 s`).
+pub fn with_uncertainty(value_ms: i64, bound_ms: Option<i64>, sign: Sign) -> String {
+    let Some(bound_ms) = bound_ms else {
+        return match sign {
+            Sign::Unsigned => secs(value_ms),
+            Sign::Signed => signed_secs(value_ms),
+        };
+    };
+    let bound = bound_ms.max(0).unsigned_abs();
+    let (decimals, step) = if bound < 10 { (3, 1) } else { (2, 10) };
+    let value = (value_ms.unsigned_abs() + step / 2) / step;
+    let bound = bound.div_ceil(step);
+    let scale = 10u64.pow(decimals as u32);
+    let num = |n: u64| format!("{}.{:0decimals$}", n / scale, n % scale);
+    let sign = match (sign, value_ms < 0) {
+        (Sign::Unsigned, true) => "-",
+        (Sign::Signed, true) => "−",
+        (Sign::Signed, false) => "+",
+        (Sign::Unsigned, false) => "",
+    };
+    format!("{sign}{} s ± {} s", num(value), num(bound))
+}
+
+/// A bound in fractional ms rounded up to whole ms.
+fn ceil_ms(ms: f64) -> i64 {
+    ms.max(0.0).ceil() as i64
+}
+
+/// The ± bound of the report's RTO, ms (rounded up): `rto_uncertainty_ms`, else derived
+/// from `uncertainty` (probe interval + `t_inject` precision + clock offset); `None` in
+/// reports written before uncertainties were recorded.
+pub fn rto_bound_ms(r: &Report) -> Option<i64> {
+    r.rto_uncertainty_ms
+        .or_else(|| r.uncertainty.map(|u| ceil_ms(u.rto_ms())))
+}
+
+/// The ± bound of the report's RPO and of the data-loss window's ends relative to the
+/// injection, ms (rounded up): `rpo_uncertainty_ms`, else derived from `uncertainty`
+/// (`t_inject` precision + clock offset). `None` in reports written before uncertainties
+/// were recorded, and when no write was lost: the RPO is then 0 by definition, not a
+/// measurement.
+pub fn rpo_bound_ms(r: &Report) -> Option<i64> {
+    if r.data_loss.as_ref().is_some_and(|d| d.lost_writes == 0) {
+        return None;
+    }
+    r.rpo_uncertainty_ms
+        .or_else(|| r.uncertainty.map(|u| ceil_ms(u.rpo_ms())))
+}
+
+/// The ± bound of an objective's measured value, ms: the RTO's for `rto`, the RPO's for
+/// `rpo`, `None` for the others (counts and ratios carry none).
+pub fn objective_bound_ms(r: &Report, o: &ObjectiveResult) -> Option<i64> {
+    objective_bound(o, rto_bound_ms(r), rpo_bound_ms(r))
+}
+
+/// The ± bound of an objective's measured value given the RTO's and the RPO's bounds
+/// (for rows that keep them, like a game day's).
+pub fn objective_bound(o: &ObjectiveResult, rto_bound_ms: Option<i64>, rpo_bound_ms: Option<i64>) -> Option<i64> {
+    match o.name.as_str() {
+        "rto" => rto_bound_ms,
+        "rpo" => rpo_bound_ms,
+        _ => None,
+    }
+}
+
 /// A value in an objective's unit, for a reader: durations in s or ms, ratios in %.
 pub fn fmt_value(v: f64, unit: &str) -> String {
     match unit {
@@ -550,10 +694,36 @@ pub fn fmt_target(o: &ObjectiveResult) -> String {
     format!("{op} {}", fmt_value(o.target, &o.unit))
 }
 
-/// The objective's measured value, `not measured` when absent.
-pub fn fmt_measured(o: &ObjectiveResult) -> String {
-    o.measured
-        .map_or_else(|| "not measured".into(), |m| fmt_value(m, &o.unit))
+/// The objective's measured value, with its uncertainty when `bound_ms` is given
+/// ([`objective_bound_ms`]); `not measured` when absent.
+pub fn fmt_measured(o: &ObjectiveResult, bound_ms: Option<i64>) -> String {
+    match (o.measured, bound_ms) {
+        (None, _) => "not measured".into(),
+        (Some(m), Some(b)) if o.unit == "ms" => with_uncertainty(m.round() as i64, Some(b), Sign::Unsigned),
+        (Some(m), _) => fmt_value(m, &o.unit),
+    }
+}
+
+/// The objective's one-sentence result. With a bound ([`objective_bound_ms`]) the
+/// measured value carries its uncertainty: `RTO 1.99 s ± 0.12 s ≤ 10.00 s (8.01 s to
+/// spare)`, `RPO 0.999 s ± 0.005 s > 0 ms (over by 999 ms)`; without one (older reports,
+/// counts, ratios, nothing measured) it is the message the run recorded.
+pub fn objective_message(o: &ObjectiveResult, bound_ms: Option<i64>) -> String {
+    match (o.measured, bound_ms) {
+        (Some(m), Some(_)) if o.unit == "ms" => {
+            let title = objective_title(&o.name);
+            let measured = fmt_measured(o, bound_ms);
+            let target = fmt_value(o.target, &o.unit);
+            if m <= o.target {
+                let spare = fmt_value(o.target - m, &o.unit);
+                format!("{title} {measured} ≤ {target} ({spare} to spare)")
+            } else {
+                let over = fmt_value(m - o.target, &o.unit);
+                format!("{title} {measured} > {target} (over by {over})")
+            }
+        }
+        _ => o.message.clone(),
+    }
 }
 
 /// A human name for an objective id.
@@ -578,4 +748,128 @@ pub fn utc(unix_ms: i64) -> String {
 pub fn utc_short(unix_ms: i64) -> String {
     let full = utc(unix_ms);
     format!("{} UTC", full.get(..19).unwrap_or(&full).replace('T', " "))
+}
+
+/// A real report (the fixture run of `db-failover-async`: RTO 1.99 s, RPO 0.999 s, 70
+/// writes lost from −0.999 s to −0.019 s) with the uncertainty a run records: probes every
+/// 10 ms, `t_inject` to within the 100 ms polling interval, a clock offset within 4.2 ms.
+#[cfg(test)]
+pub(crate) fn uncertain_report() -> Report {
+    let mut r: Report = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reports/db-failover-async/report.json"
+    )))
+    .expect("fixture report.json");
+    let u = crate::analysis::Uncertainty {
+        probe_interval_ms: 10.0,
+        t_inject_ms: 100.0,
+        clock_offset_ms: 4.2,
+    };
+    r.uncertainty = Some(u);
+    r.rto_uncertainty_ms = Some(ceil_ms(u.rto_ms()));
+    r.rpo_uncertainty_ms = Some(ceil_ms(u.rpo_ms()));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value is printed to the bound's precision — 2 decimals of seconds, 3 when the
+    /// bound is under 10 ms — and the bound is rounded up, never down.
+    #[test]
+    fn a_figure_is_printed_with_its_bound_rounded_up() {
+        let f = |v, b| with_uncertainty(v, Some(b), Sign::Unsigned);
+        assert_eq!(f(1_980, 20), "1.98 s ± 0.02 s");
+        assert_eq!(f(450, 100), "0.45 s ± 0.10 s");
+        assert_eq!(f(1_984, 15), "1.98 s ± 0.02 s", "15 ms rounds up to 0.02 s");
+        assert_eq!(f(1_984, 11), "1.98 s ± 0.02 s", "11 ms rounds up, not to 0.01 s");
+        assert_eq!(f(1_985, 10), "1.99 s ± 0.01 s", "the value rounds half up");
+        assert_eq!(f(1_984, 9), "1.984 s ± 0.009 s", "under 10 ms: ms precision");
+        assert_eq!(f(1_984, 0), "1.984 s ± 0.000 s");
+        assert_eq!(f(0, 115), "0.00 s ± 0.12 s");
+        assert_eq!(f(41_500, 1_234), "41.50 s ± 1.24 s");
+        assert_eq!(f(3_600_004, 20), "3600.00 s ± 0.02 s");
+        assert_eq!(f(1_980, -5), "1.980 s ± 0.000 s", "a negative bound is no bound");
+    }
+
+    /// Offsets from the injection carry their sign (a true minus for negative ones).
+    #[test]
+    fn an_offset_is_signed() {
+        let f = |v, b| with_uncertainty(v, b, Sign::Signed);
+        assert_eq!(f(1_980, Some(20)), "+1.98 s ± 0.02 s");
+        assert_eq!(f(-999, Some(105)), "−1.00 s ± 0.11 s");
+        assert_eq!(f(-19, Some(105)), "−0.02 s ± 0.11 s");
+        assert_eq!(f(-19, None), "−0.02 s");
+        assert_eq!(f(0, None), "+0.00 s");
+    }
+
+    /// A report written before uncertainties were recorded prints the value alone, as it
+    /// always did.
+    #[test]
+    fn without_a_bound_the_value_is_printed_alone() {
+        assert_eq!(with_uncertainty(1_984, None, Sign::Unsigned), "1.98 s");
+        assert_eq!(with_uncertainty(1_984, None, Sign::Unsigned), secs(1_984));
+        assert_eq!(with_uncertainty(1_984, None, Sign::Signed), signed_secs(1_984));
+    }
+
+    /// The bounds come from the report's rounded-up fields, else from what they are made
+    /// of; none for old reports, and none for an RPO of 0 with nothing lost.
+    #[test]
+    fn bounds_come_from_the_report() {
+        let mut r = uncertain_report();
+        assert_eq!((rto_bound_ms(&r), rpo_bound_ms(&r)), (Some(115), Some(105)));
+        r.rto_uncertainty_ms = None;
+        r.rpo_uncertainty_ms = None;
+        assert_eq!(
+            (rto_bound_ms(&r), rpo_bound_ms(&r)),
+            (Some(115), Some(105)),
+            "114.2 ms and 104.2 ms rounded up"
+        );
+        r.uncertainty = None;
+        assert_eq!((rto_bound_ms(&r), rpo_bound_ms(&r)), (None, None), "an old report");
+        let mut r = uncertain_report();
+        if let Some(d) = r.data_loss.as_mut() {
+            d.lost_writes = 0;
+            d.rpo_ms = 0;
+        }
+        assert_eq!(rpo_bound_ms(&r), None, "nothing lost: RPO is exactly 0");
+        assert_eq!(rto_bound_ms(&r), Some(115));
+    }
+
+    /// RTO and RPO objectives say their measured value with its uncertainty and keep
+    /// saying by how much they were met or missed; the others keep the run's message.
+    #[test]
+    fn objectives_carry_the_uncertainty() {
+        let r = uncertain_report();
+        let by = |name: &str| r.objectives.iter().find(|o| o.name == name).unwrap();
+        let (rto, rpo, lost) = (by("rto"), by("rpo"), by("lost_writes"));
+        assert_eq!(fmt_measured(rto, objective_bound_ms(&r, rto)), "1.99 s ± 0.12 s");
+        assert_eq!(
+            objective_message(rto, objective_bound_ms(&r, rto)),
+            "RTO 1.99 s ± 0.12 s ≤ 10.00 s (8.01 s to spare)"
+        );
+        assert_eq!(
+            objective_message(rpo, objective_bound_ms(&r, rpo)),
+            "RPO 1.00 s ± 0.11 s > 0 ms (over by 999 ms)"
+        );
+        assert_eq!(objective_bound_ms(&r, lost), None);
+        assert_eq!(objective_message(lost, None), lost.message);
+        assert_eq!(fmt_measured(rto, None), "1.99 s", "old reports");
+        assert_eq!(objective_message(rto, None), rto.message);
+    }
+
+    /// The view writes the headline numbers, the data-loss window's ends and the
+    /// recovery moment (the RTO) with their bounds.
+    #[test]
+    fn the_view_writes_rto_rpo_and_the_window_with_their_bounds() {
+        let r = uncertain_report();
+        let v = View::new(&r);
+        assert_eq!(v.rto(), "1.99 s ± 0.12 s");
+        assert_eq!(v.rpo(), "1.00 s ± 0.11 s");
+        assert_eq!(v.data_loss_window(), "−1.00 s ± 0.11 s → −0.02 s ± 0.11 s");
+        let recovered = v.moments.iter().find(|m| m.label.contains("recovered")).unwrap();
+        assert_eq!(recovered.bound_ms, Some(115));
+        assert!(v.moments.iter().filter(|m| m.bound_ms.is_some()).count() == 1);
+    }
 }

@@ -1,5 +1,5 @@
-//! Fine-grained counters: one bucket per 10 ms of *scheduled* send time (48 bytes
-//! each, about 17 MiB for an hour), and the `served-by` counts per 100 ms.
+//! Fine-grained counters: one bucket per 10 ms of *scheduled* send time (56 bytes
+//! each, about 19 MiB for an hour), and the `served-by` counts per 100 ms.
 //!
 //! Keying by the scheduled time puts a probe that timed out where the user
 //! was hurt (when it should have been served), not when the timeout fired.
@@ -75,7 +75,7 @@ impl FailureCounts {
 }
 
 /// Counters for the probes scheduled in `[start_unix_ms, start_unix_ms + BUCKET_MS)`.
-/// Kept small (48 bytes): a run holds one per 10 ms.
+/// Kept small (56 bytes): a run holds one per 10 ms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Bucket {
     /// Start of the bucket (unix ms, a multiple of [`BUCKET_MS`]).
@@ -90,10 +90,21 @@ pub struct Bucket {
     pub missing: u32,
     /// Failures by class; `failures.timeout` is the bucket's timeout count.
     pub failures: FailureCounts,
+    /// Scheduled time of the earliest failed probe, µs after `start_unix_ms` (0 when
+    /// none failed): the analysis dates an outage's start to the probe, not the bucket.
+    pub first_failure_us: u16,
+    /// Scheduled time of the latest failed probe, µs after `start_unix_ms` (0 when none
+    /// failed): the analysis dates an outage's end to the probe, not the bucket.
+    pub last_failure_us: u16,
+    /// Scheduled time of the earliest successful probe, µs after `start_unix_ms` (0 when
+    /// none succeeded): with the failures' times it tells where a run of failures ends.
+    pub first_ok_us: u16,
 }
 
 // A run holds one bucket per 10 ms: keep it the size the docs state.
-const _: () = assert!(std::mem::size_of::<Bucket>() == 48);
+const _: () = assert!(std::mem::size_of::<Bucket>() == 56);
+// A failure's offset inside its bucket, in µs, fits the u16 fields.
+const _: () = assert!(BUCKET_MS * 1000 <= u16::MAX as i64 + 1);
 
 impl Bucket {
     /// Probes that timed out.
@@ -242,9 +253,18 @@ impl BucketTable {
         bucket.sent = bucket.sent.saturating_add(1);
     }
 
-    /// Counts a finished probe scheduled at `scheduled_unix_ms`.
-    pub(crate) fn record_done(&mut self, scheduled_unix_ms: i64, outcome: ProbeOutcome, served_by: Option<&str>) {
+    /// Counts a finished probe scheduled at `scheduled_unix_us` (µs).
+    pub(crate) fn record_done(&mut self, scheduled_unix_us: i64, outcome: ProbeOutcome, served_by: Option<&str>) {
+        let scheduled_unix_ms = scheduled_unix_us.div_euclid(1000);
         let bucket = self.bucket_mut(scheduled_unix_ms);
+        let offset = u16::try_from(scheduled_unix_us - bucket.start_unix_ms * 1000).unwrap_or(u16::MAX);
+        if outcome.is_ok() {
+            bucket.first_ok_us = if bucket.ok == 0 {
+                offset
+            } else {
+                bucket.first_ok_us.min(offset)
+            };
+        }
         match outcome {
             ProbeOutcome::Ok => bucket.ok = bucket.ok.saturating_add(1),
             ProbeOutcome::Missing => {
@@ -252,6 +272,12 @@ impl BucketTable {
                 bucket.missing = bucket.missing.saturating_add(1);
             }
             ProbeOutcome::Failed(kind) => {
+                if bucket.failed == 0 {
+                    (bucket.first_failure_us, bucket.last_failure_us) = (offset, offset);
+                } else {
+                    bucket.first_failure_us = bucket.first_failure_us.min(offset);
+                    bucket.last_failure_us = bucket.last_failure_us.max(offset);
+                }
                 bucket.failed = bucket.failed.saturating_add(1);
                 bucket.failures.add(kind);
             }
@@ -305,18 +331,29 @@ mod tests {
         let mut table = BucketTable::new(1_005);
         table.record_sent(1_005);
         table.record_sent(1_019);
-        table.record_done(1_005, ProbeOutcome::Ok, Some("i-1/az-a/r"));
-        table.record_done(1_019, ProbeOutcome::Failed(FailureKind::Timeout), Some("i-2/az-b/r"));
+        table.record_done(1_005_000, ProbeOutcome::Ok, Some("i-1/az-a/r"));
+        table.record_done(
+            1_019_250,
+            ProbeOutcome::Failed(FailureKind::Timeout),
+            Some("i-2/az-b/r"),
+        );
+        table.record_done(1_012_500, ProbeOutcome::Failed(FailureKind::Connect), None);
         assert_eq!(table.window(1_000, 1_010).ok, 1);
-        assert_eq!(table.window(1_000, 1_020).completed, 2);
-        assert_eq!(table.window(1_001, 1_020).completed, 1);
+        assert_eq!(table.window(1_000, 1_020).completed, 3);
+        assert_eq!(table.window(1_001, 1_020).completed, 2);
         assert_eq!(table.served_by().totals().len(), 2);
         let buckets = table.take_buckets();
         assert_eq!(buckets.len(), 2);
         assert_eq!(buckets[0].start_unix_ms, 1_000);
         assert_eq!((buckets[0].sent, buckets[0].ok), (1, 1));
         assert_eq!(buckets[1].start_unix_ms, 1_010);
-        assert_eq!((buckets[1].failed, buckets[1].timeouts()), (1, 1));
+        assert_eq!((buckets[1].failed, buckets[1].timeouts()), (2, 1));
+        // The failures are dated to the µs inside their bucket, whatever the order they finished in.
+        assert_eq!(
+            (buckets[1].first_failure_us, buckets[1].last_failure_us),
+            (2_500, 9_250)
+        );
+        assert_eq!((buckets[0].first_ok_us, buckets[0].ok), (5_000, 1));
         // The buckets moved out: the table's windows are empty afterwards.
         assert_eq!(table.window(1_000, 1_020), WindowStats::default());
     }
@@ -326,9 +363,9 @@ mod tests {
     fn served_by_counts_land_in_the_interval_of_the_scheduled_time() {
         let mut table = BucketTable::new(1_005);
         for (at, by) in [(1_005, "a"), (1_099, "a"), (1_100, "b"), (1_150, "a"), (1_420, "b")] {
-            table.record_done(at, ProbeOutcome::Ok, Some(by));
+            table.record_done(at * 1000, ProbeOutcome::Ok, Some(by));
         }
-        table.record_done(1_420, ProbeOutcome::Ok, None);
+        table.record_done(1_420_000, ProbeOutcome::Ok, None);
         let served = table.served_by();
         let intervals: Vec<(i64, Vec<(&str, u64)>)> = served.intervals().map(|(t, c)| (t, c.collect())).collect();
         assert_eq!(

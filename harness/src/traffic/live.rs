@@ -85,11 +85,10 @@ impl LiveStats {
 
     /// Counts a finished probe.
     pub(crate) fn record_done(&self, record: &ProbeRecord) {
-        let scheduled_ms = record.scheduled_unix_us.div_euclid(1000);
         let mut state = self.lock();
         state
             .buckets
-            .record_done(scheduled_ms, record.outcome, record.served_by.as_deref());
+            .record_done(record.scheduled_unix_us, record.outcome, record.served_by.as_deref());
         state.latency.record(record.latency_us);
         if record.outcome.is_ok() {
             state.latency_ok.record(record.latency_us);
@@ -98,7 +97,9 @@ impl LiveStats {
             state.totals.failed += 1;
         }
         state.totals.completed += 1;
-        state.intervals.record(scheduled_ms, record.latency_us);
+        state
+            .intervals
+            .record(record.scheduled_unix_us.div_euclid(1000), record.latency_us);
         if state.settle.finish(record.seq) {
             let settled = self.settled_ms_for(state.settle.watermark());
             state.intervals.close_until(settled);

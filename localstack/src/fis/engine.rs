@@ -1,6 +1,26 @@
 //! The FIS engine: templates, experiments with AWS's experiment and action states,
 //! `startAfter` ordering, and actions that do real things to the stack. Stopping an
 //! experiment reverts every effect still in force.
+//!
+//! States and times follow the FIS API reference:
+//! - an experiment is `initiating` from StartExperiment on (the answer already says so,
+//!   with `creationTime` and `startTime` stamped inside the call and every action
+//!   `pending`, "Initial state": the example output of
+//!   <https://docs.aws.amazon.com/cli/latest/reference/fis/start-experiment.html>) for the
+//!   stack file's `fis.initiating`, then `running`, then `completed`, `stopping` →
+//!   `stopped`, or `failed`
+//!   (<https://docs.aws.amazon.com/fis/latest/APIReference/API_ExperimentState.html>);
+//! - each action has its own state — `pending` (also while its `startAfter` predecessors
+//!   run), `initiating`, `running`, `completed`, `cancelled` (the experiment ended before it
+//!   started), `stopping`, `stopped`, `failed`
+//!   (<https://docs.aws.amazon.com/fis/latest/APIReference/API_ExperimentActionState.html>)
+//!   — and its own `startTime` and `endTime`
+//!   (<https://docs.aws.amazon.com/fis/latest/APIReference/API_ExperimentAction.html>;
+//!   restJson1 epoch seconds with millisecond fractions). Here `startTime` is the instant
+//!   the action's effect began and `endTime` the instant it was reverted (or, for an
+//!   effect that is not reverted, the action ended): the very instants the ground truth's
+//!   `fault_applied` / `fault_reverted` events carry. For `aws:fis:wait`, the wait's
+//!   start and end.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,7 +54,12 @@ pub enum FisError {
 }
 
 fn now_secs() -> f64 {
-    now_unix_ms() as f64 / 1000.0
+    secs(now_unix_ms())
+}
+
+/// A unix-ms instant as FIS's epoch seconds.
+fn secs(unix_ms: i64) -> f64 {
+    unix_ms as f64 / 1000.0
 }
 
 struct Template {
@@ -188,23 +213,27 @@ impl Fis {
                     k.clone(),
                     ActionRun {
                         status: "pending",
-                        reason: None,
+                        reason: Some("Initial state".into()),
                         start: None,
                         end: None,
                     },
                 )
             })
             .collect();
+        // AWS answers StartExperiment with the experiment already `initiating` and both its
+        // creationTime and startTime stamped (see the module docs): startTime is not when
+        // any fault began.
+        let now = now_secs();
         let exp = Experiment {
             id: id.clone(),
             template_id: template_id.to_string(),
             input,
-            status: "pending",
-            reason: None,
+            status: "initiating",
+            reason: Some("Experiment is initiating.".into()),
             actions,
             resolved: BTreeMap::new(),
-            created: now_secs(),
-            start: None,
+            created: now,
+            start: Some(now),
             end: None,
             tags,
             stop: CancellationToken::new(),
@@ -235,6 +264,7 @@ impl Fis {
             e.status = "stopping";
             e.reason = Some("Stopping the experiment.".into());
             e.stop.cancel();
+            stopping_actions(e);
         }
         Ok(json!({ "experiment": self.experiment_json(e) }))
     }
@@ -249,6 +279,7 @@ impl Fis {
                 e.reason = Some(reason.clone());
                 e.stopped_by = Some(reason);
                 e.stop.cancel();
+                stopping_actions(e);
             }
         }
     }
@@ -435,46 +466,41 @@ impl Fis {
     }
 
     async fn run(self: Arc<Self>, id: String, stop: CancellationToken) {
-        self.update(&id, |e| {
-            if e.status == "pending" {
-                e.status = "initiating";
-            }
-        });
-        let (input, resolved) = {
-            let st = self.lock();
-            let Some(e) = st.experiments.get(&id) else { return };
-            let mut resolved = BTreeMap::new();
-            let mut err = None;
-            for (name, spec) in &e.input.targets {
-                match resolve(&self.world, name, spec) {
-                    Ok(r) => {
-                        resolved.insert(name.clone(), r);
-                    }
-                    Err(msg) => err = Some(msg),
+        let Some(input) = self.lock().experiments.get(&id).map(|e| e.input.clone()) else {
+            return;
+        };
+        // `initiating` lasts the stack file's `fis.initiating` (AWS: a few seconds); a stop
+        // meanwhile cancels every action before any started.
+        if !hold(self.world.stack.fis.initiating.0, &stop).await {
+            return self.end(&id, &input, &[], None, &stop);
+        }
+        let mut resolved = BTreeMap::new();
+        for (name, spec) in &input.targets {
+            match resolve(&self.world, name, spec) {
+                Ok(r) => {
+                    resolved.insert(name.clone(), r);
+                }
+                Err(msg) => {
+                    self.cancel_pending(&id, &input, &[]);
+                    return self.finish(&id, "failed", Some(format!("Target resolution failed: {msg}")));
                 }
             }
-            (e.input.clone(), err.map_or(Ok(resolved), Err))
-        };
-        let resolved = match resolved {
-            Ok(r) => r,
-            Err(msg) => return self.finish(&id, "failed", Some(format!("Target resolution failed: {msg}"))),
-        };
+        }
         for (name, action) in &input.actions {
             for target in action.targets.values() {
                 if resolved.get(target).is_none_or(|r| r.is_empty()) {
                     let msg = format!("Target resolution returned no resources for target {target} of action {name}");
                     self.update(&id, |e| e.resolved = resolved.clone());
+                    self.cancel_pending(&id, &input, &[]);
                     return self.finish(&id, "failed", Some(msg));
                 }
             }
         }
-        let t_run = now_secs();
         self.update(&id, |e| {
             e.resolved = resolved.clone();
             if e.status == "initiating" {
                 e.status = "running";
                 e.reason = Some("Experiment is running.".into());
-                e.start = Some(t_run);
             }
         });
         // Cancelled when the experiment ends, whether stopped or not.
@@ -497,15 +523,15 @@ impl Fis {
                         .values()
                         .flat_map(|t| resolved.get(t).cloned().unwrap_or_default())
                         .collect();
+                    // `running` and the start time come with the effect (`Fis::mark`).
                     self.set_action(&id, name, |a| {
-                        a.status = "running";
-                        a.reason = Some("Action is running.".into());
-                        a.start = Some(now_secs());
+                        a.status = "initiating";
+                        a.reason = Some("Action is initiating.".into());
                     });
-                    let world = self.world.clone();
+                    let fis = self.clone();
                     let (exp, name, action, stop) = (id.clone(), name.clone(), action.clone(), stop.clone());
                     tasks.spawn(async move {
-                        let r = run_action(&world, &exp, &name, &action, &resources, &stop).await;
+                        let r = run_action(&fis, &exp, &name, &action, &resources, &stop).await;
                         (name, r)
                     });
                 }
@@ -520,10 +546,13 @@ impl Fis {
                 Ok(false) => ("stopped", "Action was stopped."),
                 Err(_) => ("failed", "Action failed."),
             };
+            let now = now_secs();
             self.set_action(&id, &name, |a| {
                 a.status = status;
                 a.reason = Some(result.as_ref().err().cloned().unwrap_or_else(|| reason.to_string()));
-                a.end = Some(now_secs());
+                // An effect that was reverted ended then (`Fis::mark`); any other action
+                // ends now.
+                a.end.get_or_insert(now);
             });
             match result {
                 Ok(true) => done.push(name),
@@ -534,24 +563,57 @@ impl Fis {
                 }
             }
         }
+        self.end(&id, &input, &started, failure, &stop)
+    }
+
+    /// Marks every action not in `started` `cancelled`.
+    fn cancel_pending(&self, id: &str, input: &TemplateInput, started: &[String]) {
         for name in input.actions.keys().filter(|n| !started.contains(n)) {
-            self.set_action(&id, name, |a| {
+            self.set_action(id, name, |a| {
                 a.status = "cancelled";
                 a.reason = Some("Experiment ended before the action started.".into());
             });
         }
+    }
+
+    /// Ends the experiment once no action runs any more: `failed`, `stopped` or `completed`.
+    fn end(
+        &self,
+        id: &str,
+        input: &TemplateInput,
+        started: &[String],
+        failure: Option<String>,
+        stop: &CancellationToken,
+    ) {
+        self.cancel_pending(id, input, started);
         match failure {
-            Some(e) => self.finish(&id, "failed", Some(e)),
+            Some(e) => self.finish(id, "failed", Some(e)),
             None if stop.is_cancelled() => {
-                let why = self.lock().experiments.get(&id).and_then(|e| e.stopped_by.clone());
+                let why = self.lock().experiments.get(id).and_then(|e| e.stopped_by.clone());
                 self.finish(
-                    &id,
+                    id,
                     "stopped",
                     Some(why.unwrap_or_else(|| "Experiment was stopped.".into())),
                 )
             }
-            None => self.finish(&id, "completed", Some("Experiment completed.".into())),
+            None => self.finish(id, "completed", Some("Experiment completed.".into())),
         }
+    }
+
+    /// Stamps an action with its effect: applied at `at_unix_ms` (the action is `running`
+    /// from then, and that is its `startTime`) or reverted then (its `endTime`).
+    fn mark(&self, id: &str, action: &str, applied: bool, at_unix_ms: i64) {
+        self.set_action(id, action, |a| {
+            if applied {
+                if a.status == "initiating" {
+                    a.status = "running";
+                    a.reason = Some("Action is running.".into());
+                }
+                a.start.get_or_insert(secs(at_unix_ms));
+            } else {
+                a.end.get_or_insert(secs(at_unix_ms));
+            }
+        });
     }
 
     fn finish(&self, id: &str, status: &'static str, reason: Option<String>) {
@@ -592,6 +654,16 @@ fn not_found(what: &str, id: &str) -> FisError {
     FisError::NotFound(format!("The {what} {id} does not exist."))
 }
 
+/// A stop reached the experiment: its actions under way are `stopping` until reverted.
+fn stopping_actions(e: &mut Experiment) {
+    for a in e.actions.values_mut() {
+        if matches!(a.status, "initiating" | "running") {
+            a.status = "stopping";
+            a.reason = Some("Stopping the action.".into());
+        }
+    }
+}
+
 fn state_json(status: &str, reason: &Option<String>) -> Value {
     let mut v = json!({ "status": status });
     if let Some(r) = reason {
@@ -613,19 +685,22 @@ fn param_duration(action: &super::template::ActionDef, key: &str) -> Result<Opti
 }
 
 /// Runs one action: applies its effect, holds it, reverts it. `Ok(true)` when it ran to
-/// completion, `Ok(false)` when stopped (effects reverted).
+/// completion, `Ok(false)` when stopped (effects reverted). The action's `startTime` and
+/// `endTime` are stamped with the instants the ground truth records for its effect.
 async fn run_action(
-    world: &Arc<World>,
+    fis: &Arc<Fis>,
     exp: &str,
     name: &str,
     action: &super::template::ActionDef,
     resources: &[Resource],
     stop: &CancellationToken,
 ) -> Result<bool, String> {
+    let world = &fis.world;
     let ids: Vec<String> = resources.iter().map(|r| r.id.clone()).collect();
     // Each event is stamped with the moment its effect began (taken just before applying or
     // reverting it) and recorded once the effect is in place: the log shows the fault before
     // the serving change it causes, and a reader who sees the event finds the effect there.
+    // The action's startTime / endTime get the same instant, at the same moment.
     let event = |applied: bool, began: i64| {
         let (experiment, action_name, action_id, targets) =
             (exp.to_string(), name.to_string(), action.action_id.clone(), ids.clone());
@@ -647,6 +722,7 @@ async fn run_action(
                 }
             },
         );
+        fis.mark(exp, name, applied, began);
     };
     match action.action_id.as_str() {
         "aws:ec2:stop-instances" => {
@@ -729,7 +805,14 @@ async fn run_action(
             }
             Ok(full)
         }
-        "aws:fis:wait" => Ok(hold(param_duration(action, "duration")?.unwrap_or_default(), stop).await),
+        "aws:fis:wait" => {
+            // No effect and no ground-truth event, but FIS times the wait like any action.
+            let d = param_duration(action, "duration")?.unwrap_or_default();
+            fis.mark(exp, name, true, now_unix_ms());
+            let full = hold(d, stop).await;
+            fis.mark(exp, name, false, now_unix_ms());
+            Ok(full)
+        }
         other => Err(format!("action type {other} is not supported")),
     }
 }

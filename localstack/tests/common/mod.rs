@@ -54,7 +54,11 @@ pub struct Env {
 impl Env {
     /// Starts the stack from `path` on an ephemeral endpoint port.
     pub async fn start(path: PathBuf) -> Env {
-        let stack = Stack::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        Env::start_stack(Stack::load(&path).unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    /// Starts `stack` (loaded, and perhaps changed, by the test) on an ephemeral endpoint port.
+    pub async fn start_stack(stack: Stack) -> Env {
         let opts = Options {
             endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         };

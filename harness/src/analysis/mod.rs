@@ -1,9 +1,10 @@
-//! Analysis: the numbers of a drill, exactly as DESIGN.md defines them, computed from
-//! the per-bucket probe counts, the injection time and the writes that were lost.
+//! Analysis: the numbers of a drill, exactly as docs/design.md defines them, computed
+//! from the per-bucket probe counts, the injection time and the writes that were lost.
 //!
-//! - RTO = `t_recover − t_inject`, where `t_recover` is the start of the first window of
-//!   length `stable_for` after the first failure whose success ratio is at or above the
-//!   steady-state threshold; 0 when no probe failed; `None` when it never recovered.
+//! - RTO = `t_recover − t_inject`, where `t_recover` is the scheduled time of the first
+//!   probe after the outage's last failure ([`recovery`] says how that failure is found
+//!   and how the `stable_for` window confirms it); 0 when there was no outage; `None`
+//!   when it never recovered.
 //! - RPO = `t_inject − first lost ack` (0 when nothing was lost; never negative).
 //! - The RTO breakdown splits it into detection (the load balancer marked a target
 //!   unhealthy, a Route 53 health check failed), failover (the DNS answer changed) and
@@ -13,106 +14,59 @@ use serde::{Deserialize, Serialize};
 
 use crate::journal::{Event, EventKind};
 
-/// Probe counts per fixed bucket of scheduled send time.
-#[derive(Debug, Clone, Default)]
-pub struct Series {
-    /// Start of bucket 0, unix ms.
-    pub start_unix_ms: i64,
-    /// Bucket width, ms.
-    pub bucket_ms: i64,
-    /// Probes that succeeded, per bucket.
-    pub ok: Vec<u64>,
-    /// Probes that failed, per bucket.
-    pub failed: Vec<u64>,
+mod recovery;
+
+pub use recovery::{recovery, Recovery, Series, DETECT_EXCESS};
+
+/// Where `t_inject` was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InjectSource {
+    /// The earliest `startTime` FIS reports for the experiment's fault actions
+    /// (GetExperiment, per action).
+    FisActionStart,
+    /// The moment drdrill saw the experiment `running` (FIS gave no action start time).
+    ObservedRunning,
 }
 
-impl Series {
-    fn index(&self, t_unix_ms: i64) -> usize {
-        ((t_unix_ms - self.start_unix_ms).max(0) / self.bucket_ms.max(1)) as usize
-    }
-
-    fn time(&self, i: usize) -> i64 {
-        self.start_unix_ms + i as i64 * self.bucket_ms
-    }
-
-    /// (ok, failed) in `[from, to)`.
-    pub fn counts(&self, from_unix_ms: i64, to_unix_ms: i64) -> (u64, u64) {
-        let (a, b) = (self.index(from_unix_ms), self.index(to_unix_ms).min(self.ok.len()));
-        (a..b).fold((0, 0), |(o, f), i| (o + self.ok[i], f + self.failed[i]))
-    }
-
-    /// End of the last bucket, unix ms.
-    pub fn end_unix_ms(&self) -> i64 {
-        self.time(self.ok.len())
-    }
+/// When the fault's effect began (`t_inject`), on this machine's clock, and how well
+/// that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InjectTime {
+    /// `t_inject`, unix ms on this machine's clock.
+    pub unix_ms: i64,
+    /// Where it was read from.
+    pub source: InjectSource,
+    /// ± how precisely the source dates the effect's start, ms (the timestamps'
+    /// resolution for FIS's own times; the polling interval for an observed transition).
+    pub precision_ms: f64,
+    /// ± bound of the offset between this machine's clock and the endpoint's, ms (0 when
+    /// the time was read on this machine's clock).
+    pub clock_offset_ms: f64,
 }
 
-/// Recovery numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recovery {
-    /// Scheduled time of the first failed probe at or after injection.
-    pub first_failure_unix_ms: Option<i64>,
-    /// Start of the first stable window after the first failure.
-    pub recovered_unix_ms: Option<i64>,
-    /// Measured RTO; `None` when it never recovered within the data.
-    pub rto_ms: Option<i64>,
-    /// Time spent below the threshold, in 100 ms intervals after injection.
-    pub outage_ms: i64,
-    /// Failed probes at or after injection.
-    pub failed_probes: u64,
-    /// The 1 s window with the lowest success ratio: (start unix ms, ratio).
-    pub worst_window: Option<(i64, f64)>,
+/// What bounds the measured numbers: every figure is printed as `value ± bound`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Uncertainty {
+    /// Mean interval between scheduled probes, ms: `t_recover` is dated to within it.
+    pub probe_interval_ms: f64,
+    /// ± precision of `t_inject`, ms.
+    pub t_inject_ms: f64,
+    /// ± bound of the clock offset between this machine and the FIS endpoint, ms.
+    pub clock_offset_ms: f64,
 }
 
-/// Computes RTO, outage and the worst window.
-pub fn recovery(series: &Series, t_inject_unix_ms: i64, threshold: f64, stable_for_ms: i64) -> Recovery {
-    let start = series.index(t_inject_unix_ms);
-    let first = (start..series.failed.len()).find(|&i| series.failed[i] > 0);
-    let failed_probes = series.failed.iter().skip(start).sum();
-    let mut outage_ms = 0;
-    let step = (100 / series.bucket_ms.max(1)).max(1) as usize;
-    let mut worst: Option<(i64, f64)> = None;
-    let mut i = start;
-    while i < series.ok.len() {
-        let t = series.time(i);
-        let (o, f) = series.counts(t, t + 100);
-        if o + f > 0 && (o as f64 / (o + f) as f64) < threshold {
-            outage_ms += 100;
-        }
-        let (o, f) = series.counts(t, t + 1000);
-        if o + f > 0 && series.time(i) + 1000 <= series.end_unix_ms() {
-            let r = o as f64 / (o + f) as f64;
-            if worst.is_none_or(|(_, w)| r < w) {
-                worst = Some((t, r));
-            }
-        }
-        i += step;
+impl Uncertainty {
+    /// The bound of an RTO: `t_recover`'s probe interval plus `t_inject`'s precision and
+    /// clock offset (worst case, added).
+    pub fn rto_ms(&self) -> f64 {
+        self.probe_interval_ms + self.t_inject_ms + self.clock_offset_ms
     }
-    let Some(first) = first else {
-        return Recovery {
-            first_failure_unix_ms: None,
-            recovered_unix_ms: None,
-            rto_ms: Some(0),
-            outage_ms,
-            failed_probes,
-            worst_window: worst,
-        };
-    };
-    let recovered = (first..series.ok.len())
-        .filter(|&i| series.ok[i] + series.failed[i] > 0)
-        .map(|i| series.time(i))
-        .take_while(|&t| t + stable_for_ms <= series.end_unix_ms())
-        .find(|&t| {
-            let (o, f) = series.counts(t, t + stable_for_ms);
-            o + f > 0 && o as f64 / (o + f) as f64 >= threshold
-        });
-    Recovery {
-        first_failure_unix_ms: Some(series.time(first)),
-        recovered_unix_ms: recovered,
-        rto_ms: recovered.map(|t| (t - t_inject_unix_ms).max(0)),
-        outage_ms,
-        failed_probes,
-        worst_window: worst,
+
+    /// The bound of an RPO and of the data-loss window relative to injection: acks are
+    /// timed on this machine's clock, so only `t_inject`'s precision and the clock offset.
+    pub fn rpo_ms(&self) -> f64 {
+        self.t_inject_ms + self.clock_offset_ms
     }
 }
 
@@ -269,64 +223,6 @@ pub fn data_loss(acked_writes: usize, lost: &[LostWrite], t_inject_unix_ms: i64)
 mod tests {
     use super::*;
 
-    fn series(pattern: &[(u64, u64)]) -> Series {
-        Series {
-            start_unix_ms: 1_000_000,
-            bucket_ms: 10,
-            ok: pattern.iter().map(|p| p.0).collect(),
-            failed: pattern.iter().map(|p| p.1).collect(),
-        }
-    }
-
-    /// No failure after injection: RTO 0 and no outage.
-    #[test]
-    fn no_failure_means_rto_zero() {
-        let s = series(&[(1, 0); 500]);
-        let r = recovery(&s, 1_001_000, 0.99, 1000);
-        assert_eq!(r.rto_ms, Some(0));
-        assert_eq!(r.outage_ms, 0);
-        assert_eq!(r.failed_probes, 0);
-    }
-
-    /// RTO is measured from injection to the start of the first stable window.
-    #[test]
-    fn rto_is_inject_to_first_stable_window() {
-        // 1 s ok, 2 s failing (from 1 s), then ok for 3 s.
-        let mut p = vec![(1, 0); 100];
-        p.extend(vec![(0, 1); 200]);
-        p.extend(vec![(1, 0); 300]);
-        let s = series(&p);
-        let t_inject = 1_000_000 + 900;
-        let r = recovery(&s, t_inject, 1.0, 1000);
-        assert_eq!(r.first_failure_unix_ms, Some(1_001_000));
-        assert_eq!(r.recovered_unix_ms, Some(1_003_000));
-        assert_eq!(r.rto_ms, Some(2100));
-        assert_eq!(r.outage_ms, 2000);
-        assert_eq!(r.failed_probes, 200);
-        assert_eq!(r.worst_window.map(|w| w.1), Some(0.0));
-    }
-
-    /// A flapping recovery is not a recovery: the window must hold for stable_for.
-    #[test]
-    fn flapping_is_not_recovered() {
-        let mut p = vec![(0, 1); 100];
-        p.extend(vec![(1, 0); 50]);
-        p.extend(vec![(0, 1); 10]);
-        p.extend(vec![(1, 0); 200]);
-        let s = series(&p);
-        let r = recovery(&s, 1_000_000, 1.0, 1000);
-        assert_eq!(r.recovered_unix_ms, Some(1_000_000 + 1600));
-    }
-
-    /// Never recovering within the data gives no RTO.
-    #[test]
-    fn never_recovered() {
-        let mut p = vec![(1, 0); 10];
-        p.extend(vec![(0, 1); 300]);
-        let r = recovery(&series(&p), 1_000_000, 0.99, 1000);
-        assert_eq!(r.rto_ms, None);
-    }
-
     /// Detection is the first unhealthy target after injection; "healthy again" waits for
     /// every target that went down.
     #[test]
@@ -334,10 +230,13 @@ mod tests {
         let rec = Recovery {
             first_failure_unix_ms: Some(1_010),
             recovered_unix_ms: Some(3_000),
+            recovered_unix_us: Some(3_000_000),
             rto_ms: Some(2_000),
             outage_ms: 1_000,
             failed_probes: 5,
             worst_window: None,
+            background_failure_share: 0.0,
+            last_failure_unix_us: None,
         };
         let health = [
             (900, "i-a", "healthy"),
