@@ -3,7 +3,7 @@
 //! so that a run that would exceed one is refused before anything is injected.
 //!
 //! - `max_targets`: the resources an action hits after its selection mode (`ALL`: every
-//!   match, `COUNT(n)`: at most `n`, `PERCENT(p)`: `p`% rounded up).
+//!   match, `COUNT(n)`: at most `n`, `PERCENT(p)`: `p`% rounded down, as FIS does).
 //! - `max_percent`: the share of the load balancer's registered targets an action takes
 //!   out: instances it hits that are targets, or targets in the subnets it hits (by the
 //!   target's subnet, or its zone when the subnet is unknown). Every matching resource
@@ -17,6 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::plan::fis_targets::selected;
 use crate::plan::{Plan, PlannedAction};
 use crate::scenario::BlastRadius;
 
@@ -32,25 +33,6 @@ pub struct BlastError {
     pub cap: &'static str,
     /// What it would hit and the cap it exceeds.
     pub message: String,
-}
-
-/// How many of `matched` resources a selection mode picks (`ALL`, `COUNT(n)`,
-/// `PERCENT(p)` rounded up); an unknown mode counts as `ALL`.
-pub fn selected(matched: usize, selection: Option<&str>) -> usize {
-    let mode = selection.unwrap_or("ALL");
-    let number = |prefix: &str| {
-        mode.strip_prefix(prefix)
-            .and_then(|r| r.strip_suffix(')'))
-            .and_then(|n| n.parse::<u64>().ok())
-    };
-    if let Some(n) = number("COUNT(") {
-        return matched.min(usize::try_from(n).unwrap_or(usize::MAX));
-    }
-    if let Some(p) = number("PERCENT(") {
-        let p = p.min(100) as usize;
-        return (matched * p).div_ceil(100);
-    }
-    matched
 }
 
 /// The load balancer targets an action takes out (see the module docs).
@@ -227,11 +209,18 @@ mod tests {
             template: serde_json::Value::Null,
             existing_template_id: None,
             actions,
+            listener: crate::plan::ListenerInfo {
+                arn: "listener".into(),
+                protocol: "HTTP".into(),
+                port: 80,
+            },
+            aws_rejections: Vec::new(),
         }
     }
 
     fn action(rtype: &str, selection: &str, resources: Vec<PlannedResource>) -> PlannedAction {
         PlannedAction {
+            selected: selected(resources.len(), Some(selection)),
             name: "Act".into(),
             action_id: "aws:ec2:stop-instances".into(),
             target: Some("T".into()),
@@ -251,18 +240,6 @@ mod tests {
             max_percent,
             allowed_azs: azs.map(|z| z.iter().map(|s| s.to_string()).collect()),
         }
-    }
-
-    /// Selection modes pick what FIS would: all, at most n, p% rounded up.
-    #[test]
-    fn selection_counts() {
-        assert_eq!(selected(5, Some("ALL")), 5);
-        assert_eq!(selected(5, None), 5);
-        assert_eq!(selected(5, Some("COUNT(2)")), 2);
-        assert_eq!(selected(1, Some("COUNT(3)")), 1);
-        assert_eq!(selected(5, Some("PERCENT(50)")), 3);
-        assert_eq!(selected(4, Some("PERCENT(25)")), 1);
-        assert_eq!(selected(0, Some("PERCENT(100)")), 0);
     }
 
     /// Each cap refuses exactly when exceeded, naming the action and the cap.

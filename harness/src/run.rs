@@ -307,6 +307,9 @@ fn check_interrupt(ctx: &Ctx) -> Result<(), Stop> {
     }
 }
 
+/// The run folder's record of every AWS call the run made.
+pub const AWS_CALLS_FILE: &str = "aws-calls.jsonl";
+
 async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     ctx.journal.record(EventKind::PhaseStarted {
         phase: Phase::Preflight,
@@ -320,6 +323,11 @@ async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     }
     let clients = connected.clients;
     ctx.local = connected.local;
+    let calls_path = ctx.run_dir.join(AWS_CALLS_FILE);
+    if let Err(e) = clients.calls.write_to(&calls_path) {
+        // The drill can still be measured; the calls stay in memory (`CallLog::pending`).
+        tracing::warn!(path = %calls_path.display(), error = %e, "cannot write the AWS call log");
+    }
     refuse_leftovers(ctx, &clients).await?;
     let plan = plan::resolve(&ctx.loaded, &clients, local_dns(ctx))
         .await

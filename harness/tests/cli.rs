@@ -106,6 +106,56 @@ fn plan_lists_the_instances_it_would_stop() {
     assert!(!stdout.contains("experiment EXP"), "plan must not start an experiment");
 }
 
+/// The plan predicts FIS's resolution: a filter on a list path (`Tags.Value`) narrows the
+/// instances to the one tagged so, a subnet target's `availabilityZoneIdentifier`
+/// parameter keeps that zone's subnets only, and the plan ends with what AWS would reject
+/// (the shipped template's seconds-long durations). Expected hits come from the stack
+/// file's own tags and zones.
+#[test]
+fn plan_follows_fis_resolution_and_names_what_aws_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), &valid_scenario());
+    let tpath = dir.path().join("fis/az-power-interruption.json");
+    let mut t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&tpath).unwrap()).unwrap();
+    t["targets"]["IAM-role-instances"]["filters"] = serde_json::json!([{ "path": "Tags.Value", "values": ["app-1c-2"] }]);
+    t["targets"]["Subnet"]["filters"] = serde_json::json!([]);
+    t["targets"]["Subnet"]["parameters"] = serde_json::json!({ "availabilityZoneIdentifier": "us-east-1b" });
+    std::fs::write(&tpath, t.to_string()).unwrap();
+    let out = drdrill().arg("plan").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let hits = |action: &str| -> String {
+        stdout
+            .lines()
+            .skip_while(|l| !l.contains(action))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {action} in:\n{stdout}"))
+            .to_string()
+    };
+    let stop = hits("aws:ec2:stop-instances");
+    assert!(stop.contains("i-app1c2 (us-east-1c)") && !stop.contains("i-app1c1"), "{stop}");
+    let cut = hits("aws:network:disrupt-connectivity");
+    assert!(cut.contains("subnet-app-1b") && cut.contains("subnet-db-1b"), "{cut}");
+    assert!(!cut.contains("-1a") && !cut.contains("-1c"), "{cut}");
+    assert!(
+        stdout.contains("AWS would reject")
+            && stdout.contains("startInstancesAfterDuration: PT8S: AWS requires a duration from PT1M to PT12H"),
+        "{stdout}"
+    );
+
+    // A filter path that is not in DescribeInstances' output is an error naming it.
+    t["targets"]["IAM-role-instances"]["filters"] =
+        serde_json::json!([{ "path": "Placement.AvailabiltyZone", "values": ["us-east-1a"] }]);
+    std::fs::write(&tpath, t.to_string()).unwrap();
+    let out = drdrill().arg("plan").arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"Placement.AvailabiltyZone\"") && stderr.contains("IAM-role-instances"),
+        "{stderr}"
+    );
+}
+
 /// `--help` documents the exit codes.
 #[test]
 fn help_documents_exit_codes() {

@@ -35,7 +35,7 @@ fn summary_has_the_recovery_breakdown() {
         .expect("recovery line");
     for part in [
         "fault injected (experiment running) +0.00 s",
-        "load balancer marked a target unhealthy +0.93 s",
+        "load balancer took a target out of service +0.93 s",
         "steady state back (recovered) +1.97 s",
         "experiment ended +8.00 s",
     ] {

@@ -58,6 +58,31 @@ async fn az_power_interruption_matches_ground_truth() {
     let events = std::fs::read_to_string(outcome.run_dir.join("events.jsonl")).unwrap();
     assert!(events.contains("\"experiment_state\"") && events.contains("\"run_finished\""));
     assert!(outcome.run_dir.join("probes.csv").exists());
+    // Every AWS call of the run is on record, one line per attempt, with its status and
+    // request id: the calls the plan, the fault and the observers need are all there.
+    let calls: Vec<drdrill::aws::AwsCall> = std::fs::read_to_string(outcome.run_dir.join("aws-calls.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let count = |service: &str, op: &str| calls.iter().filter(|c| c.service == service && c.operation == op).count();
+    assert_eq!(count("fis", "StartExperiment"), 1, "{calls:#?}");
+    assert_eq!(count("fis", "CreateExperimentTemplate"), 1);
+    assert_eq!(count("sts", "GetCallerIdentity"), 0, "a local target checks no account");
+    for (service, op) in [
+        ("elasticloadbalancing", "DescribeLoadBalancers"),
+        ("elasticloadbalancing", "DescribeListeners"),
+        ("elasticloadbalancing", "DescribeTargetHealth"),
+        ("ec2", "DescribeInstances"),
+        ("fis", "GetExperiment"),
+    ] {
+        assert!(count(service, op) >= 1, "no {service} {op} in aws-calls.jsonl");
+    }
+    assert!(calls.iter().all(|c| c.status.is_some_and(|s| (200..300).contains(&s)) && c.request_id.is_some()), "{calls:#?}");
+    let start = calls.iter().find(|c| c.operation == "StartExperiment").unwrap();
+    assert!(start.params.starts_with("/experiments"), "REST path recorded: {}", start.params);
+    let lb = calls.iter().find(|c| c.operation == "DescribeLoadBalancers").unwrap();
+    assert!(lb.params.contains("drill-alb"), "form parameters recorded: {}", lb.params);
 }
 
 /// An async-replica failover loses exactly the writes the ground truth says it lost,

@@ -75,7 +75,8 @@ impl Uncertainty {
 pub struct RtoBreakdown {
     /// First failed probe.
     pub first_failure_ms: Option<i64>,
-    /// The load balancer first marked a target unhealthy (detection).
+    /// The load balancer first took a target out of service: `unhealthy`, `unused` or
+    /// `draining` (detection; see [`is_out_of_service`]).
     pub targets_unhealthy_ms: Option<i64>,
     /// Every target the load balancer marked unhealthy after injection was healthy again.
     pub targets_healthy_again_ms: Option<i64>,
@@ -96,6 +97,16 @@ pub struct RtoBreakdown {
 /// A target health change as the observers saw it: (unix ms, target, state).
 pub type HealthChange<'a> = (i64, &'a str, &'a str);
 
+/// Whether a target in this ELB state gets no new requests: `unhealthy` (failed its
+/// health checks), `unused` (its instance is stopped or terminated: ELB reports
+/// `Target.InvalidState` instead of running health checks) or `draining` (being
+/// deregistered). These are the states in which the load balancer has *detected* the
+/// loss ("TargetHealth", ELB API reference:
+/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html>).
+pub fn is_out_of_service(state: &str) -> bool {
+    matches!(state, "unhealthy" | "unused" | "draining")
+}
+
 /// Builds the RTO breakdown from target health changes and the recovery numbers.
 pub fn rto_breakdown(
     t_inject_unix_ms: i64,
@@ -105,11 +116,11 @@ pub fn rto_breakdown(
 ) -> RtoBreakdown {
     let rel = |t: i64| t - t_inject_unix_ms;
     let after: Vec<&HealthChange<'_>> = health.iter().filter(|(t, _, _)| *t >= t_inject_unix_ms).collect();
-    let first_unhealthy = after.iter().find(|(_, _, s)| *s == "unhealthy").map(|(t, _, _)| *t);
+    let first_unhealthy = after.iter().find(|(_, _, s)| is_out_of_service(s)).map(|(t, _, _)| *t);
     let mut down: Vec<&str> = Vec::new();
     let mut back = None;
     for (t, target, state) in &after {
-        if *state == "unhealthy" {
+        if is_out_of_service(state) {
             if !down.contains(target) {
                 down.push(target);
             }

@@ -87,7 +87,7 @@ pub struct ComparisonRow {
     /// The fault was injected and steady state never came back.
     pub never_recovered: bool,
     /// Detection, ms after injection: a Route 53 health check failed, else the load
-    /// balancer first marked a target unhealthy.
+    /// balancer first took a target out of service (unhealthy, unused or draining).
     pub detection_ms: Option<i64>,
     /// Failover, ms after injection: the DNS answer for the app's name changed.
     pub failover_ms: Option<i64>,

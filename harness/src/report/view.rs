@@ -219,7 +219,7 @@ impl<'a> View<'a> {
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| e.kind == "target_health" && detail_str(&e.detail, "state") == Some("unhealthy"))
+            .find(|e| e.kind == "target_health" && detail_str(&e.detail, "state").is_some_and(crate::analysis::is_out_of_service))
             .map(|e| e.t_ms);
         // The first answer seen (no `previous`) is not a change.
         let mut dns = report
@@ -255,7 +255,7 @@ impl<'a> View<'a> {
                 bound_ms: None,
             },
             Moment {
-                label: "load balancer marked a target unhealthy",
+                label: "load balancer took a target out of service",
                 t_ms: unhealthy,
                 bound_ms: None,
             },
@@ -516,7 +516,7 @@ fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss:
             label: format!("{count} {state} ({})", zones.into_iter().collect::<Vec<_>>().join(", ")),
             tone: match state.as_str() {
                 "healthy" => Tone::Good,
-                "unhealthy" | "unavailable" => Tone::Bad,
+                "unhealthy" | "unavailable" | "unused" | "draining" => Tone::Bad,
                 _ => Tone::Neutral,
             },
         });

@@ -122,7 +122,9 @@ pub fn resolve(world: &World, name: &str, spec: &TargetSpec) -> Result<Vec<Resou
     let n = match parse_selection(&spec.selection_mode)? {
         Selection::All => matching.len(),
         Selection::Count(n) => n.min(matching.len()),
-        Selection::Percent(p) => (matching.len() * p as usize).div_ceil(100),
+        // FIS rounds a percentage of the identified targets down ("Selection mode",
+        // https://docs.aws.amazon.com/fis/latest/userguide/targets.html#target-selection-mode).
+        Selection::Percent(p) => matching.len() * p as usize / 100,
     };
     let mut chosen: Vec<Resource> = matching.choose_multiple(&mut rand::rng(), n).cloned().collect();
     chosen.sort_by(|a, b| a.id.cmp(&b.id));

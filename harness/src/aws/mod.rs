@@ -1,5 +1,12 @@
 //! The AWS SDK clients a drill uses, configured for the embedded local stack or for an
-//! AWS account (region, profile, endpoint and the standard `AWS_*` variables honoured).
+//! AWS account (region, profile, endpoint and the standard `AWS_*` variables honoured),
+//! each recording its calls into one [`CallLog`]; and what a failed call tells the user.
+
+mod calls;
+mod error;
+
+pub use calls::{AwsCall, CallLog};
+pub use error::{describe_error, AwsCallError, POLICY_FILE};
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
@@ -19,17 +26,31 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// Route 53: zones, record sets and health-check status of the app's name.
     pub route53: aws_sdk_route53::Client,
+    /// Every call the clients above made (`aws-calls.jsonl`).
+    pub calls: CallLog,
 }
 
 impl Clients {
     fn from_conf(conf: &aws_config::SdkConfig) -> Clients {
+        let calls = CallLog::default();
+        // Each client records its calls under its IAM service prefix.
+        macro_rules! client {
+            ($krate:ident, $prefix:literal) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(conf)
+                        .interceptor(calls.interceptor($prefix))
+                        .build(),
+                )
+            };
+        }
         Clients {
-            fis: aws_sdk_fis::Client::new(conf),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
-            ec2: aws_sdk_ec2::Client::new(conf),
-            rds: aws_sdk_rds::Client::new(conf),
-            sts: aws_sdk_sts::Client::new(conf),
-            route53: aws_sdk_route53::Client::new(conf),
+            fis: client!(aws_sdk_fis, "fis"),
+            elb: client!(aws_sdk_elasticloadbalancingv2, "elasticloadbalancing"),
+            ec2: client!(aws_sdk_ec2, "ec2"),
+            rds: client!(aws_sdk_rds, "rds"),
+            sts: client!(aws_sdk_sts, "sts"),
+            route53: client!(aws_sdk_route53, "route53"),
+            calls,
         }
     }
 
@@ -60,30 +81,3 @@ impl Clients {
     }
 }
 
-/// The message of an SDK error, with its AWS error code when there is one.
-pub fn describe_error<E, R>(err: &aws_sdk_fis::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_fis::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_fis::error::SdkError;
-    match err {
-        SdkError::ServiceError(se) => {
-            let e = se.err();
-            match (e.code(), e.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => e.to_string(),
-            }
-        }
-        other => {
-            let mut msg = other.to_string();
-            let mut src = std::error::Error::source(other);
-            while let Some(s) = src {
-                msg = format!("{msg}: {s}");
-                src = s.source();
-            }
-            msg
-        }
-    }
-}

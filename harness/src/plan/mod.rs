@@ -10,6 +10,11 @@ use std::net::SocketAddr;
 use serde::Serialize;
 use serde_json::Value;
 
+mod aws_limits;
+pub mod fis_targets;
+
+pub use aws_limits::AwsRejection;
+
 use crate::aws::{describe_error, Clients};
 use crate::observe::NameRoute53;
 use crate::scenario::{LoadedScenario, ResolvedFault, ResolverSpec, Route53App, Scenario, Target};
@@ -32,6 +37,10 @@ pub enum PlanError {
     /// The traffic asked for is more than this machine can send.
     #[error("{0}")]
     Machine(String),
+    /// The FIS template asks for something FIS does not define, or that the preview
+    /// cannot evaluate (an unknown filter path or target parameter).
+    #[error("fault template: {0}")]
+    Template(String),
 }
 
 /// Most requests per second the prober is trusted to send per CPU core.
@@ -71,10 +80,11 @@ pub fn check_machine(sc: &Scenario) -> Result<(), PlanError> {
     Ok(())
 }
 
-fn aws_err<E, R>(call: impl Into<String>) -> impl FnOnce(aws_sdk_fis::error::SdkError<E, R>) -> PlanError
+fn aws_err<E>(
+    call: impl Into<String>,
+) -> impl FnOnce(aws_sdk_fis::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> PlanError
 where
     E: aws_sdk_fis::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let call = call.into();
     move |e| PlanError::Aws {
@@ -129,9 +139,11 @@ impl DnsEntry {
 pub struct TargetInfo {
     /// Instance id.
     pub id: String,
-    /// Availability zone.
+    /// Availability zone: the instance's EC2 placement (DescribeTargetHealth gives a
+    /// zone only for IP targets), or the target's own for IP targets.
     pub zone: Option<String>,
-    /// Health state at plan time.
+    /// Health state at plan time (`initial`, `healthy`, `unhealthy`, `unused`,
+    /// `draining`, `unavailable`).
     pub health: String,
     /// Its subnet, when the target is an instance DescribeInstances knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +187,8 @@ pub struct PlannedAction {
     pub parameters: BTreeMap<String, String>,
     /// Actions it starts after.
     pub start_after: Vec<String>,
+    /// How many of the matched resources FIS would pick (the selection mode applied).
+    pub selected: usize,
 }
 
 /// Everything resolved for a run.
@@ -198,6 +212,23 @@ pub struct Plan {
     pub existing_template_id: Option<String>,
     /// What each action would hit.
     pub actions: Vec<PlannedAction>,
+    /// The listener probes go through: the first that forwards to a target group,
+    /// preferring the scenario's scheme.
+    pub listener: ListenerInfo,
+    /// Values in the template or the load balancer's settings that AWS would reject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_rejections: Vec<AwsRejection>,
+}
+
+/// The listener the app is reached through.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerInfo {
+    /// Its ARN.
+    pub arn: String,
+    /// Its protocol (`HTTP`, `HTTPS`).
+    pub protocol: String,
+    /// Its port.
+    pub port: i32,
 }
 
 impl Plan {
@@ -233,27 +264,34 @@ pub async fn resolve(
         .elb
         .describe_listeners()
         .load_balancer_arn(&arn)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
         .map_err(aws_err(format!("DescribeListeners({lb_name})")))?;
-    let port = listeners
-        .listeners()
-        .first()
-        .and_then(|l| l.port())
-        .ok_or_else(|| PlanError::Missing(format!("load balancer {lb_name} has no listener")))?;
+    let (listener, tg_arn) = forwarding_listener(lb_name, &listeners, sc.app.scheme.as_str())?;
+    let port = listener.port;
     let tgs = clients
         .elb
         .describe_target_groups()
-        .load_balancer_arn(&arn)
+        .target_group_arns(&tg_arn)
         .send()
         .await
-        .map_err(aws_err(format!("DescribeTargetGroups({lb_name})")))?;
-    let tg_arn = tgs
-        .target_groups()
-        .first()
-        .and_then(|t| t.target_group_arn())
-        .ok_or_else(|| PlanError::Missing(format!("load balancer {lb_name} has no target group")))?
-        .to_string();
+        .map_err(aws_err(format!("DescribeTargetGroups({tg_arn})")))?;
+    let mut aws_rejections = Vec::new();
+    if let Some(tg) = tgs.target_groups().first() {
+        let hc = aws_limits::HealthCheckSettings {
+            interval_s: tg.health_check_interval_seconds(),
+            timeout_s: tg.health_check_timeout_seconds(),
+            healthy_threshold: tg.healthy_threshold_count(),
+            unhealthy_threshold: tg.unhealthy_threshold_count(),
+        };
+        aws_rejections.extend(aws_limits::check_health_check(
+            tg.target_group_name().unwrap_or(&tg_arn),
+            &hc,
+        ));
+    }
     let health = clients
         .elb
         .describe_target_health()
@@ -275,12 +313,13 @@ pub async fn resolve(
             subnet: None,
         })
         .collect();
-    let targets = with_subnets(clients, targets).await;
+    let targets = with_placement(clients, targets).await?;
     let (template, existing_template_id) = match &loaded.fault {
         ResolvedFault::Template(t) => (t.clone(), None),
         ResolvedFault::TemplateId(id) => (fetch_template(clients, id).await?, Some(id.clone())),
     };
     let actions = plan_actions(&template, clients).await?;
+    aws_rejections.extend(aws_limits::check_template(&template));
     let dns = match &sc.app.route53 {
         Some(r53) => Some(resolve_dns(sc, r53, port, &dns_name, clients, local_dns).await?),
         None => None,
@@ -300,7 +339,68 @@ pub async fn resolve(
         template,
         existing_template_id,
         actions,
+        listener,
+        aws_rejections,
     })
+}
+
+/// The listener probes go through and the target group it forwards to: among the
+/// listeners whose default action forwards (a redirect, e.g. HTTP→HTTPS, or a fixed
+/// response serves no target), the first whose protocol is the scenario's scheme, else
+/// the first that forwards at all.
+fn forwarding_listener(
+    lb_name: &str,
+    listeners: &[aws_sdk_elasticloadbalancingv2::types::Listener],
+    scheme: &str,
+) -> Result<(ListenerInfo, String), PlanError> {
+    use aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum;
+    let forwards_to = |l: &aws_sdk_elasticloadbalancingv2::types::Listener| -> Option<String> {
+        l.default_actions()
+            .iter()
+            .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+            .find_map(|a| {
+                a.target_group_arn().map(str::to_string).or_else(|| {
+                    a.forward_config()?
+                        .target_groups()
+                        .iter()
+                        .find_map(|t| t.target_group_arn().map(str::to_string))
+                })
+            })
+    };
+    let forwarding: Vec<(&aws_sdk_elasticloadbalancingv2::types::Listener, String)> =
+        listeners.iter().filter_map(|l| Some((l, forwards_to(l)?))).collect();
+    let chosen = forwarding
+        .iter()
+        .find(|(l, _)| l.protocol().is_some_and(|p| p.as_str().eq_ignore_ascii_case(scheme)))
+        .or_else(|| forwarding.first());
+    let Some((l, tg)) = chosen else {
+        let seen: Vec<String> = listeners
+            .iter()
+            .map(|l| {
+                let kinds: Vec<&str> = l.default_actions().iter().filter_map(|a| a.r#type()).map(|t| t.as_str()).collect();
+                format!("{}:{} ({})", l.protocol().map_or("?", |p| p.as_str()), l.port().unwrap_or(0), kinds.join(", "))
+            })
+            .collect();
+        return Err(PlanError::Missing(if listeners.is_empty() {
+            format!("load balancer {lb_name} has no listener")
+        } else {
+            format!(
+                "load balancer {lb_name} has no listener that forwards to a target group (listeners: {})",
+                seen.join("; ")
+            )
+        }));
+    };
+    let port = l
+        .port()
+        .ok_or_else(|| PlanError::Missing(format!("load balancer {lb_name}: a listener without a port")))?;
+    Ok((
+        ListenerInfo {
+            arn: l.listener_arn().unwrap_or_default().to_string(),
+            protocol: l.protocol().map_or_else(String::new, |p| p.as_str().to_string()),
+            port,
+        },
+        tg.clone(),
+    ))
 }
 
 /// Resolves the app's Route 53 name: its resolver, its answer now (it must have one), its
@@ -361,36 +461,44 @@ async fn resolve_dns(
     })
 }
 
-/// Fills in each target's subnet (best effort: IP targets and failed calls keep `None`,
-/// and blast-radius checks then fall back to the target's zone).
-async fn with_subnets(clients: &Clients, mut targets: Vec<TargetInfo>) -> Vec<TargetInfo> {
+/// Fills in each instance target's zone and subnet from its EC2 placement (every page
+/// of DescribeInstances): ELB's DescribeTargetHealth gives `Target.AvailabilityZone` only
+/// for IP targets, so an instance's zone is its placement's. IP targets keep the zone
+/// ELB gave them.
+async fn with_placement(clients: &Clients, mut targets: Vec<TargetInfo>) -> Result<Vec<TargetInfo>, PlanError> {
     let ids: Vec<String> = targets
         .iter()
         .filter(|t| t.id.starts_with("i-"))
         .map(|t| t.id.clone())
         .collect();
     if ids.is_empty() {
-        return targets;
+        return Ok(targets);
     }
-    let Ok(out) = clients
+    let reservations = clients
         .ec2
         .describe_instances()
         .set_instance_ids(Some(ids))
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
-    else {
-        return targets;
-    };
-    let subnets: BTreeMap<String, String> = out
-        .reservations()
+        .map_err(aws_err("DescribeInstances(targets)"))?;
+    let placed: BTreeMap<String, (Option<String>, Option<String>)> = reservations
         .iter()
         .flat_map(|r| r.instances())
-        .filter_map(|i| Some((i.instance_id()?.to_string(), i.subnet_id()?.to_string())))
+        .filter_map(|i| {
+            let zone = i.placement().and_then(|p| p.availability_zone()).map(str::to_string);
+            Some((i.instance_id()?.to_string(), (zone, i.subnet_id().map(str::to_string))))
+        })
         .collect();
     for t in &mut targets {
-        t.subnet = subnets.get(&t.id).cloned();
+        if let Some((zone, subnet)) = placed.get(&t.id) {
+            t.zone = zone.clone().or(t.zone.take());
+            t.subnet = subnet.clone();
+        }
     }
-    targets
+    Ok(targets)
 }
 
 async fn fetch_template(clients: &Clients, id: &str) -> Result<Value, PlanError> {
@@ -461,7 +569,13 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
             .map(str::to_string);
         let spec = target_name.as_ref().and_then(|t| targets.get(t)).cloned();
         let (resources, previewed) = match &spec {
-            Some(spec) => match resolve_target(spec, clients).await? {
+            Some(spec) => match fis_targets::resolve(
+                target_name.as_deref().unwrap_or_default(),
+                &fis_targets::TargetSpec::from_json(spec),
+                clients,
+            )
+            .await?
+            {
                 Some(resources) => (resources, true),
                 None => (Vec::new(), false),
             },
@@ -479,7 +593,13 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
                 rtype.unwrap_or("?")
             )]
         };
+        let selection = spec
+            .as_ref()
+            .and_then(|s| s.get("selectionMode"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         out.push(PlannedAction {
+            selected: fis_targets::selected(resources.len(), selection.as_deref()),
             name: name.clone(),
             action_id: action
                 .get("actionId")
@@ -491,11 +611,7 @@ async fn plan_actions(template: &Value, clients: &Clients) -> Result<Vec<Planned
                 .and_then(|s| s.get("resourceType"))
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            selection: spec
-                .as_ref()
-                .and_then(|s| s.get("selectionMode"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            selection,
             target: target_name,
             hits,
             resources,
@@ -515,121 +631,16 @@ impl PlannedResource {
     }
 }
 
-/// Lists the resources a template target matches now, with the describe calls; `None`
-/// when resources of its type cannot be previewed.
-async fn resolve_target(spec: &Value, clients: &Clients) -> Result<Option<Vec<PlannedResource>>, PlanError> {
-    use aws_sdk_ec2::types::Filter;
-    let rtype = spec.get("resourceType").and_then(Value::as_str).unwrap_or_default();
-    let arns = strings(spec.get("resourceArns").unwrap_or(&Value::Null));
-    let tags = string_map(spec.get("resourceTags").unwrap_or(&Value::Null));
-    let filters: Vec<(String, Vec<String>)> = spec
-        .get("filters")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|f| {
-                    let path = f.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
-                    (path, strings(f.get("values").unwrap_or(&Value::Null)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let ec2_filters = |names: &[(&str, &str)]| -> Vec<Filter> {
-        let mut out: Vec<Filter> = tags
-            .iter()
-            .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
-            .collect();
-        for (path, values) in &filters {
-            if let Some((_, name)) = names.iter().find(|(p, _)| p == path) {
-                out.push(Filter::builder().name(*name).set_values(Some(values.clone())).build());
-            }
-        }
-        out
-    };
-    let suffix = |arn: &str, sep: char| arn.rsplit(sep).next().unwrap_or(arn).to_string();
-    match rtype {
-        "aws:ec2:instance" => {
-            let mut req = clients.ec2.describe_instances().set_filters(Some(ec2_filters(&[
-                ("Placement.AvailabilityZone", "availability-zone"),
-                ("State.Name", "instance-state-name"),
-                ("SubnetId", "subnet-id"),
-            ])));
-            if !arns.is_empty() {
-                req = req.set_instance_ids(Some(arns.iter().map(|a| suffix(a, '/')).collect()));
-            }
-            let out = req.send().await.map_err(aws_err("DescribeInstances"))?;
-            Ok(Some(
-                out.reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .map(|i| PlannedResource {
-                        id: i.instance_id().unwrap_or_default().to_string(),
-                        zone: i.placement().and_then(|p| p.availability_zone()).map(str::to_string),
-                        subnet: i.subnet_id().map(str::to_string),
-                        detail: None,
-                    })
-                    .collect(),
-            ))
-        }
-        "aws:ec2:subnet" => {
-            let mut req = clients.ec2.describe_subnets().set_filters(Some(ec2_filters(&[
-                ("AvailabilityZone", "availability-zone"),
-                ("SubnetId", "subnet-id"),
-            ])));
-            if !arns.is_empty() {
-                req = req.set_subnet_ids(Some(arns.iter().map(|a| suffix(a, '/')).collect()));
-            }
-            let out = req.send().await.map_err(aws_err("DescribeSubnets"))?;
-            Ok(Some(
-                out.subnets()
-                    .iter()
-                    .map(|s| PlannedResource {
-                        id: s.subnet_id().unwrap_or_default().to_string(),
-                        zone: s.availability_zone().map(str::to_string),
-                        subnet: s.subnet_id().map(str::to_string),
-                        detail: None,
-                    })
-                    .collect(),
-            ))
-        }
-        "aws:rds:cluster" => {
-            let out = clients
-                .rds
-                .describe_db_clusters()
-                .send()
-                .await
-                .map_err(aws_err("DescribeDBClusters"))?;
-            Ok(Some(
-                out.db_clusters()
-                    .iter()
-                    .filter(|c| arns.is_empty() || c.db_cluster_arn().is_some_and(|a| arns.iter().any(|x| x == a)))
-                    .map(|c| {
-                        let writer = c
-                            .db_cluster_members()
-                            .iter()
-                            .find(|m| m.is_cluster_writer() == Some(true))
-                            .and_then(|m| m.db_instance_identifier())
-                            .unwrap_or("?");
-                        PlannedResource {
-                            id: c.db_cluster_identifier().unwrap_or_default().to_string(),
-                            zone: None,
-                            subnet: None,
-                            detail: Some(format!("writer {writer}")),
-                        }
-                    })
-                    .collect(),
-            ))
-        }
-        _ => Ok(None),
-    }
-}
-
 /// The plan as text for `drdrill plan` and the start of `drdrill run`.
 pub fn render(plan: &Plan) -> String {
     let mut s = String::new();
     let lb = &plan.load_balancer;
     let _ = writeln!(s, "scenario {}", plan.scenario);
-    let _ = writeln!(s, "load balancer {} → {} ({})", lb.name, lb.base_url, lb.arn);
+    let _ = writeln!(
+        s,
+        "load balancer {} → {} ({}; listener {}:{})",
+        lb.name, lb.base_url, lb.arn, plan.listener.protocol, plan.listener.port
+    );
     if let Some(d) = &plan.dns {
         let _ = writeln!(
             s,
@@ -681,18 +692,30 @@ pub fn render(plan: &Plan) -> String {
         let params: Vec<String> = a.parameters.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(s, "  action {} ({}){after} {}", a.name, a.action_id, params.join(" "));
         if let Some(t) = &a.target {
+            let mode = a.selection.as_deref().unwrap_or("ALL");
+            let picked = if !a.previewed || mode == "ALL" {
+                String::new()
+            } else if a.selected == 0 && !a.resources.is_empty() {
+                format!(" (selects 0 of {}: FIS would find no target and the experiment would fail)", a.resources.len())
+            } else {
+                format!(" ({} of {} chosen at random)", a.selected, a.resources.len())
+            };
             let _ = writeln!(
                 s,
-                "    hits {} {} of {}: {}",
-                a.selection.as_deref().unwrap_or("ALL"),
+                "    hits {mode} {} of {t}{picked}: {}",
                 a.resource_type.as_deref().unwrap_or("?"),
-                t,
                 if a.hits.is_empty() {
                     "nothing".to_string()
                 } else {
                     a.hits.join(", ")
                 }
             );
+        }
+    }
+    if !plan.aws_rejections.is_empty() {
+        let _ = writeln!(s, "AWS would reject ({}):", plan.aws_rejections.len());
+        for r in &plan.aws_rejections {
+            let _ = writeln!(s, "  {r}");
         }
     }
     s
