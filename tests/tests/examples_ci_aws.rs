@@ -164,6 +164,16 @@ fn reference_stack_matches_the_aws_scenario() {
     assert!(t["Outputs"]["FisRoleArn"].is_object());
 
     let fis = json("examples/aws/fis/az-power-interruption.json");
+    // The template is meant for an account: nothing in it is outside AWS's documented
+    // ranges, and the stopped instances' action completes if Auto Scaling terminates them.
+    assert_eq!(drdrill::plan::check_template(&fis), vec![]);
+    let stop = fis["actions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|a| a["actionId"] == "aws:ec2:stop-instances")
+        .expect("a stop-instances action");
+    assert_eq!(stop["parameters"]["completeIfInstancesTerminated"], "true");
     for (name, target) in fis["targets"].as_object().unwrap() {
         let wanted: BTreeMap<String, String> = target["resourceTags"]
             .as_object()

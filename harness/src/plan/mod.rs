@@ -13,7 +13,7 @@ use serde_json::Value;
 mod aws_limits;
 pub mod fis_targets;
 
-pub use aws_limits::AwsRejection;
+pub use aws_limits::{check_template, AwsRejection};
 
 use crate::aws::{describe_error, Clients};
 use crate::observe::NameRoute53;
