@@ -140,10 +140,13 @@ pub struct CallRecorder {
     service: &'static str,
 }
 
+/// What is known of an attempt when it is sent (the request itself is handed to the
+/// HTTP client then, so its parameters are read here).
 #[derive(Debug, Clone)]
 struct SentAt {
     instant: Instant,
     unix_ms: i64,
+    params: String,
 }
 
 impl Storable for SentAt {
@@ -157,13 +160,14 @@ impl Intercept for CallRecorder {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         cfg.interceptor_state().store_put(SentAt {
             instant: Instant::now(),
             unix_ms: crate::journal::now_unix_ms(),
+            params: request_params(context.request()),
         });
         Ok(())
     }
@@ -179,7 +183,6 @@ impl Intercept for CallRecorder {
             return Ok(());
         };
         let operation = cfg.load::<Metadata>().map_or("?", Metadata::name).to_string();
-        let params = context.request().map(request_params).unwrap_or_default();
         let response = context.response();
         let status = response.map(|r| r.status().as_u16());
         let request_id = response.and_then(|r| {
@@ -193,7 +196,7 @@ impl Intercept for CallRecorder {
             t_unix_ms: sent.unix_ms,
             service: self.service.to_string(),
             operation,
-            params,
+            params: sent.params,
             status,
             error_code,
             duration_ms: u64::try_from(sent.instant.elapsed().as_millis()).unwrap_or(u64::MAX),
