@@ -120,6 +120,50 @@ pub enum EventKind {
         /// The checkers' latest status report, e.g. `Failure: HTTP Status Code 502, Bad Gateway`.
         report: Option<String>,
     },
+    /// One AWS call of an observer failed: throttled, answered with another AWS error,
+    /// or not answered at all (a transport failure). Every such call is journaled.
+    ObserverCallFailed {
+        /// The observer: `fis`, `elbv2` or `route53`.
+        observer: String,
+        /// The AWS service (SigV4 signing name), e.g. `elasticloadbalancing`.
+        service: String,
+        /// The operation, e.g. `DescribeTargetHealth`.
+        operation: String,
+        /// `throttled`, `error` (another AWS error) or `transport` (no HTTP answer).
+        failure: String,
+        /// The HTTP status of the answer; absent for a transport failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// AWS's error code, e.g. `Throttling`, `AccessDenied`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+        /// The error as the user is shown it.
+        message: String,
+        /// How long the observer waits before its next call, ms (backing off).
+        retry_in_ms: u64,
+    },
+    /// An observer was blind: every call it made from `from_unix_ms` until `to_unix_ms`
+    /// failed, so what it watches may have changed unseen. Journaled when a call succeeds
+    /// again or the observer stops.
+    ObserverBlind {
+        /// The observer: `fis`, `elbv2` or `route53`.
+        observer: String,
+        /// The AWS service (SigV4 signing name).
+        service: String,
+        /// The operation.
+        operation: String,
+        /// When the first failed call of the streak was sent, unix ms.
+        from_unix_ms: i64,
+        /// When the observer could see again (the next successful answer) or stopped, unix ms.
+        to_unix_ms: i64,
+        /// Failed calls in the streak.
+        failed_calls: u32,
+        /// Of those, throttled.
+        throttled_calls: u32,
+        /// The last AWS error code of the streak, if any answer carried one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+    },
     /// The first failed probe after injection.
     FirstFailure,
     /// Steady state is back (start of the first stable window).

@@ -9,7 +9,7 @@ use futures::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::analysis::{self, LostWrite, Series};
-use crate::aws::{describe_error, Clients};
+use crate::aws::Clients;
 use crate::fault;
 use crate::journal::{now_unix_ms, EventKind, Journal, Phase};
 use crate::observe::{self, ExperimentView};
@@ -363,6 +363,7 @@ fn watch_route53(ctx: &mut Ctx, clients: &Clients, plan: &Plan) -> Result<(), St
             &clients.route53,
             dns.route53.health_check_ids.clone(),
             &ctx.journal,
+            &cadence(ctx),
         ));
     }
     ctx.dns = Some(DnsResolver::new(nameserver).map_err(|e| error(format!("traffic: {e}")))?);
@@ -401,8 +402,15 @@ fn test_panic_at(point: &str) -> bool {
     cfg!(debug_assertions) && std::env::var("DRDRILL_TEST_PANIC").is_ok_and(|p| p == point)
 }
 
-/// FIS has not answered GetExperiment for this long: the target is unreachable, and
-/// the run stops (and keeps trying to stop the experiment).
+/// The observers' cadences: the scenario's `observers:`, defaults by target kind.
+fn cadence(ctx: &Ctx) -> scenario::Cadence {
+    let sc = &ctx.loaded.scenario;
+    scenario::Cadence::for_target(&sc.target, sc.observers.as_ref())
+}
+
+/// FIS has not answered GetExperiment at all (no HTTP answer) for this long: the target
+/// is unreachable, and the run stops (and keeps trying to stop the experiment).
+/// Throttling and other AWS errors are answers: they are journaled, not counted here.
 pub const UNREACHABLE_LIMIT: Duration = Duration::from_secs(10);
 
 fn traffic_config(loaded: &LoadedScenario, base_url: &str) -> TrafficConfig {
@@ -437,13 +445,27 @@ async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
     let deadline = tokio::time::Instant::now() + sc.timings.recovery_timeout.get().max(Duration::from_secs(5));
     loop {
         check_interrupt(ctx)?;
-        let out = clients
+        let out = match clients
             .elb
             .describe_target_health()
             .target_group_arn(&plan.target_group_arn)
             .send()
             .await
-            .map_err(|e| error(format!("DescribeTargetHealth failed: {}", describe_error(&e))))?;
+        {
+            Ok(out) => out,
+            Err(e) => {
+                let call = crate::aws::AwsCallError::from_sdk(&e);
+                if observe::Failure::of(&call) != observe::Failure::Throttled || tokio::time::Instant::now() >= deadline
+                {
+                    return Err(error(format!("DescribeTargetHealth failed: {call}")));
+                }
+                // Throttled: wait a refill and ask again (the deadline still holds).
+                ctx.progress
+                    .status("preflight", None, "DescribeTargetHealth throttled; backing off");
+                tokio::time::sleep(cadence(ctx).max_backoff.min(Duration::from_secs(2))).await;
+                continue;
+            }
+        };
         let states: Vec<String> = out
             .target_health_descriptions()
             .iter()
@@ -476,7 +498,13 @@ async fn preflight(ctx: &mut Ctx) -> Result<(), Stop> {
         .iter()
         .filter_map(|t| Some((t.id.clone(), t.zone.clone()?)))
         .collect();
-    let target_observer = observe::watch_targets(&clients, &ctx.journal, plan.target_group_arn.clone(), zones);
+    let target_observer = observe::watch_targets(
+        &clients,
+        &ctx.journal,
+        plan.target_group_arn.clone(),
+        zones,
+        &cadence(ctx),
+    );
     ctx.observers.push(target_observer);
     watch_route53(ctx, &clients, &plan)?;
     let cfg = traffic_config(&ctx.loaded, plan.base_url());
@@ -601,7 +629,7 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
         ..Default::default()
     });
     let sent_unix_ms = started.sent_unix_ms.floor() as i64;
-    let (observer, mut rx) = observe::watch_experiment(&clients, &ctx.journal, id, clock, sent_unix_ms);
+    let (observer, mut rx) = observe::watch_experiment(&clients, &ctx.journal, id, clock, sent_unix_ms, &cadence(ctx));
     ctx.observers.push(observer);
     ctx.view = Some(rx.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -674,7 +702,7 @@ fn t_inject(ctx: &Ctx) -> Option<analysis::InjectTime> {
         precision_ms: e
             .start_precision_ms
             .unwrap_or(0.0)
-            .max(crate::observe::POLL.as_secs_f64() * 1000.0),
+            .max(cadence(ctx).fis.as_secs_f64() * 1000.0),
         clock_offset_ms: 0.0,
     })
 }
@@ -974,6 +1002,7 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
         events: Vec::new(),
         plan: ctx.plan.as_ref().and_then(|p| serde_json::to_value(p).ok()),
         measurement_degraded: None,
+        observer_blind: Vec::new(),
         strategy: report::StrategyInfo::of_target(&sc.target),
     };
     if let Some(t) = &ctx.traffic {
@@ -1054,6 +1083,13 @@ fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
             }
         }
     }
+    rep.observer_blind = report::blind::intervals(
+        &ctx.journal.events(),
+        rep.t_inject_unix_ms,
+        rep.finished_unix_ms,
+        rep.rto_breakdown.as_ref(),
+        rep.t_inject_source,
+    );
     let measured = Measured {
         rto_ms: rep.rto_ms,
         rpo_ms: rep.data_loss.as_ref().map(|d| d.rpo_ms),

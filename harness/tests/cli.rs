@@ -117,13 +117,18 @@ fn plan_follows_fis_resolution_and_names_what_aws_rejects() {
     let path = write_scenario(dir.path(), &valid_scenario());
     let tpath = dir.path().join("fis/az-power-interruption.json");
     let mut t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&tpath).unwrap()).unwrap();
-    t["targets"]["IAM-role-instances"]["filters"] = serde_json::json!([{ "path": "Tags.Value", "values": ["app-1c-2"] }]);
+    t["targets"]["IAM-role-instances"]["filters"] =
+        serde_json::json!([{ "path": "Tags.Value", "values": ["app-1c-2"] }]);
     t["targets"]["Subnet"]["filters"] = serde_json::json!([]);
     t["targets"]["Subnet"]["parameters"] = serde_json::json!({ "availabilityZoneIdentifier": "us-east-1b" });
     std::fs::write(&tpath, t.to_string()).unwrap();
     let out = drdrill().arg("plan").arg(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let hits = |action: &str| -> String {
         stdout
             .lines()
@@ -133,7 +138,10 @@ fn plan_follows_fis_resolution_and_names_what_aws_rejects() {
             .to_string()
     };
     let stop = hits("aws:ec2:stop-instances");
-    assert!(stop.contains("i-app1c2 (us-east-1c)") && !stop.contains("i-app1c1"), "{stop}");
+    assert!(
+        stop.contains("i-app1c2 (us-east-1c)") && !stop.contains("i-app1c1"),
+        "{stop}"
+    );
     let cut = hits("aws:network:disrupt-connectivity");
     assert!(cut.contains("subnet-app-1b") && cut.contains("subnet-db-1b"), "{cut}");
     assert!(!cut.contains("-1a") && !cut.contains("-1c"), "{cut}");

@@ -117,7 +117,13 @@ async fn unreachable_target_stops_the_experiment_when_it_answers_again() {
     );
     proxy.set_cut(true);
     assert!(
-        wait_journal(&mut child, &out, "GetExperiment failed", Duration::from_secs(60)).await,
+        wait_journal(
+            &mut child,
+            &out,
+            "\"operation\":\"GetExperiment\",\"failure\":\"transport\"",
+            Duration::from_secs(60)
+        )
+        .await,
         "the run did not notice:\n{}",
         journal_text(&out)
     );

@@ -1,6 +1,7 @@
 //! The load balancer: a real reverse proxy with ALB semantics (round robin over healthy
-//! targets, fail-open when none is healthy, 502/503/504 like ALB) and the active health
-//! checkers that decide which targets are healthy.
+//! targets, fail-open over the unhealthy ones when none is healthy, 503 when no target is
+//! healthy or unhealthy — all `initial`, `unused` or `draining` — and 502/504 like ALB)
+//! and the active health checkers that decide which targets are healthy.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -111,7 +112,9 @@ async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
-/// One HTTP GET with a total timeout: the health check.
+/// One HTTP GET with a total timeout: the health check (200 passes; another status is a
+/// [`CheckResult::Mismatch`], no answer a timeout, a refused or broken connection a
+/// failure).
 pub async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> CheckResult {
     let attempt = async {
         let stream = TcpStream::connect(addr).await.ok()?;
@@ -122,12 +125,13 @@ pub async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> CheckResu
             .body(Empty::<Bytes>::new())
             .ok()?;
         let resp = send.send_request(req).await.ok()?;
-        Some(resp.status() == StatusCode::OK)
+        Some(resp.status())
     };
     match tokio::time::timeout(timeout, attempt).await {
         Err(_) => CheckResult::Timeout,
-        Ok(Some(true)) => CheckResult::Pass,
-        Ok(_) => CheckResult::Fail,
+        Ok(Some(StatusCode::OK)) => CheckResult::Pass,
+        Ok(Some(status)) => CheckResult::Mismatch(status.as_u16()),
+        Ok(None) => CheckResult::Fail,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod container;
 pub mod database;
 pub mod fis;
 pub mod lb;
+pub mod quotas;
 pub mod regions;
 pub mod route53;
 pub mod stack;

@@ -1,5 +1,11 @@
 //! Stack files: the YAML description of the local stack (zones, subnets, instances, load
 //! balancer, database, timings), parsed and checked before anything starts.
+//!
+//! AWS's own limits hold by default (ALB health-check interval 5–300 s, timeout 2–120 s,
+//! thresholds 2–10; FIS durations PT1M–PT12H, checked by the FIS engine); a stack file
+//! relaxes them for fast local drills only by name, in its `speedups:` section (see
+//! [`Speedups`]), and a value outside AWS's range without it is an error naming the file,
+//! the line, the key and AWS's range.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -25,6 +31,19 @@ pub enum StackError {
         /// The stack file.
         path: PathBuf,
         /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value AWS would reject (an ALB health-check setting outside ELB's range) without
+    /// the [`Speedups`] setting that allows it locally.
+    #[error("{path}:{line}: {key}: {message}")]
+    AwsLimit {
+        /// The stack file.
+        path: PathBuf,
+        /// The line of the value in the stack file (1-based).
+        line: u64,
+        /// The key path of the value, e.g. `load_balancer.target_group.health_check.interval`.
+        key: String,
+        /// The value, AWS's range, and the setting that would allow it.
         message: String,
     },
     /// The file parsed but is inconsistent.
@@ -100,6 +119,57 @@ pub struct Stack {
     /// Recovery automation, run when a Route 53 health check fails, as a DR runbook would.
     #[serde(default)]
     pub runbook: Option<crate::regions::config::Runbook>,
+    /// API request quotas (token buckets per service and operation group); without this
+    /// section nothing is throttled. See [`crate::quotas`].
+    #[serde(default)]
+    pub quotas: Option<crate::quotas::QuotaConfig>,
+    /// Named relaxations of AWS's limits for fast local drills (`speedups:`); every one is
+    /// off unless the stack file turns it on. See [`Speedups`].
+    #[serde(default)]
+    pub speedups: Speedups,
+}
+
+/// Relaxations of AWS's own limits that make local drills fast (stack-file section
+/// `speedups:`). The local stack enforces AWS's limits by default, so that a stack or a
+/// template that works locally also works on an account; a stack file that wants
+/// sub-second health checks or seconds-long faults says so here, by name:
+///
+/// ```yaml
+/// speedups:
+///   sub_second_health_checks: true   # ALB health-check interval < 5 s, timeout < 2 s
+///   short_fault_durations: true      # FIS action durations < PT1M
+/// ```
+///
+/// `drdrill plan` reports which ones a stack turns on ([`Stack::speedups_on`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Speedups {
+    /// Accept ALB health-check intervals below AWS's minimum of 5 s and timeouts below its
+    /// minimum of 2 s (AWS's maxima, 300 s and 120 s, and its thresholds, 2–10, still
+    /// apply).
+    #[serde(default)]
+    pub sub_second_health_checks: bool,
+    /// Accept FIS action durations below the PT1M minimum the FIS actions reference
+    /// documents (`duration` of `aws:network:disrupt-connectivity` and `aws:fis:wait`,
+    /// `startInstancesAfterDuration` of `aws:ec2:stop-instances`); the PT12H maximum
+    /// still applies.
+    #[serde(default)]
+    pub short_fault_durations: bool,
+}
+
+impl Speedups {
+    /// The stack-file names of the relaxations turned on, in a fixed order (empty when
+    /// the stack enforces every AWS limit).
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.sub_second_health_checks {
+            out.push("sub_second_health_checks");
+        }
+        if self.short_fault_durations {
+            out.push("short_fault_durations");
+        }
+        out
+    }
 }
 
 /// A further region of a multi-region stack: the same sections as the top level's region.
@@ -267,11 +337,26 @@ pub struct TargetGroup {
     pub targets: Vec<String>,
     /// Active health-check settings.
     pub health_check: HealthCheck,
+    /// How long a deregistered target stays `draining` (no new requests, in-flight ones
+    /// complete) before it leaves the group: ELB's target-group attribute
+    /// `deregistration_delay.timeout_seconds`, 0–3600 s, AWS's default 300 s.
+    #[serde(default = "default_deregistration_delay")]
+    pub deregistration_delay: Dur,
 }
 
-/// Active health checks of a target group, as in ELBv2.
+fn default_deregistration_delay() -> Dur {
+    Dur(Duration::from_secs(300))
+}
+
+/// The most `deregistration_delay` may be (ELB: 3600 s).
+const MAX_DEREGISTRATION_DELAY: Duration = Duration::from_secs(3600);
+
+/// Active health checks of a target group, as in ELBv2. AWS's ranges
+/// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html>):
+/// interval 5–300 s, timeout 2–120 s, thresholds 2–10; a shorter interval or timeout
+/// needs [`Speedups::sub_second_health_checks`].
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawHealthCheck")]
 pub struct HealthCheck {
     /// Path requested on each target.
     pub path: String,
@@ -279,10 +364,121 @@ pub struct HealthCheck {
     pub interval: Dur,
     /// A check without an answer within this time fails.
     pub timeout: Dur,
-    /// Consecutive successes to become healthy.
+    /// Consecutive successes for an `unhealthy` target to become healthy (a newly
+    /// registered target needs one).
     pub healthy_threshold: u32,
     /// Consecutive failures to become unhealthy.
     pub unhealthy_threshold: u32,
+    /// Where each value is in the stack file, for error messages.
+    lines: HealthCheckLines,
+}
+
+/// The stack-file lines of a health check's values.
+#[derive(Debug, Clone, Copy, Default)]
+struct HealthCheckLines {
+    interval: u64,
+    timeout: u64,
+    healthy_threshold: u64,
+    unhealthy_threshold: u64,
+}
+
+/// A health check as written, with the location of each value.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealthCheck {
+    path: String,
+    interval: serde_saphyr::Spanned<Dur>,
+    timeout: serde_saphyr::Spanned<Dur>,
+    healthy_threshold: serde_saphyr::Spanned<u32>,
+    unhealthy_threshold: serde_saphyr::Spanned<u32>,
+}
+
+impl From<RawHealthCheck> for HealthCheck {
+    fn from(r: RawHealthCheck) -> HealthCheck {
+        HealthCheck {
+            path: r.path,
+            lines: HealthCheckLines {
+                interval: r.interval.referenced.line(),
+                timeout: r.timeout.referenced.line(),
+                healthy_threshold: r.healthy_threshold.referenced.line(),
+                unhealthy_threshold: r.unhealthy_threshold.referenced.line(),
+            },
+            interval: r.interval.value,
+            timeout: r.timeout.value,
+            healthy_threshold: r.healthy_threshold.value,
+            unhealthy_threshold: r.unhealthy_threshold.value,
+        }
+    }
+}
+
+/// ELB's health-check interval range.
+const HC_INTERVAL: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
+/// ELB's health-check timeout range.
+const HC_TIMEOUT: (Duration, Duration) = (Duration::from_secs(2), Duration::from_secs(120));
+/// ELB's healthy/unhealthy threshold range.
+const HC_THRESHOLD: (u32, u32) = (2, 10);
+
+impl HealthCheck {
+    /// The first value AWS would reject, as `(line, key, message)` (`key` relative to the
+    /// health check); intervals and timeouts below AWS's minima pass when `sub_second` is
+    /// set.
+    fn aws_limit_violation(&self, sub_second: bool) -> Option<(u64, &'static str, String)> {
+        let fmt = |d: Duration| humantime::format_duration(d).to_string();
+        let allow =
+            "set `speedups: { sub_second_health_checks: true }` in the stack file to allow it for a local drill";
+        for (key, line, value, (min, max), api) in [
+            (
+                "interval",
+                self.lines.interval,
+                self.interval.0,
+                HC_INTERVAL,
+                "HealthCheckIntervalSeconds",
+            ),
+            (
+                "timeout",
+                self.lines.timeout,
+                self.timeout.0,
+                HC_TIMEOUT,
+                "HealthCheckTimeoutSeconds",
+            ),
+        ] {
+            let range = format!("AWS accepts {} to {} ({api})", fmt(min), fmt(max));
+            if value > max {
+                return Some((line, key, format!("{} is above AWS's maximum: {range}", fmt(value))));
+            }
+            if value < min && !sub_second {
+                return Some((
+                    line,
+                    key,
+                    format!("{} is below AWS's minimum: {range}; {allow}", fmt(value)),
+                ));
+            }
+        }
+        for (key, line, value, api) in [
+            (
+                "healthy_threshold",
+                self.lines.healthy_threshold,
+                self.healthy_threshold,
+                "HealthyThresholdCount",
+            ),
+            (
+                "unhealthy_threshold",
+                self.lines.unhealthy_threshold,
+                self.unhealthy_threshold,
+                "UnhealthyThresholdCount",
+            ),
+        ] {
+            let (min, max) = HC_THRESHOLD;
+            if !(min..=max).contains(&value) {
+                return Some((
+                    line,
+                    key,
+                    format!("{value} is outside AWS's range: AWS accepts {min} to {max} ({api})"),
+                ));
+            }
+        }
+        None
+    }
 }
 
 /// Database replication topology.
@@ -339,6 +535,11 @@ pub struct Timings {
     /// Time from StartInstances until the server listens again.
     #[serde(default = "default_boot")]
     pub instance_boot: Dur,
+    /// How long a stopped instance stays `stopping` (its app already down, its target
+    /// still registered and health-checked) before EC2 calls it `stopped` and ELB marks
+    /// its target `unused`. On AWS an instance takes seconds to minutes to shut down.
+    #[serde(default = "default_stopping")]
+    pub instance_stopping: Dur,
     /// How long the app waits for the database before answering 503.
     #[serde(default = "default_db_timeout")]
     pub app_db_timeout: Dur,
@@ -346,6 +547,9 @@ pub struct Timings {
 
 fn default_boot() -> Dur {
     Dur(Duration::from_millis(500))
+}
+fn default_stopping() -> Dur {
+    Dur(Duration::from_secs(2))
 }
 fn default_db_timeout() -> Dur {
     Dur(Duration::from_secs(1))
@@ -355,6 +559,7 @@ impl Default for Timings {
     fn default() -> Self {
         Timings {
             instance_boot: default_boot(),
+            instance_stopping: default_stopping(),
             app_db_timeout: default_db_timeout(),
         }
     }
@@ -414,7 +619,41 @@ impl Stack {
             key,
             message,
         })?;
+        stack
+            .check_aws_limits()
+            .map_err(|(line, key, message)| StackError::AwsLimit {
+                path: path.to_path_buf(),
+                line,
+                key,
+                message,
+            })?;
         Ok(stack)
+    }
+
+    /// The names of the [`Speedups`] this stack turns on (empty: every AWS limit is
+    /// enforced), for `drdrill plan` to report.
+    pub fn speedups_on(&self) -> Vec<&'static str> {
+        self.speedups.enabled()
+    }
+
+    /// The first value of any region that AWS would reject, unless a speedup allows it.
+    fn check_aws_limits(&self) -> Result<(), (u64, String, String)> {
+        for (i, r) in self.region_stacks().iter().enumerate() {
+            let prefix = if i == 0 {
+                String::new()
+            } else {
+                format!("regions[{}].", i - 1)
+            };
+            let hc = &r.load_balancer.target_group.health_check;
+            if let Some((line, key, message)) = hc.aws_limit_violation(self.speedups.sub_second_health_checks) {
+                return Err((
+                    line,
+                    format!("{prefix}load_balancer.target_group.health_check.{key}"),
+                    message,
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The zone of a subnet (validated to exist).
@@ -447,6 +686,8 @@ impl Stack {
                 replication: Vec::new(),
                 backups: None,
                 runbook: None,
+                quotas: self.quotas.clone(),
+                speedups: self.speedups.clone(),
             });
         }
         out
@@ -638,13 +879,14 @@ impl Stack {
                 "must be greater than 0 and at most the interval".into(),
             );
         }
-        for (k, v) in [
-            ("healthy_threshold", hc.healthy_threshold),
-            ("unhealthy_threshold", hc.unhealthy_threshold),
-        ] {
-            if !(1..=10).contains(&v) {
-                return err(&format!("{hck}.{k}"), format!("{v} is outside 1..=10"));
-            }
+        if tg.deregistration_delay.0 > MAX_DEREGISTRATION_DELAY {
+            return err(
+                "load_balancer.target_group.deregistration_delay",
+                format!(
+                    "at most {} (ELB's deregistration_delay.timeout_seconds is 0 to 3600 s)",
+                    humantime::format_duration(MAX_DEREGISTRATION_DELAY)
+                ),
+            );
         }
         if self.load_balancer.idle_timeout.0.is_zero() {
             return err("load_balancer.idle_timeout", "must be greater than 0".into());
@@ -756,6 +998,100 @@ mod tests {
         let typo = SHIPPED.replacen("initiating: 100ms", "initiatin: 100ms", 1);
         let e = Stack::parse(Path::new("x.yaml"), &typo).unwrap_err().to_string();
         assert!(e.contains("initiatin"), "{e}");
+    }
+
+    /// The shipped stack without its `speedups:` section.
+    fn without_speedups() -> String {
+        let start = SHIPPED.find("# Relaxations of AWS's limits").expect("speedups comment");
+        SHIPPED[..start].to_string()
+    }
+
+    /// AWS's health-check limits hold by default: the shipped stack's 500 ms interval
+    /// without `speedups.sub_second_health_checks` is refused naming the file, the line,
+    /// the key and AWS's range, and the setting that allows it; with it the stack loads and
+    /// says which relaxations it uses. Maxima and thresholds hold even with it.
+    #[test]
+    fn aws_health_check_limits_are_enforced_unless_relaxed_by_name() {
+        let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+        assert_eq!(s.speedups_on(), ["sub_second_health_checks", "short_fault_durations"]);
+        assert!(s.region_stacks().iter().all(|r| r.speedups == s.speedups));
+
+        let strict = without_speedups();
+        let e = Stack::parse(Path::new("x.yaml"), &strict).unwrap_err();
+        let line = strict.lines().position(|l| l.contains("interval: 500ms")).unwrap() as u64 + 1;
+        assert!(
+            matches!(&e, StackError::AwsLimit { line: l, .. } if *l == line),
+            "{e:?}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "x.yaml:{line}: load_balancer.target_group.health_check.interval: 500ms"
+            )),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("5s to 5m") && msg.contains("sub_second_health_checks"),
+            "{msg}"
+        );
+
+        // AWS-valid settings load without any speedup, which then reports none.
+        let aws = strict
+            .replacen("interval: 500ms", "interval: 5s", 1)
+            .replacen("timeout: 250ms", "timeout: 2s", 1);
+        let s = Stack::parse(Path::new("x.yaml"), &aws).unwrap();
+        assert!(s.speedups_on().is_empty());
+        let short_timeout = aws.replacen("timeout: 2s", "timeout: 1s", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &short_timeout)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("health_check.timeout: 1s") && e.contains("2s to 2m"), "{e}");
+
+        for (from, to, key) in [
+            ("healthy_threshold: 2", "healthy_threshold: 1", "healthy_threshold: 1"),
+            (
+                "unhealthy_threshold: 2",
+                "unhealthy_threshold: 11",
+                "unhealthy_threshold: 11",
+            ),
+        ] {
+            let e = Stack::parse(Path::new("x.yaml"), &SHIPPED.replacen(from, to, 1))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(key.split(':').next().unwrap()) && e.contains("2 to 10"),
+                "{e}"
+            );
+        }
+        let long =
+            SHIPPED
+                .replacen("interval: 500ms", "interval: 301s", 1)
+                .replacen("timeout: 250ms", "timeout: 2s", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &long).unwrap_err().to_string();
+        assert!(e.contains("above AWS's maximum"), "{e}");
+        let typo = SHIPPED.replacen("short_fault_durations", "short_faults", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &typo).unwrap_err().to_string();
+        assert!(e.contains("short_faults"), "{e}");
+    }
+
+    /// `deregistration_delay` defaults to AWS's 300 s, is read from the stack file and is
+    /// bounded by ELB's 3600 s.
+    #[test]
+    fn deregistration_delay_is_a_stack_setting() {
+        let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+        assert_eq!(
+            s.load_balancer.target_group.deregistration_delay,
+            Dur(Duration::from_secs(1))
+        );
+        let text = SHIPPED.replacen("    deregistration_delay: 1s\n", "", 1);
+        let s = Stack::parse(Path::new("x.yaml"), &text).unwrap();
+        assert_eq!(
+            s.load_balancer.target_group.deregistration_delay,
+            Dur(Duration::from_secs(300))
+        );
+        let text = SHIPPED.replacen("deregistration_delay: 1s", "deregistration_delay: 2h", 1);
+        let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+        assert!(e.contains("deregistration_delay"), "{e}");
     }
 
     /// A malformed duration is an error naming the value.

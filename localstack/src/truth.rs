@@ -96,8 +96,10 @@ pub enum Truth {
         /// Routable targets that would answer: running, not black-holed, with a writable
         /// database (0 when it is not).
         answering: usize,
-        /// Targets the load balancer routes to now: the healthy ones, or every registered
-        /// one when none is healthy (fail-open).
+        /// Targets the load balancer routes to now: the healthy ones, or every unhealthy
+        /// one when none is healthy (fail-open); `initial`, `unused` (instance not
+        /// running) and `draining` targets are never routable, so with none healthy or
+        /// unhealthy this is 0 and the load balancer answers 503 (not serving).
         routable: usize,
     },
     /// A Route 53 health check changed status after its failure threshold.

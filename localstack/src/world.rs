@@ -23,6 +23,10 @@ pub enum InstanceState {
     Pending,
     /// Serving.
     Running,
+    /// Shutting down after StopInstances: the app no longer answers (connections are
+    /// refused) but EC2 does not call it stopped yet, so ELB keeps health-checking its
+    /// target (which fails its checks) until it is `stopped` and becomes `unused`.
+    Stopping,
     /// Stopped; connections are refused.
     Stopped,
     /// Gone for good.
@@ -35,6 +39,7 @@ impl InstanceState {
         match self {
             InstanceState::Pending => "pending",
             InstanceState::Running => "running",
+            InstanceState::Stopping => "stopping",
             InstanceState::Stopped => "stopped",
             InstanceState::Terminated => "terminated",
         }
@@ -44,6 +49,7 @@ impl InstanceState {
         match self {
             InstanceState::Pending => 0,
             InstanceState::Running => 16,
+            InstanceState::Stopping => 64,
             InstanceState::Stopped => 80,
             InstanceState::Terminated => 48,
         }
@@ -71,15 +77,28 @@ pub struct InstanceRec {
     generation: u64,
 }
 
-/// ELB target health states.
+/// ELB target health states, as DescribeTargetHealth names them (the `TargetHealth` data
+/// type, <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html>).
+///
+/// Routing follows ALB: requests go to `healthy` targets; when none is healthy, to every
+/// `unhealthy` one (fail-open); never to `initial`, `unused` or `draining` ones, so a
+/// group with none healthy or unhealthy answers 503.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
-    /// Registered, not yet checked enough.
+    /// Registered (or its instance running again), still in its first health check
+    /// (`Elb.InitialHealthChecking`).
     Initial,
     /// Passing checks.
     Healthy,
-    /// Failing checks.
+    /// Failing checks (`Target.ResponseCodeMismatch`, `Target.Timeout`,
+    /// `Target.FailedHealthChecks`).
     Unhealthy,
+    /// Its instance is not running (`Target.InvalidState`: stopped, stopping, pending or
+    /// terminated): not checked, never routed to.
+    Unused,
+    /// Deregistered, waiting out the deregistration delay
+    /// (`Target.DeregistrationInProgress`): no new requests, in-flight ones complete.
+    Draining,
 }
 
 impl Health {
@@ -89,6 +108,8 @@ impl Health {
             Health::Initial => "initial",
             Health::Healthy => "healthy",
             Health::Unhealthy => "unhealthy",
+            Health::Unused => "unused",
+            Health::Draining => "draining",
         }
     }
 }
@@ -102,9 +123,24 @@ pub struct TargetRec {
     pub health: Health,
     /// ELB reason code for a state other than healthy.
     pub reason: Option<&'static str>,
+    /// ELB's description of the reason (e.g. "Target is in the stopped state"), none
+    /// while healthy.
+    pub description: Option<String>,
     ok_streak: u32,
     fail_streak: u32,
     generation: u64,
+}
+
+impl TargetRec {
+    /// Moves the target to `to` with its reason and description; true when the state
+    /// changed (reason-only changes are not state changes).
+    fn set(&mut self, to: Health, reason: Option<&'static str>, description: Option<String>) -> bool {
+        let changed = self.health != to;
+        self.health = to;
+        self.reason = reason;
+        self.description = description;
+        changed
+    }
 }
 
 /// Outcome of one health check.
@@ -114,7 +150,9 @@ pub enum CheckResult {
     Pass,
     /// No answer within the timeout.
     Timeout,
-    /// Refused, reset, or a non-200 answer.
+    /// An answer with this status other than 200 (`Target.ResponseCodeMismatch`).
+    Mismatch(u16),
+    /// Refused, reset, or a malformed answer (`Target.FailedHealthChecks`).
     Fail,
 }
 
@@ -170,7 +208,8 @@ impl World {
     }
 
     /// Builds the world of region `region_index`: instances in their initial state at
-    /// `addrs`, targets `initial`, recording into the shared `log`.
+    /// `addrs`, targets `initial` (`unused` for instances that start stopped), recording
+    /// into the shared `log`.
     pub fn new_in(
         stack: Stack,
         addrs: HashMap<String, SocketAddr>,
@@ -179,7 +218,7 @@ impl World {
         shutdown: CancellationToken,
     ) -> Arc<World> {
         let now = now_unix_ms();
-        let instances = stack
+        let instances: BTreeMap<String, InstanceRec> = stack
             .instances
             .iter()
             .map(|i| {
@@ -205,7 +244,13 @@ impl World {
             .target_group
             .targets
             .iter()
-            .map(|id| new_target(id, 0))
+            .map(|id| {
+                let mut t = new_target(id, 0);
+                if let Some(r) = instances.get(id) {
+                    sync_target(&mut t, r.state);
+                }
+                t
+            })
             .collect();
         let db = DbCluster::new(&stack);
         Arc::new(World {
@@ -379,10 +424,11 @@ impl World {
         f(&self.lock().db)
     }
 
-    /// Stops instances: servers close, connections are refused. Returns (id, previous
-    /// state) for each; unknown ids are an error naming the first.
+    /// Stops instances: servers close at once (connections are refused), the instances
+    /// are `stopping` for the stack's `timings.instance_stopping`, then `stopped`. Returns
+    /// (id, previous state) for each; unknown ids are an error naming the first.
     pub fn stop_instances(self: &Arc<Self>, ids: &[String]) -> Result<Vec<(String, InstanceState)>, String> {
-        self.set_instances(ids, InstanceState::Stopped)
+        self.set_instances(ids, InstanceState::Stopping)
     }
 
     /// Terminates instances for good.
@@ -406,6 +452,7 @@ impl World {
         }
         let mut out = Vec::new();
         let mut boot = Vec::new();
+        let mut stopping = Vec::new();
         for id in ids {
             let generation = st.next_generation;
             st.next_generation += 1;
@@ -413,10 +460,12 @@ impl World {
             let prev = rec.state;
             out.push((id.clone(), prev));
             let allowed = match to {
-                InstanceState::Pending => prev == InstanceState::Stopped,
-                InstanceState::Stopped => matches!(prev, InstanceState::Running | InstanceState::Pending),
+                // A start that comes while the instance is still stopping cuts the stop
+                // short (an FIS restart must never leave an instance down).
+                InstanceState::Pending => matches!(prev, InstanceState::Stopped | InstanceState::Stopping),
+                InstanceState::Stopping => matches!(prev, InstanceState::Running | InstanceState::Pending),
                 InstanceState::Terminated => prev != InstanceState::Terminated,
-                InstanceState::Running => false,
+                InstanceState::Running | InstanceState::Stopped => false,
             };
             if !allowed {
                 continue;
@@ -429,12 +478,24 @@ impl World {
             if to == InstanceState::Pending {
                 boot.push((id.clone(), generation));
             }
+            if to == InstanceState::Stopping {
+                stopping.push((id.clone(), generation));
+            }
             self.truth.record(Truth::InstanceState {
                 instance: id.clone(),
                 state: to.name().into(),
             });
+            self.sync_targets(&mut st, id);
         }
         self.after_change(st);
+        for (id, generation) in stopping {
+            let world = self.clone();
+            let delay = self.stack.timings.instance_stopping.0;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                world.finish_stop(&id, generation);
+            });
+        }
         for (id, generation) in boot {
             let world = self.clone();
             let delay = self.stack.timings.instance_boot.0;
@@ -444,6 +505,23 @@ impl World {
             });
         }
         Ok(out)
+    }
+
+    /// Ends a stop: the instance is `stopped` (and its target `unused`), unless it was
+    /// started or terminated meanwhile.
+    fn finish_stop(self: &Arc<Self>, id: &str, generation: u64) {
+        let mut st = self.lock();
+        let Some(rec) = st.instances.get_mut(id) else { return };
+        if rec.generation != generation || rec.state != InstanceState::Stopping {
+            return;
+        }
+        rec.state = InstanceState::Stopped;
+        self.truth.record(Truth::InstanceState {
+            instance: id.to_string(),
+            state: InstanceState::Stopped.name().into(),
+        });
+        self.sync_targets(&mut st, id);
+        self.after_change(st);
     }
 
     async fn finish_boot(self: &Arc<Self>, id: &str, generation: u64) {
@@ -471,6 +549,7 @@ impl World {
                     instance: id.to_string(),
                     state: "running".into(),
                 });
+                self.sync_targets(&mut st, id);
                 self.after_change(st);
             }
             Err(e) => tracing::error!(instance = id, %addr, error = %e, "instance could not listen again"),
@@ -484,7 +563,9 @@ impl World {
         }
     }
 
-    /// Registers targets (state `initial`); returns the ids that were new.
+    /// Registers targets: `initial` until their first health check passes (`unused` while
+    /// their instance is not running); a `draining` target registered again starts over.
+    /// Returns the ids that were new.
     pub fn register_targets(self: &Arc<Self>, ids: &[String]) -> Result<Vec<String>, String> {
         let mut st = self.lock();
         if let Some(bad) = ids.iter().find(|id| !st.instances.contains_key(*id)) {
@@ -492,12 +573,26 @@ impl World {
         }
         let mut added = Vec::new();
         for id in ids {
-            if st.targets.iter().any(|t| &t.id == id) {
+            if st.targets.iter().any(|t| &t.id == id && t.health != Health::Draining) {
                 continue;
             }
             let generation = st.next_generation;
             st.next_generation += 1;
-            st.targets.push(new_target(id, generation));
+            let mut t = new_target(id, generation);
+            if let Some(r) = st.instances.get(id) {
+                sync_target(&mut t, r.state);
+            }
+            let from = match st.targets.iter().position(|t| &t.id == id) {
+                Some(i) => st.targets.remove(i).health,
+                None => Health::Unused,
+            };
+            self.truth.record(Truth::TargetHealth {
+                target: id.clone(),
+                from: from.name().into(),
+                to: t.health.name().into(),
+                reason: t.reason.map(str::to_string),
+            });
+            st.targets.push(t);
             added.push((id.clone(), generation));
         }
         self.after_change(st);
@@ -507,11 +602,78 @@ impl World {
         Ok(added.into_iter().map(|(id, _)| id).collect())
     }
 
-    /// Deregisters targets at once (no draining delay).
-    pub fn deregister_targets(&self, ids: &[String]) {
+    /// Deregisters targets as ELB does: each goes `draining`
+    /// (`Target.DeregistrationInProgress`) for the target group's deregistration delay —
+    /// no new requests are routed to it, requests already sent to it complete — and then
+    /// leaves the group. Ids that are not registered are ignored.
+    pub fn deregister_targets(self: &Arc<Self>, ids: &[String]) {
+        let delay = self.stack.load_balancer.target_group.deregistration_delay.0;
         let mut st = self.lock();
-        st.targets.retain(|t| !ids.contains(&t.id));
+        let mut draining = Vec::new();
+        for t in st.targets.iter_mut().filter(|t| ids.contains(&t.id)) {
+            let from = t.health;
+            if t.set(
+                Health::Draining,
+                Some("Target.DeregistrationInProgress"),
+                Some("Target deregistration is in progress".into()),
+            ) {
+                self.truth.record(Truth::TargetHealth {
+                    target: t.id.clone(),
+                    from: from.name().into(),
+                    to: t.health.name().into(),
+                    reason: t.reason.map(str::to_string),
+                });
+                draining.push((t.id.clone(), t.generation));
+            }
+        }
         self.after_change(st);
+        for (id, generation) in draining {
+            let world = self.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = world.shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(delay) => world.finish_draining(&id, generation),
+                }
+            });
+        }
+    }
+
+    /// Removes a target whose deregistration delay has passed (unless it was registered
+    /// again meanwhile).
+    fn finish_draining(&self, id: &str, generation: u64) {
+        let mut st = self.lock();
+        let before = st.targets.len();
+        st.targets
+            .retain(|t| !(t.id == id && t.generation == generation && t.health == Health::Draining));
+        if st.targets.len() == before {
+            return;
+        }
+        self.truth.record(Truth::TargetHealth {
+            target: id.to_string(),
+            from: Health::Draining.name().into(),
+            to: Health::Unused.name().into(),
+            reason: Some("Target.NotRegistered".into()),
+        });
+        self.after_change(st);
+    }
+
+    /// Brings the targets of instance `id` in line with its state: `unused`
+    /// (`Target.InvalidState`) while it is not running, `initial` again once it runs.
+    fn sync_targets(&self, st: &mut State, id: &str) {
+        let Some(state) = st.instances.get(id).map(|r| r.state) else {
+            return;
+        };
+        for t in st.targets.iter_mut().filter(|t| t.id == id) {
+            let from = t.health;
+            if sync_target(t, state) {
+                self.truth.record(Truth::TargetHealth {
+                    target: t.id.clone(),
+                    from: from.name().into(),
+                    to: t.health.name().into(),
+                    reason: t.reason.map(str::to_string),
+                });
+            }
+        }
     }
 
     /// The generation a health checker was started for, if that target is still registered.
@@ -532,25 +694,40 @@ impl World {
             return;
         };
         let from = t.health;
+        if matches!(from, Health::Unused | Health::Draining) {
+            // Not running, or leaving the group: a result from before is stale.
+            return;
+        }
         if result == CheckResult::Pass {
             t.ok_streak += 1;
             t.fail_streak = 0;
-            if from != Health::Healthy && t.ok_streak >= hc.healthy_threshold {
-                t.health = Health::Healthy;
-                t.reason = None;
+            // "After your target is registered, it must pass one health check to be
+            // considered healthy" (Health checks for Application Load Balancer target
+            // groups, <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html>);
+            // an unhealthy target needs the healthy threshold.
+            let needed = if from == Health::Initial {
+                1
+            } else {
+                hc.healthy_threshold
+            };
+            if from != Health::Healthy && t.ok_streak >= needed {
+                t.set(Health::Healthy, None, None);
             }
         } else {
             t.fail_streak += 1;
             t.ok_streak = 0;
-            if from != Health::Unhealthy && t.fail_streak >= hc.unhealthy_threshold {
-                t.health = Health::Unhealthy;
-            }
-            if t.health == Health::Unhealthy {
-                t.reason = Some(if result == CheckResult::Timeout {
-                    "Target.Timeout"
-                } else {
-                    "Target.FailedHealthChecks"
-                });
+            if from == Health::Unhealthy || t.fail_streak >= hc.unhealthy_threshold {
+                // Reason codes of the TargetHealth data type
+                // (<https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html>).
+                let (reason, description) = match result {
+                    CheckResult::Timeout => ("Target.Timeout", "Request timed out".to_string()),
+                    CheckResult::Mismatch(code) => (
+                        "Target.ResponseCodeMismatch",
+                        format!("Health checks failed with these codes: [{code}]"),
+                    ),
+                    _ => ("Target.FailedHealthChecks", "Health checks failed".to_string()),
+                };
+                t.set(Health::Unhealthy, Some(reason), Some(description));
             }
         }
         if t.health != from {
@@ -564,8 +741,9 @@ impl World {
         }
     }
 
-    /// The targets a request would be routed to now: healthy ones, or every registered
-    /// one when none is healthy (fail-open). Empty when nothing is registered.
+    /// The targets a request would be routed to now: healthy ones, or every unhealthy one
+    /// when none is healthy (fail-open). Empty (the load balancer answers 503) when no
+    /// target is healthy or unhealthy: all `initial`, `unused` or `draining`, or none.
     pub fn routable(&self) -> Vec<(String, SocketAddr)> {
         routable(&self.lock())
     }
@@ -743,9 +921,35 @@ fn new_target(id: &str, generation: u64) -> TargetRec {
         id: id.to_string(),
         health: Health::Initial,
         reason: Some("Elb.InitialHealthChecking"),
+        description: Some("Initial health checks in progress".into()),
         ok_streak: 0,
         fail_streak: 0,
         generation,
+    }
+}
+
+/// Brings one target in line with its instance's state (see [`World::sync_targets`]);
+/// true when its health state changed. A draining target stays draining.
+fn sync_target(t: &mut TargetRec, state: InstanceState) -> bool {
+    match (state, t.health) {
+        (_, Health::Draining) => false,
+        (InstanceState::Running, Health::Unused) => {
+            t.ok_streak = 0;
+            t.fail_streak = 0;
+            t.set(
+                Health::Initial,
+                Some("Elb.InitialHealthChecking"),
+                Some("Initial health checks in progress".into()),
+            )
+        }
+        // Running, or still stopping: ELB health-checks it as usual (a stopping instance
+        // fails its checks).
+        (InstanceState::Running | InstanceState::Stopping, _) => false,
+        (other, _) => t.set(
+            Health::Unused,
+            Some("Target.InvalidState"),
+            Some(format!("Target is in the {} state", other.name())),
+        ),
     }
 }
 
@@ -775,19 +979,21 @@ fn serving_share(st: &State) -> (f64, usize, usize) {
 
 fn routable(st: &State) -> Vec<(String, SocketAddr)> {
     let addr = |id: &str| st.instances.get(id).map(|r| r.addr);
-    let healthy: Vec<_> = st
-        .targets
-        .iter()
-        .filter(|t| t.health == Health::Healthy)
-        .filter_map(|t| Some((t.id.clone(), addr(&t.id)?)))
-        .collect();
+    let in_state = |h: Health| -> Vec<_> {
+        st.targets
+            .iter()
+            .filter(|t| t.health == h)
+            .filter_map(|t| Some((t.id.clone(), addr(&t.id)?)))
+            .collect()
+    };
+    let healthy = in_state(Health::Healthy);
     if !healthy.is_empty() {
         return healthy;
     }
-    st.targets
-        .iter()
-        .filter_map(|t| Some((t.id.clone(), addr(&t.id)?)))
-        .collect()
+    // Fail-open: "If a target group contains only unhealthy registered targets, the load
+    // balancer routes requests to all those targets" (ALB target-group health checks);
+    // `initial`, `unused` and `draining` targets take no part.
+    in_state(Health::Unhealthy)
 }
 
 #[cfg(test)]
@@ -817,6 +1023,7 @@ load_balancer:
     name: app
     targets: [i-a, i-b, i-c]
     health_check: { path: /health, interval: 500ms, timeout: 250ms, healthy_threshold: 2, unhealthy_threshold: 2 }
+    deregistration_delay: 50ms
 database:
   cluster: db
   topology: multi-az
@@ -824,6 +1031,7 @@ database:
   standby: { id: db-2, subnet: subnet-db-b }
   failover_duration: 2s
   reboot_duration: 2s
+speedups: { sub_second_health_checks: true }
 "#;
 
     fn world() -> Arc<World> {
@@ -865,7 +1073,12 @@ database:
                         answering,
                         routable,
                     } => {
-                        assert_eq!(*serving_fraction, *answering as f64 / *routable as f64);
+                        let expected = if *routable == 0 {
+                            0.0
+                        } else {
+                            *answering as f64 / *routable as f64
+                        };
+                        assert_eq!(*serving_fraction, expected);
                         Some(format!("fraction {answering}/{routable}"))
                     }
                     _ => None,
@@ -876,53 +1089,177 @@ database:
         }
     }
 
+    /// The health state and reason of one target.
+    fn health_of(w: &World, id: &str) -> (Health, Option<&'static str>, Option<String>) {
+        let t = w.targets().into_iter().find(|t| t.id == id).expect("registered");
+        (t.health, t.reason, t.description)
+    }
+
     /// The serving fraction follows a partial outage step by step and is recorded exactly
-    /// when it changes, also while `serving` stays false: one of three targets stopped is
-    /// 2/3, a second one black-holed 1/3, health checks taking the stopped one out 1/2; a
-    /// database failover makes it 0 (nothing succeeds without the database) until it
-    /// ends; with every target unhealthy the load balancer fails open over all three; and
-    /// it is 1.0 exactly when `serving` is true.
-    #[test]
-    fn serving_fraction_follows_partial_outages_and_is_recorded_on_change() {
+    /// when it changes, also while `serving` stays false. At start-up every target is
+    /// `initial` and nothing is routable (503) until one passing check makes each healthy;
+    /// a stopped instance's app is down while it is `stopping` (its target still routable),
+    /// and once it is `stopped` its target is `unused` (`Target.InvalidState`) and leaves
+    /// the rotation; a black-holed one counts against the
+    /// fraction until its checks time out; a database failover makes it 0; with every
+    /// target still registered unhealthy the load balancer fails open over those (never
+    /// over `unused` ones); with every target unused nothing is routable and the entry is
+    /// not serving.
+    #[tokio::test]
+    async fn serving_fraction_follows_partial_outages_and_is_recorded_on_change() {
         let w = world();
         let mut seen = Seen::default();
-        // At start-up every target is `initial`: fail-open over all three, all running.
-        assert_eq!(seen.since(&w), ["serving true", "fraction 3/3"]);
-        for id in ["i-a", "i-b", "i-c"] {
-            checks(&w, id, CheckResult::Pass, 2);
+        assert_eq!(seen.since(&w), ["fraction 0/0"], "all initial: nothing routable");
+        assert!(!w.serving());
+        assert_eq!(
+            health_of(&w, "i-a"),
+            (
+                Health::Initial,
+                Some("Elb.InitialHealthChecking"),
+                Some("Initial health checks in progress".into())
+            )
+        );
+        // One passing check makes a new target healthy (AWS: "it must pass one health check").
+        checks(&w, "i-a", CheckResult::Pass, 1);
+        assert_eq!(seen.since(&w), ["serving true", "fraction 1/1"]);
+        assert_eq!(health_of(&w, "i-a"), (Health::Healthy, None, None));
+        for id in ["i-b", "i-c"] {
+            checks(&w, id, CheckResult::Pass, 1);
         }
-        assert_eq!(seen.since(&w), Vec::<String>::new(), "healthy changes nothing served");
-        assert_eq!(w.serving_fraction(), 1.0);
+        assert_eq!(seen.since(&w), Vec::<String>::new(), "3/3 is still 1.0: not recorded");
+        assert_eq!(w.routable().len(), 3);
 
         w.stop_instances(&["i-a".to_string()]).unwrap();
+        // Stopping: the app is down, but its target stays routable until EC2 calls the
+        // instance stopped (or its checks fail).
         assert_eq!(seen.since(&w), ["serving false", "fraction 2/3"]);
+        assert_eq!(health_of(&w, "i-a").0, Health::Healthy);
+        let generation = w.lock().instances["i-a"].generation;
+        w.finish_stop("i-a", generation);
+        assert_eq!(
+            seen.since(&w),
+            ["serving true", "fraction 2/2"],
+            "stopped: unused, out of rotation"
+        );
+        assert_eq!(
+            health_of(&w, "i-a"),
+            (
+                Health::Unused,
+                Some("Target.InvalidState"),
+                Some("Target is in the stopped state".into())
+            )
+        );
+        checks(&w, "i-a", CheckResult::Fail, 3);
+        assert_eq!(
+            health_of(&w, "i-a").0,
+            Health::Unused,
+            "an unused target is not checked"
+        );
+
         w.block_subnets(&["subnet-b".to_string()]);
-        assert_eq!(seen.since(&w), ["fraction 1/3"], "recorded while serving stays false");
-        checks(&w, "i-a", CheckResult::Fail, 2);
-        assert_eq!(seen.since(&w), ["fraction 1/2"]);
-        assert!((w.serving_fraction() - 0.5).abs() < 1e-12);
-
-        w.db_failover();
-        assert_eq!(seen.since(&w), ["fraction 0/2"]);
-        assert_eq!(w.serving_fraction(), 0.0);
-        w.db_end_outage();
-        assert_eq!(seen.since(&w), ["fraction 1/2"]);
-
-        // The black-holed target taken out: the one left answers.
+        assert_eq!(seen.since(&w), ["serving false", "fraction 1/2"]);
         checks(&w, "i-b", CheckResult::Timeout, 2);
         assert_eq!(seen.since(&w), ["serving true", "fraction 1/1"]);
-        // Every target unhealthy: the load balancer fails open over all three again.
-        checks(&w, "i-c", CheckResult::Fail, 2);
-        assert_eq!(seen.since(&w), ["serving false", "fraction 1/3"]);
+        assert_eq!(health_of(&w, "i-b").1, Some("Target.Timeout"));
 
-        // The black hole lifts and checks pass again: back to whole, serving.
-        w.unblock_subnets(&["subnet-b".to_string()]);
-        assert_eq!(seen.since(&w), ["fraction 2/3"]);
-        checks(&w, "i-b", CheckResult::Pass, 2);
+        w.db_failover();
+        assert_eq!(seen.since(&w), ["serving false", "fraction 0/1"]);
+        w.db_end_outage();
         assert_eq!(seen.since(&w), ["serving true", "fraction 1/1"]);
-        checks(&w, "i-c", CheckResult::Pass, 2);
-        assert_eq!(seen.since(&w), Vec::<String>::new(), "2/2 is still 1.0: not recorded");
-        assert!(w.serving());
+
+        // Every registered target unhealthy: fail-open over those two, not the unused one.
+        checks(&w, "i-c", CheckResult::Mismatch(503), 2);
+        assert_eq!(seen.since(&w), ["serving false", "fraction 1/2"]);
+        assert_eq!(
+            health_of(&w, "i-c"),
+            (
+                Health::Unhealthy,
+                Some("Target.ResponseCodeMismatch"),
+                Some("Health checks failed with these codes: [503]".into())
+            )
+        );
+        let mut open: Vec<String> = w.routable().into_iter().map(|(id, _)| id).collect();
+        open.sort();
+        assert_eq!(open, ["i-b", "i-c"]);
+
+        // Every target unused: nothing routable, not serving (the load balancer answers 503).
+        w.stop_instances(&["i-b".to_string(), "i-c".to_string()]).unwrap();
+        assert_eq!(
+            seen.since(&w),
+            ["fraction 0/2"],
+            "stopping: still routable, none answers"
+        );
+        for id in ["i-b", "i-c"] {
+            let generation = w.lock().instances[id].generation;
+            w.finish_stop(id, generation);
+        }
+        assert_eq!(
+            seen.since(&w),
+            Vec::<String>::new(),
+            "the fraction stays 0: not recorded again"
+        );
+        assert!(w.routable().is_empty());
+        assert!(!w.serving());
+        assert_eq!(w.serving_fraction(), 0.0);
+        w.terminate_instances(&["i-c".to_string()]).unwrap();
+        assert_eq!(
+            health_of(&w, "i-c").2.as_deref(),
+            Some("Target is in the terminated state")
+        );
+    }
+
+    /// A failing new target becomes unhealthy after the unhealthy threshold, with
+    /// `Target.FailedHealthChecks` for a refused connection; back to healthy it needs the
+    /// healthy threshold (two passes here), not one.
+    #[test]
+    fn unhealthy_targets_need_the_healthy_threshold() {
+        let w = world();
+        checks(&w, "i-a", CheckResult::Fail, 1);
+        assert_eq!(health_of(&w, "i-a").0, Health::Initial);
+        checks(&w, "i-a", CheckResult::Fail, 1);
+        assert_eq!(
+            health_of(&w, "i-a"),
+            (
+                Health::Unhealthy,
+                Some("Target.FailedHealthChecks"),
+                Some("Health checks failed".into())
+            )
+        );
+        checks(&w, "i-a", CheckResult::Pass, 1);
+        assert_eq!(health_of(&w, "i-a").0, Health::Unhealthy);
+        checks(&w, "i-a", CheckResult::Pass, 1);
+        assert_eq!(health_of(&w, "i-a").0, Health::Healthy);
+    }
+
+    /// A deregistered target drains for the deregistration delay (`draining`,
+    /// `Target.DeregistrationInProgress`, never routed to), then leaves the group.
+    #[tokio::test]
+    async fn deregistered_targets_drain_then_leave() {
+        let w = world();
+        for id in ["i-a", "i-b", "i-c"] {
+            checks(&w, id, CheckResult::Pass, 1);
+        }
+        w.deregister_targets(&["i-a".to_string()]);
+        assert_eq!(
+            health_of(&w, "i-a"),
+            (
+                Health::Draining,
+                Some("Target.DeregistrationInProgress"),
+                Some("Target deregistration is in progress".into())
+            )
+        );
+        assert!(!w.routable().iter().any(|(id, _)| id == "i-a"));
+        checks(&w, "i-a", CheckResult::Pass, 2);
+        assert_eq!(health_of(&w, "i-a").0, Health::Draining);
+        let mut rx = w.subscribe();
+        tokio::time::timeout(Duration::from_secs(2), async {
+            while w.targets().iter().any(|t| t.id == "i-a") {
+                rx.changed().await.expect("world alive");
+            }
+        })
+        .await
+        .expect("the target leaves after the 50 ms delay");
+        assert_eq!(w.targets().len(), 2);
     }
 
     /// `serving_fraction` is served at `/_drdrill/events` as its own event kind, with the
@@ -930,17 +1267,18 @@ database:
     #[test]
     fn serving_fraction_serializes_with_its_kind_and_counts() {
         let w = world();
+        checks(&w, "i-a", CheckResult::Pass, 1);
         let ev = w
             .truth
             .snapshot()
             .into_iter()
-            .find(|e| matches!(e.what, Truth::ServingFraction { .. }))
+            .rfind(|e| matches!(e.what, Truth::ServingFraction { .. }))
             .unwrap();
         let v = serde_json::to_value(&ev).unwrap();
         assert_eq!(v["kind"], "serving_fraction");
         assert_eq!(v["serving_fraction"], 1.0);
-        assert_eq!(v["answering"], 3);
-        assert_eq!(v["routable"], 3);
+        assert_eq!(v["answering"], 1);
+        assert_eq!(v["routable"], 1);
         assert_eq!(v["region"], "us-east-1");
     }
 }

@@ -70,8 +70,8 @@ fn addr_of(ls: &LocalStack, id: &str) -> SocketAddr {
 
 /// ELBv2: the load balancer, target group and listener describe the running stack
 /// (DNS name is the proxy's IP, listener port is the proxy's port); target health
-/// starts `initial` and turns `healthy` from the real health checks; deregistering and
-/// registering a target really changes the group; unknown names and ids are
+/// starts `initial` and turns `healthy` from the real health checks; deregistering (after
+/// draining) and registering a target really changes the group; unknown names and ids are
 /// LoadBalancerNotFound, TargetGroupNotFound and InvalidTarget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elbv2_operations_through_the_sdk() {
@@ -89,19 +89,18 @@ async fn elbv2_operations_through_the_sdk() {
         .await
         .expect("DescribeTargetHealth");
     assert_eq!(th.target_health_descriptions().len(), 6);
-    let initial = th
-        .target_health_descriptions()
-        .iter()
-        .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Initial))
-        .count();
-    assert!(initial > 0, "targets start in initial: {th:?}");
-    let d = &th.target_health_descriptions()[0];
-    if d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Initial) {
-        assert_eq!(
-            d.target_health().and_then(|h| h.reason()).map(|r| r.as_str()),
-            Some("Elb.InitialHealthChecking")
-        );
-        assert!(d.target_health().and_then(|h| h.description()).is_some());
+    // One passing check makes a new target healthy, so some may already be: every target
+    // is `initial` (with its reason) or `healthy`.
+    for d in th.target_health_descriptions() {
+        let h = d.target_health().expect("health");
+        match h.state() {
+            Some(TargetHealthStateEnum::Initial) => {
+                assert_eq!(h.reason().map(|r| r.as_str()), Some("Elb.InitialHealthChecking"));
+                assert_eq!(h.description(), Some("Initial health checks in progress"));
+            }
+            Some(TargetHealthStateEnum::Healthy) => assert_eq!(h.reason(), None),
+            other => panic!("a new target is initial or healthy, not {other:?}"),
+        }
     }
 
     // DescribeLoadBalancers.
@@ -280,7 +279,8 @@ async fn elbv2_operations_through_the_sdk() {
         "healthy targets have no reason"
     );
 
-    // DeregisterTargets removes the target from the group.
+    // DeregisterTargets drains the target (the shipped stack's deregistration delay is
+    // 1 s), then removes it from the group.
     elb.deregister_targets()
         .target_group_arn(&tg_arn)
         .targets(one.clone())
@@ -290,16 +290,32 @@ async fn elbv2_operations_through_the_sdk() {
     let th = elb
         .describe_target_health()
         .target_group_arn(&tg_arn)
+        .targets(one.clone())
         .send()
         .await
-        .expect("after deregister");
-    let ids: Vec<&str> = th
-        .target_health_descriptions()
-        .iter()
-        .filter_map(|d| d.target()?.id())
-        .collect();
-    assert_eq!(ids.len(), 5);
-    assert!(!ids.contains(&"i-app1a1"));
+        .expect("draining");
+    let h = th.target_health_descriptions()[0].target_health().expect("health");
+    assert_eq!(h.state(), Some(&TargetHealthStateEnum::Draining));
+    assert_eq!(h.reason().map(|r| r.as_str()), Some("Target.DeregistrationInProgress"));
+    wait_until(
+        Duration::from_secs(5),
+        "the deregistered target left the group",
+        || async {
+            let th = elb
+                .describe_target_health()
+                .target_group_arn(&tg_arn)
+                .send()
+                .await
+                .expect("after deregister");
+            let ids: Vec<&str> = th
+                .target_health_descriptions()
+                .iter()
+                .filter_map(|d| d.target()?.id())
+                .collect();
+            ids.len() == 5 && !ids.contains(&"i-app1a1")
+        },
+    )
+    .await;
     let th = elb
         .describe_target_health()
         .target_group_arn(&tg_arn)
@@ -591,21 +607,23 @@ async fn ec2_operations_through_the_sdk() {
         change.previous_state().and_then(|s| s.name()),
         Some(&InstanceStateName::Running)
     );
+    // AWS answers StopInstances with the instance `stopping` (API reference example:
+    // CurrentState stopping, code 64); it is `stopped` once it has shut down.
     assert_eq!(
         change.current_state().and_then(|s| s.name()),
-        Some(&InstanceStateName::Stopped)
+        Some(&InstanceStateName::Stopping)
     );
-    let out = ec2
-        .describe_instances()
-        .instance_ids("i-app1a1")
-        .send()
-        .await
-        .expect("after stop");
-    let state = out.reservations()[0].instances()[0]
-        .state()
-        .and_then(|s| s.name())
-        .cloned();
-    assert_eq!(state, Some(InstanceStateName::Stopped));
+    assert_eq!(change.current_state().and_then(|s| s.code()), Some(64));
+    wait_until(Duration::from_secs(10), "the stopping instance is stopped", || async {
+        let out = ec2
+            .describe_instances()
+            .instance_ids("i-app1a1")
+            .send()
+            .await
+            .expect("after stop");
+        out.reservations()[0].instances()[0].state().and_then(|s| s.name()) == Some(&InstanceStateName::Stopped)
+    })
+    .await;
     let out = ec2
         .describe_instances()
         .filters(filter("instance-state-name", &["stopped"]))

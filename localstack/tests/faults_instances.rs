@@ -94,8 +94,14 @@ async fn stopped_instances_refuse_connections_until_restarted() {
     for (id, _) in &zone_a {
         let seq = &states[id];
         let names: Vec<&str> = seq.iter().map(|(s, _)| s.as_str()).collect();
-        assert_eq!(names, ["stopped", "pending", "running"], "{id}");
-        let (t_stop, t_pend, t_run) = (seq[0].1, seq[1].1, seq[2].1);
+        assert_eq!(names, ["stopping", "stopped", "pending", "running"], "{id}");
+        let (t_stop, t_pend, t_run) = (seq[0].1, seq[2].1, seq[3].1);
+        let stopping = env.ls.world.stack.timings.instance_stopping.0.as_millis() as i64;
+        assert!(
+            (stopping - 20..=stopping + 200).contains(&(seq[1].1 - t_stop)),
+            "{id} stopped ~{stopping} ms after it began stopping: {} ms",
+            seq[1].1 - t_stop
+        );
         assert!(
             (t_stop - t_applied).abs() <= 50,
             "{id} stopped when the fault was applied"
@@ -116,10 +122,11 @@ async fn stopped_instances_refuse_connections_until_restarted() {
     }
 }
 
-/// Target health follows ELB's rules: after start every target goes initial → healthy;
-/// stopping an instance makes its target unhealthy after unhealthy_threshold × interval
-/// (measured from the ground-truth fault_applied time, within one interval + timeout +
-/// 100 ms), and healthy again about healthy_threshold × interval after it runs again.
+/// Target health follows ELB's rules: after start every target goes initial → healthy
+/// after one passing check; stopping an instance makes its target `unused`
+/// (`Target.InvalidState`) at once (measured from the ground-truth fault_applied time),
+/// and when it runs again it goes `initial` at once and healthy after one passing check
+/// (within one interval + timeout + 100 ms).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_health_follows_thresholds() {
     let t_start = truth_now();
@@ -128,8 +135,8 @@ async fn target_health_follows_thresholds() {
     let hc = env.ls.world.stack.load_balancer.target_group.health_check.clone();
     let interval = hc.interval.0.as_millis() as i64;
     let tolerance = interval + hc.timeout.0.as_millis() as i64 + 100;
-    let to_unhealthy = hc.unhealthy_threshold as i64 * interval;
-    let to_healthy = hc.healthy_threshold as i64 * interval;
+    // A new (or restarted) target needs one passing check, the first of which runs at once.
+    let to_healthy = 0;
 
     let health = env.truth_of("target_health").await;
     for t in env.ls.world.targets() {
@@ -155,18 +162,18 @@ async fn target_health_follows_thresholds() {
     let tid = env.create_template(&stop_zone_template("us-east-1a", "PT3S")).await;
     let eid = env.start_experiment(&tid).await;
     let t_applied = env.wait_fault_applied(&eid, "Stop", Duration::from_secs(2)).await;
-    wait_until(Duration::from_secs(2), "the stopped targets are unhealthy", || async {
-        let unhealthy: Vec<String> = env
+    wait_until(Duration::from_secs(2), "the stopped targets are unused", || async {
+        let unused: Vec<String> = env
             .truth_of("target_health")
             .await
             .iter()
-            .filter(|e| e["to"] == "unhealthy")
+            .filter(|e| e["to"] == "unused")
             .map(|e| str_of(e, "target"))
             .collect();
-        zone_a.iter().all(|(id, _)| unhealthy.contains(id))
+        zone_a.iter().all(|(id, _)| unused.contains(id))
     })
     .await;
-    // The load balancer now routes around the unhealthy targets, over both other zones.
+    // The load balancer now routes around the unused targets, over both other zones.
     let mut zones = std::collections::BTreeSet::new();
     for _ in 0..12 {
         let r = env
@@ -201,18 +208,27 @@ async fn target_health_follows_thresholds() {
         assert_eq!(
             seq,
             [
-                ("healthy".to_string(), "unhealthy".to_string()),
-                ("unhealthy".to_string(), "healthy".to_string())
+                ("healthy".to_string(), "unused".to_string()),
+                ("unused".to_string(), "initial".to_string()),
+                ("initial".to_string(), "healthy".to_string())
             ],
             "{id}"
         );
-        assert_eq!(str_of(changes[0], "reason"), "Target.FailedHealthChecks");
+        assert_eq!(str_of(changes[0], "reason"), "Target.InvalidState");
+        assert_eq!(str_of(changes[1], "reason"), "Elb.InitialHealthChecking");
+        // `unused` once EC2 calls the instance stopped, after the stack's stopping time.
         let down = t_ms(changes[0]) - t_applied;
+        let stopping = env.ls.world.stack.timings.instance_stopping.0.as_millis() as i64;
         assert!(
-            (down - to_unhealthy).abs() <= tolerance,
-            "{id} unhealthy {down} ms after the stop (expected {to_unhealthy} ± {tolerance})"
+            (stopping..=stopping + 150).contains(&down),
+            "{id} unused {down} ms after the stop (expected once stopped, ~{stopping} ms)"
         );
-        let up = t_ms(changes[1]) - running_at(id);
+        let again = t_ms(changes[1]) - running_at(id);
+        assert!(
+            (0..=20).contains(&again),
+            "{id} initial {again} ms after running (expected at once)"
+        );
+        let up = t_ms(changes[2]) - running_at(id);
         assert!(
             (up - to_healthy).abs() <= tolerance,
             "{id} healthy {up} ms after running (expected {to_healthy} ± {tolerance})"

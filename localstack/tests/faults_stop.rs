@@ -83,7 +83,7 @@ async fn reverted_at(env: &Env, eid: &str, action: &str) -> i64 {
 }
 
 /// Stopping during `aws:ec2:stop-instances` with a 60 s restart delay starts the AZ's
-/// instances again right away (stopped → pending → running) instead of after 60 s.
+/// instances again right away (stopping → stopped → pending → running) instead of after 60 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_during_stop_instances_restarts_them() {
     let env = Env::multi_az().await;
@@ -104,7 +104,14 @@ async fn stop_during_stop_instances_restarts_them() {
             .filter(|e| e["instance"] == id.as_str())
             .map(|e| str_of(e, "state"))
             .collect();
-        assert_eq!(states, ["stopped", "pending", "running"], "{id}");
+        // `stopped` is there unless the stop came within the stack's stopping time (a
+        // start cuts a stop short, as the restart must never leave an instance down).
+        let without_stopped: Vec<&str> = states.iter().map(String::as_str).filter(|s| *s != "stopped").collect();
+        assert_eq!(without_stopped, ["stopping", "pending", "running"], "{id}: {states:?}");
+        assert!(
+            states.iter().filter(|s| *s == "stopped").count() <= 1,
+            "{id}: {states:?}"
+        );
     }
 }
 

@@ -163,7 +163,8 @@ fn instance_ids(env: &Env) -> Vec<String> {
 
 /// The DNS server answers the failover name with the primary while its health check
 /// passes, with the secondary once the load balancer it probes fails for `failure_threshold`
-/// probes (all instances stopped: the load balancer answers 502), and with the primary
+/// probes (all instances stopped: every target `unused`, the load balancer answers 503 as
+/// an ALB does), and with the primary
 /// again after the instances come back; hickory over UDP and TCP and dig agree, with the
 /// record's TTL; the ground truth has the health-check and answer changes at times that
 /// fit the threshold.
@@ -199,7 +200,7 @@ async fn failover_follows_the_health_check() {
     let hc = env.ls.route53.get_health_check("hc-primary").expect("health check");
     assert!(!hc.healthy);
     let status = hc.last.expect("an observation").status;
-    assert!(status.starts_with("Failure: HTTP Status Code 502"), "{status}");
+    assert!(status.starts_with("Failure: HTTP Status Code 503"), "{status}");
 
     // Ground truth: stopped → unhealthy after at least (threshold − 1) intervals → answer.
     let t_stop = env

@@ -65,7 +65,12 @@ async fn az_power_interruption_matches_ground_truth() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
-    let count = |service: &str, op: &str| calls.iter().filter(|c| c.service == service && c.operation == op).count();
+    let count = |service: &str, op: &str| {
+        calls
+            .iter()
+            .filter(|c| c.service == service && c.operation == op)
+            .count()
+    };
     assert_eq!(count("fis", "StartExperiment"), 1, "{calls:#?}");
     assert_eq!(count("fis", "CreateExperimentTemplate"), 1);
     assert_eq!(count("sts", "GetCallerIdentity"), 0, "a local target checks no account");
@@ -78,11 +83,24 @@ async fn az_power_interruption_matches_ground_truth() {
     ] {
         assert!(count(service, op) >= 1, "no {service} {op} in aws-calls.jsonl");
     }
-    assert!(calls.iter().all(|c| c.status.is_some_and(|s| (200..300).contains(&s)) && c.request_id.is_some()), "{calls:#?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.status.is_some_and(|s| (200..300).contains(&s)) && c.request_id.is_some()),
+        "{calls:#?}"
+    );
     let start = calls.iter().find(|c| c.operation == "StartExperiment").unwrap();
-    assert!(start.params.starts_with("/experiments"), "REST path recorded: {}", start.params);
+    assert!(
+        start.params.starts_with("/experiments"),
+        "REST path recorded: {}",
+        start.params
+    );
     let lb = calls.iter().find(|c| c.operation == "DescribeLoadBalancers").unwrap();
-    assert!(lb.params.contains("drill-alb"), "form parameters recorded: {}", lb.params);
+    assert!(
+        lb.params.contains("drill-alb"),
+        "form parameters recorded: {}",
+        lb.params
+    );
 }
 
 /// An async-replica failover loses exactly the writes the ground truth says it lost,

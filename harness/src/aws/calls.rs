@@ -187,7 +187,9 @@ impl Intercept for CallRecorder {
         let status = response.map(|r| r.status().as_u16());
         let request_id = response.and_then(|r| {
             let h = r.headers();
-            h.get("x-amzn-requestid").or_else(|| h.get("x-amz-request-id")).map(str::to_string)
+            h.get("x-amzn-requestid")
+                .or_else(|| h.get("x-amz-request-id"))
+                .map(str::to_string)
         });
         let error_code = response
             .filter(|r| r.status().as_u16() >= 400)

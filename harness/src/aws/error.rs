@@ -86,8 +86,13 @@ impl AwsCallError {
                     .into(),
             );
         }
-        if matches!(code, "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch") {
-            return Some("the credentials are not valid for this endpoint; check the profile and AWS_* variables".into());
+        if matches!(
+            code,
+            "InvalidClientTokenId" | "UnrecognizedClientException" | "SignatureDoesNotMatch"
+        ) {
+            return Some(
+                "the credentials are not valid for this endpoint; check the profile and AWS_* variables".into(),
+            );
         }
         None
     }
@@ -173,11 +178,16 @@ mod tests {
     /// operation and the crate; ELBv2's IAM prefix is `elasticloadbalancing`.
     #[test]
     fn operation_and_service_from_the_error_type() {
-        let (service, op) = operation_of::<aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthError>();
+        let (service, op) = operation_of::<
+            aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthError,
+        >();
         assert_eq!(service.as_deref(), Some("elasticloadbalancing"));
         assert_eq!(op.as_deref(), Some("DescribeTargetHealth"));
         let (service, op) = operation_of::<aws_sdk_fis::operation::list_experiments::ListExperimentsError>();
-        assert_eq!((service.as_deref(), op.as_deref()), (Some("fis"), Some("ListExperiments")));
+        assert_eq!(
+            (service.as_deref(), op.as_deref()),
+            (Some("fis"), Some("ListExperiments"))
+        );
         assert_eq!(parse_error_type("std::io::Error"), (None, None));
     }
 
@@ -194,16 +204,25 @@ mod tests {
             request_id: Some("abc-123".into()),
         };
         let text = e.to_string();
-        assert!(text.contains("fis StartExperiment: HTTP 400 AccessDeniedException: User is not authorized"), "{text}");
+        assert!(
+            text.contains("fis StartExperiment: HTTP 400 AccessDeniedException: User is not authorized"),
+            "{text}"
+        );
         assert!(text.contains("(request id abc-123)"), "{text}");
-        assert!(text.contains("fis:StartExperiment") && text.contains(POLICY_FILE), "{text}");
+        assert!(
+            text.contains("fis:StartExperiment") && text.contains(POLICY_FILE),
+            "{text}"
+        );
         e.code = Some("ExpiredToken".into());
         assert!(e.to_string().contains("refresh"), "{e}");
         e.code = Some("ValidationException".into());
         assert_eq!(e.hint(), None);
         e.code = None;
         e.status = Some(404);
-        assert!(e.to_string().contains("HTTP 404 (no AWS error code in the answer)"), "{e}");
+        assert!(
+            e.to_string().contains("HTTP 404 (no AWS error code in the answer)"),
+            "{e}"
+        );
         e.status = None;
         assert!(e.is_transport() && e.to_string().contains("no answer"), "{e}");
     }

@@ -80,4 +80,3 @@ impl Clients {
         Clients::from_conf(&loader.load().await)
     }
 }
-

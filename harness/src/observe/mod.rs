@@ -3,9 +3,16 @@
 //! app is reached by a Route 53 name — the name's DNS answers ([`watch_dns`]) and the
 //! status of its records' health checks ([`watch_health_checks`]), and journal every
 //! change; the runner reads the experiment's state from here.
+//!
+//! Each AWS observer keeps an API budget ([`Budget`]): it calls at the scenario's cadence
+//! ([`crate::scenario::Cadence`]), backs off while calls are throttled or fail, and
+//! journals every failed call and every blind stretch, which the report shows.
 
+mod budget;
 mod dns;
 mod route53;
+
+pub use budget::{timed_out, Budget, Failure};
 
 pub use dns::watch_dns;
 pub use route53::{discover, health_status, watch_health_checks, DiscoverError, NameRoute53};
@@ -17,11 +24,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::Clients;
+use crate::aws::{AwsCallError, Clients};
 use crate::fault::{fis_unix_ms, ClockOffset};
-use crate::journal::{EventKind, Journal};
+use crate::journal::{now_unix_ms, EventKind, Journal};
+use crate::scenario::Cadence;
 
-/// How often observers poll.
+/// How often the harness's own waits poll (preflight, DNS): the local default cadence.
 pub const POLL: Duration = Duration::from_millis(100);
 
 /// The FIS action that only waits: it has start and end times but injects nothing.
@@ -48,7 +56,9 @@ pub struct ExperimentView {
     pub actions: BTreeMap<String, ActionView>,
     /// Whether the status is final.
     pub ended: bool,
-    /// Since when (unix ms) every GetExperiment has failed; `None` while FIS answers.
+    /// Since when (unix ms) every GetExperiment has gone without any HTTP answer
+    /// (connect refused, timeout, DNS); `None` while FIS answers, even with an error
+    /// (throttling, AccessDenied, ExpiredToken are journaled, not "unreachable").
     pub unreachable_since_unix_ms: Option<i64>,
 }
 
@@ -117,47 +127,70 @@ impl Observers {
     }
 }
 
-/// Polls target health of `target_group_arn`, journaling changes (zones from `zones`).
+/// Polls target health of `target_group_arn` every `cadence.elbv2` (backing off while
+/// calls fail), journaling changes (zones from `zones`) and every failed call.
 pub fn watch_targets(
     clients: &Clients,
     journal: &Journal,
     target_group_arn: String,
     zones: HashMap<String, String>,
+    cadence: &Cadence,
 ) -> Observers {
     let stop = CancellationToken::new();
     let (elb, journal, token) = (clients.elb.clone(), journal.clone(), stop.clone());
+    let mut budget = Budget::new(
+        &journal,
+        "elbv2",
+        "elasticloadbalancing",
+        "DescribeTargetHealth",
+        cadence.elbv2,
+        cadence.max_backoff,
+    );
     let task = tokio::spawn(async move {
         let mut last: HashMap<String, String> = HashMap::new();
         loop {
-            if let Ok(out) = elb
-                .describe_target_health()
-                .target_group_arn(&target_group_arn)
-                .send()
-                .await
-            {
-                for d in out.target_health_descriptions() {
-                    let Some(id) = d.target().and_then(|t| t.id()) else {
-                        continue;
-                    };
-                    let health = d.target_health();
-                    let state = health
-                        .and_then(|h| h.state())
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default();
-                    if last.get(id) != Some(&state) {
-                        last.insert(id.to_string(), state.clone());
-                        journal.record(EventKind::TargetHealth {
-                            target: id.to_string(),
-                            zone: zones.get(id).cloned(),
-                            state,
-                            reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
-                        });
+            let sent = now_unix_ms();
+            let call = elb.describe_target_health().target_group_arn(&target_group_arn).send();
+            let answer = tokio::select! {
+                _ = token.cancelled() => return budget.close(now_unix_ms()),
+                a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
+            };
+            match answer {
+                Ok(Ok(out)) => {
+                    budget.succeeded();
+                    for d in out.target_health_descriptions() {
+                        let Some(id) = d.target().and_then(|t| t.id()) else {
+                            continue;
+                        };
+                        let health = d.target_health();
+                        let state = health
+                            .and_then(|h| h.state())
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default();
+                        if last.get(id) != Some(&state) {
+                            last.insert(id.to_string(), state.clone());
+                            journal.record(EventKind::TargetHealth {
+                                target: id.to_string(),
+                                zone: zones.get(id).cloned(),
+                                state,
+                                reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
+                            });
+                        }
                     }
+                }
+                Ok(Err(e)) => {
+                    budget.failed(sent, &AwsCallError::from_sdk(&e));
+                }
+                Err(_) => {
+                    budget.failed(
+                        sent,
+                        &timed_out("elasticloadbalancing", "DescribeTargetHealth", CALL_TIMEOUT),
+                    );
                 }
             }
             tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => {}
+                _ = token.cancelled() => return budget.close(now_unix_ms()),
+                _ = tokio::time::sleep(budget.wait()) => {}
             }
         }
     });
@@ -205,37 +238,53 @@ fn experiment_view(exp: &aws_sdk_fis::types::Experiment, clock: &ClockOffset) ->
     }
 }
 
-/// Polls an experiment until it ends or `stop` is cancelled, journaling experiment and
-/// action state changes (with each action's start and end time when first reported);
-/// the latest view is published on the returned channel. `clock` corrects FIS's times to
-/// this machine's clock; `started_unix_ms` is when StartExperiment was sent.
+/// Polls an experiment every `cadence.fis` until it ends or `stop` is cancelled,
+/// journaling experiment and action state changes (with each action's start and end time
+/// when first reported); the latest view is published on the returned channel. `clock`
+/// corrects FIS's times to this machine's clock; `started_unix_ms` is when
+/// StartExperiment was sent.
+///
+/// A failed GetExperiment is journaled and backed off from; only calls without any HTTP
+/// answer mark the view [`ExperimentView::unreachable_since_unix_ms`].
 pub fn watch_experiment(
     clients: &Clients,
     journal: &Journal,
     experiment_id: String,
     clock: ClockOffset,
     started_unix_ms: i64,
+    cadence: &Cadence,
 ) -> (Observers, watch::Receiver<ExperimentView>) {
     let stop = CancellationToken::new();
     let (tx, rx) = watch::channel(ExperimentView::default());
     let (fis, journal, token) = (clients.fis.clone(), journal.clone(), stop.clone());
+    let mut budget = Budget::new(
+        &journal,
+        "fis",
+        "fis",
+        "GetExperiment",
+        cadence.fis,
+        cadence.max_backoff,
+    );
     let task = tokio::spawn(async move {
         // What was journaled last per action: (status, start, end).
         let mut actions: HashMap<String, (String, Option<i64>, Option<i64>)> = HashMap::new();
-        let mut failures = 0u32;
         // When the last GetExperiment that did not see `running` was sent.
         let mut not_running_since = started_unix_ms;
         loop {
-            let sent = crate::journal::now_unix_ms();
-            let answer = tokio::time::timeout(CALL_TIMEOUT, fis.get_experiment().id(&experiment_id).send()).await;
+            let sent = now_unix_ms();
+            let call = fis.get_experiment().id(&experiment_id).send();
+            let answer = tokio::select! {
+                _ = token.cancelled() => return budget.close(now_unix_ms()),
+                a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
+            };
             let answer = match answer {
                 Ok(Ok(out)) => Ok(out),
-                Ok(Err(e)) => Err(crate::aws::describe_error(&e)),
-                Err(_) => Err(format!("no answer within {CALL_TIMEOUT:?}")),
+                Ok(Err(e)) => Err(AwsCallError::from_sdk(&e)),
+                Err(_) => Err(timed_out("fis", "GetExperiment", CALL_TIMEOUT)),
             };
             match answer {
                 Ok(out) => {
-                    failures = 0;
+                    budget.succeeded();
                     let received = crate::journal::now_unix_ms();
                     if let Some(exp) = out.experiment() {
                         let mut view = experiment_view(exp, &clock);
@@ -274,21 +323,20 @@ pub fn watch_experiment(
                     }
                 }
                 Err(e) => {
-                    failures += 1;
-                    if failures == 1 || failures.is_multiple_of(50) {
-                        journal.record(EventKind::Note {
-                            message: format!("GetExperiment failed: {e}"),
-                        });
-                    }
-                    let now = crate::journal::now_unix_ms();
+                    let transport = budget.failed(sent, &e) == Failure::Transport;
                     tx.send_modify(|v| {
-                        v.unreachable_since_unix_ms.get_or_insert(now);
+                        if transport {
+                            v.unreachable_since_unix_ms.get_or_insert(sent);
+                        } else {
+                            // FIS answered (with an error): reachable, though not seen.
+                            v.unreachable_since_unix_ms = None;
+                        }
                     });
                 }
             }
             tokio::select! {
-                _ = token.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => {}
+                _ = token.cancelled() => return budget.close(now_unix_ms()),
+                _ = tokio::time::sleep(budget.wait()) => {}
             }
         }
     });

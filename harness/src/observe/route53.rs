@@ -8,16 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_route53::types::RrType;
 use serde::Serialize;
 
-use super::{Observers, CALL_TIMEOUT, POLL};
-use crate::aws::describe_error;
-use crate::journal::{EventKind, Journal};
+use super::{timed_out, Budget, Observers, CALL_TIMEOUT};
+use crate::aws::{describe_error, AwsCallError};
+use crate::journal::{now_unix_ms, EventKind, Journal};
+use crate::scenario::Cadence;
 
 /// Aliases are followed this many names deep at most.
 const MAX_ALIAS_DEPTH: usize = 8;
 /// Pages of record sets read per name at most.
 const MAX_PAGES: usize = 20;
-/// A failed status call is journaled once, then again after this many more in a row.
-const NOTE_EVERY: u32 = 50;
 
 /// What Route 53 holds for a name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -221,72 +220,78 @@ pub fn health_status<'a>(reports: impl IntoIterator<Item = &'a str>) -> Option<(
     Some((status, reports[0].to_string()))
 }
 
-/// Polls GetHealthCheckStatus for every id every [`POLL`] and journals
-/// [`EventKind::Route53HealthCheck`]: the first status seen, then each change.
-pub fn watch_health_checks(client: &aws_sdk_route53::Client, ids: Vec<String>, journal: &Journal) -> Observers {
+/// Polls GetHealthCheckStatus for every id in turn, one call every `cadence.route53`
+/// (so each check every `ids.len()` × that; backing off while a check's calls fail), and
+/// journals [`EventKind::Route53HealthCheck`]: the first status seen, then each change —
+/// and every failed call, and each check's blind stretches.
+pub fn watch_health_checks(
+    client: &aws_sdk_route53::Client,
+    ids: Vec<String>,
+    journal: &Journal,
+    cadence: &Cadence,
+) -> Observers {
     let (client, journal) = (client.clone(), journal.clone());
+    let budget = Budget::new(
+        &journal,
+        "route53",
+        "route53",
+        "GetHealthCheckStatus",
+        cadence.route53,
+        cadence.max_backoff,
+    );
     Observers::spawn(move |stop| async move {
+        let mut budgets: Vec<Budget> = ids.iter().map(|_| budget.clone()).collect();
         let mut last: BTreeMap<String, String> = BTreeMap::new();
-        let mut failures = 0u32;
+        let close_all = |budgets: &mut Vec<Budget>| {
+            let now = now_unix_ms();
+            budgets.iter_mut().for_each(|b| b.close(now));
+        };
         loop {
-            for id in &ids {
+            for (id, budget) in ids.iter().zip(budgets.iter_mut()) {
+                let sent = now_unix_ms();
                 let call = client.get_health_check_status().health_check_id(id).send();
                 let answer = tokio::select! {
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => break,
                     a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
                 };
-                let out = match answer {
-                    Ok(Ok(out)) => out,
+                let wait = match answer {
+                    Ok(Ok(out)) => {
+                        budget.succeeded();
+                        let reports = out
+                            .health_check_observations()
+                            .iter()
+                            .filter_map(|o| o.status_report().and_then(|r| r.status()));
+                        if let Some((status, report)) = health_status(reports) {
+                            if last.get(id).map(String::as_str) != Some(status) {
+                                journal.record(EventKind::Route53HealthCheck {
+                                    health_check_id: id.clone(),
+                                    status: status.to_string(),
+                                    previous: last.insert(id.clone(), status.to_string()),
+                                    report: Some(report),
+                                });
+                            }
+                        }
+                        budget.wait()
+                    }
                     Ok(Err(e)) => {
-                        failures += 1;
-                        note(
-                            &journal,
-                            failures,
-                            &format!("GetHealthCheckStatus({id}) failed: {}", describe_error(&e)),
-                        );
-                        continue;
+                        budget.failed(sent, &AwsCallError::from_sdk(&e));
+                        budget.wait()
                     }
                     Err(_) => {
-                        failures += 1;
-                        note(
-                            &journal,
-                            failures,
-                            &format!("GetHealthCheckStatus({id}): no answer within {CALL_TIMEOUT:?}"),
-                        );
-                        continue;
+                        budget.failed(sent, &timed_out("route53", "GetHealthCheckStatus", CALL_TIMEOUT));
+                        budget.wait()
                     }
                 };
-                failures = 0;
-                let reports = out
-                    .health_check_observations()
-                    .iter()
-                    .filter_map(|o| o.status_report().and_then(|r| r.status()));
-                let Some((status, report)) = health_status(reports) else {
-                    continue;
-                };
-                if last.get(id).map(String::as_str) != Some(status) {
-                    journal.record(EventKind::Route53HealthCheck {
-                        health_check_id: id.clone(),
-                        status: status.to_string(),
-                        previous: last.insert(id.clone(), status.to_string()),
-                        report: Some(report),
-                    });
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(POLL) => {}
+            if stop.is_cancelled() {
+                return close_all(&mut budgets);
             }
         }
     })
-}
-
-fn note(journal: &Journal, failures: u32, message: &str) {
-    if failures == 1 || failures.is_multiple_of(NOTE_EVERY) {
-        journal.record(EventKind::Note {
-            message: message.to_string(),
-        });
-    }
 }
 
 #[cfg(test)]

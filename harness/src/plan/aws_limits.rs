@@ -36,9 +36,7 @@ const TWELVE_HOURS: Duration = Duration::from_secs(12 * 3600);
 fn duration_parameters(action_id: &str) -> &'static [&'static str] {
     match action_id {
         "aws:ec2:stop-instances" => &["startInstancesAfterDuration"],
-        "aws:network:disrupt-connectivity" | "aws:network:route-table-disrupt-cross-region-connectivity" | "aws:fis:wait" => {
-            &["duration"]
-        }
+        "aws:network:disrupt-connectivity" | "aws:fis:wait" => &["duration"],
         _ => &[],
     }
 }
@@ -57,7 +55,11 @@ pub fn check_template(template: &Value) -> Vec<AwsRejection> {
     for (name, action) in actions {
         let action_id = action.get("actionId").and_then(Value::as_str).unwrap_or_default();
         for param in duration_parameters(action_id) {
-            let Some(value) = action.get("parameters").and_then(|p| p.get(*param)).and_then(Value::as_str) else {
+            let Some(value) = action
+                .get("parameters")
+                .and_then(|p| p.get(*param))
+                .and_then(Value::as_str)
+            else {
                 continue;
             };
             let at = format!("action {name} ({action_id}): {param}");
@@ -151,7 +153,10 @@ mod tests {
             healthy_threshold: Some(1),
             ..aws_default
         };
-        let found: Vec<String> = check_health_check("tg", &fast).iter().map(ToString::to_string).collect();
+        let found: Vec<String> = check_health_check("tg", &fast)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(
             found,
             vec![

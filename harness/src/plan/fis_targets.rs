@@ -69,7 +69,11 @@ impl TargetSpec {
                 .unwrap_or_default()
         };
         TargetSpec {
-            resource_type: spec.get("resourceType").and_then(Value::as_str).unwrap_or_default().to_string(),
+            resource_type: spec
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             arns: strings(spec.get("resourceArns")),
             tags: map(spec.get("resourceTags")),
             filters: spec
@@ -102,13 +106,21 @@ fn known_parameters(resource_type: &str) -> &'static [&'static str] {
 
 /// Lists the resources `spec` matches now (before selection); `None` when resources of
 /// its type are not previewed.
-pub async fn resolve(target: &str, spec: &TargetSpec, clients: &Clients) -> Result<Option<Vec<PlannedResource>>, PlanError> {
+pub async fn resolve(
+    target: &str,
+    spec: &TargetSpec,
+    clients: &Clients,
+) -> Result<Option<Vec<PlannedResource>>, PlanError> {
     let known = known_parameters(&spec.resource_type);
     if let Some(p) = spec.parameters.keys().find(|p| !known.contains(&p.as_str())) {
         return Err(PlanError::Template(format!(
             "target {target}: parameter {p:?} is not one FIS defines for {} ({})",
             spec.resource_type,
-            if known.is_empty() { "it has none".to_string() } else { known.join(", ") }
+            if known.is_empty() {
+                "it has none".to_string()
+            } else {
+                known.join(", ")
+            }
         )));
     }
     let Some(all) = describe_all(spec, clients).await? else {
@@ -127,7 +139,7 @@ pub async fn resolve(target: &str, spec: &TargetSpec, clients: &Clients) -> Resu
 /// filters.
 pub fn matches(target: &str, spec: &TargetSpec, r: &Described) -> Result<bool, PlanError> {
     let identified = if !spec.arns.is_empty() {
-        spec.arns.iter().any(|a| *a == r.arn)
+        spec.arns.contains(&r.arn)
     } else {
         spec.tags.iter().all(|(k, v)| r.tags.get(k) == Some(v))
     };
@@ -550,7 +562,11 @@ mod tests {
             Some(vec!["sg-1".into(), "sg-2".into(), "sg-3".into()])
         );
         assert_eq!(values_at(&v, "State.Code"), Some(vec!["16".into()]));
-        assert_eq!(values_at(&v, "Tags.Key"), Some(vec![]), "an empty list: known path, no value");
+        assert_eq!(
+            values_at(&v, "Tags.Key"),
+            Some(vec![]),
+            "an empty list: known path, no value"
+        );
         assert_eq!(values_at(&v, "State.Nmae"), None);
         assert_eq!(values_at(&v, "placement"), None, "paths are case-sensitive Pascal case");
     }
@@ -566,10 +582,15 @@ mod tests {
         );
         let m = |f: &[(&str, &[&str])]| matches("T", &spec(f), &r).unwrap();
         assert!(m(&[("State.Name", &["stopped", "running"])]));
-        assert!(!m(&[("State.Name", &["running"]), ("Placement.AvailabilityZone", &["us-east-1b"])]));
+        assert!(!m(&[
+            ("State.Name", &["running"]),
+            ("Placement.AvailabilityZone", &["us-east-1b"])
+        ]));
         assert!(m(&[("SecurityGroups.GroupId", &["sg-2"])]));
         assert!(!m(&[("SecurityGroups.GroupId", &["sg-9"])]));
-        let err = matches("T", &spec(&[("VpcID", &["vpc-1"])]), &r).unwrap_err().to_string();
+        let err = matches("T", &spec(&[("VpcID", &["vpc-1"])]), &r)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"VpcID\"") && err.contains("target T"), "{err}");
     }
 
@@ -592,12 +613,16 @@ mod tests {
     /// Subnet parameters take an AZ name or id; cluster writers are matched by zone.
     #[test]
     fn parameters_narrow() {
-        let subnet = resource(json!({"AvailabilityZone": "us-east-1a", "AvailabilityZoneId": "use1-az1", "VpcId": "vpc-1"}), &[]);
+        let subnet = resource(
+            json!({"AvailabilityZone": "us-east-1a", "AvailabilityZoneId": "use1-az1", "VpcId": "vpc-1"}),
+            &[],
+        );
         let mut s = TargetSpec {
             resource_type: "aws:ec2:subnet".into(),
             ..TargetSpec::default()
         };
-        s.parameters.insert("availabilityZoneIdentifier".into(), "use1-az1".into());
+        s.parameters
+            .insert("availabilityZoneIdentifier".into(), "use1-az1".into());
         assert!(matches("S", &s, &subnet).unwrap());
         s.parameters.insert("vpc".into(), "vpc-2".into());
         assert!(!matches("S", &s, &subnet).unwrap());
@@ -606,9 +631,13 @@ mod tests {
             resource_type: "aws:rds:cluster".into(),
             ..TargetSpec::default()
         };
-        c.parameters.insert("writerAvailabilityZoneIdentifiers".into(), "us-east-1a, us-east-1b".into());
+        c.parameters.insert(
+            "writerAvailabilityZoneIdentifiers".into(),
+            "us-east-1a, us-east-1b".into(),
+        );
         assert!(matches("C", &c, &cluster).unwrap());
-        c.parameters.insert("writerAvailabilityZoneIdentifiers".into(), "us-east-1a".into());
+        c.parameters
+            .insert("writerAvailabilityZoneIdentifiers".into(), "us-east-1a".into());
         assert!(!matches("C", &c, &cluster).unwrap());
     }
 

@@ -377,8 +377,18 @@ fn forwarding_listener(
         let seen: Vec<String> = listeners
             .iter()
             .map(|l| {
-                let kinds: Vec<&str> = l.default_actions().iter().filter_map(|a| a.r#type()).map(|t| t.as_str()).collect();
-                format!("{}:{} ({})", l.protocol().map_or("?", |p| p.as_str()), l.port().unwrap_or(0), kinds.join(", "))
+                let kinds: Vec<&str> = l
+                    .default_actions()
+                    .iter()
+                    .filter_map(|a| a.r#type())
+                    .map(|t| t.as_str())
+                    .collect();
+                format!(
+                    "{}:{} ({})",
+                    l.protocol().map_or("?", |p| p.as_str()),
+                    l.port().unwrap_or(0),
+                    kinds.join(", ")
+                )
             })
             .collect();
         return Err(PlanError::Missing(if listeners.is_empty() {
@@ -696,7 +706,10 @@ pub fn render(plan: &Plan) -> String {
             let picked = if !a.previewed || mode == "ALL" {
                 String::new()
             } else if a.selected == 0 && !a.resources.is_empty() {
-                format!(" (selects 0 of {}: FIS would find no target and the experiment would fail)", a.resources.len())
+                format!(
+                    " (selects 0 of {}: FIS would find no target and the experiment would fail)",
+                    a.resources.len()
+                )
             } else {
                 format!(" ({} of {} chosen at random)", a.selected, a.resources.len())
             };

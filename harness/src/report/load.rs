@@ -401,6 +401,7 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
         events: report_events(events, t0),
         plan: None,
         measurement_degraded: None,
+        observer_blind: Vec::new(),
         strategy: None,
     }
 }

@@ -27,6 +27,7 @@ use crate::journal::Event;
 use crate::verdict::{ObjectiveResult, Verdict};
 
 pub mod bars;
+pub mod blind;
 pub mod chart;
 pub mod compare;
 pub mod formats;
@@ -224,6 +225,10 @@ pub struct Report {
     /// when it cannot; such a run's verdict is `error`, whatever the objectives say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measurement_degraded: Option<String>,
+    /// When observers were blind (their AWS calls throttled or failing), with the figures
+    /// measured while they were: those figures are not clean observations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observer_blind: Vec<blind::BlindInterval>,
     /// The DR strategy of the target stack and its standing cost, when the stack states one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<StrategyInfo>,

@@ -219,7 +219,10 @@ impl<'a> View<'a> {
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| e.kind == "target_health" && detail_str(&e.detail, "state").is_some_and(crate::analysis::is_out_of_service))
+            .find(|e| {
+                e.kind == "target_health"
+                    && detail_str(&e.detail, "state").is_some_and(crate::analysis::is_out_of_service)
+            })
             .map(|e| e.t_ms);
         // The first answer seen (no `previous`) is not a change.
         let mut dns = report

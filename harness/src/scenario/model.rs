@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::dns::Route53App;
 use super::duration::DurationStr;
 use super::fault::Fault;
+use super::observers::ObserverCadence;
 use super::probe::ProbeContract;
 use super::target::Target;
 use super::traffic::Traffic;
@@ -48,6 +49,9 @@ pub struct Scenario {
     /// anything is injected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blast_radius: Option<BlastRadius>,
+    /// How often the observers call AWS (the API budget); defaults by target kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observers: Option<ObserverCadence>,
     /// How long each phase may take.
     pub timings: Timings,
 }

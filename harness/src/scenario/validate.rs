@@ -46,6 +46,15 @@ pub fn validate(scenario: &Scenario) -> Checked {
     check_objectives(scenario)?;
     check_guardrails(scenario)?;
     check_blast_radius(scenario)?;
+    if let Some((key, d)) = scenario.observers.as_ref().and_then(super::observers::too_short) {
+        return fail(
+            format!("observers.{key}"),
+            format!(
+                "{d} is too short; at least {}",
+                super::DurationStr::new(super::MIN_CADENCE)
+            ),
+        );
+    }
     check_timings(scenario)
 }
 

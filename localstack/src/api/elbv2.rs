@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::query::{created_unix_ms, shorten, stable_hex, vpc_id, Params, QueryError};
 use super::xml::{iso8601, query_success, Xml};
 use super::Services;
-use crate::world::{InstanceRec, InstanceState, World};
+use crate::world::{Health, InstanceRec, InstanceState, TargetRec, World};
 
 /// The ELBv2 API namespace.
 pub const NS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
@@ -94,19 +94,17 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             }
             let targets = w.targets();
             let rows: Vec<Row> = if wanted.is_empty() {
-                targets
-                    .iter()
-                    .map(|t| Row::registered(t.id.clone(), t.health.name(), t.reason))
-                    .collect()
+                targets.iter().map(Row::registered).collect()
             } else {
                 wanted
                     .iter()
                     .map(|id| match targets.iter().find(|t| &t.id == id) {
-                        Some(t) => Row::registered(id.clone(), t.health.name(), t.reason),
+                        Some(t) => Row::registered(t),
                         None => Row {
                             id: id.clone(),
                             state: "unused",
                             reason: Some("Target.NotRegistered"),
+                            description: Some("Target is not registered to the target group".into()),
                         },
                     })
                     .collect()
@@ -189,19 +187,29 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
     }
 }
 
-/// One row of DescribeTargetHealth.
+/// One row of DescribeTargetHealth: state, reason code and description as the
+/// `TargetHealth` data type has them
+/// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html>):
+/// no reason or description while `healthy`; `initial` with `Elb.InitialHealthChecking`;
+/// `unhealthy` with `Target.ResponseCodeMismatch`, `Target.Timeout` or
+/// `Target.FailedHealthChecks`; `unused` with `Target.NotRegistered` or
+/// `Target.InvalidState` (instance stopped, pending or terminated); `draining` with
+/// `Target.DeregistrationInProgress`.
 struct Row {
     id: String,
     state: &'static str,
     reason: Option<&'static str>,
+    description: Option<String>,
 }
 
 impl Row {
-    fn registered(id: String, state: &'static str, reason: Option<&'static str>) -> Row {
+    fn registered(t: &TargetRec) -> Row {
+        let healthy = t.health == Health::Healthy;
         Row {
-            id,
-            reason: if state == "healthy" { None } else { reason },
-            state,
+            id: t.id.clone(),
+            state: t.health.name(),
+            reason: t.reason.filter(|_| !healthy),
+            description: t.description.clone().filter(|_| !healthy),
         }
     }
 }
@@ -217,21 +225,8 @@ fn health_description(x: &mut Xml, r: &Row, inst: Option<&InstanceRec>) {
     x.elem("TargetHealth", |x| {
         x.text("State", r.state);
         x.opt_text("Reason", r.reason);
-        x.opt_text("Description", r.reason.map(describe_reason));
+        x.opt_text("Description", r.description.as_deref());
     });
-}
-
-/// ELB's description of a reason code.
-fn describe_reason(reason: &str) -> &'static str {
-    match reason {
-        "Elb.InitialHealthChecking" => "Initial health checks in progress",
-        "Elb.RegistrationInProgress" => "Target registration is in progress",
-        "Target.Timeout" => "Request timed out",
-        "Target.FailedHealthChecks" => "Health checks failed",
-        "Target.NotRegistered" => "Target is not registered to the target group",
-        "Target.InvalidState" => "Target is in an invalid state",
-        _ => "Target is not healthy",
-    }
 }
 
 /// Where clients reach the listener: the stack's `advertise` (`HOST[:PORT]`) when set,

@@ -1,5 +1,11 @@
 //! The one AWS endpoint: routes each request by its SigV4 signing name to the service
 //! that answers it, plus `/_localstack/health` and the ground truth at `/_drdrill/events`.
+//!
+//! Before a service sees a request, the stack's API quotas ([`crate::quotas`]) are
+//! checked for its service and operation; a throttled request is answered here, in its
+//! service's error shape: ELBv2/RDS/STS `Throttling` (400, awsQuery `<ErrorResponse>`),
+//! EC2 `RequestLimitExceeded` (503, `<Response><Errors>`), FIS `ThrottlingException`
+//! (429, restJson1 with `x-amzn-errortype`), Route 53 `Throttling` (400, restXml).
 
 pub mod ec2;
 pub mod elbv2;
@@ -20,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::fis::Fis;
+use crate::quotas::Quotas;
 use crate::world::World;
 
 /// Largest request body the endpoint reads; larger ones get an AWS error.
@@ -109,17 +116,37 @@ pub type Regions = Vec<Arc<Services>>;
 /// Serves the endpoint on `listener` until `shutdown`; each request goes to the region its
 /// signature names (regional services) or to the top-level region (Route 53, STS).
 pub async fn serve(listener: TcpListener, services: Regions, shutdown: CancellationToken) -> std::io::Result<()> {
+    // AWS throttles per account and region: one set of buckets per region, all from the
+    // top-level stack's `quotas:` section (Route 53, being global, uses the first).
+    let config = services.first().and_then(|s| s.world.stack.quotas.clone());
+    let quotas = services
+        .iter()
+        .map(|_| Arc::new(Quotas::new(config.as_ref())))
+        .collect();
+    let state = Endpoint {
+        regions: services,
+        quotas,
+    };
     let app = axum::Router::new()
         .fallback(handle)
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(services);
+        .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
 
-async fn handle(State(regions): State<Regions>, req: Request) -> ApiResponse {
+/// The endpoint's shared state: every region's services and API quotas, index-aligned.
+#[derive(Clone)]
+struct Endpoint {
+    regions: Regions,
+    quotas: Vec<Arc<Quotas>>,
+}
+
+async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
+    let regions = endpoint.regions;
     let services = regions[0].clone();
+    let mut quotas = endpoint.quotas[0].clone();
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_REQUEST)).await;
     let body = match read {
@@ -172,8 +199,11 @@ async fn handle(State(regions): State<Regions>, req: Request) -> ApiResponse {
     tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
     let regional = matches!(service.as_deref(), Some("fis" | "elasticloadbalancing" | "ec2" | "rds"));
     let services = match signing_region(&req.headers) {
-        Some(r) if regional && regions.len() > 1 => match regions.iter().find(|s| s.world.stack.region == r) {
-            Some(s) => s.clone(),
+        Some(r) if regional && regions.len() > 1 => match regions.iter().position(|s| s.world.stack.region == r) {
+            Some(i) => {
+                quotas = endpoint.quotas[i].clone();
+                regions[i].clone()
+            }
             None => {
                 let known: Vec<&str> = regions.iter().map(|s| s.world.stack.region.as_str()).collect();
                 let message = format!("region {r} is not in this stack (regions: {})", known.join(", "));
@@ -187,6 +217,14 @@ async fn handle(State(regions): State<Regions>, req: Request) -> ApiResponse {
         },
         _ => services,
     };
+    if let Some(name) = service.as_deref() {
+        if let Some(op) = operation(name, &req) {
+            if let Err(t) = quotas.take(name, &op) {
+                tracing::debug!(%t, "throttled");
+                return throttled(name);
+            }
+        }
+    }
     match service.as_deref() {
         Some("fis") => fis::handle(&services, &req),
         Some("route53") => route53::handle(&services, &req),
@@ -219,6 +257,99 @@ fn body_error(service: Option<&str>, status: StatusCode, code: &str, message: St
             query::error_response(name, &query::QueryError::new(status, code, message))
         }
         _ => query::json_error(status, code, &message),
+    }
+}
+
+/// The AWS operation a request calls, as AWS names it (`DescribeTargetHealth`,
+/// `GetExperiment`, `GetHealthCheckStatus`), or `None` when it names none (the service
+/// then answers the request with its own error).
+pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
+    let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+    let m = &req.method;
+    let op = match service {
+        "fis" => match (m, segs.as_slice()) {
+            (&Method::POST, ["experimentTemplates"]) => "CreateExperimentTemplate",
+            (&Method::GET, ["experimentTemplates"]) => "ListExperimentTemplates",
+            (&Method::GET, ["experimentTemplates", _]) => "GetExperimentTemplate",
+            (&Method::DELETE, ["experimentTemplates", _]) => "DeleteExperimentTemplate",
+            (&Method::POST, ["experiments"]) => "StartExperiment",
+            (&Method::GET, ["experiments"]) => "ListExperiments",
+            (&Method::GET, ["experiments", _]) => "GetExperiment",
+            (&Method::DELETE, ["experiments", _]) => "StopExperiment",
+            (&Method::GET, ["experiments", _, "resolvedTargets"]) => "ListExperimentResolvedTargets",
+            (&Method::GET, ["actions"]) => "ListActions",
+            (&Method::GET, ["actions", _]) => "GetAction",
+            (&Method::GET, ["tags", _]) => "ListTagsForResource",
+            (&Method::POST, ["tags", _]) => "TagResource",
+            (&Method::DELETE, ["tags", _]) => "UntagResource",
+            _ => return None,
+        },
+        "route53" => match (m, segs.as_slice()) {
+            (&Method::POST, ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
+            (&Method::GET, ["2013-04-01", "hostedzone"]) => "ListHostedZones",
+            (&Method::GET, ["2013-04-01", "hostedzone", _]) => "GetHostedZone",
+            (&Method::DELETE, ["2013-04-01", "hostedzone", _]) => "DeleteHostedZone",
+            (&Method::POST, ["2013-04-01", "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+            (&Method::GET, ["2013-04-01", "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+            (&Method::GET, ["2013-04-01", "change", _]) => "GetChange",
+            (&Method::POST, ["2013-04-01", "healthcheck"]) => "CreateHealthCheck",
+            (&Method::GET, ["2013-04-01", "healthcheck"]) => "ListHealthChecks",
+            (&Method::GET, ["2013-04-01", "healthcheck", _]) => "GetHealthCheck",
+            (&Method::DELETE, ["2013-04-01", "healthcheck", _]) => "DeleteHealthCheck",
+            (&Method::GET, ["2013-04-01", "healthcheck", _, "status"]) => "GetHealthCheckStatus",
+            (&Method::GET, ["2013-04-01", "healthcheck", _, "lastfailurereason"]) => "GetHealthCheckLastFailureReason",
+            _ => return None,
+        },
+        _ => {
+            // Query protocols: `Action` in the query string or the form body.
+            let from = |raw: &[u8]| {
+                std::str::from_utf8(raw).ok().and_then(|t| {
+                    t.split('&')
+                        .find_map(|p| p.strip_prefix("Action="))
+                        .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric()))
+                        .map(str::to_string)
+                })
+            };
+            return from(req.query.as_bytes()).or_else(|| from(&req.body));
+        }
+    };
+    Some(op.to_string())
+}
+
+/// A throttled request's answer in the error shape of `service`'s protocol.
+fn throttled(service: &str) -> ApiResponse {
+    const MESSAGE: &str = "Rate exceeded";
+    match service {
+        "fis" => query::json_error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", MESSAGE),
+        "route53" => {
+            let mut x = xml::Xml::new();
+            x.elem_ns("ErrorResponse", route53::NS, |x| {
+                x.elem("Error", |x| {
+                    x.text("Type", "Sender");
+                    x.text("Code", "Throttling");
+                    x.text("Message", MESSAGE);
+                });
+                x.text("RequestId", uuid::Uuid::new_v4().to_string());
+            });
+            ApiResponse {
+                status: StatusCode::BAD_REQUEST,
+                content_type: "text/xml",
+                error_type: None,
+                body: x.into_bytes(),
+            }
+        }
+        "ec2" => query::error_response(
+            "ec2",
+            &query::QueryError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RequestLimitExceeded",
+                "Request limit exceeded.",
+            ),
+        ),
+        name => query::error_response(
+            name,
+            &query::QueryError::new(StatusCode::BAD_REQUEST, "Throttling", MESSAGE),
+        ),
     }
 }
 

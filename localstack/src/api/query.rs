@@ -247,6 +247,7 @@ pub fn handle(name: &str, s: &Services, req: &ApiRequest) -> ApiResponse {
                 "The request must contain the parameter Action",
             ));
         };
+        check_integer_params(name, action, &p)?;
         match name {
             "elasticloadbalancing" => elbv2::handle(s, action, &p, &rid),
             "ec2" => ec2::handle(s, action, &p, &rid),
@@ -270,6 +271,55 @@ pub fn handle(name: &str, s: &Services, req: &ApiRequest) -> ApiResponse {
             render_error(protocol(name), &e, &rid)
         }
     }
+}
+
+/// The integer parameters of the operations served, with the range each API reference
+/// documents: ELBv2 `PageSize` 1–400 (DescribeLoadBalancers, DescribeTargetGroups,
+/// DescribeListeners), RDS `MaxRecords` 20–100 (DescribeDBClusters, DescribeDBInstances),
+/// EC2 `MaxResults` 5–1000 (DescribeInstances, DescribeSubnets).
+fn integer_params(service: &str, action: &str) -> &'static [(&'static str, i64, i64)] {
+    match (service, action) {
+        ("elasticloadbalancing", "DescribeLoadBalancers" | "DescribeTargetGroups" | "DescribeListeners") => {
+            &[("PageSize", 1, 400)]
+        }
+        ("rds", "DescribeDBClusters" | "DescribeDBInstances") => &[("MaxRecords", 20, 100)],
+        ("ec2", "DescribeInstances" | "DescribeSubnets") => &[("MaxResults", 5, 1000)],
+        _ => &[],
+    }
+}
+
+/// Refuses a malformed or out-of-range integer parameter (`PageSize=notanumber`) as the
+/// service does, naming the parameter: ELBv2 answers `ValidationError` for both, RDS
+/// `ValidationError` for a value that is not a number and `InvalidParameterValue` for one
+/// out of range, EC2 `InvalidParameterValue` for both (the Common Errors of the ELBv2 and
+/// RDS API references: "ValidationError — The input fails to satisfy the constraints
+/// specified by an AWS service", "InvalidParameterValue — An invalid or out-of-range value
+/// was supplied for the input parameter"; HTTP 400).
+fn check_integer_params(service: &str, action: &str, p: &Params) -> Result<(), QueryError> {
+    let (malformed, out_of_range) = match service {
+        "ec2" => ("InvalidParameterValue", "InvalidParameterValue"),
+        "rds" => ("ValidationError", "InvalidParameterValue"),
+        _ => ("ValidationError", "ValidationError"),
+    };
+    for (key, min, max) in integer_params(service, action) {
+        let Some(raw) = p.get(key) else { continue };
+        let value = raw.trim().parse::<i64>().map_err(|_| {
+            QueryError::bad(
+                malformed,
+                format!(
+                    "Value '{}' for parameter {key} is invalid: it must be an integer from {min} to {max}",
+                    shorten(raw)
+                ),
+            )
+        })?;
+        if !(*min..=*max).contains(&value) {
+            return Err(QueryError::bad(
+                out_of_range,
+                format!("Value '{value}' for parameter {key} is invalid: it must be from {min} to {max}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The request's parameters: a POST's query string and form body, or a GET's query.

@@ -109,6 +109,27 @@ pub fn find(id: &str) -> Option<&'static ActionSpec> {
     ACTIONS.iter().find(|a| a.id == id)
 }
 
+/// AWS's shortest action duration where the FIS actions reference documents one.
+pub const MIN_DURATION: std::time::Duration = std::time::Duration::from_secs(60);
+/// AWS's longest action duration.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// The range AWS accepts for an ISO-8601 duration parameter of an action, where the FIS
+/// actions reference (<https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html>)
+/// documents one: `startInstancesAfterDuration` of `aws:ec2:stop-instances`, `duration`
+/// of `aws:network:disrupt-connectivity` and of `aws:fis:wait` each take "from one
+/// minute to 12 hours" (PT1M to PT12H). The reference gives no range for
+/// `aws:network:route-table-disrupt-cross-region-connectivity`'s `duration`, so none is
+/// enforced for it.
+pub fn duration_range(action_id: &str, param: &str) -> Option<(std::time::Duration, std::time::Duration)> {
+    match (action_id, param) {
+        ("aws:ec2:stop-instances", "startInstancesAfterDuration")
+        | ("aws:network:disrupt-connectivity", "duration")
+        | ("aws:fis:wait", "duration") => Some((MIN_DURATION, MAX_DURATION)),
+        _ => None,
+    }
+}
+
 /// Parses an ISO-8601 duration as FIS writes them (`PT10M`, `PT30S`, `PT1.5S`).
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let ok_chars = s.starts_with('P') && s.bytes().all(|b| b.is_ascii_digit() || b"PTYMWDHS.,".contains(&b));

@@ -133,7 +133,7 @@ impl Fis {
 
     /// CreateExperimentTemplate.
     pub fn create_template(&self, input: TemplateInput) -> Result<Value, FisError> {
-        validate(&input).map_err(FisError::Validation)?;
+        validate(&input, self.world.stack.speedups.short_fault_durations).map_err(FisError::Validation)?;
         let id = new_id("EXT");
         let now = now_secs();
         let t = Template {
@@ -204,6 +204,8 @@ impl Fis {
             .get(template_id)
             .ok_or_else(|| not_found("experiment template", template_id))?;
         let input = t.input.clone();
+        // FIS checks the template again when an experiment starts from it.
+        validate(&input, self.world.stack.speedups.short_fault_durations).map_err(FisError::Validation)?;
         let id = new_id("EXP");
         let actions = input
             .actions

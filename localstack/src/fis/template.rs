@@ -153,8 +153,11 @@ pub fn parse_selection(s: &str) -> Result<Selection, String> {
     }
 }
 
-/// Checks a template the way FIS does at creation.
-pub fn validate(t: &TemplateInput) -> Result<(), String> {
+/// Checks a template the way FIS does at creation. Durations outside the range AWS
+/// documents (see [`catalog::duration_range`]) are refused, naming the action and the
+/// value; `short_durations` (the stack's `speedups.short_fault_durations`) lets ones
+/// below AWS's minimum through.
+pub fn validate(t: &TemplateInput, short_durations: bool) -> Result<(), String> {
     if t.actions.is_empty() {
         return Err("an experiment template needs at least one action".into());
     }
@@ -222,7 +225,20 @@ pub fn validate(t: &TemplateInput) -> Result<(), String> {
                 return Err(format!("action {name}: unknown parameter {param} for {}", spec.id));
             }
             if param == "duration" || param == "startInstancesAfterDuration" {
-                catalog::parse_duration(value).map_err(|e| format!("action {name}: {param}: {e}"))?;
+                let d = catalog::parse_duration(value).map_err(|e| format!("action {name}: {param}: {e}"))?;
+                if let Some((min, max)) = catalog::duration_range(spec.id, param) {
+                    if d > max || (d < min && !short_durations) {
+                        let hint = if d < min {
+                            " (a local stack allows shorter ones with `speedups: { short_fault_durations: true }`)"
+                        } else {
+                            ""
+                        };
+                        return Err(format!(
+                            "action {name} ({}): {param} {value} is outside the range AWS accepts: PT1M to PT12H{hint}",
+                            spec.id
+                        ));
+                    }
+                }
             }
             if param == "scope" && !matches!(value.as_str(), "all" | "availability-zone") {
                 return Err(format!(
@@ -296,7 +312,7 @@ mod tests {
         let t = template(
             serde_json::json!({"A": {"actionId": "aws:ec2:send-spot-instance-interruptions", "targets": {"Instances": "Insts"}}}),
         );
-        assert!(validate(&t)
+        assert!(validate(&t, true)
             .unwrap_err()
             .contains("aws:ec2:send-spot-instance-interruptions"));
     }
@@ -307,12 +323,12 @@ mod tests {
         let t = template(
             serde_json::json!({"A": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1S"}, "startAfter": ["B"]}}),
         );
-        assert!(validate(&t).unwrap_err().contains("unknown action B"));
+        assert!(validate(&t, true).unwrap_err().contains("unknown action B"));
         let t = template(serde_json::json!({
             "A": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1S"}, "startAfter": ["B"]},
             "B": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT1S"}, "startAfter": ["A"]}
         }));
-        assert!(validate(&t).unwrap_err().contains("cycle"));
+        assert!(validate(&t, true).unwrap_err().contains("cycle"));
     }
 
     /// Selection modes parse and out-of-range ones are refused.
@@ -322,5 +338,53 @@ mod tests {
         assert_eq!(parse_selection("PERCENT(50)"), Ok(Selection::Percent(50)));
         assert!(parse_selection("PERCENT(0)").is_err());
         assert!(parse_selection("SOME").is_err());
+    }
+
+    /// Durations outside AWS's documented PT1M–PT12H are refused naming the action, the
+    /// parameter and the value; below the minimum only while the stack's
+    /// `short_fault_durations` speedup is off; the cross-region route-table action, for
+    /// which the reference documents no range, is left alone.
+    #[test]
+    fn durations_outside_aws_range_are_refused() {
+        let subnets = |action: &str, d: &str| {
+            let mut t = template(serde_json::json!({
+                "Cut": {"actionId": action, "parameters": {"duration": d}, "targets": {"Subnets": "Subs"}}
+            }));
+            t.targets.insert(
+                "Subs".into(),
+                serde_json::from_value(serde_json::json!({
+                    "resourceType": "aws:ec2:subnet", "resourceTags": {"Tier": "app"}, "selectionMode": "ALL"
+                }))
+                .unwrap(),
+            );
+            t
+        };
+        let e = validate(&subnets("aws:network:disrupt-connectivity", "PT5S"), false).unwrap_err();
+        assert!(
+            e.contains("action Cut (aws:network:disrupt-connectivity): duration PT5S")
+                && e.contains("PT1M to PT12H")
+                && e.contains("short_fault_durations"),
+            "{e}"
+        );
+        assert!(validate(&subnets("aws:network:disrupt-connectivity", "PT5S"), true).is_ok());
+        assert!(validate(&subnets("aws:network:disrupt-connectivity", "PT1M"), false).is_ok());
+        assert!(validate(&subnets("aws:network:disrupt-connectivity", "PT13H"), true)
+            .unwrap_err()
+            .contains("PT13H"));
+        assert!(validate(
+            &subnets("aws:network:route-table-disrupt-cross-region-connectivity", "PT5S"),
+            false
+        )
+        .is_ok());
+        let stop = template(serde_json::json!({"Stop": {"actionId": "aws:ec2:stop-instances",
+            "parameters": {"startInstancesAfterDuration": "PT30S"}, "targets": {"Instances": "Insts"}}}));
+        assert!(validate(&stop, false)
+            .unwrap_err()
+            .contains("startInstancesAfterDuration PT30S"));
+        let wait =
+            template(serde_json::json!({"W": {"actionId": "aws:fis:wait", "parameters": {"duration": "PT59S"}}}));
+        assert!(validate(&wait, false)
+            .unwrap_err()
+            .contains("action W (aws:fis:wait): duration PT59S"));
     }
 }
