@@ -600,6 +600,16 @@ mod tests {
     use super::*;
     use crate::report::view::uncertain_report;
 
+    /// A figure read back from `gameday.json` is the very number written: serde_json's
+    /// default float parser may be one ulp off (0.9281437125748504 came back
+    /// …503 in a suite run), so the workspace enables its `float_roundtrip` feature.
+    #[test]
+    fn floats_read_back_exactly() {
+        for x in [0.928_143_712_574_850_4_f64, 0.748_75, 1.0 / 3.0, 0.1 + 0.2, 2.225e-308] {
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x}");
+        }
+    }
     /// The game day's table, objectives and bar labels carry the ± of each run, which
     /// `gameday.json` keeps; a row recorded before then prints values alone.
     #[test]
