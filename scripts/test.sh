@@ -60,6 +60,19 @@ else
     echo "test.sh: cfn-lint is not installed and could not be; its test will be skipped" >&2
 fi
 
+# moto (PyPI's moto[server], pinned), the AWS implementation the fidelity tests
+# (tests/tests/fidelity_moto.rs) compare the local stack and the plan with.
+MOTO_VERSION=5.2.1
+if ! command -v moto_server >/dev/null 2>&1; then
+    python3 -m pip install --quiet "moto[server]==$MOTO_VERSION" >/dev/null 2>&1 || true
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash 2>/dev/null || true
+fi
+if command -v moto_server >/dev/null 2>&1; then
+    export DRDRILL_MOTO_TESTS=require
+else
+    echo "test.sh: moto_server is not installed and could not be; the fidelity tests will be skipped" >&2
+fi
+
 # PostgreSQL (Debian's package), for the demo app's tests.
 pg_log=target/postgres-setup.log
 : >"$pg_log"

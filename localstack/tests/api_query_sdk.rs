@@ -258,7 +258,7 @@ async fn elbv2_operations_through_the_sdk() {
     )
     .await;
 
-    // The Targets filter: one target, with its port and zone.
+    // The Targets filter: one target, with its port.
     let one = TargetDescription::builder().id("i-app1a1").build();
     let th = elb
         .describe_target_health()
@@ -272,7 +272,8 @@ async fn elbv2_operations_through_the_sdk() {
     let t = d.target().expect("target");
     assert_eq!(t.id(), Some("i-app1a1"));
     assert_eq!(t.port(), Some(i32::from(addr_of(&ls, "i-app1a1").port())));
-    assert_eq!(t.availability_zone(), Some("us-east-1a"));
+    // ELB gives no zone for `instance` targets (TargetDescription, ELBv2 API Reference).
+    assert_eq!(t.availability_zone(), None);
     assert_eq!(
         d.target_health().and_then(|h| h.reason()),
         None,
@@ -452,6 +453,46 @@ async fn ec2_operations_through_the_sdk() {
     // The other filters.
     let all = ec2.describe_instances().send().await.expect("all instances");
     assert_eq!(ids_of(&all).len(), 6);
+    assert_eq!(all.next_token(), None, "without MaxResults, one page");
+
+    // Pages (MaxResults 5, the least EC2 accepts): 5 then 1, the last with no token;
+    // the SDK's paginator walks them to the same six instances in the same order.
+    let first = ec2.describe_instances().max_results(5).send().await.expect("page 1");
+    assert_eq!(ids_of(&first), ids_of(&all)[..5]);
+    let token = first.next_token().expect("a token to the second page").to_string();
+    let second = ec2
+        .describe_instances()
+        .max_results(5)
+        .next_token(&token)
+        .send()
+        .await
+        .expect("page 2");
+    assert_eq!(ids_of(&second), ids_of(&all)[5..]);
+    assert_eq!(second.next_token(), None, "the last page has no token");
+    let walked: Vec<String> = ec2
+        .describe_instances()
+        .max_results(5)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("paginator")
+        .iter()
+        .flat_map(|r| r.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)))
+        .collect();
+    assert_eq!(walked, ids_of(&all));
+    let err = ec2
+        .describe_instances()
+        .max_results(5)
+        .instance_ids("i-app1a1")
+        .send()
+        .await
+        .expect_err("MaxResults with InstanceIds");
+    assert_eq!(
+        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
+        Some("InvalidParameterCombination")
+    );
     let out = ec2
         .describe_instances()
         .filters(filter("tag:Name", &["app-1b-*"]))

@@ -23,6 +23,13 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 .filter(|i| ids.is_empty() || ids.contains(&i.id))
                 .filter(|i| filters.iter().all(|f| f.matches(&instance_values(w, i, &f.name))))
                 .collect();
+            if !ids.is_empty() && p.get("MaxResults").is_some() {
+                return Err(QueryError::bad(
+                    "InvalidParameterCombination",
+                    "The parameter instancesSet cannot be used with the parameter maxResults",
+                ));
+            }
+            let (chosen, next) = page(chosen, p)?;
             Ok(ec2_success(action, rid, |x| {
                 x.elem("reservationSet", |x| {
                     x.items("item", chosen, |x, i| {
@@ -37,6 +44,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                         });
                     });
                 });
+                x.opt_text("nextToken", next.as_deref());
             }))
         }
         "StopInstances" | "StartInstances" => {
@@ -104,10 +112,12 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                 .filter(|(_, s)| ids.is_empty() || ids.contains(&s.id))
                 .filter(|(i, s)| filters.iter().all(|f| f.matches(&subnet_values(w, *i, s, &f.name))))
                 .collect();
+            let (chosen, next) = page(chosen, p)?;
             Ok(ec2_success(action, rid, |x| {
                 x.elem("subnetSet", |x| {
                     x.items("item", chosen, |x, (i, s)| subnet(x, w, i, s));
                 });
+                x.opt_text("nextToken", next.as_deref());
             }))
         }
         "DescribeAvailabilityZones" => {
@@ -221,7 +231,7 @@ fn tags(x: &mut Xml, tags: &BTreeMap<String, String>) {
 fn instance(x: &mut Xml, w: &World, i: &InstanceRec) {
     let ip = i.addr.ip();
     x.text("instanceId", &i.id);
-    x.text("imageId", "ami-0drdri11000000000");
+    x.text("imageId", "ami-0d7d11a0000000000");
     state(x, "instanceState", i.state);
     x.text(
         "privateDnsName",
@@ -260,7 +270,15 @@ fn subnet(x: &mut Xml, w: &World, index: usize, s: &crate::stack::Subnet) {
     x.text("ownerId", &w.stack.account_id);
     x.text("vpcId", vpc_id(w));
     x.text("cidrBlock", cidr(index));
-    x.text("availableIpAddressCount", 251);
+    // A /24 less the five addresses AWS reserves in every subnet, less one primary
+    // network interface per instance in it (VPC User Guide, "Subnet CIDR blocks",
+    // https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html).
+    let in_subnet = w
+        .instances()
+        .iter()
+        .filter(|i| i.subnet == s.id && i.state != InstanceState::Terminated)
+        .count();
+    x.text("availableIpAddressCount", 251 - in_subnet.min(251));
     x.text("availabilityZone", &s.zone);
     x.text("availabilityZoneId", zone_id(&w.stack.region, zone_index));
     x.text("defaultForAz", false);
@@ -410,6 +428,44 @@ fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Prefix of the page tokens this stack hands out (`nextToken`): the offset of the
+/// next page's first item follows it. AWS's tokens are opaque; a client only passes them
+/// back.
+const TOKEN_PREFIX: &str = "drdrill-page-";
+
+/// One page of `items` as EC2 pages them: `MaxResults` items (when given; its range is
+/// checked with the other limits) from the offset `NextToken` names, and the token of
+/// the next page when more remain (none on the last page). A token this stack did not
+/// hand out is `InvalidParameterValue`, as EC2 answers a malformed token.
+fn page<T>(items: Vec<T>, p: &Params) -> Result<(Vec<T>, Option<String>), QueryError> {
+    let start = match p.get("NextToken") {
+        None => 0,
+        Some(t) => t
+            .strip_prefix(TOKEN_PREFIX)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| {
+                QueryError::bad(
+                    "InvalidParameterValue",
+                    format!("Invalid value '{}' for nextToken", shorten(t)),
+                )
+            })?,
+    };
+    let size = match p.get("MaxResults") {
+        None => usize::MAX,
+        Some(n) => n.parse::<usize>().map_err(|_| {
+            QueryError::bad(
+                "InvalidParameterValue",
+                format!("Invalid value '{}' for maxResults", shorten(n)),
+            )
+        })?,
+    };
+    let total = items.len();
+    let end = start.saturating_add(size).min(total);
+    let next = (end < total).then(|| format!("{TOKEN_PREFIX}{end}"));
+    Ok((items.into_iter().skip(start).take(end - start).collect(), next))
 }
 
 #[cfg(test)]

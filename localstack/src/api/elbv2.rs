@@ -219,7 +219,11 @@ fn health_description(x: &mut Xml, r: &Row, inst: Option<&InstanceRec>) {
     x.elem("Target", |x| {
         x.text("Id", &r.id);
         x.opt_text("Port", port);
-        x.opt_text("AvailabilityZone", inst.map(|i| i.zone.as_str()));
+        // No `AvailabilityZone`: the target group's type is `instance`, for which ELB
+        // does not return it ("This parameter is not supported if the target type of
+        // the target group is instance or alb", TargetDescription, ELBv2 API Reference,
+        // https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetDescription.html).
+        // A target's zone is its instance's placement (DescribeInstances).
     });
     x.opt_text("HealthCheckPort", port);
     x.elem("TargetHealth", |x| {
