@@ -281,3 +281,58 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
     assert!(report["reason"].as_str().unwrap().contains("SIGINT"));
     ls.shutdown().await;
 }
+
+/// AWS's refusals reach the user as AWS gives them, with what to do: a run whose
+/// credentials lack `fis:StartExperiment` (the local stack's `access:` section answers it
+/// as FIS does, 403 AccessDeniedException) exits 2 naming service, operation, status, code,
+/// request id, the IAM action and the reference policy; a plan with an expired session
+/// token exits 2 saying the token expired and how to refresh it.
+#[test]
+fn access_denied_and_expired_tokens_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = std::fs::read_to_string(repo().join("localstack/stacks/multi-az.yaml")).unwrap();
+    let with = |name: &str, section: &str| -> PathBuf {
+        let stack_path = dir.path().join(format!("{name}-stack.yaml"));
+        std::fs::write(&stack_path, format!("{stack}\n{section}\n")).unwrap();
+        let sub = dir.path().join(name);
+        let text = valid_scenario().replace("../localstack/stacks/multi-az.yaml", stack_path.to_str().unwrap());
+        write_scenario(&sub, &text)
+    };
+
+    let denied = with("denied", "access:\n  deny: [fis:StartExperiment]");
+    let out = drdrill()
+        .arg("run")
+        .arg(&denied)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    // The reason is on stdout (the verdict block) and in report.json.
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    for part in [
+        "fis StartExperiment: HTTP 403 AccessDeniedException",
+        "not authorized to perform: fis:StartExperiment",
+        "(request id ",
+        "the credentials lack the IAM permission fis:StartExperiment",
+        "examples/aws/drdrill-harness-policy.json",
+    ] {
+        assert!(said.contains(part), "no {part:?} in:\n{said}");
+    }
+
+    let expired = with("expired", "access:\n  credentials_expire_after: 0s");
+    let out = drdrill().arg("plan").arg(&expired).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for part in [
+        "HTTP 403 ExpiredToken: The security token included in the request is expired",
+        "(request id ",
+        "the session credentials have expired; refresh them",
+    ] {
+        assert!(stderr.contains(part), "no {part:?} in:\n{stderr}");
+    }
+}

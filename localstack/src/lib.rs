@@ -3,6 +3,7 @@
 //! on their own loopback addresses, a reverse-proxy load balancer with active health
 //! checks, and a replicated database. Faults injected through FIS really happen.
 
+pub mod access;
 pub mod api;
 pub mod app;
 #[cfg(feature = "testcontainers")]

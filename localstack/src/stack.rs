@@ -123,6 +123,11 @@ pub struct Stack {
     /// section nothing is throttled. See [`crate::quotas`].
     #[serde(default)]
     pub quotas: Option<crate::quotas::QuotaConfig>,
+    /// IAM actions answered access-denied and credentials that expire (`access:`), to
+    /// see what a user sees when a permission is missing or a token runs out; without
+    /// this section every call is allowed. See [`crate::access`].
+    #[serde(default)]
+    pub access: Option<crate::access::AccessConfig>,
     /// Named relaxations of AWS's limits for fast local drills (`speedups:`); every one is
     /// off unless the stack file turns it on. See [`Speedups`].
     #[serde(default)]
@@ -687,6 +692,7 @@ impl Stack {
                 backups: None,
                 runbook: None,
                 quotas: self.quotas.clone(),
+                access: self.access.clone(),
                 speedups: self.speedups.clone(),
             });
         }
@@ -718,6 +724,9 @@ impl Stack {
         }
         if self.regions.len() > 8 {
             return Err(("regions".into(), "at most 8 further regions".into()));
+        }
+        if let Some(access) = &self.access {
+            crate::access::validate(access)?;
         }
         unique(per_region.iter().map(|r| r.region.as_str()), "regions")
             .map_err(|(_, m)| ("regions".to_string(), format!("{m} region (every region appears once)")))?;

@@ -89,6 +89,34 @@ async fn a_drill_under_tight_quotas_completes_and_reports_its_blindness() {
     let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md")).unwrap();
     assert!(summary.contains("**Observers blind**"), "{summary}");
     assert!(summary.contains("elbv2 DescribeTargetHealth blind"), "{summary}");
+    let html = std::fs::read_to_string(outcome.run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains(r#"id="blind""#) && html.contains("elbv2 DescribeTargetHealth blind"),
+        "report.html does not show the blind intervals"
+    );
+
+    // A report rebuilt from the journal alone (as after a killed run: no report.json)
+    // keeps every blind interval, with its calls.
+    let copy = dir.path().join("rebuilt");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(outcome.run_dir.join("events.jsonl"), copy.join("events.jsonl")).unwrap();
+    let rebuilt = drdrill::report::load::load_run(&copy).expect("rebuild from events.jsonl");
+    assert!(rebuilt.rebuilt);
+    let strip = |b: &[BlindInterval]| -> Vec<(String, String, i64, i64, u32, u32)> {
+        b.iter()
+            .map(|b| {
+                (
+                    b.observer.clone(),
+                    b.operation.clone(),
+                    b.from_unix_ms,
+                    b.to_unix_ms,
+                    b.failed_calls,
+                    b.throttled_calls,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&rebuilt.report.observer_blind), strip(&blind));
 
     // Throttling is not "unreachable": the experiment was followed to its end, and the
     // stack reverted every fault it applied.

@@ -52,6 +52,8 @@ struct Context {
     exit_code: i32,
     complete: bool,
     degraded: Option<String>,
+    /// One line per blind interval of an observer (times from injection).
+    blind: Vec<String>,
     reason: String,
     stopped_in: Option<String>,
     origin: &'static str,
@@ -157,6 +159,10 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         exit_code: report.exit_code,
         complete: report.complete,
         degraded: report.measurement_degraded.clone(),
+        blind: super::blind::lines(
+            &report.observer_blind,
+            report.t_inject_unix_ms.unwrap_or(report.t0_unix_ms),
+        ),
         reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
         stopped_in: v.stopped_in.clone(),
         origin: v.origin_label,

@@ -401,7 +401,9 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
         events: report_events(events, t0),
         plan: None,
         measurement_degraded: None,
-        observer_blind: Vec::new(),
+        // Kept from the journal: a rebuilt report still says when its observers were
+        // blind (no breakdown to taint here: a rebuilt report has none).
+        observer_blind: super::blind::intervals(events, t_inject, last_event_ms.max(last_probe_ms), None, None),
         strategy: None,
     }
 }

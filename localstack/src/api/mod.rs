@@ -25,6 +25,7 @@ use http::{HeaderMap, Method, StatusCode};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::fis::Fis;
 use crate::quotas::Quotas;
 use crate::world::World;
@@ -79,10 +80,10 @@ impl IntoResponse for ApiResponse {
         if let Ok(v) = http::HeaderValue::from_str(self.content_type) {
             h.insert(http::header::CONTENT_TYPE, v);
         }
-        h.insert(
-            "x-amzn-requestid",
-            http::HeaderValue::from_static("00000000-0000-4000-8000-000000000000"),
-        );
+        // Every answer its own request id, as AWS's are (a UUID).
+        if let Ok(id) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            h.insert("x-amzn-requestid", id);
+        }
         if let Some(t) = self.error_type.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
             h.insert("x-amzn-errortype", t);
         }
@@ -123,9 +124,14 @@ pub async fn serve(listener: TcpListener, services: Regions, shutdown: Cancellat
         .iter()
         .map(|_| Arc::new(Quotas::new(config.as_ref())))
         .collect();
+    // One caller for the whole endpoint: its permissions and its token's expiry.
+    let access = Arc::new(Access::new(
+        services.first().and_then(|s| s.world.stack.access.as_ref()),
+    ));
     let state = Endpoint {
         regions: services,
         quotas,
+        access,
     };
     let app = axum::Router::new()
         .fallback(handle)
@@ -141,6 +147,7 @@ pub async fn serve(listener: TcpListener, services: Regions, shutdown: Cancellat
 struct Endpoint {
     regions: Regions,
     quotas: Vec<Arc<Quotas>>,
+    access: Arc<Access>,
 }
 
 async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
@@ -219,6 +226,11 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
     };
     if let Some(name) = service.as_deref() {
         if let Some(op) = operation(name, &req) {
+            // AWS authenticates and authorizes a call before it counts against a quota.
+            if let Some(refusal) = endpoint.access.check(name, &op) {
+                let (code, message) = crate::access::error(name, &services.world.stack.account_id, &refusal);
+                return service_error(name, StatusCode::FORBIDDEN, code, &message);
+            }
             if let Err(t) = quotas.take(name, &op) {
                 tracing::debug!(%t, "throttled");
                 return throttled(name);
@@ -317,27 +329,37 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
 }
 
 /// A throttled request's answer in the error shape of `service`'s protocol.
-fn throttled(service: &str) -> ApiResponse {
-    const MESSAGE: &str = "Rate exceeded";
+/// An error answered in `service`'s protocol: FIS's restJson1, Route 53's REST-XML
+/// `ErrorResponse` (type `Sender`), the others' query-protocol XML.
+fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -> ApiResponse {
     match service {
-        "fis" => query::json_error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", MESSAGE),
+        "fis" => query::json_error(status, code, message),
         "route53" => {
             let mut x = xml::Xml::new();
             x.elem_ns("ErrorResponse", route53::NS, |x| {
                 x.elem("Error", |x| {
                     x.text("Type", "Sender");
-                    x.text("Code", "Throttling");
-                    x.text("Message", MESSAGE);
+                    x.text("Code", code);
+                    x.text("Message", message);
                 });
                 x.text("RequestId", uuid::Uuid::new_v4().to_string());
             });
             ApiResponse {
-                status: StatusCode::BAD_REQUEST,
+                status,
                 content_type: "text/xml",
                 error_type: None,
                 body: x.into_bytes(),
             }
         }
+        name => query::error_response(name, &query::QueryError::new(status, code, message.to_string())),
+    }
+}
+
+fn throttled(service: &str) -> ApiResponse {
+    const MESSAGE: &str = "Rate exceeded";
+    match service {
+        "fis" => query::json_error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", MESSAGE),
+        "route53" => service_error("route53", StatusCode::BAD_REQUEST, "Throttling", MESSAGE),
         "ec2" => query::error_response(
             "ec2",
             &query::QueryError::new(

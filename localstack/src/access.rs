@@ -1,0 +1,174 @@
+//! Access the stack refuses on purpose (`access:`): IAM actions it answers with AWS's
+//! access-denied error, and credentials that expire a set time after the stack starts,
+//! in each service's error shape. A test sees exactly what a user sees when the harness's
+//! role lacks a permission or its session token runs out mid-drill.
+//!
+//! Error codes and statuses are AWS's: EC2 `UnauthorizedOperation`, FIS
+//! `AccessDeniedException`, the other services `AccessDenied`, all HTTP 403, with the
+//! message naming the IAM action as IAM's "is not authorized to perform" does; an expired
+//! session token is `ExpiredToken` (FIS `ExpiredTokenException`), HTTP 403 ("The security
+//! token included in the request is expired", the common errors of the ELB, EC2 and RDS
+//! API references, e.g.
+//! <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/CommonErrors.html>).
+
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::stack::Dur;
+
+/// A stack file's `access:` section.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// IAM actions the caller lacks, `service:Operation` with the service's IAM prefix
+    /// (`elasticloadbalancing:DescribeTargetHealth`, `fis:StartExperiment`).
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// The caller's session token expires this long after the stack starts; every call
+    /// after that is refused as expired.
+    #[serde(default)]
+    pub credentials_expire_after: Option<Dur>,
+}
+
+/// Why a call is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The IAM action is denied: its name, `service:Operation`.
+    Denied(String),
+    /// The session token has expired.
+    Expired,
+}
+
+/// The stack's access rules, with the moment its credentials were issued.
+#[derive(Debug)]
+pub struct Access {
+    deny: Vec<String>,
+    expires_at: Option<Instant>,
+}
+
+impl Access {
+    /// The rules of `config` (none without one), the credentials issued now.
+    pub fn new(config: Option<&AccessConfig>) -> Access {
+        let now = Instant::now();
+        Access {
+            deny: config.map(|c| c.deny.clone()).unwrap_or_default(),
+            expires_at: config
+                .and_then(|c| c.credentials_expire_after.as_ref())
+                .map(|d| now + d.0),
+        }
+    }
+
+    /// Whether a call of `operation` on `service` (its signing name, which is also its IAM
+    /// prefix for every service the stack serves) is refused, and why; an expired token
+    /// is refused before any permission is looked at, as AWS authenticates first.
+    pub fn check(&self, service: &str, operation: &str) -> Option<Refusal> {
+        if self.expires_at.is_some_and(|t| Instant::now() >= t) {
+            return Some(Refusal::Expired);
+        }
+        let action = format!("{service}:{operation}");
+        self.deny.contains(&action).then_some(Refusal::Denied(action))
+    }
+}
+
+/// The code and message AWS answers a refused call of `service` with.
+pub fn error(service: &str, account_id: &str, refusal: &Refusal) -> (&'static str, String) {
+    match refusal {
+        Refusal::Denied(action) => {
+            let code = match service {
+                "ec2" => "UnauthorizedOperation",
+                "fis" => "AccessDeniedException",
+                _ => "AccessDenied",
+            };
+            let message = format!(
+                "User: arn:aws:iam::{account_id}:user/drdrill is not authorized to perform: {action} because no identity-based policy allows the {action} action"
+            );
+            (code, message)
+        }
+        Refusal::Expired => (
+            if service == "fis" {
+                "ExpiredTokenException"
+            } else {
+                "ExpiredToken"
+            },
+            "The security token included in the request is expired".to_string(),
+        ),
+    }
+}
+
+/// Checks the section: every denied action is `service:Operation` for a service the
+/// stack serves. Returns the key and what is wrong.
+pub fn validate(config: &AccessConfig) -> Result<(), (String, String)> {
+    for (i, action) in config.deny.iter().enumerate() {
+        let ok = action.split_once(':').is_some_and(|(service, op)| {
+            crate::quotas::SERVICES.contains(&service)
+                && !op.is_empty()
+                && op.chars().all(|c| c.is_ascii_alphanumeric())
+        });
+        if !ok {
+            return Err((
+                format!("access.deny[{i}]"),
+                format!(
+                    "{action:?} is not an IAM action `service:Operation` of a service the stack serves ({})",
+                    crate::quotas::SERVICES.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A denied action is refused with the service's code naming the action; others pass;
+    /// an expired token is refused before permissions are looked at.
+    #[test]
+    fn denies_named_actions_and_expired_tokens() {
+        let config = AccessConfig {
+            deny: vec!["elasticloadbalancing:DescribeTargetHealth".into()],
+            credentials_expire_after: None,
+        };
+        let a = Access::new(Some(&config));
+        let r = a.check("elasticloadbalancing", "DescribeTargetHealth").expect("denied");
+        let (code, message) = error("elasticloadbalancing", "123456789012", &r);
+        assert_eq!(code, "AccessDenied");
+        assert!(message.contains("not authorized to perform: elasticloadbalancing:DescribeTargetHealth"));
+        assert_eq!(a.check("elasticloadbalancing", "DescribeLoadBalancers"), None);
+        assert_eq!(a.check("ec2", "DescribeTargetHealth"), None);
+        assert_eq!(error("ec2", "1", &r).0, "UnauthorizedOperation");
+        assert_eq!(error("fis", "1", &r).0, "AccessDeniedException");
+
+        let expired = AccessConfig {
+            deny: config.deny.clone(),
+            credentials_expire_after: Some(Dur(Duration::ZERO)),
+        };
+        let a = Access::new(Some(&expired));
+        assert_eq!(
+            a.check("elasticloadbalancing", "DescribeTargetHealth"),
+            Some(Refusal::Expired)
+        );
+        assert_eq!(a.check("sts", "GetCallerIdentity"), Some(Refusal::Expired));
+        assert_eq!(error("fis", "1", &Refusal::Expired).0, "ExpiredTokenException");
+        assert_eq!(Access::new(None).check("fis", "StartExperiment"), None);
+    }
+
+    /// Actions must be `service:Operation` of a served service; the key names the entry.
+    #[test]
+    fn validation_names_the_bad_entry() {
+        let bad = AccessConfig {
+            deny: vec!["fis:StartExperiment".into(), "iam:PassRole".into()],
+            credentials_expire_after: None,
+        };
+        let (key, message) = validate(&bad).expect_err("iam is not served");
+        assert_eq!(key, "access.deny[1]");
+        assert!(message.contains("\"iam:PassRole\""), "{message}");
+        let bad = AccessConfig {
+            deny: vec!["DescribeInstances".into()],
+            credentials_expire_after: None,
+        };
+        assert_eq!(validate(&bad).expect_err("no service").0, "access.deny[0]");
+    }
+}
