@@ -14,7 +14,7 @@ use aws_sdk_fis::types::{ExperimentSummary, ExperimentTemplateSummary};
 use crate::aws::{describe_error, Clients};
 use crate::fault::{self, RUN_TAG};
 use crate::observe::is_final;
-use crate::scenario::Target;
+use crate::scenario::{Cadence, Target};
 
 /// The tag with the scenario's name on every experiment drdrill starts.
 pub const SCENARIO_TAG: &str = "drdrill:scenario";
@@ -140,13 +140,14 @@ pub async fn stop_leftovers(
     clients: &Clients,
     leftovers: &[Leftover],
     timeout: Duration,
+    cadence: &Cadence,
     say: &mut dyn FnMut(String),
 ) -> Result<Vec<(Leftover, String)>, CleanupError> {
     let mut stopped = Vec::new();
     let mut failed = Vec::new();
     for l in leftovers {
         say(format!("stopping {l}"));
-        match fault::stop_and_wait(clients, &l.id, timeout).await {
+        match fault::stop_and_wait(clients, &l.id, timeout, cadence).await {
             Ok(status) => {
                 say(format!("experiment {} is {status}", l.id));
                 stopped.push((l.clone(), status));
@@ -209,7 +210,14 @@ pub async fn cleanup(target: &Target, say: &mut dyn FnMut(String)) -> Result<Cle
     if leftovers.is_empty() {
         say("no drdrill experiment is running".to_string());
     }
-    let stopped = stop_leftovers(&clients, &leftovers, fault::STOP_TIMEOUT, say).await;
+    let stopped = stop_leftovers(
+        &clients,
+        &leftovers,
+        fault::STOP_TIMEOUT,
+        &Cadence::for_target(target, None),
+        say,
+    )
+    .await;
     let templates = delete_leftover_templates(&clients, say).await;
     connected.close().await;
     Ok(CleanupSummary {

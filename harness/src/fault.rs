@@ -271,42 +271,64 @@ pub async fn start(clients: &Clients, template_id: &str, run_id: &str, scenario:
 }
 
 /// Stops an experiment and waits (up to `timeout`) until FIS says it has ended.
+///
+/// Calls are paced like the FIS observer's (`cadence.fis` apart), and while FIS throttles
+/// or fails the wait doubles up to `cadence.max_backoff` (bounded by what is left of
+/// `timeout`), so stopping a drill does not itself exhaust the account's FIS budget; the
+/// last failure of either call is named when the experiment does not end in time. Every
+/// call is in `aws-calls.jsonl` like any other.
 pub async fn stop_and_wait(
     clients: &Clients,
     experiment_id: &str,
     timeout: std::time::Duration,
+    cadence: &crate::scenario::Cadence,
 ) -> Result<String, FaultError> {
     const CALL: &str = "StopExperiment";
     let deadline = tokio::time::Instant::now() + timeout;
-    let bounded = || CALL_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+    let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
+    let bounded = || CALL_TIMEOUT.min(left());
     let mut stop_sent = false;
     let mut last_error = String::from("no answer");
+    let mut wait = cadence.fis;
     loop {
+        let mut failed = false;
         if !stop_sent {
             match tokio::time::timeout(bounded(), clients.fis.stop_experiment().id(experiment_id).send()).await {
                 Ok(Ok(_)) => stop_sent = true,
                 Ok(Err(e)) => {
                     last_error = describe_error(&e);
+                    failed = true;
                     tracing::warn!(error = %last_error, "StopExperiment failed; retrying");
                 }
-                Err(_) => last_error = format!("no answer within {CALL_TIMEOUT:?}"),
+                Err(_) => {
+                    last_error = format!("StopExperiment: no answer within {CALL_TIMEOUT:?}");
+                    failed = true;
+                }
             }
         }
-        let got = tokio::time::timeout(bounded(), clients.fis.get_experiment().id(experiment_id).send()).await;
-        if let Ok(Ok(out)) = got {
-            let status = out
-                .experiment()
-                .and_then(|e| e.state())
-                .and_then(|s| s.status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            if crate::observe::is_final(&status) {
-                return Ok(status);
+        match tokio::time::timeout(bounded(), clients.fis.get_experiment().id(experiment_id).send()).await {
+            Ok(Ok(out)) => {
+                let status = out
+                    .experiment()
+                    .and_then(|e| e.state())
+                    .and_then(|s| s.status())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                if crate::observe::is_final(&status) {
+                    return Ok(status);
+                }
             }
+            Ok(Err(e)) => {
+                failed = true;
+                if stop_sent {
+                    last_error = describe_error(&e);
+                }
+            }
+            Err(_) => failed = true,
         }
         if tokio::time::Instant::now() >= deadline {
             let why = if stop_sent {
-                "FIS accepted the stop but the experiment has not ended".to_string()
+                format!("FIS accepted the stop but the experiment has not ended; last error: {last_error}")
             } else {
                 format!("last error: {last_error}")
             };
@@ -315,7 +337,12 @@ pub async fn stop_and_wait(
                 format!("experiment {experiment_id} did not stop within {timeout:?} ({why})"),
             ));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        wait = if failed {
+            (wait * 2).min(cadence.max_backoff.max(cadence.fis))
+        } else {
+            cadence.fis
+        };
+        tokio::time::sleep(wait.min(left())).await;
     }
 }
 

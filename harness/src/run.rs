@@ -906,7 +906,7 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
                 reason: ctx.interrupt.reason().unwrap_or_else(|| "run ended early".into()),
             });
             ctx.progress.line(&format!("stopping experiment {}", exp.id));
-            match fault::stop_and_wait(clients, &exp.id, fault::STOP_TIMEOUT).await {
+            match fault::stop_and_wait(clients, &exp.id, fault::STOP_TIMEOUT, &cadence(ctx)).await {
                 Ok(status) => {
                     ctx.journal.record(EventKind::ExperimentState {
                         status: status.clone(),

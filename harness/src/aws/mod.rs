@@ -31,7 +31,10 @@ pub struct Clients {
 }
 
 impl Clients {
-    fn from_conf(conf: &aws_config::SdkConfig) -> Clients {
+    /// Clients of every service drdrill calls, built from one SDK configuration (its
+    /// endpoint, region, credentials and retry policy), all recording into a new
+    /// [`CallLog`].
+    pub fn from_conf(conf: &aws_config::SdkConfig) -> Clients {
         let calls = CallLog::default();
         // Each client records its calls under its IAM service prefix.
         macro_rules! client {
