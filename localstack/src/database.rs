@@ -75,6 +75,10 @@ pub struct DbCluster {
     role: DbRole,
     shipping: bool,
     outbox: VecDeque<Pending>,
+    /// How long the writer may be cut off before the cluster fails over by itself.
+    auto_failover_after: Duration,
+    /// Since when the current writer has been cut off (`None` while reachable).
+    writer_cut_since: Option<Instant>,
 }
 
 impl DbCluster {
@@ -107,7 +111,24 @@ impl DbCluster {
             role: db.role,
             shipping: false,
             outbox: VecDeque::new(),
+            auto_failover_after: db.auto_failover_after.0,
+            writer_cut_since: None,
         }
+    }
+
+    /// Whether the cluster fails over by itself now: its writer has been cut off for
+    /// `auto_failover_after`, no outage is under way, and a standby is reachable to take
+    /// over (as Aurora promotes a reader when it loses the writer). Tracks since when the
+    /// writer has been cut off; call it on every tick.
+    pub fn auto_failover_due(&mut self, now: Instant, blocked: &dyn Fn(&str) -> bool) -> bool {
+        if !blocked(&self.writer().subnet) {
+            self.writer_cut_since = None;
+            return false;
+        }
+        let since = *self.writer_cut_since.get_or_insert(now);
+        self.outage.is_none()
+            && now.saturating_duration_since(since) >= self.auto_failover_after
+            && self.standby_reachable(now, blocked).is_some()
     }
 
     /// Keeps every acknowledged write for cross-region shipping ([`DbCluster::take_shippable`]).
@@ -422,6 +443,31 @@ mod tests {
         c.tick(t + Duration::from_secs(2), &cut);
         let (_, _, lost) = c.failover(t + Duration::from_secs(2));
         assert_eq!(lost, vec!["w1".to_string()]);
+    }
+
+    /// The cluster fails over by itself once its writer has been cut off for
+    /// `auto_failover_after` (20 s by default), not before, and not when the standby is
+    /// cut off too; a cut that heals in time resets the clock.
+    #[test]
+    fn cut_off_writer_fails_over_by_itself_after_the_detection_time() {
+        let mut c = cluster("multi-az");
+        let after = Duration::from_secs(20);
+        let t = Instant::now();
+        let (writer, standby) = (c.writer().subnet.clone(), "subnet-db-1b".to_string());
+        let writer_cut = |s: &str| s == writer;
+        assert!(!c.auto_failover_due(t, &writer_cut), "the cut starts the clock");
+        assert!(!c.auto_failover_due(t + after - Duration::from_millis(1), &writer_cut));
+        // Healed before the detection time: the clock starts again at the next cut.
+        assert!(!c.auto_failover_due(t + after - Duration::from_millis(1), OPEN));
+        assert!(!c.auto_failover_due(t + after, &writer_cut));
+        assert!(!c.auto_failover_due(t + after * 2 - Duration::from_millis(1), &writer_cut));
+        let both_cut = |s: &str| s == writer || s == standby;
+        assert!(!c.auto_failover_due(t + after * 2, &both_cut), "no reachable standby");
+        assert!(c.auto_failover_due(t + after * 2, &writer_cut));
+        let (from, to, _) = c.failover(t + after * 2);
+        assert_eq!((from.as_str(), to.as_str()), ("drill-db-1", "drill-db-2"));
+        // The new writer is reachable: nothing more is due, even while the old one is cut.
+        assert!(!c.auto_failover_due(t + after * 4, &writer_cut));
     }
 
     /// A cut-off writer makes requests wait (unreachable), not fail fast.

@@ -521,6 +521,20 @@ pub struct Database {
     pub failover_duration: Dur,
     /// How long the node is unavailable while it reboots.
     pub reboot_duration: Dur,
+    /// How long the writer must stay unreachable (its subnet cut off) before the cluster
+    /// fails over to its standby by itself, as Aurora and RDS Multi-AZ do on losing the
+    /// writer's AZ without anyone asking (detection; the failover then takes
+    /// `failover_duration`). Default 20 s: with a failover of a few seconds that is
+    /// AWS's "service is typically restored in less than 60 seconds, and often less
+    /// than 30 seconds" (Aurora User Guide, "Fault tolerance for an Aurora DB cluster",
+    /// <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html>).
+    /// Only a cluster with a standby fails over.
+    #[serde(default = "default_auto_failover_after")]
+    pub auto_failover_after: Dur,
+}
+
+fn default_auto_failover_after() -> Dur {
+    Dur(Duration::from_secs(20))
 }
 
 /// One database node.

@@ -819,13 +819,24 @@ impl World {
         self.after_change(st);
     }
 
-    /// Advances database time; called by the ticker.
+    /// Advances database time; called by the ticker. Fails the database over by itself
+    /// when its writer has been cut off long enough ([`DbCluster::auto_failover_due`]).
     pub fn tick(&self) {
         let mut st = self.lock();
+        let now = Instant::now();
         let State { db, blocked, .. } = &mut *st;
         let is_blocked = |s: &str| cut(blocked, s);
-        let ended: Option<Outage> = db.tick(Instant::now(), &is_blocked);
-        if ended.is_some() {
+        let ended: Option<Outage> = db.tick(now, &is_blocked);
+        let automatic = db.auto_failover_due(now, &is_blocked).then(|| db.failover(now));
+        if let Some((from, to, lost)) = automatic {
+            self.truth.record(Truth::DbFailover {
+                cluster: st.db.cluster.clone(),
+                from,
+                to,
+                lost_write_ids: lost,
+            });
+            self.after_change(st);
+        } else if ended.is_some() {
             self.after_change(st);
         }
     }

@@ -288,3 +288,58 @@ async fn single_node_failover_restarts_without_loss() {
     let missing = read_back(&env, &acked).await;
     assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
 }
+
+/// Aurora-like automatic failover: with the writer's subnet cut off and no failover
+/// asked for, the cluster promotes its standby once the writer has been unreachable for
+/// `auto_failover_after` (1 s here), not before; writes through the load balancer are
+/// acknowledged again by the new writer while the cut lasts, and every acknowledged
+/// write reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_writer_fails_over_by_itself() {
+    let detection = Duration::from_secs(1);
+    let mut stack =
+        drdrill_localstack::Stack::load(&common::shipped_stack("multi-az")).unwrap_or_else(|e| panic!("{e}"));
+    stack.database.auto_failover_after = drdrill_localstack::stack::Dur(detection);
+    let env = Env::start_stack(stack).await;
+    env.wait_all_healthy().await;
+    let writer = Writer::start(env.lb(), "auto");
+    wait_until(Duration::from_secs(5), "writes are acknowledged", || async {
+        writer.acked().len() >= 20
+    })
+    .await;
+    let cut = vec!["subnet-db-1a".to_string()];
+    let t_cut = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    env.ls.world.block_subnets(&cut);
+    let failover = common::wait_for(Duration::from_secs(10), "the automatic failover", || async {
+        env.truth_of("db_failover").await.first().cloned()
+    })
+    .await;
+    assert_eq!(str_of(&failover, "from"), "drill-db-1");
+    assert_eq!(str_of(&failover, "to"), "drill-db-2");
+    assert_eq!(
+        failover["lost_write_ids"],
+        json!([]),
+        "a synchronous standby loses nothing"
+    );
+    let t_failover = t_ms(&failover);
+    assert!(
+        t_failover - t_cut >= detection.as_millis() as i64,
+        "failed over {} ms after the cut, before the detection time",
+        t_failover - t_cut
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "writes are acknowledged again, by the new writer, while the old one is still cut off",
+        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
+    )
+    .await;
+    assert!(env.ls.world.is_blocked("subnet-db-1a"), "the cut still holds");
+    env.ls.world.unblock_subnets(&cut);
+    let (acked, _) = writer.finish().await;
+    let missing = read_back(&env, &acked).await;
+    assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
+    assert_eq!(env.truth_of("db_failover").await.len(), 1, "one failover only");
+}
