@@ -788,26 +788,26 @@ impl World {
     /// Fails the database over to its standby; records the lost writes.
     pub fn db_failover(&self) {
         let mut st = self.lock();
-        let (from, to, lost) = st.db.failover(Instant::now());
+        let failover = st.db.failover(Instant::now());
+        self.record_failover(&st.db.cluster, failover);
+        self.after_change(st);
+    }
+
+    /// Records a failover `(old writer, new writer, lost write ids)` in the ground truth.
+    fn record_failover(&self, cluster: &str, (from, to, lost): (String, String, Vec<String>)) {
         self.truth.record(Truth::DbFailover {
-            cluster: st.db.cluster.clone(),
+            cluster: cluster.to_string(),
             from,
             to,
             lost_write_ids: lost,
         });
-        self.after_change(st);
     }
 
     /// Reboots a database node (see [`DbCluster::reboot`]).
     pub fn db_reboot(&self, node: &str, force_failover: bool) {
         let mut st = self.lock();
-        if let Some((from, to, lost)) = st.db.reboot(node, force_failover, Instant::now()) {
-            self.truth.record(Truth::DbFailover {
-                cluster: st.db.cluster.clone(),
-                from,
-                to,
-                lost_write_ids: lost,
-            });
+        if let Some(failover) = st.db.reboot(node, force_failover, Instant::now()) {
+            self.record_failover(&st.db.cluster, failover);
         }
         self.after_change(st);
     }
@@ -828,13 +828,8 @@ impl World {
         let is_blocked = |s: &str| cut(blocked, s);
         let ended: Option<Outage> = db.tick(now, &is_blocked);
         let automatic = db.auto_failover_due(now, &is_blocked).then(|| db.failover(now));
-        if let Some((from, to, lost)) = automatic {
-            self.truth.record(Truth::DbFailover {
-                cluster: st.db.cluster.clone(),
-                from,
-                to,
-                lost_write_ids: lost,
-            });
+        if let Some(failover) = automatic {
+            self.record_failover(&st.db.cluster, failover);
             self.after_change(st);
         } else if ended.is_some() {
             self.after_change(st);
