@@ -655,14 +655,24 @@ async fn ec2_operations_through_the_sdk() {
         Some(&InstanceStateName::Stopping)
     );
     assert_eq!(change.current_state().and_then(|s| s.code()), Some(64));
+    // The instance's state name, as DescribeInstances gives it.
+    let state_of = |id: &'static str| {
+        let ec2 = ec2.clone();
+        async move {
+            let out = ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .expect("describe");
+            out.reservations()[0].instances()[0]
+                .state()
+                .and_then(|s| s.name())
+                .cloned()
+        }
+    };
     wait_until(Duration::from_secs(10), "the stopping instance is stopped", || async {
-        let out = ec2
-            .describe_instances()
-            .instance_ids("i-app1a1")
-            .send()
-            .await
-            .expect("after stop");
-        out.reservations()[0].instances()[0].state().and_then(|s| s.name()) == Some(&InstanceStateName::Stopped)
+        state_of("i-app1a1").await == Some(InstanceStateName::Stopped)
     })
     .await;
     let out = ec2
@@ -694,13 +704,7 @@ async fn ec2_operations_through_the_sdk() {
         Some(&InstanceStateName::Pending)
     );
     wait_until(Duration::from_secs(10), "the started instance is running", || async {
-        let out = ec2
-            .describe_instances()
-            .instance_ids("i-app1a1")
-            .send()
-            .await
-            .expect("describe");
-        out.reservations()[0].instances()[0].state().and_then(|s| s.name()) == Some(&InstanceStateName::Running)
+        state_of("i-app1a1").await == Some(InstanceStateName::Running)
     })
     .await;
     wait_until(

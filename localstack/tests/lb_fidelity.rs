@@ -316,36 +316,18 @@ async fn short_fault_durations_need_the_named_speedup() {
     let stack = Stack::parse(&path, &strict).expect("stack");
     assert_eq!(stack.speedups_on(), ["sub_second_health_checks"]);
     let env = Env::start_stack(stack).await;
-    let e = env
-        .fis
-        .create_experiment_template()
-        .client_token("t1")
-        .role_arn(common::ROLE)
-        .description("too short")
-        .targets(
-            "Subs",
-            aws_sdk_fis::types::CreateExperimentTemplateTargetInput::builder()
-                .resource_type("aws:ec2:subnet")
-                .resource_tags("Tier", "app")
-                .selection_mode("ALL")
-                .build()
-                .expect("target"),
-        )
-        .actions(
-            "Cut",
-            aws_sdk_fis::types::CreateExperimentTemplateActionInput::builder()
-                .action_id("aws:network:disrupt-connectivity")
-                .parameters("duration", "PT5S")
-                .targets("Subnets", "Subs")
-                .build()
-                .expect("action"),
-        )
-        .stop_conditions(
-            aws_sdk_fis::types::CreateExperimentTemplateStopConditionInput::builder()
-                .source("none")
-                .build()
-                .expect("stop condition"),
-        )
+    let cut_for = |duration: &str| {
+        serde_json::json!({
+            "description": format!("a cut of {duration}"),
+            "targets": {"Subs": {"resourceType": "aws:ec2:subnet", "resourceTags": {"Tier": "app"}, "selectionMode": "ALL"}},
+            "actions": {"Cut": {
+                "actionId": "aws:network:disrupt-connectivity",
+                "parameters": {"duration": duration},
+                "targets": {"Subnets": "Subs"}
+            }}
+        })
+    };
+    let e = common::template_request(&env.fis, &cut_for("PT5S"))
         .send()
         .await
         .expect_err("PT5S is below AWS's minimum");
@@ -356,38 +338,7 @@ async fn short_fault_durations_need_the_named_speedup() {
         "{msg}"
     );
     assert!(e.into_service_error().is_validation_exception());
-    let ok = env
-        .fis
-        .create_experiment_template()
-        .client_token("t2")
-        .role_arn(common::ROLE)
-        .description("a minute")
-        .targets(
-            "Subs",
-            aws_sdk_fis::types::CreateExperimentTemplateTargetInput::builder()
-                .resource_type("aws:ec2:subnet")
-                .resource_tags("Tier", "app")
-                .selection_mode("ALL")
-                .build()
-                .expect("target"),
-        )
-        .actions(
-            "Cut",
-            aws_sdk_fis::types::CreateExperimentTemplateActionInput::builder()
-                .action_id("aws:network:disrupt-connectivity")
-                .parameters("duration", "PT1M")
-                .targets("Subnets", "Subs")
-                .build()
-                .expect("action"),
-        )
-        .stop_conditions(
-            aws_sdk_fis::types::CreateExperimentTemplateStopConditionInput::builder()
-                .source("none")
-                .build()
-                .expect("stop condition"),
-        )
-        .send()
-        .await;
+    let ok = common::template_request(&env.fis, &cut_for("PT1M")).send().await;
     assert!(ok.is_ok(), "{ok:?}");
     env.ls.shutdown().await;
 }

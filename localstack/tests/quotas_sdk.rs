@@ -6,13 +6,10 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
 use aws_config::retry::RetryConfig;
-use aws_config::BehaviorVersion;
 use aws_sdk_fis::error::{ProvideErrorMetadata, SdkError};
 use common::test_stack;
-use drdrill_localstack::{LocalStack, Options, Stack};
+use drdrill_localstack::{LocalStack, Stack};
 
 /// Tight buckets (capacity 1, refilled once a day) for one operation group of every service.
 const QUOTAS: &str = r#"
@@ -31,15 +28,8 @@ async fn start() -> (LocalStack, aws_config::SdkConfig) {
     let path = test_stack("route53");
     let text = std::fs::read_to_string(&path).expect("stack file") + QUOTAS;
     let stack = Stack::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-    let opts = Options {
-        endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-    };
-    let ls = LocalStack::start(stack, opts).await.expect("local stack starts");
-    let creds = aws_credential_types::Credentials::from_keys("AKIDDRDRILLTEST", "drdrill-test-secret", None);
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(ls.endpoint_url())
-        .credentials_provider(creds)
+    let ls = common::Env::start_stack(stack).await.ls;
+    let conf = common::sdk_loader(&ls)
         .retry_config(RetryConfig::disabled())
         .load()
         .await;

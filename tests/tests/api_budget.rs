@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::workspace;
 
 use drdrill::report::blind::BlindInterval;
 use drdrill::verdict::Verdict;
@@ -24,18 +24,12 @@ quotas:
     - { service: fis, operations: GetExperiment, capacity: 3, refill_per_second: 0.25 }
 "#;
 
-fn workspace(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
 /// The throttled drill completes (pass, exit 0), reports its blind intervals and leaves
 /// nothing running.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_under_tight_quotas_completes_and_reports_its_blindness() {
     let dir = tempfile::tempdir().unwrap();
-    let stack = std::fs::read_to_string(workspace("localstack/stacks/multi-az.yaml")).unwrap() + TIGHT_QUOTAS;
-    let stack_path = dir.path().join("multi-az-tight.yaml");
-    std::fs::write(&stack_path, stack).unwrap();
+    let stack_path = common::multi_az_with(dir.path(), TIGHT_QUOTAS);
     let scenario = std::fs::read_to_string(workspace("scenarios/az-network-partition.yaml"))
         .unwrap()
         .replace("../localstack/stacks/multi-az.yaml", &stack_path.display().to_string())

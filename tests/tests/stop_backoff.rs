@@ -3,7 +3,8 @@
 //! throttled it backs off (each wait after a failed call at least double the one before,
 //! up to the cadence's `max_backoff`) instead of polling at its normal pace.
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Duration;
 
 use drdrill::scenario::Cadence;
@@ -16,19 +17,13 @@ quotas:
     - { service: fis, operations: GetExperiment, capacity: 1, refill_per_second: 0.5 }
 "#;
 
-fn workspace(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
-}
-
 /// Stops a running experiment under a GetExperiment quota far below the local cadence
 /// (10 calls/s): it ends `stopped`, throttled calls are in the call log, and the waits
 /// between failed calls grow as documented.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_under_throttling_backs_off_and_still_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let stack = std::fs::read_to_string(workspace("localstack/stacks/multi-az.yaml")).unwrap() + QUOTAS;
-    let stack_path = dir.path().join("multi-az-throttled.yaml");
-    std::fs::write(&stack_path, stack).unwrap();
+    let stack_path = common::multi_az_with(dir.path(), QUOTAS);
     let stack = drdrill_localstack::Stack::load(&stack_path).unwrap_or_else(|e| panic!("{e}"));
     let local = drdrill_localstack::LocalStack::start(
         stack,
@@ -49,9 +44,10 @@ async fn stopping_under_throttling_backs_off_and_still_stops() {
         .await;
     let clients = drdrill::aws::Clients::from_conf(&conf);
     // A long partition, so that it is still running when the stop comes.
-    let template: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(workspace("scenarios/fis/az-long-partition.json")).unwrap())
-            .unwrap();
+    let template: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::workspace("scenarios/fis/az-long-partition.json")).unwrap(),
+    )
+    .unwrap();
     let template_id = drdrill::fault::create_template(&clients, &template, "stop-backoff")
         .await
         .expect("template");

@@ -435,8 +435,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// back.
 const TOKEN_PREFIX: &str = "drdrill-page-";
 
-/// One page of `items` as EC2 pages them: `MaxResults` items (when given; its range is
-/// checked with the other limits) from the offset `NextToken` names, and the token of
+/// One page of `items` as EC2 pages them: `MaxResults` items (when given) from the offset `NextToken` names, and the token of
 /// the next page when more remain (none on the last page). A token this stack did not
 /// hand out is `InvalidParameterValue`, as EC2 answers a malformed token.
 fn page<T>(items: Vec<T>, p: &Params) -> Result<(Vec<T>, Option<String>), QueryError> {
@@ -453,15 +452,11 @@ fn page<T>(items: Vec<T>, p: &Params) -> Result<(Vec<T>, Option<String>), QueryE
                 )
             })?,
     };
-    let size = match p.get("MaxResults") {
-        None => usize::MAX,
-        Some(n) => n.parse::<usize>().map_err(|_| {
-            QueryError::bad(
-                "InvalidParameterValue",
-                format!("Invalid value '{}' for maxResults", shorten(n)),
-            )
-        })?,
-    };
+    // MaxResults is an integer in range by now (`check_integer_params`, before dispatch).
+    let size = p
+        .get("MaxResults")
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
     let total = items.len();
     let end = start.saturating_add(size).min(total);
     let next = (end < total).then(|| format!("{TOKEN_PREFIX}{end}"));

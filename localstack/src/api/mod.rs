@@ -356,23 +356,16 @@ fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -
 }
 
 fn throttled(service: &str) -> ApiResponse {
-    const MESSAGE: &str = "Rate exceeded";
-    match service {
-        "fis" => query::json_error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", MESSAGE),
-        "route53" => service_error("route53", StatusCode::BAD_REQUEST, "Throttling", MESSAGE),
-        "ec2" => query::error_response(
-            "ec2",
-            &query::QueryError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "RequestLimitExceeded",
-                "Request limit exceeded.",
-            ),
+    let (status, code, message) = match service {
+        "fis" => (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"),
+        "ec2" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
         ),
-        name => query::error_response(
-            name,
-            &query::QueryError::new(StatusCode::BAD_REQUEST, "Throttling", MESSAGE),
-        ),
-    }
+        _ => (StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
+    };
+    service_error(service, status, code, message)
 }
 
 fn health() -> ApiResponse {

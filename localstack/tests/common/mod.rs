@@ -63,13 +63,7 @@ impl Env {
             endpoint: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         };
         let ls = LocalStack::start(stack, opts).await.expect("local stack starts");
-        let creds = aws_credential_types::Credentials::from_keys("AKIDDRDRILLTEST", "drdrill-test-secret", None);
-        let conf = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(ls.endpoint_url())
-            .credentials_provider(creds)
-            .load()
-            .await;
+        let conf = sdk_loader(&ls).load().await;
         let fis = aws_sdk_fis::Client::new(&conf);
         Env {
             ls,
@@ -277,6 +271,16 @@ impl Env {
         })
         .await
     }
+}
+
+/// The SDK's configuration for `ls`: its endpoint, us-east-1 and static test
+/// credentials (a test may change more, e.g. retries, before loading it).
+pub fn sdk_loader(ls: &LocalStack) -> aws_config::ConfigLoader {
+    let creds = aws_credential_types::Credentials::from_keys("AKIDDRDRILLTEST", "drdrill-test-secret", None);
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(ls.endpoint_url())
+        .credentials_provider(creds)
 }
 
 /// A plain-HTTP client with a total request timeout that keeps no idle connections (so a
