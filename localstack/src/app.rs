@@ -2,11 +2,15 @@
 //! contract (`GET /health`, `PUT /items/{id}`, `GET /items/{id}`), each answer carrying
 //! `served-by: instance-id/az/region`.
 //!
-//! A stopped instance closes its listener and every connection (clients see refusals);
-//! a black-holed one keeps accepting but never answers (clients see hangs).
+//! A stopped instance closes its listener and every connection (clients see refusals).
+//! Across a network cut ([`crate::network`]) requests and answers are dropped: the
+//! instance keeps accepting, but a request from a peer the cut denies reaches it only at
+//! TCP's first retransmission after the cut ends, and so does its answer (clients see
+//! hangs). Peers are told apart by their source address ([`World::peer_of`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::database::DbError;
+use crate::network::{Peer, RTO_INITIAL, RTO_MIN};
 use crate::world::World;
 
 /// Largest item body accepted.
@@ -54,10 +59,15 @@ pub fn spawn(world: Arc<World>, id: String, subnet: String, listener: TcpListene
             };
             let ctx = ctx.clone();
             let token = token.clone();
+            let peer = stream.peer_addr().map_or(Peer::Outside, |a| ctx.world.peer_of(a.ip()));
+            let conn = Arc::new(Conn {
+                peer,
+                fresh: AtomicBool::new(true),
+            });
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
-                    let ctx = ctx.clone();
-                    async move { Ok::<_, Infallible>(ctx.handle(req).await) }
+                    let (ctx, conn) = (ctx.clone(), conn.clone());
+                    async move { Ok::<_, Infallible>(ctx.handle(&conn, req).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
                 tokio::select! {
@@ -69,6 +79,13 @@ pub fn spawn(world: Arc<World>, id: String, subnet: String, listener: TcpListene
     });
 }
 
+/// One accepted connection: who is on the other end, and whether it has carried a request
+/// yet (a new connection's first segments retransmit on TCP's initial 1 s timeout).
+struct Conn {
+    peer: Peer,
+    fresh: AtomicBool,
+}
+
 struct Ctx {
     world: Arc<World>,
     subnet: String,
@@ -76,11 +93,16 @@ struct Ctx {
 }
 
 impl Ctx {
-    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        // A black-holed subnet neither answers nor lets answers out.
-        self.world.wait_reachable(&self.subnet).await;
+    async fn handle(&self, conn: &Conn, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        // A cut drops the request on its way in and the answer on its way out.
+        let rto = if conn.fresh.swap(false, Ordering::Relaxed) {
+            RTO_INITIAL
+        } else {
+            RTO_MIN
+        };
+        self.world.deliver(&conn.peer, &self.subnet, rto).await;
         let resp = self.route(req).await;
-        self.world.wait_reachable(&self.subnet).await;
+        self.world.deliver(&conn.peer, &self.subnet, RTO_MIN).await;
         resp
     }
 
@@ -103,12 +125,12 @@ impl Ctx {
                 let Ok(body) = String::from_utf8(body.to_vec()) else {
                     return self.reply(StatusCode::BAD_REQUEST, "body must be UTF-8");
                 };
-                match self.world.db_write(&id, &body).await {
+                match self.world.db_write(&self.subnet, &id, &body).await {
                     Ok(()) => self.reply(StatusCode::CREATED, "stored"),
                     Err(e) => self.db_error(e),
                 }
             }
-            Method::GET => match self.world.db_read(&id).await {
+            Method::GET => match self.world.db_read(&self.subnet, &id).await {
                 Ok(Some(body)) => self.reply(StatusCode::OK, body),
                 Ok(None) => self.reply(StatusCode::NOT_FOUND, "no such item"),
                 Err(e) => self.db_error(e),

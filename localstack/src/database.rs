@@ -44,6 +44,23 @@ pub enum Outage {
     Absent,
 }
 
+/// What the network lets through, as one database call sees it (see [`crate::network`]).
+pub struct Reach<'a> {
+    /// Whether the caller reaches a node in this subnet: the app instance for reads and
+    /// writes, AWS's control plane (outside the VPC) for failovers and availability.
+    pub caller: &'a dyn Fn(&str) -> bool,
+    /// Whether a node in the first subnet reaches one in the second (replication).
+    pub between: &'a dyn Fn(&str, &str) -> bool,
+}
+
+impl Reach<'static> {
+    /// Nothing is cut.
+    pub const OPEN: Reach<'static> = Reach {
+        caller: &|_| true,
+        between: &|_, _| true,
+    };
+}
+
 /// Why a write or read did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbError {
@@ -120,15 +137,15 @@ impl DbCluster {
     /// `auto_failover_after`, no outage is under way, and a standby is reachable to take
     /// over (as Aurora promotes a reader when it loses the writer). Tracks since when the
     /// writer has been cut off; call it on every tick.
-    pub fn auto_failover_due(&mut self, now: Instant, blocked: &dyn Fn(&str) -> bool) -> bool {
-        if !blocked(&self.writer().subnet) {
+    pub fn auto_failover_due(&mut self, now: Instant, net: &Reach) -> bool {
+        if (net.caller)(&self.writer().subnet) {
             self.writer_cut_since = None;
             return false;
         }
         let since = *self.writer_cut_since.get_or_insert(now);
         self.outage.is_none()
             && now.saturating_duration_since(since) >= self.auto_failover_after
-            && self.standby_reachable(now, blocked).is_some()
+            && self.standby_up(now, net).is_some()
     }
 
     /// Keeps every acknowledged write for cross-region shipping ([`DbCluster::take_shippable`]).
@@ -213,32 +230,41 @@ impl DbCluster {
     }
 
     /// Whether a write sent now would be acknowledged.
-    pub fn writable(&self, blocked: &dyn Fn(&str) -> bool) -> bool {
-        self.role == DbRole::Writer && self.outage.is_none() && !blocked(&self.writer().subnet)
+    pub fn writable(&self, net: &Reach) -> bool {
+        self.role == DbRole::Writer && self.outage.is_none() && (net.caller)(&self.writer().subnet)
     }
 
-    fn check(&self, blocked: &dyn Fn(&str) -> bool) -> Result<(), DbError> {
+    fn check(&self, net: &Reach) -> Result<(), DbError> {
         if self.role == DbRole::Absent {
             return Err(DbError::Unavailable(Outage::Absent));
         }
         if let Some((o, _)) = self.outage {
             return Err(DbError::Unavailable(o));
         }
-        if blocked(&self.writer().subnet) {
+        if !(net.caller)(&self.writer().subnet) {
             return Err(DbError::Unreachable);
         }
         Ok(())
     }
 
-    fn standby_reachable(&self, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Option<usize> {
+    /// The standby, when it is up and the caller (AWS's control plane, for a failover)
+    /// reaches it.
+    fn standby_up(&self, now: Instant, net: &Reach) -> Option<usize> {
         let sb = self.standby_index()?;
         let down = self.standby_down_until.is_some_and(|t| t > now);
-        (!down && !blocked(&self.nodes[sb].subnet)).then_some(sb)
+        (!down && (net.caller)(&self.nodes[sb].subnet)).then_some(sb)
+    }
+
+    /// The standby, when it is up and the writer reaches it (replication).
+    fn standby_reachable(&self, now: Instant, net: &Reach) -> Option<usize> {
+        let sb = self.standby_index()?;
+        let down = self.standby_down_until.is_some_and(|t| t > now);
+        (!down && (net.between)(&self.writer().subnet, &self.nodes[sb].subnet)).then_some(sb)
     }
 
     /// Stores a write; `Ok` means it is durable for the topology (acknowledged).
-    pub fn write(&mut self, id: &str, body: &str, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Result<(), DbError> {
-        self.check(blocked)?;
+    pub fn write(&mut self, id: &str, body: &str, now: Instant, net: &Reach) -> Result<(), DbError> {
+        self.check(net)?;
         if self.role == DbRole::Replica {
             return Err(DbError::Unavailable(Outage::ReadOnly));
         }
@@ -253,7 +279,7 @@ impl DbCluster {
         }
         match self.topology {
             Topology::Single => {}
-            Topology::MultiAz => match self.standby_reachable(now, blocked) {
+            Topology::MultiAz => match self.standby_reachable(now, net) {
                 Some(sb) => {
                     self.nodes[sb].data.insert(id.to_string(), body.to_string());
                 }
@@ -271,14 +297,14 @@ impl DbCluster {
     }
 
     /// Reads from the writer.
-    pub fn read(&self, id: &str, blocked: &dyn Fn(&str) -> bool) -> Result<Option<String>, DbError> {
-        self.check(blocked)?;
+    pub fn read(&self, id: &str, net: &Reach) -> Result<Option<String>, DbError> {
+        self.check(net)?;
         Ok(self.writer().data.get(id).cloned())
     }
 
     /// Advances time: ends outages, applies due async writes, resyncs a standby that is
     /// reachable again. Returns whether availability changed.
-    pub fn tick(&mut self, now: Instant, blocked: &dyn Fn(&str) -> bool) -> Option<Outage> {
+    pub fn tick(&mut self, now: Instant, net: &Reach) -> Option<Outage> {
         let mut ended = None;
         if let Some((o, until)) = self.outage {
             if now >= until {
@@ -289,9 +315,9 @@ impl DbCluster {
         if self.standby_down_until.is_some_and(|t| t <= now) {
             self.standby_down_until = None;
         }
-        // Replication needs both ends: a cut-off writer ships nothing.
-        let writer_reachable = !blocked(&self.writer().subnet);
-        if let Some(sb) = self.standby_reachable(now, blocked).filter(|_| writer_reachable) {
+        // Replication needs the way from the writer to the standby: a cut-off writer (or
+        // standby) ships nothing.
+        if let Some(sb) = self.standby_reachable(now, net) {
             while self.pending.front().is_some_and(|p| p.apply_at <= now) {
                 if let Some(p) = self.pending.pop_front() {
                     self.nodes[sb].data.insert(p.id, p.body);
@@ -384,7 +410,7 @@ mod tests {
         DbCluster::new(&Stack::parse(Path::new("t.yaml"), &text).unwrap())
     }
 
-    const OPEN: &dyn Fn(&str) -> bool = &|_| false;
+    const OPEN: &Reach = &Reach::OPEN;
 
     /// Multi-AZ: everything acknowledged survives a failover.
     #[test]
@@ -438,8 +464,11 @@ mod tests {
         let mut c = cluster("async");
         let t = Instant::now();
         c.write("w1", "x", t, OPEN).unwrap();
-        let writer_subnet = c.writer().subnet.clone();
-        let cut = move |s: &str| s == writer_subnet;
+        let writer = c.writer().subnet.clone();
+        let cut = Reach {
+            caller: &|s| s != writer,
+            between: &|a, b| a != writer && b != writer,
+        };
         c.tick(t + Duration::from_secs(2), &cut);
         let (_, _, lost) = c.failover(t + Duration::from_secs(2));
         assert_eq!(lost, vec!["w1".to_string()]);
@@ -454,28 +483,37 @@ mod tests {
         let after = Duration::from_secs(20);
         let t = Instant::now();
         let (writer, standby) = (c.writer().subnet.clone(), "subnet-db-1b".to_string());
-        let writer_cut = |s: &str| s == writer;
-        assert!(!c.auto_failover_due(t, &writer_cut), "the cut starts the clock");
-        assert!(!c.auto_failover_due(t + after - Duration::from_millis(1), &writer_cut));
+        let writer_cut = &Reach {
+            caller: &|s| s != writer,
+            between: &|a, b| a != writer && b != writer,
+        };
+        assert!(!c.auto_failover_due(t, writer_cut), "the cut starts the clock");
+        assert!(!c.auto_failover_due(t + after - Duration::from_millis(1), writer_cut));
         // Healed before the detection time: the clock starts again at the next cut.
         assert!(!c.auto_failover_due(t + after - Duration::from_millis(1), OPEN));
-        assert!(!c.auto_failover_due(t + after, &writer_cut));
-        assert!(!c.auto_failover_due(t + after * 2 - Duration::from_millis(1), &writer_cut));
-        let both_cut = |s: &str| s == writer || s == standby;
-        assert!(!c.auto_failover_due(t + after * 2, &both_cut), "no reachable standby");
-        assert!(c.auto_failover_due(t + after * 2, &writer_cut));
+        assert!(!c.auto_failover_due(t + after, writer_cut));
+        assert!(!c.auto_failover_due(t + after * 2 - Duration::from_millis(1), writer_cut));
+        let both_cut = &Reach {
+            caller: &|s| s != writer && s != standby,
+            between: &|_, _| false,
+        };
+        assert!(!c.auto_failover_due(t + after * 2, both_cut), "no reachable standby");
+        assert!(c.auto_failover_due(t + after * 2, writer_cut));
         let (from, to, _) = c.failover(t + after * 2);
         assert_eq!((from.as_str(), to.as_str()), ("drill-db-1", "drill-db-2"));
         // The new writer is reachable: nothing more is due, even while the old one is cut.
-        assert!(!c.auto_failover_due(t + after * 4, &writer_cut));
+        assert!(!c.auto_failover_due(t + after * 4, writer_cut));
     }
 
     /// A cut-off writer makes requests wait (unreachable), not fail fast.
     #[test]
     fn blocked_writer_is_unreachable() {
         let mut c = cluster("multi-az");
-        let writer_subnet = c.writer().subnet.clone();
-        let blocked = move |s: &str| s == writer_subnet;
-        assert_eq!(c.write("a", "x", Instant::now(), &blocked), Err(DbError::Unreachable));
+        let writer = c.writer().subnet.clone();
+        let cut = Reach {
+            caller: &|s| s != writer,
+            between: &|a, b| a != writer && b != writer,
+        };
+        assert_eq!(c.write("a", "x", Instant::now(), &cut), Err(DbError::Unreachable));
     }
 }

@@ -2,9 +2,15 @@
 //! targets, fail-open over the unhealthy ones when none is healthy, 503 when no target is
 //! healthy or unhealthy — all `initial`, `unused` or `draining` — and 502/504 like ALB)
 //! and the active health checkers that decide which targets are healthy.
+//!
+//! Like an ALB, it has one node per zone ([`World::lb_node_source`]): each client
+//! connection is handled by one node (round robin over the zones, as clients spread over
+//! the nodes' addresses), which routes to targets in every zone (cross-zone load
+//! balancing) from its own source address; a target is health-checked from the node in
+//! its own zone. So a network cut sees which node traffic crosses it from.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +21,7 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::world::{CheckResult, World};
@@ -28,6 +34,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Serves the listener until `cancel`.
 pub fn spawn_proxy(world: Arc<World>, listener: TcpListener, cancel: CancellationToken) {
     let rr = Arc::new(AtomicUsize::new(0));
+    let next_node = AtomicUsize::new(0);
     tokio::spawn(async move {
         loop {
             let stream = tokio::select! {
@@ -41,10 +48,12 @@ pub fn spawn_proxy(world: Arc<World>, listener: TcpListener, cancel: Cancellatio
                 },
             };
             let (world, rr, cancel) = (world.clone(), rr.clone(), cancel.clone());
+            let zones = world.stack.zones.len().max(1);
+            let node = Some(world.lb_node_source(next_node.fetch_add(1, Ordering::Relaxed) % zones));
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let (world, rr) = (world.clone(), rr.clone());
-                    async move { Ok::<_, Infallible>(proxy(&world, &rr, req).await) }
+                    async move { Ok::<_, Infallible>(proxy(&world, &rr, node, req).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
                 tokio::select! {
@@ -66,7 +75,7 @@ fn lb_error(status: StatusCode) -> Response<Full<Bytes>> {
     r
 }
 
-async fn proxy(world: &World, rr: &AtomicUsize, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn proxy(world: &World, rr: &AtomicUsize, node: Option<IpAddr>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let targets = world.routable();
     if targets.is_empty() {
         return lb_error(StatusCode::SERVICE_UNAVAILABLE);
@@ -79,7 +88,7 @@ async fn proxy(world: &World, rr: &AtomicUsize, req: Request<Incoming>) -> Respo
     let mut up = Request::from_parts(parts, Full::new(body));
     up.headers_mut().remove(http::header::CONNECTION);
     let idle = world.stack.load_balancer.idle_timeout.0;
-    match tokio::time::timeout(idle, forward(*addr, up)).await {
+    match tokio::time::timeout(idle, forward(node, *addr, up)).await {
         Err(_) => lb_error(StatusCode::GATEWAY_TIMEOUT),
         Ok(Err(Upstream::Timeout)) => lb_error(StatusCode::GATEWAY_TIMEOUT),
         Ok(Err(Upstream::Failed)) => lb_error(StatusCode::BAD_GATEWAY),
@@ -92,8 +101,31 @@ enum Upstream {
     Failed,
 }
 
-async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Upstream> {
-    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+/// Connects to `addr` from `source` (a load balancer node's address) when given and
+/// bindable, else from wherever the OS picks.
+async fn connect_from(source: Option<IpAddr>, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let bound = source.and_then(|ip| {
+        let socket = if ip.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .ok()?;
+        socket.bind(SocketAddr::new(ip, 0)).ok()?;
+        Some(socket)
+    });
+    match bound {
+        Some(socket) => socket.connect(addr).await,
+        None => TcpStream::connect(addr).await,
+    }
+}
+
+async fn forward(
+    node: Option<IpAddr>,
+    addr: SocketAddr,
+    req: Request<Full<Bytes>>,
+) -> Result<Response<Full<Bytes>>, Upstream> {
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connect_from(node, addr)).await {
         Err(_) => return Err(Upstream::Timeout),
         Ok(Err(_)) => return Err(Upstream::Failed),
         Ok(Ok(s)) => s,
@@ -112,12 +144,13 @@ async fn forward(addr: SocketAddr, req: Request<Full<Bytes>>) -> Result<Response
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
-/// One HTTP GET with a total timeout: the health check (200 passes; another status is a
+/// One HTTP GET with a total timeout, sent from `source` when given (see
+/// [`connect_from`]): the health check (200 passes; another status is a
 /// [`CheckResult::Mismatch`], no answer a timeout, a refused or broken connection a
 /// failure).
-pub async fn check(addr: SocketAddr, path: &str, timeout: Duration) -> CheckResult {
+pub async fn check(source: Option<IpAddr>, addr: SocketAddr, path: &str, timeout: Duration) -> CheckResult {
     let attempt = async {
-        let stream = TcpStream::connect(addr).await.ok()?;
+        let stream = connect_from(source, addr).await.ok()?;
         let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
         tokio::spawn(conn);
         let req = Request::get(path)
@@ -150,7 +183,8 @@ pub fn spawn_health_checker(world: Arc<World>, id: String, generation: u64) {
                 return;
             }
             let Some(addr) = world.instance_addr(&id) else { return };
-            let result = check(addr, &hc.path, hc.timeout.0).await;
+            let node = world.instance_zone_index(&id).map(|z| world.lb_node_source(z));
+            let result = check(node, addr, &hc.path, hc.timeout.0).await;
             world.record_check(&id, generation, result);
         }
     });

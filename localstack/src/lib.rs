@@ -11,6 +11,7 @@ pub mod container;
 pub mod database;
 pub mod fis;
 pub mod lb;
+pub mod network;
 pub mod quotas;
 pub mod regions;
 pub mod route53;

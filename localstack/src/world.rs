@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::database::{DbCluster, DbError, Outage};
+use crate::database::{DbCluster, DbError, Outage, Reach};
+use crate::network::{redelivery, Cuts, Peer, Scope};
 use crate::stack::Stack;
 use crate::truth::{now_unix_ms, GroundTruth, RegionTruth, Truth};
 
@@ -159,7 +160,7 @@ pub enum CheckResult {
 struct State {
     instances: BTreeMap<String, InstanceRec>,
     targets: Vec<TargetRec>,
-    blocked: HashMap<String, u32>,
+    cuts: Cuts,
     cross_cut: HashMap<String, u32>,
     db: DbCluster,
     serving: bool,
@@ -193,6 +194,13 @@ pub fn instance_ip(region: usize, zone: usize, index: usize) -> IpAddr {
 /// The loopback address the load balancer of region `region` listens on: `127.0.200.<region + 1>`.
 pub fn lb_ip(region: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 200, region as u8 + 1))
+}
+
+/// The loopback address the load balancer node in zone `zone` of region `region` sends
+/// from (to targets and health checks): `127.<region>.250.<zone + 1>`, so that an
+/// instance knows which node a request crossed the network from.
+pub fn lb_node_ip(region: usize, zone: usize) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, region as u8, 250, (zone + 1) as u8))
 }
 
 impl World {
@@ -259,7 +267,7 @@ impl World {
             state: Mutex::new(State {
                 instances,
                 targets,
-                blocked: HashMap::new(),
+                cuts: Cuts::new(stack.subnets.iter().map(|s| (s.id.clone(), s.zone.clone())).collect()),
                 cross_cut: HashMap::new(),
                 db,
                 serving: false,
@@ -292,42 +300,83 @@ impl World {
         *self.lb_addr.lock().unwrap_or_else(|p| p.into_inner()) = Some(addr);
     }
 
-    /// Whether traffic to and from this subnet is black-holed.
+    /// Whether this subnet has a network cut in place (any scope).
     pub fn is_blocked(&self, subnet: &str) -> bool {
-        cut(&self.lock().blocked, subnet)
+        self.lock().cuts.is_cut(subnet)
     }
 
-    /// Waits until the subnet is reachable again (forever if it never is).
-    pub async fn wait_reachable(&self, subnet: &str) {
+    /// Who sends from this address: the subnet of the instance that owns it, the load
+    /// balancer node of a zone ([`lb_node_ip`]), or someone outside the VPC.
+    pub fn peer_of(&self, ip: IpAddr) -> Peer {
+        if let Some(zone) = self
+            .stack
+            .zones
+            .iter()
+            .enumerate()
+            .find_map(|(z, name)| (lb_node_ip(self.region_index, z) == ip).then_some(name))
+        {
+            return Peer::LbNode(zone.clone());
+        }
+        let st = self.lock();
+        st.instances
+            .values()
+            .find(|r| r.addr.ip() == ip && !ip.is_unspecified() && ip != IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .map_or(Peer::Outside, |r| Peer::Subnet(r.subnet.clone()))
+    }
+
+    /// Whether traffic between `from` and a network interface in subnet `to` passes the
+    /// cuts in place now.
+    pub fn passes(&self, from: &Peer, to: &str) -> bool {
+        self.lock().cuts.passes(from, to)
+    }
+
+    /// Carries a segment sent now between `from` and subnet `to`: at once when no cut is
+    /// in the way; otherwise it is dropped, and arrives at TCP's first retransmission
+    /// after the cut ends (retransmission timeout starting at `rto`, see
+    /// [`redelivery`]) — never, if TCP gives up first.
+    pub async fn deliver(&self, from: &Peer, to: &str, rto: Duration) {
+        self.carry(|st| st.cuts.passes(from, to), rto).await
+    }
+
+    /// [`World::deliver`] for a path that `open` says is open or not in a state.
+    async fn carry(&self, open: impl Fn(&State) -> bool, rto: Duration) {
+        let sent = Instant::now();
         let mut rx = self.subscribe();
+        let mut dropped = false;
         loop {
             rx.borrow_and_update();
-            if !self.is_blocked(subnet) {
-                return;
+            if open(&self.lock()) {
+                if !dropped {
+                    return;
+                }
+                let Some(at) = redelivery(sent, Instant::now(), rto) else {
+                    return std::future::pending().await;
+                };
+                tokio::time::sleep_until(at.into()).await;
+                // A cut that is back by then drops the retransmission too.
+                if open(&self.lock()) {
+                    return;
+                }
             }
+            dropped = true;
             if rx.changed().await.is_err() {
                 return std::future::pending().await;
             }
         }
     }
 
-    /// Black-holes these subnets (counted: overlapping cuts need as many restores).
-    pub fn block_subnets(&self, subnets: &[String]) {
+    /// Cuts these subnets as a network ACL with this scope would (counted: overlapping
+    /// cuts need as many restores).
+    pub fn block_subnets(&self, subnets: &[String], scope: Scope) {
         let mut st = self.lock();
-        for s in subnets {
-            *st.blocked.entry(s.clone()).or_default() += 1;
-        }
+        st.cuts.add(subnets, scope);
         self.after_change(st);
     }
 
-    /// Undoes one [`World::block_subnets`] for these subnets.
-    pub fn unblock_subnets(&self, subnets: &[String]) {
+    /// Undoes one [`World::block_subnets`] of these subnets with this scope.
+    pub fn unblock_subnets(&self, subnets: &[String], scope: Scope) {
         let mut st = self.lock();
-        for s in subnets {
-            if let Some(n) = st.blocked.get_mut(s) {
-                *n = n.saturating_sub(1);
-            }
-        }
+        st.cuts.remove(subnets, scope);
         self.after_change(st);
     }
 
@@ -358,10 +407,11 @@ impl World {
         cut(&st.cross_cut, other) || cut(&st.cross_cut, "*")
     }
 
-    /// Whether the database writer's subnet can be reached (it exists and is not cut off).
+    /// Whether the database writer can be reached from outside the VPC (it exists and no
+    /// cut denies that), as replication to another region needs.
     pub fn db_reachable(&self) -> bool {
         let st = self.lock();
-        st.db.role() != crate::stack::DbRole::Absent && !cut(&st.blocked, &st.db.writer().subnet)
+        st.db.role() != crate::stack::DbRole::Absent && st.cuts.passes(&Peer::Outside, &st.db.writer().subnet)
     }
 
     /// Turns shipping of acknowledged writes to other regions on or off.
@@ -681,6 +731,20 @@ impl World {
         self.lock().targets.iter().find(|t| t.id == id).map(|t| t.generation)
     }
 
+    /// The position in the stack's zone list of the instance's zone.
+    pub fn instance_zone_index(&self, id: &str) -> Option<usize> {
+        let zone = self.lock().instances.get(id).map(|r| r.zone.clone())?;
+        self.stack.zones.iter().position(|z| *z == zone)
+    }
+
+    /// The source address of the load balancer node in the zone at `zone` in the stack's
+    /// zone list ([`lb_node_ip`]). Where it cannot be bound (only 127.0.0.1 exists, as on
+    /// macOS by default), connections go out from 127.0.0.1 and count as from outside the
+    /// VPC.
+    pub fn lb_node_source(&self, zone: usize) -> IpAddr {
+        lb_node_ip(self.region_index, zone)
+    }
+
     /// The instance's address, for health checks and proxying.
     pub fn instance_addr(&self, id: &str) -> Option<SocketAddr> {
         self.lock().instances.get(id).map(|r| r.addr)
@@ -748,39 +812,49 @@ impl World {
         routable(&self.lock())
     }
 
-    /// Writes through to the database, waiting up to the app's database timeout while
-    /// the writer is unreachable.
-    pub async fn db_write(&self, id: &str, body: &str) -> Result<(), DbError> {
-        self.db_call(|db, blocked| db.write(id, body, Instant::now(), blocked))
+    /// Writes through to the database from an app instance in subnet `from`; while a cut
+    /// keeps the writer out of reach, the query is carried as TCP carries it
+    /// ([`World::deliver`]), up to the app's database timeout.
+    pub async fn db_write(&self, from: &str, id: &str, body: &str) -> Result<(), DbError> {
+        self.db_call(from, |db, net| db.write(id, body, Instant::now(), net))
             .await
     }
 
-    /// Reads from the database writer, waiting like [`World::db_write`].
-    pub async fn db_read(&self, id: &str) -> Result<Option<String>, DbError> {
-        self.db_call(|db, blocked| db.read(id, blocked)).await
+    /// Reads from the database writer, carried like [`World::db_write`].
+    pub async fn db_read(&self, from: &str, id: &str) -> Result<Option<String>, DbError> {
+        self.db_call(from, |db, net| db.read(id, net)).await
     }
 
     async fn db_call<T>(
         &self,
-        mut f: impl FnMut(&mut DbCluster, &dyn Fn(&str) -> bool) -> Result<T, DbError>,
+        from: &str,
+        mut f: impl FnMut(&mut DbCluster, &Reach) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let deadline = tokio::time::Instant::now() + self.stack.timings.app_db_timeout.0;
-        let mut rx = self.subscribe();
+        let caller = Peer::Subnet(from.to_string());
         loop {
-            rx.borrow_and_update();
             let res = {
                 let mut st = self.lock();
-                let State { db, blocked, .. } = &mut *st;
-                let is_blocked = |s: &str| cut(blocked, s);
-                f(db, &is_blocked)
+                let State { db, cuts, .. } = &mut *st;
+                let reach = |s: &str| cuts.passes(&caller, s);
+                let between = |a: &str, b: &str| cuts.passes(&Peer::Subnet(a.to_string()), b);
+                f(
+                    db,
+                    &Reach {
+                        caller: &reach,
+                        between: &between,
+                    },
+                )
             };
-            match res {
-                Err(DbError::Unreachable) => {
-                    if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                        return Err(DbError::Unreachable);
-                    }
-                }
-                other => return other,
+            if !matches!(res, Err(DbError::Unreachable)) {
+                return res;
+            }
+            // The query was dropped on its way to the writer (whichever node that is by
+            // then): TCP brings it once the cut ends, unless the app gives up first.
+            let to_writer = |st: &State| st.cuts.passes(&caller, &st.db.writer().subnet);
+            let carried = self.carry(to_writer, crate::network::RTO_MIN);
+            if tokio::time::timeout_at(deadline, carried).await.is_err() {
+                return Err(DbError::Unreachable);
             }
         }
     }
@@ -824,10 +898,15 @@ impl World {
     pub fn tick(&self) {
         let mut st = self.lock();
         let now = Instant::now();
-        let State { db, blocked, .. } = &mut *st;
-        let is_blocked = |s: &str| cut(blocked, s);
-        let ended: Option<Outage> = db.tick(now, &is_blocked);
-        let automatic = db.auto_failover_due(now, &is_blocked).then(|| db.failover(now));
+        let State { db, cuts, .. } = &mut *st;
+        let control_plane = |s: &str| cuts.passes(&Peer::Outside, s);
+        let between = |a: &str, b: &str| cuts.passes(&Peer::Subnet(a.to_string()), b);
+        let net = Reach {
+            caller: &control_plane,
+            between: &between,
+        };
+        let ended: Option<Outage> = db.tick(now, &net);
+        let automatic = db.auto_failover_due(now, &net).then(|| db.failover(now));
         if let Some(failover) = automatic {
             self.record_failover(&st.db.cluster, failover);
             self.after_change(st);
@@ -857,14 +936,21 @@ impl World {
     /// The share of the load balancer's routable targets that would answer a request
     /// sent now (see [`Truth::ServingFraction`]).
     pub fn serving_fraction(&self) -> f64 {
-        serving_share(&self.lock()).0
+        serving_share(&self.lock(), &self.stack.zones).0
     }
 
     /// Re-evaluates derived state, records changes, and wakes waiters.
     fn after_change(&self, mut st: MutexGuard<'_, State>) {
         let st_ref = &mut *st;
-        let blocked = |s: &str| cut(&st_ref.blocked, s);
-        let writable = st_ref.db.writable(&blocked);
+        let writable = {
+            let cuts = &st_ref.cuts;
+            let control_plane = |s: &str| cuts.passes(&Peer::Outside, s);
+            let between = |a: &str, b: &str| cuts.passes(&Peer::Subnet(a.to_string()), b);
+            st_ref.db.writable(&Reach {
+                caller: &control_plane,
+                between: &between,
+            })
+        };
         if writable != st_ref.db_writable {
             let reason = match st_ref.db.outage() {
                 Some(Outage::FailingOver) => "failing over",
@@ -885,7 +971,7 @@ impl World {
                 reason: reason.into(),
             });
         }
-        let (serving_fraction, answering, routable) = serving_share(st_ref);
+        let (serving_fraction, answering, routable) = serving_share(st_ref, &self.stack.zones);
         // Every routable target answers, and there is one (so `answering == routable > 0`).
         let serving = answering > 0 && answering == routable;
         if serving != st_ref.serving {
@@ -960,25 +1046,36 @@ fn sync_target(t: &mut TargetRec, state: InstanceState) -> bool {
 }
 
 /// `(serving fraction, answering, routable)`: of the targets a request would be routed to
-/// now, how many would answer it (running and reachable, with a writable database).
-fn serving_share(st: &State) -> (f64, usize, usize) {
+/// now, how many would answer it through every load balancer node (running, reached from
+/// the node, and reaching a writable database), and the share of (node, target) routes
+/// that would: the load balancer has one node per zone, each routing to every target
+/// (ALB's cross-zone load balancing), and clients spread over the nodes. The two agree
+/// unless a zone-scoped cut lets some nodes through and not others.
+fn serving_share(st: &State, zones: &[String]) -> (f64, usize, usize) {
     let targets = routable(st);
-    let answering = if st.db_writable {
-        targets
-            .iter()
-            .filter(|(id, _)| {
-                st.instances
-                    .get(id)
-                    .is_some_and(|r| r.state == InstanceState::Running && !cut(&st.blocked, &r.subnet))
+    let nodes: Vec<Peer> = zones.iter().map(|z| Peer::LbNode(z.clone())).collect();
+    let between = |a: &str, b: &str| st.cuts.passes(&Peer::Subnet(a.to_string()), b);
+    let answers = |id: &str, node: &Peer| -> bool {
+        let Some(r) = st.instances.get(id) else { return false };
+        let from_instance = |s: &str| st.cuts.passes(&Peer::Subnet(r.subnet.clone()), s);
+        r.state == InstanceState::Running
+            && st.cuts.passes(node, &r.subnet)
+            && st.db.writable(&Reach {
+                caller: &from_instance,
+                between: &between,
             })
-            .count()
-    } else {
-        0
     };
-    let fraction = if targets.is_empty() {
+    let mut routes = 0;
+    let mut answering = 0;
+    for (id, _) in &targets {
+        let through = nodes.iter().filter(|n| answers(id, n)).count();
+        routes += through;
+        answering += usize::from(through == nodes.len());
+    }
+    let fraction = if targets.is_empty() || nodes.is_empty() {
         0.0
     } else {
-        answering as f64 / targets.len() as f64
+        routes as f64 / (targets.len() * nodes.len()) as f64
     };
     (fraction, answering, targets.len())
 }
@@ -1162,7 +1259,7 @@ speedups: { sub_second_health_checks: true }
             "an unused target is not checked"
         );
 
-        w.block_subnets(&["subnet-b".to_string()]);
+        w.block_subnets(&["subnet-b".to_string()], crate::network::Scope::All);
         assert_eq!(seen.since(&w), ["serving false", "fraction 1/2"]);
         checks(&w, "i-b", CheckResult::Timeout, 2);
         assert_eq!(seen.since(&w), ["serving true", "fraction 1/1"]);

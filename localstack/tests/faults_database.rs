@@ -4,6 +4,7 @@
 
 mod common;
 
+use drdrill_localstack::network::Scope;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -312,7 +313,7 @@ async fn a_cut_off_writer_fails_over_by_itself() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    env.ls.world.block_subnets(&cut);
+    env.ls.world.block_subnets(&cut, Scope::All);
     let failover = common::wait_for(Duration::from_secs(10), "the automatic failover", || async {
         env.truth_of("db_failover").await.first().cloned()
     })
@@ -337,7 +338,7 @@ async fn a_cut_off_writer_fails_over_by_itself() {
     )
     .await;
     assert!(env.ls.world.is_blocked("subnet-db-1a"), "the cut still holds");
-    env.ls.world.unblock_subnets(&cut);
+    env.ls.world.unblock_subnets(&cut, Scope::All);
     let (acked, _) = writer.finish().await;
     let missing = read_back(&env, &acked).await;
     assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");

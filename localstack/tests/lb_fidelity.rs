@@ -9,6 +9,7 @@
 
 mod common;
 
+use drdrill_localstack::network::Scope;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -228,7 +229,7 @@ async fn deregistered_targets_drain_then_leave() {
 
     // A request in flight to the last target (held by an unreachable database writer)
     // completes after the target starts draining.
-    env.ls.world.block_subnets(&["subnet-db-1a".to_string()]);
+    env.ls.world.block_subnets(&["subnet-db-1a".to_string()], Scope::All);
     let env_ref = &env;
     let in_flight = async move { env_ref.put_item("drain-1", "x").await };
     let deregister = async {
@@ -240,7 +241,7 @@ async fn deregistered_targets_drain_then_leave() {
             .await
             .expect("DeregisterTargets");
         assert_eq!(through_lb(&env).await.0, 503, "only a draining target: 503");
-        env.ls.world.unblock_subnets(&["subnet-db-1a".to_string()]);
+        env.ls.world.unblock_subnets(&["subnet-db-1a".to_string()], Scope::All);
     };
     let (status, ()) = tokio::join!(in_flight, deregister);
     assert_eq!(status, Some(201), "the in-flight request completed");
@@ -290,7 +291,7 @@ async fn check_failures_carry_aws_reason_codes() {
 
     let env = Env::multi_az().await;
     let (elb, tg) = elb_client(&env).await;
-    env.ls.world.block_subnets(&["subnet-app-1b".to_string()]);
+    env.ls.world.block_subnets(&["subnet-app-1b".to_string()], Scope::All);
     let zone_b: Vec<String> = env.zone_instances("us-east-1b").into_iter().map(|(id, _)| id).collect();
     wait_until(Duration::from_secs(5), "the black-holed targets time out", || async {
         health(&elb, &tg)

@@ -60,7 +60,7 @@ pub const ACTIONS: &[ActionSpec] = &[
     },
     ActionSpec {
         id: "aws:network:disrupt-connectivity",
-        description: "Deny traffic to and from the specified subnets (black hole).",
+        description: "Deny traffic to and from the specified subnets, as a deny-all network ACL: packets are dropped; with scope all, traffic inside the subnet passes.",
         target: Some(("Subnets", "aws:ec2:subnet")),
         parameters: &[
             p("duration", "The duration of the disruption (ISO 8601 duration).", true),

@@ -36,6 +36,7 @@ use super::template::{local_alarm, validate, TemplateInput};
 
 /// How often local stop conditions are evaluated.
 const STOP_CONDITION_POLL: Duration = Duration::from_millis(20);
+use crate::network::Scope;
 use crate::truth::{now_unix_ms, Truth};
 use crate::world::World;
 
@@ -759,12 +760,14 @@ async fn run_action(
         }
         "aws:network:disrupt-connectivity" => {
             let d = param_duration(action, "duration")?.unwrap_or_default();
+            let scope_name = action.parameters.get("scope").map(String::as_str);
+            let scope = Scope::parse(scope_name).ok_or_else(|| format!("scope {scope_name:?} is not supported"))?;
             let began = now_unix_ms();
-            world.block_subnets(&ids);
+            world.block_subnets(&ids, scope);
             event(true, began);
             let full = hold(d, stop).await;
             let began = now_unix_ms();
-            world.unblock_subnets(&ids);
+            world.unblock_subnets(&ids, scope);
             event(false, began);
             Ok(full)
         }

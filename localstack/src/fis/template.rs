@@ -240,9 +240,10 @@ pub fn validate(t: &TemplateInput, short_durations: bool) -> Result<(), String> 
                     }
                 }
             }
-            if param == "scope" && !matches!(value.as_str(), "all" | "availability-zone") {
+            if param == "scope" && crate::network::Scope::parse(Some(value)).is_none() {
                 return Err(format!(
-                    "action {name}: scope {value:?} is not supported locally (all, availability-zone)"
+                    "action {name}: scope {value:?} is not supported locally (all, availability-zone; \
+                     the local stack has no S3, DynamoDB or prefix lists to cut off)"
                 ));
             }
         }
