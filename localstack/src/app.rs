@@ -43,6 +43,7 @@ pub fn spawn(world: Arc<World>, id: String, subnet: String, listener: TcpListene
             world.stack.region
         ),
         world,
+        instance: id,
         subnet,
     });
     tokio::spawn(async move {
@@ -88,6 +89,7 @@ struct Conn {
 
 struct Ctx {
     world: Arc<World>,
+    instance: String,
     subnet: String,
     served_by: String,
 }
@@ -125,12 +127,12 @@ impl Ctx {
                 let Ok(body) = String::from_utf8(body.to_vec()) else {
                     return self.reply(StatusCode::BAD_REQUEST, "body must be UTF-8");
                 };
-                match self.world.db_write(&self.subnet, &id, &body).await {
+                match self.world.db_write(&self.instance, &id, &body).await {
                     Ok(()) => self.reply(StatusCode::CREATED, "stored"),
                     Err(e) => self.db_error(e),
                 }
             }
-            Method::GET => match self.world.db_read(&self.subnet, &id).await {
+            Method::GET => match self.world.db_read(&self.instance, &id).await {
                 Ok(Some(body)) => self.reply(StatusCode::OK, body),
                 Ok(None) => self.reply(StatusCode::NOT_FOUND, "no such item"),
                 Err(e) => self.db_error(e),

@@ -96,6 +96,13 @@ pub struct DbCluster {
     auto_failover_after: Duration,
     /// Since when the current writer has been cut off (`None` while reachable).
     writer_cut_since: Option<Instant>,
+    /// The node the writer endpoint's DNS record points at: the old writer until a
+    /// failover's promotion is done, then the new one.
+    endpoint: usize,
+    /// The TTL of that record (how long apps keep a resolved node).
+    endpoint_ttl: Duration,
+    /// Failovers so far: each resets every connection to the old writer.
+    failovers: u64,
 }
 
 impl DbCluster {
@@ -130,7 +137,72 @@ impl DbCluster {
             outbox: VecDeque::new(),
             auto_failover_after: db.auto_failover_after.0,
             writer_cut_since: None,
+            endpoint: 0,
+            endpoint_ttl: db.endpoint_ttl.0,
+            failovers: 0,
         }
+    }
+
+    /// The node (index into [`DbCluster::nodes`]) the writer endpoint resolves to now.
+    pub fn endpoint(&self) -> usize {
+        self.endpoint
+    }
+
+    /// How long an app keeps the node it resolved the writer endpoint to.
+    pub fn endpoint_ttl(&self) -> Duration {
+        self.endpoint_ttl
+    }
+
+    /// The writer's index into [`DbCluster::nodes`].
+    pub fn writer_index(&self) -> usize {
+        self.writer
+    }
+
+    /// How many failovers have happened: a change means connections to the old writer
+    /// were reset.
+    pub fn failovers(&self) -> u64 {
+        self.failovers
+    }
+
+    /// Why a request sent to `node`, which is not the writer, fails: unreachable, the old
+    /// writer still being fenced off by the failover, or — once it is back as a reader —
+    /// refusing writes (read-only).
+    fn not_the_writer(&self, node: usize, net: &Reach) -> DbError {
+        if self.role == DbRole::Absent {
+            DbError::Unavailable(Outage::Absent)
+        } else if !(net.caller)(&self.nodes[node].subnet) {
+            DbError::Unreachable
+        } else if self.outage() == Some(Outage::FailingOver) {
+            DbError::Unavailable(Outage::FailingOver)
+        } else {
+            DbError::Unavailable(Outage::ReadOnly)
+        }
+    }
+
+    /// A write sent to `node` (where the app resolved the writer endpoint): stored by the
+    /// writer as [`DbCluster::write`]; refused by any other node.
+    pub fn write_via(&mut self, node: usize, id: &str, body: &str, now: Instant, net: &Reach) -> Result<(), DbError> {
+        if node != self.writer {
+            return Err(self.not_the_writer(node, net));
+        }
+        self.write(id, body, now, net)
+    }
+
+    /// A read sent to `node`: the writer answers as [`DbCluster::read`]; the old writer,
+    /// back as a reader, answers from its own copy.
+    pub fn read_via(&self, node: usize, id: &str, net: &Reach) -> Result<Option<String>, DbError> {
+        if node == self.writer {
+            return self.read(id, net);
+        }
+        match self.not_the_writer(node, net) {
+            DbError::Unavailable(Outage::ReadOnly) => Ok(self.nodes[node].data.get(id).cloned()),
+            e => Err(e),
+        }
+    }
+
+    /// Whether a write sent to `node` now would be acknowledged.
+    pub fn writable_via(&self, node: usize, net: &Reach) -> bool {
+        node == self.writer && self.writable(net)
     }
 
     /// Whether the cluster fails over by itself now: its writer has been cut off for
@@ -309,6 +381,8 @@ impl DbCluster {
         if let Some((o, until)) = self.outage {
             if now >= until {
                 self.outage = None;
+                // Promotion done: the endpoint's record now names the new writer.
+                self.endpoint = self.writer;
                 ended = Some(o);
             }
         }
@@ -344,6 +418,7 @@ impl DbCluster {
     pub fn failover(&mut self, now: Instant) -> (String, String, Vec<String>) {
         let old = self.writer().id.clone();
         self.outage = Some((Outage::FailingOver, now + self.failover_duration));
+        self.failovers += 1;
         let Some(sb) = self.standby_index() else {
             return (old.clone(), old, Vec::new());
         };
@@ -392,6 +467,7 @@ impl DbCluster {
 
     /// Ends any outage now (StopExperiment reverts what it can).
     pub fn end_outage(&mut self) -> Option<Outage> {
+        self.endpoint = self.writer;
         self.outage.take().map(|(o, _)| o)
     }
 }
@@ -503,6 +579,35 @@ mod tests {
         assert_eq!((from.as_str(), to.as_str()), ("drill-db-1", "drill-db-2"));
         // The new writer is reachable: nothing more is due, even while the old one is cut.
         assert!(!c.auto_failover_due(t + after * 4, writer_cut));
+    }
+
+    /// The writer endpoint keeps naming the old writer until the promotion is done, then
+    /// the new one. Sent to the old writer, a write fails while it is fenced off by the
+    /// failover and is refused as read-only once it is back as a reader, which still
+    /// answers reads from its own copy; the new writer takes writes.
+    #[test]
+    fn the_old_writer_is_read_only_after_the_endpoint_flips() {
+        let mut c = cluster("multi-az");
+        let t = Instant::now();
+        c.write("before", "x", t, OPEN).unwrap();
+        let (old, new) = (c.writer_index(), 1 - c.writer_index());
+        assert_eq!(c.endpoint(), old);
+        c.failover(t);
+        assert_eq!(c.endpoint(), old, "the record flips when the promotion is done");
+        assert_eq!(
+            c.write_via(old, "a", "x", t, OPEN),
+            Err(DbError::Unavailable(Outage::FailingOver))
+        );
+        c.tick(t + Duration::from_secs(3), OPEN);
+        assert_eq!(c.endpoint(), new);
+        assert_eq!(
+            c.write_via(old, "b", "x", t, OPEN),
+            Err(DbError::Unavailable(Outage::ReadOnly))
+        );
+        assert!(!c.writable_via(old, OPEN) && c.writable_via(new, OPEN));
+        assert_eq!(c.read_via(old, "before", OPEN), Ok(Some("x".to_string())));
+        assert_eq!(c.write_via(new, "c", "x", t, OPEN), Ok(()));
+        assert_eq!(c.failovers(), 1);
     }
 
     /// A cut-off writer makes requests wait (unreachable), not fail fast.

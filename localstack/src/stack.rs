@@ -531,10 +531,23 @@ pub struct Database {
     /// Only a cluster with a standby fails over.
     #[serde(default = "default_auto_failover_after")]
     pub auto_failover_after: Dur,
+    /// The TTL of the writer endpoint's DNS record, for which an app keeps using the node
+    /// it resolved. After a failover the record points at the new writer once it is
+    /// promoted, and an app that resolved the old one less than a TTL ago keeps sending
+    /// to it — now a reader, which refuses writes (the read-only window). Default 5 s:
+    /// "Aurora DNS zones use a short TTL of 5 seconds", and a client with the old address
+    /// "connects to the previous primary instance (now a reader instance)" (AWS Knowledge
+    /// Center, <https://repost.aws/knowledge-center/aurora-mysql-redirected-endpoint-writer>).
+    #[serde(default = "default_endpoint_ttl")]
+    pub endpoint_ttl: Dur,
 }
 
 fn default_auto_failover_after() -> Dur {
     Dur(Duration::from_secs(20))
+}
+
+fn default_endpoint_ttl() -> Dur {
+    Dur(Duration::from_secs(5))
 }
 
 /// One database node.

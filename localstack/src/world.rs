@@ -167,6 +167,12 @@ struct State {
     /// The serving fraction last recorded (none before the first record).
     serving_fraction: Option<f64>,
     db_writable: bool,
+    /// Per app instance, the database node it resolved the writer endpoint to and when
+    /// (kept for the endpoint's TTL, as a resolver cache does).
+    resolved: HashMap<String, (usize, Instant)>,
+    /// How many app instances still send to a node that is not the writer (recounted on
+    /// every tick, so that a cache entry expiring re-evaluates the serving state).
+    stale_apps: usize,
     next_generation: u64,
 }
 
@@ -181,6 +187,8 @@ pub struct World {
     state: Mutex<State>,
     changed: watch::Sender<u64>,
     lb_addr: Mutex<Option<SocketAddr>>,
+    /// Database queries now waiting for a node a cut keeps out of reach.
+    db_waiting: std::sync::atomic::AtomicUsize,
     /// Cancelled when the stack shuts down; every task of the stack watches it.
     pub shutdown: CancellationToken,
 }
@@ -273,10 +281,13 @@ impl World {
                 serving: false,
                 serving_fraction: None,
                 db_writable: true,
+                resolved: HashMap::new(),
+                stale_apps: 0,
                 next_generation: 1,
             }),
             changed: watch::channel(0).0,
             lb_addr: Mutex::new(None),
+            db_waiting: std::sync::atomic::AtomicUsize::new(0),
             shutdown,
             stack,
         })
@@ -812,51 +823,87 @@ impl World {
         routable(&self.lock())
     }
 
-    /// Writes through to the database from an app instance in subnet `from`; while a cut
-    /// keeps the writer out of reach, the query is carried as TCP carries it
-    /// ([`World::deliver`]), up to the app's database timeout.
-    pub async fn db_write(&self, from: &str, id: &str, body: &str) -> Result<(), DbError> {
-        self.db_call(from, |db, net| db.write(id, body, Instant::now(), net))
+    /// Writes through to the database from app instance `app`: to the node it resolved
+    /// the writer endpoint to ([`World::resolve_writer`]); while a cut keeps that node out
+    /// of reach the query is carried as TCP carries it ([`World::deliver`]), up to the
+    /// app's database timeout; a failover meanwhile resets the connection.
+    pub async fn db_write(&self, app: &str, id: &str, body: &str) -> Result<(), DbError> {
+        self.db_call(app, |db, node, net| db.write_via(node, id, body, Instant::now(), net))
             .await
     }
 
-    /// Reads from the database writer, carried like [`World::db_write`].
-    pub async fn db_read(&self, from: &str, id: &str) -> Result<Option<String>, DbError> {
-        self.db_call(from, |db, net| db.read(id, net)).await
+    /// Reads through the node app instance `app` resolved, carried like
+    /// [`World::db_write`].
+    pub async fn db_read(&self, app: &str, id: &str) -> Result<Option<String>, DbError> {
+        self.db_call(app, |db, node, net| db.read_via(node, id, net)).await
+    }
+
+    /// The database node app instance `app` sends to now: the one it resolved the writer
+    /// endpoint to less than the endpoint's TTL ago, else what the endpoint resolves to
+    /// now (remembered from now on).
+    fn resolve_writer(st: &mut State, app: &str, now: Instant) -> usize {
+        cached_writer(st, app, now).unwrap_or_else(|| {
+            let node = st.db.endpoint();
+            st.resolved.insert(app.to_string(), (node, now));
+            node
+        })
     }
 
     async fn db_call<T>(
         &self,
-        from: &str,
-        mut f: impl FnMut(&mut DbCluster, &Reach) -> Result<T, DbError>,
+        app: &str,
+        mut f: impl FnMut(&mut DbCluster, usize, &Reach) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let deadline = tokio::time::Instant::now() + self.stack.timings.app_db_timeout.0;
-        let caller = Peer::Subnet(from.to_string());
+        let (caller, node, failovers) = {
+            let mut st = self.lock();
+            let subnet = st.instances.get(app).map(|r| r.subnet.clone()).unwrap_or_default();
+            let node = World::resolve_writer(&mut st, app, Instant::now());
+            (Peer::Subnet(subnet), node, st.db.failovers())
+        };
         loop {
             let res = {
                 let mut st = self.lock();
                 let State { db, cuts, .. } = &mut *st;
                 let reach = |s: &str| cuts.passes(&caller, s);
                 let between = |a: &str, b: &str| cuts.passes(&Peer::Subnet(a.to_string()), b);
-                f(
-                    db,
-                    &Reach {
-                        caller: &reach,
-                        between: &between,
-                    },
-                )
+                let net = Reach {
+                    caller: &reach,
+                    between: &between,
+                };
+                f(db, node, &net)
             };
             if !matches!(res, Err(DbError::Unreachable)) {
                 return res;
             }
-            // The query was dropped on its way to the writer (whichever node that is by
-            // then): TCP brings it once the cut ends, unless the app gives up first.
-            let to_writer = |st: &State| st.cuts.passes(&caller, &st.db.writer().subnet);
-            let carried = self.carry(to_writer, crate::network::RTO_MIN);
-            if tokio::time::timeout_at(deadline, carried).await.is_err() {
+            // The query was dropped on its way to the node: TCP brings it once the cut
+            // ends, unless the app gives up first or a failover resets the connection.
+            let open_or_reset = |st: &State| {
+                st.db.failovers() != failovers
+                    || st
+                        .db
+                        .nodes()
+                        .get(node)
+                        .is_some_and(|n| st.cuts.passes(&caller, &n.subnet))
+            };
+            let carried = self.carry(open_or_reset, crate::network::RTO_MIN);
+            let waited = {
+                let _waiting = Waiting::count(&self.db_waiting);
+                tokio::time::timeout_at(deadline, carried).await
+            };
+            if waited.is_err() {
                 return Err(DbError::Unreachable);
             }
+            if self.lock().db.failovers() != failovers {
+                return Err(DbError::Unavailable(Outage::FailingOver));
+            }
         }
+    }
+
+    /// How many database queries are waiting now for a node a cut keeps out of reach (each
+    /// gives up after the app's database timeout, or is reset by a failover).
+    pub fn db_queries_waiting(&self) -> usize {
+        self.db_waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Fails the database over to its standby; records the lost writes.
@@ -907,10 +954,13 @@ impl World {
         };
         let ended: Option<Outage> = db.tick(now, &net);
         let automatic = db.auto_failover_due(now, &net).then(|| db.failover(now));
+        let stale = stale_apps(&st, now);
+        let stale_changed = stale != st.stale_apps;
+        st.stale_apps = stale;
         if let Some(failover) = automatic {
             self.record_failover(&st.db.cluster, failover);
             self.after_change(st);
-        } else if ended.is_some() {
+        } else if ended.is_some() || stale_changed {
             self.after_change(st);
         }
     }
@@ -1045,6 +1095,40 @@ fn sync_target(t: &mut TargetRec, state: InstanceState) -> bool {
     }
 }
 
+/// One waiting query in a gauge, for as long as it lives (dropped with the request too).
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(gauge: &'a std::sync::atomic::AtomicUsize) -> Waiting<'a> {
+        gauge.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(gauge)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The node app instance `app` resolved the writer endpoint to, while that is less than
+/// the endpoint's TTL old.
+fn cached_writer(st: &State, app: &str, now: Instant) -> Option<usize> {
+    let ttl = st.db.endpoint_ttl();
+    st.resolved
+        .get(app)
+        .filter(|(_, at)| now.saturating_duration_since(*at) < ttl)
+        .map(|(node, _)| *node)
+}
+
+/// How many app instances would send to a node that is not the writer now.
+fn stale_apps(st: &State, now: Instant) -> usize {
+    st.instances
+        .keys()
+        .filter(|app| cached_writer(st, app, now).is_some_and(|n| n != st.db.writer_index()))
+        .count()
+}
+
 /// `(serving fraction, answering, routable)`: of the targets a request would be routed to
 /// now, how many would answer it through every load balancer node (running, reached from
 /// the node, and reaching a writable database), and the share of (node, target) routes
@@ -1055,15 +1139,20 @@ fn serving_share(st: &State, zones: &[String]) -> (f64, usize, usize) {
     let targets = routable(st);
     let nodes: Vec<Peer> = zones.iter().map(|z| Peer::LbNode(z.clone())).collect();
     let between = |a: &str, b: &str| st.cuts.passes(&Peer::Subnet(a.to_string()), b);
+    let now = Instant::now();
     let answers = |id: &str, node: &Peer| -> bool {
         let Some(r) = st.instances.get(id) else { return false };
         let from_instance = |s: &str| st.cuts.passes(&Peer::Subnet(r.subnet.clone()), s);
+        let db_node = cached_writer(st, id, now).unwrap_or(st.db.endpoint());
         r.state == InstanceState::Running
             && st.cuts.passes(node, &r.subnet)
-            && st.db.writable(&Reach {
-                caller: &from_instance,
-                between: &between,
-            })
+            && st.db.writable_via(
+                db_node,
+                &Reach {
+                    caller: &from_instance,
+                    between: &between,
+                },
+            )
     };
     let mut routes = 0;
     let mut answering = 0;

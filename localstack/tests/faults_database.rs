@@ -344,3 +344,123 @@ async fn a_cut_off_writer_fails_over_by_itself() {
     assert!(missing.is_empty(), "acknowledged writes missing: {missing:?}");
     assert_eq!(env.truth_of("db_failover").await.len(), 1, "one failover only");
 }
+
+/// PUT `/items/{id}` straight to an app instance (not through the load balancer); the
+/// status and body, or `None` when no answer came.
+async fn put_via(addr: std::net::SocketAddr, id: &str) -> Option<(u16, String)> {
+    let r = common::client(Duration::from_secs(3))
+        .put(format!("http://{addr}/items/{id}"))
+        .body("x")
+        .send()
+        .await
+        .ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.text().await.unwrap_or_default()))
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+/// An Aurora-like failover seen from one app instance: it resolves the writer endpoint
+/// with its first write (TTL 5 s, the stack's default as Aurora's), the failover fences the
+/// old writer (writes fail), the endpoint then flips to the new writer, but the instance
+/// keeps sending to the old one — now a reader — until its resolution is 5 s old, so its
+/// writes are refused as read-only in between; an instance that resolves only after the
+/// flip writes at once. The ground truth says the stack serves again only when the
+/// read-only window ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_writer_is_read_only_until_the_endpoint_ttl_runs_out() {
+    let env = Env::multi_az().await;
+    let ttl = env.ls.world.stack.database.endpoint_ttl.0.as_millis() as i64;
+    assert_eq!(ttl, 5_000, "Aurora's endpoint TTL is the default");
+    let app_a = env.ls.world.instance_addr("i-app1a1").expect("i-app1a1");
+    let app_b = env.ls.world.instance_addr("i-app1b1").expect("i-app1b1");
+    let resolved = unix_ms();
+    assert_eq!(put_via(app_a, "ttl-first").await.map(|r| r.0), Some(201));
+    let tid = env.create_template(&failover_template()).await;
+    env.start_experiment(&tid).await;
+
+    let mut seen: Vec<(i64, u16, String)> = Vec::new();
+    let deadline = resolved + ttl + 3_000;
+    while unix_ms() < deadline {
+        if let Some((status, body)) = put_via(app_a, &format!("ttl-{}", seen.len())).await {
+            let done = status == 201 && seen.iter().any(|(_, s, _)| *s != 201);
+            seen.push((unix_ms(), status, body));
+            if done {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failover = env.truth_of("db_failover").await;
+    assert_eq!(failover.len(), 1, "{failover:?}");
+    let t_failover = t_ms(&failover[0]);
+    let fenced = seen
+        .iter()
+        .filter(|(t, s, b)| *t > t_failover && *s == 503 && b.contains("FailingOver"));
+    assert!(
+        fenced.count() > 0,
+        "writes fail while the failover fences the old writer: {seen:?}"
+    );
+    let read_only: Vec<_> = seen
+        .iter()
+        .filter(|(_, s, b)| *s == 503 && b.contains("ReadOnly"))
+        .collect();
+    assert!(
+        !read_only.is_empty(),
+        "the old writer, back as a reader, refuses writes: {seen:?}"
+    );
+    let (t_ok, _, _) = seen.last().filter(|(_, s, _)| *s == 201).expect("writes succeed again");
+    assert!(
+        *t_ok >= resolved + ttl,
+        "the instance kept the old writer until its resolution was {ttl} ms old ({} ms)",
+        t_ok - resolved
+    );
+    assert!(
+        read_only.iter().all(|(t, _, _)| *t <= resolved + ttl + 100),
+        "refusals end with the TTL: {read_only:?}"
+    );
+
+    assert_eq!(
+        put_via(app_b, "ttl-other").await.map(|r| r.0),
+        Some(201),
+        "an instance that resolves after the flip writes to the new writer"
+    );
+    let serving_again = env
+        .truth_of("serving")
+        .await
+        .into_iter()
+        .filter(|e| t_ms(e) > t_failover && e["serving"] == true)
+        .map(|e| t_ms(&e))
+        .next()
+        .expect("the ground truth says the stack serves again");
+    assert!(
+        (resolved + ttl..resolved + ttl + 500).contains(&serving_again),
+        "serving again when the read-only window ends: {} ms after the resolution",
+        serving_again - resolved
+    );
+}
+
+/// A failover resets the connections to the old writer: a write waiting on a cut-off
+/// writer fails at once with the failover (503), not after the app's database timeout
+/// (504).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_resets_queries_waiting_on_the_old_writer() {
+    let env = Env::multi_az().await;
+    let app = env.ls.world.instance_addr("i-app1a1").expect("i-app1a1");
+    let cut = vec!["subnet-db-1a".to_string()];
+    env.ls.world.block_subnets(&cut, Scope::All);
+    let write = tokio::spawn(put_via(app, "reset"));
+    wait_until(Duration::from_millis(900), "the write waits on the writer", || async {
+        env.ls.world.db_queries_waiting() == 1
+    })
+    .await;
+    env.ls.world.db_failover();
+    let (status, body) = write.await.expect("task").expect("an answer");
+    assert_eq!((status, body.contains("FailingOver")), (503, true), "{body}");
+    env.ls.world.unblock_subnets(&cut, Scope::All);
+}
