@@ -196,11 +196,24 @@ async fn failover_follows_the_health_check() {
     );
     check_dig(dns, name, SECONDARY, APP_TTL);
 
-    // The status report says why.
+    // The status reports say why: unhealthy means no more than 18% of the checkers still
+    // report healthy, and those that fail name the 503.
     let hc = env.ls.route53.get_health_check("hc-primary").expect("health check");
     assert!(!hc.healthy);
-    let status = hc.last.expect("an observation").status;
-    assert!(status.starts_with("Failure: HTTP Status Code 503"), "{status}");
+    let failing: Vec<&str> = hc
+        .observations()
+        .map(|(_, o)| o.status.as_str())
+        .filter(|s| s.starts_with("Failure"))
+        .collect();
+    assert!(
+        failing.len() * 100 >= hc.checkers.len() * 82,
+        "{} of {} checkers fail",
+        failing.len(),
+        hc.checkers.len()
+    );
+    for status in failing {
+        assert!(status.starts_with("Failure: HTTP Status Code 503"), "{status}");
+    }
 
     // Ground truth: stopped → unhealthy after at least (threshold − 1) intervals → answer.
     let t_stop = env

@@ -126,7 +126,7 @@ fn route(r53: &std::sync::Arc<Route53>, req: &ApiRequest) -> Result<ApiResponse,
         }
         ["healthcheck", id, "status"] if m == Method::GET => {
             let hc = r53.get_health_check(id)?;
-            ok(StatusCode::OK, "GetHealthCheckStatus", |x| health_status(x, r53, &hc))
+            ok(StatusCode::OK, "GetHealthCheckStatus", |x| health_status(x, &hc))
         }
         _ => Err(unsupported()),
     }
@@ -584,9 +584,7 @@ fn health_check_config_from(el: &El) -> Result<HealthCheckConfig, Route53Error> 
     if !(1..=10).contains(&threshold) {
         return Err(invalid(format!("FailureThreshold {threshold} is outside 1..=10")));
     }
-    if let Some(regions) = el.one("Regions")? {
-        regions.allow(&["Region"])?;
-    }
+    let regions = regions_from(el)?;
     el.bool("MeasureLatency")?;
     el.bool("EnableSNI")?;
     Ok(HealthCheckConfig {
@@ -601,7 +599,26 @@ fn health_check_config_from(el: &El) -> Result<HealthCheckConfig, Route53Error> 
         timeout: model::DEFAULT_CHECK_TIMEOUT.min(Duration::from_secs(interval)),
         inverted: el.bool("Inverted")?.unwrap_or(false),
         disabled: el.bool("Disabled")?.unwrap_or(false),
+        regions,
     })
+}
+
+/// `HealthCheckConfig/Regions`: the checker regions, checked as Route 53 does (at least
+/// three, each a checker region); `None` when absent.
+fn regions_from(el: &El) -> Result<Option<Vec<String>>, Route53Error> {
+    let Some(list) = el.one("Regions")? else {
+        return Ok(None);
+    };
+    list.allow(&["Region"])?;
+    let regions: Vec<String> = list.all("Region").map(|r| r.text.trim().to_string()).collect();
+    if let Some(long) = regions.iter().find(|r| r.chars().count() > 64) {
+        return Err(invalid(format!(
+            "Region {:?} is longer than 64 characters",
+            shorten(long)
+        )));
+    }
+    model::check_regions(&regions).map_err(|m| invalid(format!("Regions: {m}")))?;
+    Ok(Some(regions))
 }
 
 fn list_health_checks(r53: &Route53, params: &Params) -> Result<ApiResponse, Route53Error> {
@@ -658,16 +675,25 @@ fn health_check_body(x: &mut Xml, r53: &Route53, h: &HealthCheckInfo) {
         x.text("Inverted", c.inverted);
         x.text("Disabled", c.disabled);
         x.text("EnableSNI", false);
+        if let Some(regions) = &c.regions {
+            x.elem("Regions", |x| {
+                for r in regions {
+                    x.text("Region", r);
+                }
+            });
+        }
     });
     x.text("HealthCheckVersion", 1);
 }
 
-fn health_status(x: &mut Xml, r53: &Route53, h: &HealthCheckInfo) {
+/// GetHealthCheckStatus's body: one observation per checker that has probed, with its
+/// region, its (documentation-range) address and its own latest report.
+fn health_status(x: &mut Xml, h: &HealthCheckInfo) {
     x.elem("HealthCheckObservations", |x| {
-        if let Some(obs) = &h.last {
+        for (checker, obs) in h.observations() {
             x.elem("HealthCheckObservation", |x| {
-                x.text("Region", r53.region());
-                x.text("IPAddress", "127.0.0.1");
+                x.text("Region", &checker.region);
+                x.text("IPAddress", checker.ip_address);
                 x.elem("StatusReport", |x| {
                     x.text("Status", &obs.status);
                     x.text("CheckedTime", iso8601(obs.checked_unix_ms));

@@ -1,12 +1,16 @@
-//! Health checkers: one task per health check that really probes its endpoint every
-//! request interval (HTTP GET of the resource path, or a TCP connect) and hands each
-//! result to [`Route53::record_probe`], which applies the failure threshold.
+//! Health checkers: one task per checker of a health check (one per region of its
+//! `Regions`) that really probes the endpoint every request interval (HTTP GET of the
+//! resource path, or a TCP connect) and hands each result to [`Route53::record_probe`],
+//! which applies the failure threshold per checker and the 18% rule across them.
+//! Checkers do not probe in lock step: of `n` checkers, checker `k` starts `k/n` of the
+//! interval after the first.
 //!
 //! Status texts follow Route 53's: `Success: HTTP Status Code 200, OK`,
 //! `Failure: HTTP Status Code 502, Bad Gateway`, `Failure: Connection refused. …`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
@@ -27,8 +31,8 @@ pub struct Probe {
     pub detail: String,
 }
 
-/// Starts the checker of one health check; it stops when `cancel` fires or the health
-/// check is gone.
+/// Starts the checkers of one health check, one task each at staggered times; they stop
+/// when `cancel` fires or the health check is gone. A disabled health check is not probed.
 pub(crate) fn spawn(
     r53: Arc<Route53>,
     id: String,
@@ -39,29 +43,63 @@ pub(crate) fn spawn(
     if config.disabled {
         return;
     }
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(config.request_interval);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = every.tick() => {}
-            }
-            let probe = tokio::select! {
-                _ = cancel.cancelled() => return,
-                p = probe(r53.lookup().as_ref(), &config) => p,
-            };
-            let ok = probe.ok != config.inverted;
-            let detail = if config.inverted {
-                format!("{} (inverted)", probe.detail)
-            } else {
-                probe.detail
-            };
-            if !r53.record_probe(&id, generation, ok, &detail) {
-                return;
-            }
+    let n = config.checker_regions().len();
+    let config = Arc::new(config);
+    for k in 0..n {
+        let offset = stagger(config.request_interval, k, n);
+        tokio::spawn(run_checker(
+            r53.clone(),
+            id.clone(),
+            generation,
+            k,
+            offset,
+            config.clone(),
+            cancel.clone(),
+        ));
+    }
+}
+
+/// When checker `k` of `n` first probes, after the health check starts: `k/n` of the
+/// request interval.
+pub fn stagger(interval: Duration, k: usize, n: usize) -> Duration {
+    if n == 0 {
+        return Duration::ZERO;
+    }
+    interval.mul_f64(k as f64 / n as f64)
+}
+
+/// One checker: probes every interval from `offset` on and reports each result.
+async fn run_checker(
+    r53: Arc<Route53>,
+    id: String,
+    generation: u64,
+    checker: usize,
+    offset: Duration,
+    config: Arc<HealthCheckConfig>,
+    cancel: CancellationToken,
+) {
+    let start = tokio::time::Instant::now() + offset;
+    let mut every = tokio::time::interval_at(start, config.request_interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = every.tick() => {}
         }
-    });
+        let probe = tokio::select! {
+            _ = cancel.cancelled() => return,
+            p = probe(r53.lookup().as_ref(), &config) => p,
+        };
+        let ok = probe.ok != config.inverted;
+        let detail = if config.inverted {
+            format!("{} (inverted)", probe.detail)
+        } else {
+            probe.detail
+        };
+        if !r53.record_probe(&id, generation, checker, ok, &detail) {
+            return;
+        }
+    }
 }
 
 /// Where a health check's probes go now, or why there is nowhere to go.
@@ -197,7 +235,6 @@ fn status_text(status: StatusCode) -> String {
 mod tests {
     use super::*;
     use crate::route53::LoadBalancerView;
-    use std::time::Duration;
 
     struct OneLb(SocketAddr);
     impl LoadBalancerLookup for OneLb {
@@ -227,6 +264,7 @@ mod tests {
             timeout: Duration::from_millis(500),
             inverted: false,
             disabled: false,
+            regions: None,
         }
     }
 
@@ -266,6 +304,17 @@ mod tests {
         c.port = Some(80);
         let p = probe(&OneLb("127.0.0.1:9".parse().unwrap()), &c).await;
         assert!(!p.ok && p.detail.contains("loopback addresses only"), "{p:?}");
+    }
+
+    /// Checkers start spread evenly over the interval, the first at once.
+    #[test]
+    fn checkers_are_staggered() {
+        let every = Duration::from_millis(800);
+        let starts: Vec<Duration> = (0..8).map(|k| stagger(every, k, 8)).collect();
+        assert_eq!(starts[0], Duration::ZERO);
+        assert_eq!(starts[1], Duration::from_millis(100));
+        assert_eq!(starts[7], Duration::from_millis(700));
+        assert_eq!(stagger(every, 0, 0), Duration::ZERO);
     }
 
     /// Status texts name the code and reason.

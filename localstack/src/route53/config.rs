@@ -11,7 +11,8 @@
 //!     - { id: hc-primary, load_balancer: drill-alb, resource_path: /health,
 //!         request_interval: 250ms, failure_threshold: 3, timeout: 200ms }
 //!     - { id: hc-ip, ip_address: 127.0.1.10, port: 8080, type: TCP,
-//!         request_interval: 1s, failure_threshold: 2 }
+//!         request_interval: 1s, failure_threshold: 2,
+//!         regions: [us-east-1, eu-west-1, ap-southeast-2] }   # default: all 8 checker regions
 //!   zones:
 //!     - name: drill.test
 //!       records:
@@ -116,6 +117,10 @@ pub struct HealthCheckSpec {
     /// Do not probe; always healthy.
     #[serde(default)]
     pub disabled: bool,
+    /// Regions of its health checkers (at least 3 of Route 53's checker regions); all
+    /// eight when absent, as in Route 53.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
 }
 
 fn default_type() -> CheckType {
@@ -329,6 +334,9 @@ impl HealthCheckSpec {
                 format!("{} is outside 1..=10", self.failure_threshold),
             );
         }
+        if let Some(Err(m)) = self.regions.as_deref().map(model::check_regions) {
+            return err("regions", m);
+        }
         let timeout = self.timeout.map(|d| d.0).unwrap_or(model::DEFAULT_CHECK_TIMEOUT);
         if timeout.is_zero() || timeout > Duration::from_secs(60) {
             return err("timeout", "must be greater than 0 and at most 60s".into());
@@ -351,6 +359,7 @@ impl HealthCheckSpec {
             timeout,
             inverted: self.inverted,
             disabled: self.disabled,
+            regions: self.regions.clone(),
         })
     }
 }
@@ -416,7 +425,7 @@ dns_port: 0
 alias_ttl: 5
 health_checks:
   - { id: hc-primary, load_balancer: drill-alb, resource_path: /health, request_interval: 200ms, failure_threshold: 2 }
-  - { id: hc-ip, ip_address: 127.0.1.10, port: 8080, request_interval: 1s, failure_threshold: 3 }
+  - { id: hc-ip, ip_address: 127.0.1.10, port: 8080, request_interval: 1s, failure_threshold: 3, regions: [us-east-1, eu-west-1, sa-east-1] }
 zones:
   - name: drill.example
     records:
@@ -472,6 +481,22 @@ zones:
                 GOOD.replace("ip_address: 127.0.1.10", "ip_address: 192.0.2.10"),
                 "route53.health_checks[1].ip_address",
                 "loopback",
+            ),
+            (
+                GOOD.replace(
+                    "regions: [us-east-1, eu-west-1, sa-east-1]",
+                    "regions: [us-east-1, eu-west-1]",
+                ),
+                "route53.health_checks[1].regions",
+                "at least 3",
+            ),
+            (
+                GOOD.replace(
+                    "regions: [us-east-1, eu-west-1, sa-east-1]",
+                    "regions: [us-east-1, eu-west-1, mars-1]",
+                ),
+                "route53.health_checks[1].regions",
+                "mars-1",
             ),
             (
                 GOOD.replace("failover: PRIMARY", "failover: FIRST"),

@@ -1,6 +1,11 @@
 //! Route 53 for the local stack: hosted zones and record sets, health checkers that really
 //! probe, and a DNS server (UDP and TCP) answering by routing policy and health.
 //!
+//! Each health check has several checkers, one per region of its `Regions` (Route 53's
+//! eight checker regions when it names none), probing at staggered times over the request
+//! interval; each applies the failure threshold on its own, and the health check is
+//! healthy while more than 18% of them report it healthy ([`verdict`]).
+//!
 //! Route 53 is a global service. It refers to load balancers only through the small
 //! [`LoadBalancerLookup`] interface (by name or DNS name: address and whether any target is
 //! healthy), so one Route 53 can serve several regional worlds; [`World`] implements it for
@@ -13,6 +18,7 @@ pub mod config;
 pub mod dns;
 pub mod model;
 mod routing;
+pub mod verdict;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -28,6 +34,7 @@ use crate::world::{Health, World};
 use model::{Change, ChangeContext, ChangeError, HealthCheckConfig, RecordSet, RecordType, Zone};
 
 pub use routing::{AnswerRecord, DnsLookup};
+pub use verdict::Checker;
 
 /// What Route 53 knows about one load balancer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +112,8 @@ pub type TruthSink = Arc<dyn Fn(Truth) + Send + Sync>;
 /// Settings of the service that are not zones or health checks.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Region named in health-check observations.
+    /// The region the stack runs in. Route 53 is global: health-check observations name
+    /// their checkers' regions instead.
     pub region: String,
     /// TTL in answers of alias records.
     pub alias_ttl: u32,
@@ -201,7 +209,7 @@ pub struct ChangeInfo {
     pub comment: Option<String>,
 }
 
-/// The latest probe of a health check, as GetHealthCheckStatus reports it.
+/// One checker's latest report, as GetHealthCheckStatus gives it in its `StatusReport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     /// `Success: …` or `Failure: …`, for the checker's current verdict.
@@ -219,16 +227,21 @@ pub struct HealthCheckInfo {
     pub caller_reference: String,
     /// Configuration.
     pub config: HealthCheckConfig,
-    /// Whether Route 53 considers it healthy now.
+    /// Whether Route 53 considers it healthy now: more than 18% of its checkers do.
     pub healthy: bool,
-    /// The latest probe, once there was one.
-    pub last: Option<Observation>,
+    /// Its checkers, one per region in the order of [`HealthCheckConfig::checker_regions`].
+    pub checkers: Vec<Checker>,
+}
+
+impl HealthCheckInfo {
+    /// The latest report of every checker that has probed, in checker order.
+    pub fn observations(&self) -> impl Iterator<Item = (&Checker, &Observation)> {
+        self.checkers.iter().filter_map(|c| c.last.as_ref().map(|o| (c, o)))
+    }
 }
 
 struct HealthCheckRec {
     info: HealthCheckInfo,
-    ok_streak: u32,
-    fail_streak: u32,
     generation: u64,
     cancel: CancellationToken,
 }
@@ -485,16 +498,15 @@ impl Route53 {
         let mut st = self.lock();
         let generation = st.next_generation;
         st.next_generation += 1;
+        let checkers = config.checker_regions().iter().map(|r| Checker::new(r)).collect();
         st.health_checks.push(HealthCheckRec {
             info: HealthCheckInfo {
                 id,
                 caller_reference,
                 config,
                 healthy: true,
-                last: None,
+                checkers,
             },
-            ok_streak: 0,
-            fail_streak: 0,
             generation,
             cancel: self.shutdown.child_token(),
         });
@@ -577,9 +589,11 @@ impl Route53 {
         Ok(())
     }
 
-    /// Applies one probe result with the failure threshold; records a status change in the
-    /// ground truth. Returns false when the checker should stop (deleted or replaced).
-    pub(crate) fn record_probe(&self, id: &str, generation: u64, ok: bool, detail: &str) -> bool {
+    /// Applies one probe of checker `checker` with the failure threshold, then the 18% rule
+    /// across the checkers; records a change of the health check's status in the ground
+    /// truth, with the report of the checker whose verdict tipped it. Returns false when
+    /// the checker should stop (health check deleted or replaced).
+    pub(crate) fn record_probe(&self, id: &str, generation: u64, checker: usize, ok: bool, detail: &str) -> bool {
         let mut st = self.lock();
         let Some(h) = st
             .health_checks
@@ -589,53 +603,27 @@ impl Route53 {
             return false;
         };
         let threshold = h.info.config.failure_threshold;
-        let from = h.info.healthy;
-        if ok {
-            h.ok_streak += 1;
-            h.fail_streak = 0;
-            if !from && h.ok_streak >= threshold {
-                h.info.healthy = true;
-            }
-        } else {
-            h.fail_streak += 1;
-            h.ok_streak = 0;
-            if from && h.fail_streak >= threshold {
-                h.info.healthy = false;
-            }
-        }
-        // The report carries the verdict and the latest probe that agrees with it.
-        let now = now_unix_ms();
-        let status = if ok == h.info.healthy {
-            Some(format!("{}: {detail}", if ok { "Success" } else { "Failure" }))
-        } else if h.info.last.is_none() {
-            Some(format!(
-                "Success: healthy until {threshold} consecutive probes fail (latest probe: {detail})"
-            ))
-        } else {
-            None
+        let Some(c) = h.info.checkers.get_mut(checker) else {
+            return false;
         };
-        match (status, &mut h.info.last) {
-            (Some(status), last) => {
-                *last = Some(Observation {
-                    status,
-                    checked_unix_ms: now,
-                })
-            }
-            (None, Some(last)) => last.checked_unix_ms = now,
-            (None, None) => {}
+        if !c.record(ok, detail, threshold, now_unix_ms()) {
+            return true;
         }
-        let to = h.info.healthy;
-        if to != from {
-            let status = h.info.last.as_ref().map(|o| o.status.clone()).unwrap_or_default();
-            (self.sink)(Truth::HealthCheckStatus {
-                health_check: id.to_string(),
-                from: health_name(from).into(),
-                to: health_name(to).into(),
-                status,
-            });
-            drop(st);
-            self.notify();
+        let status = c.last.as_ref().map(|o| o.status.clone()).unwrap_or_default();
+        let from = h.info.healthy;
+        let to = verdict::considered_healthy(h.info.checkers.iter().map(|c| c.healthy));
+        if to == from {
+            return true;
         }
+        h.info.healthy = to;
+        (self.sink)(Truth::HealthCheckStatus {
+            health_check: id.to_string(),
+            from: health_name(from).into(),
+            to: health_name(to).into(),
+            status,
+        });
+        drop(st);
+        self.notify();
         true
     }
 
@@ -798,4 +786,110 @@ fn new_id(prefix: char) -> String {
         s.push(char::from(if d < 10 { b'0' + d } else { b'A' + d - 10 }));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    struct NoLbs;
+    impl LoadBalancerLookup for NoLbs {
+        fn load_balancer(&self, _: &str) -> Option<LoadBalancerView> {
+            None
+        }
+        fn subscribe(&self) -> Vec<watch::Receiver<u64>> {
+            Vec::new()
+        }
+    }
+
+    /// A service with one health check (threshold 2, default regions), not started: probes
+    /// are handed in by the test. Returns it and the truth it records.
+    fn service() -> (Arc<Route53>, Arc<Mutex<Vec<Truth>>>) {
+        let truth = Arc::new(Mutex::new(Vec::new()));
+        let log = truth.clone();
+        let sink: TruthSink = Arc::new(move |t| log.lock().unwrap().push(t));
+        let settings = Settings {
+            region: "us-east-1".into(),
+            alias_ttl: 60,
+            seed: Some(1),
+        };
+        let r53 = Route53::new(settings, Arc::new(NoLbs), sink, CancellationToken::new());
+        let config = HealthCheckConfig {
+            ip_address: Some("127.0.0.1".parse().unwrap()),
+            port: Some(9),
+            fqdn: None,
+            load_balancer: None,
+            kind: model::CheckKind::Tcp,
+            resource_path: "/".into(),
+            request_interval: Duration::from_secs(1),
+            failure_threshold: 2,
+            timeout: model::DEFAULT_CHECK_TIMEOUT,
+            inverted: false,
+            disabled: false,
+            regions: None,
+        };
+        r53.insert_health_check("hc".into(), "ref".into(), config);
+        (r53, truth)
+    }
+
+    /// Fails checker `k` twice (its threshold): it turns unhealthy.
+    fn fail_checker(r53: &Route53, k: usize) {
+        for _ in 0..2 {
+            assert!(r53.record_probe("hc", 0, k, false, "Connection refused"));
+        }
+    }
+
+    /// With the eight default checkers the health check stays healthy while two of them
+    /// (25% > 18%) still are, turns unhealthy when the seventh fails (1 of 8 = 12.5%), and
+    /// healthy again when a second checker recovers; the ground truth has exactly those two
+    /// changes, each with the report of the checker that tipped it.
+    #[test]
+    fn status_follows_more_than_18_percent_of_checkers() {
+        let (r53, truth) = service();
+        assert_eq!(r53.get_health_check("hc").unwrap().checkers.len(), 8);
+        for k in 0..6 {
+            fail_checker(&r53, k);
+        }
+        let hc = r53.get_health_check("hc").unwrap();
+        assert_eq!(hc.checkers.iter().filter(|c| c.healthy).count(), 2);
+        assert!(hc.healthy, "2 of 8 healthy is more than 18%");
+        assert!(truth.lock().unwrap().is_empty());
+
+        fail_checker(&r53, 6);
+        assert!(!r53.get_health_check("hc").unwrap().healthy, "1 of 8 is not");
+        let changes = truth.lock().unwrap().clone();
+        assert_eq!(
+            changes,
+            vec![Truth::HealthCheckStatus {
+                health_check: "hc".into(),
+                from: "healthy".into(),
+                to: "unhealthy".into(),
+                status: "Failure: Connection refused".into(),
+            }]
+        );
+
+        fail_checker(&r53, 7);
+        for _ in 0..2 {
+            r53.record_probe("hc", 0, 0, true, "TCP connection established to 127.0.0.1:9");
+        }
+        assert!(!r53.get_health_check("hc").unwrap().healthy, "1 of 8 healthy");
+        for _ in 0..2 {
+            r53.record_probe("hc", 0, 5, true, "TCP connection established to 127.0.0.1:9");
+        }
+        assert!(r53.get_health_check("hc").unwrap().healthy, "2 of 8 healthy");
+        let changes = truth.lock().unwrap().clone();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(
+            changes[1],
+            Truth::HealthCheckStatus {
+                health_check: "hc".into(),
+                from: "unhealthy".into(),
+                to: "healthy".into(),
+                status: "Success: TCP connection established to 127.0.0.1:9".into(),
+            }
+        );
+        assert!(!r53.record_probe("hc", 1, 0, true, "stale generation"));
+        assert!(!r53.record_probe("hc", 0, 8, true, "no such checker"));
+    }
 }

@@ -716,10 +716,67 @@ pub struct HealthCheckConfig {
     pub inverted: bool,
     /// Not probed; always healthy.
     pub disabled: bool,
+    /// The regions of its health checkers as given (`Regions`); `None` for Route 53's
+    /// default, every region of [`CHECKER_REGIONS`].
+    pub regions: Option<Vec<String>>,
+}
+
+impl HealthCheckConfig {
+    /// The regions it is checked from: the given ones, or all of [`CHECKER_REGIONS`].
+    pub fn checker_regions(&self) -> Vec<String> {
+        match &self.regions {
+            Some(r) => r.clone(),
+            None => CHECKER_REGIONS.iter().map(|r| r.to_string()).collect(),
+        }
+    }
 }
 
 /// The default probe timeout: Route 53 waits about this long for an answer.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The regions Route 53 has health checkers in: the valid values of `HealthCheckConfig`'s
+/// `Regions`, and the regions a health check is checked from when it names none ("If you
+/// don't specify any regions, Route 53 health checkers automatically performs checks from
+/// all of the regions that are listed under Valid Values", API_HealthCheckConfig).
+pub const CHECKER_REGIONS: [&str; 8] = [
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+];
+
+/// The fewest regions a health check may name (`Regions`: minimum 3 items).
+pub const MIN_CHECKER_REGIONS: usize = 3;
+
+/// Checks a health check's `Regions`: at least [`MIN_CHECKER_REGIONS`], each one of
+/// [`CHECKER_REGIONS`], none twice (a region has one checker here, so a repeat would
+/// not add one).
+pub fn check_regions(regions: &[String]) -> Result<(), String> {
+    if let Some(bad) = regions.iter().find(|r| !CHECKER_REGIONS.contains(&r.as_str())) {
+        return Err(format!(
+            "{bad:?} is not a health checker region (one of {})",
+            CHECKER_REGIONS.join(", ")
+        ));
+    }
+    if let Some(dup) = regions
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| regions[..i].contains(r).then_some(r))
+    {
+        return Err(format!("region {dup} is listed more than once"));
+    }
+    if regions.len() < MIN_CHECKER_REGIONS {
+        return Err(format!(
+            "{} regions given; a health check needs at least {MIN_CHECKER_REGIONS}",
+            regions.len()
+        ));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
@@ -919,5 +976,30 @@ mod tests {
                 ("b.example.com.".to_string(), "A"),
             ]
         );
+    }
+
+    /// `Regions` takes three or more distinct checker regions; none means all eight.
+    #[test]
+    fn checker_regions() {
+        let list = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_regions(&list(&["us-east-1", "eu-west-1", "sa-east-1"])).is_ok());
+        assert!(check_regions(&list(&["us-east-1", "eu-west-1"])).is_err());
+        assert!(check_regions(&list(&["us-east-1", "eu-west-1", "us-east-2"])).is_err());
+        assert!(check_regions(&list(&["us-east-1", "eu-west-1", "us-east-1"])).is_err());
+        let config = HealthCheckConfig {
+            ip_address: None,
+            port: None,
+            fqdn: None,
+            load_balancer: Some("alb".into()),
+            kind: CheckKind::Http,
+            resource_path: "/".into(),
+            request_interval: Duration::from_secs(1),
+            failure_threshold: 1,
+            timeout: DEFAULT_CHECK_TIMEOUT,
+            inverted: false,
+            disabled: false,
+            regions: None,
+        };
+        assert_eq!(config.checker_regions(), list(&CHECKER_REGIONS));
     }
 }
