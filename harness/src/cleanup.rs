@@ -92,6 +92,9 @@ pub enum CleanupError {
         /// Why.
         message: String,
     },
+    /// The dead man's switch alarms could not be listed or deleted.
+    #[error(transparent)]
+    Switch(#[from] crate::switch::SwitchError),
     /// Some experiments could not be stopped.
     #[error("could not stop {}: {}", if .0.len() == 1 { "1 experiment".to_string() } else { format!("{} experiments", .0.len()) }, .0.join("; "))]
     Stop(Vec<String>),
@@ -104,6 +107,8 @@ pub struct CleanupSummary {
     pub stopped: Vec<(Leftover, String)>,
     /// Experiment templates drdrill had created and no run deleted.
     pub templates_deleted: Vec<String>,
+    /// Dead man's switch alarms ([`crate::switch`]) of runs that are over.
+    pub alarms_deleted: Vec<String>,
 }
 
 /// Whether a tag set marks something drdrill created.
@@ -190,9 +195,23 @@ pub async fn delete_leftover_templates(
     Ok(deleted)
 }
 
+/// Deletes every dead man's switch alarm ([`crate::switch::ALARM_PREFIX`]); called once
+/// every drdrill experiment has ended.
+async fn delete_switch_alarms(clients: &Clients, say: &mut dyn FnMut(String)) -> Result<Vec<String>, CleanupError> {
+    let names = crate::switch::list_alarms(clients).await?;
+    if names.is_empty() {
+        return Ok(names);
+    }
+    crate::switch::delete_alarms(clients, &names).await?;
+    for n in &names {
+        say(format!("deleted dead man's switch alarm {n}"));
+    }
+    Ok(names)
+}
+
 /// `drdrill cleanup`: connects to the scenario's target (an AWS target must be in the
 /// account allow-list), stops every unfinished drdrill experiment there and waits until
-/// each has ended, then deletes the templates drdrill left. `say` is told what happens.
+/// each has ended, then deletes the templates and dead man's switch alarms drdrill left. `say` is told what happens.
 ///
 /// The embedded local stack lives inside the drdrill process that started it, so
 /// nothing can be left running there; a `local` target is reported as such.
@@ -219,9 +238,12 @@ pub async fn cleanup(target: &Target, say: &mut dyn FnMut(String)) -> Result<Cle
     )
     .await;
     let templates = delete_leftover_templates(&clients, say).await;
+    // Every drdrill experiment has ended now: no switch alarm is needed any more.
+    let alarms = delete_switch_alarms(&clients, say).await;
     connected.close().await;
     Ok(CleanupSummary {
         stopped: stopped?,
         templates_deleted: templates?,
+        alarms_deleted: alarms?,
     })
 }

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod switch;
 pub mod target;
 pub mod traffic;
 pub mod verdict;

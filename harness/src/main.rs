@@ -274,9 +274,10 @@ async fn cleanup(file: PathBuf) -> anyhow::Result<()> {
         let mut say = |line: String| println!("{line}");
         let done = drdrill::cleanup::cleanup(target, &mut say).await?;
         println!(
-            "cleanup done: {} experiment(s) stopped, {} template(s) deleted",
+            "cleanup done: {} experiment(s) stopped, {} template(s) deleted, {} dead man's switch alarm(s) deleted",
             done.stopped.len(),
-            done.templates_deleted.len()
+            done.templates_deleted.len(),
+            done.alarms_deleted.len()
         );
     }
     Ok(())

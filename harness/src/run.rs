@@ -170,6 +170,8 @@ struct Ctx {
     observers: Vec<observe::Observers>,
     /// The resolver of the app's Route 53 name (prober and verification share its cache).
     dns: Option<DnsResolver>,
+    /// The dead man's switch, while armed.
+    switch: Option<crate::switch::Switch>,
 }
 
 /// Runs one loaded scenario to its report (every report format and a line in
@@ -221,6 +223,7 @@ pub async fn run_publishing(
         local: None,
         observers: Vec::new(),
         dns: None,
+        switch: None,
     };
     ctx.progress
         .line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
@@ -579,7 +582,25 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
     let template_id = match &ctx.loaded.fault {
         ResolvedFault::TemplateId(id) => id.clone(),
         ResolvedFault::Template(t) => {
-            let id = fault::create_template(&clients, t, &ctx.run_id)
+            let settings = ctx.loaded.scenario.dead_man_switch.clone().unwrap_or_default();
+            let template = if settings.enabled {
+                let switch = crate::switch::arm(&clients, &ctx.run_id, &settings, &ctx.journal)
+                    .await
+                    .map_err(|e| error(e.to_string()))?;
+                ctx.progress.line(&format!(
+                    "dead man's switch armed: the fault ends by itself {} s after the harness goes silent",
+                    (switch.fires_after + switch.period).as_secs()
+                ));
+                let with = crate::switch::with_stop_condition(t, &switch);
+                ctx.switch = Some(switch);
+                with
+            } else {
+                ctx.journal.record(EventKind::Note {
+                    message: "dead man's switch off (dead_man_switch.enabled: false): a killed harness leaves the fault running until `drdrill cleanup`".into(),
+                });
+                t.clone()
+            };
+            let id = fault::create_template(&clients, &template, &ctx.run_id)
                 .await
                 .map_err(|e| error(e.to_string()))?;
             ctx.journal.record(EventKind::TemplateCreated {
@@ -935,6 +956,9 @@ async fn cleanup(ctx: &mut Ctx) -> Result<(), Stop> {
     }
     if let Some(prober) = ctx.prober.take() {
         ctx.traffic = Some(prober.stop().await);
+    }
+    if let (Some(clients), Some(switch)) = (&ctx.clients, ctx.switch.take()) {
+        switch.disarm(clients, &ctx.journal).await;
     }
     if let (Some(clients), Some(t)) = (&ctx.clients, &ctx.template_created) {
         fault::delete_template(clients, t).await;

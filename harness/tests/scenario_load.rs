@@ -135,3 +135,57 @@ fn json_schema_covers_nested_keys() {
         assert!(schema.contains(key), "schema lacks {key}");
     }
 }
+
+/// The dead man's switch is on with 10 s heartbeats and a 30 s silence when the scenario
+/// does not mention it; its keys are checked (whole seconds, a whole number of periods,
+/// at least two), naming the key; a `template_id` fault needs it turned off explicitly.
+#[test]
+fn dead_man_switch_defaults_and_checks() {
+    let path = fixtures().join("template-id.yaml");
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    let loaded = scenario::load(&path).expect("loads with the switch off");
+    assert!(!loaded.scenario.dead_man_switch.as_ref().expect("set").enabled);
+    let on = text.replace("dead_man_switch: { enabled: false }", "");
+    let e = scenario::load_str(&path, &on)
+        .expect_err("template_id with the switch on")
+        .to_string();
+    assert!(e.contains("dead_man_switch") && e.contains("template_id"), "{e}");
+
+    let inline = fixtures().join("inline-template-aws.yaml");
+    let base = std::fs::read_to_string(&inline).expect("fixture");
+    let loaded = scenario::load_str(&inline, &base).expect("loads");
+    let switch = loaded.scenario.dead_man_switch.unwrap_or_default();
+    assert!(switch.enabled);
+    assert_eq!(
+        (
+            switch.heartbeat_every.get().as_secs(),
+            switch.fires_after.get().as_secs()
+        ),
+        (10, 30)
+    );
+    for (keys, key) in [
+        ("{ heartbeat_every: 1500ms }", "dead_man_switch.heartbeat_every"),
+        (
+            "{ heartbeat_every: 10s, fires_after: 25s }",
+            "dead_man_switch.fires_after",
+        ),
+        (
+            "{ heartbeat_every: 10s, fires_after: 10s }",
+            "dead_man_switch.fires_after",
+        ),
+    ] {
+        let text = format!("{base}\ndead_man_switch: {keys}\n");
+        let e = scenario::load_str(&inline, &text).expect_err(keys).to_string();
+        assert!(e.contains(key), "{keys}: {e}");
+    }
+    let text = format!("{base}\ndead_man_switch: {{ heartbeat_every: 1s, fires_after: 3s }}\n");
+    let s = scenario::load_str(&inline, &text)
+        .expect("valid")
+        .scenario
+        .dead_man_switch
+        .expect("set");
+    assert_eq!(
+        (s.heartbeat_every.get().as_secs(), s.fires_after.get().as_secs()),
+        (1, 3)
+    );
+}

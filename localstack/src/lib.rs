@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod cloudwatch;
 #[cfg(feature = "testcontainers")]
 pub mod container;
 pub mod database;
@@ -198,10 +199,17 @@ impl LocalStack {
         let services: Vec<Arc<api::Services>> = worlds
             .iter()
             .map(|w| {
+                let cloudwatch = Arc::new(cloudwatch::CloudWatch::new(
+                    &w.stack.region,
+                    &w.stack.account_id,
+                    stack.speedups.short_alarm_periods,
+                ));
+                tokio::spawn(cloudwatch.clone().run(cancel.child_token()));
                 Arc::new(api::Services {
                     world: w.clone(),
-                    fis: fis::Fis::new(w.clone()),
+                    fis: fis::Fis::new(w.clone(), cloudwatch.clone()),
                     route53: route53.clone(),
+                    cloudwatch,
                 })
             })
             .collect();

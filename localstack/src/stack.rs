@@ -143,6 +143,7 @@ pub struct Stack {
 /// speedups:
 ///   sub_second_health_checks: true   # ALB health-check interval < 5 s, timeout < 2 s
 ///   short_fault_durations: true      # FIS action durations < PT1M
+///   short_alarm_periods: true        # CloudWatch alarm periods < 10 s
 /// ```
 ///
 /// `drdrill plan` reports which ones a stack turns on ([`Stack::speedups_on`]).
@@ -160,6 +161,11 @@ pub struct Speedups {
     /// still applies.
     #[serde(default)]
     pub short_fault_durations: bool,
+    /// Accept CloudWatch alarm periods of whole seconds below the 10 s minimum
+    /// PutMetricAlarm documents (10, 20, 30 or a multiple of 60), so that a dead man's
+    /// switch fires within seconds in a local drill.
+    #[serde(default)]
+    pub short_alarm_periods: bool,
 }
 
 impl Speedups {
@@ -172,6 +178,9 @@ impl Speedups {
         }
         if self.short_fault_durations {
             out.push("short_fault_durations");
+        }
+        if self.short_alarm_periods {
+            out.push("short_alarm_periods");
         }
         out
     }

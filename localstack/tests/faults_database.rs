@@ -11,6 +11,15 @@ use std::time::Duration;
 use common::{db_cluster, read_back, str_of, t_ms, wait_until, Env, Writer};
 use serde_json::{json, Value};
 
+/// How long writes may take to be acknowledged again after a failover: the failover
+/// itself, then up to one endpoint TTL for which an app keeps sending to the old writer
+/// (see `the_old_writer_is_read_only_until_the_endpoint_ttl_runs_out`), plus 3 s for 20
+/// writes at the writer's pace.
+fn recovery_bound(env: &Env) -> Duration {
+    let db = &env.ls.world.stack.database;
+    db.failover_duration.0 + db.endpoint_ttl.0 + Duration::from_secs(3)
+}
+
 fn failover_template() -> Value {
     json!({
         "targets": {"Cluster": db_cluster()},
@@ -32,7 +41,7 @@ async fn fail_over_under_writes(env: &Env, writer: &Writer, new_writer: &str) ->
     assert_eq!(str_of(&failover, "to"), new_writer);
     let t_failover = t_ms(&failover);
     wait_until(
-        Duration::from_secs(5),
+        recovery_bound(env),
         "writes are acknowledged again after the failover",
         || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
     )
@@ -170,7 +179,7 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
     assert_eq!(failovers.len(), 1);
     let t_failover = t_ms(&failovers[0]);
     wait_until(
-        Duration::from_secs(5),
+        recovery_bound(&env),
         "writes are acknowledged after the failover",
         || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
     )
@@ -237,7 +246,7 @@ async fn async_replication_stops_when_the_writer_is_cut_off() {
         "the failover came later than the lag after the cut"
     );
     wait_until(
-        Duration::from_secs(5),
+        recovery_bound(&env),
         "writes are acknowledged after the failover",
         || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
     )

@@ -26,6 +26,8 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// Route 53: zones, record sets and health-check status of the app's name.
     pub route53: aws_sdk_route53::Client,
+    /// CloudWatch: the dead man's switch (heartbeat metric and its alarm).
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Every call the clients above made (`aws-calls.jsonl`).
     pub calls: CallLog,
 }
@@ -53,6 +55,7 @@ impl Clients {
             rds: client!(aws_sdk_rds, "rds"),
             sts: client!(aws_sdk_sts, "sts"),
             route53: client!(aws_sdk_route53, "route53"),
+            cloudwatch: client!(aws_sdk_cloudwatch, "cloudwatch"),
             calls,
         }
     }

@@ -33,7 +33,7 @@ pub use error::{FilePosition, ScenarioError};
 pub use fault::{Fault, FaultSource, ResolvedFault};
 pub use load::{load, load_str, LoadedScenario, MAX_FILE_BYTES};
 pub use locate::LineColumn;
-pub use model::{App, BlastRadius, Guardrails, Objectives, Scenario, Scheme, SteadyState, Timings};
+pub use model::{App, BlastRadius, DeadManSwitch, Guardrails, Objectives, Scenario, Scheme, SteadyState, Timings};
 pub use observers::{Cadence, ObserverCadence, MIN_CADENCE};
 pub use probe::{HealthProbe, ProbeContract, RenderedRequest, RequestTemplate, ID_PLACEHOLDER};
 pub use rate::{Rate, RateParseError, RateUnit};

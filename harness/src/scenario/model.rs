@@ -52,6 +52,10 @@ pub struct Scenario {
     /// How often the observers call AWS (the API budget); defaults by target kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observers: Option<ObserverCadence>,
+    /// The dead man's switch that ends the fault if the harness stops being alive; on
+    /// with its defaults when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_man_switch: Option<DeadManSwitch>,
     /// How long each phase may take.
     pub timings: Timings,
 }
@@ -150,6 +154,51 @@ pub struct Guardrails {
     /// ... for this long.
     #[serde(rename = "for")]
     pub for_duration: DurationStr,
+}
+
+/// The dead man's switch: while the drill runs, the harness publishes a heartbeat metric
+/// (CloudWatch `PutMetricData`) every `heartbeat_every`, and a CloudWatch alarm on it —
+/// missing data treated as breaching — is a stop condition of the experiment. If the
+/// harness dies, hangs or loses its network, the heartbeats stop, the alarm fires after
+/// `fires_after` of silence, and FIS stops the experiment by itself: the fault ends
+/// within `fires_after` + `heartbeat_every` (CloudWatch evaluates the alarm once per
+/// period) without anyone running `drdrill cleanup`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeadManSwitch {
+    /// On unless set to `false` (explicitly: a drill must say it runs without one).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often the heartbeat is published, which is also the alarm's period: whole
+    /// seconds; on AWS 10 s, 20 s, 30 s or a multiple of 60 s (default 10 s).
+    #[serde(default = "default_heartbeat_every")]
+    pub heartbeat_every: DurationStr,
+    /// How long a silence fires the alarm: a whole number of periods, at least two
+    /// (default 30 s).
+    #[serde(default = "default_fires_after")]
+    pub fires_after: DurationStr,
+}
+
+impl Default for DeadManSwitch {
+    fn default() -> Self {
+        DeadManSwitch {
+            enabled: true,
+            heartbeat_every: default_heartbeat_every(),
+            fires_after: default_fires_after(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_heartbeat_every() -> DurationStr {
+    DurationStr::new(std::time::Duration::from_secs(10))
+}
+
+fn default_fires_after() -> DurationStr {
+    DurationStr::new(std::time::Duration::from_secs(30))
 }
 
 /// Caps on the resources each FIS action may hit, checked against the resolved plan

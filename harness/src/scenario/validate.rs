@@ -46,6 +46,7 @@ pub fn validate(scenario: &Scenario) -> Checked {
     check_objectives(scenario)?;
     check_guardrails(scenario)?;
     check_blast_radius(scenario)?;
+    check_dead_man_switch(scenario)?;
     if let Some((key, d)) = scenario.observers.as_ref().and_then(super::observers::too_short) {
         return fail(
             format!("observers.{key}"),
@@ -365,6 +366,41 @@ fn check_blast_radius(scenario: &Scenario) -> Checked {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+fn check_dead_man_switch(scenario: &Scenario) -> Checked {
+    // Absent means on, with the defaults.
+    let switch = scenario.dead_man_switch.clone().unwrap_or_default();
+    if !switch.enabled {
+        return Ok(());
+    }
+    let every = switch.heartbeat_every.get();
+    if every.is_zero() || every.subsec_nanos() != 0 {
+        return fail(
+            "dead_man_switch.heartbeat_every",
+            format!(
+                "{} must be a whole number of seconds, at least 1 s",
+                switch.heartbeat_every
+            ),
+        );
+    }
+    let after = switch.fires_after.get();
+    if after.subsec_nanos() != 0 || after.as_secs() % every.as_secs() != 0 || after < every * 2 {
+        return fail(
+            "dead_man_switch.fires_after",
+            format!(
+                "{} must be a whole number of heartbeat periods ({}), at least two, so that one late heartbeat does not end the fault",
+                switch.fires_after, switch.heartbeat_every
+            ),
+        );
+    }
+    if matches!(scenario.fault.source, FaultSource::TemplateId(_)) {
+        return fail(
+            "dead_man_switch",
+            "a fault given by template_id cannot get the switch's stop condition (drdrill does not change templates it did not create): use template or template_file, or set dead_man_switch: { enabled: false }",
+        );
     }
     Ok(())
 }

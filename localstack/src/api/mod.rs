@@ -7,6 +7,7 @@
 //! EC2 `RequestLimitExceeded` (503, `<Response><Errors>`), FIS `ThrottlingException`
 //! (429, restJson1 with `x-amzn-errortype`), Route 53 `Throttling` (400, restXml).
 
+pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
 pub mod fis;
@@ -45,6 +46,8 @@ pub struct Services {
     pub fis: Arc<Fis>,
     /// Route 53 (global: zones, health checks, DNS answers).
     pub route53: Arc<crate::route53::Route53>,
+    /// CloudWatch (this region's metrics and alarms).
+    pub cloudwatch: Arc<crate::cloudwatch::CloudWatch>,
 }
 
 /// A request as the service handlers see it.
@@ -67,7 +70,8 @@ pub struct ApiResponse {
     pub status: StatusCode,
     /// Content type.
     pub content_type: &'static str,
-    /// `x-amzn-errortype` for restJson1 errors.
+    /// `x-amzn-errortype` for restJson1 errors; for RPC v2 CBOR answers (CloudWatch) the
+    /// `Code;Sender` of `x-amzn-query-error` instead.
     pub error_type: Option<String>,
     /// Body.
     pub body: Vec<u8>,
@@ -84,8 +88,12 @@ impl IntoResponse for ApiResponse {
         if let Ok(id) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
             h.insert("x-amzn-requestid", id);
         }
+        let cbor = self.content_type == cloudwatch::CONTENT_TYPE;
+        if cbor {
+            h.insert("smithy-protocol", http::HeaderValue::from_static("rpc-v2-cbor"));
+        }
         if let Some(t) = self.error_type.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
-            h.insert("x-amzn-errortype", t);
+            h.insert(if cbor { "x-amzn-query-error" } else { "x-amzn-errortype" }, t);
         }
         r
     }
@@ -204,7 +212,10 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
     }
     let service = signing_name(&req.headers);
     tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
-    let regional = matches!(service.as_deref(), Some("fis" | "elasticloadbalancing" | "ec2" | "rds"));
+    let regional = matches!(
+        service.as_deref(),
+        Some("fis" | "elasticloadbalancing" | "ec2" | "rds" | "monitoring")
+    );
     let services = match signing_region(&req.headers) {
         Some(r) if regional && regions.len() > 1 => match regions.iter().position(|s| s.world.stack.region == r) {
             Some(i) => {
@@ -240,6 +251,7 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
     match service.as_deref() {
         Some("fis") => fis::handle(&services, &req),
         Some("route53") => route53::handle(&services, &req),
+        Some("monitoring") => cloudwatch::handle(&services, &req),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
         Some(other) => query::json_error(
             StatusCode::BAD_REQUEST,
@@ -265,6 +277,7 @@ fn too_large(service: Option<&str>) -> ApiResponse {
 fn body_error(service: Option<&str>, status: StatusCode, code: &str, message: String) -> ApiResponse {
     match service {
         Some("route53") => route53::error_response(&crate::route53::Route53Error::InvalidInput(message)),
+        Some("monitoring") => cloudwatch::error(status, code, &message),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => {
             query::error_response(name, &query::QueryError::new(status, code, message))
         }
@@ -296,6 +309,7 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
             (&Method::DELETE, ["tags", _]) => "UntagResource",
             _ => return None,
         },
+        "monitoring" => return req.path.strip_prefix(cloudwatch::PATH_PREFIX).map(str::to_string),
         "route53" => match (m, segs.as_slice()) {
             (&Method::POST, ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
             (&Method::GET, ["2013-04-01", "hostedzone"]) => "ListHostedZones",
@@ -334,6 +348,7 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
 fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -> ApiResponse {
     match service {
         "fis" => query::json_error(status, code, message),
+        "monitoring" => cloudwatch::error(status, code, message),
         "route53" => {
             let mut x = xml::Xml::new();
             x.elem_ns("ErrorResponse", route53::NS, |x| {
@@ -370,7 +385,7 @@ fn throttled(service: &str) -> ApiResponse {
 
 fn health() -> ApiResponse {
     let body = serde_json::json!({
-        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running", "route53": "running"},
+        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running", "route53": "running", "monitoring": "running"},
         "edition": "drdrill",
         "version": env!("CARGO_PKG_VERSION"),
     });

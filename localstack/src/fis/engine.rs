@@ -36,6 +36,7 @@ use super::template::{local_alarm, validate, TemplateInput};
 
 /// How often local stop conditions are evaluated.
 const STOP_CONDITION_POLL: Duration = Duration::from_millis(20);
+use crate::cloudwatch::{AlarmState, CloudWatch};
 use crate::network::Scope;
 use crate::truth::{now_unix_ms, Truth};
 use crate::world::World;
@@ -104,6 +105,7 @@ struct State {
 /// The FIS service of one stack.
 pub struct Fis {
     world: Arc<World>,
+    cloudwatch: Arc<CloudWatch>,
     state: Mutex<State>,
 }
 
@@ -113,10 +115,12 @@ fn new_id(prefix: &str) -> String {
 }
 
 impl Fis {
-    /// An FIS with no templates or experiments.
-    pub fn new(world: Arc<World>) -> Arc<Fis> {
+    /// An FIS with no templates or experiments, whose stop conditions watch the alarms of
+    /// `cloudwatch` (its region's).
+    pub fn new(world: Arc<World>, cloudwatch: Arc<CloudWatch>) -> Arc<Fis> {
         Arc::new(Fis {
             world,
+            cloudwatch,
             state: Mutex::new(State::default()),
         })
     }
@@ -294,10 +298,11 @@ impl Fis {
             let Some(arn) = sc.value.clone().filter(|_| sc.source == "aws:cloudwatch:alarm") else {
                 continue;
             };
+            if local_alarm(&arn).is_none() {
+                self.watch_alarm(id, arn, stop);
+                continue;
+            }
             let Some(Ok(limit)) = local_alarm(&arn) else {
-                if local_alarm(&arn).is_none() {
-                    tracing::warn!(alarm = %arn, "stop condition alarm is not evaluated by the local stack");
-                }
                 continue;
             };
             let (fis, id, stop) = (self.clone(), id.to_string(), stop.clone());
@@ -323,6 +328,32 @@ impl Fis {
                 }
             });
         }
+    }
+
+    /// Watches a CloudWatch alarm of this region as a stop condition: the experiment stops
+    /// when the alarm is in `ALARM` (checked every [`STOP_CONDITION_POLL`]). An alarm
+    /// that does not exist never fires (and is logged).
+    fn watch_alarm(self: &Arc<Self>, id: &str, arn: String, stop: &CancellationToken) {
+        if self.cloudwatch.alarm_state(&arn).is_none() {
+            tracing::warn!(alarm = %arn, "stop condition alarm does not exist in the local stack's CloudWatch");
+            return;
+        }
+        let (fis, id, stop) = (self.clone(), id.to_string(), stop.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Some((AlarmState::Alarm, reason)) = fis.cloudwatch.alarm_state(&arn) {
+                    fis.stop_by_condition(
+                        &id,
+                        format!("Experiment stopped by stop condition {arn}: the alarm is in ALARM ({reason})"),
+                    );
+                    return;
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(STOP_CONDITION_POLL) => {}
+                }
+            }
+        });
     }
 
     /// ListExperiments (optionally for one template).
