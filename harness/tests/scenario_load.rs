@@ -189,3 +189,39 @@ fn dead_man_switch_defaults_and_checks() {
         (1, 3)
     );
 }
+
+/// A template whose `aws:ec2:stop-instances` has no `startInstancesAfterDuration` would
+/// leave the instances stopped after the experiment (even a stopped one, even one the
+/// dead man's switch stopped): refused at load, naming the action, unless the scenario
+/// says `fault.accept_unreverted: true`.
+#[test]
+fn unreverted_stop_instances_is_refused_unless_accepted() {
+    let inline = fixtures().join("inline-template-aws.yaml");
+    let base = std::fs::read_to_string(&inline).expect("fixture");
+    let loaded = scenario::load_str(&inline, &base).expect("loads");
+    let ResolvedFault::Template(t) = &loaded.fault else {
+        panic!("an inline template")
+    };
+    let stop = t["actions"]
+        .as_object()
+        .and_then(|a| a.iter().find(|(_, a)| a["actionId"] == "aws:ec2:stop-instances"))
+        .map(|(n, _)| n.clone())
+        .expect("the fixture stops instances");
+    assert!(
+        base.contains("startInstancesAfterDuration"),
+        "the fixture restarts them"
+    );
+    let without: String = base
+        .lines()
+        .filter(|l| !l.contains("startInstancesAfterDuration"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let e = scenario::load_str(&inline, &without).expect_err("refused").to_string();
+    assert!(
+        e.contains(&format!("action {stop}")) && e.contains("accept_unreverted"),
+        "{e}"
+    );
+    let accepted = without.replacen("fault:\n", "fault:\n  accept_unreverted: true\n", 1);
+    assert!(accepted.contains("accept_unreverted"), "the fixture has a fault: block");
+    scenario::load_str(&inline, &accepted).expect("accepted explicitly");
+}

@@ -321,7 +321,7 @@ impl CloudWatch {
             return invalid(format!("AlarmName must be 1 to 255 characters, not {:?}", spec.name));
         }
         let p = spec.period_s;
-        let allowed = matches!(p, 10 | 20 | 30) || (p >= 60 && p % 60 == 0) || (self.short_periods && p >= 1);
+        let allowed = matches!(p, 10 | 20 | 30) || (p >= 60 && p.is_multiple_of(60)) || (self.short_periods && p >= 1);
         if !allowed {
             return invalid(format!(
                 "The parameter Period must be 10, 20, 30 or a multiple of 60, not {p}{}",

@@ -81,6 +81,7 @@ pub struct LocalStack {
     /// The top-level region's FIS engine.
     pub fis: Arc<fis::Fis>,
     fis_all: Vec<Arc<fis::Fis>>,
+    cloudwatch_all: Vec<Arc<cloudwatch::CloudWatch>>,
     /// Route 53: zones, health checks and the DNS server's answers.
     pub route53: Arc<route53::Route53>,
     dns_addr: SocketAddr,
@@ -221,12 +222,21 @@ impl LocalStack {
             worlds,
             fis: services[0].fis.clone(),
             fis_all: fis,
+            cloudwatch_all: services.iter().map(|s| s.cloudwatch.clone()).collect(),
             route53,
             dns_addr,
             endpoint,
             cancel,
             server: Some(server),
         })
+    }
+
+    /// The CloudWatch of region `index` (0: the top-level region).
+    ///
+    /// # Panics
+    /// When the stack has no region `index`.
+    pub fn cloudwatch(&self, index: usize) -> &cloudwatch::CloudWatch {
+        &self.cloudwatch_all[index]
     }
 
     /// The AWS endpoint address.

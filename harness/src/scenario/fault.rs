@@ -14,6 +14,10 @@ pub struct Fault {
     pub source: FaultSource,
     /// Values for `{{name}}` placeholders in the template's string values.
     pub parameters: BTreeMap<String, String>,
+    /// Accept actions whose effect FIS does not undo when the experiment ends or is
+    /// stopped (`aws:ec2:stop-instances` without `startInstancesAfterDuration`): refused
+    /// unless this is `true`.
+    pub accept_unreverted: bool,
 }
 
 /// Where the FIS experiment template comes from (exactly one in the file).
@@ -38,6 +42,26 @@ pub enum ResolvedFault {
     TemplateId(String),
 }
 
+/// The actions of a template whose effect outlives the experiment: FIS does not undo them
+/// when it ends or is stopped (by drdrill, or by the dead man's switch). Each as
+/// `(action name, why)`.
+pub fn unreverted_actions(template: &serde_json::Value) -> Vec<(String, String)> {
+    let Some(actions) = template.get("actions").and_then(serde_json::Value::as_object) else {
+        return Vec::new();
+    };
+    actions
+        .iter()
+        .filter(|(_, a)| a.get("actionId").and_then(serde_json::Value::as_str) == Some("aws:ec2:stop-instances"))
+        .filter(|(_, a)| a.get("parameters").and_then(|p| p.get("startInstancesAfterDuration")).is_none())
+        .map(|(name, _)| {
+            (
+                name.clone(),
+                "aws:ec2:stop-instances without startInstancesAfterDuration leaves the instances stopped after the experiment, even when it is stopped".to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The file form of [`Fault`].
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +84,11 @@ struct FaultSpec {
     /// must be used and every placeholder must have a value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     parameters: BTreeMap<String, String>,
+    /// Accept actions whose effect FIS does not undo when the experiment ends or is
+    /// stopped (`aws:ec2:stop-instances` without `startInstancesAfterDuration`, whose
+    /// instances stay stopped); such a template is refused unless this is `true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    accept_unreverted: bool,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -92,6 +121,7 @@ impl TryFrom<FaultSpec> for Fault {
         Ok(Self {
             source,
             parameters: spec.parameters,
+            accept_unreverted: spec.accept_unreverted,
         })
     }
 }
@@ -108,6 +138,7 @@ impl From<Fault> for FaultSpec {
             template,
             template_id,
             parameters: fault.parameters,
+            accept_unreverted: fault.accept_unreverted,
         }
     }
 }

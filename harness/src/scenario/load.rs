@@ -58,6 +58,14 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
         *stack = dir.join(&*stack);
     }
     let fault = resolve_fault(&source, dir, &mut scenario)?;
+    if let (ResolvedFault::Template(t), false) = (&fault, scenario.fault.accept_unreverted) {
+        if let Some((action, why)) = super::fault::unreverted_actions(t).into_iter().next() {
+            return Err(source.invalid(
+                "fault".into(),
+                format!("action {action}: {why}; set startInstancesAfterDuration, or fault.accept_unreverted: true to accept it"),
+            ));
+        }
+    }
     Ok(LoadedScenario {
         path: path.to_owned(),
         scenario,

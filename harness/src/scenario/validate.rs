@@ -387,7 +387,7 @@ fn check_dead_man_switch(scenario: &Scenario) -> Checked {
         );
     }
     let after = switch.fires_after.get();
-    if after.subsec_nanos() != 0 || after.as_secs() % every.as_secs() != 0 || after < every * 2 {
+    if after.subsec_nanos() != 0 || !after.as_secs().is_multiple_of(every.as_secs()) || after < every * 2 {
         return fail(
             "dead_man_switch.fires_after",
             format!(
