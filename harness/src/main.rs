@@ -407,6 +407,10 @@ struct ReportArgs {
     /// regressions, and write DIR/history.html with the trend.
     #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "reports")]
     history: Option<PathBuf>,
+    /// Check RUN_DIR against its manifest.json: name every file changed, missing or added
+    /// since the run wrote it (exit 0 when none, 1 otherwise).
+    #[arg(long)]
+    verify: bool,
     /// Compare two run folders side by side, objective by objective.
     #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
     compare: Option<Vec<PathBuf>>,
@@ -450,6 +454,8 @@ fn report_command(args: ReportArgs) -> i32 {
                 EXIT_PASS
             })
             .map_err(anyhow::Error::from)
+    } else if let (true, Some(dir)) = (args.verify, &args.run_dir) {
+        report_verify(dir)
     } else if let Some(dir) = &args.run_dir {
         report_rerender(dir, &args.format)
     } else {
@@ -459,6 +465,19 @@ fn report_command(args: ReportArgs) -> i32 {
         eprintln!("error: {e:#}");
         EXIT_ERROR
     })
+}
+
+fn report_verify(dir: &std::path::Path) -> anyhow::Result<i32> {
+    let found = drdrill::report::manifest::verify(dir)?;
+    if found.is_empty() {
+        println!("{}: every file matches manifest.json", dir.display());
+        return Ok(EXIT_PASS);
+    }
+    for d in &found {
+        println!("{d}");
+    }
+    println!("{}: {} file(s) differ from manifest.json", dir.display(), found.len());
+    Ok(EXIT_FAIL)
 }
 
 fn report_rerender(dir: &std::path::Path, formats: &Formats) -> anyhow::Result<i32> {

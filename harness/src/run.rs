@@ -270,6 +270,10 @@ pub async fn run_publishing(
     if let Err(e) = ctx.journal.check() {
         ctx.progress.line(&e.to_string());
     }
+    // Last: the digest of everything the run wrote (`drdrill report --verify`).
+    if let Err(e) = report::manifest::write(&run_dir, &ctx.run_id) {
+        eprintln!("warning: cannot write {}: {e}", report::manifest::FILE);
+    }
     let mut ground_truth = None;
     if let Some(local) = ctx.local.take() {
         ground_truth = Some(local.world.truth.snapshot());

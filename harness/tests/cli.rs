@@ -279,6 +279,25 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
     assert_eq!(report["verdict"], "aborted");
     assert_eq!(report["exit_code"], 3);
     assert!(report["reason"].as_str().unwrap().contains("SIGINT"));
+    // The manifest holds every file the run wrote; changes, removals and additions are
+    // named by `drdrill report --verify`.
+    let verify = || drdrill().args(["report", "--verify"]).arg(&run_dir).output().unwrap();
+    let ok = verify();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
+    for f in ["report.json", "events.jsonl", "aws-calls.jsonl"] {
+        assert!(manifest["files"].get(f).is_some(), "{f} is in the manifest: {manifest}");
+    }
+    std::fs::write(run_dir.join("report.json"), "{}").unwrap();
+    std::fs::remove_file(run_dir.join("events.jsonl")).unwrap();
+    std::fs::write(run_dir.join("added.txt"), "x").unwrap();
+    let bad = verify();
+    let said = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{said}");
+    for line in ["changed: report.json", "missing: events.jsonl", "added: added.txt"] {
+        assert!(said.contains(line), "{line} in:\n{said}");
+    }
     ls.shutdown().await;
 }
 

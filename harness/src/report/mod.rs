@@ -36,6 +36,7 @@ pub mod history;
 pub mod html;
 pub mod junit;
 pub mod load;
+pub mod manifest;
 pub mod markdown;
 mod templates;
 pub mod view;
