@@ -87,6 +87,9 @@ const ANCHORS: &[(&str, Option<&str>)] = &[
     ("verify", Some("\"phase\":\"verify\"")),
 ];
 
+/// The anchor of the running fault.
+const RUNNING_ANCHOR: (&str, Option<&str>) = ("running", Some("\"status\":\"running\""));
+
 /// A tiny deterministic xorshift64 generator.
 struct XorShift(u64);
 
@@ -124,7 +127,8 @@ fn phase_at_kill(events: &[drdrill::journal::Event]) -> &'static str {
 }
 
 /// Kills the harness at random points of 54 short runs (SIGKILL, SIGINT and SIGTERM in
-/// turn, aimed at random phases plus random jitter) against one local stack. After each
+/// turn, aimed at random phases — every fourth at the running fault — plus random
+/// jitter) against one local stack. After each
 /// trial no experiment is unfinished, every fault applied was reverted, no subnet is
 /// black-holed, the stack serves again and no drdrill template is left — for SIGKILL
 /// after `drdrill cleanup`, which must exit 0 and name what it stopped — and the journal
@@ -157,7 +161,11 @@ async fn random_kills_leave_no_fault_behind() {
     let mut exits: BTreeMap<String, usize> = BTreeMap::new();
     for trial in 0..TRIALS {
         let sig = ["KILL", "INT", "TERM"][trial % 3];
-        let (anchor, needle) = ANCHORS[rng.below(ANCHORS.len() as u64) as usize];
+        // Every fourth trial (each signal in turn, 4 and 3 being coprime) is aimed at the
+        // running fault, so that enough kills land in it whatever the draw; the others
+        // are aimed at random phases.
+        let pick = rng.below(ANCHORS.len() as u64) as usize;
+        let (anchor, needle) = if trial % 4 == 0 { RUNNING_ANCHOR } else { ANCHORS[pick] };
         let jitter = Duration::from_millis(rng.below(if needle.is_none() { 1500 } else { 400 }));
         let what = format!("trial {trial} (SIG{sig} at {anchor} + {jitter:?})");
         let out = dir.path().join(format!("trial-{trial:02}"));
