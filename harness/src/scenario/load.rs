@@ -60,9 +60,13 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
     let fault = resolve_fault(&source, dir, &mut scenario)?;
     if let (ResolvedFault::Template(t), false) = (&fault, scenario.fault.accept_unreverted) {
         if let Some((action, why)) = super::fault::unreverted_actions(t).into_iter().next() {
+            let (key, file) = match &scenario.fault.source {
+                FaultSource::TemplateFile(p) => ("fault.template_file", format!("{}: ", p.display())),
+                _ => ("fault.template", String::new()),
+            };
             return Err(source.invalid(
-                "fault".into(),
-                format!("action {action}: {why}; set startInstancesAfterDuration, or fault.accept_unreverted: true to accept it"),
+                key.into(),
+                format!("{file}action {action}: {why}; set startInstancesAfterDuration, or fault.accept_unreverted: true to accept it"),
             ));
         }
     }
