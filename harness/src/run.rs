@@ -844,13 +844,21 @@ async fn recover(ctx: &mut Ctx) -> Result<(), Stop> {
     let threshold = sc.steady_state.success_ratio;
     let deadline = now_unix_ms() + sc.timings.recovery_timeout.get().as_millis() as i64;
     let fault_end = ctx.fault_end_unix_ms.unwrap_or_else(now_unix_ms);
+    let inject = t_inject(ctx).map(|t| t.unix_ms);
     loop {
         check_interrupt(ctx)?;
         let settled = live.settled_until_unix_ms();
         let w = live.window(settled - stable, settled);
         let r = ratio(w.ok, w.completed);
-        // Steady state is back once a whole stable window after the fault end holds.
-        if settled - stable >= fault_end && r.is_some_and(|r| r >= threshold) {
+        // Steady state is back once a whole stable window after the fault end holds and
+        // the analysis that dates recovery in the report confirms it on the settled
+        // probes: the probes stop here, so stopping before the report's own definition
+        // holds would leave the RTO unmeasured (its window needs `stable_for` of probes
+        // after the outage's last failure; this window may still hold a failure or two).
+        if settled - stable >= fault_end
+            && r.is_some_and(|r| r >= threshold)
+            && recovery_confirmed(&live, inject, threshold, stable)
+        {
             ctx.progress.line("steady state is back");
             return Ok(());
         }
@@ -868,6 +876,18 @@ async fn recover(ctx: &mut Ctx) -> Result<(), Stop> {
         ctx.progress.status("recover", r, "waiting for the steady state");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether the report's recovery analysis, run on the probes settled so far, finds no
+/// outage or a confirmed end of it. The settled buckets are a prefix of the run's series
+/// and the analysis scans forward, so what it confirms here the report finds too.
+fn recovery_confirmed(live: &traffic::LiveStats, inject: Option<i64>, threshold: f64, stable_ms: i64) -> bool {
+    let Some(inject) = inject else {
+        return true;
+    };
+    let series = Series::from_buckets(&live.settled_buckets(), traffic::BUCKET_MS);
+    let rec = analysis::recovery(&series, inject, threshold, stable_ms);
+    rec.first_failure_unix_ms.is_none() || rec.recovered_unix_ms.is_some()
 }
 
 async fn verify(ctx: &mut Ctx) -> Result<(), Stop> {

@@ -310,6 +310,15 @@ impl BucketTable {
         usize::try_from((offset + BUCKET_MS - 1).div_euclid(BUCKET_MS)).unwrap_or(0)
     }
 
+    /// Copies of the buckets that end at or before `to_unix_ms`, in time order: with
+    /// `to_unix_ms` the settled watermark, exactly the buckets that are final.
+    pub(crate) fn buckets_until(&self, to_unix_ms: i64) -> Vec<Bucket> {
+        let end = usize::try_from((to_unix_ms - self.origin_ms).div_euclid(BUCKET_MS))
+            .unwrap_or(0)
+            .min(self.buckets.len());
+        self.buckets[..end].to_vec()
+    }
+
     /// Moves every bucket out (no copy), in time order (empty buckets included so the
     /// series is regular), leaving the table empty.
     pub(crate) fn take_buckets(&mut self) -> Vec<Bucket> {
@@ -325,6 +334,23 @@ impl BucketTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `buckets_until` copies exactly the buckets that end at or before the time given:
+    /// the bucket holding it (still filling) is left out.
+    #[test]
+    fn buckets_until_stops_at_the_last_whole_bucket() {
+        let mut table = BucketTable::new(1_000);
+        for t in [1_000, 1_012, 1_025, 1_031] {
+            table.record_sent(t);
+            table.record_done(t * 1000, ProbeOutcome::Ok, None);
+        }
+        let starts = |v: Vec<Bucket>| v.iter().map(|b| b.start_unix_ms).collect::<Vec<_>>();
+        assert_eq!(starts(table.buckets_until(1_030)), [1_000, 1_010, 1_020]);
+        assert_eq!(starts(table.buckets_until(1_029)), [1_000, 1_010]);
+        assert_eq!(starts(table.buckets_until(999)), Vec::<i64>::new());
+        assert_eq!(starts(table.buckets_until(5_000)), [1_000, 1_010, 1_020, 1_030]);
+        assert_eq!(table.buckets_until(1_030)[1].ok, 1);
+    }
 
     #[test]
     fn counts_land_in_the_bucket_of_the_scheduled_time() {

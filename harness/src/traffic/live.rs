@@ -131,6 +131,15 @@ impl LiveStats {
         self.settled_ms_for(watermark)
     }
 
+    /// The buckets whose every probe has finished (they end at or before
+    /// [`Self::settled_until_unix_ms`]), copied: the prefix of the series the run's
+    /// analysis will see, so that a live decision can apply the analysis itself.
+    pub fn settled_buckets(&self) -> Vec<Bucket> {
+        let state = self.lock();
+        let settled = self.settled_ms_for(state.settle.watermark());
+        state.buckets.buckets_until(settled)
+    }
+
     /// Latency summaries of the closed 100 ms intervals starting at or after
     /// `from_unix_ms` (an interval closes once all its probes finished).
     pub fn latency_intervals_since(&self, from_unix_ms: i64) -> Vec<LatencySummary> {

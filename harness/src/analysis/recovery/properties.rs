@@ -93,6 +93,58 @@ fn threshold() -> impl Strategy<Value = f64> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
+    /// P6: the run's live decision ("recovered, stop probing") applies the analysis to the
+    /// probes settled so far. For every prefix of a run with a partial outage (cut at a
+    /// bucket boundary), a recovery the prefix confirms is the whole run's (to within the
+    /// sub-millisecond the mean probe interval moves it); and the prefix ending `stable_for` after the last failure confirms one. So
+    /// probing never stops before the report can date recovery (the failure of
+    /// `drill_route53` under load: the live rule stopped the probes with a failure inside
+    /// its window, and the report found the RTO unmeasured).
+    #[test]
+    fn p6_a_confirmed_prefix_dates_recovery_as_the_whole_run_does(
+        rate in rate(), phase in 0.0f64..1.0, threshold in threshold(),
+        f_scale in 0.0f64..1.0, seed in any::<u64>(), cuts in 8usize..24,
+    ) {
+        let eps = 1.0 - threshold;
+        let f = 2.0 * eps + f_scale * (1.0 - 2.0 * eps);
+        let len_s = (40.0 / (f * rate)).max(1.0);
+        let stable_ms = 2_000;
+        let d = Drill::new(rate, phase, 3.0, len_s + 6.0);
+        let a = d.inject_us + 100_000;
+        let t = a + (len_s * 1e6) as i64;
+        let mut rng = Rng(seed);
+        let probes: Vec<(i64, bool)> = d.times().map(|p| (p, !((a..t).contains(&p) && rng.chance(f)))).collect();
+        let inject_ms = d.inject_us / 1000;
+        let whole = recovery(&Series::from_probes(probes.clone(), BUCKET_MS), inject_ms, threshold, stable_ms);
+        let first_ms = probes[0].0 / 1000 / BUCKET_MS * BUCKET_MS;
+        let last_failure = probes.iter().filter(|p| !p.1).map(|p| p.0).max();
+        let span_ms = d.end_us / 1000 - first_ms;
+        let mut cut_points: Vec<i64> = (1..=cuts as i64).map(|k| first_ms + span_ms * k / cuts as i64).collect();
+        // The series ends with the bucket of its last probe: a whole `stable_for` after
+        // the last failure needs one more probe interval of data.
+        let enough_ms = stable_ms + (d.interval_us / 1000.0).ceil() as i64 + 2 * BUCKET_MS;
+        if let Some(last) = last_failure {
+            cut_points.push(last / 1000 + enough_ms);
+        }
+        for cut_ms in cut_points {
+            let cut_ms = cut_ms / BUCKET_MS * BUCKET_MS;
+            let prefix = probes.iter().copied().filter(|p| p.0 / 1000 < cut_ms);
+            let part = recovery(&Series::from_probes(prefix, BUCKET_MS), inject_ms, threshold, stable_ms);
+            if let Some(at) = part.recovered_unix_us {
+                // The same end: where a bucket's run of failures ends is dated with the
+                // mean probe interval, measured over the data so far, so both instants
+                // may move by a fraction of a millisecond.
+                let (last, whole_last) = (part.last_failure_unix_us.unwrap(), whole.last_failure_unix_us.unwrap());
+                prop_assert!((last - whole_last).abs() < 1_000, "cut at {}: last failure {} vs {}", cut_ms, last, whole_last);
+                let whole_at = whole.recovered_unix_us.expect("the whole run recovers too");
+                prop_assert!((at - whole_at).abs() < 1_000, "cut at {}: t_recover {} vs {}", cut_ms, at, whole_at);
+            }
+            if last_failure.is_some_and(|l| cut_ms >= l / 1000 + enough_ms) && whole.recovered_unix_us.is_some() {
+                prop_assert!(part.recovered_unix_us.is_some(), "cut at {} ms after the last failure + stable_for: not confirmed", cut_ms);
+            }
+        }
+    }
+
     /// P1: every probe fails until `T`, then every probe succeeds: `t_recover` is within
     /// one probe interval of `T`, and the outage's length agrees with it.
     #[test]
