@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod chaos;
 pub mod cloudwatch;
 #[cfg(feature = "testcontainers")]
 pub mod container;
@@ -84,6 +85,9 @@ pub struct LocalStack {
     cloudwatch_all: Vec<Arc<cloudwatch::CloudWatch>>,
     /// Route 53: zones, health checks and the DNS server's answers.
     pub route53: Arc<route53::Route53>,
+    /// Faults in the endpoint's own API (the Chaos API, also served over HTTP at
+    /// `/_localstack/chaos/faults` and `/_localstack/chaos/effects`).
+    pub chaos: Arc<chaos::Chaos>,
     dns_addr: SocketAddr,
     endpoint: SocketAddr,
     cancel: CancellationToken,
@@ -215,7 +219,13 @@ impl LocalStack {
             })
             .collect();
         let fis = services.iter().map(|s| s.fis.clone()).collect();
-        let server = tokio::spawn(api::serve(api_listener, services.clone(), cancel.child_token()));
+        let chaos = Arc::new(chaos::Chaos::new());
+        let server = tokio::spawn(api::serve(
+            api_listener,
+            services.clone(),
+            chaos.clone(),
+            cancel.child_token(),
+        ));
         tracing::info!(%endpoint, dns = %dns_addr, stack = %stack.name, regions = worlds.len(), "local stack listening");
         Ok(LocalStack {
             world: worlds[0].clone(),
@@ -224,6 +234,7 @@ impl LocalStack {
             fis_all: fis,
             cloudwatch_all: services.iter().map(|s| s.cloudwatch.clone()).collect(),
             route53,
+            chaos,
             dns_addr,
             endpoint,
             cancel,

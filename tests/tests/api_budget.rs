@@ -89,6 +89,25 @@ async fn a_drill_under_tight_quotas_completes_and_reports_its_blindness() {
         "report.html does not show the blind intervals"
     );
 
+    // junit.xml counts them, names the figures measured while blind (as report.json
+    // does) and marks the RTO case not clean when any was.
+    let junit = std::fs::read_to_string(outcome.run_dir.join("junit.xml")).unwrap();
+    let count = format!(r#"name="observer_blind_intervals" value="{}""#, blind.len());
+    assert!(junit.contains(&count), "{count} not in {junit}");
+    let mut tainted: Vec<String> = blind.iter().flat_map(|b| b.measured_while_blind.clone()).collect();
+    tainted.sort();
+    tainted.dedup();
+    let named = format!(r#"name="measured_while_blind" value="{}""#, tainted.join(","));
+    assert!(junit.contains(&named), "{named} not in {junit}");
+    assert!(junit.contains("elbv2 DescribeTargetHealth blind"), "{junit}");
+    // (Every figure an observer gives is part of the RTO's breakdown or its t_inject.)
+    if !tainted.is_empty() {
+        assert!(
+            junit.contains("not clean: measured while an observer was blind"),
+            "{junit}"
+        );
+    }
+
     // A report rebuilt from the journal alone (as after a killed run: no report.json)
     // keeps every blind interval, with its calls.
     let copy = dir.path().join("rebuilt");

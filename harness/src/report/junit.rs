@@ -7,7 +7,10 @@
 //! `<skipped>`. Every count attribute matches the cases below it. An objective's case
 //! carries its result sentence in `<system-out>`; RTO and RPO are written with their
 //! uncertainty there, in the failure's message and in the suite's properties
-//! (`rto_uncertainty_ms`, `rpo_uncertainty_ms` and what they are made of).
+//! (`rto_uncertainty_ms`, `rpo_uncertainty_ms` and what they are made of). Observers'
+//! blind intervals are in the suite's `<system-out>`, counted in the property
+//! `observer_blind_intervals`; the figures measured while blind are named in
+//! `measured_while_blind` and in the RTO case's `<system-out>` ("not clean").
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -135,15 +138,35 @@ fn objective_cases(r: &Report, class: &str) -> Vec<Case> {
                     ),
                 }
             };
+            let mut out = objective_message(o, bound);
+            let blind = blind_figures(r);
+            if o.name == "rto" && !blind.is_empty() {
+                out.push_str(&format!(
+                    " — not clean: measured while an observer was blind ({})",
+                    blind.join(", ")
+                ));
+            }
             Case {
                 name: format!("objective {} ({})", o.name, objective_title(&o.name)),
                 classname: format!("{class}.objectives"),
                 time_s: 0.0,
                 outcome,
-                out: Some(objective_message(o, bound)),
+                out: Some(out),
             }
         })
         .collect()
+}
+
+/// The report's figures measured while an observer was blind (report.json keys), once each.
+fn blind_figures(r: &Report) -> Vec<String> {
+    let mut keys: Vec<String> = r
+        .observer_blind
+        .iter()
+        .flat_map(|b| b.measured_while_blind.iter().cloned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Renders `junit.xml` for one run.
@@ -244,6 +267,8 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
                 .as_ref()
                 .map_or(String::new(), |d| d.lost_writes.to_string()),
         ),
+        ("observer_blind_intervals", r.observer_blind.len().to_string()),
+        ("measured_while_blind", blind_figures(r).join(",")),
     ];
     w.create_element("testsuite")
         .with_attributes([
@@ -274,7 +299,7 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
                 write_case(w, case)?;
             }
             let dash = |s: &str| if s.is_empty() { "—".to_string() } else { s.to_string() };
-            let out = format!(
+            let mut out = format!(
                 "verdict {} (exit {}); RTO {}; RPO {}; report.json in run folder {}",
                 r.verdict.as_str(),
                 r.exit_code,
@@ -282,6 +307,10 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
                 dash(&rpo),
                 r.run_id
             );
+            for line in super::blind::lines(&r.observer_blind, r.t_inject_unix_ms.unwrap_or(r.t0_unix_ms)) {
+                out.push('\n');
+                out.push_str(&line);
+            }
             w.create_element("system-out")
                 .write_text_content(BytesText::new(&xml_safe(&out)))?;
             Ok(())

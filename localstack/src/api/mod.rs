@@ -6,6 +6,10 @@
 //! service's error shape: ELBv2/RDS/STS `Throttling` (400, awsQuery `<ErrorResponse>`),
 //! EC2 `RequestLimitExceeded` (503, `<Response><Errors>`), FIS `ThrottlingException`
 //! (429, restJson1 with `x-amzn-errortype`), Route 53 `Throttling` (400, restXml).
+//!
+//! Before that, the Chaos API's rules and effects ([`crate::chaos`], controlled at
+//! `/_localstack/chaos/faults` and `/_localstack/chaos/effects`) may delay the answer or
+//! fail the request with their error, in the same service error shapes.
 
 pub mod cloudwatch;
 pub mod ec2;
@@ -27,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
+use crate::chaos::Chaos;
 use crate::fis::Fis;
 use crate::quotas::Quotas;
 use crate::world::World;
@@ -124,7 +129,12 @@ pub type Regions = Vec<Arc<Services>>;
 
 /// Serves the endpoint on `listener` until `shutdown`; each request goes to the region its
 /// signature names (regional services) or to the top-level region (Route 53, STS).
-pub async fn serve(listener: TcpListener, services: Regions, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    services: Regions,
+    chaos: Arc<Chaos>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     // AWS throttles per account and region: one set of buckets per region, all from the
     // top-level stack's `quotas:` section (Route 53, being global, uses the first).
     let config = services.first().and_then(|s| s.world.stack.quotas.clone());
@@ -140,6 +150,7 @@ pub async fn serve(listener: TcpListener, services: Regions, shutdown: Cancellat
         regions: services,
         quotas,
         access,
+        chaos,
     };
     let app = axum::Router::new()
         .fallback(handle)
@@ -156,6 +167,7 @@ struct Endpoint {
     regions: Regions,
     quotas: Vec<Arc<Quotas>>,
     access: Arc<Access>,
+    chaos: Arc<Chaos>,
 }
 
 async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
@@ -210,6 +222,9 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
             body: serde_json::to_vec(&serde_json::json!({ "events": events })).unwrap_or_default(),
         };
     }
+    if let Some(kind) = req.path.strip_prefix("/_localstack/chaos/") {
+        return chaos_control(&endpoint.chaos, kind, &req);
+    }
     let service = signing_name(&req.headers);
     tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
     let regional = matches!(
@@ -236,7 +251,22 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
         _ => services,
     };
     if let Some(name) = service.as_deref() {
-        if let Some(op) = operation(name, &req) {
+        let latency = endpoint.chaos.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let op = operation(name, &req);
+        let region = signing_region(&req.headers).unwrap_or_else(|| services.world.stack.region.clone());
+        if let Some(fault) = endpoint.chaos.fault_for(name, &region, op.as_deref()) {
+            tracing::debug!(?fault, "failed by the chaos API");
+            let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let message = format!(
+                "{} failed: a fault injected by the Chaos API",
+                op.as_deref().unwrap_or("the request")
+            );
+            return service_error(name, status, &fault.code, &message);
+        }
+        if let Some(op) = op {
             // AWS authenticates and authorizes a call before it counts against a quota.
             if let Some(refusal) = endpoint.access.check(name, &op) {
                 let (code, message) = crate::access::error(name, &services.world.stack.account_id, &refusal);
@@ -262,6 +292,56 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
             StatusCode::FORBIDDEN,
             "MissingAuthenticationTokenException",
             "Missing Authentication Token: requests must be SigV4-signed",
+        ),
+    }
+}
+
+/// The Chaos API's control endpoint: `faults` (GET lists the rules, POST replaces them,
+/// PATCH appends, DELETE removes the rules given; each answers the rules then in force)
+/// and `effects` (GET shows them, POST sets them). A refused document is a 400 whose
+/// JSON `error` says what and where.
+fn chaos_control(chaos: &Chaos, kind: &str, req: &ApiRequest) -> ApiResponse {
+    let json = |status: StatusCode, value: serde_json::Value| ApiResponse {
+        status,
+        content_type: "application/json",
+        error_type: None,
+        body: serde_json::to_vec(&value).unwrap_or_default(),
+    };
+    let refuse =
+        |e: crate::chaos::ChaosError| json(StatusCode::BAD_REQUEST, serde_json::json!({ "error": e.to_string() }));
+    let rules = |c: &Chaos| json(StatusCode::OK, serde_json::to_value(c.rules()).unwrap_or_default());
+    match (kind, &req.method) {
+        ("faults", &Method::GET) => rules(chaos),
+        ("faults", m @ (&Method::POST | &Method::PATCH | &Method::DELETE)) => {
+            match crate::chaos::parse_rules(&req.body) {
+                Ok(given) => {
+                    match *m {
+                        Method::POST => chaos.set_rules(given),
+                        Method::PATCH => chaos.add_rules(given),
+                        _ => chaos.remove_rules(&given),
+                    }
+                    rules(chaos)
+                }
+                Err(e) => refuse(e),
+            }
+        }
+        ("effects", &Method::GET) => json(
+            StatusCode::OK,
+            serde_json::to_value(chaos.effects()).unwrap_or_default(),
+        ),
+        ("effects", &Method::POST) => match crate::chaos::parse_effects(&req.body) {
+            Ok(effects) => {
+                chaos.set_effects(effects);
+                json(
+                    StatusCode::OK,
+                    serde_json::to_value(chaos.effects()).unwrap_or_default(),
+                )
+            }
+            Err(e) => refuse(e),
+        },
+        (kind, method) => json(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "error": format!("chaos: no {method} /_localstack/chaos/{kind} (faults: GET, POST, PATCH, DELETE; effects: GET, POST)") }),
         ),
     }
 }
