@@ -172,6 +172,8 @@ struct Ctx {
     dns: Option<DnsResolver>,
     /// The dead man's switch, while armed.
     switch: Option<crate::switch::Switch>,
+    /// The account and region, once connected (for the manifest).
+    provenance: report::manifest::Provenance,
 }
 
 /// Runs one loaded scenario to its report (every report format and a line in
@@ -224,9 +226,27 @@ pub async fn run_publishing(
         observers: Vec::new(),
         dns: None,
         switch: None,
+        provenance: Default::default(),
     };
     ctx.progress
         .line(&format!("run {} → {}", ctx.run_id, run_dir.display()));
+    // The scenario as run, beside what it produced (the manifest covers it).
+    match std::fs::read(&ctx.loaded.path) {
+        Ok(bytes) => {
+            if let Err(e) = report::write_atomic(&run_dir, report::SCENARIO_FILE, &bytes) {
+                ctx.progress
+                    .line(&format!("cannot write {}: {e}", report::SCENARIO_FILE));
+            }
+        }
+        Err(e) => {
+            ctx.journal.record(EventKind::Note {
+                message: format!(
+                    "the scenario file {} could not be read again to keep a copy: {e}",
+                    ctx.loaded.path.display()
+                ),
+            });
+        }
+    }
     let stopped = match std::panic::AssertUnwindSafe(phases(&mut ctx)).catch_unwind().await {
         Ok(result) => result.err(),
         Err(payload) => {
@@ -271,7 +291,7 @@ pub async fn run_publishing(
         ctx.progress.line(&e.to_string());
     }
     // Last: the digest of everything the run wrote (`drdrill report --verify`).
-    if let Err(e) = report::manifest::write(&run_dir, &ctx.run_id) {
+    if let Err(e) = report::manifest::write(&run_dir, &ctx.run_id, &ctx.provenance) {
         eprintln!("warning: cannot write {}: {e}", report::manifest::FILE);
     }
     let mut ground_truth = None;
@@ -328,6 +348,10 @@ async fn connect(ctx: &mut Ctx) -> Result<(), Stop> {
     if let Some(local) = &connected.local {
         ctx.progress.line(&format!("local stack at {}", local.endpoint_url()));
     }
+    ctx.provenance = report::manifest::Provenance {
+        account_id: Some(connected.account_id),
+        region: Some(connected.region),
+    };
     let clients = connected.clients;
     ctx.local = connected.local;
     let calls_path = ctx.run_dir.join(AWS_CALLS_FILE);
@@ -604,6 +628,11 @@ async fn inject(ctx: &mut Ctx) -> Result<(), Stop> {
                 });
                 t.clone()
             };
+            let as_run = serde_json::to_vec_pretty(&template).unwrap_or_default();
+            if let Err(e) = report::write_atomic(&ctx.run_dir, report::TEMPLATE_FILE, &as_run) {
+                ctx.progress
+                    .line(&format!("cannot write {}: {e}", report::TEMPLATE_FILE));
+            }
             let id = fault::create_template(&clients, &template, &ctx.run_id)
                 .await
                 .map_err(|e| error(e.to_string()))?;

@@ -10,6 +10,11 @@ pub struct Connected {
     pub clients: Clients,
     /// The embedded local stack, when the target is `local` (stopped with [`Connected::close`]).
     pub local: Option<drdrill_localstack::LocalStack>,
+    /// The account the drill runs against: STS's answer for an AWS target, the stack
+    /// file's for a local one.
+    pub account_id: String,
+    /// The region the drill runs against.
+    pub region: String,
 }
 
 impl Connected {
@@ -52,11 +57,14 @@ pub async fn connect(target: &Target) -> Result<Connected, TargetError> {
             let opts = drdrill_localstack::Options {
                 endpoint: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             };
+            let account_id = stack.account_id.clone();
             let local = drdrill_localstack::LocalStack::start(stack, opts).await?;
             let clients = Clients::local(&local.endpoint_url(), &region).await;
             Ok(Connected {
                 clients,
                 local: Some(local),
+                account_id,
+                region,
             })
         }
         Target::Aws(aws) => {
@@ -74,7 +82,12 @@ pub async fn connect(target: &Target) -> Result<Connected, TargetError> {
                     allowed: aws.account_ids.join(", "),
                 });
             }
-            Ok(Connected { clients, local: None })
+            Ok(Connected {
+                clients,
+                local: None,
+                account_id: account,
+                region: aws.region.clone(),
+            })
         }
     }
 }

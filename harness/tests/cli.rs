@@ -286,9 +286,62 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap()).unwrap();
-    for f in ["report.json", "events.jsonl", "aws-calls.jsonl"] {
+    for f in [
+        "report.json",
+        "events.jsonl",
+        "aws-calls.jsonl",
+        "scenario.yaml",
+        "template.json",
+    ] {
         assert!(manifest["files"].get(f).is_some(), "{f} is in the manifest: {manifest}");
     }
+    // Where it ran (the account STS named, the target's region), never credentials.
+    assert_eq!(manifest["account_id"], ls.world.stack.account_id.as_str(), "{manifest}");
+    assert_eq!(manifest["region"], "us-east-1", "{manifest}");
+    let manifest_text = std::fs::read_to_string(run_dir.join("manifest.json")).unwrap();
+    assert!(
+        !manifest_text.contains("AWS_SECRET") && !manifest_text.contains("\"test\""),
+        "{manifest_text}"
+    );
+    // The scenario and the template as run: the file's bytes; the template with the
+    // dead man's switch's alarm as its stop condition.
+    assert_eq!(
+        std::fs::read(run_dir.join("scenario.yaml")).unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+    let template: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("template.json")).unwrap()).unwrap();
+    assert_eq!(
+        template["stopConditions"][0]["source"], "aws:cloudwatch:alarm",
+        "{template}"
+    );
+    // The evidence digest, computed here with sha256sum over `path  digest` lines of the
+    // files but the renderings, is the manifest's and the one report.html shows.
+    let lines: String = manifest["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| !["report.html", "summary.md", "junit.xml"].contains(&p.as_str()))
+        .map(|(p, d)| format!("{p}  {}\n", d.as_str().unwrap()))
+        .collect();
+    let mut sum = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut sum.stdin.take().unwrap(), lines.as_bytes()).unwrap();
+    let out = sum.wait_with_output().unwrap();
+    let evidence = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(manifest["evidence_sha256"], evidence.as_str(), "{manifest}");
+    let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!(r#"<code id="evidence">{evidence}</code>"#)),
+        "report.html lacks the evidence digest"
+    );
     std::fs::write(run_dir.join("report.json"), "{}").unwrap();
     std::fs::remove_file(run_dir.join("events.jsonl")).unwrap();
     std::fs::write(run_dir.join("added.txt"), "x").unwrap();

@@ -172,17 +172,26 @@ pub enum RenderError {
 /// Writes each format of `formats` into `dir`; returns the files written. Stops at the
 /// first failure.
 pub fn write_formats(report: &Report, dir: &Path, formats: &Formats) -> Result<Vec<PathBuf>, RenderError> {
-    formats.iter().map(|f| write_file(dir, f, &f.render(report)?)).collect()
+    formats
+        .iter()
+        .map(|f| {
+            let text = match f {
+                // report.html shows the digest of the evidence it was rendered from.
+                Format::Html => html::render_with_evidence(report, super::manifest::evidence_digest(dir).ok())?,
+                _ => f.render(report)?,
+            };
+            write_file(dir, f, &text)
+        })
+        .collect()
 }
 
-/// Writes `text`, rendered as `format`, into `dir` under the format's file name.
+/// Writes `text`, rendered as `format`, into `dir` under the format's file name
+/// (atomically: a crash never leaves half a report).
 pub(crate) fn write_file(dir: &Path, format: Format, text: &str) -> Result<PathBuf, RenderError> {
-    let path = dir.join(format.file_name());
-    std::fs::write(&path, text).map_err(|source| RenderError::Write {
-        path: path.clone(),
+    super::write_atomic(dir, format.file_name(), text.as_bytes()).map_err(|source| RenderError::Write {
+        path: dir.join(format.file_name()),
         source,
-    })?;
-    Ok(path)
+    })
 }
 
 /// What a finished run publishes besides `report.json`.

@@ -38,6 +38,8 @@ struct ActionRow {
 
 #[derive(Serialize)]
 struct Context {
+    /// The evidence digest, as manifest.json records it.
+    evidence: Option<String>,
     icon: &'static str,
     verdict: &'static str,
     verdict_upper: String,
@@ -128,6 +130,12 @@ fn plan_actions(plan: Option<&Value>) -> Vec<ActionRow> {
 
 /// Renders `report.html`.
 pub fn render(report: &Report) -> Result<String, RenderError> {
+    render_with_evidence(report, None)
+}
+
+/// Renders `report.html` showing `evidence`, the digest of the run folder's evidence
+/// ([`super::manifest::evidence_digest`]) it was rendered from.
+pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result<String, RenderError> {
     let v = View::new(report);
     let p = &report.probes;
     let timeline_svg = chart::timeline_svg(&v)?;
@@ -145,6 +153,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         })
         .unwrap_or_default();
     let ctx = Context {
+        evidence,
         icon: templates::verdict_icon(report),
         verdict: report.verdict.as_str(),
         verdict_upper: report.verdict.as_str().to_uppercase(),

@@ -1,8 +1,13 @@
-//! The run folder's manifest: the SHA-256 of every file the run wrote, with the drdrill
-//! version and the run id, written last (`manifest.json`), so that `drdrill report
-//! --verify DIR` can name any file changed, missing or added since. The manifest is
-//! written to a temporary name and renamed into place, so a crash never leaves a
-//! half-written one.
+//! The run folder's manifest: the SHA-256 of every file the run wrote (among them the
+//! scenario and the FIS template as run, `scenario.yaml` and `template.json`), with the
+//! drdrill version, the run id, and the account and region the drill ran against (never
+//! credentials), written last (`manifest.json`), so that `drdrill report --verify DIR`
+//! can name any file changed, missing or added since. The manifest is written to a
+//! temporary name and renamed into place, so a crash never leaves a half-written one.
+//!
+//! The renderings (`report.html`, `summary.md`, `junit.xml`) are written from the
+//! evidence (every other file), so the evidence has its own digest — SHA-256 over its
+//! files' paths and digests — which the manifest records and `report.html` shows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,16 @@ pub struct Manifest {
     pub drdrill_version: String,
     /// The run's id (the folder's name).
     pub run_id: String,
+    /// The AWS account the drill ran against (the local stack's for a local target), when
+    /// the run got as far as connecting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The region the drill ran against, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The digest of the evidence (see [`evidence_digest`]), as `report.html` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_sha256: Option<String>,
     /// SHA-256 (hex) of every file of the folder but the manifest, by path relative to
     /// the folder (`/`-separated).
     pub files: BTreeMap<String, String>,
@@ -103,12 +118,44 @@ fn digests(dir: &Path) -> Result<BTreeMap<String, String>, ManifestError> {
     Ok(out)
 }
 
+/// The files rendered from the evidence, which its digest leaves out.
+pub const RENDERINGS: &[&str] = &["report.html", "summary.md", "junit.xml"];
+
+/// Where a run ran: what the manifest records besides the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The AWS account.
+    pub account_id: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+}
+
+/// SHA-256 (hex) over the evidence of a file table: a line `<path>  <sha256>\n` per file
+/// but the [`RENDERINGS`], in path order.
+fn evidence_of(files: &BTreeMap<String, String>) -> String {
+    let mut h = Sha256::new();
+    for (path, digest) in files.iter().filter(|(p, _)| !RENDERINGS.contains(&p.as_str())) {
+        h.update(format!("{path}  {digest}\n").as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The digest of the evidence in `dir` now: every file but the renderings and the
+/// manifest (see [`evidence_of`]).
+pub fn evidence_digest(dir: &Path) -> Result<String, ManifestError> {
+    Ok(evidence_of(&digests(dir)?))
+}
+
 /// Writes `dir/manifest.json` for run `run_id` (atomically: temporary file, then rename).
-pub fn write(dir: &Path, run_id: &str) -> Result<Manifest, ManifestError> {
+pub fn write(dir: &Path, run_id: &str, provenance: &Provenance) -> Result<Manifest, ManifestError> {
+    let files = digests(dir)?;
     let manifest = Manifest {
         drdrill_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: run_id.to_string(),
-        files: digests(dir)?,
+        account_id: provenance.account_id.clone(),
+        region: provenance.region.clone(),
+        evidence_sha256: Some(evidence_of(&files)),
+        files,
     };
     let tmp = dir.join(format!("{FILE}.tmp"));
     let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
@@ -156,13 +203,28 @@ mod tests {
         std::fs::write(dir.path().join("empty"), "").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/probes.csv"), "a,b\n").unwrap();
-        let m = write(dir.path(), "run-1").unwrap();
+        let m = write(dir.path(), "run-1", &Provenance::default()).unwrap();
         assert_eq!(
             m.files["empty"],
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(m.files.len(), 3, "{:?}", m.files);
         assert_eq!(verify(dir.path()).unwrap(), Vec::new());
+        // The evidence digest is over the paths and digests of the files, renderings
+        // left out: computed here independently with sha256sum's line format.
+        let lines: String = m.files.iter().map(|(p, d)| format!("{p}  {d}\n")).collect();
+        let expect: String = Sha256::digest(lines.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(m.evidence_sha256.as_deref(), Some(expect.as_str()));
+        std::fs::write(dir.path().join("report.html"), "<html/>").unwrap();
+        assert_eq!(
+            evidence_digest(dir.path()).unwrap(),
+            expect,
+            "a rendering is not evidence"
+        );
+        std::fs::remove_file(dir.path().join("report.html")).unwrap();
         std::fs::write(dir.path().join("report.json"), "{\"verdict\":\"pass\"}").unwrap();
         std::fs::remove_file(dir.path().join("sub/probes.csv")).unwrap();
         std::fs::write(dir.path().join("extra.txt"), "x").unwrap();

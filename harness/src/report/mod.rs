@@ -275,22 +275,36 @@ impl Report {
     /// folder, flushed to disk, then renamed over the old one, so a run killed while
     /// writing leaves either the previous report or the new one, never half of one.
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        use std::io::Write as _;
-        let path = dir.join(REPORT_FILE);
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        let tmp = dir.join(format!(".{REPORT_FILE}.{}.tmp", std::process::id()));
-        let written = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.map(|()| path)
+        write_atomic(dir, REPORT_FILE, text.as_bytes())
     }
 }
+
+/// Writes `dir/name` atomically: to a temporary file in the same folder, flushed to
+/// disk, then renamed into place, so a crash leaves the old file or the new one, never
+/// half of one.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| path)
+}
+
+/// The copy of the scenario file as run, in a run folder.
+pub const SCENARIO_FILE: &str = "scenario.yaml";
+/// The FIS experiment template as drdrill sent it to CreateExperimentTemplate (with the
+/// dead man's switch's stop condition; the run-id tag is added in the call), in a run
+/// folder.
+pub const TEMPLATE_FILE: &str = "template.json";
 
 /// Journal events on the report's time axis.
 pub fn report_events(events: &[Event], t0_unix_ms: i64) -> Vec<ReportEvent> {
