@@ -225,3 +225,31 @@ fn unreverted_stop_instances_is_refused_unless_accepted() {
     assert!(accepted.contains("accept_unreverted"), "the fixture has a fault: block");
     scenario::load_str(&inline, &accepted).expect("accepted explicitly");
 }
+
+/// An action longer than `timings.max_fault_duration` (the fixture's
+/// `startInstancesAfterDuration: PT30S` under a 20 s cap) is refused at load, naming the
+/// action, the parameter and the cap, unless the scenario says
+/// `fault.accept_beyond_max_fault_duration: true`; at the cap itself it loads.
+#[test]
+fn actions_longer_than_the_fault_cap_are_refused_unless_accepted() {
+    let inline = fixtures().join("inline-template-aws.yaml");
+    let base = std::fs::read_to_string(&inline).expect("fixture");
+    assert!(
+        base.contains("max_fault_duration: 1m") && base.contains("PT30S"),
+        "the fixture"
+    );
+    let capped = base.replace("max_fault_duration: 1m", "max_fault_duration: 20s");
+    let e = scenario::load_str(&inline, &capped).expect_err("refused").to_string();
+    for part in [
+        "fault.template",
+        "startInstancesAfterDuration PT30S is longer than timings.max_fault_duration (20s)",
+        "accept_beyond_max_fault_duration",
+    ] {
+        assert!(e.contains(part), "{part} not in: {e}");
+    }
+    let accepted = capped.replacen("fault:\n", "fault:\n  accept_beyond_max_fault_duration: true\n", 1);
+    assert!(accepted.contains("accept_beyond"), "the fixture has a fault: block");
+    scenario::load_str(&inline, &accepted).expect("accepted explicitly");
+    let at_cap = base.replace("max_fault_duration: 1m", "max_fault_duration: 30s");
+    scenario::load_str(&inline, &at_cap).expect("a duration equal to the cap is within it");
+}

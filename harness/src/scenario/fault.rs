@@ -18,6 +18,10 @@ pub struct Fault {
     /// stopped (`aws:ec2:stop-instances` without `startInstancesAfterDuration`): refused
     /// unless this is `true`.
     pub accept_unreverted: bool,
+    /// Accept actions that would run longer than `timings.max_fault_duration` (drdrill
+    /// stops the experiment at that cap, before the template's own end): refused unless
+    /// this is `true`.
+    pub accept_beyond_max_fault_duration: bool,
 }
 
 /// Where the FIS experiment template comes from (exactly one in the file).
@@ -62,6 +66,41 @@ pub fn unreverted_actions(template: &serde_json::Value) -> Vec<(String, String)>
         .collect()
 }
 
+/// The actions of a template that would run longer than `cap` (their `duration` or
+/// `startInstancesAfterDuration`, ISO 8601), each as `(action name, why)`: drdrill stops
+/// the experiment at the cap, so the template as written would not run to its end, and a
+/// harness that is not there to stop it leaves the action running for its whole length.
+pub fn beyond_cap(template: &serde_json::Value, cap: std::time::Duration) -> Vec<(String, String)> {
+    let Some(actions) = template.get("actions").and_then(serde_json::Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, action) in actions {
+        for key in ["duration", "startInstancesAfterDuration"] {
+            let Some(text) = action
+                .get("parameters")
+                .and_then(|p| p.get(key))
+                .and_then(serde_json::Value::as_str)
+            else {
+                continue;
+            };
+            let Ok(d) = iso8601::duration(text).map(std::time::Duration::from) else {
+                continue;
+            };
+            if d > cap {
+                out.push((
+                    name.clone(),
+                    format!(
+                        "{key} {text} is longer than timings.max_fault_duration ({}): drdrill would stop the experiment at the cap, and a harness that died would leave it running {text}",
+                        humantime::format_duration(cap)
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// The file form of [`Fault`].
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -89,6 +128,11 @@ struct FaultSpec {
     /// instances stay stopped); such a template is refused unless this is `true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     accept_unreverted: bool,
+    /// Accept actions whose `duration` or `startInstancesAfterDuration` is longer than
+    /// `timings.max_fault_duration` (drdrill cuts them at that cap); such a template is
+    /// refused unless this is `true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    accept_beyond_max_fault_duration: bool,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -122,6 +166,7 @@ impl TryFrom<FaultSpec> for Fault {
             source,
             parameters: spec.parameters,
             accept_unreverted: spec.accept_unreverted,
+            accept_beyond_max_fault_duration: spec.accept_beyond_max_fault_duration,
         })
     }
 }
@@ -139,6 +184,7 @@ impl From<Fault> for FaultSpec {
             template_id,
             parameters: fault.parameters,
             accept_unreverted: fault.accept_unreverted,
+            accept_beyond_max_fault_duration: fault.accept_beyond_max_fault_duration,
         }
     }
 }

@@ -70,6 +70,19 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
             ));
         }
     }
+    if let (ResolvedFault::Template(t), false) = (&fault, scenario.fault.accept_beyond_max_fault_duration) {
+        let cap = scenario.timings.max_fault_duration.get();
+        if let Some((action, why)) = super::fault::beyond_cap(t, cap).into_iter().next() {
+            let (key, file) = match &scenario.fault.source {
+                FaultSource::TemplateFile(p) => ("fault.template_file", format!("{}: ", p.display())),
+                _ => ("fault.template", String::new()),
+            };
+            return Err(source.invalid(
+                key.into(),
+                format!("{file}action {action}: {why}; shorten it, raise timings.max_fault_duration, or set fault.accept_beyond_max_fault_duration: true to accept it"),
+            ));
+        }
+    }
     Ok(LoadedScenario {
         path: path.to_owned(),
         scenario,
