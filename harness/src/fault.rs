@@ -18,6 +18,10 @@ pub const RUN_TAG: &str = "drdrill:run-id";
 /// How long stopping an experiment may take before drdrill gives up and says so.
 pub const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
+/// How long [`stop_and_wait`] keeps trying once the credentials are refused and cannot be
+/// renewed (time for the user to refresh them; each retry resolves the chain again).
+pub const UNRENEWABLE_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Longest time one FIS call may take while stopping (a black-holed endpoint must not
 /// hang the stop past its deadline).
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -325,6 +329,18 @@ pub async fn stop_and_wait(
                 }
             }
             Err(_) => failed = true,
+        }
+        // Credentials AWS refuses and the chain cannot renew: nothing of drdrill's can
+        // stop the experiment; after a while for the user to refresh them (each retry
+        // resolves the chain again), leave it to the dead man's switch.
+        let unrenewable = clients.credentials.as_ref().and_then(|c| c.unrenewable_for());
+        if unrenewable.is_some_and(|d| d >= UNRENEWABLE_STOP_LIMIT) {
+            return Err(err(
+                CALL,
+                format!(
+                    "experiment {experiment_id} could not be stopped: the session credentials expired and the credential chain gives no fresh ones (last error: {last_error}); the dead man's switch stops it, or refresh them and run `drdrill cleanup`"
+                ),
+            ));
         }
         if tokio::time::Instant::now() >= deadline {
             let why = if stop_sent {

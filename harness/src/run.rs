@@ -808,6 +808,17 @@ async fn observe(ctx: &mut Ctx) -> Result<(), Stop> {
         if !observer_alive {
             return Err(error("the experiment observer stopped before the experiment ended"));
         }
+        let unrenewable = ctx
+            .clients
+            .as_ref()
+            .and_then(|c| c.credentials.as_ref())
+            .and_then(|c| c.unrenewable_for());
+        if unrenewable.is_some_and(|d| d >= UNREACHABLE_LIMIT) {
+            return Err(error(format!(
+                "the session credentials expired {} s ago and the credential chain gives no fresh ones: drdrill can neither see nor stop the experiment; refresh them (e.g. `aws sso login`); the dead man's switch stops it",
+                UNREACHABLE_LIMIT.as_secs()
+            )));
+        }
         if let Some(since) = view.unreachable_since_unix_ms {
             if now_unix_ms() - since >= UNREACHABLE_LIMIT.as_millis() as i64 {
                 return Err(error(format!(
@@ -1037,6 +1048,13 @@ fn hist_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
 
 fn build_report(ctx: &mut Ctx, stopped: Option<Stop>) -> Report {
     ctx.journal.record(EventKind::PhaseStarted { phase: Phase::Report });
+    // What became of the credentials during the run (renewed, or not renewable).
+    if let Some(credentials) = ctx.clients.as_ref().and_then(|c| c.credentials.clone()) {
+        for (at, message) in credentials.take_notes() {
+            ctx.progress.line(&message);
+            ctx.journal.record_at(at, EventKind::Note { message });
+        }
+    }
     let sc = &ctx.loaded.scenario;
     let inject = t_inject(ctx);
     let t_inject = inject.map(|t| t.unix_ms);

@@ -99,7 +99,7 @@ impl Cell {
     }
 
     /// Prints the cell's line and checks what every cell must hold: every experiment
-    /// ended, no effect left, the run folder's report present when the run got that far.
+    /// ended, no effect left, and no template or alarm of drdrill's left behind.
     async fn finish(self, name: &str) -> Cell {
         let marked = self.report.as_ref().is_some_and(|r| {
             r["observer_blind"].as_array().is_some_and(|b| {
@@ -115,6 +115,15 @@ impl Cell {
             marked
         );
         assert_no_fault_in_effect(&self.ls, name, Duration::from_secs(5)).await;
+        // Nothing of drdrill's left on the target: no template (nor its tags), no alarm.
+        let templates = drdrill_templates(&self.ls);
+        assert!(templates.is_empty(), "{name}: templates left: {templates:?}");
+        let alarms = self
+            .ls
+            .cloudwatch(0)
+            .describe_alarms(&[], Some(drdrill::switch::ALARM_PREFIX), None)
+            .len();
+        assert_eq!(alarms, 0, "{name}: switch alarms left");
         self
     }
 }

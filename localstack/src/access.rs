@@ -1,6 +1,8 @@
 //! Access the stack refuses on purpose (`access:`): IAM actions it answers with AWS's
-//! access-denied error, and credentials that expire a set time after the stack starts,
-//! in each service's error shape. A test sees exactly what a user sees when the harness's
+//! access-denied error, and credentials that expire a set time after they are first
+//! used (each access key on its own, as each STS session expires on its own: fresh
+//! credentials from the caller's chain are accepted again), in each service's error
+//! shape. A test sees exactly what a user sees when the harness's
 //! role lacks a permission or its session token runs out mid-drill.
 //!
 //! Error codes and statuses are AWS's: EC2 `UnauthorizedOperation`, FIS
@@ -11,6 +13,8 @@
 //! API references, e.g.
 //! <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/CommonErrors.html>).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -25,8 +29,8 @@ pub struct AccessConfig {
     /// (`elasticloadbalancing:DescribeTargetHealth`, `fis:StartExperiment`).
     #[serde(default)]
     pub deny: Vec<String>,
-    /// The caller's session token expires this long after the stack starts; every call
-    /// after that is refused as expired.
+    /// Each access key's session expires this long after the stack first sees the key;
+    /// every call signed with it after that is refused as expired.
     #[serde(default)]
     pub credentials_expire_after: Option<Dur>,
 }
@@ -40,30 +44,40 @@ pub enum Refusal {
     Expired,
 }
 
-/// The stack's access rules, with the moment its credentials were issued.
+/// The stack's access rules, with when each access key was first seen.
 #[derive(Debug)]
 pub struct Access {
     deny: Vec<String>,
-    expires_at: Option<Instant>,
+    expire_after: Option<std::time::Duration>,
+    first_seen: Mutex<HashMap<String, Instant>>,
 }
 
 impl Access {
-    /// The rules of `config` (none without one), the credentials issued now.
+    /// The rules of `config` (none without one).
     pub fn new(config: Option<&AccessConfig>) -> Access {
-        let now = Instant::now();
         Access {
             deny: config.map(|c| c.deny.clone()).unwrap_or_default(),
-            expires_at: config
-                .and_then(|c| c.credentials_expire_after.as_ref())
-                .map(|d| now + d.0),
+            expire_after: config.and_then(|c| c.credentials_expire_after.as_ref()).map(|d| d.0),
+            first_seen: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether the session of `access_key` (from the request's signature; unsigned
+    /// requests share one) has expired: `expire_after` since the key was first seen.
+    fn expired(&self, access_key: &str) -> bool {
+        let Some(after) = self.expire_after else {
+            return false;
+        };
+        let mut seen = self.first_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let first = *seen.entry(access_key.to_string()).or_insert_with(Instant::now);
+        first.elapsed() >= after
     }
 
     /// Whether a call of `operation` on `service` (its signing name, which is also its IAM
     /// prefix for every service the stack serves) is refused, and why; an expired token
     /// is refused before any permission is looked at, as AWS authenticates first.
-    pub fn check(&self, service: &str, operation: &str) -> Option<Refusal> {
-        if self.expires_at.is_some_and(|t| Instant::now() >= t) {
+    pub fn check(&self, service: &str, operation: &str, access_key: &str) -> Option<Refusal> {
+        if self.expired(access_key) {
             return Some(Refusal::Expired);
         }
         let action = format!("{service}:{operation}");
@@ -132,12 +146,14 @@ mod tests {
             credentials_expire_after: None,
         };
         let a = Access::new(Some(&config));
-        let r = a.check("elasticloadbalancing", "DescribeTargetHealth").expect("denied");
+        let r = a
+            .check("elasticloadbalancing", "DescribeTargetHealth", "AKID1")
+            .expect("denied");
         let (code, message) = error("elasticloadbalancing", "123456789012", &r);
         assert_eq!(code, "AccessDenied");
         assert!(message.contains("not authorized to perform: elasticloadbalancing:DescribeTargetHealth"));
-        assert_eq!(a.check("elasticloadbalancing", "DescribeLoadBalancers"), None);
-        assert_eq!(a.check("ec2", "DescribeTargetHealth"), None);
+        assert_eq!(a.check("elasticloadbalancing", "DescribeLoadBalancers", "AKID1"), None);
+        assert_eq!(a.check("ec2", "DescribeTargetHealth", "AKID1"), None);
         assert_eq!(error("ec2", "1", &r).0, "UnauthorizedOperation");
         assert_eq!(error("fis", "1", &r).0, "AccessDeniedException");
 
@@ -147,12 +163,30 @@ mod tests {
         };
         let a = Access::new(Some(&expired));
         assert_eq!(
-            a.check("elasticloadbalancing", "DescribeTargetHealth"),
+            a.check("elasticloadbalancing", "DescribeTargetHealth", "AKID1"),
             Some(Refusal::Expired)
         );
-        assert_eq!(a.check("sts", "GetCallerIdentity"), Some(Refusal::Expired));
+        assert_eq!(a.check("sts", "GetCallerIdentity", "AKID1"), Some(Refusal::Expired));
         assert_eq!(error("fis", "1", &Refusal::Expired).0, "ExpiredTokenException");
-        assert_eq!(Access::new(None).check("fis", "StartExperiment"), None);
+        assert_eq!(Access::new(None).check("fis", "StartExperiment", "AKID1"), None);
+    }
+
+    /// Each access key's session expires on its own, counted from its first call: a key
+    /// first seen later is accepted until its own time is up.
+    #[test]
+    fn each_key_expires_on_its_own() {
+        let a = Access::new(Some(&AccessConfig {
+            deny: Vec::new(),
+            credentials_expire_after: Some(Dur(Duration::from_millis(200))),
+        }));
+        assert_eq!(a.check("fis", "GetExperiment", "AKID1"), None);
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(a.check("fis", "GetExperiment", "AKID1"), Some(Refusal::Expired));
+        assert_eq!(
+            a.check("fis", "GetExperiment", "AKID2"),
+            None,
+            "a fresh key is accepted"
+        );
     }
 
     /// Actions must be `service:Operation` of a served service; the key names the entry.

@@ -57,7 +57,11 @@ struct Inner {
     dropped: u64,
     total: u64,
     write_error: Option<String>,
+    expired_answers: u64,
 }
+
+/// Error codes with which AWS says the caller's session credentials have expired.
+pub const EXPIRED_CODES: &[&str] = &["ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"];
 
 /// Where the calls go: shared by every client's interceptor. Until a file is attached
 /// (with [`CallLog::write_to`]) calls are kept in memory and written when it is.
@@ -85,6 +89,11 @@ impl CallLog {
         self.lock().total
     }
 
+    /// Answers so far that said the credentials expired ([`EXPIRED_CODES`]).
+    pub fn expired_answers(&self) -> u64 {
+        self.lock().expired_answers
+    }
+
     /// Why the file could not be written, when it could not.
     pub fn write_error(&self) -> Option<String> {
         self.lock().write_error.clone()
@@ -102,6 +111,9 @@ impl CallLog {
     fn record(&self, call: AwsCall) {
         let mut inner = self.lock();
         inner.total += 1;
+        if call.error_code.as_deref().is_some_and(|c| EXPIRED_CODES.contains(&c)) {
+            inner.expired_answers += 1;
+        }
         if let Some(file) = inner.file.as_mut() {
             match write_line(file, &call).and_then(|()| file.flush()) {
                 Ok(()) => return,
@@ -116,6 +128,22 @@ impl CallLog {
             inner.dropped += 1;
         }
         inner.pending.push(call);
+    }
+
+    /// Records an answer with AWS error `code`, as a failed call would (for tests of
+    /// what watches the log).
+    #[cfg(test)]
+    pub(crate) fn record_for_test(&self, code: &str) {
+        self.record(AwsCall {
+            t_unix_ms: 0,
+            service: "sts".into(),
+            operation: "GetCallerIdentity".into(),
+            params: String::new(),
+            status: Some(403),
+            error_code: Some(code.into()),
+            duration_ms: 0,
+            request_id: None,
+        });
     }
 
     /// The interceptor that records the calls of a client of `service` (its IAM prefix).

@@ -3,9 +3,11 @@
 //! each recording its calls into one [`CallLog`]; and what a failed call tells the user.
 
 mod calls;
+mod credentials;
 mod error;
 
-pub use calls::{AwsCall, CallLog};
+pub use calls::{AwsCall, CallLog, EXPIRED_CODES};
+pub use credentials::{RenewingCredentials, EXPIRY_MARGIN};
 pub use error::{describe_error, AwsCallError, POLICY_FILE};
 
 use aws_config::BehaviorVersion;
@@ -30,6 +32,9 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Every call the clients above made (`aws-calls.jsonl`).
     pub calls: CallLog,
+    /// For an AWS target: the credentials, renewed from the chain after `ExpiredToken`
+    /// (with notes for the journal).
+    pub credentials: Option<std::sync::Arc<RenewingCredentials>>,
 }
 
 impl Clients {
@@ -37,7 +42,14 @@ impl Clients {
     /// endpoint, region, credentials and retry policy), all recording into a new
     /// [`CallLog`].
     pub fn from_conf(conf: &aws_config::SdkConfig) -> Clients {
-        let calls = CallLog::default();
+        Clients::with_log(conf, CallLog::default(), None)
+    }
+
+    fn with_log(
+        conf: &aws_config::SdkConfig,
+        calls: CallLog,
+        credentials: Option<std::sync::Arc<RenewingCredentials>>,
+    ) -> Clients {
         // Each client records its calls under its IAM service prefix.
         macro_rules! client {
             ($krate:ident, $prefix:literal) => {
@@ -57,6 +69,7 @@ impl Clients {
             route53: client!(aws_sdk_route53, "route53"),
             cloudwatch: client!(aws_sdk_cloudwatch, "cloudwatch"),
             calls,
+            credentials,
         }
     }
 
@@ -74,15 +87,35 @@ impl Clients {
     /// Clients for an AWS account: the default credential chain (or `profile`), the given
     /// region, and `endpoint_url` when set (else `AWS_ENDPOINT_URL` and the service-specific
     /// endpoint variables, which the SDK reads itself).
+    ///
+    /// The credentials come from the chain through [`RenewingCredentials`]: after an
+    /// `ExpiredToken` answer the next call resolves the chain again.
     pub async fn aws(region: &str, profile: Option<&str>, endpoint_url: Option<&str>) -> Clients {
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string()));
+        let region = aws_config::Region::new(region.to_string());
+        let mut chain =
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder().region(region.clone());
+        if let Some(p) = profile {
+            chain = chain.profile_name(p);
+        }
+        let calls = CallLog::default();
+        let credentials = std::sync::Arc::new(RenewingCredentials::new(
+            aws_credential_types::provider::SharedCredentialsProvider::new(chain.build().await),
+            calls.clone(),
+        ));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            // The provider caches (and renews) itself; the SDK's cache would keep a token
+            // AWS already refused.
+            .identity_cache(aws_config::identity::IdentityCache::no_cache())
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                credentials::SharedRenewing(credentials.clone()),
+            ));
         if let Some(p) = profile {
             loader = loader.profile_name(p);
         }
         if let Some(e) = endpoint_url {
             loader = loader.endpoint_url(e);
         }
-        Clients::from_conf(&loader.load().await)
+        Clients::with_log(&loader.load().await, calls, Some(credentials))
     }
 }

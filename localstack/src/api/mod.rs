@@ -268,7 +268,10 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
         }
         if let Some(op) = op {
             // AWS authenticates and authorizes a call before it counts against a quota.
-            if let Some(refusal) = endpoint.access.check(name, &op) {
+            let key = credential_scope(&req.headers)
+                .and_then(|scope| scope.into_iter().next())
+                .unwrap_or_default();
+            if let Some(refusal) = endpoint.access.check(name, &op, &key) {
                 let (code, message) = crate::access::error(name, &services.world.stack.account_id, &refusal);
                 return service_error(name, StatusCode::FORBIDDEN, code, &message);
             }
