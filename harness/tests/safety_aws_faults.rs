@@ -48,28 +48,6 @@ timings:
   verification_grace: 2s
 "#;
 
-/// One AZ's app instances stopped for 6 s (they restart by themselves).
-const TEMPLATE: &str = r#"{
-  "description": "Stop one AZ's app instances for six seconds",
-  "targets": {
-    "Instances": {
-      "resourceType": "aws:ec2:instance",
-      "resourceTags": { "Tier": "app" },
-      "filters": [{ "path": "Placement.AvailabilityZone", "values": ["us-east-1a"] }],
-      "selectionMode": "ALL"
-    }
-  },
-  "actions": {
-    "Stop": {
-      "actionId": "aws:ec2:stop-instances",
-      "parameters": { "startInstancesAfterDuration": "PT6S" },
-      "targets": { "Instances": "Instances" }
-    }
-  },
-  "stopConditions": [{ "source": "none" }],
-  "roleArn": "arn:aws:iam::000000000000:role/drdrill-fis"
-}"#;
-
 /// The journal line of a running experiment.
 const RUNNING: &str = "\"status\":\"running\"";
 
@@ -156,12 +134,28 @@ where
     F: FnOnce(Arc<Chaos>, std::process::Child) -> Fut,
     Fut: std::future::Future<Output = std::process::Child>,
 {
+    run_cell_on(cell_stack, |_| SCENARIO.to_string(), template, before, during).await
+}
+
+/// [`run_cell`] on the stack file `stack` writes into a folder, with the scenario text
+/// `scenario` makes once the stack runs (its DNS address known).
+async fn run_cell_on<F, Fut>(
+    stack: fn(&Path) -> std::path::PathBuf,
+    scenario: impl FnOnce(&LocalStack) -> String,
+    template: &str,
+    before: &str,
+    during: F,
+) -> Cell
+where
+    F: FnOnce(Arc<Chaos>, std::process::Child) -> Fut,
+    Fut: std::future::Future<Output = std::process::Child>,
+{
     let dir = tempfile::tempdir().unwrap();
-    let ls = start_stack(&cell_stack(dir.path())).await;
+    let ls = start_stack(&stack(dir.path())).await;
     ls.chaos.set_rules(parse_rules(before.as_bytes()).unwrap());
     let file = write_scenario(
         dir.path(),
-        SCENARIO,
+        &scenario(&ls),
         &aws_target(&ls.endpoint_url(), "000000000000"),
         &[("cell.json", template)],
     );
@@ -197,21 +191,76 @@ fn set(chaos: &Chaos, rules: &str) {
 /// whole, however its calls fall; the cells' fault lasts 10 s, to hold it.
 const BLACKOUT: Duration = Duration::from_secs(5);
 
-/// ELBv2 throttles DescribeTargetHealth for 5 s of the fault: the drill completes and
-/// passes, report.json holds the elbv2 blind interval with its throttled calls.
+/// The multi-AZ stack with Route 53 (health check `hc-lb` on the load balancer, the
+/// failover name `app.drill.test`) from the tests crate, alarm periods under 10 s allowed.
+fn route53_stack(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo().join("tests/stacks/multi-az-route53.yaml")).unwrap()
+        + "\n  short_alarm_periods: true\n";
+    let path = dir.join("route53-stack.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Route 53 throttles GetHealthCheckStatus for 8 s of a 12 s fault (its observer polls
+/// every 500 ms here; the SDK's retries cannot bridge it): the drill through
+/// `app.drill.test` completes and passes, report.json holds the route53 blind interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn elbv2_throttled_during_the_fault() {
-    let cell = run_cell(&TEMPLATE.replace("PT6S", "PT10S"), "[]", |chaos, child| async move {
+async fn route53_throttled_during_the_fault() {
+    let scenario = |ls: &LocalStack| {
+        SCENARIO
+            .replace(
+                "  load_balancer: drill-alb\n",
+                &format!(
+                    "  load_balancer: drill-alb\n  route53: {{ name: app.drill.test, resolver: \"{}\" }}\n",
+                    ls.dns_addr()
+                ),
+            )
+            .replace("timings:\n", "observers: { route53: 500ms }\ntimings:\n")
+    };
+    let cell = run_cell_on(route53_stack, scenario, &stop_az_template("PT12S"), "[]", |chaos, child| async move {
         set(
             &chaos,
-            r#"[{"service":"elbv2","operation":"DescribeTargetHealth","error":{"statusCode":400,"code":"Throttling"}}]"#,
+            r#"[{"service":"route53","operation":"GetHealthCheckStatus","error":{"statusCode":400,"code":"Throttling"}}]"#,
         );
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        set(&chaos, "[]");
+        child
+    })
+    .await
+    .finish("route53 throttled")
+    .await;
+    assert_eq!(cell.exit, Some(0), "{}", cell.stderr);
+    let blind = cell.blind();
+    assert!(
+        blind
+            .iter()
+            .any(|b| b["observer"] == "route53" && b["throttled_calls"].as_u64() >= Some(1)),
+        "{blind:#?}"
+    );
+    assert_eq!(cell.experiments[0].1, "completed");
+}
+
+/// A cell whose `rules` hold for [`BLACKOUT`] from the moment the 10 s fault runs.
+async fn blackout_cell(rules: &'static str, name: &str) -> Cell {
+    run_cell(&stop_az_template("PT10S"), "[]", |chaos, child| async move {
+        set(&chaos, rules);
         tokio::time::sleep(BLACKOUT).await;
         set(&chaos, "[]");
         child
     })
     .await
-    .finish("elbv2 throttled")
+    .finish(name)
+    .await
+}
+
+/// ELBv2 throttles DescribeTargetHealth for 5 s of the fault: the drill completes and
+/// passes, report.json holds the elbv2 blind interval with its throttled calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elbv2_throttled_during_the_fault() {
+    let cell = blackout_cell(
+        r#"[{"service":"elbv2","operation":"DescribeTargetHealth","error":{"statusCode":400,"code":"Throttling"}}]"#,
+        "elbv2 throttled",
+    )
     .await;
     assert_eq!(cell.exit, Some(0), "{}", cell.stderr);
     let blind = cell.blind();
@@ -230,15 +279,7 @@ async fn elbv2_throttled_during_the_fault() {
 /// journals the fis blind interval with the error code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fis_failing_during_the_fault() {
-    let cell = run_cell(&TEMPLATE.replace("PT6S", "PT10S"), "[]", |chaos, child| async move {
-        set(&chaos, r#"[{"service":"fis","operation":"GetExperiment"}]"#);
-        tokio::time::sleep(BLACKOUT).await;
-        set(&chaos, "[]");
-        child
-    })
-    .await
-    .finish("fis 5xx")
-    .await;
+    let cell = blackout_cell(r#"[{"service":"fis","operation":"GetExperiment"}]"#, "fis 5xx").await;
     assert_eq!(cell.exit, Some(0), "{}", cell.stderr);
     let blind = cell.blind();
     assert!(
@@ -263,7 +304,7 @@ async fn ec2_and_rds_failing_before_the_plan() {
     for (name, template, rule, operation) in [
         (
             "ec2 5xx at plan",
-            TEMPLATE.to_string(),
+            stop_az_template("PT6S"),
             r#"[{"service":"ec2","operation":"DescribeInstances"}]"#,
             "ec2 DescribeInstances: HTTP 503 ServiceUnavailable",
         ),
@@ -296,7 +337,7 @@ async fn ec2_and_rds_failing_before_the_plan() {
 async fn cloudwatch_failing_fires_the_switch() {
     // A fault far longer than the switch's 3 s + one 1 s alarm period, so only the
     // switch can end it early.
-    let template = TEMPLATE.replace("PT6S", "PT30S");
+    let template = stop_az_template("PT30S");
     let cell = run_cell(&template, "[]", |chaos, child| async move {
         set(&chaos, r#"[{"service":"cloudwatch","operation":"PutMetricData"}]"#);
         child
@@ -323,7 +364,7 @@ async fn cloudwatch_failing_fires_the_switch() {
 /// the refused stops before the accepted one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_retries_until_fis_confirms() {
-    let cell = run_cell(TEMPLATE, "[]", |chaos, child| async move {
+    let cell = run_cell(&stop_az_template("PT6S"), "[]", |chaos, child| async move {
         set(&chaos, r#"[{"service":"fis","operation":"StopExperiment"}]"#);
         signal(&child, "INT");
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -356,7 +397,7 @@ async fn stop_retries_until_fis_confirms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_aws_answers_during_the_fault() {
     let started = Instant::now();
-    let cell = run_cell(TEMPLATE, "[]", |chaos, child| async move {
+    let cell = run_cell(&stop_az_template("PT6S"), "[]", |chaos, child| async move {
         chaos.set_effects(parse_effects(br#"{"latency":1500}"#).unwrap());
         tokio::time::sleep(Duration::from_secs(4)).await;
         chaos.set_effects(Default::default());

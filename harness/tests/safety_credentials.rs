@@ -43,28 +43,9 @@ timings:
   verification_grace: 2s
 "#;
 
-/// One AZ's app instances stopped for 15 s: the 4 s sessions expire while it runs, and the
-/// switch (3 s of silence + a 1 s period) fires well before it would end by itself.
-const TEMPLATE: &str = r#"{
-  "description": "Stop one AZ's app instances for fifteen seconds",
-  "targets": {
-    "Instances": {
-      "resourceType": "aws:ec2:instance",
-      "resourceTags": { "Tier": "app" },
-      "filters": [{ "path": "Placement.AvailabilityZone", "values": ["us-east-1a"] }],
-      "selectionMode": "ALL"
-    }
-  },
-  "actions": {
-    "Stop": {
-      "actionId": "aws:ec2:stop-instances",
-      "parameters": { "startInstancesAfterDuration": "PT15S" },
-      "targets": { "Instances": "Instances" }
-    }
-  },
-  "stopConditions": [{ "source": "none" }],
-  "roleArn": "arn:aws:iam::000000000000:role/drdrill-fis"
-}"#;
+/// How long the fault stops one AZ's instances: the 4 s sessions expire while it runs,
+/// and the switch (3 s of silence + a 1 s period) fires well before it would end by itself.
+const FAULT: &str = "PT15S";
 
 /// The fast stack with short alarm periods and 4 s sessions.
 fn expiring_stack(dir: &Path) -> PathBuf {
@@ -107,7 +88,12 @@ async fn run(renewable: bool) -> (tempfile::TempDir, drdrill_localstack::LocalSt
         "target:\n  aws: {{ region: us-east-1, endpoint_url: \"{}\", account_ids: [\"000000000000\"], profile: drill }}\n",
         ls.endpoint_url()
     );
-    let file = write_scenario(dir.path(), SCENARIO, &target, &[("cell.json", TEMPLATE)]);
+    let file = write_scenario(
+        dir.path(),
+        SCENARIO,
+        &target,
+        &[("cell.json", &stop_az_template(FAULT))],
+    );
     let out = dir.path().join("out");
     let mut child = Command::new(env!("CARGO_BIN_EXE_drdrill"))
         .arg("run")

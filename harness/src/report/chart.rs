@@ -24,6 +24,9 @@ pub const DATA_LOSS_RGB: (u8, u8, u8) = (0x7b, 0x3f, 0xb5);
 pub const BAD_RGB: (u8, u8, u8) = (0xd6, 0x27, 0x28);
 /// Colour of good-news markers (healthy again, recovered).
 pub const GOOD_RGB: (u8, u8, u8) = (0x2c, 0xa0, 0x2c);
+/// Fill of an observer's blind interval, drawn across its lane (FIS: the fault lane, ELBv2:
+/// targets, Route 53: DNS): what it watched may have changed unseen there.
+pub const BLIND_RGB: (u8, u8, u8) = (0x9a, 0x9f, 0xa8);
 
 pub(super) const NEUTRAL_RGB: (u8, u8, u8) = (0x55, 0x5b, 0x66);
 pub(super) const GRID_RGB: (u8, u8, u8) = (0xe4, 0xe6, 0xea);
@@ -376,6 +379,31 @@ fn draw_lanes<DB: DrawingBackend>(
         bar(Lane::DataLoss, view.data_loss, DATA_LOSS_RGB),
     ];
     chart.draw_series(bars.into_iter().flatten()).map_err(&e)?;
+    // Where an observer was blind, across its lane, under its markers.
+    let blind_lane = |observer: &str| match observer {
+        "fis" => Some(Lane::Experiment),
+        "elbv2" => Some(Lane::Targets),
+        "route53" => Some(Lane::Dns),
+        _ => None,
+    };
+    let t0 = view.report.t0_unix_ms;
+    let blind = view.report.observer_blind.iter().filter_map(|b| {
+        let y = row(blind_lane(&b.observer)?);
+        // Unix ms to the view's time (since t0), inside the displayed range.
+        let (from, to) = (b.from_unix_ms - t0, (b.to_unix_ms - t0).max(b.from_unix_ms - t0 + 100));
+        if to < view.range.from_ms || from > view.range.to_ms {
+            return None;
+        }
+        let from = from.max(view.range.from_ms);
+        let to = to.min(view.range.to_ms);
+        (to > from).then(|| {
+            Rectangle::new(
+                [(sec(view, from), y - 0.32), (sec(view, to), y + 0.32)],
+                rgb(BLIND_RGB).mix(0.55).filled(),
+            )
+        })
+    });
+    chart.draw_series(blind).map_err(&e)?;
     // A label goes above its marker, or below when that would overlap the previous
     // label above in the lane; when both would overlap, the marker has no label.
     let mut last_end: std::collections::HashMap<(Lane, bool), i32> = std::collections::HashMap::new();
@@ -489,4 +517,49 @@ pub fn trend_svg(scenario: &str, points: &[TrendPoint]) -> Result<String, ChartE
         root.present().map_err(&e)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::blind::BlindInterval;
+    use crate::report::view::uncertain_report;
+
+    /// An observer's blind interval is drawn across its lane in the blind colour; none
+    /// without one, and none for a stretch outside the displayed range.
+    #[test]
+    fn blind_intervals_are_drawn_on_the_timeline() {
+        let colour = format!("#{:02X}{:02X}{:02X}", BLIND_RGB.0, BLIND_RGB.1, BLIND_RGB.2);
+        let mut r = uncertain_report();
+        r.observer_blind.clear();
+        let clean = timeline_svg(&View::new(&r)).unwrap();
+        assert!(
+            !clean.to_uppercase().contains(&colour),
+            "no blind interval, no blind bar"
+        );
+        let from = r.t_inject_unix_ms.unwrap_or(r.t0_unix_ms) + 500;
+        r.observer_blind.push(BlindInterval {
+            observer: "elbv2".into(),
+            service: "elasticloadbalancing".into(),
+            operation: "DescribeTargetHealth".into(),
+            from_unix_ms: from,
+            to_unix_ms: from + 2_000,
+            failed_calls: 4,
+            throttled_calls: 4,
+            error_code: Some("Throttling".into()),
+            measured_while_blind: Vec::new(),
+        });
+        let blind = timeline_svg(&View::new(&r)).unwrap();
+        assert_eq!(blind.to_uppercase().matches(&colour).count(), 1, "one blind bar");
+        // A stretch wholly outside the displayed range is left out (not drawn off the chart).
+        let mut outside = r.observer_blind[0].clone();
+        (outside.from_unix_ms, outside.to_unix_ms) = (r.t0_unix_ms - 3_600_000, r.t0_unix_ms - 3_000_000);
+        r.observer_blind.push(outside);
+        let still = timeline_svg(&View::new(&r)).unwrap();
+        assert_eq!(
+            still.to_uppercase().matches(&colour).count(),
+            1,
+            "outside the range: not drawn"
+        );
+    }
 }

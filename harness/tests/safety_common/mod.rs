@@ -70,6 +70,32 @@ pub fn write_scenario(dir: &Path, scenario: &str, target: &str, templates: &[(&s
     path
 }
 
+/// An FIS template that stops the `Tier: app` instances of us-east-1a, restarting them
+/// after `duration` (ISO 8601, e.g. `PT10S`).
+pub fn stop_az_template(duration: &str) -> String {
+    serde_json::json!({
+        "description": format!("Stop one AZ's app instances for {duration}"),
+        "targets": {
+            "Instances": {
+                "resourceType": "aws:ec2:instance",
+                "resourceTags": { "Tier": "app" },
+                "filters": [{ "path": "Placement.AvailabilityZone", "values": ["us-east-1a"] }],
+                "selectionMode": "ALL"
+            }
+        },
+        "actions": {
+            "Stop": {
+                "actionId": "aws:ec2:stop-instances",
+                "parameters": { "startInstancesAfterDuration": duration },
+                "targets": { "Instances": "Instances" }
+            }
+        },
+        "stopConditions": [{ "source": "none" }],
+        "roleArn": "arn:aws:iam::000000000000:role/drdrill-fis"
+    })
+    .to_string()
+}
+
 /// Copies the repository's template `name` (under `scenarios/fis/`).
 pub fn repo_template(name: &str) -> String {
     std::fs::read_to_string(repo().join("scenarios/fis").join(name)).unwrap()
