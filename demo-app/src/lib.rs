@@ -18,7 +18,12 @@ pub use store::{Store, StoreError, StoreOptions};
 
 /// `instance/az/region`, the `served-by` value of the local stack's instances.
 pub fn served_by(instance: &str, az: &str, region: &str) -> String {
-    format!("{instance}/{az}/{region}")
+    drdrill_probe_contract::ServedBy {
+        instance: instance.to_owned(),
+        az: az.to_owned(),
+        region: region.to_owned(),
+    }
+    .to_string()
 }
 
 /// Serves the probe contract on `listener` until `shutdown` completes, then lets requests

@@ -11,6 +11,8 @@
 //! failure. Test names start with `in_container_` so that `--skip in_container_` leaves
 //! them out.
 
+mod common;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Once;
@@ -102,16 +104,7 @@ async fn serving_events(endpoint: &str) -> Vec<(i64, bool)> {
 /// Ground-truth RTO: from injection to the first time the stack serves again after it
 /// first stopped serving.
 fn truth_rto_ms(serving: &[(i64, bool)], t_inject: i64) -> i64 {
-    let lost = serving
-        .iter()
-        .find(|(t, s)| *t >= t_inject - 50 && !*s)
-        .expect("the stack stopped serving")
-        .0;
-    let back = serving
-        .iter()
-        .find(|(t, s)| *t >= lost && *s)
-        .expect("the stack served again")
-        .0;
+    let (_, back) = common::serving_outage(serving, t_inject);
     back - t_inject
 }
 

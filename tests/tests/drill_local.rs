@@ -23,15 +23,8 @@ async fn run(name: &str) -> (RunOutcome, tempfile::TempDir) {
 /// first stopped serving.
 fn truth_rto_ms(outcome: &RunOutcome, t_inject: i64) -> i64 {
     let truth = outcome.ground_truth.as_ref().expect("embedded stack ground truth");
-    let lost = truth
-        .iter()
-        .find(|e| e.t_unix_ms >= t_inject - 50 && e.what == Truth::Serving { serving: false })
-        .expect("the stack stopped serving");
-    let back = truth
-        .iter()
-        .find(|e| e.t_unix_ms >= lost.t_unix_ms && e.what == Truth::Serving { serving: true })
-        .expect("the stack served again");
-    back.t_unix_ms - t_inject
+    let (_, back) = common::serving_outage(&common::lb_serving(truth), t_inject);
+    back - t_inject
 }
 
 /// The AZ power interruption passes its objectives; its RTO is within 2 probe intervals

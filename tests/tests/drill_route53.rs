@@ -25,16 +25,7 @@ fn truth(outcome: &RunOutcome) -> &[drdrill_localstack::truth::TruthEvent] {
 /// Ground truth: when the load balancer stopped serving after injection, and when it
 /// served again.
 fn truth_outage(outcome: &RunOutcome, t_inject: i64) -> (i64, i64) {
-    let truth = truth(outcome);
-    let lost = truth
-        .iter()
-        .find(|e| e.t_unix_ms >= t_inject - 50 && e.what == Truth::Serving { serving: false })
-        .expect("the stack stopped serving");
-    let back = truth
-        .iter()
-        .find(|e| e.t_unix_ms >= lost.t_unix_ms && e.what == Truth::Serving { serving: true })
-        .expect("the stack served again");
-    (lost.t_unix_ms, back.t_unix_ms)
+    common::serving_outage(&common::lb_serving(truth(outcome)), t_inject)
 }
 
 /// The journal on disk, one JSON value per line.

@@ -8,8 +8,9 @@
 //! ask runs them; the others wait for the same results); the table of signed errors is
 //! printed to stderr (`cargo test -p drdrill-tests --test partial_outage -- --nocapture`).
 
-#[path = "common/outage.rs"]
-mod outage;
+mod common;
+
+use common::outage;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

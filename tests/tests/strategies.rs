@@ -4,6 +4,8 @@
 //! run's RTO, lost writes and RPO are compared to its stack's ground truth, and the game
 //! day's comparison table orders the strategies.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,19 +22,15 @@ const TTL_MS: i64 = 1_000;
 /// Ground-truth RTO of the entry name: from injection until it serves again after it
 /// first stopped serving.
 fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
-    let serving = |e: &TruthEvent| match &e.what {
-        Truth::EntryServing { serving, .. } => Some(*serving),
-        _ => None,
-    };
-    let down = truth
+    let entry: Vec<(i64, bool)> = truth
         .iter()
-        .find(|e| e.t_unix_ms >= t_inject - 50 && serving(e) == Some(false))
-        .expect("the entry stopped serving");
-    let back = truth
-        .iter()
-        .find(|e| e.t_unix_ms >= down.t_unix_ms && serving(e) == Some(true))
-        .expect("the entry served again");
-    back.t_unix_ms - t_inject
+        .filter_map(|e| match &e.what {
+            Truth::EntryServing { serving, .. } => Some((e.t_unix_ms, *serving)),
+            _ => None,
+        })
+        .collect();
+    let (_, back) = common::serving_outage(&entry, t_inject);
+    back - t_inject
 }
 
 /// The ids the ground truth says the region failover lost (none without one).

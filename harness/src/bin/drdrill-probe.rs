@@ -45,13 +45,13 @@ struct Args {
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     max_age: Duration,
     /// Write request path (`{id}` is replaced by the write id).
-    #[arg(long, default_value = "/items/{id}")]
+    #[arg(long, default_value = drdrill_probe_contract::ITEM_PATH_TEMPLATE)]
     write_path: String,
     /// Write request body (`{id}` is replaced by the write id).
     #[arg(long, default_value = "drdrill write {id}")]
     body: String,
     /// Read request path (`{id}` is replaced by an acknowledged id).
-    #[arg(long, default_value = "/items/{id}")]
+    #[arg(long, default_value = drdrill_probe_contract::ITEM_PATH_TEMPLATE)]
     read_path: String,
     /// Folder for `probes.csv` and `acks.csv`.
     #[arg(long)]

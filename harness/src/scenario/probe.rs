@@ -3,8 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The placeholder replaced by a write's unique id in request templates.
-pub const ID_PLACEHOLDER: &str = "{id}";
+/// The placeholder replaced by each probe's id, as the probe contract defines it.
+pub use drdrill_probe_contract::ID_PLACEHOLDER;
 
 /// The requests the traffic generator sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

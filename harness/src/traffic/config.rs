@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::TrafficError;
 
-/// The placeholder replaced by a probe's write id in paths and bodies.
-pub const ID_PLACEHOLDER: &str = "{id}";
+/// The placeholder replaced by each probe's id, as the probe contract defines it.
+pub use drdrill_probe_contract::ID_PLACEHOLDER;
 
 /// Everything the prober needs to drive open-loop traffic.
 #[derive(Debug, Clone)]

@@ -116,53 +116,5 @@ pub struct ProbeRecord {
     pub error: Option<String>,
 }
 
-/// A parsed `served-by` header: `instance-id/az/region`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ServedBy {
-    /// The instance that answered.
-    pub instance: String,
-    /// Its availability zone.
-    pub az: String,
-    /// Its region.
-    pub region: String,
-}
-
-impl ServedBy {
-    /// The response header naming the instance that served a request.
-    pub const HEADER: &'static str = "served-by";
-
-    /// Parses `instance-id/az/region`; `None` when the value has another shape.
-    pub fn parse(value: &str) -> Option<Self> {
-        let mut parts = value.trim().split('/');
-        let instance = parts.next().filter(|s| !s.is_empty())?;
-        let az = parts.next().filter(|s| !s.is_empty())?;
-        let region = parts.next().filter(|s| !s.is_empty())?;
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(Self {
-            instance: instance.to_owned(),
-            az: az.to_owned(),
-            region: region.to_owned(),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_served_by() {
-        assert_eq!(
-            ServedBy::parse("i-0abc/us-east-1a/us-east-1"),
-            Some(ServedBy {
-                instance: "i-0abc".into(),
-                az: "us-east-1a".into(),
-                region: "us-east-1".into(),
-            })
-        );
-        assert_eq!(ServedBy::parse("i-0abc/us-east-1a"), None);
-        assert_eq!(ServedBy::parse("a/b/c/d"), None);
-    }
-}
+/// A parsed `served-by` header: `instance-id/az/region`, as the probe contract defines it.
+pub use drdrill_probe_contract::ServedBy;

@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use drdrill::run::{Interrupt, RunOptions, RunOutcome};
+use drdrill_localstack::truth::{Truth, TruthEvent};
+
+pub mod outage;
 
 /// Runs the scenario file at `path` to its end against its embedded stack, quietly, into
 /// a fresh temporary folder (returned with the outcome, so it lives as long as needed).
@@ -33,4 +36,35 @@ pub fn multi_az_with(dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("multi-az-changed.yaml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The outage a serving signal shows after a fault injected at `t_inject`: `(lost, back)`,
+/// when it first stopped serving (stamped no earlier than [`outage::INJECT_SLACK_MS`]
+/// before `t_inject`) and when it first served again after that. `serving` holds
+/// `(t_unix_ms, serving)` changes, oldest first (the ground truth's `serving` events of a
+/// load balancer, an entry name, a container). Panics, naming it, when the signal never
+/// stopped or never came back: the drills these tests run always do both.
+pub fn serving_outage(serving: &[(i64, bool)], t_inject: i64) -> (i64, i64) {
+    let lost = serving
+        .iter()
+        .find(|(t, s)| *t >= t_inject - outage::INJECT_SLACK_MS && !*s)
+        .expect("the stack stopped serving")
+        .0;
+    let back = serving
+        .iter()
+        .find(|(t, s)| *t >= lost && *s)
+        .expect("the stack served again")
+        .0;
+    (lost, back)
+}
+
+/// The `serving` changes of the load balancer in an embedded stack's ground truth.
+pub fn lb_serving(truth: &[TruthEvent]) -> Vec<(i64, bool)> {
+    truth
+        .iter()
+        .filter_map(|e| match e.what {
+            Truth::Serving { serving } => Some((e.t_unix_ms, serving)),
+            _ => None,
+        })
+        .collect()
 }
