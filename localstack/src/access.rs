@@ -17,23 +17,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde::Deserialize;
-
-use crate::stack::Dur;
-
-/// A stack file's `access:` section.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessConfig {
-    /// IAM actions the caller lacks, `service:Operation` with the service's IAM prefix
-    /// (`elasticloadbalancing:DescribeTargetHealth`, `fis:StartExperiment`).
-    #[serde(default)]
-    pub deny: Vec<String>,
-    /// Each access key's session expires this long after the stack first sees the key;
-    /// every call signed with it after that is refused as expired.
-    #[serde(default)]
-    pub credentials_expire_after: Option<Dur>,
-}
+use crate::config::AccessConfig;
 
 /// Why a call is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,31 +94,10 @@ pub fn error(service: &str, account_id: &str, refusal: &Refusal) -> (&'static st
     }
 }
 
-/// Checks the section: every denied action is `service:Operation` for a service the
-/// stack serves. Returns the key and what is wrong.
-pub fn validate(config: &AccessConfig) -> Result<(), (String, String)> {
-    for (i, action) in config.deny.iter().enumerate() {
-        let ok = action.split_once(':').is_some_and(|(service, op)| {
-            crate::quotas::SERVICES.contains(&service)
-                && !op.is_empty()
-                && op.chars().all(|c| c.is_ascii_alphanumeric())
-        });
-        if !ok {
-            return Err((
-                format!("access.deny[{i}]"),
-                format!(
-                    "{action:?} is not an IAM action `service:Operation` of a service the stack serves ({})",
-                    crate::quotas::SERVICES.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Dur;
     use std::time::Duration;
 
     /// A denied action is refused with the service's code naming the action; others pass;
@@ -187,22 +150,5 @@ mod tests {
             None,
             "a fresh key is accepted"
         );
-    }
-
-    /// Actions must be `service:Operation` of a served service; the key names the entry.
-    #[test]
-    fn validation_names_the_bad_entry() {
-        let bad = AccessConfig {
-            deny: vec!["fis:StartExperiment".into(), "iam:PassRole".into()],
-            credentials_expire_after: None,
-        };
-        let (key, message) = validate(&bad).expect_err("iam is not served");
-        assert_eq!(key, "access.deny[1]");
-        assert!(message.contains("\"iam:PassRole\""), "{message}");
-        let bad = AccessConfig {
-            deny: vec!["DescribeInstances".into()],
-            credentials_expire_after: None,
-        };
-        assert_eq!(validate(&bad).expect_err("no service").0, "access.deny[0]");
     }
 }

@@ -9,7 +9,6 @@
 //! hangs). Peers are told apart by their source address ([`World::peer_of`]).
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -28,11 +27,6 @@ use crate::world::World;
 
 /// Largest item body accepted.
 const MAX_BODY: usize = 64 * 1024;
-
-/// Binds an instance's listener.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
-}
 
 /// Serves one instance until `token` is cancelled, then drops every connection.
 pub fn spawn(world: Arc<World>, id: String, subnet: String, listener: TcpListener, token: CancellationToken) {

@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod chaos;
 pub mod cloudwatch;
+pub mod config;
 #[cfg(feature = "testcontainers")]
 pub mod container;
 pub mod database;
@@ -17,7 +18,8 @@ pub mod network;
 pub mod quotas;
 pub mod regions;
 pub mod route53;
-pub mod stack;
+pub mod route53_model;
+pub mod supervisor;
 pub mod truth;
 pub mod world;
 
@@ -29,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use stack::{Stack, StackError};
+pub use config::{Stack, StackError};
 use world::World;
 
 /// Why the local stack could not start.
@@ -96,6 +98,8 @@ pub struct LocalStack {
 
 impl LocalStack {
     /// Starts every server of the stack (every region's) and the AWS endpoint.
+    /// Long because it is the stack's start-up sequence, step by step: bind each region's
+    /// sockets, build its world, then the endpoint, DNS, Route 53, FIS and CloudWatch.
     pub async fn start(stack: Stack, opts: Options) -> Result<LocalStack, StartError> {
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
@@ -132,20 +136,15 @@ impl LocalStack {
             if let Ok(a) = lb_listener.local_addr() {
                 lb_port = a.port();
             }
-            let world = World::new_in(region, addrs, r, log.clone(), cancel.child_token());
-            for (id, listener) in listeners {
-                let Some(inst) = world.stack.instances.iter().find(|i| i.id == id) else {
-                    continue;
-                };
-                if inst.state == stack::InitialState::Stopped {
-                    // Its address is kept; the server starts when the instance does.
-                    continue;
-                }
-                let subnet = inst.subnet.clone();
-                let token = world.shutdown.child_token();
-                world.attach_server(&id, token.clone());
-                app::spawn(world.clone(), id, subnet, listener, token);
-            }
+            let world = World::new_in(
+                region,
+                addrs,
+                r,
+                log.clone(),
+                cancel.child_token(),
+                Arc::new(supervisor::Supervisor),
+            );
+            supervisor::serve_instances(&world, listeners);
             worlds.push(world);
             lb_listeners.push(lb_listener);
         }
@@ -163,15 +162,7 @@ impl LocalStack {
             source,
         })?;
         for (world, lb_listener) in worlds.iter().zip(lb_listeners) {
-            if let Ok(addr) = lb_listener.local_addr() {
-                world.set_lb_addr(addr);
-            }
-            lb::spawn_proxy(world.clone(), lb_listener, world.shutdown.child_token());
-            for t in world.targets() {
-                lb::spawn_health_checker(world.clone(), t.id.clone(), 0);
-            }
-            tokio::spawn(world.clone().run_ticker(world.shutdown.child_token()));
-            world.record_initial_serving();
+            supervisor::start_load_balancer(world, lb_listener);
         }
         let lookup: Arc<dyn route53::LoadBalancerLookup> = if worlds.len() == 1 {
             worlds[0].clone()

@@ -3,20 +3,15 @@
 //! and never break the server, and STS GetCallerIdentity answers with the stack's account
 //! (aws-sdk-sts is not a dev-dependency, so STS is checked here on the wire).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod common;
 
-use drdrill_localstack::{LocalStack, Options, Stack};
+use drdrill_localstack::LocalStack;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+/// Starts the shipped multi-AZ stack on an ephemeral endpoint port.
 async fn start() -> LocalStack {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stacks/multi-az.yaml");
-    let stack = Stack::load(&path).expect("shipped stack loads");
-    let endpoint: SocketAddr = "127.0.0.1:0".parse().expect("address");
-    LocalStack::start(stack, Options { endpoint })
-        .await
-        .expect("local stack starts")
+    common::Env::start(common::shipped_stack("multi-az")).await.ls
 }
 
 /// A SigV4-looking Authorization header for `service` (the signature is not checked).

@@ -309,7 +309,7 @@ async fn a_cut_off_writer_fails_over_by_itself() {
     let detection = Duration::from_secs(1);
     let mut stack =
         drdrill_localstack::Stack::load(&common::shipped_stack("multi-az")).unwrap_or_else(|e| panic!("{e}"));
-    stack.database.auto_failover_after = drdrill_localstack::stack::Dur(detection);
+    stack.database.auto_failover_after = drdrill_localstack::config::Dur(detection);
     let env = Env::start_stack(stack).await;
     env.wait_all_healthy().await;
     let writer = Writer::start(env.lb(), "auto");

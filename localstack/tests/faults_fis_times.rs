@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_fis::types::Experiment;
 use common::{shipped_stack, str_of, t_ms, wait_for, wait_until, Env};
-use drdrill_localstack::stack::Dur;
+use drdrill_localstack::config::Dur;
 use drdrill_localstack::truth::now_unix_ms;
 use drdrill_localstack::Stack;
 use serde_json::{json, Value};

@@ -5,26 +5,21 @@
 //! (restJson1 `{"message"}` + `x-amzn-errortype`; awsQuery `<ErrorResponse>`; EC2
 //! `<Response><Errors>`; Route 53 `<ErrorResponse>`), and the endpoint keeps serving.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use drdrill_localstack::{LocalStack, Options, Stack};
+use drdrill_localstack::LocalStack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Longest any exchange in this test may take.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(30);
 
+/// Starts the shipped multi-AZ stack on an ephemeral endpoint port.
 async fn stack() -> LocalStack {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/multi-az.yaml");
-    LocalStack::start(
-        Stack::load(&path).unwrap(),
-        Options {
-            endpoint: "127.0.0.1:0".parse().unwrap(),
-        },
-    )
-    .await
-    .unwrap()
+    common::Env::start(common::shipped_stack("multi-az")).await.ls
 }
 
 /// An HTTP answer.

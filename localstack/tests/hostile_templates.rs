@@ -181,7 +181,7 @@ fn arbitrary_templates_never_panic() {
                     match ls.fis.create_template(input) {
                         Ok(out) => {
                             created.set(created.get() + 1);
-                            let id = out["experimentTemplate"]["id"].as_str().unwrap_or("").to_string();
+                            let id = out.id;
                             prop_assert!(ls.fis.get_template(&id).is_ok());
                         }
                         Err(FisError::Validation(m)) => {

@@ -4,12 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use super::query::{shorten, stable_hex, vpc_id, Params, QueryError};
+use super::errors::{shorten, QueryError};
+use super::ids::{stable_hex, vpc_id};
+use super::params::Params;
 use super::xml::{ec2_success, iso8601, Xml};
 use super::Services;
 use crate::world::{InstanceRec, InstanceState, World};
 
 /// Answers one EC2 action.
+/// Long by design: one short arm per EC2 action, the service's whole dispatch table in
+/// one place.
 pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
     let w = &s.world;
     match action {
@@ -104,7 +108,7 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
                     format!("The subnet ID '{}' does not exist", shorten(bad)),
                 ));
             }
-            let chosen: Vec<(usize, &crate::stack::Subnet)> = w
+            let chosen: Vec<(usize, &crate::config::Subnet)> = w
                 .stack
                 .subnets
                 .iter()
@@ -259,7 +263,7 @@ fn instance(x: &mut Xml, w: &World, i: &InstanceRec) {
     tags(x, &i.tags);
 }
 
-fn subnet(x: &mut Xml, w: &World, index: usize, s: &crate::stack::Subnet) {
+fn subnet(x: &mut Xml, w: &World, index: usize, s: &crate::config::Subnet) {
     let zone_index = w.stack.zones.iter().position(|z| z == &s.zone).unwrap_or(0);
     x.text("subnetId", &s.id);
     x.text(
@@ -382,7 +386,7 @@ fn instance_values(w: &World, i: &InstanceRec, name: &str) -> Vec<String> {
     }
 }
 
-fn subnet_values(w: &World, index: usize, s: &crate::stack::Subnet, name: &str) -> Vec<String> {
+fn subnet_values(w: &World, index: usize, s: &crate::config::Subnet, name: &str) -> Vec<String> {
     let zone_index = w.stack.zones.iter().position(|z| z == &s.zone).unwrap_or(0);
     match name {
         "availability-zone" => vec![s.zone.clone()],

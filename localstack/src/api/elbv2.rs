@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::query::{created_unix_ms, shorten, stable_hex, vpc_id, Params, QueryError};
+use super::errors::{shorten, QueryError};
+use super::ids::{created_unix_ms, stable_hex, vpc_id};
+use super::params::Params;
 use super::xml::{iso8601, query_success, Xml};
 use super::Services;
 use crate::world::{Health, InstanceRec, InstanceState, TargetRec, World};
@@ -42,6 +44,8 @@ fn names(world: &World) -> Names {
 }
 
 /// Answers one ELBv2 action.
+/// Long by design: one short arm per ELBv2 action, the service's whole dispatch table in
+/// one place.
 pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
     if let Some(v) = p.get("Version").filter(|v| *v != VERSION) {
         return Err(QueryError::bad(

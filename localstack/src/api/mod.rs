@@ -14,7 +14,10 @@
 pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
+pub mod errors;
 pub mod fis;
+pub mod ids;
+pub mod params;
 pub mod query;
 pub mod rds;
 pub mod route53;
@@ -170,6 +173,9 @@ struct Endpoint {
     chaos: Arc<Chaos>,
 }
 
+/// Answers one request to the AWS endpoint: limits the body, applies the Chaos API's
+/// faults, access refusals and quotas, then hands it to its service by protocol. Long
+/// because those gates run in this order for every service and each is a few lines.
 async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
     let regions = endpoint.regions;
     let services = regions[0].clone();
@@ -286,12 +292,12 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
         Some("route53") => route53::handle(&services, &req),
         Some("monitoring") => cloudwatch::handle(&services, &req),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
-        Some(other) => query::json_error(
+        Some(other) => errors::json_error(
             StatusCode::BAD_REQUEST,
             "UnknownServiceException",
             &format!("service {other} is not served by the local stack"),
         ),
-        None => query::json_error(
+        None => errors::json_error(
             StatusCode::FORBIDDEN,
             "MissingAuthenticationTokenException",
             "Missing Authentication Token: requests must be SigV4-signed",
@@ -362,9 +368,9 @@ fn body_error(service: Option<&str>, status: StatusCode, code: &str, message: St
         Some("route53") => route53::error_response(&crate::route53::Route53Error::InvalidInput(message)),
         Some("monitoring") => cloudwatch::error(status, code, &message),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => {
-            query::error_response(name, &query::QueryError::new(status, code, message))
+            query::error_response(name, &errors::QueryError::new(status, code, message))
         }
-        _ => query::json_error(status, code, &message),
+        _ => errors::json_error(status, code, &message),
     }
 }
 
@@ -430,7 +436,7 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
 /// `ErrorResponse` (type `Sender`), the others' query-protocol XML.
 fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -> ApiResponse {
     match service {
-        "fis" => query::json_error(status, code, message),
+        "fis" => errors::json_error(status, code, message),
         "monitoring" => cloudwatch::error(status, code, message),
         "route53" => {
             let mut x = xml::Xml::new();
@@ -449,7 +455,7 @@ fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -
                 body: x.into_bytes(),
             }
         }
-        name => query::error_response(name, &query::QueryError::new(status, code, message.to_string())),
+        name => query::error_response(name, &errors::QueryError::new(status, code, message.to_string())),
     }
 }
 

@@ -1,12 +1,14 @@
 //! RDS (API version 2014-10-31) over awsQuery: the stack's one database cluster and its
 //! nodes as DB instances, and a real failover that promotes the standby.
 
-use super::query::{created_unix_ms, shorten, stable_hex, Params, QueryError};
+use super::errors::{shorten, QueryError};
+use super::ids::{created_unix_ms, stable_hex};
+use super::params::Params;
 use super::xml::{iso8601, query_success, Xml};
 use super::Services;
+use crate::config::Topology;
 use crate::database::{DbCluster, Outage};
 use crate::fis::resolve::arn;
-use crate::stack::Topology;
 use crate::world::World;
 
 /// The RDS API namespace.
@@ -17,6 +19,8 @@ const ENGINE_VERSION: &str = "16.4";
 const PORT: u16 = 5432;
 
 /// Answers one RDS action.
+/// Long by design: one short arm per RDS action, the service's whole dispatch table in
+/// one place.
 pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
     let w = &s.world;
     let cluster_id = w.stack.database.cluster.clone();

@@ -1,6 +1,7 @@
 //! STS over awsQuery: `GetCallerIdentity`, answering with the stack's account.
 
-use super::query::{Params, QueryError};
+use super::errors::QueryError;
+use super::params::Params;
 use super::xml::query_success;
 use super::Services;
 

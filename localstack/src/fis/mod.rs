@@ -3,6 +3,8 @@
 pub mod catalog;
 pub mod engine;
 pub mod resolve;
+mod run;
 pub mod template;
+pub mod view;
 
 pub use engine::{Fis, FisError};

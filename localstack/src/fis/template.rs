@@ -157,6 +157,8 @@ pub fn parse_selection(s: &str) -> Result<Selection, String> {
 /// documents (see [`catalog::duration_range`]) are refused, naming the action and the
 /// value; `short_durations` (the stack's `speedups.short_fault_durations`) lets ones
 /// below AWS's minimum through.
+///
+/// Long by design: a flat list of FIS's checks in the order their errors are reported.
 pub fn validate(t: &TemplateInput, short_durations: bool) -> Result<(), String> {
     if t.actions.is_empty() {
         return Err("an experiment template needs at least one action".into());

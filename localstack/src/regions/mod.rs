@@ -5,20 +5,18 @@
 //! Each region is its own [`World`]; this module only moves data and runs automation
 //! between them, through the worlds' methods, so every effect is recorded where it happens.
 
-pub mod config;
-
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Stack;
+use crate::config::Step;
 use crate::route53::model::{self, Action, AliasTarget, Change, RecordSet, RecordType, Routing};
 use crate::route53::Route53;
-use crate::stack::Stack;
 use crate::truth::{now_unix_ms, GroundTruth, Truth};
 use crate::world::{Health, InstanceState, World};
-use config::Step;
 
 /// Longest a runbook waits for started instances to become healthy targets.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -225,6 +223,7 @@ impl Regions {
         }
     }
 
+    /// Runs one runbook step. Long by design: one arm per step kind, each a few lines.
     async fn run_step(&self, step: &Step) -> Result<(), String> {
         let world = |r: &str| self.world(r).cloned().ok_or_else(|| format!("unknown region {r}"));
         match step {

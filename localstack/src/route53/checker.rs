@@ -19,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{CheckKind, HealthCheckConfig};
+use super::model::{is_local, CheckKind, HealthCheckConfig};
 use super::{LoadBalancerLookup, Route53};
 
 /// The outcome of one probe: whether it succeeded and the text after `Success: `/`Failure: `.
@@ -124,12 +124,6 @@ pub fn endpoint(lookup: &dyn LoadBalancerLookup, config: &HealthCheckConfig) -> 
         .addr
         .ok_or_else(|| format!("Load balancer {} is not listening yet", view.name))?;
     Ok(SocketAddr::new(addr.ip(), config.port.unwrap_or(addr.port())))
-}
-
-/// Whether the local stack may probe this address: only this machine (loopback, or the
-/// unspecified address a container-bound listener reports).
-pub fn is_local(ip: IpAddr) -> bool {
-    ip.is_loopback() || ip.is_unspecified()
 }
 
 /// Probes once, within the configured timeout. Addresses off this machine are never

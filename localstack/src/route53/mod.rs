@@ -14,14 +14,17 @@
 //! name ([`Truth::HealthCheckStatus`], [`Truth::DnsAnswer`]).
 
 pub mod checker;
-pub mod config;
 pub mod dns;
-pub mod model;
+pub use crate::route53_model as model;
+mod answers;
+mod health_checks;
+mod lookup;
 mod routing;
 pub mod verdict;
 
+pub use lookup::{LoadBalancerLookup, LoadBalancerSet, LoadBalancerView};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand::rngs::StdRng;
@@ -30,81 +33,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::truth::{now_unix_ms, Truth};
-use crate::world::{Health, World};
 use model::{Change, ChangeContext, ChangeError, HealthCheckConfig, RecordSet, RecordType, Zone};
 
 pub use routing::{AnswerRecord, DnsLookup};
 pub use verdict::Checker;
-
-/// What Route 53 knows about one load balancer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadBalancerView {
-    /// Its name.
-    pub name: String,
-    /// Its DNS name (what ELBv2 reports as `DNSName`), without a trailing dot.
-    pub dns_name: String,
-    /// Where its listener is, once it listens.
-    pub addr: Option<SocketAddr>,
-    /// Whether at least one registered target is healthy (alias `EvaluateTargetHealth`).
-    pub healthy: bool,
-}
-
-/// How Route 53 finds load balancers: by name or DNS name (case-insensitive, a trailing dot
-/// and a `dualstack.` prefix ignored).
-pub trait LoadBalancerLookup: Send + Sync {
-    /// The load balancer with this name or DNS name, if any.
-    fn load_balancer(&self, name_or_dns: &str) -> Option<LoadBalancerView>;
-    /// Receivers that change whenever a load balancer's health or address may have changed.
-    fn subscribe(&self) -> Vec<watch::Receiver<u64>>;
-}
-
-/// Strips a trailing dot and a `dualstack.` prefix and lower-cases.
-fn lb_key(name_or_dns: &str) -> String {
-    let s = name_or_dns.trim().trim_end_matches('.').to_ascii_lowercase();
-    match s.strip_prefix("dualstack.") {
-        Some(rest) => rest.to_string(),
-        None => s,
-    }
-}
-
-impl LoadBalancerLookup for World {
-    fn load_balancer(&self, name_or_dns: &str) -> Option<LoadBalancerView> {
-        let addr = self.lb_addr();
-        let dns_name = addr
-            .map(|a| a.ip())
-            .unwrap_or_else(|| crate::world::lb_ip(self.region_index))
-            .to_string();
-        let name = &self.stack.load_balancer.name;
-        let key = lb_key(name_or_dns);
-        if key != name.to_ascii_lowercase() && key != dns_name {
-            return None;
-        }
-        Some(LoadBalancerView {
-            name: name.clone(),
-            dns_name,
-            addr,
-            healthy: self.targets().iter().any(|t| t.health == Health::Healthy),
-        })
-    }
-
-    fn subscribe(&self) -> Vec<watch::Receiver<u64>> {
-        vec![World::subscribe(self)]
-    }
-}
-
-/// Several lookups as one (e.g. one world per region): the first that knows a name answers.
-#[derive(Clone, Default)]
-pub struct LoadBalancerSet(pub Vec<Arc<dyn LoadBalancerLookup>>);
-
-impl LoadBalancerLookup for LoadBalancerSet {
-    fn load_balancer(&self, name_or_dns: &str) -> Option<LoadBalancerView> {
-        self.0.iter().find_map(|l| l.load_balancer(name_or_dns))
-    }
-
-    fn subscribe(&self) -> Vec<watch::Receiver<u64>> {
-        self.0.iter().flat_map(|l| l.subscribe()).collect()
-    }
-}
 
 /// Where Route 53 records ground truth.
 pub type TruthSink = Arc<dyn Fn(Truth) + Send + Sync>;
@@ -294,7 +226,7 @@ impl Route53 {
 
     /// Builds the service from a stack file's section: health checks, zones and records.
     pub fn from_config(
-        cfg: &config::Route53Config,
+        cfg: &crate::config::Route53Config,
         region: &str,
         lookup: Arc<dyn LoadBalancerLookup>,
         sink: TruthSink,
@@ -494,255 +426,7 @@ impl Route53 {
 
     // ----- health checks -----
 
-    fn insert_health_check(self: &Arc<Self>, id: String, caller_reference: String, config: HealthCheckConfig) {
-        let mut st = self.lock();
-        let generation = st.next_generation;
-        st.next_generation += 1;
-        let checkers = config.checker_regions().iter().map(|r| Checker::new(r)).collect();
-        st.health_checks.push(HealthCheckRec {
-            info: HealthCheckInfo {
-                id,
-                caller_reference,
-                config,
-                healthy: true,
-                checkers,
-            },
-            generation,
-            cancel: self.shutdown.child_token(),
-        });
-    }
-
-    /// CreateHealthCheck: starts probing at once. The same caller reference with the same
-    /// settings returns the existing health check (`false`: not new).
-    pub fn create_health_check(
-        self: &Arc<Self>,
-        caller_reference: &str,
-        config: HealthCheckConfig,
-    ) -> Result<(HealthCheckInfo, bool), Route53Error> {
-        if caller_reference.is_empty() || caller_reference.chars().count() > 64 {
-            return Err(Route53Error::InvalidInput(
-                "CallerReference must be 1 to 64 characters".into(),
-            ));
-        }
-        if let Some(h) = self
-            .lock()
-            .health_checks
-            .iter()
-            .find(|h| h.info.caller_reference == caller_reference)
-        {
-            if h.info.config == config {
-                return Ok((h.info.clone(), false));
-            }
-            return Err(Route53Error::HealthCheckAlreadyExists(caller_reference.to_string()));
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        self.insert_health_check(id.clone(), caller_reference.to_string(), config.clone());
-        let (generation, cancel, info) = {
-            let st = self.lock();
-            let h = st
-                .health_checks
-                .iter()
-                .find(|h| h.info.id == id)
-                .ok_or_else(|| Route53Error::NoSuchHealthCheck(id.clone()))?;
-            (h.generation, h.cancel.clone(), h.info.clone())
-        };
-        checker::spawn(self.clone(), id, generation, config, cancel);
-        self.notify();
-        Ok((info, true))
-    }
-
-    /// GetHealthCheck.
-    pub fn get_health_check(&self, id: &str) -> Result<HealthCheckInfo, Route53Error> {
-        self.lock()
-            .health_checks
-            .iter()
-            .find(|h| h.info.id == id)
-            .map(|h| h.info.clone())
-            .ok_or_else(|| Route53Error::NoSuchHealthCheck(id.to_string()))
-    }
-
-    /// ListHealthChecks: every health check in creation order.
-    pub fn list_health_checks(&self) -> Vec<HealthCheckInfo> {
-        self.lock().health_checks.iter().map(|h| h.info.clone()).collect()
-    }
-
-    /// DeleteHealthCheck: stops its checker; refused while a record set uses it.
-    pub fn delete_health_check(&self, id: &str) -> Result<(), Route53Error> {
-        let mut st = self.lock();
-        let i = st
-            .health_checks
-            .iter()
-            .position(|h| h.info.id == id)
-            .ok_or_else(|| Route53Error::NoSuchHealthCheck(id.to_string()))?;
-        let used = st
-            .zones
-            .iter()
-            .flat_map(|z| z.records.iter())
-            .any(|r| r.health_check_id.as_deref() == Some(id));
-        if used {
-            return Err(Route53Error::HealthCheckInUse(id.to_string()));
-        }
-        let rec = st.health_checks.remove(i);
-        rec.cancel.cancel();
-        drop(st);
-        self.notify();
-        Ok(())
-    }
-
-    /// Applies one probe of checker `checker` with the failure threshold, then the 18% rule
-    /// across the checkers; records a change of the health check's status in the ground
-    /// truth, with the report of the checker whose verdict tipped it. Returns false when
-    /// the checker should stop (health check deleted or replaced).
-    pub(crate) fn record_probe(&self, id: &str, generation: u64, checker: usize, ok: bool, detail: &str) -> bool {
-        let mut st = self.lock();
-        let Some(h) = st
-            .health_checks
-            .iter_mut()
-            .find(|h| h.info.id == id && h.generation == generation)
-        else {
-            return false;
-        };
-        let threshold = h.info.config.failure_threshold;
-        let Some(c) = h.info.checkers.get_mut(checker) else {
-            return false;
-        };
-        if !c.record(ok, detail, threshold, now_unix_ms()) {
-            return true;
-        }
-        let status = c.last.as_ref().map(|o| o.status.clone()).unwrap_or_default();
-        let from = h.info.healthy;
-        let to = verdict::considered_healthy(h.info.checkers.iter().map(|c| c.healthy));
-        if to == from {
-            return true;
-        }
-        h.info.healthy = to;
-        (self.sink)(Truth::HealthCheckStatus {
-            health_check: id.to_string(),
-            from: health_name(from).into(),
-            to: health_name(to).into(),
-            status,
-        });
-        drop(st);
-        self.notify();
-        true
-    }
-
     // ----- DNS -----
-
-    /// Answers a DNS query for `qname` (any case, trailing dot optional); `qtype` is `None`
-    /// for types Route 53 here does not store.
-    pub fn resolve(&self, qname: &str, qtype: Option<RecordType>) -> DnsLookup {
-        let qname = qname.trim_end_matches('.').to_ascii_lowercase() + ".";
-        let st = self.lock();
-        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        routing::resolve(
-            &st.zones,
-            &qname,
-            qtype,
-            &|s| self.healthy(&st, s),
-            &|s| self.values(s),
-            self.settings.alias_ttl,
-            &mut rng,
-        )
-    }
-
-    /// Whether a record set counts as healthy: its health check (if any) and, for an alias
-    /// evaluating target health, its load balancer.
-    fn healthy(&self, st: &State, set: &RecordSet) -> bool {
-        let hc_ok = match &set.health_check_id {
-            None => true,
-            Some(id) => st
-                .health_checks
-                .iter()
-                .find(|h| &h.info.id == id)
-                .is_none_or(|h| h.info.healthy || h.info.config.disabled),
-        };
-        let target_ok = match &set.alias {
-            Some(a) if a.evaluate_target_health => self.lookup.load_balancer(&a.dns_name).is_some_and(|v| v.healthy),
-            _ => true,
-        };
-        hc_ok && target_ok
-    }
-
-    /// The values a record set answers with: its own, or its load balancer's address.
-    fn values(&self, set: &RecordSet) -> Vec<String> {
-        match &set.alias {
-            None => set.values.clone(),
-            Some(a) => {
-                let Some(addr) = self.lookup.load_balancer(&a.dns_name).and_then(|v| v.addr) else {
-                    return Vec::new();
-                };
-                match (set.rtype, addr.ip()) {
-                    (RecordType::A, ip @ std::net::IpAddr::V4(_))
-                    | (RecordType::Aaaa, ip @ std::net::IpAddr::V6(_)) => {
-                        vec![ip.to_string()]
-                    }
-                    _ => Vec::new(),
-                }
-            }
-        }
-    }
-
-    /// What the DNS server can answer now for each (name, type) of the served zones
-    /// (apex NS and SOA left out): the values of the chosen record set, or for weighted
-    /// records every value it may answer with.
-    pub fn answer_snapshot(&self) -> BTreeMap<(String, String), Vec<String>> {
-        let st = self.lock();
-        routing::snapshot(&st.zones, &|s| self.healthy(&st, s), &|s| self.values(s))
-    }
-
-    async fn record_answers(self: Arc<Self>, cancel: CancellationToken) {
-        let mut own = self.subscribe();
-        let mut lbs = self.lookup.subscribe();
-        let mut last: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-        loop {
-            own.borrow_and_update();
-            for r in &mut lbs {
-                r.borrow_and_update();
-            }
-            let now = self.answer_snapshot();
-            let keys: HashSet<&(String, String)> = last.keys().chain(now.keys()).collect();
-            let mut keys: Vec<_> = keys.into_iter().collect();
-            keys.sort();
-            for key in keys {
-                let before = last.get(key).cloned().unwrap_or_default();
-                let after = now.get(key).cloned().unwrap_or_default();
-                if before != after {
-                    (self.sink)(Truth::DnsAnswer {
-                        name: key.0.clone(),
-                        record_type: key.1.clone(),
-                        answers: after,
-                        previous: before,
-                    });
-                }
-            }
-            last = now;
-            let lb_changed = async {
-                if lbs.is_empty() {
-                    return std::future::pending::<usize>().await;
-                }
-                let (res, i, _) = futures::future::select_all(lbs.iter_mut().map(|r| Box::pin(r.changed()))).await;
-                if res.is_err() {
-                    i
-                } else {
-                    usize::MAX
-                }
-            };
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = own.changed() => if r.is_err() { return },
-                closed = lb_changed => if closed != usize::MAX { lbs.remove(closed); },
-            }
-        }
-    }
-}
-
-fn health_name(healthy: bool) -> &'static str {
-    if healthy {
-        "healthy"
-    } else {
-        "unhealthy"
-    }
 }
 
 struct Ctx<'a> {
@@ -789,107 +473,4 @@ fn new_id(prefix: char) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    struct NoLbs;
-    impl LoadBalancerLookup for NoLbs {
-        fn load_balancer(&self, _: &str) -> Option<LoadBalancerView> {
-            None
-        }
-        fn subscribe(&self) -> Vec<watch::Receiver<u64>> {
-            Vec::new()
-        }
-    }
-
-    /// A service with one health check (threshold 2, default regions), not started: probes
-    /// are handed in by the test. Returns it and the truth it records.
-    fn service() -> (Arc<Route53>, Arc<Mutex<Vec<Truth>>>) {
-        let truth = Arc::new(Mutex::new(Vec::new()));
-        let log = truth.clone();
-        let sink: TruthSink = Arc::new(move |t| log.lock().unwrap().push(t));
-        let settings = Settings {
-            region: "us-east-1".into(),
-            alias_ttl: 60,
-            seed: Some(1),
-        };
-        let r53 = Route53::new(settings, Arc::new(NoLbs), sink, CancellationToken::new());
-        let config = HealthCheckConfig {
-            ip_address: Some("127.0.0.1".parse().unwrap()),
-            port: Some(9),
-            fqdn: None,
-            load_balancer: None,
-            kind: model::CheckKind::Tcp,
-            resource_path: "/".into(),
-            request_interval: Duration::from_secs(1),
-            failure_threshold: 2,
-            timeout: model::DEFAULT_CHECK_TIMEOUT,
-            inverted: false,
-            disabled: false,
-            regions: None,
-        };
-        r53.insert_health_check("hc".into(), "ref".into(), config);
-        (r53, truth)
-    }
-
-    /// Fails checker `k` twice (its threshold): it turns unhealthy.
-    fn fail_checker(r53: &Route53, k: usize) {
-        for _ in 0..2 {
-            assert!(r53.record_probe("hc", 0, k, false, "Connection refused"));
-        }
-    }
-
-    /// With the eight default checkers the health check stays healthy while two of them
-    /// (25% > 18%) still are, turns unhealthy when the seventh fails (1 of 8 = 12.5%), and
-    /// healthy again when a second checker recovers; the ground truth has exactly those two
-    /// changes, each with the report of the checker that tipped it.
-    #[test]
-    fn status_follows_more_than_18_percent_of_checkers() {
-        let (r53, truth) = service();
-        assert_eq!(r53.get_health_check("hc").unwrap().checkers.len(), 8);
-        for k in 0..6 {
-            fail_checker(&r53, k);
-        }
-        let hc = r53.get_health_check("hc").unwrap();
-        assert_eq!(hc.checkers.iter().filter(|c| c.healthy).count(), 2);
-        assert!(hc.healthy, "2 of 8 healthy is more than 18%");
-        assert!(truth.lock().unwrap().is_empty());
-
-        fail_checker(&r53, 6);
-        assert!(!r53.get_health_check("hc").unwrap().healthy, "1 of 8 is not");
-        let changes = truth.lock().unwrap().clone();
-        assert_eq!(
-            changes,
-            vec![Truth::HealthCheckStatus {
-                health_check: "hc".into(),
-                from: "healthy".into(),
-                to: "unhealthy".into(),
-                status: "Failure: Connection refused".into(),
-            }]
-        );
-
-        fail_checker(&r53, 7);
-        for _ in 0..2 {
-            r53.record_probe("hc", 0, 0, true, "TCP connection established to 127.0.0.1:9");
-        }
-        assert!(!r53.get_health_check("hc").unwrap().healthy, "1 of 8 healthy");
-        for _ in 0..2 {
-            r53.record_probe("hc", 0, 5, true, "TCP connection established to 127.0.0.1:9");
-        }
-        assert!(r53.get_health_check("hc").unwrap().healthy, "2 of 8 healthy");
-        let changes = truth.lock().unwrap().clone();
-        assert_eq!(changes.len(), 2, "{changes:?}");
-        assert_eq!(
-            changes[1],
-            Truth::HealthCheckStatus {
-                health_check: "hc".into(),
-                from: "unhealthy".into(),
-                to: "healthy".into(),
-                status: "Success: TCP connection established to 127.0.0.1:9".into(),
-            }
-        );
-        assert!(!r53.record_probe("hc", 1, 0, true, "stale generation"));
-        assert!(!r53.record_probe("hc", 0, 8, true, "no such checker"));
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::stack::{DbRole, Dur, Stack};
+use super::{DbRole, Dur, Stack};
 
 /// Asynchronous replication of one region's database into another's.
 #[derive(Debug, Clone, Deserialize)]
@@ -95,6 +95,8 @@ type Invalid = (String, String);
 
 /// Checks replication, backups and the runbook against the regions (`per_region` as
 /// [`Stack::region_stacks`] gives them).
+///
+/// Long by design: a flat list of checks in the order their errors are reported.
 pub fn validate(stack: &Stack, per_region: &[Stack]) -> Result<(), Invalid> {
     let region = |key: String, name: &str| -> Result<&Stack, Invalid> {
         per_region

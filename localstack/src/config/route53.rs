@@ -32,8 +32,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::model::{self, AliasTarget, Change, ChangeContext, CheckKind, HealthCheckConfig, RecordSet, Routing, Zone};
-use crate::stack::Dur;
+use super::Dur;
+use crate::route53_model::{
+    self as model, AliasTarget, Change, ChangeContext, CheckKind, HealthCheckConfig, RecordSet, Routing, Zone,
+};
 
 /// Route 53 of a stack: the DNS server, zones and health checks declared up front.
 #[derive(Debug, Clone, Deserialize)]
@@ -307,7 +309,7 @@ impl HealthCheckSpec {
             }
             _ => {}
         }
-        if let Some(ip) = self.ip_address.filter(|ip| !super::checker::is_local(*ip)) {
+        if let Some(ip) = self.ip_address.filter(|ip| !model::is_local(*ip)) {
             return err(
                 "ip_address",
                 format!("{ip} is not a loopback address: the local stack probes only this machine"),

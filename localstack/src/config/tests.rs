@@ -1,0 +1,160 @@
+use super::*;
+
+const SHIPPED: &str = include_str!("../../stacks/multi-az.yaml");
+
+/// The shipped Multi-AZ stack file parses and has 3 zones with 2 instances each.
+#[test]
+fn shipped_multi_az_stack_is_valid() {
+    let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+    assert_eq!(s.zones.len(), 3);
+    assert_eq!(s.instances.len(), 6);
+    assert_eq!(s.database.topology, Topology::MultiAz);
+}
+
+/// Unknown keys are rejected with the key's name and a line number.
+#[test]
+fn unknown_key_is_rejected_with_location() {
+    let text = SHIPPED.replacen("region:", "regoin:", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+    assert!(e.contains("x.yaml") && e.contains("regoin"), "{e}");
+}
+
+/// An instance in a subnet that does not exist names the key path.
+#[test]
+fn inconsistent_reference_names_the_key() {
+    let text = SHIPPED.replacen("subnet: subnet-app-1b", "subnet: subnet-nope", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+    assert!(
+        e.contains("instances[") && e.contains(".subnet") && e.contains("subnet-nope"),
+        "{e}"
+    );
+}
+
+/// A standby in the primary's zone is refused.
+#[test]
+fn standby_in_same_zone_is_refused() {
+    let text = SHIPPED.replacen("subnet: subnet-db-1b", "subnet: subnet-db-1a", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+    assert!(e.contains("database.standby.subnet"), "{e}");
+}
+
+/// `fis.initiating` is read from the stack file (the shipped ones set a short one),
+/// defaults to AWS's few seconds when the section is absent, and is bounded.
+#[test]
+fn fis_initiating_is_a_named_setting() {
+    let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+    assert_eq!(s.fis.initiating, Dur(Duration::from_millis(100)));
+    assert!(s.region_stacks().iter().all(|r| r.fis.initiating == s.fis.initiating));
+    let start = SHIPPED.find("\nfis:").expect("fis section") + 1;
+    let end = SHIPPED[start..].find("initiating: 100ms\n").expect("initiating") + start + 18;
+    let without = format!("{}{}", &SHIPPED[..start], &SHIPPED[end..]);
+    let s = Stack::parse(Path::new("x.yaml"), &without).unwrap();
+    assert_eq!(s.fis.initiating, Dur(Duration::from_secs(3)));
+    let long = SHIPPED.replacen("initiating: 100ms", "initiating: 1h", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &long).unwrap_err().to_string();
+    assert!(e.contains("fis.initiating"), "{e}");
+    let typo = SHIPPED.replacen("initiating: 100ms", "initiatin: 100ms", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &typo).unwrap_err().to_string();
+    assert!(e.contains("initiatin"), "{e}");
+}
+
+/// The shipped stack without its `speedups:` section.
+fn without_speedups() -> String {
+    let start = SHIPPED.find("# Relaxations of AWS's limits").expect("speedups comment");
+    SHIPPED[..start].to_string()
+}
+
+/// AWS's health-check limits hold by default: the shipped stack's 500 ms interval
+/// without `speedups.sub_second_health_checks` is refused naming the file, the line,
+/// the key and AWS's range, and the setting that allows it; with it the stack loads and
+/// says which relaxations it uses. Maxima and thresholds hold even with it.
+#[test]
+fn aws_health_check_limits_are_enforced_unless_relaxed_by_name() {
+    let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+    assert_eq!(s.speedups_on(), ["sub_second_health_checks", "short_fault_durations"]);
+    assert!(s.region_stacks().iter().all(|r| r.speedups == s.speedups));
+
+    let strict = without_speedups();
+    let e = Stack::parse(Path::new("x.yaml"), &strict).unwrap_err();
+    let line = strict.lines().position(|l| l.contains("interval: 500ms")).unwrap() as u64 + 1;
+    assert!(
+        matches!(&e, StackError::AwsLimit { line: l, .. } if *l == line),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "x.yaml:{line}: load_balancer.target_group.health_check.interval: 500ms"
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("5s to 5m") && msg.contains("sub_second_health_checks"),
+        "{msg}"
+    );
+
+    // AWS-valid settings load without any speedup, which then reports none.
+    let aws = strict
+        .replacen("interval: 500ms", "interval: 5s", 1)
+        .replacen("timeout: 250ms", "timeout: 2s", 1);
+    let s = Stack::parse(Path::new("x.yaml"), &aws).unwrap();
+    assert!(s.speedups_on().is_empty());
+    let short_timeout = aws.replacen("timeout: 2s", "timeout: 1s", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &short_timeout)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("health_check.timeout: 1s") && e.contains("2s to 2m"), "{e}");
+
+    for (from, to, key) in [
+        ("healthy_threshold: 2", "healthy_threshold: 1", "healthy_threshold: 1"),
+        (
+            "unhealthy_threshold: 2",
+            "unhealthy_threshold: 11",
+            "unhealthy_threshold: 11",
+        ),
+    ] {
+        let e = Stack::parse(Path::new("x.yaml"), &SHIPPED.replacen(from, to, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(key.split(':').next().unwrap()) && e.contains("2 to 10"),
+            "{e}"
+        );
+    }
+    let long = SHIPPED
+        .replacen("interval: 500ms", "interval: 301s", 1)
+        .replacen("timeout: 250ms", "timeout: 2s", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &long).unwrap_err().to_string();
+    assert!(e.contains("above AWS's maximum"), "{e}");
+    let typo = SHIPPED.replacen("short_fault_durations", "short_faults", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &typo).unwrap_err().to_string();
+    assert!(e.contains("short_faults"), "{e}");
+}
+
+/// `deregistration_delay` defaults to AWS's 300 s, is read from the stack file and is
+/// bounded by ELB's 3600 s.
+#[test]
+fn deregistration_delay_is_a_stack_setting() {
+    let s = Stack::parse(Path::new("multi-az.yaml"), SHIPPED).unwrap();
+    assert_eq!(
+        s.load_balancer.target_group.deregistration_delay,
+        Dur(Duration::from_secs(1))
+    );
+    let text = SHIPPED.replacen("    deregistration_delay: 1s\n", "", 1);
+    let s = Stack::parse(Path::new("x.yaml"), &text).unwrap();
+    assert_eq!(
+        s.load_balancer.target_group.deregistration_delay,
+        Dur(Duration::from_secs(300))
+    );
+    let text = SHIPPED.replacen("deregistration_delay: 1s", "deregistration_delay: 2h", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+    assert!(e.contains("deregistration_delay"), "{e}");
+}
+
+/// A malformed duration is an error naming the value.
+#[test]
+fn bad_duration_is_refused() {
+    let text = SHIPPED.replacen("interval: 500ms", "interval: soon", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+    assert!(e.contains("soon"), "{e}");
+}
