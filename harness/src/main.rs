@@ -4,30 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use drdrill::exit_codes::{self, EXIT_ABORTED, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
 use drdrill::gameday::DrillFile;
 use drdrill::report::{Formats, PublishOptions};
-use drdrill::run::{Interrupt, RunOptions};
-use drdrill::verdict::{EXIT_ABORTED, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  every objective was met
-  1  an objective was missed
-  2  the run could not be carried out (bad input, unreachable target, failed preflight)
-  3  aborted by a guardrail or a signal (the experiment was stopped)
-With several files, or a game-day plan, the worst of the scenarios' codes
-(0 < 1 < 2 < 3); a signal that leaves scenarios unrun makes it 3.";
-
-const REPORT_EXIT_CODES: &str = "\
-Exit codes:
-  0  done
-  1  --history: the latest run of a scenario is a regression
-  2  a run folder, report.json or history.jsonl could not be read, or a file not written";
+use drdrill::run::{Drill, Interrupt, RunOptions};
 
 /// Disaster-recovery drills: inject a fault with AWS FIS, drive traffic through the load
 /// balancer, and measure the real RTO and the acknowledged writes that were lost.
 #[derive(Parser)]
-#[command(version, after_help = EXIT_CODES)]
+#[command(version, after_help = exit_codes::RUN_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,7 +32,7 @@ enum Command {
     /// count as the outage's); the first `stable_for` window after it at the steady-state
     /// threshold confirms it but does not date it. Figures print with their uncertainty
     /// (probe interval + t_inject precision + clock offset): `RTO 1.98 s ± 0.02 s`.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes::RUN_HELP)]
     Run {
         /// Scenario files or game-day plans, run in order.
         #[arg(required = true)]
@@ -71,7 +56,7 @@ enum Command {
     },
     /// Re-render a run folder's reports from report.json and events.jsonl, show the
     /// history of runs with regressions flagged, or compare two runs.
-    #[command(after_help = REPORT_EXIT_CODES)]
+    #[command(after_help = exit_codes::REPORT_HELP)]
     Report(ReportArgs),
     /// Resolve a scenario (or each scenario of a game-day plan) and show what it would
     /// hit; injects nothing.
@@ -283,16 +268,6 @@ async fn cleanup(file: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How bad an exit code is: 0 < 1 < 2 < 3.
-fn severity(code: i32) -> u8 {
-    match code {
-        EXIT_PASS => 0,
-        EXIT_FAIL => 1,
-        EXIT_ERROR => 2,
-        _ => 3,
-    }
-}
-
 async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish: PublishOptions) -> i32 {
     // Check every file (and every scenario of every plan) before running any.
     let mut loaded = Vec::new();
@@ -318,7 +293,7 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish:
     for (i, l) in loaded.into_iter().enumerate() {
         let code = match l {
             DrillFile::Scenario(l) => {
-                match drdrill::run::run_publishing(*l, &opts, &publish, interrupt.clone()).await {
+                match drdrill::run::run(Drill::new(*l, &opts).publishing(&publish), interrupt.clone()).await {
                     Ok(outcome) => {
                         println!("{}", drdrill::report::summary_text(&outcome.report, &outcome.run_dir));
                         outcome.report.exit_code
@@ -348,17 +323,15 @@ async fn run(files: Vec<PathBuf>, out: PathBuf, yes: bool, quiet: bool, publish:
                 }
             }
         };
-        if severity(code) > severity(worst) {
-            worst = code;
-        }
+        worst = exit_codes::worst(worst, code);
         // A signal that arrived after the run's last check leaves a complete report, whose
         // verdict stands; scenarios not yet run make the whole invocation aborted.
         let unrun = i + 1 < total;
         if interrupt.reason().is_some() && unrun {
             if !interrupt.is_failure() {
                 worst = EXIT_ABORTED;
-            } else if severity(worst) < 2 {
-                worst = EXIT_ERROR;
+            } else {
+                worst = exit_codes::worst(worst, EXIT_ERROR);
             }
             break;
         }

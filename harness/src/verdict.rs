@@ -1,18 +1,12 @@
 //! Verdicts: each objective checked against what was measured, the run's verdict, and
-//! the documented exit codes. A missed objective is an outcome, not an error.
+//! its exit code (the codes are [`crate::exit_codes`]'). A missed objective is an
+//! outcome, not an error.
 
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::Objectives;
 
-/// Exit code: every objective met.
-pub const EXIT_PASS: i32 = 0;
-/// Exit code: an objective was missed.
-pub const EXIT_FAIL: i32 = 1;
-/// Exit code: the run could not be carried out (bad input, unreachable target, preflight).
-pub const EXIT_ERROR: i32 = 2;
-/// Exit code: aborted by a guardrail or a signal (the experiment was stopped).
-pub const EXIT_ABORTED: i32 = 3;
+pub use crate::exit_codes::{EXIT_ABORTED, EXIT_ERROR, EXIT_FAIL, EXIT_PASS};
 
 /// The outcome of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

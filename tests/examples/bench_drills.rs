@@ -216,7 +216,7 @@ async fn run_one(file: &Path, variant: &Variant, out: &Path) -> anyhow::Result<R
         yes: false,
         quiet: true,
     };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await?;
+    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new()).await?;
     let wall = started.elapsed().as_secs_f64() * 1000.0;
     let report = serde_json::to_value(&outcome.report)?;
     let truth = outcome.ground_truth.clone().unwrap_or_default();

@@ -73,7 +73,9 @@ async fn drill(file: &str, endpoint: Option<&str>) -> (RunOutcome, tempfile::Tem
         yes: true,
         quiet: true,
     };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await.unwrap();
+    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
+        .await
+        .unwrap();
     (outcome, out)
 }
 

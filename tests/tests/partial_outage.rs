@@ -179,7 +179,7 @@ async fn run_case(case: Case) -> Result<Drill, String> {
         yes: false,
         quiet: true,
     };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new())
+    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
         .await
         .map_err(|e| format!("{}: {e}", case.name()))?;
     let r = &outcome.report;

@@ -55,7 +55,9 @@ async fn local_alarm_stops_the_experiment_and_aborts_the_run() {
         yes: false,
         quiet: true,
     };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await.unwrap();
+    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
+        .await
+        .unwrap();
     let r = &outcome.report;
     assert_eq!(r.verdict, Verdict::Aborted, "{:?}", r.reason);
     assert_eq!(r.exit_code, 3);

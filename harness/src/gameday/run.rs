@@ -11,7 +11,7 @@ use crate::journal::now_unix_ms;
 use crate::progress::Progress;
 use crate::report::gameday::{self as combined, ComparisonRow, GamedayReport, GAMEDAY_SCHEMA_VERSION};
 use crate::report::{markdown, PublishOptions, Report};
-use crate::run::{self, Interrupt, RunOptions, RunOutcome};
+use crate::run::{self, Drill, Interrupt, RunOptions, RunOutcome};
 use crate::scenario::Target;
 use crate::verdict::Verdict;
 
@@ -50,15 +50,10 @@ pub struct GamedayOutcome {
     pub errors: Vec<String>,
 }
 
-/// How bad a verdict is, for the game day's worst: pass < fail < error < aborted (the
-/// order `drdrill run` uses across several files).
+/// How bad a verdict is, for the game day's worst: its exit code's severity
+/// ([`crate::exit_codes::severity`], the order `drdrill run` uses across several files).
 pub fn severity(v: Verdict) -> u8 {
-    match v {
-        Verdict::Pass => 0,
-        Verdict::Fail => 1,
-        Verdict::Error => 2,
-        Verdict::Aborted => 3,
-    }
+    crate::exit_codes::severity(v.exit_code())
 }
 
 fn worse(a: Verdict, b: Verdict) -> Verdict {
@@ -69,15 +64,11 @@ fn worse(a: Verdict, b: Verdict) -> Verdict {
     }
 }
 
-/// Waits `d`, or less when the interrupt is triggered (checked every 100 ms).
+/// Waits `d`, or less when the interrupt is triggered.
 async fn pause(d: Duration, interrupt: &Interrupt) {
-    let end = tokio::time::Instant::now() + d;
-    while interrupt.reason().is_none() {
-        let left = end.saturating_duration_since(tokio::time::Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
+    tokio::select! {
+        _ = interrupt.cancelled() => {}
+        _ = tokio::time::sleep(d) => {}
     }
 }
 
@@ -149,7 +140,8 @@ pub async fn run(
             i + 1,
             sc.name
         ));
-        let ran = run::run_publishing(planned.loaded.clone(), opts, &per_scenario, interrupt.clone()).await;
+        let drill = Drill::new(planned.loaded.clone(), opts).publishing(&per_scenario);
+        let ran = run::run(drill, interrupt.clone()).await;
         let this = match ran {
             Ok(outcome) => {
                 on_run(&outcome);

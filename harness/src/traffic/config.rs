@@ -1,7 +1,8 @@
 //! Traffic configuration: what to send, how fast, and how to connect.
 //!
-//! These types are owned by the traffic module so that it does not depend on
-//! the scenario file format; the plan stage converts a scenario into them.
+//! These types are owned by the traffic module so that the prober does not depend on
+//! the scenario file's layout (the run converts a scenario into them); the connection
+//! policy is the scenario's own type.
 
 use std::time::Duration;
 
@@ -9,6 +10,11 @@ use super::TrafficError;
 
 /// The placeholder replaced by each probe's id, as the probe contract defines it.
 pub use drdrill_probe_contract::ID_PLACEHOLDER;
+
+/// How the prober uses TCP connections: the scenario file's own type (one definition),
+/// always explicit since a prober that pins keep-alive connections to a dead target
+/// cannot see a failover.
+pub use crate::scenario::ConnectionPolicy;
 
 /// Everything the prober needs to drive open-loop traffic.
 #[derive(Debug, Clone)]
@@ -32,23 +38,6 @@ pub struct TrafficConfig {
     pub read: RequestSpec,
     /// Status codes counted as success; `None` means any 2xx.
     pub expect_status: Option<Vec<u16>>,
-}
-
-/// How the prober uses TCP connections.
-///
-/// A prober that pins keep-alive connections to a dead target cannot see a
-/// failover, so this is always explicit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionPolicy {
-    /// A new TCP connection (and a fresh DNS answer, within its TTL) per request.
-    Fresh,
-    /// Pooled keep-alive connections, none living longer than `max_age`: every
-    /// `max_age` the prober switches to a new client (new pool, new resolver
-    /// cache) and drops the old one once its in-flight requests end.
-    KeepAlive {
-        /// The longest time a pooled connection may be reused for new requests.
-        max_age: Duration,
-    },
 }
 
 /// One HTTP request of the probe contract.

@@ -20,7 +20,9 @@ pub async fn run_scenario(path: &Path) -> (RunOutcome, tempfile::TempDir) {
         yes: false,
         quiet: true,
     };
-    let outcome = drdrill::run::run(loaded, &opts, Interrupt::new()).await.unwrap();
+    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
+        .await
+        .unwrap();
     (outcome, out)
 }
 

@@ -1,0 +1,78 @@
+//! The connect phase: reaches the target (starting the embedded local stack, or checking
+//! the AWS account), refuses to run over experiments earlier runs left running, and
+//! resolves the plan, checking its blast radius.
+
+use super::{error, Connected, Record, Stop, AWS_CALLS_FILE};
+use crate::aws::Clients;
+use crate::journal::{EventKind, Phase};
+use crate::plan;
+use crate::report::manifest::Provenance;
+
+/// Connects and resolves the plan. The local stack is held from the moment it runs (for
+/// cleanup and the ground truth); the clients and the plan are recorded once the plan
+/// passes its blast-radius check.
+pub(super) async fn connect(rec: &mut Record) -> Result<Connected, Stop> {
+    rec.journal.record(EventKind::PhaseStarted {
+        phase: Phase::Preflight,
+    });
+    plan::check_machine(&rec.loaded.scenario).map_err(|e| error(e.to_string()))?;
+    let connected = crate::target::connect(&rec.loaded.scenario.target)
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    if let Some(local) = &connected.local {
+        rec.progress.line(&format!("local stack at {}", local.endpoint_url()));
+    }
+    rec.provenance = Provenance {
+        account_id: Some(connected.account_id),
+        region: Some(connected.region),
+    };
+    let clients = connected.clients;
+    rec.held.local = connected.local;
+    let calls_path = rec.run_dir.join(AWS_CALLS_FILE);
+    if let Err(e) = clients.calls.write_to(&calls_path) {
+        // The drill can still be measured; the calls stay in memory (`CallLog::pending`).
+        tracing::warn!(path = %calls_path.display(), error = %e, "cannot write the AWS call log");
+    }
+    refuse_leftovers(rec, &clients).await?;
+    let plan = plan::resolve(&rec.loaded, &clients, local_dns(rec))
+        .await
+        .map_err(|e| error(format!("plan: {e}")))?;
+    rec.progress.line(plan::render(&plan).trim_end());
+    if let Some(caps) = &rec.loaded.scenario.blast_radius {
+        rec.progress.line(crate::blast::render(&plan, caps).trim_end());
+        crate::blast::check(&plan, caps).map_err(|e| error(e.to_string()))?;
+    }
+    rec.clients = Some(clients.clone());
+    rec.plan = Some(plan.clone());
+    Ok(Connected { clients, plan })
+}
+
+/// The embedded local stack's DNS server, if any.
+pub(super) fn local_dns(rec: &Record) -> Option<std::net::SocketAddr> {
+    rec.held.local.as_ref().map(|l| l.dns_addr())
+}
+
+/// Refuses to run while an experiment from an earlier drdrill run is unfinished on this
+/// target: its fault may still be in effect (the run that started it was killed), and
+/// this run would measure it too. The warning names each one and how to stop them.
+async fn refuse_leftovers(rec: &Record, clients: &Clients) -> Result<(), Stop> {
+    let leftovers = crate::cleanup::find_leftovers(clients).await.map_err(|e| {
+        error(format!(
+            "cannot check for experiments left running by earlier runs: {e}"
+        ))
+    })?;
+    if leftovers.is_empty() {
+        return Ok(());
+    }
+    for l in &leftovers {
+        let message = format!("{l} was started by an earlier drdrill run and has not ended");
+        eprintln!("warning: {message}");
+        rec.journal.record(EventKind::Note { message });
+    }
+    Err(error(format!(
+        "refusing to run: {} experiment(s) from earlier drdrill runs are still unfinished on this target ({}), so a fault may be in effect; if no other drill is running, stop them with `drdrill cleanup {}` and run again",
+        leftovers.len(),
+        leftovers.iter().map(|l| l.id.as_str()).collect::<Vec<_>>().join(", "),
+        rec.loaded.path.display()
+    )))
+}
