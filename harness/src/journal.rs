@@ -34,6 +34,20 @@ pub enum Phase {
     Report,
 }
 
+impl Phase {
+    /// The phase's name as the journal writes it, e.g. `preflight`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Preflight => "preflight",
+            Phase::Inject => "inject",
+            Phase::Observe => "observe",
+            Phase::Recover => "recover",
+            Phase::Verify => "verify",
+            Phase::Report => "report",
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -201,6 +215,45 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// The kind's name as written in `events.jsonl` and `report.json` (`kind`), e.g.
+    /// `target_health`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::RunStarted { .. } => "run_started",
+            EventKind::PhaseStarted { .. } => "phase_started",
+            EventKind::Note { .. } => "note",
+            EventKind::TemplateCreated { .. } => "template_created",
+            EventKind::ExperimentStarted { .. } => "experiment_started",
+            EventKind::ExperimentState { .. } => "experiment_state",
+            EventKind::ActionState { .. } => "action_state",
+            EventKind::TargetHealth { .. } => "target_health",
+            EventKind::DnsAnswerChanged { .. } => "dns_answer_changed",
+            EventKind::Route53HealthCheck { .. } => "route53_health_check",
+            EventKind::ObserverCallFailed { .. } => "observer_call_failed",
+            EventKind::ObserverBlind { .. } => "observer_blind",
+            EventKind::FirstFailure => "first_failure",
+            EventKind::Recovered => "recovered",
+            EventKind::GuardrailTripped { .. } => "guardrail_tripped",
+            EventKind::Signal { .. } => "signal",
+            EventKind::StopRequested { .. } => "stop_requested",
+            EventKind::Verified { .. } => "verified",
+            EventKind::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// The event's fields without its `kind`, as a JSON object (`{}` for a kind
+    /// without fields): the `detail` of a report event.
+    pub fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        fields.remove("kind");
+        fields
+    }
+}
+
 /// A timestamped event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -318,6 +371,29 @@ mod tests {
         j.record(EventKind::Signal { name: "SIGINT".into() });
         let on_disk = Journal::read(&dir.path().join("events.jsonl")).unwrap();
         assert_eq!(on_disk, j.events());
+    }
+
+    /// Every kind's name is the `kind` serde writes for it.
+    #[test]
+    fn a_kind_s_name_is_its_serde_tag() {
+        let kinds = [
+            EventKind::FirstFailure,
+            EventKind::Recovered,
+            EventKind::Route53HealthCheck {
+                health_check_id: "hc".into(),
+                status: "healthy".into(),
+                previous: None,
+                report: None,
+            },
+            EventKind::RunFinished {
+                verdict: "pass".into(),
+                exit_code: 0,
+            },
+        ];
+        for k in kinds {
+            assert_eq!(serde_json::to_value(&k).unwrap()["kind"], k.name());
+            assert!(!k.fields().contains_key("kind"));
+        }
     }
 
     /// An `action_state` line written before actions had start and end times still reads,

@@ -115,7 +115,7 @@ async fn health_check_failover_is_detected_followed_and_broken_down() {
         "{dns:?}"
     );
     for kind in ["route53_health_check", "dns_answer_changed"] {
-        assert!(r.events.iter().any(|e| e.kind == kind), "report.json lacks {kind}");
+        assert!(r.events.iter().any(|e| e.name() == kind), "report.json lacks {kind}");
     }
 
     // At the ground truth's moments (observers poll every 100 ms).

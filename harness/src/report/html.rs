@@ -234,8 +234,8 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
             .iter()
             .map(|e| EventRow {
                 at: v.at(e.t_ms),
-                kind: e.kind.clone(),
-                detail: compact(&e.detail),
+                kind: e.name().to_string(),
+                detail: compact(&e.detail()),
             })
             .collect(),
         actions: plan_actions(report.plan.as_ref()),

@@ -23,13 +23,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::analysis::{DataLoss, Recovery, RtoBreakdown, Uncertainty};
-use crate::journal::Event;
 use crate::verdict::{ObjectiveResult, Verdict};
 
 pub mod bars;
 pub mod blind;
 pub mod chart;
 pub mod compare;
+pub mod events;
 pub mod formats;
 pub mod gameday;
 pub mod history;
@@ -41,6 +41,7 @@ pub mod markdown;
 mod templates;
 pub mod view;
 
+pub use events::{report_events, ReportEvent};
 pub use formats::{
     publish, rerender, write_formats, Format, Formats, PublishError, PublishOptions, PublishOutcome, RenderError,
     RerenderError, Rerendered,
@@ -146,17 +147,6 @@ pub struct TimelinePoint {
     pub served_by: BTreeMap<String, u64>,
 }
 
-/// One journal event on the report's time axis.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReportEvent {
-    /// ms since `t0_unix_ms`.
-    pub t_ms: i64,
-    /// Event kind.
-    pub kind: String,
-    /// The event's fields.
-    pub detail: Value,
-}
-
 /// `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -218,7 +208,8 @@ pub struct Report {
     pub probes: ProbeStats,
     /// Success and latency over time.
     pub timeline: Vec<TimelinePoint>,
-    /// The journal.
+    /// The journal, typed (written as `{t_ms, kind, detail}`; see [`events`]).
+    #[serde(deserialize_with = "events::deserialize_events")]
     pub events: Vec<ReportEvent>,
     /// The resolved plan.
     pub plan: Option<Value>,
@@ -305,26 +296,6 @@ pub const SCENARIO_FILE: &str = "scenario.yaml";
 /// dead man's switch's stop condition; the run-id tag is added in the call), in a run
 /// folder.
 pub const TEMPLATE_FILE: &str = "template.json";
-
-/// Journal events on the report's time axis.
-pub fn report_events(events: &[Event], t0_unix_ms: i64) -> Vec<ReportEvent> {
-    events
-        .iter()
-        .map(|e| {
-            let mut detail = serde_json::to_value(&e.kind).unwrap_or(Value::Null);
-            let kind = detail
-                .as_object_mut()
-                .and_then(|m| m.remove("kind"))
-                .and_then(|k| k.as_str().map(str::to_string))
-                .unwrap_or_default();
-            ReportEvent {
-                t_ms: e.t_unix_ms - t0_unix_ms,
-                kind,
-                detail,
-            }
-        })
-        .collect()
-}
 
 impl ProbeStats {
     /// One line: totals, latency, schedule lag, late and dropped sends.

@@ -8,9 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use super::{Report, ReportEvent};
+use crate::journal::EventKind;
 use crate::verdict::ObjectiveResult;
 
 /// A span of time, ms since `t0_unix_ms`.
@@ -141,10 +140,6 @@ fn rel(unix_ms: Option<i64>, t0: i64) -> Option<i64> {
     unix_ms.map(|t| t - t0)
 }
 
-fn detail_str<'v>(detail: &'v Value, key: &str) -> Option<&'v str> {
-    detail.get(key).and_then(Value::as_str)
-}
-
 /// The zone part of a `served-by` value (`instance/zone/region`), or the whole value.
 pub fn zone_of(served_by: &str) -> &str {
     served_by
@@ -158,11 +153,6 @@ pub fn zone_of(served_by: &str) -> &str {
 pub const HEALTH_CHECK_FAILED: &str = "Route 53 health check failed (detection)";
 /// The moment the app name's DNS answer first changed (failover).
 pub const DNS_CHANGED: &str = "DNS answer changed (failover)";
-
-/// Whether an event kind comes from a DNS or Route 53 observer.
-fn is_dns(kind: &str) -> bool {
-    kind.contains("dns") || kind.contains("route53")
-}
 
 impl<'a> View<'a> {
     /// Derives the view of `report`.
@@ -185,15 +175,14 @@ impl<'a> View<'a> {
                 report
                     .events
                     .iter()
-                    .filter(|e| e.kind == "experiment_state")
-                    .filter(|e| {
+                    .find(|e| {
                         matches!(
-                            detail_str(&e.detail, "status"),
-                            Some("completed" | "stopped" | "failed" | "cancelled")
+                            &e.kind,
+                            EventKind::ExperimentState { status, .. }
+                                if matches!(status.as_str(), "completed" | "stopped" | "failed" | "cancelled")
                         )
                     })
                     .map(|e| e.t_ms)
-                    .next()
             });
         let fault = inject.map(|from| Span {
             from_ms: from,
@@ -220,8 +209,7 @@ impl<'a> View<'a> {
             .iter()
             .filter(after_inject)
             .find(|e| {
-                e.kind == "target_health"
-                    && detail_str(&e.detail, "state").is_some_and(crate::analysis::is_out_of_service)
+                matches!(&e.kind, EventKind::TargetHealth { state, .. } if crate::analysis::is_out_of_service(state))
             })
             .map(|e| e.t_ms);
         // The first answer seen (no `previous`) is not a change.
@@ -229,13 +217,13 @@ impl<'a> View<'a> {
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| e.kind == "dns_answer_changed" && e.detail.get("previous").is_some_and(|p| !p.is_null()))
+            .find(|e| matches!(&e.kind, EventKind::DnsAnswerChanged { previous: Some(_), .. }))
             .map(|e| e.t_ms);
         let mut health_check_failed = report
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| e.kind == "route53_health_check" && detail_str(&e.detail, "status") == Some("unhealthy"))
+            .find(|e| matches!(&e.kind, EventKind::Route53HealthCheck { status, .. } if status == "unhealthy"))
             .map(|e| e.t_ms);
         let mut healthy_again = unhealthy.and_then(|from| all_healthy_again(&report.events, from));
         let mut unhealthy = unhealthy;
@@ -422,11 +410,12 @@ impl<'a> View<'a> {
 fn all_healthy_again(events: &[ReportEvent], from: i64) -> Option<i64> {
     let mut down: BTreeSet<&str> = BTreeSet::new();
     let mut last_up = None;
-    for e in events.iter().filter(|e| e.t_ms >= from && e.kind == "target_health") {
-        let Some(target) = detail_str(&e.detail, "target") else {
+    for e in events.iter().filter(|e| e.t_ms >= from) {
+        let EventKind::TargetHealth { target, state, .. } = &e.kind else {
             continue;
         };
-        if detail_str(&e.detail, "state") == Some("healthy") {
+        let target = target.as_str();
+        if state == "healthy" {
             if down.remove(target) && down.is_empty() {
                 last_up = Some(e.t_ms);
             }
@@ -441,10 +430,15 @@ fn all_healthy_again(events: &[ReportEvent], from: i64) -> Option<i64> {
 fn phases(events: &[ReportEvent], end: i64) -> Vec<PhaseSpan> {
     let starts: Vec<(&str, i64)> = events
         .iter()
-        .filter(|e| e.kind == "phase_started")
-        .filter_map(|e| Some((detail_str(&e.detail, "phase")?, e.t_ms)))
+        .filter_map(|e| match &e.kind {
+            EventKind::PhaseStarted { phase } => Some((phase.name(), e.t_ms)),
+            _ => None,
+        })
         .collect();
-    let finished = events.iter().find(|e| e.kind == "run_finished").map(|e| e.t_ms);
+    let finished = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::RunFinished { .. }))
+        .map(|e| e.t_ms);
     starts
         .iter()
         .enumerate()
@@ -466,34 +460,32 @@ fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss:
     // Target health changes at the same moment with the same state are one marker.
     let mut health: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
     for e in &r.events {
-        match e.kind.as_str() {
-            "experiment_state" => {
-                let status = detail_str(&e.detail, "status").unwrap_or("?");
-                if matches!(status, "pending" | "initiating") {
+        match &e.kind {
+            EventKind::ExperimentState { status, .. } => {
+                if matches!(status.as_str(), "pending" | "initiating") {
                     continue;
                 }
                 out.push(Marker {
                     lane: Lane::Experiment,
                     t_ms: e.t_ms,
-                    label: status.to_string(),
+                    label: status.clone(),
                     tone: if status == "running" { Tone::Bad } else { Tone::Neutral },
                 });
             }
-            "target_health" => {
-                let state = detail_str(&e.detail, "state").unwrap_or("?").to_string();
-                let zone = detail_str(&e.detail, "zone")
-                    .or_else(|| detail_str(&e.detail, "target"))
-                    .unwrap_or("?")
-                    .to_string();
-                health.entry((e.t_ms, state)).or_default().insert(zone);
+            EventKind::TargetHealth {
+                target, zone, state, ..
+            } => {
+                let zone = zone.clone().unwrap_or_else(|| target.clone());
+                health.entry((e.t_ms, state.clone())).or_default().insert(zone);
             }
-            "guardrail_tripped" | "signal" | "stop_requested" => out.push(Marker {
-                lane: Lane::Experiment,
-                t_ms: e.t_ms,
-                label: e.kind.replace('_', " "),
-                tone: Tone::Bad,
-            }),
-            k if is_dns(k) => out.push(Marker {
+            EventKind::GuardrailTripped { .. } | EventKind::Signal { .. } | EventKind::StopRequested { .. } => out
+                .push(Marker {
+                    lane: Lane::Experiment,
+                    t_ms: e.t_ms,
+                    label: e.name().replace('_', " "),
+                    tone: Tone::Bad,
+                }),
+            EventKind::DnsAnswerChanged { .. } | EventKind::Route53HealthCheck { .. } => out.push(Marker {
                 lane: Lane::Dns,
                 t_ms: e.t_ms,
                 label: dns_label(e),
@@ -507,7 +499,7 @@ fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss:
         let count = r
             .events
             .iter()
-            .filter(|e| e.t_ms == t_ms && e.kind == "target_health" && detail_str(&e.detail, "state") == Some(&state))
+            .filter(|e| e.t_ms == t_ms && matches!(&e.kind, EventKind::TargetHealth { state: s, .. } if *s == state))
             .count();
         // Targets found healthy before the fault (preflight) are not news.
         if state == "healthy" && inject.is_none_or(|i| t_ms < i) {
@@ -552,18 +544,14 @@ fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss:
     out
 }
 
+/// The label of a DNS or Route 53 event: its kind and what it saw now (the answers, or
+/// the health check's status).
 fn dns_label(e: &ReportEvent) -> String {
-    let what = ["answers", "answer", "status", "state"]
-        .iter()
-        .find_map(|k| e.detail.get(*k))
-        .map(|v| match v {
-            Value::String(s) => s.clone(),
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "),
-            other => other.to_string(),
-        });
-    match what {
-        Some(w) => format!("{}: {w}", e.kind.replace('_', " ")),
-        None => e.kind.replace('_', " "),
+    let kind = e.name().replace('_', " ");
+    match &e.kind {
+        EventKind::DnsAnswerChanged { answers, .. } => format!("{kind}: {}", answers.join(" ")),
+        EventKind::Route53HealthCheck { status, .. } => format!("{kind}: {status}"),
+        _ => kind,
     }
 }
 
