@@ -22,8 +22,9 @@ async fn alarm_stop_conditions_are_passed_through_unchanged() {
     let id = drdrill::fault::create_template(&clients, &template, "run-1")
         .await
         .unwrap();
-    let stored = ls.fis.get_template(&id).unwrap();
-    assert_eq!(stored["experimentTemplate"]["stopConditions"], stop_conditions);
-    assert_eq!(stored["experimentTemplate"]["tags"][drdrill::fault::RUN_TAG], "run-1");
+    // The template as the stack stores it, in the shape CreateExperimentTemplate took it.
+    let stored = serde_json::to_value(ls.fis.get_template(&id).unwrap().input).unwrap();
+    assert_eq!(stored["stopConditions"], stop_conditions);
+    assert_eq!(stored["tags"][drdrill::fault::RUN_TAG], "run-1");
     ls.shutdown().await;
 }

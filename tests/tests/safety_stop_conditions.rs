@@ -139,16 +139,11 @@ async fn other_alarms_never_fire_locally() {
     let mut t = template_with("arn:aws:cloudwatch:us-east-1:000000000000:alarm:HighErrorRate");
     t["actions"]["Stop-Instances"]["parameters"]["startInstancesAfterDuration"] = serde_json::json!("PT2S");
     t["actions"]["Pause-network-connectivity"]["parameters"]["duration"] = serde_json::json!("PT2S");
-    let created = ls.fis.create_template(input(t)).unwrap();
-    let id = created["experimentTemplate"]["id"].as_str().unwrap().to_string();
-    let started = ls.fis.start_experiment(&id, BTreeMap::new()).unwrap();
-    let exp = started["experiment"]["id"].as_str().unwrap().to_string();
+    let id = ls.fis.create_template(input(t)).unwrap().id;
+    let exp = ls.fis.start_experiment(&id, BTreeMap::new()).unwrap().id;
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
-        let s = ls.fis.get_experiment(&exp).unwrap()["experiment"]["state"]["status"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let s = ls.fis.get_experiment(&exp).unwrap().state.status.to_string();
         if matches!(s.as_str(), "completed" | "stopped" | "failed") {
             break s;
         }
