@@ -1,6 +1,6 @@
 //! App instances: real HTTP servers on their own loopback addresses serving the probe
-//! contract (`GET /health`, `PUT /items/{id}`, `GET /items/{id}`), each answer carrying
-//! `served-by: instance-id/az/region`.
+//! contract of `drdrill-probe-contract` (`GET /health`, `PUT /items/{id}`,
+//! `GET /items/{id}`), each answer carrying `served-by: instance-id/az/region`.
 //!
 //! A stopped instance closes its listener and every connection (clients see refusals).
 //! Across a network cut ([`crate::network`]) requests and answers are dropped: the
@@ -21,21 +21,21 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use drdrill_probe_contract::{item_id, ServedBy, HEALTH_PATH, MAX_ITEM_BODY, SERVED_BY_HEADER};
+
 use crate::database::DbError;
 use crate::network::{Peer, RTO_INITIAL, RTO_MIN};
 use crate::world::World;
 
-/// Largest item body accepted.
-const MAX_BODY: usize = 64 * 1024;
-
 /// Serves one instance until `token` is cancelled, then drops every connection.
 pub fn spawn(world: Arc<World>, id: String, subnet: String, listener: TcpListener, token: CancellationToken) {
     let ctx = Arc::new(Ctx {
-        served_by: format!(
-            "{id}/{}/{}",
-            world.stack.subnet_zone(&subnet).unwrap_or_default(),
-            world.stack.region
-        ),
+        served_by: ServedBy {
+            instance: id.clone(),
+            az: world.stack.subnet_zone(&subnet).unwrap_or_default().to_string(),
+            region: world.stack.region.clone(),
+        }
+        .to_string(),
         world,
         instance: id,
         subnet,
@@ -105,16 +105,16 @@ impl Ctx {
     async fn route(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_string();
         let method = req.method().clone();
-        if path == "/health" && method == Method::GET {
+        if path == HEALTH_PATH && method == Method::GET {
             return self.reply(StatusCode::OK, "ok");
         }
-        let Some(id) = path.strip_prefix("/items/").filter(|id| valid_id(id)) else {
+        let Some(id) = item_id(&path) else {
             return self.reply(StatusCode::NOT_FOUND, "no such route");
         };
         let id = id.to_string();
         match method {
             Method::PUT | Method::POST => {
-                let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+                let body = match Limited::new(req.into_body(), MAX_ITEM_BODY).collect().await {
                     Ok(b) => b.to_bytes(),
                     Err(_) => return self.reply(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
                 };
@@ -148,16 +148,8 @@ impl Ctx {
         let mut resp = Response::new(Full::new(body.into()));
         *resp.status_mut() = status;
         if let Ok(v) = http::HeaderValue::from_str(&self.served_by) {
-            resp.headers_mut().insert("served-by", v);
+            resp.headers_mut().insert(SERVED_BY_HEADER, v);
         }
         resp
     }
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 256
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }

@@ -273,9 +273,12 @@ async fn image_present(reference: &str) -> Result<(), ContainerError> {
     }
 }
 
-/// A port free on the host now (the engine binds it moments later).
+/// A port free on the host now (the engine binds it moments later). Free on every
+/// address: the engine publishes on 0.0.0.0, which any socket bound to the same port on
+/// one loopback address refuses (the embedded stacks of tests running beside this bind
+/// ports on many 127.x.y.z addresses), so the pick is a wildcard bind too.
 fn free_port() -> Result<u16, ContainerError> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(ContainerError::Port)?;
+    let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(ContainerError::Port)?;
     Ok(l.local_addr().map_err(ContainerError::Port)?.port())
 }
 

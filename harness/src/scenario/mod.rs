@@ -1,6 +1,6 @@
 //! Scenario files: types, parsing, validation, and their JSON Schema.
 //!
-//! A scenario is a YAML file (see `DESIGN.md`, "The harness") naming the target, the app,
+//! A scenario is a YAML file (see `docs/design.md`, "Data flow") naming the target, the app,
 //! the probe contract, the traffic, the fault (an AWS FIS template), the steady state, the
 //! objectives, guardrails, the blast radius and timings. [`load`] reads one, rejects unknown keys and bad
 //! values with messages of the form `file:line:column: key.path: what is wrong`, resolves

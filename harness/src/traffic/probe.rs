@@ -22,7 +22,7 @@ impl ProbeKind {
     }
 }
 
-/// Why a probe failed (see the Definitions in DESIGN.md: a probe fails when it
+/// Why a probe failed (see docs/design.md, "Probes": a probe fails when it
 /// errors, times out, or its status/body check fails).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FailureKind {

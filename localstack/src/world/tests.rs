@@ -20,10 +20,10 @@ load_balancer:
   listener_port: 0
   idle_timeout: 10s
   target_group:
-name: app
-targets: [i-a, i-b, i-c]
-health_check: { path: /health, interval: 500ms, timeout: 250ms, healthy_threshold: 2, unhealthy_threshold: 2 }
-deregistration_delay: 50ms
+    name: app
+    targets: [i-a, i-b, i-c]
+    health_check: { path: /health, interval: 500ms, timeout: 250ms, healthy_threshold: 2, unhealthy_threshold: 2 }
+    deregistration_delay: 50ms
 database:
   cluster: db
   topology: multi-az
