@@ -12,8 +12,8 @@ use std::time::Duration;
 use aws_sdk_fis::types::{ExperimentSummary, ExperimentTemplateSummary};
 
 use crate::aws::{describe_error, Clients};
+use crate::fault::is_final;
 use crate::fault::{self, RUN_TAG};
-use crate::observe::is_final;
 use crate::scenario::{Cadence, Target};
 
 /// The tag with the scenario's name on every experiment drdrill starts.

@@ -318,7 +318,7 @@ pub async fn stop_and_wait(
                     .and_then(|s| s.status())
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_default();
-                if crate::observe::is_final(&status) {
+                if is_final(&status) {
                     return Ok(status);
                 }
             }
@@ -367,6 +367,12 @@ pub async fn delete_template(clients: &Clients, template_id: &str) {
     if let Err(e) = clients.fis.delete_experiment_template().id(template_id).send().await {
         tracing::warn!(template_id, error = %describe_error(&e), "could not delete the experiment template");
     }
+}
+
+/// Whether a FIS experiment status is final: `completed`, `stopped`, `failed` or
+/// `cancelled` (FIS's ExperimentState; an experiment in any other status may still act).
+pub fn is_final(status: &str) -> bool {
+    matches!(status, "completed" | "stopped" | "failed" | "cancelled")
 }
 
 #[cfg(test)]

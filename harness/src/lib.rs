@@ -13,6 +13,7 @@ pub mod gameday;
 pub mod journal;
 pub mod observe;
 pub mod plan;
+pub mod preview;
 pub mod progress;
 pub mod report;
 pub mod run;

@@ -236,9 +236,9 @@ async fn plan(file: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn plan_one(loaded: &drdrill::scenario::LoadedScenario) -> anyhow::Result<()> {
-    match drdrill::plan::preview(loaded).await {
+    match drdrill::preview::preview(loaded).await {
         Ok(text) => print!("{text}"),
-        Err(drdrill::plan::PreviewError::BlastRadius { plan, error }) => {
+        Err(drdrill::preview::PreviewError::BlastRadius { plan, error }) => {
             print!("{plan}");
             return Err(error.into());
         }

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::{AwsCallError, Clients};
-use crate::fault::{fis_unix_ms, ClockOffset};
+use crate::fault::{fis_unix_ms, is_final, ClockOffset};
 use crate::journal::{now_unix_ms, EventKind, Journal};
 use crate::scenario::Cadence;
 
@@ -90,11 +90,6 @@ impl ExperimentView {
 
 /// Longest time one GetExperiment may take before it counts as failed.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Whether an FIS status is final.
-pub fn is_final(status: &str) -> bool {
-    matches!(status, "completed" | "stopped" | "failed" | "cancelled")
-}
 
 /// Running observers.
 pub struct Observers {
