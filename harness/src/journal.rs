@@ -209,7 +209,7 @@ pub enum EventKind {
     /// The run ended.
     RunFinished {
         /// pass, fail, aborted or error.
-        verdict: String,
+        verdict: crate::verdict::Verdict,
         /// The process exit code.
         exit_code: i32,
     },
@@ -386,7 +386,7 @@ mod tests {
                 report: None,
             },
             EventKind::RunFinished {
-                verdict: "pass".into(),
+                verdict: crate::verdict::Verdict::Pass,
                 exit_code: 0,
             },
         ];

@@ -15,8 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::journal::{Event, EventKind};
 
 mod recovery;
+mod summary;
 
 pub use recovery::{recovery, Recovery, Series, DETECT_EXCESS};
+pub use summary::{
+    degraded, measure, probe_stats, timeline, Inputs, Measurements, ProbeStats, RecoveryRule, SendCounts, TimelinePoint,
+};
 
 /// Where `t_inject` was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

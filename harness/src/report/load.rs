@@ -1,19 +1,19 @@
 //! Reading a run folder back for `drdrill report`: `report.json` when the run finished,
-//! otherwise (a killed run) a report rebuilt from what the run streamed to disk —
-//! `events.jsonl` and `probes.csv` — marked incomplete. A torn last line (the process
-//! died mid-write) is skipped and counted, never an error.
+//! otherwise (a killed run) a report rebuilt from what the run wrote to disk —
+//! `events.jsonl`, `probes.csv` and, once the run got to its report, `facts.json` — by
+//! the same [`super::assemble`] that made the live report, marked incomplete. A torn
+//! last line (the process died mid-write) is skipped and counted, never an error.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{
-    report_events, ExperimentInfo, ProbeStats, Report, ScenarioInfo, TimelinePoint, EVENTS_FILE, REPORT_FILE,
-    SCHEMA_VERSION,
-};
+use super::assemble::{assemble, RunFacts, Stopped, FACTS_FILE};
+use super::{report_events, ExperimentInfo, Report, ScenarioInfo, EVENTS_FILE, REPORT_FILE, SCHEMA_VERSION};
+use crate::analysis::{InjectSource, InjectTime};
 use crate::journal::{Event, EventKind};
-use crate::traffic::{LATE_FLOOR, PROBES_FILE};
+use crate::traffic::{ProbeSummary, BUCKET_MS, LATE_FLOOR, PROBES_FILE};
 use crate::verdict::Verdict;
 
 /// A run folder read back.
@@ -55,6 +55,9 @@ pub enum LoadError {
         /// What is wrong, with the line and column when the JSON itself is broken.
         problem: String,
     },
+    /// `probes.csv` could not be read.
+    #[error(transparent)]
+    ProbeLog(#[from] crate::traffic::ProbeLogReadError),
     /// `events.jsonl` has no event at all.
     #[error("{path} has no readable event: nothing to rebuild a report from")]
     EmptyJournal {
@@ -91,23 +94,41 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, LoadError> {
     if events.is_empty() {
         return Err(LoadError::EmptyJournal { path: events_path });
     }
+    let facts_path = dir.join(FACTS_FILE);
+    let facts = if facts_path.is_file() {
+        Some(read_facts(&facts_path)?)
+    } else {
+        None
+    };
+    let late_threshold = facts
+        .as_ref()
+        .and_then(|f| f.sends)
+        .map_or(LATE_FLOOR, |s| Duration::from_micros(s.late_threshold_us));
     let probes_path = dir.join(PROBES_FILE);
     let probes = if probes_path.is_file() {
-        let text = std::fs::read_to_string(&probes_path).map_err(|source| LoadError::Read {
-            path: probes_path.clone(),
-            source,
-        })?;
-        let (rows, bad) = parse_probes(&text);
-        skipped += bad;
-        Some(rows)
+        let log = crate::traffic::tally_file(&probes_path, late_threshold)?;
+        skipped += log.skipped;
+        Some(log.summary)
     } else {
         None
     };
     Ok(LoadedRun {
         dir: dir.to_path_buf(),
-        report: rebuild(dir, &events, probes.as_deref()),
+        report: rebuild(dir, facts, &events, probes.as_ref()),
         rebuilt: true,
         skipped_lines: skipped,
+    })
+}
+
+/// Reads `facts.json`.
+fn read_facts(path: &Path) -> Result<RunFacts, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| LoadError::Invalid {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
     })
 }
 
@@ -154,136 +175,32 @@ fn read_events(path: &Path) -> Result<(Vec<Event>, usize), LoadError> {
     Ok((events, bad))
 }
 
-/// One line of `probes.csv`, the fields a report needs (others are ignored).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-struct ProbeRow {
-    scheduled_unix_us: i64,
-    sent_unix_us: i64,
-    latency_us: i64,
-    outcome: String,
-    served_by: String,
-}
-
-/// The columns of `probes.csv` a report reads.
-const PROBE_COLUMNS: [&str; 5] = [
-    "scheduled_unix_us",
-    "sent_unix_us",
-    "latency_us",
-    "outcome",
-    "served_by",
-];
-
-/// Parses `probes.csv` (RFC 4180, with the csv crate): rows and the number of records
-/// that could not be read (a torn last line). A header without the needed columns makes
-/// every line unreadable.
-fn parse_probes(text: &str) -> (Vec<ProbeRow>, usize) {
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let has_columns = reader
-        .headers()
-        .is_ok_and(|h| PROBE_COLUMNS.iter().all(|c| h.iter().any(|name| name == *c)));
-    if !has_columns {
-        return (Vec::new(), text.lines().count());
+/// Builds the report of a run that left no `report.json`: from its facts when it got to
+/// its report (exactly as the live report was built), else from what the journal says
+/// (no recovery is computed: the rule is in the scenario, not the journal), marked
+/// incomplete either way.
+fn rebuild(dir: &Path, facts: Option<RunFacts>, events: &[Event], probes: Option<&ProbeSummary>) -> Report {
+    let from_facts = facts.is_some();
+    let facts = facts.unwrap_or_else(|| facts_from_journal(dir, events, probes));
+    let mut report = assemble(&facts, events, probes);
+    let mut reason = format!(
+        "report.json is missing, so the run did not finish; this report was rebuilt from {EVENTS_FILE}{}{}",
+        if probes.is_some() { " and probes.csv" } else { "" },
+        if from_facts { " and facts.json" } else { "" },
+    );
+    if let Some(x) = facts.experiment.as_ref().filter(|x| x.end_unix_ms.is_none()) {
+        reason.push_str(&format!(
+            "; experiment {} was never seen to end: check that it was stopped",
+            x.id
+        ));
     }
-    let mut bad = 0;
-    let rows = reader
-        .deserialize::<ProbeRow>()
-        .filter_map(|row| {
-            bad += usize::from(row.is_err());
-            row.ok()
-        })
-        .collect();
-    (rows, bad)
+    report.reason = Some(reason);
+    report.complete = false;
+    report
 }
 
-fn quantile_ms(sorted_us: &[i64], q: f64) -> f64 {
-    if sorted_us.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted_us.len() as f64 * q).ceil() as usize).clamp(1, sorted_us.len()) - 1;
-    sorted_us[i] as f64 / 1000.0
-}
-
-fn is_ok(outcome: &str) -> bool {
-    matches!(outcome, "ok" | "missing")
-}
-
-fn probe_stats(rows: &[ProbeRow]) -> ProbeStats {
-    let mut latency: Vec<i64> = rows.iter().map(|r| r.latency_us).collect();
-    latency.sort_unstable();
-    let mut lag: Vec<i64> = rows
-        .iter()
-        .map(|r| (r.sent_unix_us - r.scheduled_unix_us).max(0))
-        .collect();
-    lag.sort_unstable();
-    let mut failures = BTreeMap::new();
-    let mut by_served_by = BTreeMap::new();
-    for r in rows {
-        if !is_ok(&r.outcome) {
-            *failures.entry(r.outcome.clone()).or_default() += 1;
-        }
-        if !r.served_by.is_empty() {
-            *by_served_by.entry(r.served_by.clone()).or_default() += 1;
-        }
-    }
-    let ok = rows.iter().filter(|r| is_ok(&r.outcome)).count() as u64;
-    ProbeStats {
-        sent: rows.len() as u64,
-        ok,
-        failed: rows.len() as u64 - ok,
-        missing_reads: rows.iter().filter(|r| r.outcome == "missing").count() as u64,
-        p50_ms: quantile_ms(&latency, 0.5),
-        p99_ms: quantile_ms(&latency, 0.99),
-        max_ms: latency.last().map_or(0.0, |v| *v as f64 / 1000.0),
-        schedule_lag_p99_ms: quantile_ms(&lag, 0.99),
-        schedule_lag_max_ms: lag.last().map_or(0.0, |v| *v as f64 / 1000.0),
-        // The rate is not in the probe log: count against the threshold's floor.
-        late_sends: lag
-            .iter()
-            .filter(|v| i128::from(**v) > LATE_FLOOR.as_micros() as i128)
-            .count() as u64,
-        late_threshold_ms: LATE_FLOOR.as_secs_f64() * 1000.0,
-        dropped_sends: 0,
-        saturated: 0,
-        failures,
-        by_served_by,
-    }
-}
-
-fn timeline(rows: &[ProbeRow], t0: i64) -> Vec<TimelinePoint> {
-    let mut slots: BTreeMap<i64, (TimelinePoint, Vec<i64>)> = BTreeMap::new();
-    for r in rows {
-        let slot = (r.scheduled_unix_us / 1000).div_euclid(100) * 100;
-        let (p, lat) = slots.entry(slot).or_insert_with(|| {
-            (
-                TimelinePoint {
-                    t_ms: slot - t0,
-                    ..Default::default()
-                },
-                Vec::new(),
-            )
-        });
-        if is_ok(&r.outcome) {
-            p.ok += 1;
-        } else {
-            p.failed += 1;
-        }
-        if !r.served_by.is_empty() {
-            *p.served_by.entry(r.served_by.clone()).or_default() += 1;
-        }
-        lat.push(r.latency_us);
-    }
-    slots
-        .into_values()
-        .map(|(mut p, mut lat)| {
-            lat.sort_unstable();
-            p.p99_ms = (!lat.is_empty()).then(|| quantile_ms(&lat, 0.99));
-            p
-        })
-        .collect()
-}
-
-/// Builds the report of a run that left no `report.json`.
-fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report {
+/// The facts of a run killed before its report, as far as its journal tells them.
+fn facts_from_journal(dir: &Path, events: &[Event], probes: Option<&ProbeSummary>) -> RunFacts {
     let started = events.iter().find_map(|e| match &e.kind {
         EventKind::RunStarted { run_id, scenario } => Some((e.t_unix_ms, run_id.clone(), scenario.clone())),
         _ => None,
@@ -298,9 +215,57 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
             "unknown".into(),
         )
     });
+    let experiment = experiment_from_journal(events);
+    let last_probe_ms = probes
+        .and_then(|p| p.buckets.last())
+        .map_or(t0, |b| b.start_unix_ms + BUCKET_MS);
+    let last_event_ms = events.iter().map(|e| e.t_unix_ms).max().unwrap_or(t0);
+    let finished = last_event_ms.max(last_probe_ms);
+    let verdict = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::RunFinished { verdict, .. } => Some(*verdict),
+            _ => None,
+        })
+        .unwrap_or(Verdict::Error);
+    RunFacts {
+        run_id,
+        scenario: ScenarioInfo {
+            name: scenario,
+            path: PathBuf::from("(unknown: report.json is missing)"),
+            description: None,
+        },
+        target: "unknown".into(),
+        strategy: None,
+        plan: None,
+        t0_unix_ms: t0,
+        finished_unix_ms: finished,
+        inject: experiment
+            .as_ref()
+            .and_then(|x| x.start_unix_ms)
+            .map(|unix_ms| InjectTime {
+                unix_ms,
+                source: InjectSource::ObservedRunning,
+                precision_ms: 0.0,
+                clock_offset_ms: 0.0,
+            }),
+        fault_end_unix_ms: Some(experiment.as_ref().and_then(|x| x.end_unix_ms).unwrap_or(finished)),
+        experiment,
+        sends: None,
+        lost: None,
+        rule: None,
+        objectives: Default::default(),
+        stopped: Some(Stopped {
+            verdict,
+            reason: String::new(),
+        }),
+    }
+}
+
+/// The experiment as the journal followed it.
+fn experiment_from_journal(events: &[Event]) -> Option<ExperimentInfo> {
     let mut experiment: Option<ExperimentInfo> = None;
     let mut template_id = String::new();
-    let mut ended = false;
     for e in events {
         match &e.kind {
             EventKind::TemplateCreated { template_id: t } => template_id = t.clone(),
@@ -320,132 +285,11 @@ fn rebuild(dir: &Path, events: &[Event], probes: Option<&[ProbeRow]>) -> Report 
                     }
                     if matches!(status.as_str(), "completed" | "stopped" | "failed" | "cancelled") {
                         x.end_unix_ms.get_or_insert(e.t_unix_ms);
-                        ended = true;
                     }
                 }
             }
             _ => {}
         }
     }
-    let finished = events.iter().find_map(|e| match &e.kind {
-        EventKind::RunFinished { verdict, exit_code } => Some((verdict.clone(), *exit_code)),
-        _ => None,
-    });
-    let verdict = match finished.as_ref().map(|f| f.0.as_str()) {
-        Some("pass") => Verdict::Pass,
-        Some("fail") => Verdict::Fail,
-        Some("aborted") => Verdict::Aborted,
-        _ => Verdict::Error,
-    };
-    let last_probe_ms = probes
-        .and_then(|p| p.iter().map(|r| r.scheduled_unix_us / 1000 + r.latency_us / 1000).max())
-        .unwrap_or(t0);
-    let last_event_ms = events.iter().map(|e| e.t_unix_ms).max().unwrap_or(t0);
-    let mut reason = format!(
-        "report.json is missing, so the run did not finish; this report was rebuilt from {EVENTS_FILE}{}",
-        if probes.is_some() { " and probes.csv" } else { "" }
-    );
-    if let Some(x) = experiment.as_ref().filter(|_| !ended) {
-        reason.push_str(&format!(
-            "; experiment {} was never seen to end: check that it was stopped",
-            x.id
-        ));
-    }
-    let t_inject = experiment.as_ref().and_then(|x| x.start_unix_ms);
-    let fault_end = experiment
-        .as_ref()
-        .and_then(|x| x.end_unix_ms)
-        .unwrap_or(last_probe_ms.max(last_event_ms));
-    let availability = match (t_inject, probes) {
-        (Some(ti), Some(rows)) => {
-            let during: Vec<_> = rows
-                .iter()
-                .filter(|r| (ti..fault_end).contains(&(r.scheduled_unix_us / 1000)))
-                .collect();
-            (!during.is_empty())
-                .then(|| during.iter().filter(|r| is_ok(&r.outcome)).count() as f64 / during.len() as f64)
-        }
-        _ => None,
-    };
-    Report {
-        schema_version: SCHEMA_VERSION,
-        run_id,
-        scenario: ScenarioInfo {
-            name: scenario,
-            path: PathBuf::from("(unknown: report.json is missing)"),
-            description: None,
-        },
-        target: "unknown".into(),
-        verdict,
-        exit_code: finished.map_or(verdict.exit_code(), |f| f.1),
-        reason: Some(reason),
-        complete: false,
-        t0_unix_ms: t0,
-        finished_unix_ms: last_event_ms.max(last_probe_ms),
-        t_inject_unix_ms: t_inject,
-        experiment,
-        rto_ms: None,
-        rto_uncertainty_ms: None,
-        rpo_uncertainty_ms: None,
-        uncertainty: None,
-        t_inject_source: None,
-        outage_ms: None,
-        recovery: None,
-        rto_breakdown: None,
-        data_loss: None,
-        availability_during_fault: availability,
-        p99_during_fault_ms: None,
-        objectives: Vec::new(),
-        probes: probes.map(probe_stats).unwrap_or_default(),
-        timeline: probes.map(|p| timeline(p, t0)).unwrap_or_default(),
-        events: report_events(events, t0),
-        plan: None,
-        measurement_degraded: None,
-        // Kept from the journal: a rebuilt report still says when its observers were
-        // blind (no breakdown to taint here: a rebuilt report has none).
-        observer_blind: super::blind::intervals(events, t_inject, last_event_ms.max(last_probe_ms), None, None),
-        strategy: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Quoted fields keep their commas, doubled quotes and line breaks; columns are found
-    /// by name.
-    #[test]
-    fn probe_lines_follow_rfc4180() {
-        let text = format!(
-            "{}\n0,read,a,1000000,1000100,1002000,2000,,failed,\"i-1,az-a\",\"said \"\"no\"\"\nand left\"\n",
-            crate::traffic::PROBES_HEADER
-        );
-        let (rows, bad) = parse_probes(&text);
-        assert_eq!(bad, 0);
-        assert_eq!(
-            rows,
-            vec![ProbeRow {
-                scheduled_unix_us: 1_000_000,
-                sent_unix_us: 1_000_100,
-                latency_us: 2000,
-                outcome: "failed".into(),
-                served_by: "i-1,az-a".into(),
-            }]
-        );
-        let (rows, bad) = parse_probes("seq,kind\n1,write\n");
-        assert_eq!((rows.len(), bad), (0, 2), "a header without the columns reads nothing");
-    }
-
-    /// A torn last probe line is skipped and counted; the rows before it are kept.
-    #[test]
-    fn torn_probe_line_is_skipped() {
-        let text = format!(
-            "{}\n0,write,a,1000000,1000100,1002000,2000,201,ok,i-1/az-a/r,\n1,read,a,1010000,10",
-            crate::traffic::PROBES_HEADER
-        );
-        let (rows, bad) = parse_probes(&text);
-        assert_eq!(rows.len(), 1);
-        assert_eq!(bad, 1);
-        assert_eq!(rows[0].served_by, "i-1/az-a/r");
-    }
+    experiment
 }

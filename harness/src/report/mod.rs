@@ -15,7 +15,6 @@
 //! probe log when `report.json` is missing), [`formats`] chooses and writes the files,
 //! and [`view`] derives once what every renderer shows.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -23,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::analysis::{DataLoss, Recovery, RtoBreakdown, Uncertainty};
+pub use crate::analysis::{ProbeStats, TimelinePoint};
 use crate::verdict::{ObjectiveResult, Verdict};
 
+pub mod assemble;
 pub mod bars;
 pub mod blind;
 pub mod chart;
@@ -90,61 +91,6 @@ pub struct ExperimentInfo {
     /// between the two GetExperiment calls it lies between).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_precision_ms: Option<f64>,
-}
-
-/// Probe totals and latency.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ProbeStats {
-    /// Probes sent.
-    pub sent: u64,
-    /// Succeeded.
-    pub ok: u64,
-    /// Failed.
-    pub failed: u64,
-    /// Reads of acknowledged writes answered 404 (served, but the data was gone; counted in `ok`).
-    pub missing_reads: u64,
-    /// Latency p50 from the scheduled time, ms.
-    pub p50_ms: f64,
-    /// Latency p99, ms.
-    pub p99_ms: f64,
-    /// Latency max, ms.
-    pub max_ms: f64,
-    /// Dispatch lag p99 (actual send − scheduled), ms.
-    pub schedule_lag_p99_ms: f64,
-    /// Dispatch lag max, ms.
-    pub schedule_lag_max_ms: f64,
-    /// Probes sent later than `late_threshold_ms` after their scheduled time.
-    #[serde(default)]
-    pub late_sends: u64,
-    /// Dispatch lag above which a probe counts as late, ms.
-    #[serde(default)]
-    pub late_threshold_ms: f64,
-    /// Due probes not sent because too many were still in flight.
-    #[serde(default)]
-    pub dropped_sends: u64,
-    /// Latencies above the histogram bound (counted at the bound).
-    pub saturated: u64,
-    /// Failures by kind.
-    pub failures: BTreeMap<String, u64>,
-    /// Probes by `served-by` (instance/az/region).
-    pub by_served_by: BTreeMap<String, u64>,
-}
-
-/// One point of the timeline (per 100 ms of scheduled time).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TimelinePoint {
-    /// Start of the interval, ms since `t0_unix_ms`.
-    pub t_ms: i64,
-    /// Probes that succeeded.
-    pub ok: u64,
-    /// Probes that failed.
-    pub failed: u64,
-    /// Latency p99 in the interval, ms.
-    pub p99_ms: Option<f64>,
-    /// Completed probes in the interval by `served-by` (instance/az/region). Absent in
-    /// reports written before it was recorded.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub served_by: BTreeMap<String, u64>,
 }
 
 /// `report.json`.

@@ -47,7 +47,7 @@ pub(super) async fn finish(
     let finished = Event {
         t_unix_ms: now_unix_ms(),
         kind: EventKind::RunFinished {
-            verdict: report.verdict.as_str().into(),
+            verdict: report.verdict,
             exit_code: report.exit_code,
         },
     };

@@ -31,6 +31,7 @@ mod probe_log;
 mod prober;
 mod schedule;
 mod settle;
+mod tally;
 mod verify;
 
 pub use buckets::{Bucket, FailureCounts, ServedByIntervals, WindowStats, BUCKET_MS, SERVED_MS};
@@ -42,6 +43,12 @@ pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MA
 pub use ledger::{AckLedger, AckList, AckReader, AckedWrite, READ_SAMPLE};
 pub use live::LiveStats;
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
-pub use probe_log::{ProbeLogSummary, ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER};
-pub use prober::{late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE};
+pub use probe_log::{
+    tally_file, tally_text, ProbeLogSummary, ReadError as ProbeLogReadError, TalliedLog, ACKS_FILE, ACKS_HEADER,
+    FLUSH_EVERY, PROBES_FILE, PROBES_HEADER,
+};
+pub use prober::{
+    degraded_reason, late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE,
+};
+pub use tally::{ProbeSummary, ProbeTally};
 pub use verify::{verify_writes, verify_writes_resolving, VerifyOutcome, VERIFY_CONCURRENCY};

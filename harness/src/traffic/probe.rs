@@ -20,6 +20,11 @@ impl ProbeKind {
             Self::Read => "read",
         }
     }
+
+    /// The kind named `name` in the probe log, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Write, Self::Read].into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 /// Why a probe failed (see docs/design.md, "Probes": a probe fails when it
@@ -52,6 +57,16 @@ impl FailureKind {
             Self::Other => "other",
         }
     }
+
+    /// Every kind, in the order of the probe log's failure columns.
+    pub const ALL: [FailureKind; 6] = [
+        Self::Connect,
+        Self::Timeout,
+        Self::Status5xx,
+        Self::StatusOther,
+        Self::BodyMismatch,
+        Self::Other,
+    ];
 }
 
 /// How a probe ended.
@@ -79,6 +94,18 @@ impl ProbeOutcome {
             Self::Ok => "ok",
             Self::Missing => "missing",
             Self::Failed(kind) => kind.as_str(),
+        }
+    }
+
+    /// The outcome named `name` in the probe log's `outcome` column, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ok" => Some(Self::Ok),
+            "missing" => Some(Self::Missing),
+            _ => FailureKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == name)
+                .map(Self::Failed),
         }
     }
 }

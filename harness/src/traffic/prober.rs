@@ -36,6 +36,7 @@ use super::mix::{Mix, PickRng};
 use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
 use super::probe_log::{self, LogEntry, LogSender, ProbeLogSummary};
 use super::schedule::Schedule;
+use super::tally::ProbeSummary;
 use super::{RequestSpec, RunClock, TrafficConfig, TrafficError};
 
 /// Starts open-loop traffic; see [`Prober::start`].
@@ -296,27 +297,63 @@ pub fn max_in_flight(rate_per_sec: f64, timeout: Duration) -> usize {
 }
 
 impl TrafficOutcome {
+    /// The probes' tally as the live counters kept it: what a report falls back on when
+    /// the probe log could not be written whole.
+    pub fn summary(&self) -> ProbeSummary {
+        ProbeSummary {
+            buckets: self.buckets.clone(),
+            served_by: self.served_by.clone(),
+            latency_intervals: self.latency_intervals.clone(),
+            latency: self.latency.clone(),
+            schedule_lag: self.schedule_lag.clone(),
+            saturated: self.saturated_count,
+            late_sends: self.late_sends,
+            late_threshold: self.late_threshold,
+            sent: self.sent,
+            ok: self.ok,
+            failed: self.failed,
+            by_served_by: self.by_served_by.clone(),
+        }
+    }
+
     /// Why this measurement cannot be trusted (late or dropped sends), or `None`.
     pub fn degraded(&self) -> Option<String> {
-        let mut reasons = Vec::new();
-        if self.dropped_sends > 0 {
-            reasons.push(format!(
-                "{} probes not sent: {} were still in flight (the machine could not keep up)",
-                self.dropped_sends, self.max_in_flight
-            ));
-        }
-        let scheduled = self.sent + self.dropped_sends;
-        if scheduled > 0 && self.late_sends as f64 / scheduled as f64 > MAX_LATE_SHARE {
-            reasons.push(format!(
-                "{} of {} probes sent more than {} ms late (over {}%): the prober could not keep its schedule",
-                self.late_sends,
-                scheduled,
-                self.late_threshold.as_millis(),
-                MAX_LATE_SHARE * 100.0
-            ));
-        }
-        (!reasons.is_empty()).then(|| reasons.join("; "))
+        degraded_reason(
+            self.sent,
+            self.late_sends,
+            self.late_threshold,
+            self.dropped_sends,
+            self.max_in_flight,
+        )
     }
+}
+
+/// Why a measurement cannot be trusted, or `None`: `dropped_sends` due probes not sent
+/// because `max_in_flight` were still running (the machine could not keep up), or more
+/// than [`MAX_LATE_SHARE`] of the scheduled probes (`sent + dropped_sends`) sent more
+/// than `late_threshold` late (the prober could not keep its schedule).
+pub fn degraded_reason(
+    sent: u64,
+    late_sends: u64,
+    late_threshold: Duration,
+    dropped_sends: u64,
+    max_in_flight: usize,
+) -> Option<String> {
+    let mut reasons = Vec::new();
+    if dropped_sends > 0 {
+        reasons.push(format!(
+            "{dropped_sends} probes not sent: {max_in_flight} were still in flight (the machine could not keep up)"
+        ));
+    }
+    let scheduled = sent + dropped_sends;
+    if scheduled > 0 && late_sends as f64 / scheduled as f64 > MAX_LATE_SHARE {
+        reasons.push(format!(
+            "{late_sends} of {scheduled} probes sent more than {} ms late (over {}%): the prober could not keep its schedule",
+            late_threshold.as_millis(),
+            MAX_LATE_SHARE * 100.0
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// What every probe task needs, shared.

@@ -9,6 +9,9 @@
 //! on it are kept in memory and handed back instead. The channel closing (every sender
 //! dropped) is the shutdown signal: the prober's probe tasks each hold a
 //! sender, so the writer finishing also means every probe has finished.
+//!
+//! The reader beside it ([`read`]) parses the lines back into the records they were
+//! written from, for the report.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -22,6 +25,10 @@ use tokio::sync::mpsc;
 use super::ledger::AckedWrite;
 use super::probe::ProbeRecord;
 use super::TrafficError;
+
+mod read;
+
+pub use read::{tally_file, tally_text, ReadError, TalliedLog};
 
 /// File name of the raw probe log inside the output directory.
 pub const PROBES_FILE: &str = "probes.csv";
