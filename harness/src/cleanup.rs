@@ -12,9 +12,9 @@ use std::time::Duration;
 use aws_sdk_fis::types::{ExperimentSummary, ExperimentTemplateSummary};
 
 use crate::aws::{describe_error, Clients};
-use crate::fault::is_final;
 use crate::fault::{self, RUN_TAG};
 use crate::scenario::{Cadence, Target};
+use crate::status::ExperimentStatus;
 
 /// The tag with the scenario's name on every experiment drdrill starts.
 pub const SCENARIO_TAG: &str = "drdrill:scenario";
@@ -58,7 +58,7 @@ pub struct Leftover {
     /// Experiment id.
     pub id: String,
     /// Its FIS status (`pending`, `initiating`, `running`, `stopping`).
-    pub status: String,
+    pub status: ExperimentStatus,
     /// The run that started it (`drdrill:run-id`).
     pub run_id: Option<String>,
     /// The scenario it belongs to (`drdrill:scenario`).
@@ -104,7 +104,7 @@ pub enum CleanupError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupSummary {
     /// Experiments stopped, with their final status.
-    pub stopped: Vec<(Leftover, String)>,
+    pub stopped: Vec<(Leftover, ExperimentStatus)>,
     /// Experiment templates drdrill had created and no run deleted.
     pub templates_deleted: Vec<String>,
     /// Dead man's switch alarms ([`crate::switch`]) of runs that are over.
@@ -120,12 +120,8 @@ fn is_drdrill(tags: Option<&std::collections::HashMap<String, String>>) -> bool 
 pub async fn find_leftovers(clients: &Clients) -> Result<Vec<Leftover>, CleanupError> {
     let mut out = Vec::new();
     for e in all_experiments(clients).await? {
-        let status = e
-            .state()
-            .and_then(|s| s.status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
-        if !is_drdrill(e.tags()) || is_final(&status) {
+        let status = ExperimentStatus::of_fis(e.state());
+        if !is_drdrill(e.tags()) || status.is_final() {
             continue;
         }
         let tag = |k: &str| e.tags().and_then(|t| t.get(k)).cloned();
@@ -147,7 +143,7 @@ pub async fn stop_leftovers(
     timeout: Duration,
     cadence: &Cadence,
     say: &mut dyn FnMut(String),
-) -> Result<Vec<(Leftover, String)>, CleanupError> {
+) -> Result<Vec<(Leftover, ExperimentStatus)>, CleanupError> {
     let mut stopped = Vec::new();
     let mut failed = Vec::new();
     for l in leftovers {
@@ -179,7 +175,7 @@ pub async fn delete_leftover_templates(
     let in_use: std::collections::BTreeSet<String> = all_experiments(clients)
         .await?
         .iter()
-        .filter(|e| !is_final(e.state().and_then(|s| s.status()).map(|s| s.as_str()).unwrap_or("")))
+        .filter(|e| !ExperimentStatus::of_fis(e.state()).is_final())
         .map(|e| e.experiment_template_id().unwrap_or_default().to_string())
         .collect();
     let mut deleted = Vec::new();

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aws::{describe_error, Clients};
+use crate::status::ExperimentStatus;
 
 /// The tag that marks every template and experiment drdrill creates.
 pub const RUN_TAG: &str = "drdrill:run-id";
@@ -286,7 +287,7 @@ pub async fn stop_and_wait(
     experiment_id: &str,
     timeout: std::time::Duration,
     cadence: &crate::scenario::Cadence,
-) -> Result<String, FaultError> {
+) -> Result<ExperimentStatus, FaultError> {
     const CALL: &str = "StopExperiment";
     let deadline = tokio::time::Instant::now() + timeout;
     let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -312,13 +313,8 @@ pub async fn stop_and_wait(
         }
         match tokio::time::timeout(bounded(), clients.fis.get_experiment().id(experiment_id).send()).await {
             Ok(Ok(out)) => {
-                let status = out
-                    .experiment()
-                    .and_then(|e| e.state())
-                    .and_then(|s| s.status())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default();
-                if is_final(&status) {
+                let status = out.experiment().map(|e| ExperimentStatus::of_fis(e.state()));
+                if let Some(status) = status.filter(ExperimentStatus::is_final) {
                     return Ok(status);
                 }
             }
@@ -367,12 +363,6 @@ pub async fn delete_template(clients: &Clients, template_id: &str) {
     if let Err(e) = clients.fis.delete_experiment_template().id(template_id).send().await {
         tracing::warn!(template_id, error = %describe_error(&e), "could not delete the experiment template");
     }
-}
-
-/// Whether a FIS experiment status is final: `completed`, `stopped`, `failed` or
-/// `cancelled` (FIS's ExperimentState; an experiment in any other status may still act).
-pub fn is_final(status: &str) -> bool {
-    matches!(status, "completed" | "stopped" | "failed" | "cancelled")
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ pub enum EventKind {
     /// The experiment's state changed (as observed with GetExperiment).
     ExperimentState {
         /// New status.
-        status: String,
+        status: crate::status::ExperimentStatus,
         /// FIS's reason.
         reason: Option<String>,
     },
@@ -91,7 +91,7 @@ pub enum EventKind {
         /// Action name.
         action: String,
         /// New status.
-        status: String,
+        status: crate::status::ActionStatus,
         /// The action's `startTime` per FIS, once reported: unix ms on this machine's
         /// clock (FIS's time corrected by the clock offset's midpoint, see
         /// [`crate::fault::ClockOffset`]). Absent in journals written before it was recorded.
@@ -108,7 +108,7 @@ pub enum EventKind {
         /// Its zone, when known.
         zone: Option<String>,
         /// New state.
-        state: String,
+        state: crate::status::TargetHealthState,
         /// ELB reason code.
         reason: Option<String>,
     },
@@ -128,9 +128,9 @@ pub enum EventKind {
         /// Health check id.
         health_check_id: String,
         /// `healthy` or `unhealthy`.
-        status: String,
+        status: crate::status::HealthCheckStatus,
         /// The status before; absent for the first one seen.
-        previous: Option<String>,
+        previous: Option<crate::status::HealthCheckStatus>,
         /// The checkers' latest status report, e.g. `Failure: HTTP Status Code 502, Bad Gateway`.
         report: Option<String>,
     },

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod status;
 pub mod switch;
 pub mod target;
 pub mod traffic;

@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::journal::{Event, EventKind};
+use crate::status::{HealthCheckStatus, TargetHealthState};
 
 mod recovery;
 mod summary;
@@ -80,7 +81,7 @@ pub struct RtoBreakdown {
     /// First failed probe.
     pub first_failure_ms: Option<i64>,
     /// The load balancer first took a target out of service: `unhealthy`, `unused` or
-    /// `draining` (detection; see [`is_out_of_service`]).
+    /// `draining` (detection; see [`TargetHealthState::is_out_of_service`]).
     pub targets_unhealthy_ms: Option<i64>,
     /// Every target the load balancer marked unhealthy after injection was healthy again.
     pub targets_healthy_again_ms: Option<i64>,
@@ -99,17 +100,7 @@ pub struct RtoBreakdown {
 }
 
 /// A target health change as the observers saw it: (unix ms, target, state).
-pub type HealthChange<'a> = (i64, &'a str, &'a str);
-
-/// Whether a target in this ELB state gets no new requests: `unhealthy` (failed its
-/// health checks), `unused` (its instance is stopped or terminated: ELB reports
-/// `Target.InvalidState` instead of running health checks) or `draining` (being
-/// deregistered). These are the states in which the load balancer has *detected* the
-/// loss ("TargetHealth", ELB API reference:
-/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html>).
-pub fn is_out_of_service(state: &str) -> bool {
-    matches!(state, "unhealthy" | "unused" | "draining")
-}
+pub type HealthChange<'a> = (i64, &'a str, &'a TargetHealthState);
 
 /// Builds the RTO breakdown from target health changes and the recovery numbers.
 pub fn rto_breakdown(
@@ -120,15 +111,15 @@ pub fn rto_breakdown(
 ) -> RtoBreakdown {
     let rel = |t: i64| t - t_inject_unix_ms;
     let after: Vec<&HealthChange<'_>> = health.iter().filter(|(t, _, _)| *t >= t_inject_unix_ms).collect();
-    let first_unhealthy = after.iter().find(|(_, _, s)| is_out_of_service(s)).map(|(t, _, _)| *t);
+    let first_unhealthy = after.iter().find(|(_, _, s)| s.is_out_of_service()).map(|(t, _, _)| *t);
     let mut down: Vec<&str> = Vec::new();
     let mut back = None;
     for (t, target, state) in &after {
-        if is_out_of_service(state) {
+        if state.is_out_of_service() {
             if !down.contains(target) {
                 down.push(target);
             }
-        } else if *state == "healthy" {
+        } else if **state == TargetHealthState::Healthy {
             down.retain(|d| d != target);
             if down.is_empty() && first_unhealthy.is_some_and(|u| *t > u) {
                 back = Some(*t);
@@ -161,7 +152,10 @@ impl Route53Changes {
         let mut changes = Route53Changes::default();
         for e in events {
             match &e.kind {
-                EventKind::Route53HealthCheck { status, .. } if status == "unhealthy" => {
+                EventKind::Route53HealthCheck {
+                    status: HealthCheckStatus::Unhealthy,
+                    ..
+                } => {
                     changes.health_check_unhealthy.push(e.t_unix_ms);
                 }
                 EventKind::DnsAnswerChanged { previous: Some(_), .. } => changes.dns_changed.push(e.t_unix_ms),
@@ -253,12 +247,13 @@ mod tests {
             background_failure_share: 0.0,
             last_failure_unix_us: None,
         };
+        let (up, down) = (TargetHealthState::Healthy, TargetHealthState::Unhealthy);
         let health = [
-            (900, "i-a", "healthy"),
-            (1_500, "i-a", "unhealthy"),
-            (1_600, "i-b", "unhealthy"),
-            (5_000, "i-a", "healthy"),
-            (6_000, "i-b", "healthy"),
+            (900, "i-a", &up),
+            (1_500, "i-a", &down),
+            (1_600, "i-b", &down),
+            (5_000, "i-a", &up),
+            (6_000, "i-b", &up),
         ];
         let b = rto_breakdown(1_000, &health, Some(4_000), &rec);
         assert_eq!(b.first_failure_ms, Some(10));

@@ -238,7 +238,7 @@ fn health_changes(events: &[Event]) -> Vec<HealthChange<'_>> {
     events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::TargetHealth { target, state, .. } => Some((e.t_unix_ms, target.as_str(), state.as_str())),
+            EventKind::TargetHealth { target, state, .. } => Some((e.t_unix_ms, target.as_str(), state)),
             _ => None,
         })
         .collect()

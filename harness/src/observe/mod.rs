@@ -25,9 +25,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::{AwsCallError, Clients};
-use crate::fault::{fis_unix_ms, is_final, ClockOffset};
+use crate::fault::{fis_unix_ms, ClockOffset};
 use crate::journal::{now_unix_ms, EventKind, Journal};
 use crate::scenario::Cadence;
+use crate::status::{ActionStatus, ExperimentStatus, TargetHealthState};
 
 /// How often the harness's own waits poll (preflight, DNS): the local default cadence.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -40,7 +41,7 @@ pub const WAIT_ACTION: &str = "aws:fis:wait";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExperimentView {
     /// FIS status (`pending`, `initiating`, `running`, `completed`, `stopping`, `stopped`, `failed`).
-    pub status: String,
+    pub status: crate::status::ExperimentStatus,
     /// FIS's reason for the status.
     pub reason: Option<String>,
     /// The experiment's `startTime` per FIS. AWS stamps it at StartExperiment, while the
@@ -69,7 +70,7 @@ pub struct ActionView {
     pub action_id: String,
     /// FIS status (`pending`, `initiating`, `running`, `completed`, `cancelled`,
     /// `stopping`, `stopped`, `failed`).
-    pub status: String,
+    pub status: crate::status::ActionStatus,
     /// The action's `startTime` per FIS.
     pub start_unix_ms: Option<i64>,
     /// The action's `endTime` per FIS.
@@ -142,7 +143,7 @@ pub fn watch_targets(
         cadence.max_backoff,
     );
     let task = tokio::spawn(async move {
-        let mut last: HashMap<String, String> = HashMap::new();
+        let mut last: HashMap<String, TargetHealthState> = HashMap::new();
         loop {
             let sent = now_unix_ms();
             let call = elb.describe_target_health().target_group_arn(&target_group_arn).send();
@@ -160,8 +161,7 @@ pub fn watch_targets(
                         let health = d.target_health();
                         let state = health
                             .and_then(|h| h.state())
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default();
+                            .map_or_else(|| TargetHealthState::Other(String::new()), |s| s.as_str().into());
                         if last.get(id) != Some(&state) {
                             last.insert(id.to_string(), state.clone());
                             journal.record(EventKind::TargetHealth {
@@ -199,10 +199,7 @@ pub fn watch_targets(
 fn experiment_view(exp: &aws_sdk_fis::types::Experiment, clock: &ClockOffset) -> ExperimentView {
     let local = |t: Option<&aws_sdk_fis::primitives::DateTime>| t.map(|t| clock.to_local(fis_unix_ms(t)));
     let state = exp.state();
-    let status = state
-        .and_then(|s| s.status())
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default();
+    let status = ExperimentStatus::of_fis(exp.state());
     let actions = exp
         .actions()
         .into_iter()
@@ -213,8 +210,7 @@ fn experiment_view(exp: &aws_sdk_fis::types::Experiment, clock: &ClockOffset) ->
                 status: a
                     .state()
                     .and_then(|s| s.status())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
+                    .map_or_else(|| ActionStatus::Other(String::new()), |s| s.as_str().into()),
                 start_unix_ms: local(a.start_time()),
                 end_unix_ms: local(a.end_time()),
             };
@@ -222,7 +218,7 @@ fn experiment_view(exp: &aws_sdk_fis::types::Experiment, clock: &ClockOffset) ->
         })
         .collect();
     ExperimentView {
-        ended: is_final(&status),
+        ended: status.is_final(),
         status,
         reason: state.and_then(|s| s.reason()).map(str::to_string),
         start_unix_ms: local(exp.start_time()),
@@ -262,7 +258,7 @@ pub fn watch_experiment(
     );
     let task = tokio::spawn(async move {
         // What was journaled last per action: (status, start, end).
-        let mut actions: HashMap<String, (String, Option<i64>, Option<i64>)> = HashMap::new();
+        let mut actions: HashMap<String, (ActionStatus, Option<i64>, Option<i64>)> = HashMap::new();
         // When the last GetExperiment that did not see `running` was sent.
         let mut not_running_since = started_unix_ms;
         loop {

@@ -12,6 +12,7 @@ use super::{timed_out, Budget, Observers, CALL_TIMEOUT};
 use crate::aws::{describe_error, AwsCallError};
 use crate::journal::{now_unix_ms, EventKind, Journal};
 use crate::scenario::Cadence;
+use crate::status::HealthCheckStatus;
 
 /// Aliases are followed this many names deep at most.
 const MAX_ALIAS_DEPTH: usize = 8;
@@ -241,7 +242,7 @@ pub fn watch_health_checks(
     );
     Observers::spawn(move |stop| async move {
         let mut budgets: Vec<Budget> = ids.iter().map(|_| budget.clone()).collect();
-        let mut last: BTreeMap<String, String> = BTreeMap::new();
+        let mut last: BTreeMap<String, HealthCheckStatus> = BTreeMap::new();
         let close_all = |budgets: &mut Vec<Budget>| {
             let now = now_unix_ms();
             budgets.iter_mut().for_each(|b| b.close(now));
@@ -262,11 +263,12 @@ pub fn watch_health_checks(
                             .iter()
                             .filter_map(|o| o.status_report().and_then(|r| r.status()));
                         if let Some((status, report)) = health_status(reports) {
-                            if last.get(id).map(String::as_str) != Some(status) {
+                            let status = HealthCheckStatus::from(status);
+                            if last.get(id) != Some(&status) {
                                 journal.record(EventKind::Route53HealthCheck {
                                     health_check_id: id.clone(),
-                                    status: status.to_string(),
-                                    previous: last.insert(id.clone(), status.to_string()),
+                                    previous: last.insert(id.clone(), status.clone()),
+                                    status,
                                     report: Some(report),
                                 });
                             }

@@ -13,6 +13,7 @@ use super::assemble::{assemble, RunFacts, Stopped, FACTS_FILE};
 use super::{report_events, ExperimentInfo, Report, ScenarioInfo, EVENTS_FILE, REPORT_FILE, SCHEMA_VERSION};
 use crate::analysis::{InjectSource, InjectTime};
 use crate::journal::{Event, EventKind};
+use crate::status::ExperimentStatus;
 use crate::traffic::{ProbeSummary, BUCKET_MS, LATE_FLOOR, PROBES_FILE};
 use crate::verdict::Verdict;
 
@@ -273,17 +274,17 @@ fn experiment_from_journal(events: &[Event]) -> Option<ExperimentInfo> {
                 experiment = Some(ExperimentInfo {
                     id: experiment_id.clone(),
                     template_id: template_id.clone(),
-                    status: "pending".into(),
+                    status: ExperimentStatus::Pending,
                     ..Default::default()
                 })
             }
             EventKind::ExperimentState { status, .. } => {
                 if let Some(x) = experiment.as_mut() {
                     x.status = status.clone();
-                    if status == "running" && x.start_unix_ms.is_none() {
+                    if *status == ExperimentStatus::Running && x.start_unix_ms.is_none() {
                         x.start_unix_ms = Some(e.t_unix_ms);
                     }
-                    if matches!(status.as_str(), "completed" | "stopped" | "failed" | "cancelled") {
+                    if status.is_final() {
                         x.end_unix_ms.get_or_insert(e.t_unix_ms);
                     }
                 }

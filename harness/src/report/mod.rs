@@ -71,7 +71,7 @@ pub struct ExperimentInfo {
     /// Template id.
     pub template_id: String,
     /// Last status seen.
-    pub status: String,
+    pub status: crate::status::ExperimentStatus,
     /// When it started running, unix ms: when drdrill saw it enter `running` (the middle
     /// of the last GetExperiment before and the first one after).
     pub start_unix_ms: Option<i64>,

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Report, ReportEvent};
 use crate::journal::EventKind;
+use crate::status::{ExperimentStatus, HealthCheckStatus, TargetHealthState};
 use crate::verdict::ObjectiveResult;
 
 /// A span of time, ms since `t0_unix_ms`.
@@ -179,7 +180,7 @@ impl<'a> View<'a> {
                         matches!(
                             &e.kind,
                             EventKind::ExperimentState { status, .. }
-                                if matches!(status.as_str(), "completed" | "stopped" | "failed" | "cancelled")
+                                if status.is_final()
                         )
                     })
                     .map(|e| e.t_ms)
@@ -208,9 +209,7 @@ impl<'a> View<'a> {
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| {
-                matches!(&e.kind, EventKind::TargetHealth { state, .. } if crate::analysis::is_out_of_service(state))
-            })
+            .find(|e| matches!(&e.kind, EventKind::TargetHealth { state, .. } if state.is_out_of_service()))
             .map(|e| e.t_ms);
         // The first answer seen (no `previous`) is not a change.
         let mut dns = report
@@ -223,7 +222,15 @@ impl<'a> View<'a> {
             .events
             .iter()
             .filter(after_inject)
-            .find(|e| matches!(&e.kind, EventKind::Route53HealthCheck { status, .. } if status == "unhealthy"))
+            .find(|e| {
+                matches!(
+                    &e.kind,
+                    EventKind::Route53HealthCheck {
+                        status: HealthCheckStatus::Unhealthy,
+                        ..
+                    }
+                )
+            })
             .map(|e| e.t_ms);
         let mut healthy_again = unhealthy.and_then(|from| all_healthy_again(&report.events, from));
         let mut unhealthy = unhealthy;
@@ -415,7 +422,7 @@ fn all_healthy_again(events: &[ReportEvent], from: i64) -> Option<i64> {
             continue;
         };
         let target = target.as_str();
-        if state == "healthy" {
+        if *state == TargetHealthState::Healthy {
             if down.remove(target) && down.is_empty() {
                 last_up = Some(e.t_ms);
             }
@@ -458,18 +465,22 @@ fn phases(events: &[ReportEvent], end: i64) -> Vec<PhaseSpan> {
 fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss: Option<Span>) -> Vec<Marker> {
     let mut out = Vec::new();
     // Target health changes at the same moment with the same state are one marker.
-    let mut health: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
+    let mut health: BTreeMap<(i64, TargetHealthState), BTreeSet<String>> = BTreeMap::new();
     for e in &r.events {
         match &e.kind {
             EventKind::ExperimentState { status, .. } => {
-                if matches!(status.as_str(), "pending" | "initiating") {
+                if matches!(status, ExperimentStatus::Pending | ExperimentStatus::Initiating) {
                     continue;
                 }
                 out.push(Marker {
                     lane: Lane::Experiment,
                     t_ms: e.t_ms,
-                    label: status.clone(),
-                    tone: if status == "running" { Tone::Bad } else { Tone::Neutral },
+                    label: status.to_string(),
+                    tone: if *status == ExperimentStatus::Running {
+                        Tone::Bad
+                    } else {
+                        Tone::Neutral
+                    },
                 });
             }
             EventKind::TargetHealth {
@@ -502,16 +513,16 @@ fn markers(r: &Report, first_failure: Option<i64>, recovered: Option<i64>, loss:
             .filter(|e| e.t_ms == t_ms && matches!(&e.kind, EventKind::TargetHealth { state: s, .. } if *s == state))
             .count();
         // Targets found healthy before the fault (preflight) are not news.
-        if state == "healthy" && inject.is_none_or(|i| t_ms < i) {
+        if state == TargetHealthState::Healthy && inject.is_none_or(|i| t_ms < i) {
             continue;
         }
         out.push(Marker {
             lane: Lane::Targets,
             t_ms,
             label: format!("{count} {state} ({})", zones.into_iter().collect::<Vec<_>>().join(", ")),
-            tone: match state.as_str() {
-                "healthy" => Tone::Good,
-                "unhealthy" | "unavailable" | "unused" | "draining" => Tone::Bad,
+            tone: match state {
+                TargetHealthState::Healthy => Tone::Good,
+                s if s.is_out_of_service() || s == TargetHealthState::Unavailable => Tone::Bad,
                 _ => Tone::Neutral,
             },
         });

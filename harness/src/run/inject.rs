@@ -15,6 +15,7 @@ use crate::observe::{self, ExperimentView};
 use crate::plan;
 use crate::report::{self, ExperimentInfo};
 use crate::scenario::ResolvedFault;
+use crate::status::ExperimentStatus;
 
 /// Injects the fault: returns the experiment's view once FIS runs it (or ran it, when it
 /// ended before the first poll that saw it running).
@@ -128,7 +129,7 @@ async fn wait_running(
         let view = rx.borrow_and_update().clone();
         update_experiment(rec, &view);
         let ran = view.running_between_unix_ms.is_some() || view.fault_start_unix_ms().is_some();
-        if view.status == "running" || (view.ended && ran) {
+        if view.status == ExperimentStatus::Running || (view.ended && ran) {
             return Ok(rx);
         }
         if view.ended {

@@ -8,6 +8,7 @@ use crate::aws::Clients;
 use crate::journal::now_unix_ms;
 use crate::observe;
 use crate::plan::Plan;
+use crate::status::TargetHealthState;
 use crate::traffic::{DnsResolver, LiveStats, Prober, RunClock};
 
 /// Waits for healthy targets, then starts the target observer, the Route 53 observers
@@ -64,17 +65,19 @@ async fn wait_healthy(rec: &mut Record, clients: &Clients, plan: &Plan) -> Resul
                 continue;
             }
         };
-        let states: Vec<String> = out
+        let states: Vec<Option<TargetHealthState>> = out
             .target_health_descriptions()
             .iter()
             .map(|d| {
                 d.target_health()
                     .and_then(|h| h.state())
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default()
+                    .map(|s| TargetHealthState::from(s.as_str()))
             })
             .collect();
-        let healthy = states.iter().filter(|s| *s == "healthy").count();
+        let healthy = states
+            .iter()
+            .filter(|s| **s == Some(TargetHealthState::Healthy))
+            .count();
         if !states.is_empty() && healthy == states.len() {
             return Ok(());
         }
