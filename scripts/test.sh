@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit, integration and end-to-end tests of every crate.
+# Runs the whole test suite: unit, integration and end-to-end tests of every crate, then
+# the code checks (cargo fmt, clippy and doc with warnings denied, and the shape rules:
+# files and functions not too long, no import cycles between sibling modules).
 # Everything the tests need is started by the tests themselves (local stacks on
 # loopback, containers); the tests contact nothing outside this machine. This script may
 # install Debian's docker.io and cfn-lint (PyPI) through their package clients.
@@ -115,6 +117,28 @@ status=0
 # --no-fail-fast: one failing test binary must not keep the others (the container tests
 # among them) from running and being reported.
 cargo test --workspace --all-targets --locked --no-fail-fast "${args[@]}" 2>&1 | tee "$test_log" || status=$?
+
+# The habits the tests do not see, each reported on its own line and failing the run:
+# formatting, lints with warnings denied, the API docs with warnings denied, and the shape
+# rules (scripts/code-shape: no file over 600 lines, no import cycle between sibling
+# modules; scripts/long-fns: no function over 80 lines that does not say why).
+code_checks=(
+    "cargo fmt --all --check"
+    "cargo clippy --workspace --all-targets --locked -- -D warnings"
+    "cargo doc --workspace --no-deps --locked"
+    "scripts/code-shape"
+    "scripts/long-fns"
+)
+check_lines=()
+for check in "${code_checks[@]}"; do
+    if RUSTDOCFLAGS="-D warnings" $check 2>&1 | tee -a "$test_log"; then
+        check_lines+=("code check: ok: $check")
+    else
+        check_lines+=("code check: FAILED: $check (its output is above)")
+        status=1
+    fi
+done
+printf '%s\n' "${check_lines[@]}"
 
 if [[ -n $postgres_skip ]]; then
     echo "postgres tests: SKIPPED ($postgres_skip)"

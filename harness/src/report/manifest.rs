@@ -141,7 +141,7 @@ fn evidence_of(files: &BTreeMap<String, String>) -> String {
 }
 
 /// The digest of the evidence in `dir` now: every file but the renderings and the
-/// manifest (see [`evidence_of`]).
+/// manifest (see `evidence_of`).
 pub fn evidence_digest(dir: &Path) -> Result<String, ManifestError> {
     Ok(evidence_of(&digests(dir)?))
 }

@@ -8,7 +8,7 @@
 //! `report` (the live report), `publish` (what the run folder keeps) and `hooks` (test
 //! hooks). Each phase takes what it needs
 //! and returns what the next one needs; what cleanup must release and what the report
-//! shows is kept in a [`Record`] as it is acquired.
+//! shows is kept in a `Record` as it is acquired.
 
 use std::path::PathBuf;
 use std::time::Duration;
