@@ -16,16 +16,6 @@ use tokio::net::TcpListener;
 
 pub use store::{Store, StoreError, StoreOptions};
 
-/// `instance/az/region`, the `served-by` value of the local stack's instances.
-pub fn served_by(instance: &str, az: &str, region: &str) -> String {
-    drdrill_probe_contract::ServedBy {
-        instance: instance.to_owned(),
-        az: az.to_owned(),
-        region: region.to_owned(),
-    }
-    .to_string()
-}
-
 /// Serves the probe contract on `listener` until `shutdown` completes, then lets requests
 /// in flight finish.
 pub async fn serve(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::http::HeaderValue;
 use clap::Parser;
-use drdrill_demo_app::{config, serve, served_by, Store, StoreOptions};
+use drdrill_demo_app::{config, serve, Store, StoreOptions};
 
 /// The demo app of drdrill's reference AWS stack: `GET /health` (200 when the database
 /// answers and accepts writes), `PUT`/`POST /items/{id}` (201 once the transaction
@@ -60,10 +60,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
 
-    let served_by = args
-        .served_by
-        .clone()
-        .unwrap_or_else(|| served_by(&args.instance_id, &args.az, &args.region));
+    let served_by = args.served_by.clone().unwrap_or_else(|| {
+        drdrill_probe_contract::ServedBy::new(&args.instance_id, &args.az, &args.region).to_string()
+    });
     let served_by = HeaderValue::from_str(&served_by)
         .with_context(|| format!("served-by {served_by:?} is not a valid header value"))?;
     let mut db = config::database_config(args.database_url.as_deref(), |k| std::env::var(k).ok())?;

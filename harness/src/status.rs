@@ -169,6 +169,15 @@ aws_status! {
 }
 
 impl TargetHealthState {
+    /// The state in one target's DescribeTargetHealth description as the SDK returned
+    /// it; `None` when the answer has none.
+    pub fn of_elb(description: &aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription) -> Option<Self> {
+        description
+            .target_health()
+            .and_then(|h| h.state())
+            .map(|s| s.as_str().into())
+    }
+
     /// Whether a target in this state gets no new requests: `unhealthy` (failed its
     /// health checks), `unused` (its instance is stopped or terminated: ELB reports
     /// `Target.InvalidState` instead of running health checks) or `draining` (being

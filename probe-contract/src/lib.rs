@@ -63,8 +63,14 @@ pub struct ServedBy {
 }
 
 impl ServedBy {
-    /// The response header naming the instance that served a request.
-    pub const HEADER: &'static str = SERVED_BY_HEADER;
+    /// The value naming `instance` in availability zone `az` of `region`.
+    pub fn new(instance: &str, az: &str, region: &str) -> Self {
+        Self {
+            instance: instance.to_owned(),
+            az: az.to_owned(),
+            region: region.to_owned(),
+        }
+    }
 
     /// Parses `instance/az/region` (surrounding white space ignored); `None` when the
     /// value has another shape (fewer or more parts, an empty part).

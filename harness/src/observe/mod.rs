@@ -159,9 +159,8 @@ pub fn watch_targets(
                             continue;
                         };
                         let health = d.target_health();
-                        let state = health
-                            .and_then(|h| h.state())
-                            .map_or_else(|| TargetHealthState::Other(String::new()), |s| s.as_str().into());
+                        let state =
+                            TargetHealthState::of_elb(d).unwrap_or_else(|| TargetHealthState::Other(String::new()));
                         if last.get(id) != Some(&state) {
                             last.insert(id.to_string(), state.clone());
                             journal.record(EventKind::TargetHealth {

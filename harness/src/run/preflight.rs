@@ -68,11 +68,7 @@ async fn wait_healthy(rec: &mut Record, clients: &Clients, plan: &Plan) -> Resul
         let states: Vec<Option<TargetHealthState>> = out
             .target_health_descriptions()
             .iter()
-            .map(|d| {
-                d.target_health()
-                    .and_then(|h| h.state())
-                    .map(|s| TargetHealthState::from(s.as_str()))
-            })
+            .map(TargetHealthState::of_elb)
             .collect();
         let healthy = states
             .iter()

@@ -35,7 +35,7 @@ pub use load::{load, load_str, LoadedScenario, MAX_FILE_BYTES};
 pub use locate::LineColumn;
 pub use model::{App, BlastRadius, DeadManSwitch, Guardrails, Objectives, Scenario, Scheme, SteadyState, Timings};
 pub use observers::{Cadence, ObserverCadence, MIN_CADENCE};
-pub use probe::{HealthProbe, ProbeContract, RenderedRequest, RequestTemplate, ID_PLACEHOLDER};
+pub use probe::{HealthProbe, ProbeContract, RenderedRequest, RequestTemplate};
 pub use rate::{Rate, RateParseError, RateUnit};
 pub use schema::json_schema;
 pub use target::{AwsTarget, Target};

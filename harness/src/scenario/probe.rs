@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The placeholder replaced by each probe's id, as the probe contract defines it.
-pub use drdrill_probe_contract::ID_PLACEHOLDER;
+use drdrill_probe_contract::ID_PLACEHOLDER;
 
 /// The requests the traffic generator sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

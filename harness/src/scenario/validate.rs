@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use drdrill_probe_contract::ID_PLACEHOLDER;
+
 use super::dns::{name_problem, ResolverSpec};
 use super::fault::FaultSource;
 use super::model::{App, Scenario};
-use super::probe::{RequestTemplate, ID_PLACEHOLDER};
+use super::probe::RequestTemplate;
 use super::target::{AwsTarget, Target};
 use super::traffic::ConnectionPolicy;
 

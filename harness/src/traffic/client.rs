@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use super::dns::DnsResolver;
-use super::probe::{FailureKind, ServedBy};
+use super::probe::FailureKind;
 use super::{ConnectionPolicy, TrafficError};
 
 /// The largest response body read for a body comparison; larger bodies
@@ -190,7 +190,7 @@ async fn exchange(
     *status = Some(code);
     *served_by = response
         .headers()
-        .get(ServedBy::HEADER)
+        .get(drdrill_probe_contract::SERVED_BY_HEADER)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let Some(expected) = expected_body else {
         // Drain so a keep-alive connection can be reused.

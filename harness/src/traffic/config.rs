@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::TrafficError;
 
 /// The placeholder replaced by each probe's id, as the probe contract defines it.
-pub use drdrill_probe_contract::ID_PLACEHOLDER;
+use drdrill_probe_contract::ID_PLACEHOLDER;
 
 /// How the prober uses TCP connections: the scenario file's own type (one definition),
 /// always explicit since a prober that pins keep-alive connections to a dead target

@@ -36,7 +36,7 @@ mod verify;
 
 pub use buckets::{Bucket, FailureCounts, ServedByIntervals, WindowStats, BUCKET_MS, SERVED_MS};
 pub use clock::RunClock;
-pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig, ID_PLACEHOLDER};
+pub use config::{ConnectionPolicy, RequestSpec, TrafficConfig};
 pub use dns::{DnsError, DnsResolver, Nameserver, QUERY_TIMEOUT};
 pub use error::TrafficError;
 pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US, LATENCY_SIGFIG};

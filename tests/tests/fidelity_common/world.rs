@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use drdrill::status::TargetHealthState;
 use drdrill_localstack::{LocalStack, Options, Stack};
 
 use super::side::Side;
@@ -267,11 +268,7 @@ pub async fn wait_healthy(side: &Side, bound: Duration) {
         let states: Vec<String> = out
             .target_health_descriptions()
             .iter()
-            .map(|d| {
-                d.target_health()
-                    .and_then(|h| h.state())
-                    .map_or("?".to_string(), |s| s.as_str().to_string())
-            })
+            .map(|d| TargetHealthState::of_elb(d).map_or("?".to_string(), String::from))
             .collect();
         if !states.is_empty() && states.iter().all(|s| s == "healthy") {
             let _ = side.take();
