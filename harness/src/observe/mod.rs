@@ -261,58 +261,23 @@ pub fn watch_experiment(
         cadence.max_backoff,
     );
     let task = tokio::spawn(async move {
-        // What was journaled last per action: (status, start, end).
-        let mut actions: HashMap<String, (String, Option<i64>, Option<i64>)> = HashMap::new();
-        // When the last GetExperiment that did not see `running` was sent.
-        let mut not_running_since = started_unix_ms;
+        let mut seen = Seen {
+            actions: HashMap::new(),
+            not_running_since: started_unix_ms,
+        };
         loop {
             let sent = now_unix_ms();
-            let call = fis.get_experiment().id(&experiment_id).send();
             let answer = tokio::select! {
                 _ = token.cancelled() => return budget.close(now_unix_ms()),
-                a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
-            };
-            let answer = match answer {
-                Ok(Ok(out)) => Ok(out),
-                Ok(Err(e)) => Err(AwsCallError::from_sdk(&e)),
-                Err(_) => Err(timed_out("fis", "GetExperiment", CALL_TIMEOUT)),
+                a = get_experiment(&fis, &experiment_id) => a,
             };
             match answer {
                 Ok(out) => {
                     budget.succeeded();
                     let received = crate::journal::now_unix_ms();
                     if let Some(exp) = out.experiment() {
-                        let mut view = experiment_view(exp, &clock);
-                        let previous = tx.borrow().running_between_unix_ms;
-                        view.running_between_unix_ms = match previous {
-                            Some(p) => Some(p),
-                            None if view.status == "running" => Some((not_running_since, received)),
-                            None => {
-                                not_running_since = sent;
-                                None
-                            }
-                        };
-                        if view.status != tx.borrow().status {
-                            journal.record(EventKind::ExperimentState {
-                                status: view.status.clone(),
-                                reason: view.reason.clone(),
-                            });
-                        }
-                        for (name, a) in &view.actions {
-                            let seen = (a.status.clone(), a.start_unix_ms, a.end_unix_ms);
-                            if actions.get(name) != Some(&seen) {
-                                actions.insert(name.clone(), seen);
-                                journal.record(EventKind::ActionState {
-                                    action: name.clone(),
-                                    status: a.status.clone(),
-                                    start_unix_ms: a.start_unix_ms,
-                                    end_unix_ms: a.end_unix_ms,
-                                });
-                            }
-                        }
-                        let ended = view.ended;
-                        tx.send_replace(view);
-                        if ended {
+                        let view = experiment_view(exp, &clock);
+                        if seen.publish(view, sent, received, &tx, &journal) {
                             return;
                         }
                     }
@@ -342,6 +307,71 @@ pub fn watch_experiment(
         },
         rx,
     )
+}
+
+/// One GetExperiment, given up after [`CALL_TIMEOUT`].
+async fn get_experiment(
+    fis: &aws_sdk_fis::Client,
+    experiment_id: &str,
+) -> Result<aws_sdk_fis::operation::get_experiment::GetExperimentOutput, AwsCallError> {
+    match tokio::time::timeout(CALL_TIMEOUT, fis.get_experiment().id(experiment_id).send()).await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(AwsCallError::from_sdk(&e)),
+        Err(_) => Err(timed_out("fis", "GetExperiment", CALL_TIMEOUT)),
+    }
+}
+
+/// What [`watch_experiment`] remembers between answers.
+struct Seen {
+    /// What was journaled last per action: (status, start, end).
+    actions: HashMap<String, (String, Option<i64>, Option<i64>)>,
+    /// When the last GetExperiment that did not see `running` was sent.
+    not_running_since: i64,
+}
+
+impl Seen {
+    /// Takes in the view a GetExperiment sent at `sent` and answered at `received` gave:
+    /// notes when it was first seen running, journals experiment and action state
+    /// changes, and publishes it. Returns whether the experiment has ended.
+    fn publish(
+        &mut self,
+        mut view: ExperimentView,
+        sent: i64,
+        received: i64,
+        tx: &watch::Sender<ExperimentView>,
+        journal: &Journal,
+    ) -> bool {
+        let previous = tx.borrow().running_between_unix_ms;
+        view.running_between_unix_ms = match previous {
+            Some(p) => Some(p),
+            None if view.status == "running" => Some((self.not_running_since, received)),
+            None => {
+                self.not_running_since = sent;
+                None
+            }
+        };
+        if view.status != tx.borrow().status {
+            journal.record(EventKind::ExperimentState {
+                status: view.status.clone(),
+                reason: view.reason.clone(),
+            });
+        }
+        for (name, a) in &view.actions {
+            let seen = (a.status.clone(), a.start_unix_ms, a.end_unix_ms);
+            if self.actions.get(name) != Some(&seen) {
+                self.actions.insert(name.clone(), seen);
+                journal.record(EventKind::ActionState {
+                    action: name.clone(),
+                    status: a.status.clone(),
+                    start_unix_ms: a.start_unix_ms,
+                    end_unix_ms: a.end_unix_ms,
+                });
+            }
+        }
+        let ended = view.ended;
+        tx.send_replace(view);
+        ended
+    }
 }
 
 #[cfg(test)]
