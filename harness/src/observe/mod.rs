@@ -12,7 +12,7 @@ mod budget;
 mod dns;
 mod route53;
 
-pub use budget::{timed_out, Budget, Failure};
+pub use budget::{timed, timed_out, Budget, Failure};
 
 pub use dns::watch_dns;
 pub use route53::{discover, health_status, watch_health_checks, DiscoverError, NameRoute53};
@@ -24,7 +24,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::{AwsCallError, Clients};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_fis::operation::get_experiment::GetExperimentOutput;
+
+use crate::aws::Clients;
 use crate::fault::{fis_unix_ms, is_final, ClockOffset};
 use crate::journal::{now_unix_ms, EventKind, Journal};
 use crate::scenario::Cadence;
@@ -131,9 +134,8 @@ pub fn watch_targets(
     zones: HashMap<String, String>,
     cadence: &Cadence,
 ) -> Observers {
-    let stop = CancellationToken::new();
-    let (elb, journal, token) = (clients.elb.clone(), journal.clone(), stop.clone());
-    let mut budget = Budget::new(
+    let (elb, journal) = (clients.elb.clone(), journal.clone());
+    let budget = Budget::new(
         &journal,
         "elbv2",
         "elasticloadbalancing",
@@ -141,58 +143,36 @@ pub fn watch_targets(
         cadence.elbv2,
         cadence.max_backoff,
     );
-    let task = tokio::spawn(async move {
+    Observers::spawn(move |stop| async move {
         let mut last: HashMap<String, String> = HashMap::new();
-        loop {
-            let sent = now_unix_ms();
+        let call = || {
             let call = elb.describe_target_health().target_group_arn(&target_group_arn).send();
-            let answer = tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
-            };
-            match answer {
-                Ok(Ok(out)) => {
-                    budget.succeeded();
-                    for d in out.target_health_descriptions() {
-                        let Some(id) = d.target().and_then(|t| t.id()) else {
-                            continue;
-                        };
-                        let health = d.target_health();
-                        let state = health
-                            .and_then(|h| h.state())
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default();
-                        if last.get(id) != Some(&state) {
-                            last.insert(id.to_string(), state.clone());
-                            journal.record(EventKind::TargetHealth {
-                                target: id.to_string(),
-                                zone: zones.get(id).cloned(),
-                                state,
-                                reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
-                            });
-                        }
-                    }
-                }
-                Ok(Err(e)) => {
-                    budget.failed(sent, &AwsCallError::from_sdk(&e));
-                }
-                Err(_) => {
-                    budget.failed(
-                        sent,
-                        &timed_out("elasticloadbalancing", "DescribeTargetHealth", CALL_TIMEOUT),
-                    );
+            timed("elasticloadbalancing", "DescribeTargetHealth", CALL_TIMEOUT, call)
+        };
+        let answered = |out: DescribeTargetHealthOutput, _sent| {
+            for d in out.target_health_descriptions() {
+                let Some(id) = d.target().and_then(|t| t.id()) else {
+                    continue;
+                };
+                let health = d.target_health();
+                let state = health
+                    .and_then(|h| h.state())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default();
+                if last.get(id) != Some(&state) {
+                    last.insert(id.to_string(), state.clone());
+                    journal.record(EventKind::TargetHealth {
+                        target: id.to_string(),
+                        zone: zones.get(id).cloned(),
+                        state,
+                        reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
+                    });
                 }
             }
-            tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                _ = tokio::time::sleep(budget.wait()) => {}
-            }
-        }
-    });
-    Observers {
-        stop,
-        tasks: vec![task],
-    }
+            false
+        };
+        budget.poll_until(stop, call, answered, |_, _| {}).await;
+    })
 }
 
 /// The experiment's part of a GetExperiment answer: FIS's times on this machine's clock.
@@ -249,10 +229,9 @@ pub fn watch_experiment(
     started_unix_ms: i64,
     cadence: &Cadence,
 ) -> (Observers, watch::Receiver<ExperimentView>) {
-    let stop = CancellationToken::new();
     let (tx, rx) = watch::channel(ExperimentView::default());
-    let (fis, journal, token) = (clients.fis.clone(), journal.clone(), stop.clone());
-    let mut budget = Budget::new(
+    let (fis, journal) = (clients.fis.clone(), journal.clone());
+    let budget = Budget::new(
         &journal,
         "fis",
         "fis",
@@ -260,65 +239,40 @@ pub fn watch_experiment(
         cadence.fis,
         cadence.max_backoff,
     );
-    let task = tokio::spawn(async move {
+    let observers = Observers::spawn(move |stop| async move {
         let mut seen = Seen {
             actions: HashMap::new(),
             not_running_since: started_unix_ms,
         };
-        loop {
-            let sent = now_unix_ms();
-            let answer = tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                a = get_experiment(&fis, &experiment_id) => a,
+        let call = || {
+            timed(
+                "fis",
+                "GetExperiment",
+                CALL_TIMEOUT,
+                fis.get_experiment().id(&experiment_id).send(),
+            )
+        };
+        let answered = |out: GetExperimentOutput, sent| {
+            let received = now_unix_ms();
+            let Some(exp) = out.experiment() else {
+                return false;
             };
-            match answer {
-                Ok(out) => {
-                    budget.succeeded();
-                    let received = crate::journal::now_unix_ms();
-                    if let Some(exp) = out.experiment() {
-                        let view = experiment_view(exp, &clock);
-                        if seen.publish(view, sent, received, &tx, &journal) {
-                            return;
-                        }
-                    }
+            seen.publish(experiment_view(exp, &clock), sent, received, &tx, &journal)
+        };
+        let failed = |failure, sent| {
+            let transport = failure == Failure::Transport;
+            tx.send_modify(|v| {
+                if transport {
+                    v.unreachable_since_unix_ms.get_or_insert(sent);
+                } else {
+                    // FIS answered (with an error): reachable, though not seen.
+                    v.unreachable_since_unix_ms = None;
                 }
-                Err(e) => {
-                    let transport = budget.failed(sent, &e) == Failure::Transport;
-                    tx.send_modify(|v| {
-                        if transport {
-                            v.unreachable_since_unix_ms.get_or_insert(sent);
-                        } else {
-                            // FIS answered (with an error): reachable, though not seen.
-                            v.unreachable_since_unix_ms = None;
-                        }
-                    });
-                }
-            }
-            tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                _ = tokio::time::sleep(budget.wait()) => {}
-            }
-        }
+            });
+        };
+        budget.poll_until(stop, call, answered, failed).await;
     });
-    (
-        Observers {
-            stop,
-            tasks: vec![task],
-        },
-        rx,
-    )
-}
-
-/// One GetExperiment, given up after [`CALL_TIMEOUT`].
-async fn get_experiment(
-    fis: &aws_sdk_fis::Client,
-    experiment_id: &str,
-) -> Result<aws_sdk_fis::operation::get_experiment::GetExperimentOutput, AwsCallError> {
-    match tokio::time::timeout(CALL_TIMEOUT, fis.get_experiment().id(experiment_id).send()).await {
-        Ok(Ok(out)) => Ok(out),
-        Ok(Err(e)) => Err(AwsCallError::from_sdk(&e)),
-        Err(_) => Err(timed_out("fis", "GetExperiment", CALL_TIMEOUT)),
-    }
+    (observers, rx)
 }
 
 /// What [`watch_experiment`] remembers between answers.

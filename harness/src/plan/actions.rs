@@ -18,13 +18,8 @@ pub(super) async fn template(fault: &ResolvedFault, clients: &Clients) -> Result
 
 /// The existing template `id` as FIS gives it, in the JSON a template file has.
 async fn fetch_template(clients: &Clients, id: &str) -> Result<Value, PlanError> {
-    let out = clients
-        .fis
-        .get_experiment_template()
-        .id(id)
-        .send()
-        .await
-        .map_err(aws_err(format!("GetExperimentTemplate({id})")))?;
+    let out = clients.fis.get_experiment_template().id(id).send().await;
+    let out = out.map_err(aws_err(format!("GetExperimentTemplate({id})")))?;
     let t = out
         .experiment_template()
         .ok_or_else(|| PlanError::Missing(format!("experiment template {id} not found")))?;

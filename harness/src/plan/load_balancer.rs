@@ -24,29 +24,17 @@ pub(super) struct LoadBalancerSide {
 /// Resolves the load balancer `lb_name`, the listener probes go through (preferring
 /// `scheme`), its target group's health-check settings and its targets.
 pub(super) async fn resolve(clients: &Clients, lb_name: &str, scheme: &str) -> Result<LoadBalancerSide, PlanError> {
-    let out = clients
-        .elb
-        .describe_load_balancers()
-        .names(lb_name)
-        .send()
-        .await
-        .map_err(aws_err(format!("DescribeLoadBalancers({lb_name})")))?;
+    let out = clients.elb.describe_load_balancers().names(lb_name).send().await;
+    let out = out.map_err(aws_err(format!("DescribeLoadBalancers({lb_name})")))?;
     let lb = out
         .load_balancers()
         .first()
         .ok_or_else(|| PlanError::Missing(format!("load balancer {lb_name} not found")))?;
     let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
     let dns_name = lb.dns_name().unwrap_or_default().to_string();
-    let listeners = clients
-        .elb
-        .describe_listeners()
-        .load_balancer_arn(&arn)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws_err(format!("DescribeListeners({lb_name})")))?;
+    let listeners = clients.elb.describe_listeners().load_balancer_arn(&arn);
+    let listeners = listeners.into_paginator().items().send().try_collect().await;
+    let listeners = listeners.map_err(aws_err(format!("DescribeListeners({lb_name})")))?;
     let (listener, tg_arn) = forwarding_listener(lb_name, &listeners, scheme)?;
     let port = listener.port;
     let aws_rejections = health_check_rejections(clients, &tg_arn).await?;
@@ -68,13 +56,8 @@ pub(super) async fn resolve(clients: &Clients, lb_name: &str, scheme: &str) -> R
 
 /// The target group's health-check settings that AWS would reject.
 async fn health_check_rejections(clients: &Clients, tg_arn: &str) -> Result<Vec<AwsRejection>, PlanError> {
-    let tgs = clients
-        .elb
-        .describe_target_groups()
-        .target_group_arns(tg_arn)
-        .send()
-        .await
-        .map_err(aws_err(format!("DescribeTargetGroups({tg_arn})")))?;
+    let tgs = clients.elb.describe_target_groups().target_group_arns(tg_arn).send();
+    let tgs = tgs.await.map_err(aws_err(format!("DescribeTargetGroups({tg_arn})")))?;
     let Some(tg) = tgs.target_groups().first() else {
         return Ok(Vec::new());
     };
@@ -93,13 +76,8 @@ async fn health_check_rejections(clients: &Clients, tg_arn: &str) -> Result<Vec<
 /// The target group's registered targets and their health, as ELB gives them (zones only
 /// for IP targets).
 async fn target_health(clients: &Clients, tg_arn: &str) -> Result<Vec<TargetInfo>, PlanError> {
-    let health = clients
-        .elb
-        .describe_target_health()
-        .target_group_arn(tg_arn)
-        .send()
-        .await
-        .map_err(aws_err("DescribeTargetHealth"))?;
+    let health = clients.elb.describe_target_health().target_group_arn(tg_arn).send();
+    let health = health.await.map_err(aws_err("DescribeTargetHealth"))?;
     Ok(health
         .target_health_descriptions()
         .iter()
@@ -198,16 +176,9 @@ async fn with_placement(clients: &Clients, mut targets: Vec<TargetInfo>) -> Resu
     if ids.is_empty() {
         return Ok(targets);
     }
-    let reservations = clients
-        .ec2
-        .describe_instances()
-        .set_instance_ids(Some(ids))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws_err("DescribeInstances(targets)"))?;
+    let instances = clients.ec2.describe_instances().set_instance_ids(Some(ids));
+    let reservations = instances.into_paginator().items().send().try_collect().await;
+    let reservations = reservations.map_err(aws_err("DescribeInstances(targets)"))?;
     let placed: BTreeMap<String, (Option<String>, Option<String>)> = reservations
         .iter()
         .flat_map(|r| r.instances())

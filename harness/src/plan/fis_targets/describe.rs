@@ -38,35 +38,31 @@ pub(super) async fn describe_all(spec: &TargetSpec, clients: &Clients) -> Result
     }))
 }
 
-/// The spec's tags as EC2 Describe filters (`tag:KEY` = value).
-fn tag_filters(spec: &TargetSpec) -> Vec<Filter> {
-    spec.tags
+/// How an EC2 Describe call is narrowed to the spec: by the ids at the end of its ARNs,
+/// else by its tags as filters (`tag:KEY` = value). Exactly one of the two is set.
+fn ec2_selection(spec: &TargetSpec) -> (Option<Vec<Filter>>, Option<Vec<String>>) {
+    if !spec.arns.is_empty() {
+        let id = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+        return (None, Some(spec.arns.iter().map(|a| id(a)).collect()));
+    }
+    let filters = spec
+        .tags
         .iter()
         .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
-        .collect()
-}
-
-/// The resource ids at the end of the spec's ARNs.
-fn arn_ids(spec: &TargetSpec) -> Vec<String> {
-    let suffix = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
-    spec.arns.iter().map(|a| suffix(a)).collect()
+        .collect();
+    (Some(filters), None)
 }
 
 /// The EC2 instances the spec identifies (by id from its ARNs, else by its tags).
 async fn describe_instances(spec: &TargetSpec, clients: &Clients) -> Result<Vec<Described>, PlanError> {
-    let mut req = clients.ec2.describe_instances();
-    if spec.arns.is_empty() {
-        req = req.set_filters(Some(tag_filters(spec)));
-    } else {
-        req = req.set_instance_ids(Some(arn_ids(spec)));
-    }
-    let reservations = req
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws_err("DescribeInstances"))?;
+    let (filters, ids) = ec2_selection(spec);
+    let pages = clients
+        .ec2
+        .describe_instances()
+        .set_filters(filters)
+        .set_instance_ids(ids);
+    let reservations = pages.into_paginator().items().send().try_collect().await;
+    let reservations = reservations.map_err(aws_err("DescribeInstances"))?;
     let region = clients_region(clients);
     Ok(reservations
         .iter()
@@ -80,34 +76,21 @@ async fn describe_instances(spec: &TargetSpec, clients: &Clients) -> Result<Vec<
 
 /// The subnets the spec identifies (by id from its ARNs, else by its tags).
 async fn describe_subnets(spec: &TargetSpec, clients: &Clients) -> Result<Vec<Described>, PlanError> {
-    let mut req = clients.ec2.describe_subnets();
-    if spec.arns.is_empty() {
-        req = req.set_filters(Some(tag_filters(spec)));
-    } else {
-        req = req.set_subnet_ids(Some(arn_ids(spec)));
-    }
-    let subnets = req
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws_err("DescribeSubnets"))?;
-    Ok(subnets.iter().map(subnet).collect())
+    let (filters, ids) = ec2_selection(spec);
+    let pages = clients.ec2.describe_subnets().set_filters(filters).set_subnet_ids(ids);
+    let subnets = pages.into_paginator().items().send().try_collect().await;
+    Ok(subnets
+        .map_err(aws_err("DescribeSubnets"))?
+        .iter()
+        .map(subnet)
+        .collect())
 }
 
 /// Every RDS instance (`aws:rds:db`), or every cluster with its writer's zone taken from
 /// the instances (`aws:rds:cluster`).
 async fn describe_rds(spec: &TargetSpec, clients: &Clients) -> Result<Vec<Described>, PlanError> {
-    let instances = clients
-        .rds
-        .describe_db_instances()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws_err("DescribeDBInstances"))?;
+    let instances = clients.rds.describe_db_instances().into_paginator().items().send();
+    let instances = instances.try_collect().await.map_err(aws_err("DescribeDBInstances"))?;
     if spec.resource_type == "aws:rds:db" {
         return Ok(instances.iter().map(db_instance).collect());
     }
@@ -115,15 +98,8 @@ async fn describe_rds(spec: &TargetSpec, clients: &Clients) -> Result<Vec<Descri
         .iter()
         .filter_map(|i| Some((i.db_instance_identifier()?, i.availability_zone()?)))
         .collect();
-    let clusters = clients
-        .rds
-        .describe_db_clusters()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(aws_err("DescribeDBClusters"))?;
+    let clusters = clients.rds.describe_db_clusters().into_paginator().items().send();
+    let clusters = clusters.try_collect().await.map_err(aws_err("DescribeDBClusters"))?;
     Ok(clusters.iter().map(|c| cluster(c, &zones)).collect())
 }
 
