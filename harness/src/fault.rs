@@ -63,67 +63,9 @@ fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// Creates the template (tagged with the run id) and returns its id.
 pub async fn create_template(clients: &Clients, template: &Value, run_id: &str) -> Result<String, FaultError> {
-    const CALL: &str = "CreateExperimentTemplate";
-    let mut targets = HashMap::new();
-    for (name, t) in template.get("targets").and_then(Value::as_object).into_iter().flatten() {
-        let filters = t.get("filters").and_then(Value::as_array).map(|a| {
-            a.iter()
-                .map(|f| {
-                    ExperimentTemplateTargetInputFilter::builder()
-                        .set_path(s(f, "path").map(str::to_string))
-                        .set_values(strs(f.get("values")))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-        });
-        let filters = filters
-            .transpose()
-            .map_err(|e| err(CALL, format!("target {name}: {e}")))?;
-        let target = CreateExperimentTemplateTargetInput::builder()
-            .set_resource_type(s(t, "resourceType").map(str::to_string))
-            .set_resource_arns(strs(t.get("resourceArns")))
-            .set_resource_tags(str_map(t.get("resourceTags")))
-            .set_filters(filters)
-            .set_selection_mode(s(t, "selectionMode").map(str::to_string))
-            .set_parameters(str_map(t.get("parameters")))
-            .build()
-            .map_err(|e| err(CALL, format!("target {name}: {e}")))?;
-        targets.insert(name.clone(), target);
-    }
-    let mut actions = HashMap::new();
-    for (name, a) in template.get("actions").and_then(Value::as_object).into_iter().flatten() {
-        let action = CreateExperimentTemplateActionInput::builder()
-            .set_action_id(s(a, "actionId").map(str::to_string))
-            .set_description(s(a, "description").map(str::to_string))
-            .set_parameters(str_map(a.get("parameters")))
-            .set_targets(str_map(a.get("targets")))
-            .set_start_after(strs(a.get("startAfter")))
-            .build()
-            .map_err(|e| err(CALL, format!("action {name}: {e}")))?;
-        actions.insert(name.clone(), action);
-    }
-    let stop_conditions = template
-        .get("stopConditions")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    CreateExperimentTemplateStopConditionInput::builder()
-                        .set_source(s(c, "source").map(str::to_string))
-                        .set_value(s(c, "value").map(str::to_string))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(|e| err(CALL, format!("stopConditions: {e}")))?
-        .unwrap_or_else(|| {
-            CreateExperimentTemplateStopConditionInput::builder()
-                .source("none")
-                .build()
-                .map(|c| vec![c])
-                .unwrap_or_default()
-        });
+    let targets = targets_input(template)?;
+    let actions = actions_input(template)?;
+    let stop_conditions = stop_conditions(template)?;
     let mut tags = str_map(template.get("tags")).unwrap_or_default();
     tags.insert(RUN_TAG.to_string(), run_id.to_string());
     let out = clients
@@ -139,11 +81,88 @@ pub async fn create_template(clients: &Clients, template: &Value, run_id: &str) 
         .set_log_configuration(None)
         .send()
         .await
-        .map_err(|e| err(CALL, describe_error(&e)))?;
+        .map_err(|e| err(CREATE, describe_error(&e)))?;
     out.experiment_template()
         .and_then(|t| t.id())
         .map(str::to_string)
-        .ok_or_else(|| err(CALL, "the answer has no template id"))
+        .ok_or_else(|| err(CREATE, "the answer has no template id"))
+}
+
+/// The call [`create_template`] makes, as its errors name it.
+const CREATE: &str = "CreateExperimentTemplate";
+
+/// The template's targets as CreateExperimentTemplate takes them.
+fn targets_input(template: &Value) -> Result<HashMap<String, CreateExperimentTemplateTargetInput>, FaultError> {
+    let mut targets = HashMap::new();
+    for (name, t) in template.get("targets").and_then(Value::as_object).into_iter().flatten() {
+        let filters = t.get("filters").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .map(|f| {
+                    ExperimentTemplateTargetInputFilter::builder()
+                        .set_path(s(f, "path").map(str::to_string))
+                        .set_values(strs(f.get("values")))
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let filters = filters
+            .transpose()
+            .map_err(|e| err(CREATE, format!("target {name}: {e}")))?;
+        let target = CreateExperimentTemplateTargetInput::builder()
+            .set_resource_type(s(t, "resourceType").map(str::to_string))
+            .set_resource_arns(strs(t.get("resourceArns")))
+            .set_resource_tags(str_map(t.get("resourceTags")))
+            .set_filters(filters)
+            .set_selection_mode(s(t, "selectionMode").map(str::to_string))
+            .set_parameters(str_map(t.get("parameters")))
+            .build()
+            .map_err(|e| err(CREATE, format!("target {name}: {e}")))?;
+        targets.insert(name.clone(), target);
+    }
+    Ok(targets)
+}
+
+/// The template's actions as CreateExperimentTemplate takes them.
+fn actions_input(template: &Value) -> Result<HashMap<String, CreateExperimentTemplateActionInput>, FaultError> {
+    let mut actions = HashMap::new();
+    for (name, a) in template.get("actions").and_then(Value::as_object).into_iter().flatten() {
+        let action = CreateExperimentTemplateActionInput::builder()
+            .set_action_id(s(a, "actionId").map(str::to_string))
+            .set_description(s(a, "description").map(str::to_string))
+            .set_parameters(str_map(a.get("parameters")))
+            .set_targets(str_map(a.get("targets")))
+            .set_start_after(strs(a.get("startAfter")))
+            .build()
+            .map_err(|e| err(CREATE, format!("action {name}: {e}")))?;
+        actions.insert(name.clone(), action);
+    }
+    Ok(actions)
+}
+
+/// The template's stop conditions, or FIS's `none` when it gives none.
+fn stop_conditions(template: &Value) -> Result<Vec<CreateExperimentTemplateStopConditionInput>, FaultError> {
+    Ok(template
+        .get("stopConditions")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|c| {
+                    CreateExperimentTemplateStopConditionInput::builder()
+                        .set_source(s(c, "source").map(str::to_string))
+                        .set_value(s(c, "value").map(str::to_string))
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| err(CREATE, format!("stopConditions: {e}")))?
+        .unwrap_or_else(|| {
+            CreateExperimentTemplateStopConditionInput::builder()
+                .source("none")
+                .build()
+                .map(|c| vec![c])
+                .unwrap_or_default()
+        }))
 }
 
 /// The resolution of FIS's timestamps, ms: restJson1 sends them as epoch seconds with

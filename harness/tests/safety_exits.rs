@@ -54,7 +54,7 @@ async fn setup(dir: &std::path::Path) -> (drdrill_localstack::LocalStack, std::p
 }
 
 /// A panic in the run's own task while the fault runs (the `DRDRILL_TEST_PANIC=observe`
-/// hook of debug builds) still stops the experiment and waits for it: exit 2, verdict
+/// hook, compiled in with the `test-hooks` feature) still stops the experiment and waits for it: exit 2, verdict
 /// `error` naming the panic, nothing left in effect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_in_the_run_task_stops_the_experiment() {
@@ -69,6 +69,11 @@ async fn panic_in_a_spawned_task_stops_the_experiment() {
 }
 
 async fn panic_stops_the_experiment(point: &str) {
+    // The binary is built with the package's features, as this test is.
+    assert!(
+        cfg!(feature = "test-hooks"),
+        "the drdrill binary ignores DRDRILL_TEST_PANIC: build with the test-hooks feature"
+    );
     let dir = tempfile::tempdir().unwrap();
     let (ls, file) = setup(dir.path()).await;
     let out = dir.path().join("out");
@@ -76,7 +81,10 @@ async fn panic_stops_the_experiment(point: &str) {
     let status = wait_exit(&mut child, Duration::from_secs(150)).await;
     let (_, stderr) = output_of(child);
     assert_eq!(status.code(), Some(2), "panic at {point}: {stderr}");
-    assert!(stderr.contains(&format!("DRDRILL_TEST_PANIC={point}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("DRDRILL_TEST_PANIC={point}")),
+        "no panic at {point} (build with the test-hooks feature): {stderr}"
+    );
     let journal = journal_text(&out);
     assert!(
         journal.contains(RUNNING),

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::load::LoadedGameday;
+use super::load::{LoadedGameday, PlannedScenario};
 use crate::journal::now_unix_ms;
 use crate::progress::Progress;
 use crate::report::gameday::{self as combined, ComparisonRow, GamedayReport, GAMEDAY_SCHEMA_VERSION};
@@ -82,38 +82,96 @@ pub async fn run(
     interrupt: Interrupt,
     on_run: &mut (dyn FnMut(&RunOutcome) + Send),
 ) -> Result<GamedayOutcome, GamedayRunError> {
-    if !opts.yes {
-        if let Some(s) = g
-            .scenarios
-            .iter()
-            .find(|s| matches!(s.loaded.scenario.target, Target::Aws(_)))
-        {
-            return Err(GamedayRunError::NotConfirmed {
-                scenario: s.loaded.scenario.name.clone(),
-            });
-        }
-    }
+    refuse_unconfirmed(&g, opts)?;
     let run_id = run::new_run_id(&format!("gameday-{}", g.plan.gameday));
     let dir = opts.out_dir.join(&run_id);
     std::fs::create_dir_all(&dir).map_err(|source| GamedayRunError::Folder {
         path: dir.clone(),
         source,
     })?;
+    let started = now_unix_ms();
+    let tally = run_scenarios(&g, opts, publish, &interrupt, on_run).await;
+    let report = GamedayReport {
+        schema_version: GAMEDAY_SCHEMA_VERSION,
+        run_id,
+        gameday: g.plan.gameday.clone(),
+        description: g.plan.description.clone(),
+        plan_path: g.path.clone(),
+        verdict: tally.verdict,
+        exit_code: tally.verdict.exit_code(),
+        started_unix_ms: started,
+        finished_unix_ms: now_unix_ms(),
+        stop_on_first_failure: g.plan.stop_on_first_failure,
+        stopped_early: tally.stopped_early,
+        rows: tally.rows,
+    };
+    let mut outcome = GamedayOutcome {
+        dir,
+        report,
+        runs: tally.runs,
+        written: Vec::new(),
+        errors: Vec::new(),
+    };
+    write_combined(&mut outcome, &tally.reports, publish);
+    Ok(outcome)
+}
+
+/// Refuses a game day with an `aws:` target unless `--yes` was given.
+fn refuse_unconfirmed(g: &LoadedGameday, opts: &RunOptions) -> Result<(), GamedayRunError> {
+    if opts.yes {
+        return Ok(());
+    }
+    match g
+        .scenarios
+        .iter()
+        .find(|s| matches!(s.loaded.scenario.target, Target::Aws(_)))
+    {
+        Some(s) => Err(GamedayRunError::NotConfirmed {
+            scenario: s.loaded.scenario.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What the scenarios run so far came to.
+struct Tally {
+    /// One row per scenario, run or not.
+    rows: Vec<ComparisonRow>,
+    /// The runs that produced a report.
+    runs: Vec<RunOutcome>,
+    /// Their reports.
+    reports: Vec<Report>,
+    /// The worst verdict so far.
+    verdict: Verdict,
+    /// Why the rest of the scenarios are not run, once they are not.
+    stopped_early: Option<String>,
+}
+
+/// Runs each scenario in plan order, with the plan's pauses, until a signal or (when the
+/// plan says so) a scenario that does not pass; the rest become rows marked not run.
+async fn run_scenarios(
+    g: &LoadedGameday,
+    opts: &RunOptions,
+    publish: &PublishOptions,
+    interrupt: &Interrupt,
+    on_run: &mut (dyn FnMut(&RunOutcome) + Send),
+) -> Tally {
     let mut progress = Progress::new(opts.quiet);
     let per_scenario = PublishOptions {
         step_summary: None,
         ..publish.clone()
     };
-    let started = now_unix_ms();
     let total = g.scenarios.len();
-    let mut rows = Vec::with_capacity(total);
-    let mut runs = Vec::new();
-    let mut reports: Vec<Report> = Vec::new();
-    let mut verdict = Verdict::Pass;
-    let mut stopped_early = None;
+    let mut t = Tally {
+        rows: Vec::with_capacity(total),
+        runs: Vec::new(),
+        reports: Vec::new(),
+        verdict: Verdict::Pass,
+        stopped_early: None,
+    };
     for (i, planned) in g.scenarios.iter().enumerate() {
         let sc = &planned.loaded.scenario;
-        if let (None, Some(reason)) = (&stopped_early, interrupt.reason()) {
+        if let (None, Some(reason)) = (&t.stopped_early, interrupt.reason()) {
             // A signal (or a failure) before this scenario started: it and the rest are
             // not run, and the game day is aborted (or an error after a failure).
             let v = if interrupt.is_failure() {
@@ -121,11 +179,11 @@ pub async fn run(
             } else {
                 Verdict::Aborted
             };
-            verdict = worse(verdict, v);
-            stopped_early = Some(format!("interrupted ({reason})"));
+            t.verdict = worse(t.verdict, v);
+            t.stopped_early = Some(format!("interrupted ({reason})"));
         }
-        if let Some(why) = &stopped_early {
-            rows.push(ComparisonRow::without_report(
+        if let Some(why) = &t.stopped_early {
+            t.rows.push(ComparisonRow::without_report(
                 &sc.name,
                 sc.description.clone(),
                 &planned.loaded.path,
@@ -141,20 +199,53 @@ pub async fn run(
             sc.name
         ));
         let drill = Drill::new(planned.loaded.clone(), opts).publishing(&per_scenario);
-        let ran = run::run(drill, interrupt.clone()).await;
-        let this = match ran {
+        let this = t.run_one(drill, planned, interrupt, on_run).await;
+        t.verdict = worse(t.verdict, this);
+        let last = i + 1 == total;
+        if interrupt.reason().is_some() {
+            // A signal after the run's last check leaves its verdict standing; the next
+            // iteration reports the rest as not run.
+            continue;
+        }
+        if g.plan.stop_on_first_failure && this != Verdict::Pass && !last {
+            t.stopped_early = Some(format!("stop_on_first_failure: {} ended {}", sc.name, this.as_str()));
+            continue;
+        }
+        if let (Some(d), false) = (planned.pause_after, last) {
+            progress.line(&format!(
+                "pausing {} before the next scenario",
+                humantime::format_duration(d)
+            ));
+            pause(d, interrupt).await;
+        }
+    }
+    t
+}
+
+impl Tally {
+    /// Runs one scenario's drill and adds its row (and its run, when it has a report);
+    /// returns its verdict (`error` when the run could not start).
+    async fn run_one(
+        &mut self,
+        drill: Drill,
+        planned: &PlannedScenario,
+        interrupt: &Interrupt,
+        on_run: &mut (dyn FnMut(&RunOutcome) + Send),
+    ) -> Verdict {
+        match run::run(drill, interrupt.clone()).await {
             Ok(outcome) => {
                 on_run(&outcome);
                 let name = outcome.run_dir.file_name().map(|n| n.to_string_lossy().into_owned());
-                rows.push(ComparisonRow::from_report(&outcome.report, name));
-                reports.push(outcome.report.clone());
+                self.rows.push(ComparisonRow::from_report(&outcome.report, name));
+                self.reports.push(outcome.report.clone());
                 let v = outcome.report.verdict;
-                runs.push(outcome);
+                self.runs.push(outcome);
                 v
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                rows.push(ComparisonRow::without_report(
+                let sc = &planned.loaded.scenario;
+                self.rows.push(ComparisonRow::without_report(
                     &sc.name,
                     sc.description.clone(),
                     &planned.loaded.path,
@@ -163,48 +254,14 @@ pub async fn run(
                 ));
                 Verdict::Error
             }
-        };
-        verdict = worse(verdict, this);
-        let last = i + 1 == total;
-        if interrupt.reason().is_some() {
-            // A signal after the run's last check leaves its verdict standing; the next
-            // iteration reports the rest as not run.
-            continue;
-        }
-        if g.plan.stop_on_first_failure && this != Verdict::Pass && !last {
-            stopped_early = Some(format!("stop_on_first_failure: {} ended {}", sc.name, this.as_str()));
-            continue;
-        }
-        if let (Some(d), false) = (planned.pause_after, last) {
-            progress.line(&format!(
-                "pausing {} before the next scenario",
-                humantime::format_duration(d)
-            ));
-            pause(d, &interrupt).await;
         }
     }
-    let report = GamedayReport {
-        schema_version: GAMEDAY_SCHEMA_VERSION,
-        run_id,
-        gameday: g.plan.gameday.clone(),
-        description: g.plan.description.clone(),
-        plan_path: g.path.clone(),
-        verdict,
-        exit_code: verdict.exit_code(),
-        started_unix_ms: started,
-        finished_unix_ms: now_unix_ms(),
-        stop_on_first_failure: g.plan.stop_on_first_failure,
-        stopped_early,
-        rows,
-    };
-    let mut outcome = GamedayOutcome {
-        dir: dir.clone(),
-        report,
-        runs,
-        written: Vec::new(),
-        errors: Vec::new(),
-    };
-    match combined::write(&outcome.report, &reports, &dir, &publish.formats) {
+}
+
+/// Writes the combined report into the game day's folder and appends it to the step
+/// summary, noting what was written and what could not be.
+fn write_combined(outcome: &mut GamedayOutcome, reports: &[Report], publish: &PublishOptions) {
+    match combined::write(&outcome.report, reports, &outcome.dir, &publish.formats) {
         Ok(files) => outcome.written = files,
         Err(e) => outcome.errors.push(e.to_string()),
     }
@@ -214,7 +271,6 @@ pub async fn run(
             Err(e) => outcome.errors.push(e),
         }
     }
-    Ok(outcome)
 }
 
 fn append_summary(g: &GamedayReport, path: &std::path::Path) -> Result<(), String> {

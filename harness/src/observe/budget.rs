@@ -2,7 +2,12 @@
 //! while calls fail, journals every failed call ([`EventKind::ObserverCallFailed`]) and
 //! each blind stretch ([`EventKind::ObserverBlind`]) once it can see again or stops.
 
+use std::future::Future;
 use std::time::Duration;
+
+use aws_sdk_fis::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use tokio_util::sync::CancellationToken;
 
 use crate::aws::AwsCallError;
 use crate::journal::{now_unix_ms, EventKind, Journal};
@@ -57,6 +62,24 @@ impl Failure {
             Failure::Error => "error",
             Failure::Transport => "transport",
         }
+    }
+}
+
+/// An observer's call of `service`'s `operation`, given up after `after`: its answer, or
+/// its failure as [`Budget::failed`] takes it ([`timed_out`] when no answer came in time).
+pub async fn timed<T, E>(
+    service: &str,
+    operation: &str,
+    after: Duration,
+    call: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+) -> Result<T, AwsCallError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match tokio::time::timeout(after, call).await {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(AwsCallError::from_sdk(&e)),
+        Err(_) => Err(timed_out(service, operation, after)),
     }
 }
 
@@ -164,6 +187,55 @@ impl Budget {
             retry_in_ms,
         });
         failure
+    }
+
+    /// `f`'s output, unless `stop` is cancelled first: then the observer stops (the
+    /// budget is closed, journaling a blind stretch still open) and this is `None`.
+    pub async fn unless_stopped<F: Future>(&mut self, stop: &CancellationToken, f: F) -> Option<F::Output> {
+        tokio::select! {
+            _ = stop.cancelled() => {
+                self.close(now_unix_ms());
+                None
+            }
+            out = f => Some(out),
+        }
+    }
+
+    /// Runs an observer: `call` at this budget's cadence (backing off while it fails)
+    /// until `stop` is cancelled or `answered` — given each answer and when its call was
+    /// sent — says the observer is done. A failed call is counted here, then given to
+    /// `failed` with how it failed and when it was sent.
+    pub async fn poll_until<T, Fut>(
+        mut self,
+        stop: CancellationToken,
+        mut call: impl FnMut() -> Fut,
+        mut answered: impl FnMut(T, i64) -> bool,
+        mut failed: impl FnMut(Failure, i64),
+    ) where
+        Fut: Future<Output = Result<T, AwsCallError>>,
+    {
+        loop {
+            let sent = now_unix_ms();
+            let Some(answer) = self.unless_stopped(&stop, call()).await else {
+                return;
+            };
+            match answer {
+                Ok(out) => {
+                    self.succeeded();
+                    if answered(out, sent) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let failure = self.failed(sent, &e);
+                    failed(failure, sent);
+                }
+            }
+            let wait = self.wait();
+            if self.unless_stopped(&stop, tokio::time::sleep(wait)).await.is_none() {
+                return;
+            }
+        }
     }
 
     /// The observer stops (or sees again at `to_unix_ms`): journals the blind stretch.

@@ -12,7 +12,7 @@ mod budget;
 mod dns;
 mod route53;
 
-pub use budget::{timed_out, Budget, Failure};
+pub use budget::{timed, timed_out, Budget, Failure};
 
 pub use dns::watch_dns;
 pub use route53::{discover, health_status, watch_health_checks, DiscoverError, NameRoute53};
@@ -24,7 +24,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::aws::{AwsCallError, Clients};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_fis::operation::get_experiment::GetExperimentOutput;
+
+use crate::aws::Clients;
 use crate::fault::{fis_unix_ms, ClockOffset};
 use crate::journal::{now_unix_ms, EventKind, Journal};
 use crate::scenario::Cadence;
@@ -132,9 +135,8 @@ pub fn watch_targets(
     zones: HashMap<String, String>,
     cadence: &Cadence,
 ) -> Observers {
-    let stop = CancellationToken::new();
-    let (elb, journal, token) = (clients.elb.clone(), journal.clone(), stop.clone());
-    let mut budget = Budget::new(
+    let (elb, journal) = (clients.elb.clone(), journal.clone());
+    let budget = Budget::new(
         &journal,
         "elbv2",
         "elasticloadbalancing",
@@ -142,56 +144,33 @@ pub fn watch_targets(
         cadence.elbv2,
         cadence.max_backoff,
     );
-    let task = tokio::spawn(async move {
+    Observers::spawn(move |stop| async move {
         let mut last: HashMap<String, TargetHealthState> = HashMap::new();
-        loop {
-            let sent = now_unix_ms();
+        let call = || {
             let call = elb.describe_target_health().target_group_arn(&target_group_arn).send();
-            let answer = tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
-            };
-            match answer {
-                Ok(Ok(out)) => {
-                    budget.succeeded();
-                    for d in out.target_health_descriptions() {
-                        let Some(id) = d.target().and_then(|t| t.id()) else {
-                            continue;
-                        };
-                        let health = d.target_health();
-                        let state =
-                            TargetHealthState::of_elb(d).unwrap_or_else(|| TargetHealthState::Other(String::new()));
-                        if last.get(id) != Some(&state) {
-                            last.insert(id.to_string(), state.clone());
-                            journal.record(EventKind::TargetHealth {
-                                target: id.to_string(),
-                                zone: zones.get(id).cloned(),
-                                state,
-                                reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
-                            });
-                        }
-                    }
-                }
-                Ok(Err(e)) => {
-                    budget.failed(sent, &AwsCallError::from_sdk(&e));
-                }
-                Err(_) => {
-                    budget.failed(
-                        sent,
-                        &timed_out("elasticloadbalancing", "DescribeTargetHealth", CALL_TIMEOUT),
-                    );
+            timed("elasticloadbalancing", "DescribeTargetHealth", CALL_TIMEOUT, call)
+        };
+        let answered = |out: DescribeTargetHealthOutput, _sent| {
+            for d in out.target_health_descriptions() {
+                let Some(id) = d.target().and_then(|t| t.id()) else {
+                    continue;
+                };
+                let health = d.target_health();
+                let state = TargetHealthState::of_elb(d).unwrap_or_else(|| TargetHealthState::Other(String::new()));
+                if last.get(id) != Some(&state) {
+                    last.insert(id.to_string(), state.clone());
+                    journal.record(EventKind::TargetHealth {
+                        target: id.to_string(),
+                        zone: zones.get(id).cloned(),
+                        state,
+                        reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
+                    });
                 }
             }
-            tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                _ = tokio::time::sleep(budget.wait()) => {}
-            }
-        }
-    });
-    Observers {
-        stop,
-        tasks: vec![task],
-    }
+            false
+        };
+        budget.poll_until(stop, call, answered, |_, _| {}).await;
+    })
 }
 
 /// The experiment's part of a GetExperiment answer: FIS's times on this machine's clock.
@@ -244,10 +223,9 @@ pub fn watch_experiment(
     started_unix_ms: i64,
     cadence: &Cadence,
 ) -> (Observers, watch::Receiver<ExperimentView>) {
-    let stop = CancellationToken::new();
     let (tx, rx) = watch::channel(ExperimentView::default());
-    let (fis, journal, token) = (clients.fis.clone(), journal.clone(), stop.clone());
-    let mut budget = Budget::new(
+    let (fis, journal) = (clients.fis.clone(), journal.clone());
+    let budget = Budget::new(
         &journal,
         "fis",
         "fis",
@@ -255,88 +233,93 @@ pub fn watch_experiment(
         cadence.fis,
         cadence.max_backoff,
     );
-    let task = tokio::spawn(async move {
-        // What was journaled last per action: (status, start, end).
-        let mut actions: HashMap<String, (ActionStatus, Option<i64>, Option<i64>)> = HashMap::new();
-        // When the last GetExperiment that did not see `running` was sent.
-        let mut not_running_since = started_unix_ms;
-        loop {
-            let sent = now_unix_ms();
-            let call = fis.get_experiment().id(&experiment_id).send();
-            let answer = tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
+    let observers = Observers::spawn(move |stop| async move {
+        let mut seen = Seen {
+            actions: HashMap::new(),
+            not_running_since: started_unix_ms,
+        };
+        let call = || {
+            timed(
+                "fis",
+                "GetExperiment",
+                CALL_TIMEOUT,
+                fis.get_experiment().id(&experiment_id).send(),
+            )
+        };
+        let answered = |out: GetExperimentOutput, sent| {
+            let received = now_unix_ms();
+            let Some(exp) = out.experiment() else {
+                return false;
             };
-            let answer = match answer {
-                Ok(Ok(out)) => Ok(out),
-                Ok(Err(e)) => Err(AwsCallError::from_sdk(&e)),
-                Err(_) => Err(timed_out("fis", "GetExperiment", CALL_TIMEOUT)),
-            };
-            match answer {
-                Ok(out) => {
-                    budget.succeeded();
-                    let received = crate::journal::now_unix_ms();
-                    if let Some(exp) = out.experiment() {
-                        let mut view = experiment_view(exp, &clock);
-                        let previous = tx.borrow().running_between_unix_ms;
-                        view.running_between_unix_ms = match previous {
-                            Some(p) => Some(p),
-                            None if view.status == "running" => Some((not_running_since, received)),
-                            None => {
-                                not_running_since = sent;
-                                None
-                            }
-                        };
-                        if view.status != tx.borrow().status {
-                            journal.record(EventKind::ExperimentState {
-                                status: view.status.clone(),
-                                reason: view.reason.clone(),
-                            });
-                        }
-                        for (name, a) in &view.actions {
-                            let seen = (a.status.clone(), a.start_unix_ms, a.end_unix_ms);
-                            if actions.get(name) != Some(&seen) {
-                                actions.insert(name.clone(), seen);
-                                journal.record(EventKind::ActionState {
-                                    action: name.clone(),
-                                    status: a.status.clone(),
-                                    start_unix_ms: a.start_unix_ms,
-                                    end_unix_ms: a.end_unix_ms,
-                                });
-                            }
-                        }
-                        let ended = view.ended;
-                        tx.send_replace(view);
-                        if ended {
-                            return;
-                        }
-                    }
+            seen.publish(experiment_view(exp, &clock), sent, received, &tx, &journal)
+        };
+        let failed = |failure, sent| {
+            let transport = failure == Failure::Transport;
+            tx.send_modify(|v| {
+                if transport {
+                    v.unreachable_since_unix_ms.get_or_insert(sent);
+                } else {
+                    // FIS answered (with an error): reachable, though not seen.
+                    v.unreachable_since_unix_ms = None;
                 }
-                Err(e) => {
-                    let transport = budget.failed(sent, &e) == Failure::Transport;
-                    tx.send_modify(|v| {
-                        if transport {
-                            v.unreachable_since_unix_ms.get_or_insert(sent);
-                        } else {
-                            // FIS answered (with an error): reachable, though not seen.
-                            v.unreachable_since_unix_ms = None;
-                        }
-                    });
-                }
+            });
+        };
+        budget.poll_until(stop, call, answered, failed).await;
+    });
+    (observers, rx)
+}
+
+/// What [`watch_experiment`] remembers between answers.
+struct Seen {
+    /// What was journaled last per action: (status, start, end).
+    actions: HashMap<String, (ActionStatus, Option<i64>, Option<i64>)>,
+    /// When the last GetExperiment that did not see `running` was sent.
+    not_running_since: i64,
+}
+
+impl Seen {
+    /// Takes in the view a GetExperiment sent at `sent` and answered at `received` gave:
+    /// notes when it was first seen running, journals experiment and action state
+    /// changes, and publishes it. Returns whether the experiment has ended.
+    fn publish(
+        &mut self,
+        mut view: ExperimentView,
+        sent: i64,
+        received: i64,
+        tx: &watch::Sender<ExperimentView>,
+        journal: &Journal,
+    ) -> bool {
+        let previous = tx.borrow().running_between_unix_ms;
+        view.running_between_unix_ms = match previous {
+            Some(p) => Some(p),
+            None if view.status == ExperimentStatus::Running => Some((self.not_running_since, received)),
+            None => {
+                self.not_running_since = sent;
+                None
             }
-            tokio::select! {
-                _ = token.cancelled() => return budget.close(now_unix_ms()),
-                _ = tokio::time::sleep(budget.wait()) => {}
+        };
+        if view.status != tx.borrow().status {
+            journal.record(EventKind::ExperimentState {
+                status: view.status.clone(),
+                reason: view.reason.clone(),
+            });
+        }
+        for (name, a) in &view.actions {
+            let seen = (a.status.clone(), a.start_unix_ms, a.end_unix_ms);
+            if self.actions.get(name) != Some(&seen) {
+                self.actions.insert(name.clone(), seen);
+                journal.record(EventKind::ActionState {
+                    action: name.clone(),
+                    status: a.status.clone(),
+                    start_unix_ms: a.start_unix_ms,
+                    end_unix_ms: a.end_unix_ms,
+                });
             }
         }
-    });
-    (
-        Observers {
-            stop,
-            tasks: vec![task],
-        },
-        rx,
-    )
+        let ended = view.ended;
+        tx.send_replace(view);
+        ended
+    }
 }
 
 #[cfg(test)]

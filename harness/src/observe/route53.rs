@@ -5,11 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types::RrType;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use serde::Serialize;
 
-use super::{timed_out, Budget, Observers, CALL_TIMEOUT};
-use crate::aws::{describe_error, AwsCallError};
+use super::{timed, Budget, Observers, CALL_TIMEOUT};
+use crate::aws::describe_error;
 use crate::journal::{now_unix_ms, EventKind, Journal};
 use crate::scenario::Cadence;
 use crate::status::HealthCheckStatus;
@@ -41,6 +43,20 @@ pub struct DiscoverError {
     pub call: String,
     /// The error.
     pub message: String,
+}
+
+impl DiscoverError {
+    /// Maps a failure of `call` to a [`DiscoverError`] with AWS's error text.
+    fn of<E>(call: impl Into<String>) -> impl FnOnce(SdkError<E, HttpResponse>) -> DiscoverError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let call = call.into();
+        move |e| DiscoverError {
+            call,
+            message: describe_error(&e),
+        }
+    }
 }
 
 /// `name` lower-cased with exactly one trailing dot.
@@ -110,17 +126,8 @@ async fn probing_health_checks(
     if targets.is_empty() {
         return Ok(ids);
     }
-    let all = client
-        .list_health_checks()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| DiscoverError {
-            call: "ListHealthChecks".into(),
-            message: describe_error(&e),
-        })?;
+    let all = client.list_health_checks().into_paginator().items().send();
+    let all = all.try_collect().await.map_err(DiscoverError::of("ListHealthChecks"))?;
     for h in all {
         let Some(c) = h.health_check_config() else { continue };
         let hits = [c.fully_qualified_domain_name(), c.ip_address()]
@@ -136,17 +143,11 @@ async fn probing_health_checks(
 
 /// Every hosted zone: (id without `/hostedzone/`, absolute lower-case name).
 async fn list_zones(client: &aws_sdk_route53::Client) -> Result<Vec<(String, String)>, DiscoverError> {
-    let zones = client
-        .list_hosted_zones()
-        .into_paginator()
-        .items()
-        .send()
+    let zones = client.list_hosted_zones().into_paginator().items().send();
+    let zones = zones
         .try_collect()
         .await
-        .map_err(|e| DiscoverError {
-            call: "ListHostedZones".into(),
-            message: describe_error(&e),
-        })?;
+        .map_err(DiscoverError::of("ListHostedZones"))?;
     Ok(zones
         .iter()
         .map(|z| {
@@ -175,10 +176,7 @@ async fn record_sets(
             .set_start_record_identifier(start.2.take())
             .send()
             .await
-            .map_err(|e| DiscoverError {
-                call: format!("ListResourceRecordSets({zone}, {name})"),
-                message: describe_error(&e),
-            })?;
+            .map_err(DiscoverError::of(format!("ListResourceRecordSets({zone}, {name})")))?;
         let mut past = false;
         for set in out.resource_record_sets() {
             if absolute(set.name()) != name {
@@ -253,10 +251,10 @@ pub fn watch_health_checks(
                 let call = client.get_health_check_status().health_check_id(id).send();
                 let answer = tokio::select! {
                     _ = stop.cancelled() => break,
-                    a = tokio::time::timeout(CALL_TIMEOUT, call) => a,
+                    a = timed("route53", "GetHealthCheckStatus", CALL_TIMEOUT, call) => a,
                 };
                 let wait = match answer {
-                    Ok(Ok(out)) => {
+                    Ok(out) => {
                         budget.succeeded();
                         let reports = out
                             .health_check_observations()
@@ -275,12 +273,8 @@ pub fn watch_health_checks(
                         }
                         budget.wait()
                     }
-                    Ok(Err(e)) => {
-                        budget.failed(sent, &AwsCallError::from_sdk(&e));
-                        budget.wait()
-                    }
-                    Err(_) => {
-                        budget.failed(sent, &timed_out("route53", "GetHealthCheckStatus", CALL_TIMEOUT));
+                    Err(e) => {
+                        budget.failed(sent, &e);
                         budget.wait()
                     }
                 };

@@ -5,7 +5,8 @@
 use super::{error, Connected, Record, Stop, AWS_CALLS_FILE};
 use crate::aws::Clients;
 use crate::journal::{EventKind, Phase};
-use crate::plan;
+use crate::plan::Plan;
+use crate::preview::{self, PreviewError, Rendered};
 use crate::report::manifest::Provenance;
 
 /// Connects and resolves the plan. The local stack is held from the moment it runs (for
@@ -15,8 +16,7 @@ pub(super) async fn connect(rec: &mut Record) -> Result<Connected, Stop> {
     rec.journal.record(EventKind::PhaseStarted {
         phase: Phase::Preflight,
     });
-    plan::check_machine(&rec.loaded.scenario).map_err(|e| error(e.to_string()))?;
-    let connected = crate::target::connect(&rec.loaded.scenario.target)
+    let connected = preview::connect(&rec.loaded.scenario)
         .await
         .map_err(|e| error(e.to_string()))?;
     if let Some(local) = &connected.local {
@@ -34,17 +34,34 @@ pub(super) async fn connect(rec: &mut Record) -> Result<Connected, Stop> {
         tracing::warn!(path = %calls_path.display(), error = %e, "cannot write the AWS call log");
     }
     refuse_leftovers(rec, &clients).await?;
-    let plan = plan::resolve(&rec.loaded, &clients, local_dns(rec))
-        .await
-        .map_err(|e| error(format!("plan: {e}")))?;
-    rec.progress.line(plan::render(&plan).trim_end());
-    if let Some(caps) = &rec.loaded.scenario.blast_radius {
-        rec.progress.line(crate::blast::render(&plan, caps).trim_end());
-        crate::blast::check(&plan, caps).map_err(|e| error(e.to_string()))?;
-    }
+    let plan = resolve(rec, &clients).await?;
     rec.clients = Some(clients.clone());
     rec.plan = Some(plan.clone());
     Ok(Connected { clients, plan })
+}
+
+/// Resolves the plan and checks its blast radius (as `drdrill plan` does), showing the
+/// plan, and the caps when the scenario has them, even when a cap is exceeded.
+async fn resolve(rec: &mut Record, clients: &Clients) -> Result<Plan, Stop> {
+    match preview::resolve_checked(&rec.loaded, clients, local_dns(rec)).await {
+        Ok(checked) => {
+            show(rec, &checked.rendered);
+            Ok(checked.plan)
+        }
+        Err(PreviewError::BlastRadius { plan, error: exceeded }) => {
+            show(rec, &plan);
+            Err(error(exceeded.to_string()))
+        }
+        Err(e) => Err(error(format!("plan: {e}"))),
+    }
+}
+
+/// The plan's text, then the blast-radius check's, each on its own progress line.
+fn show(rec: &mut Record, rendered: &Rendered) {
+    rec.progress.line(rendered.plan.trim_end());
+    if let Some(blast) = &rendered.blast {
+        rec.progress.line(blast.trim_end());
+    }
 }
 
 /// The embedded local stack's DNS server, if any.
