@@ -15,6 +15,10 @@
 //!   [`DnsResolver`] pointed at a chosen server), and the connection policy
 //!   ([`ConnectionPolicy`]) is explicit: see the `client` module docs.
 //! - [`verify_writes`] reads every acknowledged write back after recovery.
+//! - A report's probe figures come from `probes.csv` read back beside its writer
+//!   ([`tally_file`]) and folded by one [`ProbeTally`] into a [`ProbeSummary`], for a
+//!   live report and a rebuilt one alike; [`TrafficOutcome`] is what the prober hands
+//!   back when stopped.
 
 mod buckets;
 mod client;
@@ -26,6 +30,7 @@ mod latency;
 mod ledger;
 mod live;
 mod mix;
+mod outcome;
 mod probe;
 mod probe_log;
 mod prober;
@@ -42,13 +47,12 @@ pub use error::TrafficError;
 pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US, LATENCY_SIGFIG};
 pub use ledger::{AckLedger, AckList, AckReader, AckedWrite, READ_SAMPLE};
 pub use live::LiveStats;
+pub use outcome::{degraded_reason, late_threshold, max_in_flight, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE};
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{
     tally_file, tally_text, ProbeLogSummary, ReadError as ProbeLogReadError, TalliedLog, ACKS_FILE, ACKS_HEADER,
     FLUSH_EVERY, PROBES_FILE, PROBES_HEADER,
 };
-pub use prober::{
-    degraded_reason, late_threshold, max_in_flight, Prober, ProberHandle, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE,
-};
+pub use prober::{Prober, ProberHandle};
 pub use tally::{ProbeSummary, ProbeTally};
 pub use verify::{verify_writes, verify_writes_resolving, VerifyOutcome, VERIFY_CONCURRENCY};
