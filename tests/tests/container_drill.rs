@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Once;
 use std::time::Duration;
 
-use drdrill::run::{Interrupt, RunOptions, RunOutcome};
+use drdrill::run::RunOutcome;
 use drdrill::scenario::Target;
 use drdrill::verdict::Verdict;
 use drdrill_localstack::container::{start, ContainerError, LocalStackImage, RunningLocalStack};
@@ -63,37 +63,17 @@ async fn start_or_skip(test: &str) -> Option<RunningLocalStack> {
 
 /// Runs the scenario file; an `aws:` target's endpoint is replaced by `endpoint`.
 async fn drill(file: &str, endpoint: Option<&str>) -> (RunOutcome, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
     let mut loaded = drdrill::scenario::load(&repo(file)).unwrap();
     if let (Target::Aws(aws), Some(url)) = (&mut loaded.scenario.target, endpoint) {
         aws.endpoint_url = Some(url.to_string());
     }
-    let opts = RunOptions {
-        out_dir: out.path().to_path_buf(),
-        yes: true,
-        quiet: true,
-    };
-    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
-        .await
-        .unwrap();
-    (outcome, out)
+    common::run_loaded(loaded, true).await.unwrap()
 }
 
 /// The container's ground truth, read over HTTP: `(t_unix_ms, serving)` of every
 /// `serving` event.
 async fn serving_events(endpoint: &str) -> Vec<(i64, bool)> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let body: serde_json::Value = client
-        .get(format!("{endpoint}/_drdrill/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = common::get_json(&format!("{endpoint}/_drdrill/events")).await;
     body["events"]
         .as_array()
         .expect("events")
@@ -120,18 +100,7 @@ async fn in_container_health_and_reachable_load_balancer() {
         return;
     };
     let endpoint = stack.endpoint_url();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    let health: serde_json::Value = http
-        .get(format!("{endpoint}/_localstack/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = common::get_json(&format!("{endpoint}/_localstack/health")).await;
     for service in ["fis", "elasticloadbalancing", "ec2", "rds", "sts"] {
         assert_eq!(health["services"][service], "running", "{health}");
     }
@@ -158,6 +127,10 @@ async fn in_container_health_and_reachable_load_balancer() {
 
     // Through the published port to an instance inside the container; the load balancer
     // needs its first health checks, so retry for a bounded time.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let served_by = loop {
         match http.get(format!("{}/health", stack.load_balancer_url())).send().await {

@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use drdrill::run::{Interrupt, RunOptions};
 use drdrill::scenario::{ConnectionPolicy, Rate, RateUnit};
 use outage::TruthOutage;
 
@@ -173,13 +172,7 @@ async fn run_case(case: Case) -> Result<Drill, String> {
             max_age: Duration::from_secs(2),
         },
     };
-    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let opts = RunOptions {
-        out_dir: out.path().to_path_buf(),
-        yes: false,
-        quiet: true,
-    };
-    let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
+    let (outcome, _out) = common::run_loaded(loaded, false)
         .await
         .map_err(|e| format!("{}: {e}", case.name()))?;
     let r = &outcome.report;

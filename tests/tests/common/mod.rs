@@ -13,17 +13,40 @@ pub mod outage;
 /// Runs the scenario file at `path` to its end against its embedded stack, quietly, into
 /// a fresh temporary folder (returned with the outcome, so it lives as long as needed).
 pub async fn run_scenario(path: &Path) -> (RunOutcome, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
     let loaded = drdrill::scenario::load(path).unwrap();
+    run_loaded(loaded, false).await.unwrap()
+}
+
+/// Runs a loaded scenario to its end, quietly, into a fresh temporary folder (returned
+/// with the outcome); `yes` confirms an `aws:` target. `Err` when the run could not start.
+pub async fn run_loaded(
+    loaded: drdrill::scenario::LoadedScenario,
+    yes: bool,
+) -> Result<(RunOutcome, tempfile::TempDir), String> {
+    let out = tempfile::tempdir().map_err(|e| e.to_string())?;
     let opts = RunOptions {
         out_dir: out.path().to_path_buf(),
-        yes: false,
+        yes,
         quiet: true,
     };
     let outcome = drdrill::run::run(drdrill::run::Drill::new(loaded, &opts), Interrupt::new())
         .await
+        .map_err(|e| e.to_string())?;
+    Ok((outcome, out))
+}
+
+/// GETs `url` (5 s timeout) and parses its JSON answer; panics naming the URL otherwise.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
         .unwrap();
-    (outcome, out)
+    let answer = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    answer.json().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// A file of the repository, by its path from the workspace root.
