@@ -8,9 +8,10 @@ use minijinja::value::Serde;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::error::RenderError;
 use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
 use super::view::{secs, utc, utc_short, View};
-use super::{chart, formats::RenderError, Report};
+use super::{chart, Report};
 
 /// File name of the HTML report in a run folder.
 pub const HTML_FILE: &str = "report.html";

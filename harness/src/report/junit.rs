@@ -18,7 +18,7 @@ use std::io::Cursor;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
-use super::formats::RenderError;
+use super::error::RenderError;
 use super::view::{
     objective_bound_ms, objective_message, objective_title, rpo_bound_ms, rto_bound_ms, with_uncertainty, Sign, View,
 };

@@ -6,9 +6,10 @@
 use minijinja::value::Serde;
 use serde::Serialize;
 
+use super::error::RenderError;
 use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
 use super::view::{utc_short, View};
-use super::{formats::RenderError, Report};
+use super::Report;
 
 /// File name of the summary in a run folder.
 pub const SUMMARY_FILE: &str = "summary.md";

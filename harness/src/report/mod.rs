@@ -29,6 +29,7 @@ pub mod bars;
 pub mod blind;
 pub mod chart;
 pub mod compare;
+pub mod error;
 pub mod events;
 pub mod formats;
 pub mod gameday;
