@@ -93,12 +93,19 @@ fn objective_cell(r: &Report, o: Option<&ObjectiveResult>) -> String {
 
 /// The compared rows: headline numbers, then the objectives of A, then those only B has.
 pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
+    let mut out = headline_rows(a, b);
+    out.extend(objective_rows(a, b));
+    out
+}
+
+/// The scenario, the verdict and the headline numbers.
+fn headline_rows(a: &Report, b: &Report) -> Vec<CompareRow> {
     let ms = |v: Option<i64>| plain(v.map(|v| v as f64));
     let with = |v: Option<i64>, bound_ms: Option<i64>| Value {
         v: v.map(|v| v as f64),
         bound_ms,
     };
-    let mut out = vec![
+    vec![
         CompareRow {
             name: "scenario".into(),
             a: a.scenario.name.clone(),
@@ -158,7 +165,12 @@ pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
             "count",
             Better::Lower,
         ),
-    ];
+    ]
+}
+
+/// One row per objective: those of A, then those only B has.
+fn objective_rows(a: &Report, b: &Report) -> Vec<CompareRow> {
+    let mut out = Vec::new();
     let mut names: Vec<&str> = a.objectives.iter().map(|o| o.name.as_str()).collect();
     for o in &b.objectives {
         if !names.contains(&o.name.as_str()) {

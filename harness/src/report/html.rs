@@ -4,14 +4,13 @@
 //! and instance, the journal and the scenario and plan used. RTO, RPO and the data-loss
 //! window carry their uncertainty, and a details section says what bounds them.
 
-use minijinja::value::Serde;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::RenderError;
 use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
 use super::view::{secs, utc, utc_short, View};
-use super::{chart, Report};
+use super::{chart, ProbeStats, Report};
 
 /// File name of the HTML report in a run folder.
 pub const HTML_FILE: &str = "report.html";
@@ -140,19 +139,6 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
     let v = View::new(report);
     let p = &report.probes;
     let timeline_svg = chart::timeline_svg(&v)?;
-    let experiment = report
-        .experiment
-        .as_ref()
-        .map(|e| {
-            vec![
-                row("experiment", e.id.clone()),
-                row("template", e.template_id.clone()),
-                row("last status", e.status.clone()),
-                row("running from", e.start_unix_ms.map_or("—".into(), utc)),
-                row("ended", e.end_unix_ms.map_or("—".into(), utc)),
-            ]
-        })
-        .unwrap_or_default();
     let ctx = Context {
         evidence,
         icon: templates::verdict_icon(report),
@@ -182,29 +168,7 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
         moments: templates::moment_rows(&v),
         data_loss: templates::data_loss_view(&v, 200),
         failures: templates::failure_rows(&v, usize::MAX),
-        probes: vec![
-            row("sent", p.sent.to_string()),
-            row("succeeded", p.ok.to_string()),
-            row("failed", p.failed.to_string()),
-            row(
-                "reads of lost writes (404, counted as served)",
-                p.missing_reads.to_string(),
-            ),
-            row(
-                "latency p50 / p99 / max",
-                format!("{:.1} / {:.1} / {:.1} ms", p.p50_ms, p.p99_ms, p.max_ms),
-            ),
-            row(
-                "schedule lag p99 / max",
-                format!("{:.2} / {:.2} ms", p.schedule_lag_p99_ms, p.schedule_lag_max_ms),
-            ),
-            row(
-                format!("sent more than {:.0} ms late", p.late_threshold_ms),
-                p.late_sends.to_string(),
-            ),
-            row("dropped (too many in flight)", p.dropped_sends.to_string()),
-            row("latencies above the histogram bound", p.saturated.to_string()),
-        ],
+        probes: probe_rows(p),
         zones: v
             .totals_by_zone()
             .into_iter()
@@ -215,49 +179,98 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
             .iter()
             .map(|(k, n)| row(k.clone(), n.to_string()))
             .collect(),
-        phases: v
-            .phases
-            .iter()
-            .map(|ph| {
-                row(
-                    ph.phase.clone(),
-                    format!(
-                        "{} for {}",
-                        v.at(ph.span.from_ms),
-                        secs(ph.span.to_ms - ph.span.from_ms)
-                    ),
-                )
-            })
-            .collect(),
-        experiment,
-        events: report
-            .events
-            .iter()
-            .map(|e| EventRow {
-                at: v.at(e.t_ms),
-                kind: e.name().to_string(),
-                detail: compact(&e.detail()),
-            })
-            .collect(),
+        phases: phase_rows(&v),
+        experiment: experiment_rows(report),
+        events: event_rows(report, &v),
         actions: plan_actions(report.plan.as_ref()),
-        load_balancer: report.plan.as_ref().and_then(|p| p.get("load_balancer")).map(|lb| {
-            let s = |k: &str| lb.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
-            format!("{} ({})", s("name"), s("dns_name"))
-        }),
+        load_balancer: load_balancer(report.plan.as_ref()),
         timeline_svg,
         version: env!("CARGO_PKG_VERSION"),
         schema_version: report.schema_version,
     };
-    let env = templates::environment().map_err(|source| RenderError::Template {
-        file: HTML_FILE,
-        source,
-    })?;
-    env.get_template(HTML_FILE)
-        .and_then(|t| t.render(Serde(&ctx)))
-        .map_err(|source| RenderError::Template {
-            file: HTML_FILE,
-            source,
+    templates::render(HTML_FILE, HTML_FILE, &ctx)
+}
+
+/// The probes' counts and latencies, one row each.
+fn probe_rows(p: &ProbeStats) -> Vec<Row> {
+    vec![
+        row("sent", p.sent.to_string()),
+        row("succeeded", p.ok.to_string()),
+        row("failed", p.failed.to_string()),
+        row(
+            "reads of lost writes (404, counted as served)",
+            p.missing_reads.to_string(),
+        ),
+        row(
+            "latency p50 / p99 / max",
+            format!("{:.1} / {:.1} / {:.1} ms", p.p50_ms, p.p99_ms, p.max_ms),
+        ),
+        row(
+            "schedule lag p99 / max",
+            format!("{:.2} / {:.2} ms", p.schedule_lag_p99_ms, p.schedule_lag_max_ms),
+        ),
+        row(
+            format!("sent more than {:.0} ms late", p.late_threshold_ms),
+            p.late_sends.to_string(),
+        ),
+        row("dropped (too many in flight)", p.dropped_sends.to_string()),
+        row("latencies above the histogram bound", p.saturated.to_string()),
+    ]
+}
+
+/// The phases, each with its start (from the origin) and how long it took.
+fn phase_rows(v: &View) -> Vec<Row> {
+    v.phases
+        .iter()
+        .map(|ph| {
+            row(
+                ph.phase.clone(),
+                format!(
+                    "{} for {}",
+                    v.at(ph.span.from_ms),
+                    secs(ph.span.to_ms - ph.span.from_ms)
+                ),
+            )
         })
+        .collect()
+}
+
+/// The FIS experiment, one row per field (none without an experiment).
+fn experiment_rows(report: &Report) -> Vec<Row> {
+    report
+        .experiment
+        .as_ref()
+        .map(|e| {
+            vec![
+                row("experiment", e.id.clone()),
+                row("template", e.template_id.clone()),
+                row("last status", e.status.clone()),
+                row("running from", e.start_unix_ms.map_or("—".into(), utc)),
+                row("ended", e.end_unix_ms.map_or("—".into(), utc)),
+            ]
+        })
+        .unwrap_or_default()
+}
+
+/// The journal's events, each at its time from the origin.
+fn event_rows(report: &Report, v: &View) -> Vec<EventRow> {
+    report
+        .events
+        .iter()
+        .map(|e| EventRow {
+            at: v.at(e.t_ms),
+            kind: e.name().to_string(),
+            detail: compact(&e.detail()),
+        })
+        .collect()
+}
+
+/// The plan's load balancer, `name (dns name)`.
+fn load_balancer(plan: Option<&Value>) -> Option<String> {
+    plan.and_then(|p| p.get("load_balancer")).map(|lb| {
+        let s = |k: &str| lb.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+        format!("{} ({})", s("name"), s("dns_name"))
+    })
 }
 
 #[cfg(test)]

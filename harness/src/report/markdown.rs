@@ -3,7 +3,6 @@
 //! enough for a CI step summary (`GITHUB_STEP_SUMMARY`) or a PR comment. RTO, RPO and the
 //! data-loss window carry their uncertainty, and a footnote says what bounds them.
 
-use minijinja::value::Serde;
 use serde::Serialize;
 
 use super::error::RenderError;
@@ -74,16 +73,7 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         failures: templates::failure_rows(&v, MAX_FAILURES),
         probes: p.line(),
     };
-    let env = templates::environment().map_err(|source| RenderError::Template {
-        file: SUMMARY_FILE,
-        source,
-    })?;
-    env.get_template(SUMMARY_FILE)
-        .and_then(|t| t.render(Serde(&ctx)))
-        .map_err(|source| RenderError::Template {
-            file: SUMMARY_FILE,
-            source,
-        })
+    templates::render(SUMMARY_FILE, SUMMARY_FILE, &ctx)
 }
 
 #[cfg(test)]

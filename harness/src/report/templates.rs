@@ -3,9 +3,11 @@
 //!
 //! Templates only lay out: every number is formatted here or in [`super::view`].
 
+use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use super::error::RenderError;
 use super::view::{
     fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_message, objective_title, opt_secs, View,
 };
@@ -29,6 +31,16 @@ pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.add_template("gameday.md", include_str!("../../templates/gameday.md"))?;
     env.add_template("gameday.html", include_str!("../../templates/gameday.html"))?;
     Ok(env)
+}
+
+/// Renders the template `name` with `ctx` into the text of `file` (the file named in an
+/// error).
+pub(crate) fn render(name: &str, file: &'static str, ctx: &impl Serialize) -> Result<String, RenderError> {
+    let template = |source| RenderError::Template { file, source };
+    let env = environment().map_err(template)?;
+    env.get_template(name)
+        .and_then(|t| t.render(Serde(ctx)))
+        .map_err(template)
 }
 
 /// One objective, formatted.

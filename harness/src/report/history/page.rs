@@ -146,22 +146,15 @@ pub fn render_html(trends: &[ScenarioTrend], policy: &RegressionPolicy) -> Resul
         policy.margin * 100.0,
         policy.min_delta_ms
     );
-    let env = templates::environment().map_err(|source| RenderError::Template {
-        file: HISTORY_HTML,
-        source,
-    })?;
-    env.get_template(HISTORY_HTML)
-        .and_then(|t| {
-            t.render(minijinja::context! {
-                scenarios => Serde(&scenarios),
-                rule => rule,
-                version => env!("CARGO_PKG_VERSION"),
-            })
-        })
-        .map_err(|source| RenderError::Template {
-            file: HISTORY_HTML,
-            source,
-        })
+    templates::render(
+        HISTORY_HTML,
+        HISTORY_HTML,
+        &minijinja::context! {
+            scenarios => Serde(&scenarios),
+            rule => rule,
+            version => env!("CARGO_PKG_VERSION"),
+        },
+    )
 }
 
 /// Writes `history.html` into `dir`.
