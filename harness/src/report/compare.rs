@@ -2,6 +2,7 @@
 //! and then objective by objective, with the change from A to B and whether it is
 //! better or worse. The output is a Markdown table (readable in a terminal too).
 
+use super::markdown_table::MarkdownTable;
 use super::view::{
     fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_title, rpo_bound_ms, rto_bound_ms,
     with_uncertainty, Sign,
@@ -213,33 +214,15 @@ fn verdict(r: &Report) -> String {
 
 /// The comparison as a Markdown table with aligned columns.
 pub fn render(a: &Report, b: &Report) -> String {
-    let rows = rows(a, b);
     let head = [
         String::new(),
         format!("A: {}", a.run_id),
         format!("B: {}", b.run_id),
         "change (B − A)".to_string(),
     ];
-    let all: Vec<[String; 4]> = std::iter::once(head)
-        .chain(rows.into_iter().map(|r| [r.name, r.a, r.b, r.change]))
-        .collect();
-    let widths: Vec<usize> = (0..4)
-        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0).max(3))
-        .collect();
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-            .collect();
-        format!("| {} |\n", padded.join(" | "))
-    };
-    let mut out = line(&all[0]);
-    out.push_str(&line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
-    for r in &all[1..] {
-        out.push_str(&line(r));
-    }
-    out
+    MarkdownTable::new(head)
+        .rows(rows(a, b).into_iter().map(|r| [r.name, r.a, r.b, r.change]))
+        .aligned()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::error::RenderError;
+use super::markdown_table::MarkdownTable;
 use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
 use super::view::{utc_short, View};
 use super::Report;
@@ -34,8 +35,10 @@ struct Context {
     reason: String,
     stopped_in: Option<String>,
     headline: Headline,
+    headline_table: String,
     uncertainty: Option<UncertaintyView>,
     objectives: Vec<ObjectiveRow>,
+    objectives_table: String,
     has_fault: bool,
     moments: Vec<MomentRow>,
     data_loss: Option<DataLossView>,
@@ -47,6 +50,8 @@ struct Context {
 pub fn render(report: &Report) -> Result<String, RenderError> {
     let v = View::new(report);
     let p = &report.probes;
+    let headline = templates::headline(&v);
+    let objectives = templates::objective_rows(report);
     let ctx = Context {
         icon: templates::verdict_icon(report),
         verdict: report.verdict.as_str().to_uppercase(),
@@ -64,9 +69,11 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         ),
         reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
         stopped_in: v.stopped_in.clone(),
-        headline: templates::headline(&v),
+        headline_table: headline_table(&headline),
+        headline,
         uncertainty: templates::uncertainty_view(&v),
-        objectives: templates::objective_rows(report),
+        objectives_table: objectives_table(&objectives),
+        objectives,
         has_fault: report.t_inject_unix_ms.is_some(),
         moments: templates::moment_rows(&v),
         data_loss: templates::data_loss_view(&v, MAX_IDS),
@@ -74,6 +81,39 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
         probes: p.line(),
     };
     templates::render(SUMMARY_FILE, SUMMARY_FILE, &ctx)
+}
+
+/// The headline numbers, one column each.
+fn headline_table(h: &Headline) -> String {
+    MarkdownTable::new([
+        "RTO",
+        "outage",
+        "RPO",
+        "lost writes",
+        "availability during fault",
+        "p99 during fault",
+    ])
+    .row([&h.rto, &h.outage, &h.rpo, &h.lost, &h.availability, &h.p99].map(String::as_str))
+    .compact()
+}
+
+/// One row per objective: target, measured value and the result with its sentence.
+fn objectives_table(objectives: &[ObjectiveRow]) -> String {
+    MarkdownTable::new(["objective", "target", "measured", "result"])
+        .rows(objectives.iter().map(|o| {
+            let result = match (o.pass, o.result) {
+                (true, _) => "✅ pass",
+                (false, "fail") => "❌ fail",
+                _ => "⚠️ not measured",
+            };
+            [
+                o.title.clone(),
+                o.target.clone(),
+                o.measured.clone(),
+                format!("{result} — {}", o.message),
+            ]
+        }))
+        .compact()
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub mod junit;
 pub mod load;
 pub mod manifest;
 pub mod markdown;
+pub mod markdown_table;
 mod templates;
 pub mod view;
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::charts::{charts, ChartView};
 use super::{thousands, GamedayReport};
 use crate::report::error::RenderError;
+use crate::report::markdown_table::MarkdownTable;
 use crate::report::view::{
     fmt_measured, fmt_target, objective_bound, objective_message, objective_title, secs, utc_short, with_uncertainty,
     Sign,
@@ -123,6 +124,42 @@ fn table_rows(g: &GamedayReport) -> Vec<TableRow> {
         .collect()
 }
 
+/// The comparison table of the game day's `summary.md`: one row per scenario, its result
+/// linking to the run's own summary.
+fn markdown_table(rows: &[TableRow]) -> String {
+    MarkdownTable::new([
+        "strategy",
+        "standing cost",
+        "RTO",
+        "detection",
+        "failover",
+        "recovered",
+        "RPO",
+        "lost writes",
+        "availability during fault",
+        "result",
+    ])
+    .rows(rows.iter().map(|r| {
+        let scenario = match &r.link {
+            Some(link) => format!("[{}]({link}/summary.md)", r.scenario),
+            None => r.scenario.clone(),
+        };
+        [
+            r.label.clone(),
+            r.cost.clone(),
+            r.rto.clone(),
+            r.detection.clone(),
+            r.failover.clone(),
+            r.recovered.clone(),
+            r.rpo.clone(),
+            r.lost.clone(),
+            r.availability.clone(),
+            format!("{} {}: {scenario}", r.icon, r.verdict),
+        ]
+    }))
+    .compact()
+}
+
 #[derive(Serialize)]
 struct Context {
     icon: &'static str,
@@ -138,12 +175,15 @@ struct Context {
     exit_code: i32,
     stopped_early: Option<String>,
     rows: Vec<TableRow>,
+    /// The comparison table of `summary.md`.
+    table: String,
     charts: Vec<ChartView>,
     version: &'static str,
 }
 
 fn context(g: &GamedayReport, charts: Vec<ChartView>) -> Context {
     let (verdict, icon) = verdict_word(Some(g.verdict));
+    let rows = table_rows(g);
     Context {
         icon,
         verdict,
@@ -157,7 +197,8 @@ fn context(g: &GamedayReport, charts: Vec<ChartView>) -> Context {
         duration: secs(g.finished_unix_ms - g.started_unix_ms),
         exit_code: g.exit_code,
         stopped_early: g.stopped_early.clone(),
-        rows: table_rows(g),
+        table: markdown_table(&rows),
+        rows,
         charts,
         version: env!("CARGO_PKG_VERSION"),
     }

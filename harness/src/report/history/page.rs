@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::trend::{RegressionPolicy, ScenarioTrend, TrendRow};
 use super::HISTORY_HTML;
 use crate::report::error::RenderError;
+use crate::report::markdown_table::MarkdownTable;
 use crate::report::view::{utc_short, with_uncertainty, Sign};
 use crate::report::{chart, templates};
 
@@ -61,24 +62,6 @@ pub fn table(trends: &[ScenarioTrend], policy: &RegressionPolicy) -> String {
         return out;
     }
     for t in trends {
-        let rows: Vec<Vec<String>> = t.rows.iter().enumerate().map(|(i, r)| cells(r, i + 1)).collect();
-        let widths: Vec<usize> = (0..HEADERS.len())
-            .map(|c| {
-                rows.iter()
-                    .map(|r| r[c].chars().count())
-                    .chain([HEADERS[c].len(), 3])
-                    .max()
-                    .unwrap_or(3)
-            })
-            .collect();
-        let line = |cells: &[String]| {
-            let padded: Vec<String> = cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-                .collect();
-            format!("| {} |\n", padded.join(" | "))
-        };
         let regressed = t.rows.iter().filter(|r| !r.regressions.is_empty()).count();
         out.push_str(&format!(
             "## {} — {} runs, {} flagged\n\n",
@@ -86,11 +69,8 @@ pub fn table(trends: &[ScenarioTrend], policy: &RegressionPolicy) -> String {
             t.rows.len(),
             regressed
         ));
-        out.push_str(&line(&HEADERS.map(String::from)));
-        out.push_str(&line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
-        for r in &rows {
-            out.push_str(&line(r));
-        }
+        let rows = t.rows.iter().enumerate().map(|(i, r)| cells(r, i + 1));
+        out.push_str(&MarkdownTable::new(HEADERS).rows(rows).aligned());
         out.push('\n');
     }
     out.push_str(&format!(
