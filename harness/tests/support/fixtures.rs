@@ -1,8 +1,6 @@
-//! Shared helpers of the report tests: the run folders under
+//! For the report tests: the run folders under
 //! `tests/fixtures/reports/` (real runs of the bundled scenarios; `killed-mid-fault` is
 //! one cut off mid-fault with torn last lines and no report.json).
-
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
