@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::error::RenderError;
-use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, RunHeader, UncertaintyView};
 use super::view::{secs, utc, utc_short, View};
 use super::{chart, ProbeStats, Report};
 
@@ -40,24 +40,13 @@ struct ActionRow {
 struct Context {
     /// The evidence digest, as manifest.json records it.
     evidence: Option<String>,
-    icon: &'static str,
+    #[serde(flatten)]
+    run: RunHeader,
     verdict: &'static str,
     verdict_upper: String,
-    scenario: String,
     scenario_path: String,
-    description: Option<String>,
-    run_id: String,
-    target: String,
-    started: String,
     finished: String,
     duration: String,
-    exit_code: i32,
-    complete: bool,
-    degraded: Option<String>,
-    /// One line per blind interval of an observer (times from injection).
-    blind: Vec<String>,
-    reason: String,
-    stopped_in: Option<String>,
     origin: &'static str,
     headline: Headline,
     uncertainty: Option<UncertaintyView>,
@@ -141,26 +130,12 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
     let timeline_svg = chart::timeline_svg(&v)?;
     let ctx = Context {
         evidence,
-        icon: templates::verdict_icon(report),
+        run: templates::run_header(&v),
         verdict: report.verdict.as_str(),
         verdict_upper: report.verdict.as_str().to_uppercase(),
-        scenario: report.scenario.name.clone(),
         scenario_path: report.scenario.path.display().to_string(),
-        description: report.scenario.description.clone(),
-        run_id: report.run_id.clone(),
-        target: report.target.clone(),
-        started: utc_short(report.t0_unix_ms),
         finished: utc_short(report.finished_unix_ms),
         duration: secs(report.finished_unix_ms - report.t0_unix_ms),
-        exit_code: report.exit_code,
-        complete: report.complete,
-        degraded: report.measurement_degraded.clone(),
-        blind: super::blind::lines(
-            &report.observer_blind,
-            report.t_inject_unix_ms.unwrap_or(report.t0_unix_ms),
-        ),
-        reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
-        stopped_in: v.stopped_in.clone(),
         origin: v.origin_label,
         headline: templates::headline(&v),
         uncertainty: templates::uncertainty_view(&v),

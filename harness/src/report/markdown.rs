@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::error::RenderError;
 use super::markdown_table::MarkdownTable;
-use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
-use super::view::{utc_short, View};
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, RunHeader, UncertaintyView};
+use super::view::View;
 use super::Report;
 
 /// File name of the summary in a run folder.
@@ -21,19 +21,9 @@ const MAX_FAILURES: usize = 5;
 
 #[derive(Serialize)]
 struct Context {
-    icon: &'static str,
+    #[serde(flatten)]
+    run: RunHeader,
     verdict: String,
-    scenario: String,
-    description: Option<String>,
-    run_id: String,
-    target: String,
-    started: String,
-    exit_code: i32,
-    complete: bool,
-    degraded: Option<String>,
-    blind: Vec<String>,
-    reason: String,
-    stopped_in: Option<String>,
     headline: Headline,
     headline_table: String,
     uncertainty: Option<UncertaintyView>,
@@ -53,22 +43,8 @@ pub fn render(report: &Report) -> Result<String, RenderError> {
     let headline = templates::headline(&v);
     let objectives = templates::objective_rows(report);
     let ctx = Context {
-        icon: templates::verdict_icon(report),
+        run: templates::run_header(&v),
         verdict: report.verdict.as_str().to_uppercase(),
-        scenario: report.scenario.name.clone(),
-        description: report.scenario.description.clone(),
-        run_id: report.run_id.clone(),
-        target: report.target.clone(),
-        started: utc_short(report.t0_unix_ms),
-        exit_code: report.exit_code,
-        complete: report.complete,
-        degraded: report.measurement_degraded.clone(),
-        blind: super::blind::lines(
-            &report.observer_blind,
-            report.t_inject_unix_ms.unwrap_or(report.t0_unix_ms),
-        ),
-        reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
-        stopped_in: v.stopped_in.clone(),
         headline_table: headline_table(&headline),
         headline,
         uncertainty: templates::uncertainty_view(&v),
