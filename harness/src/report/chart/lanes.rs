@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    err, font, rgb, sec, x_desc, ChartError, BAD_RGB, BLIND_RGB, DATA_LOSS_RGB, FAULT_RGB, GOOD_RGB, GRID_RGB, LEFT_W,
-    NEUTRAL_RGB, RIGHT_W,
+    err, font, panel_mesh, rgb, sec, x_desc, ChartError, BAD_RGB, BLIND_RGB, DATA_LOSS_RGB, FAULT_RGB, GOOD_RGB,
+    LEFT_W, NEUTRAL_RGB, RIGHT_W,
 };
 use crate::report::view::{Lane, Span, Tone, View};
 
@@ -74,17 +74,11 @@ fn lane_axes<'a, DB: DrawingBackend>(
         .right_y_label_area_size(RIGHT_W)
         .build_cartesian_2d(x, -0.5..n as f64 - 0.5)
         .map_err(&e)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(rgb(GRID_RGB))
-        .light_line_style(TRANSPARENT)
+    panel_mesh(&mut chart.configure_mesh())
         .disable_x_mesh()
         .y_labels(n)
         .y_label_formatter(&|y| title(*y))
-        .x_label_formatter(&|v| format!("{v:+.0}"))
         .x_desc(x_desc(view))
-        .label_style(font(12))
-        .axis_desc_style(font(13))
         .draw()
         .map_err(&e)?;
     Ok(chart)

@@ -6,6 +6,8 @@
 //! zone (from `served-by`); and a strip of lanes for the fault, the outage, the
 //! data-loss window and the observers' events (ELB target health, DNS).
 
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -128,9 +130,25 @@ fn x_desc(view: &View) -> String {
     format!("seconds since {}", view.origin_label)
 }
 
+/// A timeline panel's mesh in the charts' common style: the grid, the time axis in signed
+/// seconds, the label fonts (each panel adds its axis descriptions and labels).
+fn panel_mesh<'m, 'a, 'b, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB>,
+) -> &'m mut MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    mesh.bold_line_style(rgb(GRID_RGB))
+        .light_line_style(TRANSPARENT)
+        .x_label_formatter(&signed_tick)
+        .label_style(font(12))
+        .axis_desc_style(font(13))
+}
+
+/// A tick of the time axis: `+3`, `-1`.
+fn signed_tick(v: &f64) -> String {
+    format!("{v:+.0}")
+}
+
 /// A timeline panel: seconds across, its own measure up.
-type Panel<'a, DB> =
-    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type Panel<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 fn shade_fault<DB: DrawingBackend>(view: &View, chart: &mut Panel<'_, DB>, y: (f64, f64)) -> Result<(), ChartError> {
     if let Some(f) = view.fault {
@@ -186,10 +204,7 @@ fn draw_success_latency<DB: DrawingBackend>(
         .build_cartesian_2d(x.clone(), 0.0..TOP_HEADROOM)
         .map_err(&e)?
         .set_secondary_coord(x, 0.0..max_p99 * TOP_HEADROOM);
-    chart
-        .configure_mesh()
-        .bold_line_style(rgb(GRID_RGB))
-        .light_line_style(TRANSPARENT)
+    panel_mesh(&mut chart.configure_mesh())
         .y_desc("success ratio")
         .y_label_formatter(&|v| {
             if *v <= 1.0 + 1e-9 {
@@ -198,10 +213,7 @@ fn draw_success_latency<DB: DrawingBackend>(
                 String::new()
             }
         })
-        .x_label_formatter(&|v| format!("{v:+.0}"))
         .x_desc(x_desc(view))
-        .label_style(font(12))
-        .axis_desc_style(font(13))
         .draw()
         .map_err(&e)?;
     chart
@@ -262,15 +274,9 @@ fn draw_zones<DB: DrawingBackend>(
         .right_y_label_area_size(RIGHT_W)
         .build_cartesian_2d(x, 0.0..max * ZONES_HEADROOM)
         .map_err(&e)?;
-    chart
-        .configure_mesh()
-        .bold_line_style(rgb(GRID_RGB))
-        .light_line_style(TRANSPARENT)
+    panel_mesh(&mut chart.configure_mesh())
         .y_desc("req/s")
         .y_labels(5)
-        .x_label_formatter(&|v| format!("{v:+.0}"))
-        .label_style(font(12))
-        .axis_desc_style(font(13))
         .draw()
         .map_err(&e)?;
     shade_fault(view, &mut chart, (0.0, max * ZONES_HEADROOM))?;
