@@ -199,7 +199,7 @@ fn row_of_a_run_that_never_recovered() {
 #[test]
 fn strategy_comes_from_the_local_stack_file() {
     use drdrill::scenario::Target;
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = support::repo();
     let plain = repo.join("localstack/stacks/multi-az.yaml");
     assert_eq!(StrategyInfo::of_target(&Target::Local { stack: plain.clone() }), None);
     let with = repo.join("localstack/stacks/strategy-warm-standby.yaml");

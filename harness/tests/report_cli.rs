@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ fn drdrill(args: &[&str], envs: &[(&str, &Path)], deadline: Duration) -> Out {
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
     let mut cmd = support::bin::drdrill();
     cmd.args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .current_dir(support::repo())
         .env_remove("GITHUB_STEP_SUMMARY")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())
