@@ -166,6 +166,13 @@ fn set(chaos: &Chaos, rules: &str) {
     chaos.set_rules(parse_rules(rules.as_bytes()).unwrap());
 }
 
+/// Applies the chaos `rules` for `how_long`, then clears them.
+async fn fail_for(chaos: &Chaos, rules: &str, how_long: Duration) {
+    set(chaos, rules);
+    tokio::time::sleep(how_long).await;
+    set(chaos, "[]");
+}
+
 /// How long a service fails in the mid-fault cells: longer than the SDK's own retries
 /// can bridge (3 attempts, backoff up to 1 s then 2 s), so an observer's call fails
 /// whole, however its calls fall; the cells' fault lasts 10 s, to hold it.
@@ -198,12 +205,12 @@ async fn route53_throttled_during_the_fault() {
             .replace("timings:\n", "observers: { route53: 500ms }\ntimings:\n")
     };
     let cell = run_cell_on(route53_stack, scenario, &stop_az_template("PT12S"), "[]", |chaos, child| async move {
-        set(
+        fail_for(
             &chaos,
             r#"[{"service":"route53","operation":"GetHealthCheckStatus","error":{"statusCode":400,"code":"Throttling"}}]"#,
-        );
-        tokio::time::sleep(Duration::from_secs(8)).await;
-        set(&chaos, "[]");
+            Duration::from_secs(8),
+        )
+        .await;
         child
     })
     .await
@@ -223,9 +230,7 @@ async fn route53_throttled_during_the_fault() {
 /// A cell whose `rules` hold for [`BLACKOUT`] from the moment the 10 s fault runs.
 async fn blackout_cell(rules: &'static str, name: &str) -> Cell {
     run_cell(&stop_az_template("PT10S"), "[]", |chaos, child| async move {
-        set(&chaos, rules);
-        tokio::time::sleep(BLACKOUT).await;
-        set(&chaos, "[]");
+        fail_for(&chaos, rules, BLACKOUT).await;
         child
     })
     .await
