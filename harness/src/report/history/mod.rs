@@ -25,7 +25,8 @@ mod trend;
 
 pub use page::{render_html, table, write_html};
 pub use trend::{analyse, Regression, RegressionPolicy, ScenarioTrend, TrendRow};
-// The chart's point, where it was first defined.
+// A point of the trend chart, defined with the chart (which draws it) and still named
+// here, where the trend is analysed.
 pub use super::chart::TrendPoint;
 
 /// File name of the history in the reports folder.
