@@ -3,15 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn drdrill() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_drdrill"))
-}
+mod support;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::bin::{drdrill, journal_text, wait_exit};
+use support::repo;
+use support::wait::wait_until;
 
 fn valid_scenario() -> String {
     std::fs::read_to_string(repo().join("scenarios/az-power-interruption.yaml")).unwrap()
@@ -229,38 +227,27 @@ async fn sigint_mid_fault_stops_the_experiment_and_exits_3() {
         .spawn()
         .unwrap();
     // Wait until the fault is in effect (the journal says the experiment runs).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let running = std::fs::read_dir(&out_dir)
-            .ok()
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path().join("events.jsonl")).ok())
-            .any(|j| j.contains("\"status\":\"running\""));
-        if running {
-            break;
+    let mut exited = None;
+    let held = wait_until(Duration::from_secs(60), || {
+        let running = journal_text(&out_dir).contains("\"status\":\"running\"");
+        if !running {
+            exited = child.try_wait().ok().flatten();
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("drdrill exited early with {status}");
-        }
-        assert!(Instant::now() < deadline, "the experiment never ran");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::future::ready(running || exited.is_some())
+    })
+    .await;
+    if let Some(status) = exited {
+        panic!("drdrill exited early with {status}");
     }
+    assert!(held, "the experiment never ran");
     assert!(
         !ls.world.serving() || ls.world.is_blocked("subnet-app-1a"),
         "the fault is in effect"
     );
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "drdrill did not exit after SIGINT");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // Bounded: drdrill exits after SIGINT.
+    let status = wait_exit(&mut child, Duration::from_secs(60)).await;
     assert_eq!(status.code(), Some(3));
     // No experiment left running; the network is restored.
     let listed = ls.fis.list_experiments(None);

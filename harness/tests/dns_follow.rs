@@ -3,7 +3,7 @@
 //! mid-run sends new requests to the new address within TTL + maximum connection age,
 //! and the DNS observer journals the change.
 
-mod traffic_common;
+mod support;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,9 +18,9 @@ use drdrill::journal::{now_unix_ms, EventKind, Journal};
 use drdrill::observe;
 use drdrill::traffic::{ConnectionPolicy, DnsResolver, Nameserver, Prober, RunClock, TrafficConfig};
 use drdrill_localstack::{LocalStack, Options, Stack};
+use support::wait::wait_for;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use traffic_common::wait_until;
 
 const NAME: &str = "svc.follow.test";
 const OLD: Ipv4Addr = Ipv4Addr::new(127, 0, 61, 1);
@@ -109,7 +109,7 @@ async fn bind_pair() -> (TcpListener, TcpListener) {
 }
 
 fn config(base_url: String) -> TrafficConfig {
-    traffic_common::config(base_url, 100.0, ConnectionPolicy::KeepAlive { max_age: MAX_AGE })
+    support::traffic::config(base_url, 100.0, ConnectionPolicy::KeepAlive { max_age: MAX_AGE })
 }
 
 async fn upsert(clients: &Clients, ip: Ipv4Addr) {
@@ -177,7 +177,7 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
         dir.path(),
     )
     .expect("prober");
-    wait_until("requests at the old address", Duration::from_secs(10), || async {
+    wait_for("requests at the old address", Duration::from_secs(10), || async {
         old_hits.load(Ordering::SeqCst) >= 30
     })
     .await;
@@ -186,13 +186,13 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
     let switch = now_unix_ms();
     upsert(&clients, NEW).await;
     let bound = switch + (TTL + MAX_AGE + Duration::from_millis(300)).as_millis() as i64;
-    wait_until(
+    wait_for(
         "requests at the new address",
         TTL + MAX_AGE + Duration::from_secs(5),
         || async { new_hits.load(Ordering::SeqCst) >= 30 },
     )
     .await;
-    wait_until(
+    wait_for(
         "a second of traffic after the bound",
         Duration::from_secs(10),
         || async { now_unix_ms() >= bound + 1_000 },
@@ -209,7 +209,7 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
     );
     // Per probe, from the raw log: (scheduled unix ms, served-by).
     let probes: Vec<(i64, String)> =
-        traffic_common::csv_rows(&outcome.probe_log.as_ref().expect("probe log").probes_path)
+        support::traffic::csv_rows(&outcome.probe_log.as_ref().expect("probe log").probes_path)
             .into_iter()
             .map(|r| (r[3].parse::<i64>().expect("scheduled_unix_us") / 1000, r[9].clone()))
             .collect();

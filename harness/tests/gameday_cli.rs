@@ -4,15 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn drdrill() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_drdrill"))
-}
+mod support;
+
+use support::bin::{drdrill, exited_with};
+use support::wait::wait_until_blocking;
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
+    support::repo().canonicalize().unwrap()
 }
 
 /// Writes a copy of the AZ power interruption scenario (paths made absolute) into `dir`
@@ -45,13 +43,7 @@ fn validate_accepts_plans_and_names_the_place_of_errors() {
         .arg(repo().join("scenarios/gameday-az.yaml"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = exited_with(&out, 0);
     assert!(
         stdout.contains("game day az: az-power-interruption, instance-loss"),
         "{stdout}"
@@ -87,13 +79,7 @@ fn plan_previews_every_scenario_of_a_plan() {
     let plan = dir.path().join("plan.yaml");
     std::fs::write(&plan, "gameday: two\nscenarios:\n  - path: a.yaml\n  - path: a.yaml\n").unwrap();
     let out = drdrill().arg("plan").arg(&plan).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = exited_with(&out, 0);
     assert!(
         stdout.contains("== game day two: scenario 1 of 2: az-power-interruption"),
         "{stdout}"
@@ -131,13 +117,7 @@ fn run_stops_on_first_failure_and_writes_the_combined_folder() {
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = exited_with(&out, 2);
     assert!(
         started.elapsed().as_secs() < 50,
         "no pause after a stop: {:?}",
@@ -197,18 +177,13 @@ fn sigint_during_a_pause_aborts_the_rest() {
         .spawn()
         .unwrap();
     // The first scenario has finished once its report.json is written.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let done = std::fs::read_dir(&out_dir).into_iter().flatten().any(|e| {
+    let done = wait_until_blocking(Duration::from_secs(30), || {
+        std::fs::read_dir(&out_dir).into_iter().flatten().any(|e| {
             let p = e.unwrap().path();
             p.file_name().unwrap().to_string_lossy().contains("-broken-") && p.join("report.json").exists()
-        });
-        if done {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the first scenario did not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        })
+    });
+    assert!(done, "the first scenario did not finish");
     // Whether the signal lands in the pause or just before it, the rest is not run.
     let pid = child.id().to_string();
     let sent = Instant::now();
@@ -218,13 +193,7 @@ fn sigint_during_a_pause_aborts_the_rest() {
         sent.elapsed() < Duration::from_secs(10),
         "the pause did not end on SIGINT"
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    exited_with(&out, 3);
     let folder = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().path())

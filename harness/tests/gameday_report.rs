@@ -3,7 +3,7 @@
 //! bar chart per measure, `gameday.json` and the combined `junit.xml`; and the strategy
 //! a local target's stack file states.
 
-mod report_common;
+mod support;
 
 use std::path::Path;
 
@@ -15,7 +15,7 @@ use drdrill::verdict::Verdict;
 /// A copy of the passing fixture run made into a run of `strategy` with the given
 /// numbers (ms, lost writes).
 fn strategy_run(strategy: &str, usd: f64, rto: i64, detection: i64, failover: i64, rpo: i64, lost: usize) -> Report {
-    let mut r = report_common::report("az-power-interruption");
+    let mut r = support::fixtures::report("az-power-interruption");
     r.scenario.name = format!("region-failover-{strategy}");
     r.strategy = Some(StrategyInfo {
         name: strategy.into(),
@@ -148,8 +148,8 @@ fn html_has_a_bar_chart_per_measure() {
     assert_eq!(html.matches("data-scenario=").count(), 4);
 
     let plain = vec![
-        report_common::report("az-power-interruption"),
-        report_common::report("db-failover-async"),
+        support::fixtures::report("az-power-interruption"),
+        support::fixtures::report("db-failover-async"),
     ];
     let html = gameday::render_html(&gameday_of(&plain, Vec::new())).unwrap();
     assert!(!html.contains("id=\"chart-cost\""), "no strategy, no cost chart");
@@ -185,7 +185,7 @@ fn writes_the_folder_and_reads_gameday_json_back() {
 /// falls back to the load balancer's view when there is no Route 53 health check.
 #[test]
 fn row_of_a_run_that_never_recovered() {
-    let mut r = report_common::report("az-power-interruption");
+    let mut r = support::fixtures::report("az-power-interruption");
     r.rto_ms = None;
     let row = ComparisonRow::from_report(&r, None);
     assert!(row.never_recovered);
@@ -199,7 +199,7 @@ fn row_of_a_run_that_never_recovered() {
 #[test]
 fn strategy_comes_from_the_local_stack_file() {
     use drdrill::scenario::Target;
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let repo = support::repo();
     let plain = repo.join("localstack/stacks/multi-az.yaml");
     assert_eq!(StrategyInfo::of_target(&Target::Local { stack: plain.clone() }), None);
     let with = repo.join("localstack/stacks/strategy-warm-standby.yaml");

@@ -7,11 +7,11 @@
 //!
 //! Without Chromium these tests fail, saying how to install it.
 
-mod report_common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use drdrill::report::chart::{DATA_LOSS_RGB, FAULT_RGB, SUCCESS_RGB};
 
@@ -72,18 +72,7 @@ fn run_chromium(page: &Path, extra: &[String]) -> Browser {
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .expect("start chromium");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > CHROMIUM_DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish within {CHROMIUM_DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = support::bin::wait_exit_blocking(&mut child, CHROMIUM_DEADLINE);
     let b = Browser {
         stdout: std::fs::read_to_string(&out_path).unwrap(),
         stderr: std::fs::read_to_string(&err_path).unwrap(),
@@ -94,7 +83,7 @@ fn run_chromium(page: &Path, extra: &[String]) -> Browser {
 
 /// Renders the fixture `name` into a temporary copy and returns the page.
 fn rendered(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let (tmp, dir) = report_common::copy_fixture(name);
+    let (tmp, dir) = support::fixtures::copy_fixture(name);
     drdrill::report::rerender(&dir, &drdrill::report::Formats::all()).expect("render");
     let page = dir.join("report.html");
     (tmp, page.canonicalize().unwrap())

@@ -2,13 +2,13 @@
 //! (the same bytes as the run wrote), `--format`, a killed run, a broken report.json,
 //! `--compare` and `--history`, with their exit codes.
 
-mod report_common;
+mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
-use report_common::{copy_fixture, fixture};
+use support::fixtures::{copy_fixture, fixture};
 
 struct Out {
     code: i32,
@@ -20,9 +20,9 @@ struct Out {
 fn drdrill(args: &[&str], envs: &[(&str, &Path)], deadline: Duration) -> Out {
     let tmp = tempfile::tempdir().unwrap();
     let (o, e) = (tmp.path().join("out"), tmp.path().join("err"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_drdrill"));
+    let mut cmd = support::bin::drdrill();
     cmd.args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .current_dir(support::repo())
         .env_remove("GITHUB_STEP_SUMMARY")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())
@@ -31,18 +31,7 @@ fn drdrill(args: &[&str], envs: &[(&str, &Path)], deadline: Duration) -> Out {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("drdrill {args:?} did not finish within {deadline:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = support::bin::wait_exit_blocking(&mut child, deadline);
     Out {
         code: status.code().unwrap_or(-1),
         stdout: std::fs::read_to_string(&o).unwrap(),

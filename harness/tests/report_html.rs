@@ -1,9 +1,9 @@
 //! `report.html` as text: self-contained, escaped, complete, deterministic, and
 //! tolerant of older reports (see `report_browser.rs` for the real browser).
 
-mod report_common;
+mod support;
 
-use report_common::report;
+use support::fixtures::report;
 
 /// Nothing in the page can make the browser fetch anything: no script, stylesheet,
 /// image, font or frame reference, and a Content-Security-Policy that forbids them.
@@ -87,7 +87,7 @@ fn killed_run_page_is_marked_incomplete() {
 /// renders, saying the zone data is missing.
 #[test]
 fn report_without_served_by_still_renders() {
-    let (_tmp, dir) = report_common::copy_fixture("az-power-interruption");
+    let (_tmp, dir) = support::fixtures::copy_fixture("az-power-interruption");
     let path = dir.join("report.json");
     let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     for p in v["timeline"].as_array_mut().unwrap() {

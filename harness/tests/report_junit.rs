@@ -2,14 +2,14 @@
 //! `testsuites > testsuite > testcase > failure | error | skipped`, with counts that
 //! match the cases.
 
-mod report_common;
+mod support;
 
 use std::collections::HashMap;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use report_common::report;
+use support::fixtures::report;
 
 #[derive(Debug, Default)]
 struct Case {

@@ -1,8 +1,8 @@
 //! `summary.md`: what a CI step summary or PR comment shows.
 
-mod report_common;
+mod support;
 
-use report_common::report;
+use support::fixtures::report;
 
 /// A run that lost writes: the verdict, a table row per objective with target and
 /// measured value, data loss with the ids, the top failure reasons and the HTML link —
@@ -83,7 +83,7 @@ fn a_degraded_measurement_is_flagged_everywhere() {
 /// and no temporary file, and a report that cannot be written leaves the old one intact.
 #[test]
 fn report_json_is_written_atomically() {
-    let (_tmp, dir) = report_common::copy_fixture("az-power-interruption");
+    let (_tmp, dir) = support::fixtures::copy_fixture("az-power-interruption");
     let mut r = report("az-power-interruption");
     r.run_id = "rewritten".into();
     let path = r.write(&dir).unwrap();

@@ -8,7 +8,7 @@
 //! says so. Each cell prints one `aws-fault cell:` line (`scripts/safety-trials` collects
 //! them with the kill and switch trials' counts).
 
-mod safety_common;
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,36 +17,21 @@ use std::sync::Arc;
 
 use drdrill_localstack::chaos::{parse_effects, parse_rules, Chaos};
 use drdrill_localstack::LocalStack;
-use safety_common::*;
+use support::bin::*;
+use support::repo;
+use support::scenario::*;
+use support::stack::*;
 
-const SCENARIO: &str = r#"name: aws-fault-cell
-TARGET
-app:
-  load_balancer: drill-alb
-probe:
-  write: { method: PUT, path: "/items/{id}", body: "aws fault cell {id}" }
-  read: { method: GET, path: "/items/{id}" }
-  health: { path: "/health" }
-traffic:
-  rate: 40/s
-  write_ratio: 0.5
-  timeout: 300ms
-  connection: { policy: fresh }
-fault:
-  template_file: fis/cell.json
-steady_state:
-  success_ratio: 0.9
-objectives:
-  rto: 30s
-  lost_writes: 0
-dead_man_switch: { heartbeat_every: 1s, fires_after: 3s }
-timings:
-  baseline: 1s
-  stable_for: 500ms
-  max_fault_duration: 1m
-  recovery_timeout: 15s
-  verification_grace: 2s
-"#;
+/// The scenario of every cell: one AWS-fault cell against the local stack.
+fn scenario() -> String {
+    Drill::cell(
+        "aws-fault-cell",
+        "aws fault cell",
+        &[("rto", "30s"), ("lost_writes", "0")],
+        "1m",
+    )
+    .yaml()
+}
 
 /// The journal line of a running experiment.
 const RUNNING: &str = "\"status\":\"running\"";
@@ -108,14 +93,9 @@ impl Cell {
 
 /// The ids and statuses of the stack's experiments.
 fn experiments(ls: &LocalStack) -> Vec<(String, String)> {
-    ls.fis.list_experiments(None)["experiments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-            (s(&e["id"]), s(&e["state"]["status"]))
-        })
+    support::stack::experiments(ls)
+        .into_iter()
+        .map(|(id, status, _)| (id, status))
         .collect()
 }
 
@@ -134,7 +114,7 @@ where
     F: FnOnce(Arc<Chaos>, std::process::Child) -> Fut,
     Fut: std::future::Future<Output = std::process::Child>,
 {
-    run_cell_on(cell_stack, |_| SCENARIO.to_string(), template, before, during).await
+    run_cell_on(cell_stack, |_| scenario(), template, before, during).await
 }
 
 /// [`run_cell`] on the stack file `stack` writes into a folder, with the scenario text
@@ -175,7 +155,7 @@ where
     Cell {
         exit: status.code(),
         stderr,
-        report: report(out.path()),
+        report: report_json(out.path()),
         out,
         ls,
         experiments,
@@ -184,6 +164,13 @@ where
 
 fn set(chaos: &Chaos, rules: &str) {
     chaos.set_rules(parse_rules(rules.as_bytes()).unwrap());
+}
+
+/// Applies the chaos `rules` for `how_long`, then clears them.
+async fn fail_for(chaos: &Chaos, rules: &str, how_long: Duration) {
+    set(chaos, rules);
+    tokio::time::sleep(how_long).await;
+    set(chaos, "[]");
 }
 
 /// How long a service fails in the mid-fault cells: longer than the SDK's own retries
@@ -207,7 +194,7 @@ fn route53_stack(dir: &Path) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route53_throttled_during_the_fault() {
     let scenario = |ls: &LocalStack| {
-        SCENARIO
+        scenario()
             .replace(
                 "  load_balancer: drill-alb\n",
                 &format!(
@@ -218,12 +205,12 @@ async fn route53_throttled_during_the_fault() {
             .replace("timings:\n", "observers: { route53: 500ms }\ntimings:\n")
     };
     let cell = run_cell_on(route53_stack, scenario, &stop_az_template("PT12S"), "[]", |chaos, child| async move {
-        set(
+        fail_for(
             &chaos,
             r#"[{"service":"route53","operation":"GetHealthCheckStatus","error":{"statusCode":400,"code":"Throttling"}}]"#,
-        );
-        tokio::time::sleep(Duration::from_secs(8)).await;
-        set(&chaos, "[]");
+            Duration::from_secs(8),
+        )
+        .await;
         child
     })
     .await
@@ -243,9 +230,7 @@ async fn route53_throttled_during_the_fault() {
 /// A cell whose `rules` hold for [`BLACKOUT`] from the moment the 10 s fault runs.
 async fn blackout_cell(rules: &'static str, name: &str) -> Cell {
     run_cell(&stop_az_template("PT10S"), "[]", |chaos, child| async move {
-        set(&chaos, rules);
-        tokio::time::sleep(BLACKOUT).await;
-        set(&chaos, "[]");
+        fail_for(&chaos, rules, BLACKOUT).await;
         child
     })
     .await

@@ -7,41 +7,20 @@
 //! with a chain that can only give the same key, say that it cannot renew them while the
 //! dead man's switch (which needs no credentials of drdrill's) ends the experiment.
 
-mod safety_common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use safety_common::*;
+use support::bin::*;
+use support::scenario::*;
+use support::stack::*;
 
-const SCENARIO: &str = r#"name: credentials-expire
-TARGET
-app:
-  load_balancer: drill-alb
-probe:
-  write: { method: PUT, path: "/items/{id}", body: "credentials {id}" }
-  read: { method: GET, path: "/items/{id}" }
-  health: { path: "/health" }
-traffic:
-  rate: 40/s
-  write_ratio: 0.5
-  timeout: 300ms
-  connection: { policy: fresh }
-fault:
-  template_file: fis/cell.json
-steady_state:
-  success_ratio: 0.9
-objectives:
-  rto: 30s
-dead_man_switch: { heartbeat_every: 1s, fires_after: 3s }
-timings:
-  baseline: 1s
-  stable_for: 500ms
-  max_fault_duration: 20s
-  recovery_timeout: 15s
-  verification_grace: 2s
-"#;
+/// The drill whose credentials expire.
+fn scenario() -> String {
+    Drill::cell("credentials-expire", "credentials", &[("rto", "30s")], "20s").yaml()
+}
 
 /// How long the fault stops one AZ's instances: the 4 s sessions expire while it runs,
 /// and the switch (3 s of silence + a 1 s period) fires well before it would end by itself.
@@ -90,12 +69,12 @@ async fn run(renewable: bool) -> (tempfile::TempDir, drdrill_localstack::LocalSt
     );
     let file = write_scenario(
         dir.path(),
-        SCENARIO,
+        &scenario(),
         &target,
         &[("cell.json", &stop_az_template(FAULT))],
     );
     let out = dir.path().join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_drdrill"))
+    let mut child = drdrill()
         .arg("run")
         .arg(&file)
         .args(["--yes", "--quiet", "--out"])
@@ -143,7 +122,7 @@ async fn expired_credentials_are_renewed_from_the_chain() {
     );
     let calls = std::fs::read_to_string(run_dir(&out).unwrap().join("aws-calls.jsonl")).unwrap();
     assert!(calls.contains("ExpiredToken"), "no refused call: {calls}");
-    let report = report(&out).expect("report.json");
+    let report = report_json(&out).expect("report.json");
     assert_eq!(report["experiment"]["status"], "completed", "{}", report["reason"]);
     assert_no_fault_in_effect(&ls, "renewed", Duration::from_secs(5)).await;
 }

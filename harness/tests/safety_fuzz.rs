@@ -2,19 +2,18 @@
 //! proptest: no input makes them panic or hang, and every rejection names the place
 //! (the scenario file with a line or a key path; the JSON path inside a template).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use drdrill::scenario::{self, fis_template, ScenarioError};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use support::fixtures::scenario_fixtures as fixtures;
 
 /// Longest a single load may take.
 const MAX_LOAD: Duration = Duration::from_secs(5);
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
-}
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(name)).unwrap()

@@ -4,77 +4,31 @@
 //! running and no fault is in effect (ground truth), directly for SIGINT/SIGTERM and
 //! after `drdrill cleanup` for SIGKILL, and the journal on disk is intact.
 
-mod safety_common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use drdrill::journal::{EventKind, Journal};
-use safety_common::*;
+use support::bin::*;
+use support::scenario::*;
+use support::stack::*;
 
 /// Trials run; at least 50.
 const TRIALS: usize = 54;
 
 /// A drill of about two seconds: tiny baseline, a one-second fault (one AZ's app
 /// instances stopped and its app subnet black-holed), short recovery.
-const SCENARIO: &str = r#"name: kill-trial
-TARGET
-app:
-  load_balancer: drill-alb
-probe:
-  write: { method: PUT, path: "/items/{id}", body: "kill trial {id}" }
-  read: { method: GET, path: "/items/{id}" }
-  health: { path: "/health" }
-traffic:
-  rate: 20/s
-  write_ratio: 0.5
-  timeout: 300ms
-  connection: { policy: fresh }
-fault:
-  template_file: fis/kill-trial.json
-steady_state:
-  success_ratio: 0.5
-objectives:
-  availability_during_fault: 0
-timings:
-  baseline: 200ms
-  stable_for: 200ms
-  max_fault_duration: 30s
-  recovery_timeout: 5s
-  verification_grace: 1s
-"#;
+fn scenario() -> String {
+    Drill::quick("kill-trial", "kill trial", "kill-trial.json", "30s").yaml()
+}
 
-const TEMPLATE: &str = r#"{
-  "description": "Stop one AZ's app instances and black-hole its app subnet for a second",
-  "targets": {
-    "Instances": {
-      "resourceType": "aws:ec2:instance",
-      "resourceTags": { "Tier": "app" },
-      "filters": [{ "path": "Placement.AvailabilityZone", "values": ["us-east-1a"] }],
-      "selectionMode": "ALL"
-    },
-    "Subnets": {
-      "resourceType": "aws:ec2:subnet",
-      "resourceTags": { "Tier": "app" },
-      "filters": [{ "path": "AvailabilityZone", "values": ["us-east-1a"] }],
-      "selectionMode": "ALL"
-    }
-  },
-  "actions": {
-    "Stop": {
-      "actionId": "aws:ec2:stop-instances",
-      "parameters": { "startInstancesAfterDuration": "PT1S" },
-      "targets": { "Instances": "Instances" }
-    },
-    "Cut": {
-      "actionId": "aws:network:disrupt-connectivity",
-      "parameters": { "duration": "PT1S", "scope": "all" },
-      "targets": { "Subnets": "Subnets" }
-    }
-  },
-  "stopConditions": [{ "source": "none" }],
-  "roleArn": "arn:aws:iam::000000000000:role/drdrill-fis"
-}"#;
+fn template() -> String {
+    stop_and_cut_az_template(
+        "Stop one AZ's app instances and black-hole its app subnet for a second",
+        "PT1S",
+    )
+}
 
 /// Where in a run the kill is aimed: a journal line to wait for (none: the start).
 const ANCHORS: &[(&str, Option<&str>)] = &[
@@ -141,9 +95,9 @@ async fn random_kills_leave_no_fault_behind() {
     let ls = start_stack(&fast_stack(dir.path())).await;
     let file = write_scenario(
         dir.path(),
-        SCENARIO,
+        &scenario(),
         &aws_target(&ls.endpoint_url(), "000000000000"),
-        &[("kill-trial.json", TEMPLATE)],
+        &[("kill-trial.json", &template())],
     );
     let seed = std::env::var("DRDRILL_KILL_SEED")
         .ok()
@@ -213,10 +167,13 @@ async fn random_kills_leave_no_fault_behind() {
         let code = status.code();
         if sig == "KILL" {
             if code.is_none() {
-                assert!(!finished || report(&out).is_some(), "{what}: finished without a report");
+                assert!(
+                    !finished || report_json(&out).is_some(),
+                    "{what}: finished without a report"
+                );
             }
             let leftover = unfinished_experiments(&ls);
-            let cleanup = drdrill().arg("cleanup").arg(&file).output().unwrap();
+            let cleanup = drdrill_aws().arg("cleanup").arg(&file).output().unwrap();
             let said = String::from_utf8_lossy(&cleanup.stdout);
             assert_eq!(
                 cleanup.status.code(),
@@ -250,7 +207,7 @@ async fn random_kills_leave_no_fault_behind() {
                 // The signal came before the handler was installed: nothing had started.
                 None => assert!(!exp_started, "{what}: died by the signal after starting an experiment"),
                 Some(3) => {
-                    let r = report(&out).unwrap_or_else(|| panic!("{what}: exit 3 without a report"));
+                    let r = report_json(&out).unwrap_or_else(|| panic!("{what}: exit 3 without a report"));
                     assert_eq!(r["verdict"], "aborted", "{what}");
                     assert_eq!(r["complete"], false, "{what}");
                     assert!(
@@ -262,7 +219,7 @@ async fn random_kills_leave_no_fault_behind() {
                 Some(0..=2) => {}
                 other => panic!("{what}: unexpected exit {other:?}; stderr:\n{stderr}"),
             }
-            if let Some(r) = report(&out) {
+            if let Some(r) = report_json(&out) {
                 let verdict = r["verdict"].as_str().unwrap_or("");
                 assert_eq!(
                     r["complete"],

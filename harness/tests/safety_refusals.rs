@@ -2,11 +2,14 @@
 //! (refused before anything is injected, naming the action and the cap), traffic this
 //! machine cannot send, and out-of-range scenario values.
 
-mod safety_common;
+mod support;
 
 use std::time::Duration;
 
-use safety_common::*;
+use support::bin::*;
+use support::repo;
+use support::scenario::*;
+use support::stack::*;
 
 fn power_scenario(extra: &str) -> String {
     let text = std::fs::read_to_string(repo().join("scenarios/az-power-interruption.yaml"))
@@ -44,7 +47,7 @@ async fn blast_radius_caps_refuse_before_injecting() {
             &[("az-power-interruption.json", &template)],
         );
         let out = case.join("out");
-        let run = drdrill()
+        let run = drdrill_aws()
             .arg("run")
             .arg(&file)
             .args(["--yes", "--out"])
@@ -60,9 +63,9 @@ async fn blast_radius_caps_refuse_before_injecting() {
         assert!(text.contains(needle), "{caps}: no {needle:?} in:\n{text}");
         // Actions are checked in name order; the network cut is the first to exceed.
         assert!(text.contains("action Pause-network-connectivity"), "{caps}: {text}");
-        let r = report(&out).expect("a report");
+        let r = report_json(&out).expect("a report");
         assert!(r["reason"].as_str().unwrap().contains(needle), "{}", r["reason"]);
-        let plan = drdrill().arg("plan").arg(&file).output().unwrap();
+        let plan = drdrill_aws().arg("plan").arg(&file).output().unwrap();
         let shown = String::from_utf8_lossy(&plan.stdout);
         assert_eq!(plan.status.code(), Some(2), "plan with {caps}");
         assert!(shown.contains("EXCEEDS") && shown.contains("i-app1a1"), "{shown}");
@@ -81,7 +84,7 @@ async fn blast_radius_caps_refuse_before_injecting() {
         &target,
         &[("az-power-interruption.json", &template)],
     );
-    let plan = drdrill().arg("plan").arg(&file).output().unwrap();
+    let plan = drdrill_aws().arg("plan").arg(&file).output().unwrap();
     let shown = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(
         plan.status.code(),
@@ -114,12 +117,12 @@ fn traffic_too_high_for_the_machine_is_refused() {
             &repo_template("az-power-interruption.json"),
         )],
     );
-    let plan = drdrill().arg("plan").arg(&file).output().unwrap();
+    let plan = drdrill_aws().arg("plan").arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&plan.stderr);
     assert_eq!(plan.status.code(), Some(2), "{text}");
     assert!(text.contains("traffic.rate") && text.contains("cores"), "{text}");
     let out_dir = dir.path().join("out");
-    let out = drdrill()
+    let out = drdrill_aws()
         .arg("run")
         .arg(&file)
         .args(["--quiet", "--out"])
@@ -205,7 +208,7 @@ fn out_of_range_values_are_refused_with_a_reason() {
                 &repo_template("az-power-interruption.json"),
             )],
         );
-        let out = drdrill().arg("validate").arg(&file).output().unwrap();
+        let out = drdrill_aws().arg("validate").arg(&file).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
         assert!(

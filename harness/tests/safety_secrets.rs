@@ -3,43 +3,22 @@
 //! log level, is searched everywhere it writes (stdout, stderr, every file of the run
 //! folder) for the secret, the access key id and SigV4 signatures.
 
-mod safety_common;
+mod support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use safety_common::*;
+use support::bin::*;
+use support::scenario::*;
+use support::stack::*;
 
 const SECRET: &str = "drdrillTESTsecretKEY0123456789abcdefSECRET";
 const ACCESS_KEY: &str = "AKIADRDRILLTESTKEY42";
 
 /// A short drill (one AZ black-holed for a second).
-const SCENARIO: &str = r#"name: secrets
-TARGET
-app:
-  load_balancer: drill-alb
-probe:
-  write: { method: PUT, path: "/items/{id}", body: "secret test {id}" }
-  read: { method: GET, path: "/items/{id}" }
-  health: { path: "/health" }
-traffic:
-  rate: 20/s
-  write_ratio: 0.5
-  timeout: 300ms
-  connection: { policy: fresh }
-fault:
-  template_file: fis/short-partition.json
-steady_state:
-  success_ratio: 0.5
-objectives:
-  availability_during_fault: 0
-timings:
-  baseline: 200ms
-  stable_for: 200ms
-  max_fault_duration: 1m
-  recovery_timeout: 5s
-  verification_grace: 1s
-"#;
+fn scenario() -> String {
+    Drill::quick("secrets", "secret test", "short-partition.json", "1m").yaml()
+}
 
 /// Every file under `dir`, as (path, bytes).
 fn files(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
@@ -64,14 +43,14 @@ async fn credentials_never_reach_the_output() {
     let template = repo_template("az-long-partition.json").replace("PT10M", "PT1S");
     let file = write_scenario(
         dir.path(),
-        SCENARIO,
+        &scenario(),
         &aws_target(&ls.endpoint_url(), "000000000000"),
         &[("short-partition.json", &template)],
     );
     for (n, log) in ["warn", "trace"].iter().enumerate() {
         let out = dir.path().join(format!("out-{n}"));
         let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
-        let mut run = drdrill();
+        let mut run = drdrill_aws();
         run.arg("run")
             .arg(&file)
             .args(["--yes", "--out"])
@@ -88,7 +67,7 @@ async fn credentials_never_reach_the_output() {
         outputs.push((format!("run stdout ({log})"), o.stdout));
         outputs.push((format!("run stderr ({log})"), o.stderr));
         for cmd in ["plan", "cleanup"] {
-            let o = drdrill()
+            let o = drdrill_aws()
                 .arg(cmd)
                 .arg(&file)
                 .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)

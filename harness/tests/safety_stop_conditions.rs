@@ -1,8 +1,9 @@
 //! Stop conditions in FIS templates reach FIS exactly as written.
 
-mod safety_common;
+mod support;
 
-use safety_common::*;
+use support::scenario::*;
+use support::stack::*;
 
 /// `aws:cloudwatch:alarm` stop conditions (a real CloudWatch alarm ARN and a local
 /// `drdrill:serving-false-for-…` alarm) are passed through unchanged by the harness's

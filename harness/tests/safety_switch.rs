@@ -7,11 +7,14 @@
 //! AWS endpoint (a proxy the test controls). Afterwards one `drdrill cleanup` deletes the
 //! templates and alarms the killed runs left, and nothing of drdrill's remains.
 
-mod safety_common;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use safety_common::*;
+use support::bin::*;
+use support::scenario::*;
+use support::stack::*;
+use support::wait::wait_until;
 
 /// Kill trials in the suite (`scripts/switch-trials` runs more).
 fn trials() -> usize {
@@ -27,67 +30,21 @@ const SILENCE: Duration = Duration::from_secs(3);
 /// FIS's stop of the actions after the alarm fires, and the test's polling (bounded).
 const STOP_SLACK: Duration = Duration::from_millis(1500);
 
-const SCENARIO: &str = r#"name: switch-trial
-TARGET
-app:
-  load_balancer: drill-alb
-probe:
-  write: { method: PUT, path: "/items/{id}", body: "switch trial {id}" }
-  read: { method: GET, path: "/items/{id}" }
-  health: { path: "/health" }
-traffic:
-  rate: 20/s
-  write_ratio: 0.5
-  timeout: 300ms
-  connection: { policy: fresh }
-fault:
-  template_file: fis/switch-trial.json
-steady_state:
-  success_ratio: 0.5
-objectives:
-  availability_during_fault: 0
-dead_man_switch: { heartbeat_every: 1s, fires_after: 3s }
-timings:
-  baseline: 200ms
-  stable_for: 200ms
-  max_fault_duration: 2m
-  recovery_timeout: 5s
-  verification_grace: 1s
-"#;
+/// The drill whose dead man's switch is tried.
+fn scenario() -> String {
+    Drill::quick("switch-trial", "switch trial", "switch-trial.json", "2m")
+        .with_dead_man_switch()
+        .yaml()
+}
 
 /// One AZ's app instances stopped (restarted after 60 s) and its app subnet cut for 60 s:
 /// far longer than any trial, so only a stop can end them in time.
-const TEMPLATE: &str = r#"{
-  "description": "Stop one AZ's app instances and cut its app subnet for a minute",
-  "targets": {
-    "Instances": {
-      "resourceType": "aws:ec2:instance",
-      "resourceTags": { "Tier": "app" },
-      "filters": [{ "path": "Placement.AvailabilityZone", "values": ["us-east-1a"] }],
-      "selectionMode": "ALL"
-    },
-    "Subnets": {
-      "resourceType": "aws:ec2:subnet",
-      "resourceTags": { "Tier": "app" },
-      "filters": [{ "path": "AvailabilityZone", "values": ["us-east-1a"] }],
-      "selectionMode": "ALL"
-    }
-  },
-  "actions": {
-    "Stop": {
-      "actionId": "aws:ec2:stop-instances",
-      "parameters": { "startInstancesAfterDuration": "PT1M" },
-      "targets": { "Instances": "Instances" }
-    },
-    "Cut": {
-      "actionId": "aws:network:disrupt-connectivity",
-      "parameters": { "duration": "PT1M", "scope": "all" },
-      "targets": { "Subnets": "Subnets" }
-    }
-  },
-  "stopConditions": [{ "source": "none" }],
-  "roleArn": "arn:aws:iam::000000000000:role/drdrill-fis"
-}"#;
+fn template() -> String {
+    stop_and_cut_az_template(
+        "Stop one AZ's app instances and cut its app subnet for a minute",
+        "PT1M",
+    )
+}
 
 /// The journal line of a running experiment.
 const RUNNING: &str = "\"status\":\"running\"";
@@ -101,19 +58,6 @@ fn switch_stack(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-/// The id, status and reason of every experiment of the stack.
-fn experiments(ls: &drdrill_localstack::LocalStack) -> Vec<(String, String, String)> {
-    ls.fis.list_experiments(None)["experiments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
-            (s(&e["id"]), s(&e["state"]["status"]), s(&e["state"]["reason"]))
-        })
-        .collect()
-}
-
 /// Waits until experiment `id` has ended; returns its status and reason and how long
 /// after `since` that was seen.
 async fn ended(
@@ -123,7 +67,10 @@ async fn ended(
     limit: Duration,
 ) -> (String, String, Duration) {
     let done = |st: &str| matches!(st, "completed" | "stopped" | "failed" | "cancelled");
-    wait_until(limit, || experiments(ls).iter().any(|(i, st, _)| i == id && done(st))).await;
+    wait_until(limit, || {
+        std::future::ready(experiments(ls).iter().any(|(i, st, _)| i == id && done(st)))
+    })
+    .await;
     let took = since.elapsed();
     let (_, status, reason) = experiments(ls).into_iter().find(|(i, _, _)| i == id).expect("listed");
     (status, reason, took)
@@ -149,17 +96,17 @@ async fn a_killed_harness_fault_ends_by_itself() {
     let proxy = Proxy::start(ls.endpoint()).await;
     let file = write_scenario(
         dir.path(),
-        SCENARIO,
+        &scenario(),
         &aws_target(&ls.endpoint_url(), "000000000000"),
-        &[("switch-trial.json", TEMPLATE)],
+        &[("switch-trial.json", &template())],
     );
     let cut_file = dir.path().join("cut").join("scenario.yaml");
     std::fs::create_dir_all(cut_file.parent().unwrap()).unwrap();
     let cut_file = write_scenario(
         cut_file.parent().unwrap(),
-        SCENARIO,
+        &scenario(),
         &aws_target(&proxy.url(), "000000000000"),
-        &[("switch-trial.json", TEMPLATE)],
+        &[("switch-trial.json", &template())],
     );
     let bound = SILENCE + PERIOD + STOP_SLACK;
     let mut seed = std::time::SystemTime::now()
@@ -230,7 +177,7 @@ async fn a_killed_harness_fault_ends_by_itself() {
             .len()
     };
     assert!(alarms(&ls) > 0, "killed runs left their alarms");
-    let cleanup = drdrill().arg("cleanup").arg(&file).output().unwrap();
+    let cleanup = drdrill_aws().arg("cleanup").arg(&file).output().unwrap();
     let said = String::from_utf8_lossy(&cleanup.stdout);
     assert_eq!(cleanup.status.code(), Some(0), "cleanup failed:\n{said}");
     assert!(said.contains("dead man's switch alarm"), "{said}");

@@ -1,14 +1,13 @@
 //! Every class of bad scenario gives an error naming the file, the key and, where the YAML
 //! locates it, the line and column.
 
+mod support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use drdrill::scenario::{self, ScenarioError};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
-}
+use support::fixtures::scenario_fixtures as fixtures;
 
 fn valid_text() -> String {
     fs::read_to_string(fixtures().join("az-power-interruption.yaml")).expect("fixture")

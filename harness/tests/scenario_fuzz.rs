@@ -1,11 +1,13 @@
 //! Random mutations of valid scenario files never make `load` panic or hang.
 
+mod support;
+
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use drdrill::scenario;
+use support::fixtures::scenario_fixtures as fixtures;
 
 const ITERATIONS: u64 = 2_000;
 const MAX_LOAD_TIME: Duration = Duration::from_secs(5);
@@ -30,10 +32,6 @@ impl XorShift {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-}
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
 }
 
 /// Applies one to three random edits: truncate, swap two bytes, overwrite or insert an

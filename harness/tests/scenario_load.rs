@@ -1,13 +1,11 @@
 //! Loading valid scenario files: values, path resolution, template resolution, round trip.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::time::Duration;
 
 use drdrill::scenario::{self, ConnectionPolicy, FaultSource, ResolvedFault, Scheme, Target};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
-}
+use support::fixtures::scenario_fixtures as fixtures;
 
 /// The full fixture loads with every value as written, durations and rates converted,
 /// relative paths joined to the scenario's directory, and the FIS template filled in.

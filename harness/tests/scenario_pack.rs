@@ -5,8 +5,11 @@
 
 use std::path::PathBuf;
 
+mod support;
+
+/// The scenario pack shipped in the repository.
 fn pack() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    support::repo().join("scenarios")
 }
 
 fn files(dir: &std::path::Path, ext: &str) -> Vec<PathBuf> {

@@ -1,13 +1,11 @@
 //! The `app.route53` section: what loads, and what is refused with the file, line and key.
 
+mod support;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use drdrill::scenario::{self, ResolverSpec, ScenarioError};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
-}
+use support::fixtures::scenario_fixtures as fixtures;
 
 /// `fixture` with its `app:` section (load_balancer + scheme lines) replaced by `app`,
 /// loaded from a scratch copy of the fixtures folder (so relative paths still resolve).

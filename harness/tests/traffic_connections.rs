@@ -1,11 +1,12 @@
 //! Connection policies and failure classes against a real local HTTP server.
 
-mod traffic_common;
+mod support;
 
 use std::time::Duration;
 
 use drdrill::traffic::{ConnectionPolicy, FailureCounts, Prober, RunClock, TrafficOutcome};
-use traffic_common::{config, wait_until, Mode, TestServer, SERIAL};
+use support::traffic::{config, Mode, TestServer, SERIAL};
+use support::wait::wait_for;
 
 /// Runs 1 s of traffic at 100/s with `connection`; returns the outcome and
 /// the number of TCP connections the server accepted.
@@ -73,21 +74,21 @@ async fn failures_are_classified() {
     let cfg = config(server.base_url(), 100.0, ConnectionPolicy::Fresh);
     let handle = Prober::start(cfg, clock, dir.path()).expect("start prober");
     let live = handle.live();
-    wait_until("10 healthy probes", Duration::from_secs(5), || async {
+    wait_for("10 healthy probes", Duration::from_secs(5), || async {
         live.totals().ok >= 10
     })
     .await;
 
     server.set_mode(Mode::Unavailable);
     let unavailable_from = clock.now_unix_ms();
-    wait_until("10 failures", Duration::from_secs(5), || async {
+    wait_for("10 failures", Duration::from_secs(5), || async {
         live.totals().failed >= 10
     })
     .await;
     server.close_listener().await;
     let refused_from = clock.now_unix_ms();
     let failed_before = live.totals().failed;
-    wait_until("10 more failures", Duration::from_secs(5), || async {
+    wait_for("10 more failures", Duration::from_secs(5), || async {
         live.totals().failed >= failed_before + 10
     })
     .await;

@@ -1,13 +1,14 @@
 //! Open-loop prober against a real local HTTP server: schedule accuracy,
 //! ack ledger and raw probe log, and behaviour while the target hangs.
 
-mod traffic_common;
+mod support;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use drdrill::traffic::{ConnectionPolicy, Prober, RunClock, PROBES_HEADER};
-use traffic_common::{config, csv_rows, wait_until, Mode, TestServer, SERIAL};
+use support::traffic::{config, csv_rows, Mode, TestServer, SERIAL};
+use support::wait::wait_for;
 
 /// At 200/s for ~1 s the prober sends rate × duration requests (within 1%),
 /// every probe succeeds (reads return what was written), every acknowledged
@@ -100,7 +101,7 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
     let handle = Prober::start(cfg, clock, dir.path()).expect("start prober");
     let live = handle.live();
 
-    wait_until("40 healthy probes", Duration::from_secs(5), || async {
+    wait_for("40 healthy probes", Duration::from_secs(5), || async {
         live.totals().ok >= 40
     })
     .await;
@@ -118,7 +119,7 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
     server.set_mode(Mode::Normal);
     let hang_end = clock.now_unix_ms();
     let ok_at_hang_end = live.totals().ok;
-    wait_until("40 healthy probes after the hang", Duration::from_secs(5), || async {
+    wait_for("40 healthy probes after the hang", Duration::from_secs(5), || async {
         live.totals().ok >= ok_at_hang_end + 40
     })
     .await;
@@ -196,7 +197,7 @@ async fn the_probe_log_is_streamed_during_the_run() {
     let cfg = config(server.base_url(), 100.0, ConnectionPolicy::Fresh);
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     let path = dir.path().join(drdrill::traffic::PROBES_FILE);
-    wait_until("20 probe lines on disk", Duration::from_secs(2), || async {
+    wait_for("20 probe lines on disk", Duration::from_secs(2), || async {
         std::fs::read_to_string(&path).is_ok_and(|text| text.lines().count() > 20)
     })
     .await;
@@ -242,7 +243,7 @@ async fn a_kept_schedule_is_not_degraded() {
     let cfg = config(server.base_url(), 200.0, ConnectionPolicy::Fresh);
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     let live = handle.live();
-    wait_until("100 probes", Duration::from_secs(5), || async {
+    wait_for("100 probes", Duration::from_secs(5), || async {
         live.totals().ok >= 100
     })
     .await;
@@ -271,13 +272,13 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     let cap = drdrill::traffic::max_in_flight(rate, cfg.timeout);
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     let live = handle.live();
-    wait_until("50 probes before the stall", Duration::from_secs(5), || async {
+    wait_for("50 probes before the stall", Duration::from_secs(5), || async {
         live.totals().ok >= 50
     })
     .await;
     // Block the runtime's only thread: nothing of the prober can run meanwhile.
     std::thread::sleep(Duration::from_millis(600));
-    wait_until("probes after the stall", Duration::from_secs(5), || async {
+    wait_for("probes after the stall", Duration::from_secs(5), || async {
         live.totals().sent >= 800
     })
     .await;

@@ -1,13 +1,13 @@
 //! The verify phase against a real local HTTP server: it finds exactly the
 //! acknowledged writes the server lost, and retries until the grace ends.
 
-mod traffic_common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use drdrill::traffic::{verify_writes, ConnectionPolicy, Prober, RunClock};
-use traffic_common::{config, read_spec, TestServer};
+use support::traffic::{config, read_spec, TestServer};
 
 /// After a run of writes, the server "forgets" three acknowledged ids and
 /// corrupts a fourth; verify reports exactly those four as lost (ordered by

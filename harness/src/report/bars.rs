@@ -2,6 +2,8 @@
 //! of the plan, top to bottom in plan order, the value written at the end of each bar,
 //! and optional marks on a bar (e.g. when the failure was detected, within the RTO).
 
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordu32};
 use plotters::prelude::*;
 
 use super::chart::{draw_legend, font, rgb, ChartError, GRID_RGB};
@@ -44,56 +46,29 @@ pub struct BarChart<'a> {
     pub bars: &'a [Bar],
 }
 
-/// Renders the chart as an SVG document.
-pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
-    let e = |err: &dyn std::fmt::Display| ChartError {
+/// A bar chart: the measure across, one segment per bar up (segments count from the
+/// bottom).
+type Bars<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordu32>>>;
+
+fn chart_err(err: &dyn std::fmt::Display) -> ChartError {
+    ChartError {
         chart: "comparison",
         message: err.to_string(),
-    };
+    }
+}
+
+/// Renders the chart as an SVG document.
+pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
+    let e = |x: DrawingAreaErrorKind<_>| chart_err(&x);
     let n = c.bars.len().max(1) as u32;
     let height = FRAME_H + ROW_H * n;
-    let max = c
-        .bars
-        .iter()
-        .flat_map(|b| b.value.into_iter().chain(b.marks.iter().flatten().copied()))
-        .fold(c.min_max, f64::max);
-    // Room on the right for the value written after the longest bar, and the legend.
-    let max = if max > 0.0 { max * 1.3 } else { 1.0 };
-    let labels: Vec<String> = c.bars.iter().map(|b| truncate(&b.label, 34)).collect();
     // Row i (top to bottom) is segment n-1-i (segments count from the bottom).
     let seg = |i: usize| n - 1 - i as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (BAR_CHART_WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(10)
-            .caption(c.title, font(15))
-            .x_label_area_size(34)
-            .y_label_area_size(LABEL_W)
-            // Integer ranges are inclusive in plotters: 0..n-1 makes n segments.
-            .build_cartesian_2d(0.0..max, (0u32..n - 1).into_segmented())
-            .map_err(|x| e(&x))?;
-        let formatter = |v: &SegmentValue<u32>| match v {
-            SegmentValue::CenterOf(k) if *k < n => labels.get((n - 1 - k) as usize).cloned().unwrap_or_default(),
-            _ => String::new(),
-        };
-        chart
-            .configure_mesh()
-            .bold_line_style(rgb(GRID_RGB))
-            .light_line_style(TRANSPARENT)
-            .disable_y_mesh()
-            .y_labels(n as usize)
-            .y_label_formatter(&formatter)
-            .x_label_formatter(&|v: &f64| {
-                let s = format!("{v:.1}");
-                s.strip_suffix(".0").map_or_else(|| s.clone(), str::to_owned)
-            })
-            .x_desc(c.unit)
-            .label_style(font(12))
-            .axis_desc_style(font(13))
-            .draw()
-            .map_err(|x| e(&x))?;
+        root.fill(&WHITE).map_err(e)?;
+        let mut chart = bar_axes(&root, c, n)?;
         let fill = rgb(c.rgb).filled();
         chart
             .draw_series(c.bars.iter().enumerate().filter_map(|(i, b)| {
@@ -103,37 +78,92 @@ pub fn bar_chart_svg(c: &BarChart<'_>) -> Result<String, ChartError> {
                 r.set_margin(7, 7, 0, 0);
                 Some(r)
             }))
-            .map_err(|x| e(&x))?;
+            .map_err(e)?;
         chart
             .draw_series(c.bars.iter().enumerate().map(|(i, b)| {
                 let at = (b.value.unwrap_or(0.0), SegmentValue::CenterOf(seg(i)));
                 EmptyElement::at(at) + Text::new(b.text.clone(), (6, -7), font(12))
             }))
-            .map_err(|x| e(&x))?;
-        for (m, name) in c.marks.iter().enumerate() {
-            let colour = rgb(MARK_RGB[m % MARK_RGB.len()]);
-            let points: Vec<(f64, SegmentValue<u32>)> = c
-                .bars
-                .iter()
-                .enumerate()
-                .filter_map(|(i, b)| Some((b.marks.get(m).copied().flatten()?, SegmentValue::CenterOf(seg(i)))))
-                .collect();
-            chart
-                .draw_series(
-                    points
-                        .into_iter()
-                        .map(move |p| TriangleMarker::new(p, 6, colour.filled())),
-                )
-                .map_err(|x| e(&x))?
-                .label(*name)
-                .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, colour.filled()));
-        }
-        if !c.marks.is_empty() {
-            draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|x| e(&x))?;
-        }
-        root.present().map_err(|x| e(&x))?;
+            .map_err(e)?;
+        draw_marks(&mut chart, c, seg)?;
+        root.present().map_err(e)?;
     }
     Ok(svg)
+}
+
+/// The chart with its title, bar labels and value axis drawn.
+fn bar_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    c: &BarChart<'_>,
+    n: u32,
+) -> Result<Bars<'a, 'b>, ChartError> {
+    let max = c
+        .bars
+        .iter()
+        .flat_map(|b| b.value.into_iter().chain(b.marks.iter().flatten().copied()))
+        .fold(c.min_max, f64::max);
+    // Room on the right for the value written after the longest bar, and the legend.
+    let max = if max > 0.0 { max * 1.3 } else { 1.0 };
+    let labels: Vec<String> = c.bars.iter().map(|b| truncate(&b.label, 34)).collect();
+    let mut chart = ChartBuilder::on(root)
+        .margin(10)
+        .caption(c.title, font(15))
+        .x_label_area_size(34)
+        .y_label_area_size(LABEL_W)
+        // Integer ranges are inclusive in plotters: 0..n-1 makes n segments.
+        .build_cartesian_2d(0.0..max, (0u32..n - 1).into_segmented())
+        .map_err(|x| chart_err(&x))?;
+    let formatter = |v: &SegmentValue<u32>| match v {
+        SegmentValue::CenterOf(k) if *k < n => labels.get((n - 1 - k) as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .bold_line_style(rgb(GRID_RGB))
+        .light_line_style(TRANSPARENT)
+        .disable_y_mesh()
+        .y_labels(n as usize)
+        .y_label_formatter(&formatter)
+        .x_label_formatter(&|v: &f64| {
+            let s = format!("{v:.1}");
+            s.strip_suffix(".0").map_or_else(|| s.clone(), str::to_owned)
+        })
+        .x_desc(c.unit)
+        .label_style(font(12))
+        .axis_desc_style(font(13))
+        .draw()
+        .map_err(|x| chart_err(&x))?;
+    Ok(chart)
+}
+
+/// The marks on the bars (a triangle each, one colour per mark name) and their legend.
+fn draw_marks<'a, 'b: 'a>(
+    chart: &mut Bars<'a, 'b>,
+    c: &BarChart<'_>,
+    seg: impl Fn(usize) -> u32,
+) -> Result<(), ChartError> {
+    for (m, name) in c.marks.iter().enumerate() {
+        let colour = rgb(MARK_RGB[m % MARK_RGB.len()]);
+        let points: Vec<(f64, SegmentValue<u32>)> = c
+            .bars
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| Some((b.marks.get(m).copied().flatten()?, SegmentValue::CenterOf(seg(i)))))
+            .collect();
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(move |p| TriangleMarker::new(p, 6, colour.filled())),
+            )
+            .map_err(|x| chart_err(&x))?
+            .label(*name)
+            .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 6, colour.filled()));
+    }
+    if !c.marks.is_empty() {
+        draw_legend(chart, SeriesLabelPosition::UpperRight).map_err(|x| chart_err(&x))?;
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {

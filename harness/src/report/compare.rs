@@ -2,6 +2,7 @@
 //! and then objective by objective, with the change from A to B and whether it is
 //! better or worse. The output is a Markdown table (readable in a terminal too).
 
+use super::markdown_table::MarkdownTable;
 use super::view::{
     fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_title, rpo_bound_ms, rto_bound_ms,
     with_uncertainty, Sign,
@@ -93,12 +94,19 @@ fn objective_cell(r: &Report, o: Option<&ObjectiveResult>) -> String {
 
 /// The compared rows: headline numbers, then the objectives of A, then those only B has.
 pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
+    let mut out = headline_rows(a, b);
+    out.extend(objective_rows(a, b));
+    out
+}
+
+/// The scenario, the verdict and the headline numbers.
+fn headline_rows(a: &Report, b: &Report) -> Vec<CompareRow> {
     let ms = |v: Option<i64>| plain(v.map(|v| v as f64));
     let with = |v: Option<i64>, bound_ms: Option<i64>| Value {
         v: v.map(|v| v as f64),
         bound_ms,
     };
-    let mut out = vec![
+    vec![
         CompareRow {
             name: "scenario".into(),
             a: a.scenario.name.clone(),
@@ -158,7 +166,12 @@ pub fn rows(a: &Report, b: &Report) -> Vec<CompareRow> {
             "count",
             Better::Lower,
         ),
-    ];
+    ]
+}
+
+/// One row per objective: those of A, then those only B has.
+fn objective_rows(a: &Report, b: &Report) -> Vec<CompareRow> {
+    let mut out = Vec::new();
     let mut names: Vec<&str> = a.objectives.iter().map(|o| o.name.as_str()).collect();
     for o in &b.objectives {
         if !names.contains(&o.name.as_str()) {
@@ -201,33 +214,15 @@ fn verdict(r: &Report) -> String {
 
 /// The comparison as a Markdown table with aligned columns.
 pub fn render(a: &Report, b: &Report) -> String {
-    let rows = rows(a, b);
     let head = [
         String::new(),
         format!("A: {}", a.run_id),
         format!("B: {}", b.run_id),
         "change (B − A)".to_string(),
     ];
-    let all: Vec<[String; 4]> = std::iter::once(head)
-        .chain(rows.into_iter().map(|r| [r.name, r.a, r.b, r.change]))
-        .collect();
-    let widths: Vec<usize> = (0..4)
-        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0).max(3))
-        .collect();
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-            .collect();
-        format!("| {} |\n", padded.join(" | "))
-    };
-    let mut out = line(&all[0]);
-    out.push_str(&line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>()));
-    for r in &all[1..] {
-        out.push_str(&line(r));
-    }
-    out
+    MarkdownTable::new(head)
+        .rows(rows(a, b).into_iter().map(|r| [r.name, r.a, r.b, r.change]))
+        .aligned()
 }
 
 #[cfg(test)]

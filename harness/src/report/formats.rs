@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub use super::error::RenderError;
 use super::history::{self, HistoryEntry, HistoryError};
 use super::{html, junit, markdown, Report, REPORT_FILE};
 
@@ -127,46 +128,6 @@ impl Formats {
     pub fn iter(&self) -> impl Iterator<Item = Format> + '_ {
         self.0.iter().copied()
     }
-}
-
-/// A report file could not be rendered or written.
-#[derive(Debug, thiserror::Error)]
-pub enum RenderError {
-    /// A template failed.
-    #[error("cannot render {file}: {source:#}")]
-    Template {
-        /// The file being rendered.
-        file: &'static str,
-        /// MiniJinja's error (with the template line).
-        #[source]
-        source: minijinja::Error,
-    },
-    /// The timeline or trend chart could not be drawn.
-    #[error(transparent)]
-    Chart(#[from] super::chart::ChartError),
-    /// The XML writer failed.
-    #[error("cannot write junit.xml: {source}")]
-    Xml {
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The report could not be serialised.
-    #[error("cannot serialise report.json: {source}")]
-    Json {
-        /// Why.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// The file could not be written.
-    #[error("cannot write {path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// Writes each format of `formats` into `dir`; returns the files written. Stops at the

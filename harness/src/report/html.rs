@@ -4,13 +4,13 @@
 //! and instance, the journal and the scenario and plan used. RTO, RPO and the data-loss
 //! window carry their uncertainty, and a details section says what bounds them.
 
-use minijinja::value::Serde;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
+use super::error::RenderError;
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, RunHeader, UncertaintyView};
 use super::view::{secs, utc, utc_short, View};
-use super::{chart, formats::RenderError, Report};
+use super::{chart, ProbeStats, Report};
 
 /// File name of the HTML report in a run folder.
 pub const HTML_FILE: &str = "report.html";
@@ -40,24 +40,13 @@ struct ActionRow {
 struct Context {
     /// The evidence digest, as manifest.json records it.
     evidence: Option<String>,
-    icon: &'static str,
+    #[serde(flatten)]
+    run: RunHeader,
     verdict: &'static str,
     verdict_upper: String,
-    scenario: String,
     scenario_path: String,
-    description: Option<String>,
-    run_id: String,
-    target: String,
-    started: String,
     finished: String,
     duration: String,
-    exit_code: i32,
-    complete: bool,
-    degraded: Option<String>,
-    /// One line per blind interval of an observer (times from injection).
-    blind: Vec<String>,
-    reason: String,
-    stopped_in: Option<String>,
     origin: &'static str,
     headline: Headline,
     uncertainty: Option<UncertaintyView>,
@@ -139,7 +128,91 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
     let v = View::new(report);
     let p = &report.probes;
     let timeline_svg = chart::timeline_svg(&v)?;
-    let experiment = report
+    let ctx = Context {
+        evidence,
+        run: templates::run_header(&v),
+        verdict: report.verdict.as_str(),
+        verdict_upper: report.verdict.as_str().to_uppercase(),
+        scenario_path: report.scenario.path.display().to_string(),
+        finished: utc_short(report.finished_unix_ms),
+        duration: secs(report.finished_unix_ms - report.t0_unix_ms),
+        origin: v.origin_label,
+        headline: templates::headline(&v),
+        uncertainty: templates::uncertainty_view(&v),
+        objectives: templates::objective_rows(report),
+        moments: templates::moment_rows(&v),
+        data_loss: templates::data_loss_view(&v, 200),
+        failures: templates::failure_rows(&v, usize::MAX),
+        probes: probe_rows(p),
+        zones: v
+            .totals_by_zone()
+            .into_iter()
+            .map(|(z, n)| row(z, n.to_string()))
+            .collect(),
+        instances: p
+            .by_served_by
+            .iter()
+            .map(|(k, n)| row(k.clone(), n.to_string()))
+            .collect(),
+        phases: phase_rows(&v),
+        experiment: experiment_rows(report),
+        events: event_rows(report, &v),
+        actions: plan_actions(report.plan.as_ref()),
+        load_balancer: load_balancer(report.plan.as_ref()),
+        timeline_svg,
+        version: env!("CARGO_PKG_VERSION"),
+        schema_version: report.schema_version,
+    };
+    templates::render(HTML_FILE, HTML_FILE, &ctx)
+}
+
+/// The probes' counts and latencies, one row each.
+fn probe_rows(p: &ProbeStats) -> Vec<Row> {
+    vec![
+        row("sent", p.sent.to_string()),
+        row("succeeded", p.ok.to_string()),
+        row("failed", p.failed.to_string()),
+        row(
+            "reads of lost writes (404, counted as served)",
+            p.missing_reads.to_string(),
+        ),
+        row(
+            "latency p50 / p99 / max",
+            format!("{:.1} / {:.1} / {:.1} ms", p.p50_ms, p.p99_ms, p.max_ms),
+        ),
+        row(
+            "schedule lag p99 / max",
+            format!("{:.2} / {:.2} ms", p.schedule_lag_p99_ms, p.schedule_lag_max_ms),
+        ),
+        row(
+            format!("sent more than {:.0} ms late", p.late_threshold_ms),
+            p.late_sends.to_string(),
+        ),
+        row("dropped (too many in flight)", p.dropped_sends.to_string()),
+        row("latencies above the histogram bound", p.saturated.to_string()),
+    ]
+}
+
+/// The phases, each with its start (from the origin) and how long it took.
+fn phase_rows(v: &View) -> Vec<Row> {
+    v.phases
+        .iter()
+        .map(|ph| {
+            row(
+                ph.phase.clone(),
+                format!(
+                    "{} for {}",
+                    v.at(ph.span.from_ms),
+                    secs(ph.span.to_ms - ph.span.from_ms)
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The FIS experiment, one row per field (none without an experiment).
+fn experiment_rows(report: &Report) -> Vec<Row> {
+    report
         .experiment
         .as_ref()
         .map(|e| {
@@ -151,112 +224,28 @@ pub fn render_with_evidence(report: &Report, evidence: Option<String>) -> Result
                 row("ended", e.end_unix_ms.map_or("—".into(), utc)),
             ]
         })
-        .unwrap_or_default();
-    let ctx = Context {
-        evidence,
-        icon: templates::verdict_icon(report),
-        verdict: report.verdict.as_str(),
-        verdict_upper: report.verdict.as_str().to_uppercase(),
-        scenario: report.scenario.name.clone(),
-        scenario_path: report.scenario.path.display().to_string(),
-        description: report.scenario.description.clone(),
-        run_id: report.run_id.clone(),
-        target: report.target.clone(),
-        started: utc_short(report.t0_unix_ms),
-        finished: utc_short(report.finished_unix_ms),
-        duration: secs(report.finished_unix_ms - report.t0_unix_ms),
-        exit_code: report.exit_code,
-        complete: report.complete,
-        degraded: report.measurement_degraded.clone(),
-        blind: super::blind::lines(
-            &report.observer_blind,
-            report.t_inject_unix_ms.unwrap_or(report.t0_unix_ms),
-        ),
-        reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
-        stopped_in: v.stopped_in.clone(),
-        origin: v.origin_label,
-        headline: templates::headline(&v),
-        uncertainty: templates::uncertainty_view(&v),
-        objectives: templates::objective_rows(report),
-        moments: templates::moment_rows(&v),
-        data_loss: templates::data_loss_view(&v, 200),
-        failures: templates::failure_rows(&v, usize::MAX),
-        probes: vec![
-            row("sent", p.sent.to_string()),
-            row("succeeded", p.ok.to_string()),
-            row("failed", p.failed.to_string()),
-            row(
-                "reads of lost writes (404, counted as served)",
-                p.missing_reads.to_string(),
-            ),
-            row(
-                "latency p50 / p99 / max",
-                format!("{:.1} / {:.1} / {:.1} ms", p.p50_ms, p.p99_ms, p.max_ms),
-            ),
-            row(
-                "schedule lag p99 / max",
-                format!("{:.2} / {:.2} ms", p.schedule_lag_p99_ms, p.schedule_lag_max_ms),
-            ),
-            row(
-                format!("sent more than {:.0} ms late", p.late_threshold_ms),
-                p.late_sends.to_string(),
-            ),
-            row("dropped (too many in flight)", p.dropped_sends.to_string()),
-            row("latencies above the histogram bound", p.saturated.to_string()),
-        ],
-        zones: v
-            .totals_by_zone()
-            .into_iter()
-            .map(|(z, n)| row(z, n.to_string()))
-            .collect(),
-        instances: p
-            .by_served_by
-            .iter()
-            .map(|(k, n)| row(k.clone(), n.to_string()))
-            .collect(),
-        phases: v
-            .phases
-            .iter()
-            .map(|ph| {
-                row(
-                    ph.phase.clone(),
-                    format!(
-                        "{} for {}",
-                        v.at(ph.span.from_ms),
-                        secs(ph.span.to_ms - ph.span.from_ms)
-                    ),
-                )
-            })
-            .collect(),
-        experiment,
-        events: report
-            .events
-            .iter()
-            .map(|e| EventRow {
-                at: v.at(e.t_ms),
-                kind: e.name().to_string(),
-                detail: compact(&e.detail()),
-            })
-            .collect(),
-        actions: plan_actions(report.plan.as_ref()),
-        load_balancer: report.plan.as_ref().and_then(|p| p.get("load_balancer")).map(|lb| {
-            let s = |k: &str| lb.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
-            format!("{} ({})", s("name"), s("dns_name"))
-        }),
-        timeline_svg,
-        version: env!("CARGO_PKG_VERSION"),
-        schema_version: report.schema_version,
-    };
-    let env = templates::environment().map_err(|source| RenderError::Template {
-        file: HTML_FILE,
-        source,
-    })?;
-    env.get_template(HTML_FILE)
-        .and_then(|t| t.render(Serde(&ctx)))
-        .map_err(|source| RenderError::Template {
-            file: HTML_FILE,
-            source,
+        .unwrap_or_default()
+}
+
+/// The journal's events, each at its time from the origin.
+fn event_rows(report: &Report, v: &View) -> Vec<EventRow> {
+    report
+        .events
+        .iter()
+        .map(|e| EventRow {
+            at: v.at(e.t_ms),
+            kind: e.name().to_string(),
+            detail: compact(&e.detail()),
         })
+        .collect()
+}
+
+/// The plan's load balancer, `name (dns name)`.
+fn load_balancer(plan: Option<&Value>) -> Option<String> {
+    plan.and_then(|p| p.get("load_balancer")).map(|lb| {
+        let s = |k: &str| lb.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+        format!("{} ({})", s("name"), s("dns_name"))
+    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::io::Cursor;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
-use super::formats::RenderError;
+use super::error::RenderError;
 use super::view::{
     objective_bound_ms, objective_message, objective_title, rpo_bound_ms, rto_bound_ms, with_uncertainty, Sign, View,
 };
@@ -229,22 +229,24 @@ pub fn render_suites(reports: &[Report]) -> Result<String, RenderError> {
     Ok(text)
 }
 
-fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[Case]) -> std::io::Result<()> {
-    let count = |f: fn(&Outcome) -> bool| cases.iter().filter(|c| f(&c.outcome)).count().to_string();
-    // JUnit's xs:dateTime without a zone (the Jenkins schema's pattern).
-    let timestamp = super::view::utc(r.t0_unix_ms);
-    let timestamp = timestamp.get(..19).unwrap_or(&timestamp).to_string();
-    let (rto_bound, rpo_bound) = (rto_bound_ms(r), rpo_bound_ms(r));
-    let opt = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
-    let part = |f: fn(&crate::analysis::Uncertainty) -> f64| r.uncertainty.map_or(String::new(), |u| f(&u).to_string());
+/// The suite's RTO and RPO, each with its uncertainty (empty when not measured).
+fn rto_rpo(r: &Report) -> (String, String) {
     let rto = r
         .rto_ms
-        .map_or(String::new(), |v| with_uncertainty(v, rto_bound, Sign::Unsigned));
-    let rpo = r
-        .data_loss
-        .as_ref()
-        .map_or(String::new(), |d| with_uncertainty(d.rpo_ms, rpo_bound, Sign::Unsigned));
-    let properties = [
+        .map_or(String::new(), |v| with_uncertainty(v, rto_bound_ms(r), Sign::Unsigned));
+    let rpo = r.data_loss.as_ref().map_or(String::new(), |d| {
+        with_uncertainty(d.rpo_ms, rpo_bound_ms(r), Sign::Unsigned)
+    });
+    (rto, rpo)
+}
+
+/// The suite's `<properties>`: the run's identity, outcome and measured figures.
+fn properties(r: &Report) -> [(&'static str, String); 19] {
+    let (rto_bound, rpo_bound) = (rto_bound_ms(r), rpo_bound_ms(r));
+    let (rto, rpo) = rto_rpo(r);
+    let opt = |v: Option<i64>| v.map_or(String::new(), |v| v.to_string());
+    let part = |f: fn(&crate::analysis::Uncertainty) -> f64| r.uncertainty.map_or(String::new(), |u| f(&u).to_string());
+    [
         ("run_id", r.run_id.clone()),
         ("scenario_path", r.scenario.path.display().to_string()),
         ("target", r.target.clone()),
@@ -253,11 +255,11 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
         ("complete", r.complete.to_string()),
         ("rto_ms", opt(r.rto_ms)),
         ("rto_uncertainty_ms", opt(rto_bound)),
-        ("rto", rto.clone()),
+        ("rto", rto),
         ("outage_ms", opt(r.outage_ms)),
         ("rpo_ms", opt(r.data_loss.as_ref().map(|d| d.rpo_ms))),
         ("rpo_uncertainty_ms", opt(rpo_bound)),
-        ("rpo", rpo.clone()),
+        ("rpo", rpo),
         ("uncertainty_probe_interval_ms", part(|u| u.probe_interval_ms)),
         ("uncertainty_t_inject_ms", part(|u| u.t_inject_ms)),
         ("uncertainty_clock_offset_ms", part(|u| u.clock_offset_ms)),
@@ -269,7 +271,34 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
         ),
         ("observer_blind_intervals", r.observer_blind.len().to_string()),
         ("measured_while_blind", blind_figures(r).join(",")),
-    ];
+    ]
+}
+
+/// The suite's `<system-out>`: the outcome in one line, then the observers' blind intervals.
+fn system_out(r: &Report) -> String {
+    let (rto, rpo) = rto_rpo(r);
+    let dash = |s: &str| if s.is_empty() { "—".to_string() } else { s.to_string() };
+    let mut out = format!(
+        "verdict {} (exit {}); RTO {}; RPO {}; report.json in run folder {}",
+        r.verdict.as_str(),
+        r.exit_code,
+        dash(&rto),
+        dash(&rpo),
+        r.run_id
+    );
+    for line in super::blind::lines(&r.observer_blind, r.t_inject_unix_ms.unwrap_or(r.t0_unix_ms)) {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
+}
+
+fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[Case]) -> std::io::Result<()> {
+    let count = |f: fn(&Outcome) -> bool| cases.iter().filter(|c| f(&c.outcome)).count().to_string();
+    // JUnit's xs:dateTime without a zone (the Jenkins schema's pattern).
+    let timestamp = super::view::utc(r.t0_unix_ms);
+    let timestamp = timestamp.get(..19).unwrap_or(&timestamp).to_string();
+    let properties = properties(r);
     w.create_element("testsuite")
         .with_attributes([
             ("name", xml_safe(&r.scenario.name).as_ref()),
@@ -298,21 +327,8 @@ fn write_suite(w: &mut Writer<Cursor<Vec<u8>>>, id: usize, r: &Report, cases: &[
             for case in cases {
                 write_case(w, case)?;
             }
-            let dash = |s: &str| if s.is_empty() { "—".to_string() } else { s.to_string() };
-            let mut out = format!(
-                "verdict {} (exit {}); RTO {}; RPO {}; report.json in run folder {}",
-                r.verdict.as_str(),
-                r.exit_code,
-                dash(&rto),
-                dash(&rpo),
-                r.run_id
-            );
-            for line in super::blind::lines(&r.observer_blind, r.t_inject_unix_ms.unwrap_or(r.t0_unix_ms)) {
-                out.push('\n');
-                out.push_str(&line);
-            }
             w.create_element("system-out")
-                .write_text_content(BytesText::new(&xml_safe(&out)))?;
+                .write_text_content(BytesText::new(&xml_safe(&system_out(r))))?;
             Ok(())
         })?;
     Ok(())

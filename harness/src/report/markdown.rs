@@ -3,12 +3,13 @@
 //! enough for a CI step summary (`GITHUB_STEP_SUMMARY`) or a PR comment. RTO, RPO and the
 //! data-loss window carry their uncertainty, and a footnote says what bounds them.
 
-use minijinja::value::Serde;
 use serde::Serialize;
 
-use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, UncertaintyView};
-use super::view::{utc_short, View};
-use super::{formats::RenderError, Report};
+use super::error::RenderError;
+use super::markdown_table::MarkdownTable;
+use super::templates::{self, DataLossView, FailureRow, Headline, MomentRow, ObjectiveRow, RunHeader, UncertaintyView};
+use super::view::View;
+use super::Report;
 
 /// File name of the summary in a run folder.
 pub const SUMMARY_FILE: &str = "summary.md";
@@ -20,22 +21,14 @@ const MAX_FAILURES: usize = 5;
 
 #[derive(Serialize)]
 struct Context {
-    icon: &'static str,
+    #[serde(flatten)]
+    run: RunHeader,
     verdict: String,
-    scenario: String,
-    description: Option<String>,
-    run_id: String,
-    target: String,
-    started: String,
-    exit_code: i32,
-    complete: bool,
-    degraded: Option<String>,
-    blind: Vec<String>,
-    reason: String,
-    stopped_in: Option<String>,
     headline: Headline,
+    headline_table: String,
     uncertainty: Option<UncertaintyView>,
     objectives: Vec<ObjectiveRow>,
+    objectives_table: String,
     has_fault: bool,
     moments: Vec<MomentRow>,
     data_loss: Option<DataLossView>,
@@ -47,42 +40,56 @@ struct Context {
 pub fn render(report: &Report) -> Result<String, RenderError> {
     let v = View::new(report);
     let p = &report.probes;
+    let headline = templates::headline(&v);
+    let objectives = templates::objective_rows(report);
     let ctx = Context {
-        icon: templates::verdict_icon(report),
+        run: templates::run_header(&v),
         verdict: report.verdict.as_str().to_uppercase(),
-        scenario: report.scenario.name.clone(),
-        description: report.scenario.description.clone(),
-        run_id: report.run_id.clone(),
-        target: report.target.clone(),
-        started: utc_short(report.t0_unix_ms),
-        exit_code: report.exit_code,
-        complete: report.complete,
-        degraded: report.measurement_degraded.clone(),
-        blind: super::blind::lines(
-            &report.observer_blind,
-            report.t_inject_unix_ms.unwrap_or(report.t0_unix_ms),
-        ),
-        reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
-        stopped_in: v.stopped_in.clone(),
-        headline: templates::headline(&v),
+        headline_table: headline_table(&headline),
+        headline,
         uncertainty: templates::uncertainty_view(&v),
-        objectives: templates::objective_rows(report),
+        objectives_table: objectives_table(&objectives),
+        objectives,
         has_fault: report.t_inject_unix_ms.is_some(),
         moments: templates::moment_rows(&v),
         data_loss: templates::data_loss_view(&v, MAX_IDS),
         failures: templates::failure_rows(&v, MAX_FAILURES),
         probes: p.line(),
     };
-    let env = templates::environment().map_err(|source| RenderError::Template {
-        file: SUMMARY_FILE,
-        source,
-    })?;
-    env.get_template(SUMMARY_FILE)
-        .and_then(|t| t.render(Serde(&ctx)))
-        .map_err(|source| RenderError::Template {
-            file: SUMMARY_FILE,
-            source,
-        })
+    templates::render(SUMMARY_FILE, SUMMARY_FILE, &ctx)
+}
+
+/// The headline numbers, one column each.
+fn headline_table(h: &Headline) -> String {
+    MarkdownTable::new([
+        "RTO",
+        "outage",
+        "RPO",
+        "lost writes",
+        "availability during fault",
+        "p99 during fault",
+    ])
+    .row([&h.rto, &h.outage, &h.rpo, &h.lost, &h.availability, &h.p99].map(String::as_str))
+    .compact()
+}
+
+/// One row per objective: target, measured value and the result with its sentence.
+fn objectives_table(objectives: &[ObjectiveRow]) -> String {
+    MarkdownTable::new(["objective", "target", "measured", "result"])
+        .rows(objectives.iter().map(|o| {
+            let result = match (o.pass, o.result) {
+                (true, _) => "✅ pass",
+                (false, "fail") => "❌ fail",
+                _ => "⚠️ not measured",
+            };
+            [
+                o.title.clone(),
+                o.target.clone(),
+                o.measured.clone(),
+                format!("{result} — {}", o.message),
+            ]
+        }))
+        .compact()
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod bars;
 pub mod blind;
 pub mod chart;
 pub mod compare;
+pub mod error;
 pub mod events;
 pub mod formats;
 pub mod gameday;
@@ -39,6 +40,7 @@ pub mod junit;
 pub mod load;
 pub mod manifest;
 pub mod markdown;
+pub mod markdown_table;
 mod templates;
 pub mod view;
 

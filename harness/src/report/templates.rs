@@ -3,11 +3,14 @@
 //!
 //! Templates only lay out: every number is formatted here or in [`super::view`].
 
+use minijinja::value::Serde;
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use super::error::RenderError;
 use super::view::{
-    fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_message, objective_title, opt_secs, View,
+    fmt_measured, fmt_target, fmt_value, objective_bound_ms, objective_message, objective_title, opt_secs, utc_short,
+    View,
 };
 use super::Report;
 
@@ -29,6 +32,57 @@ pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
     env.add_template("gameday.md", include_str!("../../templates/gameday.md"))?;
     env.add_template("gameday.html", include_str!("../../templates/gameday.html"))?;
     Ok(env)
+}
+
+/// Renders the template `name` with `ctx` into the text of `file` (the file named in an
+/// error).
+pub(crate) fn render(name: &str, file: &'static str, ctx: &impl Serialize) -> Result<String, RenderError> {
+    let template = |source| RenderError::Template { file, source };
+    let env = environment().map_err(template)?;
+    env.get_template(name)
+        .and_then(|t| t.render(Serde(ctx)))
+        .map_err(template)
+}
+
+/// What `summary.md` and `report.html` both say about the run first: its verdict's icon,
+/// what ran where and when, and why it ended as it did.
+#[derive(Debug, Serialize)]
+pub(crate) struct RunHeader {
+    pub icon: &'static str,
+    pub scenario: String,
+    pub description: Option<String>,
+    pub run_id: String,
+    pub target: String,
+    pub started: String,
+    pub exit_code: i32,
+    pub complete: bool,
+    pub degraded: Option<String>,
+    /// One line per blind interval of an observer (times from injection).
+    pub blind: Vec<String>,
+    pub reason: String,
+    pub stopped_in: Option<String>,
+}
+
+/// The run's header.
+pub(crate) fn run_header(v: &View) -> RunHeader {
+    let report = v.report;
+    RunHeader {
+        icon: verdict_icon(report),
+        scenario: report.scenario.name.clone(),
+        description: report.scenario.description.clone(),
+        run_id: report.run_id.clone(),
+        target: report.target.clone(),
+        started: utc_short(report.t0_unix_ms),
+        exit_code: report.exit_code,
+        complete: report.complete,
+        degraded: report.measurement_degraded.clone(),
+        blind: super::blind::lines(
+            &report.observer_blind,
+            report.t_inject_unix_ms.unwrap_or(report.t0_unix_ms),
+        ),
+        reason: report.reason.clone().unwrap_or_else(|| "no reason recorded".into()),
+        stopped_in: v.stopped_in.clone(),
+    }
 }
 
 /// One objective, formatted.

@@ -1,17 +1,14 @@
-//! Shared helpers for the traffic tests: a tiny HTTP/1.1 key-value server on
-//! 127.0.0.1 (port 0) with switches to misbehave, and bounded waits.
+//! For the traffic tests: a tiny HTTP/1.1 key-value server on 127.0.0.1 (port 0) with
+//! switches to misbehave, the traffic config speaking its contract, and CSV rows.
 //!
 //! The server stores `PUT /items/<id>` bodies, answers `GET /items/<id>` with
 //! them (404 when absent) and adds a `served-by` header to every response.
 
-#![allow(dead_code)] // each test file uses a different subset
-
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use drdrill::traffic::{ConnectionPolicy, RequestSpec, TrafficConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -252,22 +249,6 @@ pub fn read_spec() -> RequestSpec {
         method: "GET".into(),
         path_template: "/items/{id}".into(),
         body_template: None,
-    }
-}
-
-/// Polls `condition` every 5 ms until it holds; panics after `limit`.
-pub async fn wait_until<F, Fut>(what: &str, limit: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !condition().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

@@ -1,12 +1,16 @@
-//! Shared helpers of the report tests: the run folders under
+//! Recorded inputs: the scenario fixtures, and for the report tests the run folders under
 //! `tests/fixtures/reports/` (real runs of the bundled scenarios; `killed-mid-fault` is
 //! one cut off mid-fault with torn last lines and no report.json).
-
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use drdrill::report::Report;
+
+/// The folder of the scenario fixtures (`tests/fixtures/scenarios/`): valid and broken
+/// scenario files for the loading, error and fuzz tests.
+pub fn scenario_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios")
+}
 
 /// The fixture run folder `name`.
 pub fn fixture(name: &str) -> PathBuf {
