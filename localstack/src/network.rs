@@ -122,6 +122,33 @@ impl Cuts {
     }
 }
 
+/// Cuts of one region's connectivity to other regions: how many are in place per other
+/// region (`*`: every other region), counted like subnet cuts.
+#[derive(Debug, Default)]
+pub struct RegionCuts {
+    counts: HashMap<String, u32>,
+}
+
+impl RegionCuts {
+    /// Adds one cut towards `other` (`*`: every other region).
+    pub fn add(&mut self, other: &str) {
+        *self.counts.entry(other.to_string()).or_default() += 1;
+    }
+
+    /// Removes one cut towards `other`.
+    pub fn remove(&mut self, other: &str) {
+        if let Some(n) = self.counts.get_mut(other) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Whether traffic towards `other` is cut (by a cut of it or of every region).
+    pub fn cuts(&self, other: &str) -> bool {
+        let cut = |key: &str| self.counts.get(key).is_some_and(|n| *n > 0);
+        cut(other) || cut("*")
+    }
+}
+
 /// Linux's smallest retransmission timeout (`TCP_RTO_MIN`, 200 ms): the timeout of an
 /// established connection whose round trip is negligible (loopback, within a VPC).
 pub const RTO_MIN: Duration = Duration::from_millis(200);
