@@ -86,19 +86,24 @@ impl World {
     /// Cuts this region's connectivity to `other` (`None`: every other region); counted
     /// like subnet cuts.
     pub fn cut_cross_region(&self, other: Option<&str>) {
-        let key = other.unwrap_or("*").to_string();
-        let mut st = self.lock();
-        st.region_cuts.add(&key);
-        self.truth.record(Truth::CrossRegion { other: key, cut: true });
-        self.after_change(st);
+        self.set_cross_region(other, true);
     }
 
     /// Undoes one [`World::cut_cross_region`].
     pub fn restore_cross_region(&self, other: Option<&str>) {
+        self.set_cross_region(other, false);
+    }
+
+    /// Adds (`cut`) or removes one cut towards `other` and records it.
+    fn set_cross_region(&self, other: Option<&str>, cut: bool) {
         let key = other.unwrap_or("*").to_string();
         let mut st = self.lock();
-        st.region_cuts.remove(&key);
-        self.truth.record(Truth::CrossRegion { other: key, cut: false });
+        if cut {
+            st.region_cuts.add(&key);
+        } else {
+            st.region_cuts.remove(&key);
+        }
+        self.truth.record(Truth::CrossRegion { other: key, cut });
         self.after_change(st);
     }
 
