@@ -97,13 +97,11 @@ async fn elbv2_operations_through_the_sdk() {
             .len(),
         1
     );
-    let err = elb
-        .describe_load_balancers()
-        .names("no-such-lb")
-        .send()
-        .await
-        .expect_err("unknown name");
-    assert_eq!(err.code(), Some("LoadBalancerNotFound"));
+    let err = expect_code(
+        elb.describe_load_balancers().names("no-such-lb").send().await,
+        "unknown name",
+        "LoadBalancerNotFound",
+    );
     assert!(err.into_service_error().is_load_balancer_not_found_exception());
 
     // DescribeTargetGroups by load balancer, with the stack's health-check settings.
@@ -148,13 +146,11 @@ async fn elbv2_operations_through_the_sdk() {
         .await
         .expect("by arn");
     assert_eq!(by_arn.target_groups().len(), 1);
-    let err = elb
-        .describe_target_groups()
-        .names("no-such-tg")
-        .send()
-        .await
-        .expect_err("unknown tg");
-    assert_eq!(err.code(), Some("TargetGroupNotFound"));
+    let err = expect_code(
+        elb.describe_target_groups().names("no-such-tg").send().await,
+        "unknown tg",
+        "TargetGroupNotFound",
+    );
     assert!(err.into_service_error().is_target_group_not_found_exception());
 
     // DescribeListeners: the proxy's real port, forwarding to the target group.
@@ -293,38 +289,39 @@ async fn elbv2_operations_through_the_sdk() {
 
     // Unknown instance and unknown target group.
     let nope = TargetDescription::builder().id("i-nope").build();
-    let err = elb
-        .register_targets()
-        .target_group_arn(&tg_arn)
-        .targets(nope.clone())
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(err.code(), Some("InvalidTarget"));
+    let err = expect_code(
+        elb.register_targets()
+            .target_group_arn(&tg_arn)
+            .targets(nope.clone())
+            .send()
+            .await,
+        "unknown instance",
+        "InvalidTarget",
+    );
     assert!(err.into_service_error().is_invalid_target_exception());
-    let err = elb
-        .deregister_targets()
-        .target_group_arn(&tg_arn)
-        .targets(nope)
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(err.code(), Some("InvalidTarget"));
+    expect_code(
+        elb.deregister_targets()
+            .target_group_arn(&tg_arn)
+            .targets(nope)
+            .send()
+            .await,
+        "unknown instance",
+        "InvalidTarget",
+    );
     let bad_tg = tg_arn.replace("drill-app", "other-tg");
-    let err = elb
-        .register_targets()
-        .target_group_arn(&bad_tg)
-        .targets(one)
-        .send()
-        .await
-        .expect_err("unknown tg");
-    assert_eq!(err.code(), Some("TargetGroupNotFound"));
-    let err = elb
-        .describe_target_health()
-        .target_group_arn(&bad_tg)
-        .send()
-        .await
-        .expect_err("unknown tg");
-    assert_eq!(err.code(), Some("TargetGroupNotFound"));
+    expect_code(
+        elb.register_targets()
+            .target_group_arn(&bad_tg)
+            .targets(one)
+            .send()
+            .await,
+        "unknown tg",
+        "TargetGroupNotFound",
+    );
+    expect_code(
+        elb.describe_target_health().target_group_arn(&bad_tg).send().await,
+        "unknown tg",
+        "TargetGroupNotFound",
+    );
     ls.shutdown().await;
 }

@@ -48,13 +48,14 @@ async fn rds_operations_through_the_sdk() {
         .await
         .expect("by id");
     assert_eq!(by_id.db_clusters().len(), 1);
-    let err = rds
-        .describe_db_clusters()
-        .db_cluster_identifier("no-such-db")
-        .send()
-        .await
-        .expect_err("unknown cluster");
-    assert_eq!(err.code(), Some("DBClusterNotFoundFault"));
+    let err = expect_code(
+        rds.describe_db_clusters()
+            .db_cluster_identifier("no-such-db")
+            .send()
+            .await,
+        "unknown cluster",
+        "DBClusterNotFoundFault",
+    );
     assert!(err.into_service_error().is_db_cluster_not_found_fault());
 
     // DB instances.
@@ -88,13 +89,11 @@ async fn rds_operations_through_the_sdk() {
         .await
         .expect("by id");
     assert_eq!(one.db_instances().len(), 1);
-    let err = rds
-        .describe_db_instances()
-        .db_instance_identifier("nope")
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(err.code(), Some("DBInstanceNotFound"));
+    expect_code(
+        rds.describe_db_instances().db_instance_identifier("nope").send().await,
+        "unknown instance",
+        "DBInstanceNotFound",
+    );
 
     // FailoverDBCluster promotes the standby.
     let out = rds
@@ -107,13 +106,11 @@ async fn rds_operations_through_the_sdk() {
     assert_eq!(writer_of(c), ["drill-db-2"]);
     assert_eq!(c.status(), Some("failing-over"));
     assert_eq!(ls.world.with_db(|db| db.writer().id.clone()), "drill-db-2");
-    let err = rds
-        .failover_db_cluster()
-        .db_cluster_identifier("drill-db")
-        .send()
-        .await
-        .expect_err("already failing over");
-    assert_eq!(err.code(), Some("InvalidDBClusterStateFault"));
+    expect_code(
+        rds.failover_db_cluster().db_cluster_identifier("drill-db").send().await,
+        "already failing over",
+        "InvalidDBClusterStateFault",
+    );
     let out = rds
         .describe_db_clusters()
         .db_cluster_identifier("drill-db")
@@ -135,13 +132,14 @@ async fn rds_operations_through_the_sdk() {
         .await
         .expect("failover back");
     assert_eq!(writer_of(out.db_cluster().expect("cluster")), ["drill-db-1"]);
-    let err = rds
-        .failover_db_cluster()
-        .db_cluster_identifier("no-such-db")
-        .send()
-        .await
-        .expect_err("unknown cluster");
-    assert_eq!(err.code(), Some("DBClusterNotFoundFault"));
+    let err = expect_code(
+        rds.failover_db_cluster()
+            .db_cluster_identifier("no-such-db")
+            .send()
+            .await,
+        "unknown cluster",
+        "DBClusterNotFoundFault",
+    );
     assert!(err.into_service_error().is_db_cluster_not_found_fault());
     ls.shutdown().await;
 }
