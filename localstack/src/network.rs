@@ -17,6 +17,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
 /// What a cut denies (the action's `scope` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
@@ -146,6 +149,20 @@ impl RegionCuts {
     pub fn cuts(&self, other: &str) -> bool {
         let cut = |key: &str| self.counts.get(key).is_some_and(|n| *n > 0);
         cut(other) || cut("*")
+    }
+}
+
+/// The next connection `listener` accepts; none once `cancel` is cancelled. A failed
+/// accept is logged (`{what} failed`) and the next one awaited.
+pub async fn accept(listener: &TcpListener, cancel: &CancellationToken, what: &str) -> Option<TcpStream> {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            r = listener.accept() => match r {
+                Ok((s, _)) => return Some(s),
+                Err(e) => tracing::warn!(error = %e, "{what} failed"),
+            },
+        }
     }
 }
 

@@ -25,6 +25,18 @@ fn secs(t: &aws_sdk_fis::primitives::DateTime) -> f64 {
     t.as_secs_f64()
 }
 
+/// Untags `key` from resource `arn` and asserts that the tag keys `left` remain.
+async fn untag_leaves(fis: &aws_sdk_fis::Client, arn: &str, key: &str, left: &[&str]) {
+    fis.untag_resource()
+        .resource_arn(arn)
+        .tag_keys(key)
+        .send()
+        .await
+        .unwrap();
+    let tags = fis.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), left);
+}
+
 /// The status name of an experiment a FIS answer carries (which must have one).
 fn status_of(e: Option<&aws_sdk_fis::types::Experiment>) -> String {
     e.unwrap().state().unwrap().status().unwrap().as_str().to_string()
@@ -79,14 +91,7 @@ async fn every_fis_operation_round_trips() {
     let tags = fis.list_tags_for_resource().resource_arn(&t_arn).send().await.unwrap();
     let tags = tags.tags().unwrap();
     assert_eq!((tags["Team"].as_str(), tags["Owner"].as_str()), ("sre", "drdrill"));
-    fis.untag_resource()
-        .resource_arn(&t_arn)
-        .tag_keys("Team")
-        .send()
-        .await
-        .unwrap();
-    let tags = fis.list_tags_for_resource().resource_arn(&t_arn).send().await.unwrap();
-    assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["Owner"]);
+    untag_leaves(fis, &t_arn, "Team", &["Owner"]).await;
 
     // An experiment that runs to completion.
     let started = fis
@@ -172,14 +177,7 @@ async fn every_fis_operation_round_trips() {
         .send()
         .await
         .unwrap();
-    fis.untag_resource()
-        .resource_arn(&e_arn)
-        .tag_keys("drdrill:run")
-        .send()
-        .await
-        .unwrap();
-    let tags = fis.list_tags_for_resource().resource_arn(&e_arn).send().await.unwrap();
-    assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["Phase"]);
+    untag_leaves(fis, &e_arn, "drdrill:run", &["Phase"]).await;
 
     // StopExperiment on a running experiment.
     let eid2 = env.start_experiment(&tid).await;

@@ -65,15 +65,8 @@ pub fn spawn<H: Host>(host: Arc<H>, id: String, subnet: String, listener: TcpLis
     });
     tokio::spawn(async move {
         loop {
-            let stream = tokio::select! {
-                _ = token.cancelled() => return,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                },
+            let Some(stream) = crate::network::accept(&listener, &token, "accept").await else {
+                return;
             };
             let ctx = ctx.clone();
             let token = token.clone();

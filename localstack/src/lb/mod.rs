@@ -65,15 +65,8 @@ pub fn spawn_proxy<H: Host>(world: Arc<H>, listener: TcpListener, cancel: Cancel
     let next_node = AtomicUsize::new(0);
     tokio::spawn(async move {
         loop {
-            let stream = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "load balancer accept failed");
-                        continue;
-                    }
-                },
+            let Some(stream) = crate::network::accept(&listener, &cancel, "load balancer accept").await else {
+                return;
             };
             let (world, rr, cancel) = (world.clone(), rr.clone(), cancel.clone());
             let zones = world.stack().zones.len().max(1);

@@ -41,12 +41,7 @@ async fn rds_operations_through_the_sdk() {
     );
     assert_eq!(members, ["drill-db-1", "drill-db-2"]);
     assert_eq!(writer_of(c), ["drill-db-1"]);
-    let by_id = rds
-        .describe_db_clusters()
-        .db_cluster_identifier("drill-db")
-        .send()
-        .await
-        .expect("by id");
+    let by_id = the_cluster(&rds, "by id").await;
     assert_eq!(by_id.db_clusters().len(), 1);
     let err = expect_code(
         rds.describe_db_clusters()
@@ -111,12 +106,7 @@ async fn rds_operations_through_the_sdk() {
         "already failing over",
         "InvalidDBClusterStateFault",
     );
-    let out = rds
-        .describe_db_clusters()
-        .db_cluster_identifier("drill-db")
-        .send()
-        .await
-        .expect("after failover");
+    let out = the_cluster(&rds, "after failover").await;
     assert_eq!(writer_of(&out.db_clusters()[0]), ["drill-db-2"]);
     wait_until(Duration::from_secs(10), "the cluster is available again", || async {
         let out = rds.describe_db_clusters().send().await.expect("describe");
@@ -142,4 +132,16 @@ async fn rds_operations_through_the_sdk() {
     );
     assert!(err.into_service_error().is_db_cluster_not_found_fault());
     ls.shutdown().await;
+}
+
+/// DescribeDBClusters of the stack's cluster by its id (`what` names the call).
+async fn the_cluster(
+    rds: &aws_sdk_rds::Client,
+    what: &str,
+) -> aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput {
+    rds.describe_db_clusters()
+        .db_cluster_identifier("drill-db")
+        .send()
+        .await
+        .expect(what)
 }
