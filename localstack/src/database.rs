@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Database, DbRole, Stack, Topology};
 
+mod endpoint;
+
+pub use endpoint::EndpointCache;
+
 /// One node's storage.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -299,6 +303,29 @@ impl DbCluster {
     /// The current outage, if any.
     pub fn outage(&self) -> Option<Outage> {
         self.outage.map(|(o, _)| o)
+    }
+
+    /// Whether the writer exists and the caller reaches it (from outside the VPC, as
+    /// replication to another region needs).
+    pub fn reachable(&self, net: &Reach) -> bool {
+        self.role != DbRole::Absent && (net.caller)(&self.writer().subnet)
+    }
+
+    /// Why the database is or is not writable now (`writable`), as ground truth records
+    /// its availability: the outage, its cross-region role, or the writer out of reach.
+    pub fn availability_reason(&self, writable: bool) -> &'static str {
+        match self.outage() {
+            Some(Outage::FailingOver) => "failing over",
+            Some(Outage::Rebooting) => "rebooting",
+            Some(Outage::Promoting) => "promoting",
+            Some(Outage::Restoring) => "restoring",
+            Some(Outage::ReadOnly) => "read replica",
+            Some(Outage::Absent) => "absent",
+            None if self.role == DbRole::Replica => "read replica",
+            None if self.role == DbRole::Absent => "absent",
+            None if writable => "available",
+            None => "writer unreachable",
+        }
     }
 
     /// Whether a write sent now would be acknowledged.

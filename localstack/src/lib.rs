@@ -97,15 +97,10 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    /// Starts every server of the stack (every region's) and the AWS endpoint.
-    /// Long because it is the stack's start-up sequence, step by step: bind each region's
-    /// sockets, build its world, then the endpoint, DNS, Route 53, FIS and CloudWatch.
+    /// Starts every server of the stack (every region's) and the AWS endpoint: binds each
+    /// region's sockets and builds its world, then the endpoint, DNS, the load balancers,
+    /// Route 53, the regions' replication, and each region's FIS and CloudWatch.
     pub async fn start(stack: Stack, opts: Options) -> Result<LocalStack, StartError> {
-        let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Bind { addr, source })
-        };
         let log = Arc::new(truth::GroundTruth::default());
         let cancel = CancellationToken::new();
         let mut worlds: Vec<Arc<World>> = Vec::new();
@@ -114,37 +109,7 @@ impl LocalStack {
         // a DNS failover between regions only changes the address clients connect to.
         let mut lb_port = stack.load_balancer.listener_port;
         for (r, region) in stack.region_stacks().into_iter().enumerate() {
-            let mut listeners = HashMap::new();
-            let mut per_zone: HashMap<String, usize> = HashMap::new();
-            for inst in &region.instances {
-                let zone = region.subnet_zone(&inst.subnet).unwrap_or_default();
-                let zone_index = region.zones.iter().position(|z| z == zone).unwrap_or(0);
-                let n = per_zone.entry(zone.to_string()).or_default();
-                let listener = bind_loopback(SocketAddr::new(world::instance_ip(r, zone_index, *n), 0)).await?;
-                *n += 1;
-                listeners.insert(inst.id.clone(), listener);
-            }
-            let addrs = listeners
-                .iter()
-                .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
-                .collect();
-            let lb_listener = match region.load_balancer.bind {
-                // An explicit address (0.0.0.0 in a container) is bound as given.
-                Some(ip) => bind(SocketAddr::new(ip, lb_port)).await?,
-                None => bind_loopback(SocketAddr::new(world::lb_ip(r), lb_port)).await?,
-            };
-            if let Ok(a) = lb_listener.local_addr() {
-                lb_port = a.port();
-            }
-            let world = World::new_in(
-                region,
-                addrs,
-                r,
-                log.clone(),
-                cancel.child_token(),
-                Arc::new(supervisor::Supervisor),
-            );
-            supervisor::serve_instances(&world, listeners);
+            let (world, lb_listener) = start_region(r, region, &mut lb_port, &log, &cancel).await?;
             worlds.push(world);
             lb_listeners.push(lb_listener);
         }
@@ -164,51 +129,17 @@ impl LocalStack {
         for (world, lb_listener) in worlds.iter().zip(lb_listeners) {
             supervisor::start_load_balancer(world, lb_listener);
         }
-        let lookup: Arc<dyn route53::LoadBalancerLookup> = if worlds.len() == 1 {
-            worlds[0].clone()
-        } else {
-            Arc::new(route53::LoadBalancerSet(
-                worlds
-                    .iter()
-                    .map(|w| w.clone() as Arc<dyn route53::LoadBalancerLookup>)
-                    .collect(),
-            ))
-        };
-        let truth_log = log.clone();
-        let route53 = match route53::Route53::from_config(
-            &r53_config,
-            &stack.region,
-            lookup,
-            Arc::new(move |t| truth_log.record(t)),
-            cancel.child_token(),
-        ) {
+        let route53 = match start_route53(&r53_config, &stack.region, &worlds, &log, &cancel) {
             Ok(r) => r,
             Err(e) => {
                 cancel.cancel();
                 return Err(e.into());
             }
         };
-        route53.start();
         route53::dns::spawn(route53.clone(), dns_sockets, cancel.child_token());
         let regions = regions::Regions::new(stack.clone(), worlds.clone(), route53.clone(), log);
         regions.start(cancel.child_token());
-        let services: Vec<Arc<api::Services>> = worlds
-            .iter()
-            .map(|w| {
-                let cloudwatch = Arc::new(cloudwatch::CloudWatch::new(
-                    &w.stack.region,
-                    &w.stack.account_id,
-                    stack.speedups.short_alarm_periods,
-                ));
-                tokio::spawn(cloudwatch.clone().run(cancel.child_token()));
-                Arc::new(api::Services {
-                    world: w.clone(),
-                    fis: fis::Fis::new(w.clone(), cloudwatch.clone()),
-                    route53: route53.clone(),
-                    cloudwatch,
-                })
-            })
-            .collect();
+        let services = region_services(&stack, &worlds, &route53, &cancel);
         let fis = services.iter().map(|s| s.fis.clone()).collect();
         let chaos = Arc::new(chaos::Chaos::new());
         let server = tokio::spawn(api::serve(
@@ -266,6 +197,116 @@ impl LocalStack {
             let _ = server.await;
         }
     }
+}
+
+/// Binds `addr` as given.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Starts region `r` of the stack: binds its instances' addresses (one /24 per zone) and
+/// its load balancer's (on `lb_port`, which a port 0 turns into the port picked), builds
+/// its world recording into `log`, and serves its running instances. Returns the world
+/// and the load balancer's listener, which serves once every region is up.
+async fn start_region(
+    r: usize,
+    region: Stack,
+    lb_port: &mut u16,
+    log: &Arc<truth::GroundTruth>,
+    cancel: &CancellationToken,
+) -> Result<(Arc<World>, TcpListener), StartError> {
+    let mut listeners = HashMap::new();
+    let mut per_zone: HashMap<String, usize> = HashMap::new();
+    for inst in &region.instances {
+        let zone = region.subnet_zone(&inst.subnet).unwrap_or_default();
+        let zone_index = region.zones.iter().position(|z| z == zone).unwrap_or(0);
+        let n = per_zone.entry(zone.to_string()).or_default();
+        let listener = bind_loopback(SocketAddr::new(world::instance_ip(r, zone_index, *n), 0)).await?;
+        *n += 1;
+        listeners.insert(inst.id.clone(), listener);
+    }
+    let addrs = listeners
+        .iter()
+        .filter_map(|(id, l)| Some((id.clone(), l.local_addr().ok()?)))
+        .collect();
+    let lb_listener = match region.load_balancer.bind {
+        // An explicit address (0.0.0.0 in a container) is bound as given.
+        Some(ip) => bind(SocketAddr::new(ip, *lb_port)).await?,
+        None => bind_loopback(SocketAddr::new(world::lb_ip(r), *lb_port)).await?,
+    };
+    if let Ok(a) = lb_listener.local_addr() {
+        *lb_port = a.port();
+    }
+    let world = World::new_in(
+        region,
+        addrs,
+        r,
+        log.clone(),
+        cancel.child_token(),
+        Arc::new(supervisor::Supervisor),
+    );
+    supervisor::serve_instances(&world, listeners);
+    Ok((world, lb_listener))
+}
+
+/// Starts Route 53 (its health checkers) over every region's load balancer, recording
+/// into `log`.
+fn start_route53(
+    config: &config::Route53Config,
+    region: &str,
+    worlds: &[Arc<World>],
+    log: &Arc<truth::GroundTruth>,
+    cancel: &CancellationToken,
+) -> Result<Arc<route53::Route53>, route53::LoadError> {
+    let lookup: Arc<dyn route53::LoadBalancerLookup> = if worlds.len() == 1 {
+        worlds[0].clone()
+    } else {
+        Arc::new(route53::LoadBalancerSet(
+            worlds
+                .iter()
+                .map(|w| w.clone() as Arc<dyn route53::LoadBalancerLookup>)
+                .collect(),
+        ))
+    };
+    let truth_log = log.clone();
+    let route53 = route53::Route53::from_config(
+        config,
+        region,
+        lookup,
+        Arc::new(move |t| truth_log.record(t)),
+        cancel.child_token(),
+    )?;
+    route53.start();
+    Ok(route53)
+}
+
+/// Each region's services behind the AWS endpoint: its world, a FIS engine and a
+/// CloudWatch (whose ticker starts here), and the stack's Route 53.
+fn region_services(
+    stack: &Stack,
+    worlds: &[Arc<World>],
+    route53: &Arc<route53::Route53>,
+    cancel: &CancellationToken,
+) -> Vec<Arc<api::Services>> {
+    worlds
+        .iter()
+        .map(|w| {
+            let cloudwatch = Arc::new(cloudwatch::CloudWatch::new(
+                &w.stack.region,
+                &w.stack.account_id,
+                stack.speedups.short_alarm_periods,
+            ));
+            tokio::spawn(cloudwatch.clone().run(cancel.child_token()));
+            Arc::new(api::Services {
+                world: w.clone(),
+                fis: fis::Fis::new(w.clone(), cloudwatch.clone()),
+                route53: route53.clone(),
+                cloudwatch,
+            })
+        })
+        .collect()
 }
 
 /// Binds a data-plane address in 127.0.0.0/8; where only 127.0.0.1 can be bound

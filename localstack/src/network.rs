@@ -17,6 +17,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
 /// What a cut denies (the action's `scope` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
@@ -119,6 +122,47 @@ impl Cuts {
             let on_from = matches!(from, Peer::Subnet(id) if id == subnet) && self.denies(subnet, *scope, &to_peer);
             !on_to && !on_from
         })
+    }
+}
+
+/// Cuts of one region's connectivity to other regions: how many are in place per other
+/// region (`*`: every other region), counted like subnet cuts.
+#[derive(Debug, Default)]
+pub struct RegionCuts {
+    counts: HashMap<String, u32>,
+}
+
+impl RegionCuts {
+    /// Adds one cut towards `other` (`*`: every other region).
+    pub fn add(&mut self, other: &str) {
+        *self.counts.entry(other.to_string()).or_default() += 1;
+    }
+
+    /// Removes one cut towards `other`.
+    pub fn remove(&mut self, other: &str) {
+        if let Some(n) = self.counts.get_mut(other) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Whether traffic towards `other` is cut (by a cut of it or of every region).
+    pub fn cuts(&self, other: &str) -> bool {
+        let cut = |key: &str| self.counts.get(key).is_some_and(|n| *n > 0);
+        cut(other) || cut("*")
+    }
+}
+
+/// The next connection `listener` accepts; none once `cancel` is cancelled. A failed
+/// accept is logged (`{what} failed`) and the next one awaited.
+pub async fn accept(listener: &TcpListener, cancel: &CancellationToken, what: &str) -> Option<TcpStream> {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            r = listener.accept() => match r {
+                Ok((s, _)) => return Some(s),
+                Err(e) => tracing::warn!(error = %e, "{what} failed"),
+            },
+        }
     }
 }
 

@@ -30,27 +30,26 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
     }
 }
 
+/// GETs `url` and parses its body as JSON.
+async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap()
+}
+
 /// The binary answers `/_localstack/health` on loopback and exits 0 on SIGINT and SIGTERM.
 #[tokio::test]
 async fn serves_health_and_stops_on_signals() {
     for signal in ["-INT", "-TERM"] {
         let (mut child, url, _stdout) = start();
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        let health: serde_json::Value = reqwest::get(format!("{url}/_localstack/health"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap();
+        let health = get_json(&format!("{url}/_localstack/health")).await;
         assert_eq!(health["services"]["fis"], "running");
-        let truth: serde_json::Value = reqwest::get(format!("{url}/_drdrill/events"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap();
+        let truth = get_json(&format!("{url}/_drdrill/events")).await;
         assert!(truth["events"].as_array().is_some());
         assert!(Command::new("kill")
             .args([signal, &child.id().to_string()])

@@ -34,18 +34,10 @@ async fn az_power_interruption_completes_without_losing_writes() {
         writer.acked().len() >= 20
     })
     .await;
-    let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "running", Duration::from_secs(2)).await;
+    let eid = env.start_running(&tid).await;
 
-    let resolved = env
-        .fis
-        .list_experiment_resolved_targets()
-        .experiment_id(&eid)
-        .send()
-        .await
-        .unwrap();
+    let resolved = env.resolved_targets(&eid).await;
     let mut hit: Vec<(String, String)> = resolved
-        .resolved_targets()
         .iter()
         .map(|r| {
             let id = r

@@ -8,7 +8,7 @@ use drdrill_localstack::network::Scope;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{db_cluster, read_back, str_of, t_ms, wait_until, Env, Writer};
+use common::{db_cluster, read_back, str_of, t_ms, wait_until, Ack, Env, Writer};
 use serde_json::{json, Value};
 
 /// How long writes may take to be acknowledged again after a failover: the failover
@@ -88,37 +88,11 @@ async fn multi_az_failover_loses_no_acknowledged_write() {
 /// window before the failover; every other acknowledged write reads back intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_replica_failover_loses_exactly_the_lag_window() {
-    let env = Env::start(common::shipped_stack("async-replica")).await;
-    env.wait_all_healthy().await;
-    let lag = env
-        .ls
-        .world
-        .stack
-        .database
-        .replica_lag
-        .expect("replica lag")
-        .0
-        .as_millis() as i64;
-    let writer = Writer::start(env.lb(), "async");
-    // Write for longer than the lag so that some writes have been replicated.
-    wait_until(
-        Duration::from_secs(5),
-        "writes span more than the replica lag",
-        || async {
-            let acked = writer.acked();
-            acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
-        },
-    )
-    .await;
+    let (env, lag, writer) = writing_past_the_lag("async").await;
     let failover = fail_over_under_writes(&env, &writer, "drill-db-2").await;
     let (acked, _) = writer.finish().await;
 
-    let lost: BTreeSet<String> = failover["lost_write_ids"]
-        .as_array()
-        .expect("lost_write_ids")
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let lost = lost_ids(&failover);
     let missing = read_back(&env, &acked).await;
     assert!(!missing.is_empty(), "an async failover loses the lag window");
     assert_eq!(
@@ -136,6 +110,54 @@ async fn async_replica_failover_loses_exactly_the_lag_window() {
     }
     let replicated = acked.iter().filter(|a| a.t_ms < t_failover - lag - 100).count();
     assert!(replicated > 0, "writes older than the lag survived");
+}
+
+/// The async-replica stack, healthy, with a writer (ids prefixed `prefix`) that has
+/// written for longer than the replica lag (so that some writes have been replicated);
+/// also returns the lag in ms.
+async fn writing_past_the_lag(prefix: &str) -> (Env, i64, Writer) {
+    let env = Env::start(common::shipped_stack("async-replica")).await;
+    env.wait_all_healthy().await;
+    let lag = env
+        .ls
+        .world
+        .stack
+        .database
+        .replica_lag
+        .expect("replica lag")
+        .0
+        .as_millis() as i64;
+    let writer = Writer::start(env.lb(), prefix);
+    wait_until(
+        Duration::from_secs(5),
+        "writes span more than the replica lag",
+        || async {
+            let acked = writer.acked();
+            acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
+        },
+    )
+    .await;
+    (env, lag, writer)
+}
+
+/// Once `writer` has had 20 writes acknowledged after `failover`, stops it; returns its
+/// acknowledged writes, the failover's lost write ids and the acknowledged writes that do
+/// not read back.
+async fn lost_and_missing(
+    env: &Env,
+    writer: Writer,
+    failover: &Value,
+) -> (Vec<Ack>, BTreeSet<String>, BTreeSet<String>) {
+    let t_failover = t_ms(failover);
+    wait_until(
+        recovery_bound(env),
+        "writes are acknowledged after the failover",
+        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
+    )
+    .await;
+    let (acked, _) = writer.finish().await;
+    let missing = read_back(env, &acked).await;
+    (acked, lost_ids(failover), missing)
 }
 
 /// Ids of a failover's `lost_write_ids`.
@@ -177,16 +199,7 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
     env.wait_experiment(&eid, "completed", Duration::from_secs(6)).await;
     let failovers = env.truth_of("db_failover").await;
     assert_eq!(failovers.len(), 1);
-    let t_failover = t_ms(&failovers[0]);
-    wait_until(
-        recovery_bound(&env),
-        "writes are acknowledged after the failover",
-        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
-    )
-    .await;
-    let (acked, _) = writer.finish().await;
-    let lost = lost_ids(&failovers[0]);
-    let missing = read_back(&env, &acked).await;
+    let (_, lost, missing) = lost_and_missing(&env, writer, &failovers[0]).await;
     assert_eq!(
         lost, missing,
         "ground truth names exactly the unreadable acknowledged writes"
@@ -198,27 +211,7 @@ async fn failover_during_standby_reboot_reports_exactly_the_lost_writes() {
 /// lag window before the cut; the ground truth names exactly those, and they read back 404.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_replication_stops_when_the_writer_is_cut_off() {
-    let env = Env::start(common::shipped_stack("async-replica")).await;
-    env.wait_all_healthy().await;
-    let lag = env
-        .ls
-        .world
-        .stack
-        .database
-        .replica_lag
-        .expect("replica lag")
-        .0
-        .as_millis() as i64;
-    let writer = Writer::start(env.lb(), "cut");
-    wait_until(
-        Duration::from_secs(5),
-        "writes span more than the replica lag",
-        || async {
-            let acked = writer.acked();
-            acked.len() >= 20 && acked.last().unwrap().t_ms - acked[0].t_ms > lag + 500
-        },
-    )
-    .await;
+    let (env, lag, writer) = writing_past_the_lag("cut").await;
     let template = json!({
         "targets": {
             "WriterSubnet": {"resourceType": "aws:ec2:subnet",
@@ -245,15 +238,7 @@ async fn async_replication_stops_when_the_writer_is_cut_off() {
         t_failover - t_cut > lag,
         "the failover came later than the lag after the cut"
     );
-    wait_until(
-        recovery_bound(&env),
-        "writes are acknowledged after the failover",
-        || async { writer.acked().iter().filter(|a| a.t_ms > t_failover).count() >= 20 },
-    )
-    .await;
-    let (acked, _) = writer.finish().await;
-    let lost = lost_ids(&failovers[0]);
-    let missing = read_back(&env, &acked).await;
+    let (acked, lost, missing) = lost_and_missing(&env, writer, &failovers[0]).await;
     assert!(
         !lost.is_empty(),
         "the writes in the lag window before the cut never reached the replica"

@@ -14,8 +14,32 @@ use aws_sdk_fis::operation::start_experiment::StartExperimentError;
 use common::{app_subnets_in, instances_in, wait_until, Env};
 use serde_json::json;
 
+/// The service error a FIS call (`$call`: the request, before `.send()`) fails with.
+macro_rules! service_error {
+    ($call:expr) => {
+        $call.send().await.unwrap_err().into_service_error()
+    };
+}
+
 fn secs(t: &aws_sdk_fis::primitives::DateTime) -> f64 {
     t.as_secs_f64()
+}
+
+/// Untags `key` from resource `arn` and asserts that the tag keys `left` remain.
+async fn untag_leaves(fis: &aws_sdk_fis::Client, arn: &str, key: &str, left: &[&str]) {
+    fis.untag_resource()
+        .resource_arn(arn)
+        .tag_keys(key)
+        .send()
+        .await
+        .unwrap();
+    let tags = fis.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), left);
+}
+
+/// The status name of an experiment a FIS answer carries (which must have one).
+fn status_of(e: Option<&aws_sdk_fis::types::Experiment>) -> String {
+    e.unwrap().state().unwrap().status().unwrap().as_str().to_string()
 }
 
 /// Create/Get/List/Delete ExperimentTemplate, StartExperiment, GetExperiment (experiment
@@ -67,14 +91,7 @@ async fn every_fis_operation_round_trips() {
     let tags = fis.list_tags_for_resource().resource_arn(&t_arn).send().await.unwrap();
     let tags = tags.tags().unwrap();
     assert_eq!((tags["Team"].as_str(), tags["Owner"].as_str()), ("sre", "drdrill"));
-    fis.untag_resource()
-        .resource_arn(&t_arn)
-        .tag_keys("Team")
-        .send()
-        .await
-        .unwrap();
-    let tags = fis.list_tags_for_resource().resource_arn(&t_arn).send().await.unwrap();
-    assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["Owner"]);
+    untag_leaves(fis, &t_arn, "Team", &["Owner"]).await;
 
     // An experiment that runs to completion.
     let started = fis
@@ -93,15 +110,7 @@ async fn every_fis_operation_round_trips() {
     let seen = std::sync::Mutex::new(vec!["initiating".to_string()]);
     wait_until(Duration::from_secs(5), "the experiment completes", || async {
         let out = fis.get_experiment().id(&eid).send().await.unwrap();
-        let s = out
-            .experiment()
-            .unwrap()
-            .state()
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str()
-            .to_string();
+        let s = status_of(out.experiment());
         let mut seen = seen.lock().unwrap();
         if seen.last() != Some(&s) {
             seen.push(s.clone());
@@ -168,28 +177,13 @@ async fn every_fis_operation_round_trips() {
         .send()
         .await
         .unwrap();
-    fis.untag_resource()
-        .resource_arn(&e_arn)
-        .tag_keys("drdrill:run")
-        .send()
-        .await
-        .unwrap();
-    let tags = fis.list_tags_for_resource().resource_arn(&e_arn).send().await.unwrap();
-    assert_eq!(tags.tags().unwrap().keys().collect::<Vec<_>>(), ["Phase"]);
+    untag_leaves(fis, &e_arn, "drdrill:run", &["Phase"]).await;
 
     // StopExperiment on a running experiment.
     let eid2 = env.start_experiment(&tid).await;
     env.wait_experiment(&eid2, "running", Duration::from_secs(2)).await;
     let stopping = fis.stop_experiment().id(&eid2).send().await.unwrap();
-    let status = stopping
-        .experiment()
-        .unwrap()
-        .state()
-        .unwrap()
-        .status()
-        .unwrap()
-        .as_str()
-        .to_string();
+    let status = status_of(stopping.experiment());
     assert!(matches!(status.as_str(), "stopping" | "stopped"), "{status}");
     env.wait_experiment(&eid2, "stopped", Duration::from_secs(2)).await;
     let acts = env.action_statuses(&eid2).await;
@@ -270,57 +264,22 @@ async fn errors_use_fis_error_types() {
     );
     assert!(matches!(err, CreateExperimentTemplateError::ValidationException(_)));
 
-    let err = env
-        .fis
-        .get_experiment_template()
-        .id("EXTnope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = service_error!(env.fis.get_experiment_template().id("EXTnope"));
     assert!(
         matches!(err, GetExperimentTemplateError::ResourceNotFoundException(_)),
         "{err:?}"
     );
-    let err = env
-        .fis
-        .start_experiment()
-        .experiment_template_id("EXTnope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = service_error!(env.fis.start_experiment().experiment_template_id("EXTnope"));
     assert!(
         matches!(err, StartExperimentError::ResourceNotFoundException(_)),
         "{err:?}"
     );
     assert!(err.message().unwrap_or_default().contains("EXTnope"), "{err:?}");
-    let err = env
-        .fis
-        .get_experiment()
-        .id("EXPnope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = service_error!(env.fis.get_experiment().id("EXPnope"));
     assert!(err.is_resource_not_found_exception(), "{err:?}");
-    let err = env
-        .fis
-        .stop_experiment()
-        .id("EXPnope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = service_error!(env.fis.stop_experiment().id("EXPnope"));
     assert!(err.is_resource_not_found_exception(), "{err:?}");
-    let err = env
-        .fis
-        .get_action()
-        .id("aws:ec2:nope")
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = service_error!(env.fis.get_action().id("aws:ec2:nope"));
     assert!(err.is_resource_not_found_exception(), "{err:?}");
 }
 
@@ -355,19 +314,11 @@ async fn targets_resolve_by_tags_filters_and_selection_mode() {
         }
     });
     let tid = env.create_template(&template).await;
-    let eid = env.start_experiment(&tid).await;
-    env.wait_experiment(&eid, "running", Duration::from_secs(2)).await;
+    let eid = env.start_running(&tid).await;
 
-    let out = env
-        .fis
-        .list_experiment_resolved_targets()
-        .experiment_id(&eid)
-        .send()
-        .await
-        .unwrap();
+    let out = env.resolved_targets(&eid).await;
     let by_target = |name: &str| -> Vec<(String, String, String)> {
         let mut v: Vec<_> = out
-            .resolved_targets()
             .iter()
             .filter(|r| r.target_name() == Some(name))
             .map(|r| {

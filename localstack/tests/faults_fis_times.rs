@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_fis::types::Experiment;
-use common::{shipped_stack, str_of, t_ms, wait_for, wait_until, Env};
+use common::{action_status, shipped_stack, str_of, t_ms, wait_for, wait_until, Env};
 use drdrill_localstack::config::Dur;
 use drdrill_localstack::truth::now_unix_ms;
 use drdrill_localstack::Stack;
@@ -45,14 +45,7 @@ fn actions(e: &Experiment) -> HashMap<String, (String, Option<i64>, Option<i64>)
     e.actions()
         .into_iter()
         .flatten()
-        .map(|(k, a)| {
-            let s = a
-                .state()
-                .and_then(|s| s.status())
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default();
-            (k.clone(), (s, ms(a.start_time()), ms(a.end_time())))
-        })
+        .map(|(k, a)| (k.clone(), (action_status(a), ms(a.start_time()), ms(a.end_time()))))
         .collect()
 }
 

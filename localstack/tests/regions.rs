@@ -106,6 +106,25 @@ fn bad_multi_region_sections_name_the_key() {
     }
 }
 
+/// Ids of a region failover's `lost_write_ids`.
+fn lost_ids(failover: &Value) -> BTreeSet<String> {
+    failover["lost_write_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Starts the regional outage ([`region_outage`]) and waits until its network cut is
+/// applied.
+async fn start_region_outage(env: &Env) {
+    let t = env.create_template(&region_outage()).await;
+    let exp = env.start_experiment(&t).await;
+    env.wait_fault_applied(&exp, "DisruptNetwork", Duration::from_secs(5))
+        .await;
+}
+
 /// A request signed for us-west-2 reaches us-west-2's load balancers, one signed for
 /// us-east-1 the top-level region's, and one for a region not in the stack is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,10 +218,7 @@ async fn pilot_light_outage_promotes_and_loses_only_the_lag() {
         writer.acked().len() > 50
     })
     .await;
-    let t = env.create_template(&region_outage()).await;
-    let exp = env.start_experiment(&t).await;
-    env.wait_fault_applied(&exp, "DisruptNetwork", Duration::from_secs(5))
-        .await;
+    start_region_outage(&env).await;
     wait_runbook(&env, 3, Duration::from_secs(30)).await;
     let (acked, _) = writer.finish().await;
     assert_eq!(
@@ -215,12 +231,7 @@ async fn pilot_light_outage_promotes_and_loses_only_the_lag() {
     })
     .await;
     assert_eq!(str_of(&failover, "how"), "promote");
-    let lost: BTreeSet<String> = failover["lost_write_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let lost = lost_ids(&failover);
     let west = env.ls.worlds[1].db_data().unwrap();
     let missing: BTreeSet<String> = acked
         .iter()
@@ -263,21 +274,13 @@ async fn backup_restore_outage_restores_the_latest_copy() {
             .any(|e| e["phase"] == "copied" && e["writes"].as_u64() > Some(0))
     })
     .await;
-    let t = env.create_template(&region_outage()).await;
-    let exp = env.start_experiment(&t).await;
-    env.wait_fault_applied(&exp, "DisruptNetwork", Duration::from_secs(5))
-        .await;
+    start_region_outage(&env).await;
     wait_runbook(&env, 3, Duration::from_secs(40)).await;
     let (acked, _) = writer.finish().await;
     let failover = env.truth_of("region_failover").await.pop().expect("a region failover");
     assert_eq!(str_of(&failover, "how"), "restore");
     assert!(failover["data_age_ms"].as_i64().unwrap() > 0);
-    let lost: BTreeSet<String> = failover["lost_write_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
+    let lost = lost_ids(&failover);
     let west = env.ls.worlds[1].db_data().expect("restored");
     let missing: BTreeSet<String> = acked
         .iter()

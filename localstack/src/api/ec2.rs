@@ -3,6 +3,7 @@
 //! `Filter.N.Value.M`, `*`/`?` wildcards) and `<item>` lists without a Result wrapper.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::errors::{shorten, QueryError};
 use super::ids::{stable_hex, vpc_id};
@@ -12,154 +13,165 @@ use super::Services;
 use crate::world::{InstanceRec, InstanceState, World};
 
 /// Answers one EC2 action.
-/// Long by design: one short arm per EC2 action, the service's whole dispatch table in
-/// one place.
 pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
     let w = &s.world;
     match action {
-        "DescribeInstances" => {
-            let filters = filters(p, INSTANCE_FILTERS)?;
-            let all = w.instances();
-            let ids = p.list("InstanceId");
-            check_instance_ids(&ids, &all)?;
-            let chosen: Vec<&InstanceRec> = all
-                .iter()
-                .filter(|i| ids.is_empty() || ids.contains(&i.id))
-                .filter(|i| filters.iter().all(|f| f.matches(&instance_values(w, i, &f.name))))
-                .collect();
-            if !ids.is_empty() && p.get("MaxResults").is_some() {
-                return Err(QueryError::bad(
-                    "InvalidParameterCombination",
-                    "The parameter instancesSet cannot be used with the parameter maxResults",
-                ));
-            }
-            let (chosen, next) = page(chosen, p)?;
-            Ok(ec2_success(action, rid, |x| {
-                x.elem("reservationSet", |x| {
-                    x.items("item", chosen, |x, i| {
-                        x.text(
-                            "reservationId",
-                            format!("r-{}", stable_hex(&format!("reservation/{}", i.id), 17)),
-                        );
-                        x.text("ownerId", &w.stack.account_id);
-                        x.elem("groupSet", |_| {});
-                        x.elem("instancesSet", |x| {
-                            x.elem("item", |x| instance(x, w, i));
-                        });
-                    });
-                });
-                x.opt_text("nextToken", next.as_deref());
-            }))
-        }
-        "StopInstances" | "StartInstances" => {
-            let ids = p.list("InstanceId");
-            if ids.is_empty() {
-                return Err(QueryError::missing("InstanceId"));
-            }
-            let all = w.instances();
-            check_instance_ids(&ids, &all)?;
-            if let Some(t) = all
-                .iter()
-                .find(|i| ids.contains(&i.id) && i.state == InstanceState::Terminated)
-            {
-                return Err(QueryError::bad(
-                    "IncorrectInstanceState",
-                    format!(
-                        "The instance '{}' is not in a state from which it can be {}.",
-                        t.id,
-                        if action == "StopInstances" {
-                            "stopped"
-                        } else {
-                            "started"
-                        }
-                    ),
-                ));
-            }
-            if p.flag("DryRun") {
-                return Err(dry_run());
-            }
-            let changed = if action == "StopInstances" {
-                w.stop_instances(&ids)
-            } else {
-                w.start_instances(&ids)
-            };
-            let changed = changed.map_err(|bad| instance_not_found(&[bad]))?;
-            let now: BTreeMap<String, InstanceState> = w.instances().into_iter().map(|i| (i.id, i.state)).collect();
-            Ok(ec2_success(action, rid, |x| {
-                x.elem("instancesSet", |x| {
-                    x.items("item", &changed, |x, (id, prev)| {
-                        x.text("instanceId", id);
-                        state(x, "currentState", now.get(id).copied().unwrap_or(*prev));
-                        state(x, "previousState", *prev);
-                    });
-                });
-            }))
-        }
-        "DescribeSubnets" => {
-            let filters = filters(p, SUBNET_FILTERS)?;
-            let ids = p.list("SubnetId");
-            let unknown: Vec<&String> = ids
-                .iter()
-                .filter(|id| !w.stack.subnets.iter().any(|s| &s.id == *id))
-                .collect();
-            if let Some(bad) = unknown.first() {
-                return Err(QueryError::bad(
-                    "InvalidSubnetID.NotFound",
-                    format!("The subnet ID '{}' does not exist", shorten(bad)),
-                ));
-            }
-            let chosen: Vec<(usize, &crate::config::Subnet)> = w
-                .stack
-                .subnets
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| ids.is_empty() || ids.contains(&s.id))
-                .filter(|(i, s)| filters.iter().all(|f| f.matches(&subnet_values(w, *i, s, &f.name))))
-                .collect();
-            let (chosen, next) = page(chosen, p)?;
-            Ok(ec2_success(action, rid, |x| {
-                x.elem("subnetSet", |x| {
-                    x.items("item", chosen, |x, (i, s)| subnet(x, w, i, s));
-                });
-                x.opt_text("nextToken", next.as_deref());
-            }))
-        }
-        "DescribeAvailabilityZones" => {
-            let filters = filters(p, ZONE_FILTERS)?;
-            let names = p.list("ZoneName");
-            let zone_ids = p.list("ZoneId");
-            let zones = &w.stack.zones;
-            if let Some(bad) = names.iter().find(|n| !zones.contains(n)) {
-                return Err(QueryError::bad(
-                    "InvalidParameterValue",
-                    format!("The zone '{}' does not exist.", shorten(bad)),
-                ));
-            }
-            let chosen: Vec<(usize, &String)> = zones
-                .iter()
-                .enumerate()
-                .filter(|(_, z)| names.is_empty() || names.contains(z))
-                .filter(|(i, _)| zone_ids.is_empty() || zone_ids.contains(&zone_id(&w.stack.region, *i)))
-                .filter(|(i, z)| filters.iter().all(|f| f.matches(&zone_values(w, *i, z, &f.name))))
-                .collect();
-            Ok(ec2_success(action, rid, |x| {
-                x.elem("availabilityZoneInfo", |x| {
-                    x.items("item", chosen, |x, (i, z)| {
-                        x.text("zoneName", z);
-                        x.text("zoneId", zone_id(&w.stack.region, i));
-                        x.text("zoneState", "available");
-                        x.text("regionName", &w.stack.region);
-                        x.text("zoneType", "availability-zone");
-                        x.text("groupName", &w.stack.region);
-                        x.text("networkBorderGroup", &w.stack.region);
-                        x.text("optInStatus", "opt-in-not-required");
-                        x.elem("messageSet", |_| {});
-                    });
-                });
-            }))
-        }
+        "DescribeInstances" => describe_instances(w, action, p, rid),
+        "StopInstances" | "StartInstances" => stop_or_start_instances(w, action, p, rid),
+        "DescribeSubnets" => describe_subnets(w, action, p, rid),
+        "DescribeAvailabilityZones" => describe_availability_zones(w, action, p, rid),
         other => Err(QueryError::invalid_action("ec2", other)),
     }
+}
+
+/// DescribeInstances: the instances asked for (all by default) that pass the filters,
+/// one reservation each, paged.
+fn describe_instances(w: &Arc<World>, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
+    let filters = filters(p, INSTANCE_FILTERS)?;
+    let all = w.instances();
+    let ids = p.list("InstanceId");
+    check_instance_ids(&ids, &all)?;
+    let chosen: Vec<&InstanceRec> = all
+        .iter()
+        .filter(|i| ids.is_empty() || ids.contains(&i.id))
+        .filter(|i| filters.iter().all(|f| f.matches(&instance_values(w, i, &f.name))))
+        .collect();
+    if !ids.is_empty() && p.get("MaxResults").is_some() {
+        return Err(QueryError::bad(
+            "InvalidParameterCombination",
+            "The parameter instancesSet cannot be used with the parameter maxResults",
+        ));
+    }
+    let (chosen, next) = page(chosen, p)?;
+    Ok(ec2_success(action, rid, |x| {
+        x.elem("reservationSet", |x| {
+            x.items("item", chosen, |x, i| {
+                x.text(
+                    "reservationId",
+                    format!("r-{}", stable_hex(&format!("reservation/{}", i.id), 17)),
+                );
+                x.text("ownerId", &w.stack.account_id);
+                x.elem("groupSet", |_| {});
+                x.elem("instancesSet", |x| {
+                    x.elem("item", |x| instance(x, w, i));
+                });
+            });
+        });
+        x.opt_text("nextToken", next.as_deref());
+    }))
+}
+
+/// StopInstances or StartInstances (`action`): each instance's state before and now.
+fn stop_or_start_instances(w: &Arc<World>, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
+    let ids = p.list("InstanceId");
+    if ids.is_empty() {
+        return Err(QueryError::missing("InstanceId"));
+    }
+    let all = w.instances();
+    check_instance_ids(&ids, &all)?;
+    if let Some(t) = all
+        .iter()
+        .find(|i| ids.contains(&i.id) && i.state == InstanceState::Terminated)
+    {
+        return Err(QueryError::bad(
+            "IncorrectInstanceState",
+            format!(
+                "The instance '{}' is not in a state from which it can be {}.",
+                t.id,
+                if action == "StopInstances" {
+                    "stopped"
+                } else {
+                    "started"
+                }
+            ),
+        ));
+    }
+    if p.flag("DryRun") {
+        return Err(dry_run());
+    }
+    let changed = if action == "StopInstances" {
+        w.stop_instances(&ids)
+    } else {
+        w.start_instances(&ids)
+    };
+    let changed = changed.map_err(|bad| instance_not_found(&[bad]))?;
+    let now: BTreeMap<String, InstanceState> = w.instances().into_iter().map(|i| (i.id, i.state)).collect();
+    Ok(ec2_success(action, rid, |x| {
+        x.elem("instancesSet", |x| {
+            x.items("item", &changed, |x, (id, prev)| {
+                x.text("instanceId", id);
+                state(x, "currentState", now.get(id).copied().unwrap_or(*prev));
+                state(x, "previousState", *prev);
+            });
+        });
+    }))
+}
+
+/// DescribeSubnets: the stack's subnets asked for that pass the filters, paged.
+fn describe_subnets(w: &Arc<World>, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
+    let filters = filters(p, SUBNET_FILTERS)?;
+    let ids = p.list("SubnetId");
+    let unknown: Vec<&String> = ids
+        .iter()
+        .filter(|id| !w.stack.subnets.iter().any(|s| &s.id == *id))
+        .collect();
+    if let Some(bad) = unknown.first() {
+        return Err(QueryError::bad(
+            "InvalidSubnetID.NotFound",
+            format!("The subnet ID '{}' does not exist", shorten(bad)),
+        ));
+    }
+    let chosen: Vec<(usize, &crate::config::Subnet)> = w
+        .stack
+        .subnets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| ids.is_empty() || ids.contains(&s.id))
+        .filter(|(i, s)| filters.iter().all(|f| f.matches(&subnet_values(w, *i, s, &f.name))))
+        .collect();
+    let (chosen, next) = page(chosen, p)?;
+    Ok(ec2_success(action, rid, |x| {
+        x.elem("subnetSet", |x| {
+            x.items("item", chosen, |x, (i, s)| subnet(x, w, i, s));
+        });
+        x.opt_text("nextToken", next.as_deref());
+    }))
+}
+
+/// DescribeAvailabilityZones: the stack's zones asked for that pass the filters.
+fn describe_availability_zones(w: &Arc<World>, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
+    let filters = filters(p, ZONE_FILTERS)?;
+    let names = p.list("ZoneName");
+    let zone_ids = p.list("ZoneId");
+    let zones = &w.stack.zones;
+    if let Some(bad) = names.iter().find(|n| !zones.contains(n)) {
+        return Err(QueryError::bad(
+            "InvalidParameterValue",
+            format!("The zone '{}' does not exist.", shorten(bad)),
+        ));
+    }
+    let chosen: Vec<(usize, &String)> = zones
+        .iter()
+        .enumerate()
+        .filter(|(_, z)| names.is_empty() || names.contains(z))
+        .filter(|(i, _)| zone_ids.is_empty() || zone_ids.contains(&zone_id(&w.stack.region, *i)))
+        .filter(|(i, z)| filters.iter().all(|f| f.matches(&zone_values(w, *i, z, &f.name))))
+        .collect();
+    Ok(ec2_success(action, rid, |x| {
+        x.elem("availabilityZoneInfo", |x| {
+            x.items("item", chosen, |x, (i, z)| {
+                x.text("zoneName", z);
+                x.text("zoneId", zone_id(&w.stack.region, i));
+                x.text("zoneState", "available");
+                x.text("regionName", &w.stack.region);
+                x.text("zoneType", "availability-zone");
+                x.text("groupName", &w.stack.region);
+                x.text("networkBorderGroup", &w.stack.region);
+                x.text("optInStatus", "opt-in-not-required");
+                x.elem("messageSet", |_| {});
+            });
+        });
+    }))
 }
 
 /// The zone id of zone `index` in `region` (`us-east-1` → `use1-az1`).

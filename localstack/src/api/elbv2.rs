@@ -3,12 +3,13 @@
 //! world (target health is what the real health checkers decided).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::errors::{shorten, QueryError};
 use super::ids::{created_unix_ms, stable_hex, vpc_id};
-use super::params::Params;
-use super::xml::{iso8601, query_success, Xml};
+use super::params::{Params, QueryCall};
+use super::xml::{iso8601, Xml};
 use super::Services;
 use crate::world::{Health, InstanceRec, InstanceState, TargetRec, World};
 
@@ -44,8 +45,6 @@ fn names(world: &World) -> Names {
 }
 
 /// Answers one ELBv2 action.
-/// Long by design: one short arm per ELBv2 action, the service's whole dispatch table in
-/// one place.
 pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
     if let Some(v) = p.get("Version").filter(|v| *v != VERSION) {
         return Err(QueryError::bad(
@@ -56,139 +55,167 @@ pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u
             ),
         ));
     }
-    let w = &s.world;
-    let n = names(w);
-    let ok = |f: &dyn Fn(&mut Xml)| Ok(query_success(action, NS, rid, f));
+    let c = Call {
+        w: &s.world,
+        n: names(&s.world),
+        q: QueryCall { action, p, rid, ns: NS },
+    };
     match action {
-        "DescribeLoadBalancers" => {
-            check_known(&p.list("Names.member"), &n.lb_name, |x| lb_not_found(&format!("'{x}'")))?;
-            check_known(&p.list("LoadBalancerArns.member"), &n.lb_arn, |x| {
-                lb_not_found(&format!("'{x}'"))
-            })?;
-            ok(&|x| {
-                x.elem("LoadBalancers", |x| {
-                    x.elem("member", |x| load_balancer(x, w, &n));
-                });
+        "DescribeLoadBalancers" => describe_load_balancers(&c),
+        "DescribeTargetGroups" => describe_target_groups(&c),
+        "DescribeTargetHealth" => describe_target_health(&c),
+        "DescribeListeners" => describe_listeners(&c),
+        "RegisterTargets" | "DeregisterTargets" => register_or_deregister_targets(&c),
+        other => Err(QueryError::invalid_action("elasticloadbalancing", other)),
+    }
+}
+
+/// One ELBv2 call: the world it is answered from, the stack's names, and the request.
+struct Call<'a> {
+    w: &'a Arc<World>,
+    n: Names,
+    q: QueryCall<'a>,
+}
+
+/// DescribeLoadBalancers: the stack's one load balancer, unless other names or ARNs are asked for.
+fn describe_load_balancers(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, n, p) = (c.w, &c.n, c.q.p);
+    check_known(&p.list("Names.member"), &n.lb_name, |x| lb_not_found(&format!("'{x}'")))?;
+    check_known(&p.list("LoadBalancerArns.member"), &n.lb_arn, |x| {
+        lb_not_found(&format!("'{x}'"))
+    })?;
+    c.q.ok(&|x| {
+        x.elem("LoadBalancers", |x| {
+            x.elem("member", |x| load_balancer(x, w, n));
+        });
+    })
+}
+
+/// DescribeTargetGroups: the load balancer's one target group.
+fn describe_target_groups(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, n, p) = (c.w, &c.n, c.q.p);
+    if let Some(arn) = p.get("LoadBalancerArn").filter(|a| *a != n.lb_arn) {
+        return Err(lb_not_found(&format!("'{}'", shorten(arn))));
+    }
+    check_known(&p.list("Names.member"), &n.tg_name, |x| tg_not_found(&format!("'{x}'")))?;
+    check_known(&p.list("TargetGroupArns.member"), &n.tg_arn, |x| {
+        tg_not_found(&format!("'{x}'"))
+    })?;
+    c.q.ok(&|x| {
+        x.elem("TargetGroups", |x| {
+            x.elem("member", |x| target_group(x, w, n));
+        });
+    })
+}
+
+/// DescribeTargetHealth: every registered target's health, or the asked-for targets' (`unused` when not registered).
+fn describe_target_health(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, n, p) = (c.w, &c.n, c.q.p);
+    let tg = required(p, "TargetGroupArn")?;
+    if tg != n.tg_arn {
+        return Err(tg_not_found(&format!("'{}'", shorten(tg))));
+    }
+    let wanted = target_ids(p, false)?;
+    let instances: BTreeMap<String, InstanceRec> = w.instances().into_iter().map(|i| (i.id.clone(), i)).collect();
+    if let Some(bad) = wanted.iter().find(|id| !instances.contains_key(*id)) {
+        return Err(invalid_target(bad));
+    }
+    let targets = w.targets();
+    let rows: Vec<Row> = if wanted.is_empty() {
+        targets.iter().map(Row::registered).collect()
+    } else {
+        wanted
+            .iter()
+            .map(|id| match targets.iter().find(|t| &t.id == id) {
+                Some(t) => Row::registered(t),
+                None => Row {
+                    id: id.clone(),
+                    state: "unused",
+                    reason: Some("Target.NotRegistered"),
+                    description: Some("Target is not registered to the target group".into()),
+                },
             })
+            .collect()
+    };
+    c.q.ok(&|x| {
+        x.elem("TargetHealthDescriptions", |x| {
+            x.items("member", &rows, |x, r| health_description(x, r, instances.get(&r.id)));
+        });
+    })
+}
+
+/// DescribeListeners: the load balancer's one HTTP listener, forwarding to the target group.
+fn describe_listeners(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, n, p) = (c.w, &c.n, c.q.p);
+    let arns = p.list("ListenerArns.member");
+    match p.get("LoadBalancerArn") {
+        Some(arn) if arn != n.lb_arn => return Err(lb_not_found(&format!("'{}'", shorten(arn)))),
+        None if arns.is_empty() => {
+            return Err(validation(
+                "You must specify either listener ARNs or a load balancer ARN",
+            ));
         }
-        "DescribeTargetGroups" => {
-            if let Some(arn) = p.get("LoadBalancerArn").filter(|a| *a != n.lb_arn) {
-                return Err(lb_not_found(&format!("'{}'", shorten(arn))));
-            }
-            check_known(&p.list("Names.member"), &n.tg_name, |x| tg_not_found(&format!("'{x}'")))?;
-            check_known(&p.list("TargetGroupArns.member"), &n.tg_arn, |x| {
-                tg_not_found(&format!("'{x}'"))
-            })?;
-            ok(&|x| {
-                x.elem("TargetGroups", |x| {
-                    x.elem("member", |x| target_group(x, w, &n));
-                });
-            })
-        }
-        "DescribeTargetHealth" => {
-            let tg = required(p, "TargetGroupArn")?;
-            if tg != n.tg_arn {
-                return Err(tg_not_found(&format!("'{}'", shorten(tg))));
-            }
-            let wanted = target_ids(p, false)?;
-            let instances: BTreeMap<String, InstanceRec> =
-                w.instances().into_iter().map(|i| (i.id.clone(), i)).collect();
-            if let Some(bad) = wanted.iter().find(|id| !instances.contains_key(*id)) {
-                return Err(invalid_target(bad));
-            }
-            let targets = w.targets();
-            let rows: Vec<Row> = if wanted.is_empty() {
-                targets.iter().map(Row::registered).collect()
-            } else {
-                wanted
-                    .iter()
-                    .map(|id| match targets.iter().find(|t| &t.id == id) {
-                        Some(t) => Row::registered(t),
-                        None => Row {
-                            id: id.clone(),
-                            state: "unused",
-                            reason: Some("Target.NotRegistered"),
-                            description: Some("Target is not registered to the target group".into()),
-                        },
-                    })
-                    .collect()
-            };
-            ok(&|x| {
-                x.elem("TargetHealthDescriptions", |x| {
-                    x.items("member", &rows, |x, r| health_description(x, r, instances.get(&r.id)));
-                });
-            })
-        }
-        "DescribeListeners" => {
-            let arns = p.list("ListenerArns.member");
-            match p.get("LoadBalancerArn") {
-                Some(arn) if arn != n.lb_arn => return Err(lb_not_found(&format!("'{}'", shorten(arn)))),
-                None if arns.is_empty() => {
-                    return Err(validation(
-                        "You must specify either listener ARNs or a load balancer ARN",
-                    ));
-                }
-                _ => {}
-            }
-            check_known(&arns, &n.listener_arn, |x| {
-                QueryError::bad("ListenerNotFound", format!("One or more listeners not found: {x}"))
-            })?;
-            let (_, port) = advertised(w);
-            ok(&|x| {
-                x.elem("Listeners", |x| {
+        _ => {}
+    }
+    check_known(&arns, &n.listener_arn, |x| {
+        QueryError::bad("ListenerNotFound", format!("One or more listeners not found: {x}"))
+    })?;
+    let (_, port) = advertised(w);
+    c.q.ok(&|x| {
+        x.elem("Listeners", |x| {
+            x.elem("member", |x| {
+                x.text("ListenerArn", &n.listener_arn);
+                x.text("LoadBalancerArn", &n.lb_arn);
+                x.text("Port", port);
+                x.text("Protocol", "HTTP");
+                x.elem("DefaultActions", |x| {
                     x.elem("member", |x| {
-                        x.text("ListenerArn", &n.listener_arn);
-                        x.text("LoadBalancerArn", &n.lb_arn);
-                        x.text("Port", port);
-                        x.text("Protocol", "HTTP");
-                        x.elem("DefaultActions", |x| {
-                            x.elem("member", |x| {
-                                x.text("Type", "forward");
-                                x.text("TargetGroupArn", &n.tg_arn);
-                                x.text("Order", 1);
-                                x.elem("ForwardConfig", |x| {
-                                    x.elem("TargetGroups", |x| {
-                                        x.elem("member", |x| {
-                                            x.text("TargetGroupArn", &n.tg_arn);
-                                            x.text("Weight", 1);
-                                        });
-                                    });
+                        x.text("Type", "forward");
+                        x.text("TargetGroupArn", &n.tg_arn);
+                        x.text("Order", 1);
+                        x.elem("ForwardConfig", |x| {
+                            x.elem("TargetGroups", |x| {
+                                x.elem("member", |x| {
+                                    x.text("TargetGroupArn", &n.tg_arn);
+                                    x.text("Weight", 1);
                                 });
                             });
                         });
                     });
                 });
-            })
-        }
-        "RegisterTargets" | "DeregisterTargets" => {
-            let tg = required(p, "TargetGroupArn")?;
-            if tg != n.tg_arn {
-                return Err(tg_not_found(&format!("'{}'", shorten(tg))));
-            }
-            let ids = target_ids(p, true)?;
-            let instances = w.instances();
-            let state = |id: &str| instances.iter().find(|i| i.id == id).map(|i| i.state);
-            if let Some(bad) = ids.iter().find(|id| state(id).is_none()) {
-                return Err(invalid_target(bad));
-            }
-            if action == "RegisterTargets" {
-                if let Some(bad) = ids.iter().find(|id| state(id) == Some(InstanceState::Terminated)) {
-                    return Err(QueryError::bad(
-                        "InvalidTarget",
-                        format!(
-                            "The following targets are not in a running state and cannot be registered: '{}'",
-                            shorten(bad)
-                        ),
-                    ));
-                }
-                w.register_targets(&ids).map_err(|bad| invalid_target(&bad))?;
-            } else {
-                w.deregister_targets(&ids);
-            }
-            ok(&|_| {})
-        }
-        other => Err(QueryError::invalid_action("elasticloadbalancing", other)),
+            });
+        });
+    })
+}
+
+/// RegisterTargets or DeregisterTargets (the call's action) of known, not terminated instances.
+fn register_or_deregister_targets(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, n, p) = (c.w, &c.n, c.q.p);
+    let tg = required(p, "TargetGroupArn")?;
+    if tg != n.tg_arn {
+        return Err(tg_not_found(&format!("'{}'", shorten(tg))));
     }
+    let ids = target_ids(p, true)?;
+    let instances = w.instances();
+    let state = |id: &str| instances.iter().find(|i| i.id == id).map(|i| i.state);
+    if let Some(bad) = ids.iter().find(|id| state(id).is_none()) {
+        return Err(invalid_target(bad));
+    }
+    if c.q.action == "RegisterTargets" {
+        if let Some(bad) = ids.iter().find(|id| state(id) == Some(InstanceState::Terminated)) {
+            return Err(QueryError::bad(
+                "InvalidTarget",
+                format!(
+                    "The following targets are not in a running state and cannot be registered: '{}'",
+                    shorten(bad)
+                ),
+            ));
+        }
+        w.register_targets(&ids).map_err(|bad| invalid_target(&bad))?;
+    } else {
+        w.deregister_targets(&ids);
+    }
+    c.q.ok(&|_| {})
 }
 
 /// One row of DescribeTargetHealth: state, reason code and description as the

@@ -173,13 +173,34 @@ struct Endpoint {
     chaos: Arc<Chaos>,
 }
 
-/// Answers one request to the AWS endpoint: limits the body, applies the Chaos API's
-/// faults, access refusals and quotas, then hands it to its service by protocol. Long
-/// because those gates run in this order for every service and each is a few lines.
+/// Answers one request to the AWS endpoint: limits the body, answers the local stack's
+/// own endpoints, applies the Chaos API's faults, access refusals and quotas, then hands
+/// it to its service by protocol — in that order for every service.
 async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
-    let regions = endpoint.regions;
-    let services = regions[0].clone();
-    let mut quotas = endpoint.quotas[0].clone();
+    let req = match read_request(req).await {
+        Ok(req) => req,
+        Err(refused) => return refused,
+    };
+    if let Some(local) = local_endpoint(&endpoint, &req) {
+        return local;
+    }
+    let service = signing_name(&req.headers);
+    tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
+    let (services, quotas) = match region_of(&endpoint, service.as_deref(), &req) {
+        Ok(region) => region,
+        Err(refused) => return refused,
+    };
+    if let Some(name) = service.as_deref() {
+        if let Some(refused) = gates(&endpoint, name, &req, &services, &quotas).await {
+            return refused;
+        }
+    }
+    dispatch(service.as_deref(), &services, &req)
+}
+
+/// Reads the request's body within [`BODY_READ_TIMEOUT`] and [`MAX_REQUEST`] bytes; the
+/// error answer when it cannot be read.
+async fn read_request(req: Request) -> Result<ApiRequest, ApiResponse> {
     let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_REQUEST)).await;
     let body = match read {
@@ -188,17 +209,17 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
             let too_long = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
                 || e.to_string().contains("length limit");
             if too_long {
-                return too_large(signing_name(&parts.headers).as_deref());
+                return Err(too_large(signing_name(&parts.headers).as_deref()));
             }
-            return body_error(
+            return Err(body_error(
                 signing_name(&parts.headers).as_deref(),
                 StatusCode::BAD_REQUEST,
                 "MalformedRequest",
                 format!("the request body could not be read: {e}"),
-            );
+            ));
         }
         Err(_) => {
-            return body_error(
+            return Err(body_error(
                 signing_name(&parts.headers).as_deref(),
                 StatusCode::REQUEST_TIMEOUT,
                 "RequestTimeout",
@@ -206,92 +227,115 @@ async fn handle(State(endpoint): State<Endpoint>, req: Request) -> ApiResponse {
                     "the request body did not arrive within {} s",
                     BODY_READ_TIMEOUT.as_secs()
                 ),
-            )
+            ))
         }
     };
-    let req = ApiRequest {
+    Ok(ApiRequest {
         method: parts.method,
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or("").to_string(),
         headers: parts.headers,
         body,
-    };
+    })
+}
+
+/// The local stack's own endpoints: LocalStack's health, the ground truth, the Chaos
+/// API's control. None for an AWS call.
+fn local_endpoint(endpoint: &Endpoint, req: &ApiRequest) -> Option<ApiResponse> {
     if req.method == Method::GET && req.path == "/_localstack/health" {
-        return health();
+        return Some(health());
     }
     if req.method == Method::GET && req.path == "/_drdrill/events" {
-        let events = services.world.truth.snapshot();
-        return ApiResponse {
+        let events = endpoint.regions[0].world.truth.snapshot();
+        return Some(ApiResponse {
             status: StatusCode::OK,
             content_type: "application/json",
             error_type: None,
             body: serde_json::to_vec(&serde_json::json!({ "events": events })).unwrap_or_default(),
-        };
+        });
     }
-    if let Some(kind) = req.path.strip_prefix("/_localstack/chaos/") {
-        return chaos_control(&endpoint.chaos, kind, &req);
-    }
-    let service = signing_name(&req.headers);
-    tracing::debug!(method = %req.method, path = %req.path, service = ?service, "aws request");
+    let kind = req.path.strip_prefix("/_localstack/chaos/")?;
+    Some(chaos_control(&endpoint.chaos, kind, req))
+}
+
+/// The region a call to `service` is for, with its quotas: the signing region's for a
+/// regional service of a stack with several regions, else the top-level region's. A
+/// signing region not in the stack is refused.
+fn region_of(
+    endpoint: &Endpoint,
+    service: Option<&str>,
+    req: &ApiRequest,
+) -> Result<(Arc<Services>, Arc<Quotas>), ApiResponse> {
+    let regions = &endpoint.regions;
     let regional = matches!(
-        service.as_deref(),
+        service,
         Some("fis" | "elasticloadbalancing" | "ec2" | "rds" | "monitoring")
     );
-    let services = match signing_region(&req.headers) {
+    match signing_region(&req.headers) {
         Some(r) if regional && regions.len() > 1 => match regions.iter().position(|s| s.world.stack.region == r) {
-            Some(i) => {
-                quotas = endpoint.quotas[i].clone();
-                regions[i].clone()
-            }
+            Some(i) => Ok((regions[i].clone(), endpoint.quotas[i].clone())),
             None => {
                 let known: Vec<&str> = regions.iter().map(|s| s.world.stack.region.as_str()).collect();
                 let message = format!("region {r} is not in this stack (regions: {})", known.join(", "));
-                return body_error(
-                    service.as_deref(),
+                Err(body_error(
+                    service,
                     StatusCode::BAD_REQUEST,
                     "InvalidClientTokenId",
                     message,
-                );
+                ))
             }
         },
-        _ => services,
-    };
-    if let Some(name) = service.as_deref() {
-        let latency = endpoint.chaos.latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        let op = operation(name, &req);
-        let region = signing_region(&req.headers).unwrap_or_else(|| services.world.stack.region.clone());
-        if let Some(fault) = endpoint.chaos.fault_for(name, &region, op.as_deref()) {
-            tracing::debug!(?fault, "failed by the chaos API");
-            let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let message = format!(
-                "{} failed: a fault injected by the Chaos API",
-                op.as_deref().unwrap_or("the request")
-            );
-            return service_error(name, status, &fault.code, &message);
-        }
-        if let Some(op) = op {
-            // AWS authenticates and authorizes a call before it counts against a quota.
-            let key = credential_scope(&req.headers)
-                .and_then(|scope| scope.into_iter().next())
-                .unwrap_or_default();
-            if let Some(refusal) = endpoint.access.check(name, &op, &key) {
-                let (code, message) = crate::access::error(name, &services.world.stack.account_id, &refusal);
-                return service_error(name, StatusCode::FORBIDDEN, code, &message);
-            }
-            if let Err(t) = quotas.take(name, &op) {
-                tracing::debug!(%t, "throttled");
-                return throttled(name);
-            }
-        }
+        _ => Ok((regions[0].clone(), endpoint.quotas[0].clone())),
     }
-    match service.as_deref() {
-        Some("fis") => fis::handle(&services, &req),
-        Some("route53") => route53::handle(&services, &req),
-        Some("monitoring") => cloudwatch::handle(&services, &req),
-        Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, &services, &req),
+}
+
+/// The gates a call to service `name` passes before its service sees it: the Chaos API's
+/// latency and faults, then access refusals, then quotas (AWS authenticates and
+/// authorizes a call before it counts against a quota). The refusal, if any.
+async fn gates(
+    endpoint: &Endpoint,
+    name: &str,
+    req: &ApiRequest,
+    services: &Services,
+    quotas: &Quotas,
+) -> Option<ApiResponse> {
+    let latency = endpoint.chaos.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let op = operation(name, req);
+    let region = signing_region(&req.headers).unwrap_or_else(|| services.world.stack.region.clone());
+    if let Some(fault) = endpoint.chaos.fault_for(name, &region, op.as_deref()) {
+        tracing::debug!(?fault, "failed by the chaos API");
+        let status = StatusCode::from_u16(fault.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        let message = format!(
+            "{} failed: a fault injected by the Chaos API",
+            op.as_deref().unwrap_or("the request")
+        );
+        return Some(service_error(name, status, &fault.code, &message));
+    }
+    let op = op?;
+    let key = credential_scope(&req.headers)
+        .and_then(|scope| scope.into_iter().next())
+        .unwrap_or_default();
+    if let Some(refusal) = endpoint.access.check(name, &op, &key) {
+        let (code, message) = crate::access::error(name, &services.world.stack.account_id, &refusal);
+        return Some(service_error(name, StatusCode::FORBIDDEN, code, &message));
+    }
+    if let Err(t) = quotas.take(name, &op) {
+        tracing::debug!(%t, "throttled");
+        return Some(throttled(name));
+    }
+    None
+}
+
+/// Hands the call to its service by signing name.
+fn dispatch(service: Option<&str>, services: &Services, req: &ApiRequest) -> ApiResponse {
+    match service {
+        Some("fis") => fis::handle(services, req),
+        Some("route53") => route53::handle(services, req),
+        Some("monitoring") => cloudwatch::handle(services, req),
+        Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, services, req),
         Some(other) => errors::json_error(
             StatusCode::BAD_REQUEST,
             "UnknownServiceException",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use http::{Method, StatusCode};
 
 use super::errors::{shorten, QueryError};
+use super::xml::{query_success, Xml};
 use super::ApiRequest;
 
 /// The parameters of one query request.
@@ -154,6 +155,26 @@ pub fn request_params(req: &ApiRequest) -> Result<Params, QueryError> {
         }
     }
     Ok(p)
+}
+
+/// One query-protocol call as a service answers it: the action, its parameters and the
+/// request id, answered in the service's namespace `ns`.
+pub struct QueryCall<'a> {
+    /// The action called.
+    pub action: &'a str,
+    /// Its parameters.
+    pub p: &'a Params,
+    /// The request id the answer carries.
+    pub rid: &'a str,
+    /// The service's XML namespace.
+    pub ns: &'static str,
+}
+
+impl QueryCall<'_> {
+    /// The call's success answer, its result written by `f`.
+    pub fn ok(&self, f: &dyn Fn(&mut Xml)) -> Result<Vec<u8>, QueryError> {
+        Ok(query_success(self.action, self.ns, self.rid, f))
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use super::errors::{shorten, QueryError};
 use super::ids::{created_unix_ms, stable_hex};
-use super::params::Params;
-use super::xml::{iso8601, query_success, Xml};
+use super::params::{Params, QueryCall};
+use super::xml::{iso8601, Xml};
 use super::Services;
 use crate::config::Topology;
 use crate::database::{DbCluster, Outage};
@@ -19,114 +19,146 @@ const ENGINE_VERSION: &str = "16.4";
 const PORT: u16 = 5432;
 
 /// Answers one RDS action.
-/// Long by design: one short arm per RDS action, the service's whole dispatch table in
-/// one place.
 pub fn handle(s: &Services, action: &str, p: &Params, rid: &str) -> Result<Vec<u8>, QueryError> {
     let w = &s.world;
     let cluster_id = w.stack.database.cluster.clone();
-    let cluster_arn = arn(w, "aws:rds:cluster", &cluster_id);
-    let is_cluster = |v: &str| v == cluster_id || v == cluster_arn;
-    let ok = |f: &dyn Fn(&mut Xml)| Ok(query_success(action, NS, rid, f));
+    let c = Call {
+        cluster_arn: arn(w, "aws:rds:cluster", &cluster_id),
+        cluster_id,
+        w,
+        q: QueryCall { action, p, rid, ns: NS },
+    };
     match action {
-        "DescribeDBClusters" => {
-            if let Some(id) = p.get("DBClusterIdentifier").filter(|v| !v.is_empty()) {
-                if !is_cluster(id) {
-                    return Err(cluster_not_found(id));
-                }
-            }
-            let filters = filters(p, &["db-cluster-id"])?;
-            let show = filters.iter().all(|(_, values)| values.iter().any(|v| is_cluster(v)));
-            ok(&|x| {
-                x.elem("DBClusters", |x| {
-                    if show {
-                        x.elem("DBCluster", |x| w.with_db(|db| cluster(x, w, db)));
-                    }
-                });
-            })
-        }
-        "DescribeDBInstances" => {
-            let nodes: Vec<String> = w.with_db(|db| db.nodes().iter().map(|n| n.id.clone()).collect());
-            let node_of = |v: &str| {
-                nodes
-                    .iter()
-                    .find(|n| v == n.as_str() || v == arn(w, "aws:rds:db", n))
-                    .cloned()
-            };
-            let wanted = match p.get("DBInstanceIdentifier").filter(|v| !v.is_empty()) {
-                Some(id) => Some(node_of(id).ok_or_else(|| {
-                    QueryError::not_found("DBInstanceNotFound", format!("DBInstance {} not found.", shorten(id)))
-                })?),
-                None => None,
-            };
-            let filters = filters(p, &["db-instance-id", "db-cluster-id"])?;
-            let chosen: Vec<String> = nodes
-                .iter()
-                .filter(|n| wanted.as_ref().is_none_or(|w| w == *n))
-                .filter(|n| {
-                    filters.iter().all(|(name, values)| {
-                        values.iter().any(|v| {
-                            if name == "db-cluster-id" {
-                                is_cluster(v)
-                            } else {
-                                node_of(v).as_ref() == Some(*n)
-                            }
-                        })
-                    })
-                })
-                .cloned()
-                .collect();
-            ok(&|x| {
-                x.elem("DBInstances", |x| {
-                    w.with_db(|db| {
-                        for node in db.nodes().iter().filter(|n| chosen.contains(&n.id)) {
-                            x.elem("DBInstance", |x| instance(x, w, db, &node.id, &node.zone));
-                        }
-                    });
-                });
-            })
-        }
-        "FailoverDBCluster" => {
-            let id = p.required("DBClusterIdentifier")?;
-            if !is_cluster(id) {
-                return Err(cluster_not_found(id));
-            }
-            let (outage, writer, nodes) = w.with_db(|db| {
-                (
-                    db.outage(),
-                    db.writer().id.clone(),
-                    db.nodes().iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
-                )
-            });
-            if outage.is_some() {
-                return Err(QueryError::bad(
-                    "InvalidDBClusterStateFault",
-                    format!(
-                        "DbCluster {cluster_id} is not in a valid state ({}).",
-                        cluster_status(outage)
-                    ),
-                ));
-            }
-            if let Some(target) = p.get("TargetDBInstanceIdentifier").filter(|v| !v.is_empty()) {
-                if !nodes.iter().any(|n| n == target) {
-                    return Err(QueryError::not_found(
-                        "DBInstanceNotFound",
-                        format!("DBInstance {} not found.", shorten(target)),
-                    ));
-                }
-                if target == writer && nodes.len() > 1 {
-                    return Err(QueryError::bad(
-                        "InvalidParameterValue",
-                        format!("{target} is already the writer of {cluster_id}; name a reader to fail over to."),
-                    ));
-                }
-            }
-            w.db_failover();
-            ok(&|x| {
-                x.elem("DBCluster", |x| w.with_db(|db| cluster(x, w, db)));
-            })
-        }
+        "DescribeDBClusters" => describe_db_clusters(&c),
+        "DescribeDBInstances" => describe_db_instances(&c),
+        "FailoverDBCluster" => failover_db_cluster(&c),
         other => Err(QueryError::invalid_action("rds", other)),
     }
+}
+
+/// One RDS call: the world it is answered from, the cluster's id and ARN, the request.
+struct Call<'a> {
+    w: &'a World,
+    cluster_id: String,
+    cluster_arn: String,
+    q: QueryCall<'a>,
+}
+
+impl Call<'_> {
+    /// Whether `v` names the stack's cluster (by id or ARN).
+    fn is_cluster(&self, v: &str) -> bool {
+        v == self.cluster_id || v == self.cluster_arn
+    }
+}
+
+/// DescribeDBClusters: the stack's one cluster, unless another is asked for or filtered.
+fn describe_db_clusters(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, p) = (c.w, c.q.p);
+    if let Some(id) = p.get("DBClusterIdentifier").filter(|v| !v.is_empty()) {
+        if !c.is_cluster(id) {
+            return Err(cluster_not_found(id));
+        }
+    }
+    let filters = filters(p, &["db-cluster-id"])?;
+    let show = filters.iter().all(|(_, values)| values.iter().any(|v| c.is_cluster(v)));
+    c.q.ok(&|x| {
+        x.elem("DBClusters", |x| {
+            if show {
+                x.elem("DBCluster", |x| w.with_db(|db| cluster(x, w, db)));
+            }
+        });
+    })
+}
+
+/// DescribeDBInstances: the cluster's nodes asked for (by id or ARN) that pass the filters.
+fn describe_db_instances(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, p) = (c.w, c.q.p);
+    let nodes: Vec<String> = w.with_db(|db| db.nodes().iter().map(|n| n.id.clone()).collect());
+    let node_of = |v: &str| {
+        nodes
+            .iter()
+            .find(|n| v == n.as_str() || v == arn(w, "aws:rds:db", n))
+            .cloned()
+    };
+    let wanted = match p.get("DBInstanceIdentifier").filter(|v| !v.is_empty()) {
+        Some(id) => Some(node_of(id).ok_or_else(|| {
+            QueryError::not_found("DBInstanceNotFound", format!("DBInstance {} not found.", shorten(id)))
+        })?),
+        None => None,
+    };
+    let filters = filters(p, &["db-instance-id", "db-cluster-id"])?;
+    let chosen: Vec<String> = nodes
+        .iter()
+        .filter(|n| wanted.as_ref().is_none_or(|w| w == *n))
+        .filter(|n| {
+            filters.iter().all(|(name, values)| {
+                values.iter().any(|v| {
+                    if name == "db-cluster-id" {
+                        c.is_cluster(v)
+                    } else {
+                        node_of(v).as_ref() == Some(*n)
+                    }
+                })
+            })
+        })
+        .cloned()
+        .collect();
+    c.q.ok(&|x| {
+        x.elem("DBInstances", |x| {
+            w.with_db(|db| {
+                for node in db.nodes().iter().filter(|n| chosen.contains(&n.id)) {
+                    x.elem("DBInstance", |x| instance(x, w, db, &node.id, &node.zone));
+                }
+            });
+        });
+    })
+}
+
+/// FailoverDBCluster: a real failover to the standby (or the named reader), refused during an outage.
+fn failover_db_cluster(c: &Call) -> Result<Vec<u8>, QueryError> {
+    let (w, p) = (c.w, c.q.p);
+    let id = p.required("DBClusterIdentifier")?;
+    if !c.is_cluster(id) {
+        return Err(cluster_not_found(id));
+    }
+    let (outage, writer, nodes) = w.with_db(|db| {
+        (
+            db.outage(),
+            db.writer().id.clone(),
+            db.nodes().iter().map(|n| n.id.clone()).collect::<Vec<_>>(),
+        )
+    });
+    if outage.is_some() {
+        return Err(QueryError::bad(
+            "InvalidDBClusterStateFault",
+            format!(
+                "DbCluster {} is not in a valid state ({}).",
+                c.cluster_id,
+                cluster_status(outage)
+            ),
+        ));
+    }
+    if let Some(target) = p.get("TargetDBInstanceIdentifier").filter(|v| !v.is_empty()) {
+        if !nodes.iter().any(|n| n == target) {
+            return Err(QueryError::not_found(
+                "DBInstanceNotFound",
+                format!("DBInstance {} not found.", shorten(target)),
+            ));
+        }
+        if target == writer && nodes.len() > 1 {
+            return Err(QueryError::bad(
+                "InvalidParameterValue",
+                format!(
+                    "{target} is already the writer of {}; name a reader to fail over to.",
+                    c.cluster_id
+                ),
+            ));
+        }
+    }
+    w.db_failover();
+    c.q.ok(&|x| {
+        x.elem("DBCluster", |x| w.with_db(|db| cluster(x, w, db)));
+    })
 }
 
 fn cluster_not_found(id: &str) -> QueryError {

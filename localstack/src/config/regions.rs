@@ -93,21 +93,61 @@ impl Step {
 
 type Invalid = (String, String);
 
-/// Checks replication, backups and the runbook against the regions (`per_region` as
-/// [`Stack::region_stacks`] gives them).
-///
-/// Long by design: a flat list of checks in the order their errors are reported.
+/// Checks replication, backups, the runbook and the strategy's entry against the regions
+/// (`per_region` as [`Stack::region_stacks`] gives them), in the order their errors are
+/// reported.
 pub fn validate(stack: &Stack, per_region: &[Stack]) -> Result<(), Invalid> {
-    let region = |key: String, name: &str| -> Result<&Stack, Invalid> {
-        per_region
-            .iter()
-            .find(|r| r.region == name)
-            .ok_or_else(|| (key, format!("unknown region {name:?}")))
-    };
+    validate_replication(stack, per_region)?;
+    if let Some(b) = &stack.backups {
+        let source = b.region.as_deref().unwrap_or(&stack.region);
+        region_named(per_region, "backups.region".into(), source)?;
+        region_named(per_region, "backups.copy_to".into(), &b.copy_to)?;
+        if b.interval.0.is_zero() {
+            return Err(("backups.interval".into(), "must be greater than 0".into()));
+        }
+        if !(1..=100).contains(&b.retention) {
+            return Err((
+                "backups.retention".into(),
+                format!("{} is outside 1..=100", b.retention),
+            ));
+        }
+    }
+    if let Some(rb) = &stack.runbook {
+        validate_runbook(stack, rb, per_region)?;
+    }
+    if let Some(st) = &stack.strategy {
+        let known = stack.route53.as_ref().is_some_and(|r| {
+            r.zones.iter().flat_map(|z| &z.records).any(|rec| {
+                rec.name
+                    .trim_end_matches('.')
+                    .eq_ignore_ascii_case(st.entry.trim_end_matches('.'))
+            })
+        });
+        if !known {
+            return Err((
+                "strategy.entry".into(),
+                format!("no record named {:?} in `route53.zones`", st.entry),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The region called `name`; an unknown one is an error at `key`.
+fn region_named<'a>(per_region: &'a [Stack], key: String, name: &str) -> Result<&'a Stack, Invalid> {
+    per_region
+        .iter()
+        .find(|r| r.region == name)
+        .ok_or_else(|| (key, format!("unknown region {name:?}")))
+}
+
+/// Each replication link joins two known regions, once, into a database that exists, with
+/// a lag; each replica has a link into it.
+fn validate_replication(stack: &Stack, per_region: &[Stack]) -> Result<(), Invalid> {
     for (i, r) in stack.replication.iter().enumerate() {
         let k = |f: &str| format!("replication[{i}].{f}");
-        region(k("from"), &r.from)?;
-        let to = region(k("to"), &r.to)?;
+        region_named(per_region, k("from"), &r.from)?;
+        let to = region_named(per_region, k("to"), &r.to)?;
         if r.from == r.to {
             return Err((k("to"), "must be another region than `from`".into()));
         }
@@ -129,87 +169,69 @@ pub fn validate(stack: &Stack, per_region: &[Stack]) -> Result<(), Invalid> {
             ));
         }
     }
-    if let Some(b) = &stack.backups {
-        let source = b.region.as_deref().unwrap_or(&stack.region);
-        region("backups.region".into(), source)?;
-        region("backups.copy_to".into(), &b.copy_to)?;
-        if b.interval.0.is_zero() {
-            return Err(("backups.interval".into(), "must be greater than 0".into()));
-        }
-        if !(1..=100).contains(&b.retention) {
-            return Err((
-                "backups.retention".into(),
-                format!("{} is outside 1..=100", b.retention),
-            ));
-        }
+    Ok(())
+}
+
+/// The runbook is triggered by a known health check and has steps, each valid
+/// ([`validate_step`]).
+fn validate_runbook(stack: &Stack, rb: &Runbook, per_region: &[Stack]) -> Result<(), Invalid> {
+    let known = stack
+        .route53
+        .as_ref()
+        .is_some_and(|r| r.health_checks.iter().any(|h| h.id == rb.trigger_health_check));
+    if !known {
+        return Err((
+            "runbook.trigger_health_check".into(),
+            format!(
+                "no health check {:?} in `route53.health_checks`",
+                rb.trigger_health_check
+            ),
+        ));
     }
-    if let Some(rb) = &stack.runbook {
-        let known = stack
-            .route53
-            .as_ref()
-            .is_some_and(|r| r.health_checks.iter().any(|h| h.id == rb.trigger_health_check));
-        if !known {
-            return Err((
-                "runbook.trigger_health_check".into(),
-                format!(
-                    "no health check {:?} in `route53.health_checks`",
-                    rb.trigger_health_check
-                ),
-            ));
-        }
-        if rb.steps.is_empty() {
-            return Err(("runbook.steps".into(), "at least one step is needed".into()));
-        }
-        for (i, step) in rb.steps.iter().enumerate() {
-            let k = |f: &str| format!("runbook.steps[{i}].{f}");
-            match step {
-                Step::PromoteReplica { region: name, .. } => {
-                    if region(k("region"), name)?.database.role != DbRole::Replica {
-                        return Err((k("region"), format!("the database of {name} is not a `replica`")));
-                    }
-                }
-                Step::RestoreBackup { region: name } => {
-                    if region(k("region"), name)?.database.role != DbRole::Absent {
-                        return Err((k("region"), format!("the database of {name} is not `absent`")));
-                    }
-                    if stack.backups.as_ref().is_none_or(|b| &b.copy_to != name) {
-                        return Err((k("region"), format!("no `backups` are copied to {name}")));
-                    }
-                }
-                Step::StartInstances { region: name } => {
-                    region(k("region"), name)?;
-                }
-                Step::SwitchDns { name, load_balancer } => {
-                    if !per_region.iter().any(|r| &r.load_balancer.name == load_balancer) {
-                        return Err((k("load_balancer"), format!("unknown load balancer {load_balancer:?}")));
-                    }
-                    let in_zone = stack.route53.as_ref().is_some_and(|r| {
-                        r.zones.iter().any(|z| {
-                            let zone = z.name.trim_end_matches('.').to_ascii_lowercase();
-                            let n = name.trim_end_matches('.').to_ascii_lowercase();
-                            n == zone || n.ends_with(&format!(".{zone}"))
-                        })
-                    });
-                    if !in_zone {
-                        return Err((k("name"), format!("{name:?} is in no zone of `route53.zones`")));
-                    }
-                }
+    if rb.steps.is_empty() {
+        return Err(("runbook.steps".into(), "at least one step is needed".into()));
+    }
+    for (i, step) in rb.steps.iter().enumerate() {
+        validate_step(stack, per_region, step, &|f: &str| format!("runbook.steps[{i}].{f}"))?;
+    }
+    Ok(())
+}
+
+/// One runbook step (`k` names its keys): a promotion of a replica, a restore into an
+/// absent database that backups are copied to, a start in a known region, or a DNS switch
+/// to a known load balancer of a name in a hosted zone.
+fn validate_step(stack: &Stack, per_region: &[Stack], step: &Step, k: &dyn Fn(&str) -> String) -> Result<(), Invalid> {
+    match step {
+        Step::PromoteReplica { region: name, .. } => {
+            if region_named(per_region, k("region"), name)?.database.role != DbRole::Replica {
+                return Err((k("region"), format!("the database of {name} is not a `replica`")));
             }
         }
-    }
-    if let Some(st) = &stack.strategy {
-        let known = stack.route53.as_ref().is_some_and(|r| {
-            r.zones.iter().flat_map(|z| &z.records).any(|rec| {
-                rec.name
-                    .trim_end_matches('.')
-                    .eq_ignore_ascii_case(st.entry.trim_end_matches('.'))
-            })
-        });
-        if !known {
-            return Err((
-                "strategy.entry".into(),
-                format!("no record named {:?} in `route53.zones`", st.entry),
-            ));
+        Step::RestoreBackup { region: name } => {
+            if region_named(per_region, k("region"), name)?.database.role != DbRole::Absent {
+                return Err((k("region"), format!("the database of {name} is not `absent`")));
+            }
+            if stack.backups.as_ref().is_none_or(|b| &b.copy_to != name) {
+                return Err((k("region"), format!("no `backups` are copied to {name}")));
+            }
+        }
+        Step::StartInstances { region: name } => {
+            region_named(per_region, k("region"), name)?;
+        }
+        Step::SwitchDns { name, load_balancer } => {
+            if !per_region.iter().any(|r| &r.load_balancer.name == load_balancer) {
+                return Err((k("load_balancer"), format!("unknown load balancer {load_balancer:?}")));
+            }
+            let in_zone = stack.route53.as_ref().is_some_and(|r| {
+                r.zones.iter().any(|z| {
+                    let zone = z.name.trim_end_matches('.').to_ascii_lowercase();
+                    let n = name.trim_end_matches('.').to_ascii_lowercase();
+                    n == zone || n.ends_with(&format!(".{zone}"))
+                })
+            });
+            if !in_zone {
+                return Err((k("name"), format!("{name:?} is in no zone of `route53.zones`")));
+            }
         }
     }
     Ok(())

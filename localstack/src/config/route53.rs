@@ -448,65 +448,71 @@ zones:
     /// record conflicts.
     #[test]
     fn errors_name_the_key() {
+        // (text of GOOD, replaced by, key of the error, text in its message)
         let cases = [
             (
-                GOOD.replace("health_check: hc-primary", "health_check: hc-nope"),
+                "health_check: hc-primary",
+                "health_check: hc-nope",
                 "route53.zones[0].records[0]",
                 "hc-nope",
             ),
             (
-                GOOD.replace("alias: { load_balancer: drill-alb", "alias: { load_balancer: other"),
+                "alias: { load_balancer: drill-alb",
+                "alias: { load_balancer: other",
                 "route53.zones[0].records[3]",
                 "alias target",
             ),
             (
-                GOOD.replace("failure_threshold: 2", "failure_threshold: 0"),
+                "failure_threshold: 2",
+                "failure_threshold: 0",
                 "route53.health_checks[0].failure_threshold",
                 "outside",
             ),
             (
-                GOOD.replace("load_balancer: drill-alb, resource", "load_balancer: nope, resource"),
+                "load_balancer: drill-alb, resource",
+                "load_balancer: nope, resource",
                 "route53.health_checks[0].load_balancer",
                 "nope",
             ),
             (
-                GOOD.replace("failover: SECONDARY", "failover: PRIMARY"),
+                "failover: SECONDARY",
+                "failover: PRIMARY",
                 "route53.zones[0].records[1]",
                 "PRIMARY",
             ),
             (
-                GOOD.replace("values: [127.0.0.12]", "values: [not-an-ip]"),
+                "values: [127.0.0.12]",
+                "values: [not-an-ip]",
                 "route53.zones[0].records[2]",
                 "IPv4",
             ),
             (
-                GOOD.replace("ip_address: 127.0.1.10", "ip_address: 192.0.2.10"),
+                "ip_address: 127.0.1.10",
+                "ip_address: 192.0.2.10",
                 "route53.health_checks[1].ip_address",
                 "loopback",
             ),
             (
-                GOOD.replace(
-                    "regions: [us-east-1, eu-west-1, sa-east-1]",
-                    "regions: [us-east-1, eu-west-1]",
-                ),
+                "regions: [us-east-1, eu-west-1, sa-east-1]",
+                "regions: [us-east-1, eu-west-1]",
                 "route53.health_checks[1].regions",
                 "at least 3",
             ),
             (
-                GOOD.replace(
-                    "regions: [us-east-1, eu-west-1, sa-east-1]",
-                    "regions: [us-east-1, eu-west-1, mars-1]",
-                ),
+                "regions: [us-east-1, eu-west-1, sa-east-1]",
+                "regions: [us-east-1, eu-west-1, mars-1]",
                 "route53.health_checks[1].regions",
                 "mars-1",
             ),
             (
-                GOOD.replace("failover: PRIMARY", "failover: FIRST"),
+                "failover: PRIMARY",
+                "failover: FIRST",
                 "route53.zones[0].records[0].failover",
                 "FIRST",
             ),
         ];
-        for (yaml, key, needle) in cases {
+        for (from, to, key, needle) in cases {
+            let yaml = GOOD.replace(from, to);
             let (k, m) = parse(&yaml).validate(&["drill-alb"]).unwrap_err();
             assert_eq!(k, key, "{m}");
             assert!(m.contains(needle), "{k}: {m}");

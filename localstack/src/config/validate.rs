@@ -8,8 +8,7 @@ use super::*;
 
 impl Stack {
     /// Checks the stack as a whole: every region, then what ties regions and the stack-wide
-    /// sections together. Long by design: a flat list of checks in the order their errors
-    /// are reported.
+    /// sections together, in the order their errors are reported.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
         let per_region = self.region_stacks();
         for (i, r) in per_region.iter().enumerate() {
@@ -32,43 +31,7 @@ impl Stack {
         if let Some(access) = &self.access {
             super::access::validate(access)?;
         }
-        unique(per_region.iter().map(|r| r.region.as_str()), "regions")
-            .map_err(|(_, m)| ("regions".to_string(), format!("{m} region (every region appears once)")))?;
-        for (what, items) in [
-            (
-                "load balancer name",
-                per_region
-                    .iter()
-                    .map(|r| r.load_balancer.name.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            (
-                "database cluster",
-                per_region.iter().map(|r| r.database.cluster.as_str()).collect(),
-            ),
-            (
-                "subnet id",
-                per_region
-                    .iter()
-                    .flat_map(|r| r.subnets.iter().map(|s| s.id.as_str()))
-                    .collect(),
-            ),
-            (
-                "instance id",
-                per_region
-                    .iter()
-                    .flat_map(|r| r.instances.iter().map(|s| s.id.as_str()))
-                    .collect(),
-            ),
-        ] {
-            let mut seen = HashSet::new();
-            if let Some(dup) = items.iter().find(|i| !seen.insert(**i)) {
-                return Err((
-                    "regions".into(),
-                    format!("{what} {dup:?} is used in more than one region"),
-                ));
-            }
-        }
+        unique_across_regions(&per_region)?;
         if per_region[0].database.role != DbRole::Writer {
             return Err((
                 "database.role".into(),
@@ -81,45 +44,13 @@ impl Stack {
         }
         super::regions::validate(self, &per_region)?;
         if let Some(st) = &self.strategy {
-            let instances = per_region
-                .iter()
-                .flat_map(|r| &r.instances)
-                .filter(|i| i.state == InitialState::Running)
-                .count() as u32;
-            let databases: u32 = per_region
-                .iter()
-                .filter(|r| r.database.role != DbRole::Absent)
-                .map(|r| 1 + u32::from(r.database.standby.is_some()))
-                .sum();
-            let c = &st.standing_cost;
-            if c.instances != instances {
-                return Err((
-                    "strategy.standing_cost.instances".into(),
-                    format!("{} stated, but {instances} instances run at start", c.instances),
-                ));
-            }
-            if c.databases != databases {
-                return Err((
-                    "strategy.standing_cost.databases".into(),
-                    format!(
-                        "{} stated, but {databases} database instances run at start",
-                        c.databases
-                    ),
-                ));
-            }
-            if !(c.usd_per_month.is_finite() && c.usd_per_month >= 0.0) {
-                return Err((
-                    "strategy.standing_cost.usd_per_month".into(),
-                    "must be a non-negative number".into(),
-                ));
-            }
+            standing_cost_matches(st, &per_region)?;
         }
         Ok(())
     }
 
-    /// Checks one region's sections (zones, subnets, instances, load balancer, database).
-    /// Long by design: a flat list of checks, each a few lines, in the order their errors
-    /// are reported.
+    /// Checks one region's sections (zones, subnets, instances, load balancer, database),
+    /// in the order their errors are reported.
     fn validate_region(&self) -> Result<(), (String, String)> {
         let err = |k: &str, m: String| Err((k.to_string(), m));
         if self.zones.len() < 3 {
@@ -145,7 +76,15 @@ impl Stack {
                 return err(&format!("subnets[{i}].zone"), format!("unknown zone {:?}", s.zone));
             }
         }
-        let subnets: HashSet<&str> = self.subnets.iter().map(|s| s.id.as_str()).collect();
+        self.validate_instances()?;
+        self.validate_load_balancer()?;
+        self.validate_database()
+    }
+
+    /// Instance ids are unique and start with `i-`, each in a known subnet, at most 240 per
+    /// zone.
+    fn validate_instances(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_string(), m));
         unique(self.instances.iter().map(|s| s.id.as_str()), "instances")?;
         let mut per_zone: HashMap<&str, usize> = HashMap::new();
         for (i, inst) in self.instances.iter().enumerate() {
@@ -170,6 +109,13 @@ impl Stack {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// The targets are known instances; the health check, deregistration delay and idle
+    /// timeout are within ELB's bounds.
+    fn validate_load_balancer(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_string(), m));
         let instances: HashSet<&str> = self.instances.iter().map(|s| s.id.as_str()).collect();
         let tg = &self.load_balancer.target_group;
         for (i, t) in tg.targets.iter().enumerate() {
@@ -206,6 +152,14 @@ impl Stack {
         if self.load_balancer.idle_timeout.0.is_zero() {
             return err("load_balancer.idle_timeout", "must be greater than 0".into());
         }
+        Ok(())
+    }
+
+    /// The database's nodes are in known subnets, the standby (per topology) in another
+    /// zone than the primary, and a replica lag only for `async-replica`.
+    fn validate_database(&self) -> Result<(), (String, String)> {
+        let err = |k: &str, m: String| Err((k.to_string(), m));
+        let subnets: HashSet<&str> = self.subnets.iter().map(|s| s.id.as_str()).collect();
         let db = &self.database;
         if !subnets.contains(db.primary.subnet.as_str()) {
             return err(
@@ -241,6 +195,87 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// Every region appears once, and no load balancer name, database cluster, subnet id or
+/// instance id is used in two regions.
+fn unique_across_regions(per_region: &[Stack]) -> Result<(), (String, String)> {
+    unique(per_region.iter().map(|r| r.region.as_str()), "regions")
+        .map_err(|(_, m)| ("regions".to_string(), format!("{m} region (every region appears once)")))?;
+    for (what, items) in [
+        (
+            "load balancer name",
+            per_region
+                .iter()
+                .map(|r| r.load_balancer.name.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "database cluster",
+            per_region.iter().map(|r| r.database.cluster.as_str()).collect(),
+        ),
+        (
+            "subnet id",
+            per_region
+                .iter()
+                .flat_map(|r| r.subnets.iter().map(|s| s.id.as_str()))
+                .collect(),
+        ),
+        (
+            "instance id",
+            per_region
+                .iter()
+                .flat_map(|r| r.instances.iter().map(|s| s.id.as_str()))
+                .collect(),
+        ),
+    ] {
+        let mut seen = HashSet::new();
+        if let Some(dup) = items.iter().find(|i| !seen.insert(**i)) {
+            return Err((
+                "regions".into(),
+                format!("{what} {dup:?} is used in more than one region"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The strategy's standing cost states what the stack runs at start: its running
+/// instances and database instances, and a non-negative monthly price.
+fn standing_cost_matches(st: &Strategy, per_region: &[Stack]) -> Result<(), (String, String)> {
+    let instances = per_region
+        .iter()
+        .flat_map(|r| &r.instances)
+        .filter(|i| i.state == InitialState::Running)
+        .count() as u32;
+    let databases: u32 = per_region
+        .iter()
+        .filter(|r| r.database.role != DbRole::Absent)
+        .map(|r| 1 + u32::from(r.database.standby.is_some()))
+        .sum();
+    let c = &st.standing_cost;
+    if c.instances != instances {
+        return Err((
+            "strategy.standing_cost.instances".into(),
+            format!("{} stated, but {instances} instances run at start", c.instances),
+        ));
+    }
+    if c.databases != databases {
+        return Err((
+            "strategy.standing_cost.databases".into(),
+            format!(
+                "{} stated, but {databases} database instances run at start",
+                c.databases
+            ),
+        ));
+    }
+    if !(c.usd_per_month.is_finite() && c.usd_per_month >= 0.0) {
+        return Err((
+            "strategy.standing_cost.usd_per_month".into(),
+            "must be a non-negative number".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn unique<'a>(items: impl Iterator<Item = &'a str>, key: &str) -> Result<(), (String, String)> {

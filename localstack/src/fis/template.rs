@@ -153,131 +153,173 @@ pub fn parse_selection(s: &str) -> Result<Selection, String> {
     }
 }
 
-/// Checks a template the way FIS does at creation. Durations outside the range AWS
-/// documents (see [`catalog::duration_range`]) are refused, naming the action and the
+/// Checks a template the way FIS does at creation, in the order its errors are reported:
+/// targets, actions, the startAfter order, stop conditions. Durations outside the range
+/// AWS documents (see [`catalog::duration_range`]) are refused, naming the action and the
 /// value; `short_durations` (the stack's `speedups.short_fault_durations`) lets ones
 /// below AWS's minimum through.
-///
-/// Long by design: a flat list of FIS's checks in the order their errors are reported.
 pub fn validate(t: &TemplateInput, short_durations: bool) -> Result<(), String> {
     if t.actions.is_empty() {
         return Err("an experiment template needs at least one action".into());
     }
     for (name, target) in &t.targets {
-        if !matches!(
-            target.resource_type.as_str(),
-            "aws:ec2:instance" | "aws:ec2:subnet" | "aws:rds:cluster" | "aws:rds:db"
-        ) {
-            return Err(format!(
-                "target {name}: resource type {} is not supported",
-                target.resource_type
-            ));
-        }
-        if target.resource_arns.is_none() && target.resource_tags.is_none() && target.filters.is_none() {
-            return Err(format!(
-                "target {name}: one of resourceArns, resourceTags or filters is required"
-            ));
-        }
-        if target.resource_arns.is_some() && target.resource_tags.is_some() {
-            return Err(format!(
-                "target {name}: resourceArns and resourceTags cannot be combined"
-            ));
-        }
-        parse_selection(&target.selection_mode).map_err(|e| format!("target {name}: {e}"))?;
+        validate_target(name, target)?;
     }
     for (name, action) in &t.actions {
-        let Some(spec) = catalog::find(&action.action_id) else {
-            return Err(format!(
-                "action {name}: action type {} is not supported",
-                action.action_id
-            ));
-        };
-        for after in &action.start_after {
-            if !t.actions.contains_key(after) {
-                return Err(format!("action {name}: startAfter names unknown action {after}"));
-            }
-        }
-        for (key, target_name) in &action.targets {
-            let Some((want_key, want_type)) = spec.target else {
-                return Err(format!("action {name}: {} takes no targets", spec.id));
-            };
-            if key != want_key {
-                return Err(format!(
-                    "action {name}: {} takes target key {want_key}, not {key}",
-                    spec.id
-                ));
-            }
-            let Some(target) = t.targets.get(target_name) else {
-                return Err(format!("action {name}: target {target_name} is not defined"));
-            };
-            if target.resource_type != want_type {
-                return Err(format!(
-                    "action {name}: target {target_name} is {}, {} needs {want_type}",
-                    target.resource_type, spec.id
-                ));
-            }
-        }
-        if let Some((key, _)) = spec.target {
-            if !action.targets.contains_key(key) {
-                return Err(format!("action {name}: target key {key} is required for {}", spec.id));
-            }
-        }
-        for (param, value) in &action.parameters {
-            if !spec.parameters.iter().any(|p| p.name == param) {
-                return Err(format!("action {name}: unknown parameter {param} for {}", spec.id));
-            }
-            if param == "duration" || param == "startInstancesAfterDuration" {
-                let d = catalog::parse_duration(value).map_err(|e| format!("action {name}: {param}: {e}"))?;
-                if let Some((min, max)) = catalog::duration_range(spec.id, param) {
-                    if d > max || (d < min && !short_durations) {
-                        let hint = if d < min {
-                            " (a local stack allows shorter ones with `speedups: { short_fault_durations: true }`)"
-                        } else {
-                            ""
-                        };
-                        return Err(format!(
-                            "action {name} ({}): {param} {value} is outside the range AWS accepts: PT1M to PT12H{hint}",
-                            spec.id
-                        ));
-                    }
-                }
-            }
-            if param == "scope" && crate::network::Scope::parse(Some(value)).is_none() {
-                return Err(format!(
-                    "action {name}: scope {value:?} is not supported locally (all, availability-zone; \
-                     the local stack has no S3, DynamoDB or prefix lists to cut off)"
-                ));
-            }
-        }
-        for p in spec.parameters.iter().filter(|p| p.required) {
-            if !action.parameters.contains_key(p.name) {
-                return Err(format!(
-                    "action {name}: parameter {} is required for {}",
-                    p.name, spec.id
-                ));
-            }
-        }
+        validate_action(t, name, action, short_durations)?;
     }
     if let Some(cycle) = find_cycle(t) {
         return Err(format!("action {cycle}: startAfter forms a cycle"));
     }
     for sc in &t.stop_conditions {
-        match (sc.source.as_str(), sc.value.as_deref()) {
-            ("none", _) => {}
-            ("aws:cloudwatch:alarm", Some(arn)) if arn.starts_with("arn:") && arn.contains(":alarm:") => {
-                if let Some(Err(e)) = local_alarm(arn) {
-                    return Err(format!("stop condition {arn}: {e}"));
-                }
-            }
-            ("aws:cloudwatch:alarm", other) => {
-                return Err(format!(
-                    "stop condition aws:cloudwatch:alarm needs a CloudWatch alarm ARN as its value, not {other:?}"
-                ))
-            }
-            (source, _) => return Err(format!("stop condition source {source} is not supported")),
+        validate_stop_condition(sc)?;
+    }
+    Ok(())
+}
+
+/// A target: a supported resource type, chosen by ARNs or by tags (or filters), with a
+/// valid selection mode.
+fn validate_target(name: &str, target: &TargetSpec) -> Result<(), String> {
+    if !matches!(
+        target.resource_type.as_str(),
+        "aws:ec2:instance" | "aws:ec2:subnet" | "aws:rds:cluster" | "aws:rds:db"
+    ) {
+        return Err(format!(
+            "target {name}: resource type {} is not supported",
+            target.resource_type
+        ));
+    }
+    if target.resource_arns.is_none() && target.resource_tags.is_none() && target.filters.is_none() {
+        return Err(format!(
+            "target {name}: one of resourceArns, resourceTags or filters is required"
+        ));
+    }
+    if target.resource_arns.is_some() && target.resource_tags.is_some() {
+        return Err(format!(
+            "target {name}: resourceArns and resourceTags cannot be combined"
+        ));
+    }
+    parse_selection(&target.selection_mode).map_err(|e| format!("target {name}: {e}"))?;
+    Ok(())
+}
+
+/// An action: a supported action type, startAfter naming actions of the template, the
+/// targets its type takes, and its parameters.
+fn validate_action(t: &TemplateInput, name: &str, action: &ActionDef, short_durations: bool) -> Result<(), String> {
+    let Some(spec) = catalog::find(&action.action_id) else {
+        return Err(format!(
+            "action {name}: action type {} is not supported",
+            action.action_id
+        ));
+    };
+    for after in &action.start_after {
+        if !t.actions.contains_key(after) {
+            return Err(format!("action {name}: startAfter names unknown action {after}"));
+        }
+    }
+    validate_action_targets(t, name, action, spec)?;
+    for (param, value) in &action.parameters {
+        validate_parameter(name, spec, param, value, short_durations)?;
+    }
+    for p in spec.parameters.iter().filter(|p| p.required) {
+        if !action.parameters.contains_key(p.name) {
+            return Err(format!(
+                "action {name}: parameter {} is required for {}",
+                p.name, spec.id
+            ));
         }
     }
     Ok(())
+}
+
+/// An action's targets: the one key its type takes, naming a template target of the
+/// resource type it needs.
+fn validate_action_targets(
+    t: &TemplateInput,
+    name: &str,
+    action: &ActionDef,
+    spec: &catalog::ActionSpec,
+) -> Result<(), String> {
+    for (key, target_name) in &action.targets {
+        let Some((want_key, want_type)) = spec.target else {
+            return Err(format!("action {name}: {} takes no targets", spec.id));
+        };
+        if key != want_key {
+            return Err(format!(
+                "action {name}: {} takes target key {want_key}, not {key}",
+                spec.id
+            ));
+        }
+        let Some(target) = t.targets.get(target_name) else {
+            return Err(format!("action {name}: target {target_name} is not defined"));
+        };
+        if target.resource_type != want_type {
+            return Err(format!(
+                "action {name}: target {target_name} is {}, {} needs {want_type}",
+                target.resource_type, spec.id
+            ));
+        }
+    }
+    if let Some((key, _)) = spec.target {
+        if !action.targets.contains_key(key) {
+            return Err(format!("action {name}: target key {key} is required for {}", spec.id));
+        }
+    }
+    Ok(())
+}
+
+/// One parameter of action `name`: known to its type, a duration within AWS's range, a
+/// scope the local stack models.
+fn validate_parameter(
+    name: &str,
+    spec: &catalog::ActionSpec,
+    param: &str,
+    value: &str,
+    short_durations: bool,
+) -> Result<(), String> {
+    if !spec.parameters.iter().any(|p| p.name == param) {
+        return Err(format!("action {name}: unknown parameter {param} for {}", spec.id));
+    }
+    if param == "duration" || param == "startInstancesAfterDuration" {
+        let d = catalog::parse_duration(value).map_err(|e| format!("action {name}: {param}: {e}"))?;
+        if let Some((min, max)) = catalog::duration_range(spec.id, param) {
+            if d > max || (d < min && !short_durations) {
+                let hint = if d < min {
+                    " (a local stack allows shorter ones with `speedups: { short_fault_durations: true }`)"
+                } else {
+                    ""
+                };
+                return Err(format!(
+                    "action {name} ({}): {param} {value} is outside the range AWS accepts: PT1M to PT12H{hint}",
+                    spec.id
+                ));
+            }
+        }
+    }
+    if param == "scope" && crate::network::Scope::parse(Some(value)).is_none() {
+        return Err(format!(
+            "action {name}: scope {value:?} is not supported locally (all, availability-zone; \
+             the local stack has no S3, DynamoDB or prefix lists to cut off)"
+        ));
+    }
+    Ok(())
+}
+
+/// A stop condition: none, or a CloudWatch alarm ARN (of this stack when it is local).
+fn validate_stop_condition(sc: &StopCondition) -> Result<(), String> {
+    match (sc.source.as_str(), sc.value.as_deref()) {
+        ("none", _) => Ok(()),
+        ("aws:cloudwatch:alarm", Some(arn)) if arn.starts_with("arn:") && arn.contains(":alarm:") => {
+            match local_alarm(arn) {
+                Some(Err(e)) => Err(format!("stop condition {arn}: {e}")),
+                _ => Ok(()),
+            }
+        }
+        ("aws:cloudwatch:alarm", other) => Err(format!(
+            "stop condition aws:cloudwatch:alarm needs a CloudWatch alarm ARN as its value, not {other:?}"
+        )),
+        (source, _) => Err(format!("stop condition source {source} is not supported")),
+    }
 }
 
 fn find_cycle(t: &TemplateInput) -> Option<String> {

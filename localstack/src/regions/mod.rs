@@ -223,96 +223,111 @@ impl Regions {
         }
     }
 
-    /// Runs one runbook step. Long by design: one arm per step kind, each a few lines.
+    /// Runs one runbook step.
     async fn run_step(&self, step: &Step) -> Result<(), String> {
-        let world = |r: &str| self.world(r).cloned().ok_or_else(|| format!("unknown region {r}"));
         match step {
-            Step::PromoteReplica { region, duration } => {
-                let to = world(region)?;
-                let mut lost = Vec::new();
-                let mut from_region = String::new();
-                for (i, link) in self.stack.replication.iter().enumerate() {
-                    if link.to != *region {
-                        continue;
-                    }
-                    self.broken.lock().unwrap_or_else(|p| p.into_inner()).insert(i);
-                    if let Some(from) = self.world(&link.from) {
-                        lost.extend(from.db_discard_outbox());
-                        from_region = link.from.clone();
-                    }
-                }
-                lost.sort();
-                lost.dedup();
-                self.log.record(Truth::RegionFailover {
-                    from_region,
-                    to_region: region.clone(),
-                    how: "promote".into(),
-                    lost_write_ids: lost,
-                    snapshot: None,
-                    data_age_ms: None,
-                });
-                to.db_promote(duration.0);
-                wait_db_writable(&to).await;
-                Ok(())
-            }
-            Step::RestoreBackup { region } => {
-                let b = self.stack.backups.as_ref().ok_or("no backups")?;
-                let to = world(region)?;
-                let snap = self
-                    .copies
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .back()
-                    .cloned()
-                    .ok_or_else(|| format!("no backup has been copied to {region} yet"))?;
-                let source = b.region.clone().unwrap_or_else(|| self.stack.region.clone());
-                let had = world(&source)?.db_data().unwrap_or_default();
-                let mut lost: Vec<String> = had
-                    .iter()
-                    .filter(|(id, body)| snap.data.get(*id) != Some(body))
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                lost.sort();
-                let writes = snap.data.len() as u32;
-                let duration = b.restore_base.0 + b.restore_per_1000_writes.0 * writes / 1000;
-                self.log.record(Truth::RegionFailover {
-                    from_region: source,
-                    to_region: region.clone(),
-                    how: "restore".into(),
-                    lost_write_ids: lost,
-                    snapshot: Some(snap.id.clone()),
-                    data_age_ms: Some(now_unix_ms() - snap.taken_unix_ms),
-                });
-                to.db_restore(snap.data, duration);
-                wait_db_writable(&to).await;
-                Ok(())
-            }
-            Step::StartInstances { region } => {
-                let w = world(region)?;
-                let stopped: Vec<String> = w
-                    .instances()
-                    .into_iter()
-                    .filter(|i| i.state == InstanceState::Stopped)
-                    .map(|i| i.id)
-                    .collect();
-                w.start_instances(&stopped).map_err(|id| format!("no instance {id}"))?;
-                let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-                let mut rx = w.subscribe();
-                loop {
-                    rx.borrow_and_update();
-                    let targets = w.targets();
-                    let all_healthy = stopped
-                        .iter()
-                        .all(|id| targets.iter().any(|t| &t.id == id && t.health == Health::Healthy));
-                    if all_healthy {
-                        return Ok(());
-                    }
-                    if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                        return Err(format!("instances of {region} not healthy within {START_TIMEOUT:?}"));
-                    }
-                }
-            }
+            Step::PromoteReplica { region, duration } => self.promote_replica(region, duration.0).await,
+            Step::RestoreBackup { region } => self.restore_backup(region).await,
+            Step::StartInstances { region } => self.start_instances(region).await,
             Step::SwitchDns { name, load_balancer } => self.switch_dns(name, load_balancer),
+        }
+    }
+
+    /// The world of region `r`, as a step needs it.
+    fn step_world(&self, r: &str) -> Result<Arc<World>, String> {
+        self.world(r).cloned().ok_or_else(|| format!("unknown region {r}"))
+    }
+
+    /// Promotes `region`'s replica (writable after `duration`): replication into it
+    /// breaks, and the writes its sources never shipped are lost.
+    async fn promote_replica(&self, region: &str, duration: Duration) -> Result<(), String> {
+        let to = self.step_world(region)?;
+        let mut lost = Vec::new();
+        let mut from_region = String::new();
+        for (i, link) in self.stack.replication.iter().enumerate() {
+            if link.to != *region {
+                continue;
+            }
+            self.broken.lock().unwrap_or_else(|p| p.into_inner()).insert(i);
+            if let Some(from) = self.world(&link.from) {
+                lost.extend(from.db_discard_outbox());
+                from_region = link.from.clone();
+            }
+        }
+        lost.sort();
+        lost.dedup();
+        self.log.record(Truth::RegionFailover {
+            from_region,
+            to_region: region.to_string(),
+            how: "promote".into(),
+            lost_write_ids: lost,
+            snapshot: None,
+            data_age_ms: None,
+        });
+        to.db_promote(duration);
+        wait_db_writable(&to).await;
+        Ok(())
+    }
+
+    /// Restores `region`'s database from the last backup copied there; what the source
+    /// had that the snapshot lacks is lost.
+    async fn restore_backup(&self, region: &str) -> Result<(), String> {
+        let b = self.stack.backups.as_ref().ok_or("no backups")?;
+        let to = self.step_world(region)?;
+        let snap = self
+            .copies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .back()
+            .cloned()
+            .ok_or_else(|| format!("no backup has been copied to {region} yet"))?;
+        let source = b.region.clone().unwrap_or_else(|| self.stack.region.clone());
+        let had = self.step_world(&source)?.db_data().unwrap_or_default();
+        let mut lost: Vec<String> = had
+            .iter()
+            .filter(|(id, body)| snap.data.get(*id) != Some(body))
+            .map(|(id, _)| id.clone())
+            .collect();
+        lost.sort();
+        let writes = snap.data.len() as u32;
+        let duration = b.restore_base.0 + b.restore_per_1000_writes.0 * writes / 1000;
+        self.log.record(Truth::RegionFailover {
+            from_region: source,
+            to_region: region.to_string(),
+            how: "restore".into(),
+            lost_write_ids: lost,
+            snapshot: Some(snap.id.clone()),
+            data_age_ms: Some(now_unix_ms() - snap.taken_unix_ms),
+        });
+        to.db_restore(snap.data, duration);
+        wait_db_writable(&to).await;
+        Ok(())
+    }
+
+    /// Starts `region`'s stopped instances and waits until each one's target is healthy.
+    async fn start_instances(&self, region: &str) -> Result<(), String> {
+        let w = self.step_world(region)?;
+        let stopped: Vec<String> = w
+            .instances()
+            .into_iter()
+            .filter(|i| i.state == InstanceState::Stopped)
+            .map(|i| i.id)
+            .collect();
+        w.start_instances(&stopped).map_err(|id| format!("no instance {id}"))?;
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let mut rx = w.subscribe();
+        loop {
+            rx.borrow_and_update();
+            let targets = w.targets();
+            let all_healthy = stopped
+                .iter()
+                .all(|id| targets.iter().any(|t| &t.id == id && t.health == Health::Healthy));
+            if all_healthy {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                return Err(format!("instances of {region} not healthy within {START_TIMEOUT:?}"));
+            }
         }
     }
 

@@ -5,9 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::*;
 
-/// Checks one record set on its own: name in the zone, routing fields, TTL and values.
-///
-/// Long by design: a flat list of Route 53's checks in the order its errors are reported.
+/// Checks one record set on its own, in the order Route 53 reports its errors: name in
+/// the zone, routing fields, an alias's shape, or TTL and values.
 pub(super) fn check_shape(set: &RecordSet, action: Action, zone: &str) -> Result<(), String> {
     let what = || {
         format!(
@@ -24,6 +23,22 @@ pub(super) fn check_shape(set: &RecordSet, action: Action, zone: &str) -> Result
             set.name
         ));
     }
+    check_routing(set, &what)?;
+    if set.rtype == RecordType::Cname && set.name == zone {
+        return Err(format!(
+            "RRSet of type CNAME with DNS name {} is not permitted at apex in zone {zone}",
+            set.name
+        ));
+    }
+    match &set.alias {
+        Some(alias) => check_alias(set, alias, &what),
+        None => check_ttl_and_values(set, &what),
+    }
+}
+
+/// The set identifier and the routing policy go together (`what` names the change in
+/// errors); a weight is at most 255.
+fn check_routing(set: &RecordSet, what: &dyn Fn() -> String) -> Result<(), String> {
     match (&set.set_identifier, set.routing) {
         (Some(_), Routing::Simple) => {
             return Err(format!(
@@ -44,28 +59,31 @@ pub(super) fn check_shape(set: &RecordSet, action: Action, zone: &str) -> Result
             return Err(format!("Weight {w} is outside 0..=255 in {}", what()));
         }
     }
-    if set.rtype == RecordType::Cname && set.name == zone {
+    Ok(())
+}
+
+/// An alias record set has no TTL or values of its own, and (aliasing a load balancer) is
+/// of type A or AAAA.
+fn check_alias(set: &RecordSet, alias: &AliasTarget, what: &dyn Fn() -> String) -> Result<(), String> {
+    if set.ttl.is_some() || !set.values.is_empty() {
         return Err(format!(
-            "RRSet of type CNAME with DNS name {} is not permitted at apex in zone {zone}",
-            set.name
+            "Invalid request: an alias record set cannot have a TTL or ResourceRecords in {}",
+            what()
         ));
     }
-    if let Some(alias) = &set.alias {
-        if set.ttl.is_some() || !set.values.is_empty() {
-            return Err(format!(
-                "Invalid request: an alias record set cannot have a TTL or ResourceRecords in {}",
-                what()
-            ));
-        }
-        if !matches!(set.rtype, RecordType::A | RecordType::Aaaa) {
-            return Err(format!(
-                "Alias target {} is a load balancer: the record type must be A or AAAA in {}",
-                alias.dns_name,
-                what()
-            ));
-        }
-        return Ok(());
+    if !matches!(set.rtype, RecordType::A | RecordType::Aaaa) {
+        return Err(format!(
+            "Alias target {} is a load balancer: the record type must be A or AAAA in {}",
+            alias.dns_name,
+            what()
+        ));
     }
+    Ok(())
+}
+
+/// Any other record set has a TTL up to [`MAX_TTL`] and values, distinct and valid for its
+/// type (one only for CNAME and SOA).
+fn check_ttl_and_values(set: &RecordSet, what: &dyn Fn() -> String) -> Result<(), String> {
     let Some(ttl) = set.ttl else {
         return Err(format!("Invalid request: Missing field 'TTL' in {}", what()));
     };

@@ -22,10 +22,9 @@ impl World {
             return Peer::LbNode(zone.clone());
         }
         let st = self.lock();
-        st.instances
-            .values()
-            .find(|r| r.addr.ip() == ip && !ip.is_unspecified() && ip != IpAddr::V4(Ipv4Addr::LOCALHOST))
-            .map_or(Peer::Outside, |r| Peer::Subnet(r.subnet.clone()))
+        st.fleet
+            .subnet_of_ip(ip)
+            .map_or(Peer::Outside, |subnet| Peer::Subnet(subnet.to_string()))
     }
 
     /// Whether traffic between `from` and a network interface in subnet `to` passes the
@@ -87,32 +86,29 @@ impl World {
     /// Cuts this region's connectivity to `other` (`None`: every other region); counted
     /// like subnet cuts.
     pub fn cut_cross_region(&self, other: Option<&str>) {
-        let key = other.unwrap_or("*").to_string();
-        let mut st = self.lock();
-        *st.cross_cut.entry(key.clone()).or_default() += 1;
-        self.truth.record(Truth::CrossRegion { other: key, cut: true });
-        self.after_change(st);
+        self.set_cross_region(other, true);
     }
 
     /// Undoes one [`World::cut_cross_region`].
     pub fn restore_cross_region(&self, other: Option<&str>) {
+        self.set_cross_region(other, false);
+    }
+
+    /// Adds (`cut`) or removes one cut towards `other` and records it.
+    fn set_cross_region(&self, other: Option<&str>, cut: bool) {
         let key = other.unwrap_or("*").to_string();
         let mut st = self.lock();
-        if let Some(n) = st.cross_cut.get_mut(&key) {
-            *n = n.saturating_sub(1);
+        if cut {
+            st.region_cuts.add(&key);
+        } else {
+            st.region_cuts.remove(&key);
         }
-        self.truth.record(Truth::CrossRegion { other: key, cut: false });
+        self.truth.record(Truth::CrossRegion { other: key, cut });
         self.after_change(st);
     }
 
     /// Whether traffic between this region and `other` is cut on this side.
     pub fn cross_region_cut(&self, other: &str) -> bool {
-        let st = self.lock();
-        cut(&st.cross_cut, other) || cut(&st.cross_cut, "*")
+        self.lock().region_cuts.cuts(other)
     }
-}
-
-/// Whether a subnet is black-holed in this map of cut counts.
-pub(super) fn cut(blocked: &HashMap<String, u32>, subnet: &str) -> bool {
-    blocked.get(subnet).is_some_and(|n| *n > 0)
 }

@@ -1,5 +1,6 @@
-//! The world's database: queries from the apps through the network cuts, failovers,
-//! reboots, outages, and cross-region shipping, each recorded as ground truth.
+//! The world's side of the database ([`crate::database`]): queries from the apps carried
+//! through the network cuts to the node each app resolved, and failovers, reboots,
+//! outages and cross-region shipping, each recorded as ground truth.
 
 use super::*;
 
@@ -8,7 +9,7 @@ impl World {
     /// cut denies that), as replication to another region needs.
     pub fn db_reachable(&self) -> bool {
         let st = self.lock();
-        st.db.role() != crate::config::DbRole::Absent && st.cuts.passes(&Peer::Outside, &st.db.writer().subnet)
+        reach(&st.cuts, &Peer::Outside, |net| st.db.reachable(net))
     }
 
     /// Turns shipping of acknowledged writes to other regions on or off.
@@ -62,7 +63,7 @@ impl World {
     }
 
     /// Writes through to the database from app instance `app`: to the node it resolved
-    /// the writer endpoint to ([`World::resolve_writer`]); while a cut keeps that node out
+    /// the writer endpoint to ([`EndpointCache::resolve`]); while a cut keeps that node out
     /// of reach the query is carried as TCP carries it ([`World::deliver`]), up to the
     /// app's database timeout; a failover meanwhile resets the connection.
     pub async fn db_write(&self, app: &str, id: &str, body: &str) -> Result<(), DbError> {
@@ -76,17 +77,6 @@ impl World {
         self.db_call(app, |db, node, net| db.read_via(node, id, net)).await
     }
 
-    /// The database node app instance `app` sends to now: the one it resolved the writer
-    /// endpoint to less than the endpoint's TTL ago, else what the endpoint resolves to
-    /// now (remembered from now on).
-    pub(super) fn resolve_writer(st: &mut State, app: &str, now: Instant) -> usize {
-        cached_writer(st, app, now).unwrap_or_else(|| {
-            let node = st.db.endpoint();
-            st.resolved.insert(app.to_string(), (node, now));
-            node
-        })
-    }
-
     pub(super) async fn db_call<T>(
         &self,
         app: &str,
@@ -95,21 +85,18 @@ impl World {
         let deadline = tokio::time::Instant::now() + self.stack.timings.app_db_timeout.0;
         let (caller, node, failovers) = {
             let mut st = self.lock();
-            let subnet = st.instances.get(app).map(|r| r.subnet.clone()).unwrap_or_default();
-            let node = World::resolve_writer(&mut st, app, Instant::now());
-            (Peer::Subnet(subnet), node, st.db.failovers())
+            let State {
+                fleet, db, endpoints, ..
+            } = &mut *st;
+            let subnet = fleet.get(app).map(|r| r.subnet.clone()).unwrap_or_default();
+            let node = endpoints.resolve(db, app, Instant::now());
+            (Peer::Subnet(subnet), node, db.failovers())
         };
         loop {
             let res = {
                 let mut st = self.lock();
                 let State { db, cuts, .. } = &mut *st;
-                let reach = |s: &str| cuts.passes(&caller, s);
-                let between = |a: &str, b: &str| cuts.passes(&Peer::Subnet(a.to_string()), b);
-                let net = Reach {
-                    caller: &reach,
-                    between: &between,
-                };
-                f(db, node, &net)
+                reach(cuts, &caller, |net| f(db, node, net))
             };
             if !matches!(res, Err(DbError::Unreachable)) {
                 return res;
@@ -180,7 +167,7 @@ impl World {
 
     /// Whether the database accepts writes now.
     pub fn db_writable(&self) -> bool {
-        self.lock().db_writable
+        self.lock().recorded.db_writable
     }
 }
 
@@ -198,14 +185,4 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
-}
-
-/// The node app instance `app` resolved the writer endpoint to, while that is less than
-/// the endpoint's TTL old.
-pub(super) fn cached_writer(st: &State, app: &str, now: Instant) -> Option<usize> {
-    let ttl = st.db.endpoint_ttl();
-    st.resolved
-        .get(app)
-        .filter(|(_, at)| now.saturating_duration_since(*at) < ttl)
-        .map(|(node, _)| *node)
 }

@@ -1,12 +1,13 @@
-//! EC2 instances in the world: their states and transitions (stop, terminate, start and
-//! boot), each recorded as ground truth and reflected in the targets.
+//! The world's side of the app instances: each transition of the fleet
+//! ([`crate::app::fleet`]) recorded as ground truth and followed by the targets, and the
+//! timers that finish a stop or a boot.
 
 use super::*;
 
 impl World {
     /// A copy of every instance.
     pub fn instances(&self) -> Vec<InstanceRec> {
-        self.lock().instances.values().cloned().collect()
+        self.lock().fleet.all().cloned().collect()
     }
 
     /// Stops instances: servers close at once (connections are refused), the instances
@@ -32,110 +33,72 @@ impl World {
         to: InstanceState,
     ) -> Result<Vec<(String, InstanceState)>, String> {
         let mut st = self.lock();
-        if let Some(bad) = ids.iter().find(|id| !st.instances.contains_key(*id)) {
-            return Err(bad.clone());
-        }
-        let mut out = Vec::new();
-        let mut boot = Vec::new();
-        let mut stopping = Vec::new();
-        for id in ids {
-            let generation = st.next_generation;
-            st.next_generation += 1;
-            let Some(rec) = st.instances.get_mut(id) else { continue };
-            let prev = rec.state;
-            out.push((id.clone(), prev));
-            let allowed = match to {
-                // A start that comes while the instance is still stopping cuts the stop
-                // short (an FIS restart must never leave an instance down).
-                InstanceState::Pending => matches!(prev, InstanceState::Stopped | InstanceState::Stopping),
-                InstanceState::Stopping => matches!(prev, InstanceState::Running | InstanceState::Pending),
-                InstanceState::Terminated => prev != InstanceState::Terminated,
-                InstanceState::Running | InstanceState::Stopped => false,
-            };
-            if !allowed {
-                continue;
-            }
-            rec.state = to;
-            rec.generation = generation;
-            if let Some(server) = rec.server.take() {
-                server.cancel();
-            }
-            if to == InstanceState::Pending {
-                boot.push((id.clone(), generation));
-            }
-            if to == InstanceState::Stopping {
-                stopping.push((id.clone(), generation));
-            }
-            self.truth.record(Truth::InstanceState {
-                instance: id.clone(),
-                state: to.name().into(),
-            });
-            self.sync_targets(&mut st, id);
+        let moves = st.fleet.set_states(ids, to)?;
+        for (id, _) in &moves.moved {
+            self.record_instance(&mut st, id, to);
         }
         self.after_change(st);
-        for (id, generation) in stopping {
+        for (id, generation) in moves.moved {
             let world = self.clone();
-            let delay = self.stack.timings.instance_stopping.0;
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                world.finish_stop(&id, generation);
-            });
+            match to {
+                InstanceState::Stopping => {
+                    let delay = self.stack.timings.instance_stopping.0;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        world.finish_stop(&id, generation);
+                    });
+                }
+                InstanceState::Pending => {
+                    let delay = self.stack.timings.instance_boot.0;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        world.finish_boot(&id, generation).await;
+                    });
+                }
+                _ => {}
+            }
         }
-        for (id, generation) in boot {
-            let world = self.clone();
-            let delay = self.stack.timings.instance_boot.0;
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                world.finish_boot(&id, generation).await;
-            });
+        Ok(moves.previous)
+    }
+
+    /// Records that instance `id` is now in `state` and brings its targets in line.
+    fn record_instance(&self, st: &mut State, id: &str, state: InstanceState) {
+        self.truth.record(Truth::InstanceState {
+            instance: id.to_string(),
+            state: state.name().into(),
+        });
+        for change in st.group.follow(id, state) {
+            self.truth.record(change.into());
         }
-        Ok(out)
     }
 
     /// Ends a stop: the instance is `stopped` (and its target `unused`), unless it was
     /// started or terminated meanwhile.
     pub(super) fn finish_stop(self: &Arc<Self>, id: &str, generation: u64) {
         let mut st = self.lock();
-        let Some(rec) = st.instances.get_mut(id) else { return };
-        if rec.generation != generation || rec.state != InstanceState::Stopping {
+        if !st.fleet.finish_stop(id, generation) {
             return;
         }
-        rec.state = InstanceState::Stopped;
-        self.truth.record(Truth::InstanceState {
-            instance: id.to_string(),
-            state: InstanceState::Stopped.name().into(),
-        });
-        self.sync_targets(&mut st, id);
+        self.record_instance(&mut st, id, InstanceState::Stopped);
         self.after_change(st);
     }
 
+    /// Ends a boot: the instance listens again and runs, served by a new app server —
+    /// unless it moved meanwhile.
     pub(super) async fn finish_boot(self: &Arc<Self>, id: &str, generation: u64) {
-        let addr = {
-            let st = self.lock();
-            match st.instances.get(id) {
-                Some(r) if r.generation == generation && r.state == InstanceState::Pending => r.addr,
-                _ => return,
-            }
+        let Some(addr) = self.lock().fleet.booting_addr(id, generation) else {
+            return;
         };
         match TcpListener::bind(addr).await {
             Ok(listener) => {
                 let token = self.shutdown.child_token();
                 let mut st = self.lock();
-                let Some(rec) = st.instances.get_mut(id) else { return };
-                if rec.generation != generation || rec.state != InstanceState::Pending {
+                let Some(subnet) = st.fleet.finish_boot(id, generation, token.clone(), now_unix_ms()) else {
                     return;
-                }
-                rec.state = InstanceState::Running;
-                rec.launch_time_unix_ms = now_unix_ms();
-                rec.server = Some(token.clone());
-                let subnet = rec.subnet.clone();
+                };
                 self.tasks
                     .serve_app(self.clone(), id.to_string(), subnet, listener, token);
-                self.truth.record(Truth::InstanceState {
-                    instance: id.to_string(),
-                    state: "running".into(),
-                });
-                self.sync_targets(&mut st, id);
+                self.record_instance(&mut st, id, InstanceState::Running);
                 self.after_change(st);
             }
             Err(e) => tracing::error!(instance = id, %addr, error = %e, "instance could not listen again"),
@@ -144,19 +107,17 @@ impl World {
 
     /// Hands the running server's cancel token to the instance (used at start-up).
     pub(crate) fn attach_server(&self, id: &str, token: CancellationToken) {
-        if let Some(rec) = self.lock().instances.get_mut(id) {
-            rec.server = Some(token);
-        }
+        self.lock().fleet.attach_server(id, token);
     }
 
     /// The position in the stack's zone list of the instance's zone.
     pub fn instance_zone_index(&self, id: &str) -> Option<usize> {
-        let zone = self.lock().instances.get(id).map(|r| r.zone.clone())?;
+        let zone = self.lock().fleet.get(id).map(|r| r.zone.clone())?;
         self.stack.zones.iter().position(|z| *z == zone)
     }
 
     /// The instance's address, for health checks and proxying.
     pub fn instance_addr(&self, id: &str) -> Option<SocketAddr> {
-        self.lock().instances.get(id).map(|r| r.addr)
+        self.lock().fleet.get(id).map(|r| r.addr)
     }
 }

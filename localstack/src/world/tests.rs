@@ -142,7 +142,7 @@ async fn serving_fraction_follows_partial_outages_and_is_recorded_on_change() {
     // instance stopped (or its checks fail).
     assert_eq!(seen.since(&w), ["serving false", "fraction 2/3"]);
     assert_eq!(health_of(&w, "i-a").0, Health::Healthy);
-    let generation = w.lock().instances["i-a"].generation;
+    let generation = w.lock().fleet.generation("i-a");
     w.finish_stop("i-a", generation);
     assert_eq!(
         seen.since(&w),
@@ -198,7 +198,7 @@ async fn serving_fraction_follows_partial_outages_and_is_recorded_on_change() {
         "stopping: still routable, none answers"
     );
     for id in ["i-b", "i-c"] {
-        let generation = w.lock().instances[id].generation;
+        let generation = w.lock().fleet.generation(id);
         w.finish_stop(id, generation);
     }
     assert_eq!(

@@ -90,16 +90,14 @@ async fn ec2_operations_through_the_sdk() {
         .flat_map(|r| r.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)))
         .collect();
     assert_eq!(walked, ids_of(&all));
-    let err = ec2
-        .describe_instances()
-        .max_results(5)
-        .instance_ids("i-app1a1")
-        .send()
-        .await
-        .expect_err("MaxResults with InstanceIds");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("InvalidParameterCombination")
+    expect_code(
+        ec2.describe_instances()
+            .max_results(5)
+            .instance_ids("i-app1a1")
+            .send()
+            .await,
+        "MaxResults with InstanceIds",
+        "InvalidParameterCombination",
     );
     let out = ec2
         .describe_instances()
@@ -138,25 +136,18 @@ async fn ec2_operations_through_the_sdk() {
         .await
         .expect("no match");
     assert!(out.reservations().is_empty());
-    let err = ec2
-        .describe_instances()
-        .filters(filter("shoe-size", &["42"]))
-        .send()
-        .await
-        .expect_err("unknown filter");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("InvalidParameterValue")
+    expect_code(
+        ec2.describe_instances()
+            .filters(filter("shoe-size", &["42"]))
+            .send()
+            .await,
+        "unknown filter",
+        "InvalidParameterValue",
     );
-    let err = ec2
-        .describe_instances()
-        .instance_ids("i-nope")
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("InvalidInstanceID.NotFound")
+    let err = expect_code(
+        ec2.describe_instances().instance_ids("i-nope").send().await,
+        "unknown instance",
+        "InvalidInstanceID.NotFound",
     );
     assert!(aws_sdk_ec2::error::ProvideErrorMetadata::message(&err).is_some_and(|m| m.contains("i-nope")));
 
@@ -322,25 +313,15 @@ async fn ec2_operations_through_the_sdk() {
     )
     .await;
 
-    let err = ec2
-        .stop_instances()
-        .instance_ids("i-nope")
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("InvalidInstanceID.NotFound")
+    expect_code(
+        ec2.stop_instances().instance_ids("i-nope").send().await,
+        "unknown instance",
+        "InvalidInstanceID.NotFound",
     );
-    let err = ec2
-        .start_instances()
-        .instance_ids("i-nope")
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(
-        aws_sdk_ec2::error::ProvideErrorMetadata::code(&err),
-        Some("InvalidInstanceID.NotFound")
+    expect_code(
+        ec2.start_instances().instance_ids("i-nope").send().await,
+        "unknown instance",
+        "InvalidInstanceID.NotFound",
     );
     ls.shutdown().await;
 }

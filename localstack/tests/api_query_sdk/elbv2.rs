@@ -17,12 +17,7 @@ async fn elbv2_operations_through_the_sdk() {
     // Target health right after start: every target still in its initial checks.
     let first = elb.describe_target_groups().send().await.expect("DescribeTargetGroups");
     let tg_arn = first.target_groups()[0].target_group_arn().expect("tg arn").to_string();
-    let th = elb
-        .describe_target_health()
-        .target_group_arn(&tg_arn)
-        .send()
-        .await
-        .expect("DescribeTargetHealth");
+    let th = target_health(&elb, &tg_arn, None, "DescribeTargetHealth").await;
     assert_eq!(th.target_health_descriptions().len(), 6);
     // One passing check makes a new target healthy, so some may already be: every target
     // is `initial` (with its reason) or `healthy`.
@@ -97,13 +92,11 @@ async fn elbv2_operations_through_the_sdk() {
             .len(),
         1
     );
-    let err = elb
-        .describe_load_balancers()
-        .names("no-such-lb")
-        .send()
-        .await
-        .expect_err("unknown name");
-    assert_eq!(err.code(), Some("LoadBalancerNotFound"));
+    let err = expect_code(
+        elb.describe_load_balancers().names("no-such-lb").send().await,
+        "unknown name",
+        "LoadBalancerNotFound",
+    );
     assert!(err.into_service_error().is_load_balancer_not_found_exception());
 
     // DescribeTargetGroups by load balancer, with the stack's health-check settings.
@@ -148,13 +141,11 @@ async fn elbv2_operations_through_the_sdk() {
         .await
         .expect("by arn");
     assert_eq!(by_arn.target_groups().len(), 1);
-    let err = elb
-        .describe_target_groups()
-        .names("no-such-tg")
-        .send()
-        .await
-        .expect_err("unknown tg");
-    assert_eq!(err.code(), Some("TargetGroupNotFound"));
+    let err = expect_code(
+        elb.describe_target_groups().names("no-such-tg").send().await,
+        "unknown tg",
+        "TargetGroupNotFound",
+    );
     assert!(err.into_service_error().is_target_group_not_found_exception());
 
     // DescribeListeners: the proxy's real port, forwarding to the target group.
@@ -178,12 +169,7 @@ async fn elbv2_operations_through_the_sdk() {
         Duration::from_secs(10),
         "every target is healthy per DescribeTargetHealth",
         || async {
-            let th = elb
-                .describe_target_health()
-                .target_group_arn(&tg_arn)
-                .send()
-                .await
-                .expect("DescribeTargetHealth");
+            let th = target_health(&elb, &tg_arn, None, "DescribeTargetHealth").await;
             th.target_health_descriptions().len() == 6
                 && th
                     .target_health_descriptions()
@@ -195,13 +181,7 @@ async fn elbv2_operations_through_the_sdk() {
 
     // The Targets filter: one target, with its port.
     let one = TargetDescription::builder().id("i-app1a1").build();
-    let th = elb
-        .describe_target_health()
-        .target_group_arn(&tg_arn)
-        .targets(one.clone())
-        .send()
-        .await
-        .expect("filtered");
+    let th = target_health(&elb, &tg_arn, Some(&one), "filtered").await;
     assert_eq!(th.target_health_descriptions().len(), 1);
     let d = &th.target_health_descriptions()[0];
     let t = d.target().expect("target");
@@ -223,13 +203,7 @@ async fn elbv2_operations_through_the_sdk() {
         .send()
         .await
         .expect("DeregisterTargets");
-    let th = elb
-        .describe_target_health()
-        .target_group_arn(&tg_arn)
-        .targets(one.clone())
-        .send()
-        .await
-        .expect("draining");
+    let th = target_health(&elb, &tg_arn, Some(&one), "draining").await;
     let h = th.target_health_descriptions()[0].target_health().expect("health");
     assert_eq!(h.state(), Some(&TargetHealthStateEnum::Draining));
     assert_eq!(h.reason().map(|r| r.as_str()), Some("Target.DeregistrationInProgress"));
@@ -237,12 +211,7 @@ async fn elbv2_operations_through_the_sdk() {
         Duration::from_secs(5),
         "the deregistered target left the group",
         || async {
-            let th = elb
-                .describe_target_health()
-                .target_group_arn(&tg_arn)
-                .send()
-                .await
-                .expect("after deregister");
+            let th = target_health(&elb, &tg_arn, None, "after deregister").await;
             let ids: Vec<&str> = th
                 .target_health_descriptions()
                 .iter()
@@ -252,13 +221,7 @@ async fn elbv2_operations_through_the_sdk() {
         },
     )
     .await;
-    let th = elb
-        .describe_target_health()
-        .target_group_arn(&tg_arn)
-        .targets(one.clone())
-        .send()
-        .await
-        .expect("unregistered");
+    let th = target_health(&elb, &tg_arn, Some(&one), "unregistered").await;
     let h = th.target_health_descriptions()[0].target_health().expect("health");
     assert_eq!(h.state(), Some(&TargetHealthStateEnum::Unused));
     assert_eq!(h.reason().map(|r| r.as_str()), Some("Target.NotRegistered"));
@@ -276,13 +239,7 @@ async fn elbv2_operations_through_the_sdk() {
         Duration::from_secs(10),
         "the re-registered target is healthy",
         || async {
-            let th = elb
-                .describe_target_health()
-                .target_group_arn(&tg_arn)
-                .targets(one.clone())
-                .send()
-                .await
-                .expect("health");
+            let th = target_health(&elb, &tg_arn, Some(&one), "health").await;
             th.target_health_descriptions()[0]
                 .target_health()
                 .and_then(|h| h.state())
@@ -293,38 +250,55 @@ async fn elbv2_operations_through_the_sdk() {
 
     // Unknown instance and unknown target group.
     let nope = TargetDescription::builder().id("i-nope").build();
-    let err = elb
-        .register_targets()
-        .target_group_arn(&tg_arn)
-        .targets(nope.clone())
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(err.code(), Some("InvalidTarget"));
+    let err = expect_code(
+        elb.register_targets()
+            .target_group_arn(&tg_arn)
+            .targets(nope.clone())
+            .send()
+            .await,
+        "unknown instance",
+        "InvalidTarget",
+    );
     assert!(err.into_service_error().is_invalid_target_exception());
-    let err = elb
-        .deregister_targets()
-        .target_group_arn(&tg_arn)
-        .targets(nope)
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(err.code(), Some("InvalidTarget"));
+    expect_code(
+        elb.deregister_targets()
+            .target_group_arn(&tg_arn)
+            .targets(nope)
+            .send()
+            .await,
+        "unknown instance",
+        "InvalidTarget",
+    );
     let bad_tg = tg_arn.replace("drill-app", "other-tg");
-    let err = elb
-        .register_targets()
-        .target_group_arn(&bad_tg)
-        .targets(one)
-        .send()
-        .await
-        .expect_err("unknown tg");
-    assert_eq!(err.code(), Some("TargetGroupNotFound"));
-    let err = elb
-        .describe_target_health()
-        .target_group_arn(&bad_tg)
-        .send()
-        .await
-        .expect_err("unknown tg");
-    assert_eq!(err.code(), Some("TargetGroupNotFound"));
+    expect_code(
+        elb.register_targets()
+            .target_group_arn(&bad_tg)
+            .targets(one)
+            .send()
+            .await,
+        "unknown tg",
+        "TargetGroupNotFound",
+    );
+    expect_code(
+        elb.describe_target_health().target_group_arn(&bad_tg).send().await,
+        "unknown tg",
+        "TargetGroupNotFound",
+    );
     ls.shutdown().await;
+}
+
+/// DescribeTargetHealth of the target group `tg_arn`, for one target when given (`what`
+/// names the call).
+async fn target_health(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    tg_arn: &str,
+    target: Option<&TargetDescription>,
+    what: &str,
+) -> aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput {
+    elb.describe_target_health()
+        .target_group_arn(tg_arn)
+        .set_targets(target.map(|t| vec![t.clone()]))
+        .send()
+        .await
+        .expect(what)
 }

@@ -17,8 +17,7 @@ use aws_sdk_ec2::types::{Filter, InstanceStateName};
 use aws_sdk_elasticloadbalancingv2::types::{
     ActionTypeEnum, ProtocolEnum, TargetDescription, TargetHealthStateEnum, TargetTypeEnum,
 };
-use aws_sdk_rds::error::ProvideErrorMetadata;
-use common::wait_until;
+use common::{expect_code, wait_until};
 use drdrill_localstack::LocalStack;
 
 /// Starts the shipped multi-AZ stack on an ephemeral endpoint port with an SDK config

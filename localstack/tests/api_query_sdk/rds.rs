@@ -41,20 +41,16 @@ async fn rds_operations_through_the_sdk() {
     );
     assert_eq!(members, ["drill-db-1", "drill-db-2"]);
     assert_eq!(writer_of(c), ["drill-db-1"]);
-    let by_id = rds
-        .describe_db_clusters()
-        .db_cluster_identifier("drill-db")
-        .send()
-        .await
-        .expect("by id");
+    let by_id = the_cluster(&rds, "by id").await;
     assert_eq!(by_id.db_clusters().len(), 1);
-    let err = rds
-        .describe_db_clusters()
-        .db_cluster_identifier("no-such-db")
-        .send()
-        .await
-        .expect_err("unknown cluster");
-    assert_eq!(err.code(), Some("DBClusterNotFoundFault"));
+    let err = expect_code(
+        rds.describe_db_clusters()
+            .db_cluster_identifier("no-such-db")
+            .send()
+            .await,
+        "unknown cluster",
+        "DBClusterNotFoundFault",
+    );
     assert!(err.into_service_error().is_db_cluster_not_found_fault());
 
     // DB instances.
@@ -88,13 +84,11 @@ async fn rds_operations_through_the_sdk() {
         .await
         .expect("by id");
     assert_eq!(one.db_instances().len(), 1);
-    let err = rds
-        .describe_db_instances()
-        .db_instance_identifier("nope")
-        .send()
-        .await
-        .expect_err("unknown instance");
-    assert_eq!(err.code(), Some("DBInstanceNotFound"));
+    expect_code(
+        rds.describe_db_instances().db_instance_identifier("nope").send().await,
+        "unknown instance",
+        "DBInstanceNotFound",
+    );
 
     // FailoverDBCluster promotes the standby.
     let out = rds
@@ -107,19 +101,12 @@ async fn rds_operations_through_the_sdk() {
     assert_eq!(writer_of(c), ["drill-db-2"]);
     assert_eq!(c.status(), Some("failing-over"));
     assert_eq!(ls.world.with_db(|db| db.writer().id.clone()), "drill-db-2");
-    let err = rds
-        .failover_db_cluster()
-        .db_cluster_identifier("drill-db")
-        .send()
-        .await
-        .expect_err("already failing over");
-    assert_eq!(err.code(), Some("InvalidDBClusterStateFault"));
-    let out = rds
-        .describe_db_clusters()
-        .db_cluster_identifier("drill-db")
-        .send()
-        .await
-        .expect("after failover");
+    expect_code(
+        rds.failover_db_cluster().db_cluster_identifier("drill-db").send().await,
+        "already failing over",
+        "InvalidDBClusterStateFault",
+    );
+    let out = the_cluster(&rds, "after failover").await;
     assert_eq!(writer_of(&out.db_clusters()[0]), ["drill-db-2"]);
     wait_until(Duration::from_secs(10), "the cluster is available again", || async {
         let out = rds.describe_db_clusters().send().await.expect("describe");
@@ -135,13 +122,26 @@ async fn rds_operations_through_the_sdk() {
         .await
         .expect("failover back");
     assert_eq!(writer_of(out.db_cluster().expect("cluster")), ["drill-db-1"]);
-    let err = rds
-        .failover_db_cluster()
-        .db_cluster_identifier("no-such-db")
-        .send()
-        .await
-        .expect_err("unknown cluster");
-    assert_eq!(err.code(), Some("DBClusterNotFoundFault"));
+    let err = expect_code(
+        rds.failover_db_cluster()
+            .db_cluster_identifier("no-such-db")
+            .send()
+            .await,
+        "unknown cluster",
+        "DBClusterNotFoundFault",
+    );
     assert!(err.into_service_error().is_db_cluster_not_found_fault());
     ls.shutdown().await;
+}
+
+/// DescribeDBClusters of the stack's cluster by its id (`what` names the call).
+async fn the_cluster(
+    rds: &aws_sdk_rds::Client,
+    what: &str,
+) -> aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput {
+    rds.describe_db_clusters()
+        .db_cluster_identifier("drill-db")
+        .send()
+        .await
+        .expect(what)
 }

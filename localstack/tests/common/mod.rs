@@ -11,9 +11,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
+use aws_sdk_fis::error::ProvideErrorMetadata;
 use aws_sdk_fis::types::{
     CreateExperimentTemplateActionInput, CreateExperimentTemplateStopConditionInput,
-    CreateExperimentTemplateTargetInput, ExperimentTemplateTargetInputFilter,
+    CreateExperimentTemplateTargetInput, Experiment, ExperimentAction, ExperimentTemplateTargetInputFilter,
+    ResolvedTarget,
 };
 use drdrill_localstack::world::InstanceState;
 use drdrill_localstack::{LocalStack, Options, Stack};
@@ -207,17 +209,9 @@ impl Env {
 
     /// The experiment's status name.
     pub async fn experiment_status(&self, id: &str) -> String {
-        let out = self
-            .fis
-            .get_experiment()
-            .id(id)
-            .send()
+        self.get_experiment(id)
             .await
-            .unwrap_or_else(|e| panic!("get experiment: {e:?}"));
-        out.experiment()
-            .and_then(|e| e.state())
-            .and_then(|s| s.status())
-            .map(|s| s.as_str().to_string())
+            .and_then(|e| e.state().and_then(|s| s.status()).map(|s| s.as_str().to_string()))
             .expect("experiment status")
     }
 
@@ -235,6 +229,17 @@ impl Env {
 
     /// Status name of each action of the experiment.
     pub async fn action_statuses(&self, id: &str) -> HashMap<String, String> {
+        self.get_experiment(id)
+            .await
+            .and_then(|e| {
+                e.actions()
+                    .map(|m| m.iter().map(|(k, a)| (k.clone(), action_status(a))).collect())
+            })
+            .unwrap_or_default()
+    }
+
+    /// GetExperiment's experiment (none when the answer has none).
+    pub async fn get_experiment(&self, id: &str) -> Option<Experiment> {
         let out = self
             .fis
             .get_experiment()
@@ -242,21 +247,26 @@ impl Env {
             .send()
             .await
             .unwrap_or_else(|e| panic!("get experiment: {e:?}"));
-        out.experiment()
-            .and_then(|e| e.actions())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, a)| {
-                        let s = a
-                            .state()
-                            .and_then(|s| s.status())
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default();
-                        (k.clone(), s)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        out.experiment().cloned()
+    }
+
+    /// Starts an experiment of `template` and waits until it is running; returns its id.
+    pub async fn start_running(&self, template: &str) -> String {
+        let eid = self.start_experiment(template).await;
+        self.wait_experiment(&eid, "running", Duration::from_secs(2)).await;
+        eid
+    }
+
+    /// ListExperimentResolvedTargets of experiment `eid`.
+    pub async fn resolved_targets(&self, eid: &str) -> Vec<ResolvedTarget> {
+        self.fis
+            .list_experiment_resolved_targets()
+            .experiment_id(eid)
+            .send()
+            .await
+            .unwrap()
+            .resolved_targets()
+            .to_vec()
     }
 
     /// Waits until the ground truth shows `fault_applied` for `action` of experiment `exp`;
@@ -271,6 +281,25 @@ impl Env {
         })
         .await
     }
+}
+
+/// Asserts that an SDK call (`what`) failed with error code `code`; returns the error.
+pub fn expect_code<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: Result<T, E>,
+    what: &str,
+    code: &str,
+) -> E {
+    let err = result.expect_err(what);
+    assert_eq!(ProvideErrorMetadata::code(&err), Some(code));
+    err
+}
+
+/// An experiment action's status name (empty when it has none).
+pub fn action_status(a: &ExperimentAction) -> String {
+    a.state()
+        .and_then(|s| s.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// The SDK's configuration for `ls`: its endpoint, us-east-1 and static test

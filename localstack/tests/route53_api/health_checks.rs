@@ -2,6 +2,7 @@
 //! observation per checker region.
 
 use super::*;
+use aws_sdk_route53::operation::create_health_check::CreateHealthCheckError;
 
 /// CreateHealthCheck (idempotent per caller reference), GetHealthCheck, ListHealthChecks
 /// (paged), GetHealthCheckStatus and DeleteHealthCheck round-trip; the checker really
@@ -56,27 +57,13 @@ async fn health_checks_round_trip() {
         .port(1)
         .build()
         .expect("config");
-    let err = r53
-        .create_health_check()
-        .caller_reference("hc-1")
-        .health_check_config(other)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_error(&r53, "hc-1", other).await;
     assert!(err.is_health_check_already_exists(), "{err:?}");
     let calculated = HealthCheckConfig::builder()
         .r#type(HealthCheckType::Calculated)
         .build()
         .expect("config");
-    let err = r53
-        .create_health_check()
-        .caller_reference("hc-calc")
-        .health_check_config(calculated)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_error(&r53, "hc-calc", calculated).await;
     assert!(err.is_invalid_input(), "{err:?}");
 
     let remote = HealthCheckConfig::builder()
@@ -84,14 +71,7 @@ async fn health_checks_round_trip() {
         .ip_address("192.0.2.10")
         .build()
         .expect("config");
-    let err = r53
-        .create_health_check()
-        .caller_reference("hc-remote")
-        .health_check_config(remote)
-        .send()
-        .await
-        .unwrap_err()
-        .into_service_error();
+    let err = create_error(&r53, "hc-remote", remote).await;
     assert!(err.is_invalid_input(), "only loopback endpoints are probed: {err:?}");
 
     let got = r53.get_health_check().health_check_id(&id).send().await.expect("get");
@@ -208,6 +188,17 @@ struct Obs {
     ip: String,
     status: String,
     checked_ms: i64,
+}
+
+/// The error CreateHealthCheck fails with for `config` under `caller` reference.
+async fn create_error(r53: &Client, caller: &str, config: HealthCheckConfig) -> CreateHealthCheckError {
+    r53.create_health_check()
+        .caller_reference(caller)
+        .health_check_config(config)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error()
 }
 
 /// GetHealthCheckStatus's observations, each with its region, address and a report.

@@ -87,14 +87,10 @@ pub(super) fn parse_body(body: &[u8], root: &str) -> Result<El, Route53Error> {
 
 /// A small, strict XML reader into [`El`]s: namespaces dropped to local names, entity
 /// references resolved (predefined and numeric only), no DOCTYPE, bounded depth and size.
-///
-/// Long by design: one loop over the reader's events, one short arm per event kind.
 pub(super) fn parse_xml(body: &[u8]) -> Result<El, String> {
     let mut reader = Reader::from_reader(body);
     let mut buf = Vec::new();
-    let mut stack: Vec<El> = Vec::new();
-    let mut root: Option<El> = None;
-    let mut count = 0usize;
+    let mut tree = Tree::default();
     let local = |n: &[u8]| String::from_utf8(n.to_vec()).map_err(|_| "an element name is not UTF-8".to_string());
     loop {
         let ev = reader
@@ -102,75 +98,100 @@ pub(super) fn parse_xml(body: &[u8]) -> Result<El, String> {
             .map_err(|e| format!("{e} at byte {}", reader.error_position()))?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
-                count += 1;
-                if count > MAX_ELEMENTS {
-                    return Err(format!("more than {MAX_ELEMENTS} elements"));
-                }
-                if stack.len() >= MAX_DEPTH {
-                    return Err(format!("elements nested deeper than {MAX_DEPTH}"));
-                }
-                if root.is_some() {
-                    return Err("content after the root element".into());
-                }
-                let el = El {
-                    name: local(e.local_name().as_ref())?,
-                    ..El::default()
-                };
-                if matches!(ev, Event::Start(_)) {
-                    stack.push(el);
-                } else {
-                    // An empty element is complete at once.
-                    match stack.last_mut() {
-                        Some(parent) => parent.children.push(el),
-                        None => root = Some(el),
-                    }
-                }
+                let name = local(e.local_name().as_ref())?;
+                tree.open(name, matches!(ev, Event::Empty(_)))?;
             }
-            Event::End(_) => {
-                let el = stack.pop().ok_or("an end tag without a start tag")?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => root = Some(el),
-                }
-            }
+            Event::End(_) => tree.close()?,
             Event::Text(t) => {
                 let s = t.decode().map_err(|e| e.to_string())?;
-                match stack.last_mut() {
-                    Some(top) => top.text.push_str(&s),
-                    None if s.trim().is_empty() => {}
-                    None => return Err("text outside the root element".into()),
+                // Whitespace around the root element is not text.
+                if !(tree.stack.is_empty() && s.trim().is_empty()) {
+                    tree.text(&s, "text")?;
                 }
             }
-            Event::CData(c) => {
-                let s = c.decode().map_err(|e| e.to_string())?;
-                match stack.last_mut() {
-                    Some(top) => top.text.push_str(&s),
-                    None => return Err("CDATA outside the root element".into()),
-                }
-            }
-            Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref().map_err(|e| e.to_string())? {
-                    Some(c) => c.to_string(),
-                    None => {
-                        let name = r.decode().map_err(|e| e.to_string())?;
-                        quick_xml::escape::resolve_predefined_entity(&name)
-                            .ok_or_else(|| format!("unknown entity &{};", shorten(&name)))?
-                            .to_string()
-                    }
-                };
-                match stack.last_mut() {
-                    Some(top) => top.text.push_str(&resolved),
-                    None => return Err("an entity reference outside the root element".into()),
-                }
-            }
+            Event::CData(c) => tree.text(&c.decode().map_err(|e| e.to_string())?, "CDATA")?,
+            Event::GeneralRef(r) => tree.text(&resolve_ref(&r)?, "an entity reference")?,
             Event::DocType(_) => return Err("DOCTYPE is not allowed".into()),
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
             Event::Eof => break,
         }
         buf.clear();
     }
-    if !stack.is_empty() {
+    if !tree.stack.is_empty() {
         return Err("the document ends inside an element".into());
     }
-    root.ok_or_else(|| "no root element".to_string())
+    tree.root.ok_or_else(|| "no root element".to_string())
+}
+
+/// The elements read so far: those still open, innermost last, and the root once closed.
+#[derive(Default)]
+struct Tree {
+    stack: Vec<El>,
+    root: Option<El>,
+    count: usize,
+}
+
+impl Tree {
+    /// Opens element `name` (complete at once when `empty`), within the size and depth
+    /// bounds and only inside the one root element.
+    fn open(&mut self, name: String, empty: bool) -> Result<(), String> {
+        self.count += 1;
+        if self.count > MAX_ELEMENTS {
+            return Err(format!("more than {MAX_ELEMENTS} elements"));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(format!("elements nested deeper than {MAX_DEPTH}"));
+        }
+        if self.root.is_some() {
+            return Err("content after the root element".into());
+        }
+        let el = El { name, ..El::default() };
+        if empty {
+            self.complete(el);
+        } else {
+            self.stack.push(el);
+        }
+        Ok(())
+    }
+
+    /// Closes the innermost open element.
+    fn close(&mut self) -> Result<(), String> {
+        let el = self.stack.pop().ok_or("an end tag without a start tag")?;
+        self.complete(el);
+        Ok(())
+    }
+
+    /// A complete element joins its parent, or is the root.
+    fn complete(&mut self, el: El) {
+        match self.stack.last_mut() {
+            Some(parent) => parent.children.push(el),
+            None => self.root = Some(el),
+        }
+    }
+
+    /// Appends text (`what`: text, CDATA, an entity reference) to the innermost open
+    /// element; outside the root element it is an error.
+    fn text(&mut self, s: &str, what: &str) -> Result<(), String> {
+        match self.stack.last_mut() {
+            Some(top) => {
+                top.text.push_str(s);
+                Ok(())
+            }
+            None => Err(format!("{what} outside the root element")),
+        }
+    }
+}
+
+/// The text of an entity reference: a character reference, or one of XML's predefined
+/// entities.
+fn resolve_ref(r: &quick_xml::events::BytesRef) -> Result<String, String> {
+    Ok(match r.resolve_char_ref().map_err(|e| e.to_string())? {
+        Some(c) => c.to_string(),
+        None => {
+            let name = r.decode().map_err(|e| e.to_string())?;
+            quick_xml::escape::resolve_predefined_entity(&name)
+                .ok_or_else(|| format!("unknown entity &{};", shorten(&name)))?
+                .to_string()
+        }
+    })
 }

@@ -15,85 +15,14 @@ pub(super) fn create_health_check(r53: &std::sync::Arc<Route53>, body: &[u8]) ->
     ok(StatusCode::CREATED, "CreateHealthCheck", |x| health_check(x, r53, &hc))
 }
 
-/// Reads a `HealthCheckConfig` element strictly into a configuration. Long by design: one
-/// short step per element Route 53 documents, in document order.
+/// Reads a `HealthCheckConfig` element strictly into a configuration, one element at a
+/// time in the order Route 53 documents them (the first error found is the one answered).
 pub(super) fn health_check_config_from(el: &El) -> Result<HealthCheckConfig, Route53Error> {
-    for unsupported in [
-        "HealthThreshold",
-        "ChildHealthChecks",
-        "AlarmIdentifier",
-        "InsufficientDataHealthStatus",
-        "RoutingControlArn",
-        "SearchString",
-    ] {
-        if el.one(unsupported)?.is_some() {
-            return Err(invalid(format!(
-                "HealthCheckConfig/{unsupported} is not supported by the local stack"
-            )));
-        }
-    }
-    el.allow(&[
-        "IPAddress",
-        "Port",
-        "Type",
-        "ResourcePath",
-        "FullyQualifiedDomainName",
-        "RequestInterval",
-        "FailureThreshold",
-        "MeasureLatency",
-        "Inverted",
-        "Disabled",
-        "EnableSNI",
-        "Regions",
-    ])?;
-    let type_text = el.required_text("Type")?;
-    let kind = match type_text {
-        "HTTP" => CheckKind::Http,
-        "TCP" => CheckKind::Tcp,
-        "HTTPS" | "HTTP_STR_MATCH" | "HTTPS_STR_MATCH" | "CALCULATED" | "CLOUDWATCH_METRIC" | "RECOVERY_CONTROL" => {
-            return Err(invalid(format!(
-                "Health check type {type_text} is not supported by the local stack (HTTP and TCP are)"
-            )))
-        }
-        other => return Err(invalid(format!("Type {:?} is not a health check type", shorten(other)))),
-    };
-    let ip_address = match el.text("IPAddress")? {
-        None => None,
-        Some(ip) => Some(
-            ip.parse::<IpAddr>()
-                .map_err(|_| invalid(format!("IPAddress {:?} is not an IP address", shorten(ip))))?,
-        ),
-    };
-    if let Some(ip) = ip_address.filter(|ip| !model::is_local(*ip)) {
-        return Err(invalid(format!(
-            "IPAddress {ip} is not a loopback address: the local stack probes only this machine"
-        )));
-    }
-    let fqdn = el.text("FullyQualifiedDomainName")?.map(str::to_string);
-    if fqdn.as_ref().is_some_and(|f| f.is_empty() || f.len() > 255) {
-        return Err(invalid("FullyQualifiedDomainName must be 1 to 255 characters"));
-    }
-    if ip_address.is_none() && fqdn.is_none() {
-        return Err(invalid(
-            "Invalid request: a health check needs an IPAddress or a FullyQualifiedDomainName",
-        ));
-    }
-    let port = el.number::<u16>("Port")?;
-    if port == Some(0) {
-        return Err(invalid("Port must be 1..=65535"));
-    }
-    let port = match (port, kind) {
-        (Some(p), _) => p,
-        (None, CheckKind::Http) => 80,
-        (None, CheckKind::Tcp) => return Err(invalid("Invalid request: a TCP health check needs a Port")),
-    };
-    let mut resource_path = el.text("ResourcePath")?.unwrap_or("/").to_string();
-    if resource_path.len() > 255 {
-        return Err(invalid("ResourcePath must be at most 255 characters"));
-    }
-    if !resource_path.starts_with('/') {
-        resource_path.insert(0, '/');
-    }
+    check_config_elements(el)?;
+    let kind = kind_from(el)?;
+    let (ip_address, fqdn) = endpoint_from(el)?;
+    let port = port_from(el, kind)?;
+    let resource_path = resource_path_from(el)?;
     // Route 53 takes 10 or 30; the local stack takes any whole second up to 30 so that
     // drills stay short.
     let interval = el.number::<u64>("RequestInterval")?.unwrap_or(30);
@@ -121,6 +50,106 @@ pub(super) fn health_check_config_from(el: &El) -> Result<HealthCheckConfig, Rou
         disabled: el.bool("Disabled")?.unwrap_or(false),
         regions,
     })
+}
+
+/// Refuses the elements the local stack does not model, then any element Route 53 does
+/// not document.
+fn check_config_elements(el: &El) -> Result<(), Route53Error> {
+    for unsupported in [
+        "HealthThreshold",
+        "ChildHealthChecks",
+        "AlarmIdentifier",
+        "InsufficientDataHealthStatus",
+        "RoutingControlArn",
+        "SearchString",
+    ] {
+        if el.one(unsupported)?.is_some() {
+            return Err(invalid(format!(
+                "HealthCheckConfig/{unsupported} is not supported by the local stack"
+            )));
+        }
+    }
+    el.allow(&[
+        "IPAddress",
+        "Port",
+        "Type",
+        "ResourcePath",
+        "FullyQualifiedDomainName",
+        "RequestInterval",
+        "FailureThreshold",
+        "MeasureLatency",
+        "Inverted",
+        "Disabled",
+        "EnableSNI",
+        "Regions",
+    ])
+}
+
+/// `Type`: HTTP or TCP (the other types are refused as not modelled).
+fn kind_from(el: &El) -> Result<CheckKind, Route53Error> {
+    let type_text = el.required_text("Type")?;
+    match type_text {
+        "HTTP" => Ok(CheckKind::Http),
+        "TCP" => Ok(CheckKind::Tcp),
+        "HTTPS" | "HTTP_STR_MATCH" | "HTTPS_STR_MATCH" | "CALCULATED" | "CLOUDWATCH_METRIC" | "RECOVERY_CONTROL" => {
+            Err(invalid(format!(
+                "Health check type {type_text} is not supported by the local stack (HTTP and TCP are)"
+            )))
+        }
+        other => Err(invalid(format!("Type {:?} is not a health check type", shorten(other)))),
+    }
+}
+
+/// `IPAddress` (a loopback address: the local stack probes only this machine) and
+/// `FullyQualifiedDomainName`; at least one of them.
+fn endpoint_from(el: &El) -> Result<(Option<IpAddr>, Option<String>), Route53Error> {
+    let ip_address = match el.text("IPAddress")? {
+        None => None,
+        Some(ip) => Some(
+            ip.parse::<IpAddr>()
+                .map_err(|_| invalid(format!("IPAddress {:?} is not an IP address", shorten(ip))))?,
+        ),
+    };
+    if let Some(ip) = ip_address.filter(|ip| !model::is_local(*ip)) {
+        return Err(invalid(format!(
+            "IPAddress {ip} is not a loopback address: the local stack probes only this machine"
+        )));
+    }
+    let fqdn = el.text("FullyQualifiedDomainName")?.map(str::to_string);
+    if fqdn.as_ref().is_some_and(|f| f.is_empty() || f.len() > 255) {
+        return Err(invalid("FullyQualifiedDomainName must be 1 to 255 characters"));
+    }
+    if ip_address.is_none() && fqdn.is_none() {
+        return Err(invalid(
+            "Invalid request: a health check needs an IPAddress or a FullyQualifiedDomainName",
+        ));
+    }
+    Ok((ip_address, fqdn))
+}
+
+/// `Port`: 1..=65535; 80 by default for HTTP, required for TCP.
+fn port_from(el: &El, kind: CheckKind) -> Result<u16, Route53Error> {
+    let port = el.number::<u16>("Port")?;
+    if port == Some(0) {
+        return Err(invalid("Port must be 1..=65535"));
+    }
+    match (port, kind) {
+        (Some(p), _) => Ok(p),
+        (None, CheckKind::Http) => Ok(80),
+        (None, CheckKind::Tcp) => Err(invalid("Invalid request: a TCP health check needs a Port")),
+    }
+}
+
+/// `ResourcePath`: at most 255 characters, `/` by default, a leading `/` added.
+fn resource_path_from(el: &El) -> Result<String, Route53Error> {
+    let mut resource_path = el.text("ResourcePath")?.unwrap_or("/").to_string();
+    if resource_path.len() > 255 {
+        return Err(invalid("ResourcePath must be at most 255 characters"));
+    }
+    if !resource_path.starts_with('/') {
+        resource_path.insert(0, '/');
+    }
+    Ok(resource_path)
 }
 
 /// `HealthCheckConfig/Regions`: the checker regions, checked as Route 53 does (at least

@@ -309,9 +309,39 @@ fn change_rrsets(r53: &Route53, zone_id: &str, body: &[u8]) -> Result<ApiRespons
     ok(StatusCode::OK, "ChangeResourceRecordSets", |x| change_info(x, &change))
 }
 
-/// Reads a `ResourceRecordSet` element strictly into a record set. Long by design: one
-/// short step per element Route 53 documents, in document order.
+/// Reads a `ResourceRecordSet` element strictly into a record set, one element at a time
+/// in the order Route 53 documents them (the first error found is the one answered).
 fn record_set_from(el: &El) -> Result<RecordSet, Route53Error> {
+    check_record_elements(el)?;
+    let name = dns_name(el.required_text("Name")?)?;
+    let type_text = el.required_text("Type")?;
+    let rtype = RecordType::parse(type_text).ok_or_else(|| {
+        invalid(format!(
+            "Type {:?} is not supported by the local stack (A, AAAA, CNAME, MX, NS, SOA, TXT are)",
+            shorten(type_text)
+        ))
+    })?;
+    let routing = routing_from(el)?;
+    let values = values_from(el)?;
+    let alias = match el.one("AliasTarget")? {
+        None => None,
+        Some(a) => Some(alias_from(a)?),
+    };
+    Ok(RecordSet {
+        name,
+        rtype,
+        set_identifier: el.text("SetIdentifier")?.map(str::to_string),
+        routing,
+        ttl: el.number::<u32>("TTL")?,
+        values,
+        alias,
+        health_check_id: el.text("HealthCheckId")?.map(str::to_string),
+    })
+}
+
+/// Refuses the routing policies the local stack does not model, then any element Route 53
+/// does not document.
+fn check_record_elements(el: &El) -> Result<(), Route53Error> {
     for unsupported in [
         "Region",
         "GeoLocation",
@@ -336,21 +366,22 @@ fn record_set_from(el: &El) -> Result<RecordSet, Route53Error> {
         "ResourceRecords",
         "AliasTarget",
         "HealthCheckId",
-    ])?;
-    let raw_name = el.required_text("Name")?;
-    let name = model::normalize_name(raw_name).map_err(|why| {
+    ])
+}
+
+/// A domain name of a change batch, normalized; a malformed one fails the batch as Route
+/// 53 words it.
+fn dns_name(raw: &str) -> Result<String, Route53Error> {
+    model::normalize_name(raw).map_err(|why| {
         Route53Error::InvalidChangeBatch(vec![format!(
             "FATAL problem: {why} encountered with '{}'",
-            shorten(raw_name)
+            shorten(raw)
         )])
-    })?;
-    let type_text = el.required_text("Type")?;
-    let rtype = RecordType::parse(type_text).ok_or_else(|| {
-        invalid(format!(
-            "Type {:?} is not supported by the local stack (A, AAAA, CNAME, MX, NS, SOA, TXT are)",
-            shorten(type_text)
-        ))
-    })?;
+    })
+}
+
+/// `Weight` or `Failover` (not both): the record's routing policy, simple without either.
+fn routing_from(el: &El) -> Result<Routing, Route53Error> {
     let weight = el.number::<u32>("Weight")?;
     let failover = match el.text("Failover")? {
         None => None,
@@ -359,16 +390,18 @@ fn record_set_from(el: &El) -> Result<RecordSet, Route53Error> {
                 .ok_or_else(|| invalid(format!("Failover {:?} is not PRIMARY or SECONDARY", shorten(f))))?,
         ),
     };
-    let routing = match (weight, failover) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "Invalid request: Expected exactly one of [Weight, Failover], but found more than one",
-            ))
-        }
-        (Some(w), None) => Routing::Weighted(w),
-        (None, Some(f)) => Routing::Failover(f),
-        (None, None) => Routing::Simple,
-    };
+    match (weight, failover) {
+        (Some(_), Some(_)) => Err(invalid(
+            "Invalid request: Expected exactly one of [Weight, Failover], but found more than one",
+        )),
+        (Some(w), None) => Ok(Routing::Weighted(w)),
+        (None, Some(f)) => Ok(Routing::Failover(f)),
+        (None, None) => Ok(Routing::Simple),
+    }
+}
+
+/// `ResourceRecords/ResourceRecord/Value`, in order.
+fn values_from(el: &El) -> Result<Vec<String>, Route53Error> {
     let mut values = Vec::new();
     if let Some(rrs) = el.one("ResourceRecords")? {
         rrs.allow(&["ResourceRecord"])?;
@@ -377,34 +410,19 @@ fn record_set_from(el: &El) -> Result<RecordSet, Route53Error> {
             values.push(rr.required_text("Value")?.to_string());
         }
     }
-    let alias = match el.one("AliasTarget")? {
-        None => None,
-        Some(a) => {
-            a.allow(&["HostedZoneId", "DNSName", "EvaluateTargetHealth"])?;
-            let dns = a.required_text("DNSName")?;
-            Some(AliasTarget {
-                hosted_zone_id: a.required_text("HostedZoneId")?.to_string(),
-                dns_name: model::normalize_name(dns).map_err(|why| {
-                    Route53Error::InvalidChangeBatch(vec![format!(
-                        "FATAL problem: {why} encountered with '{}'",
-                        shorten(dns)
-                    )])
-                })?,
-                evaluate_target_health: a
-                    .bool("EvaluateTargetHealth")?
-                    .ok_or_else(|| invalid("Missing element AliasTarget/EvaluateTargetHealth"))?,
-            })
-        }
-    };
-    Ok(RecordSet {
-        name,
-        rtype,
-        set_identifier: el.text("SetIdentifier")?.map(str::to_string),
-        routing,
-        ttl: el.number::<u32>("TTL")?,
-        values,
-        alias,
-        health_check_id: el.text("HealthCheckId")?.map(str::to_string),
+    Ok(values)
+}
+
+/// An `AliasTarget` element: all three of its elements are required.
+fn alias_from(a: &El) -> Result<AliasTarget, Route53Error> {
+    a.allow(&["HostedZoneId", "DNSName", "EvaluateTargetHealth"])?;
+    let dns = a.required_text("DNSName")?;
+    Ok(AliasTarget {
+        hosted_zone_id: a.required_text("HostedZoneId")?.to_string(),
+        dns_name: dns_name(dns)?,
+        evaluate_target_health: a
+            .bool("EvaluateTargetHealth")?
+            .ok_or_else(|| invalid("Missing element AliasTarget/EvaluateTargetHealth"))?,
     })
 }
 

@@ -3,11 +3,15 @@
 //! healthy or unhealthy — all `initial`, `unused` or `draining` — and 502/504 like ALB)
 //! and the active health checkers that decide which targets are healthy.
 //!
-//! Like an ALB, it has one node per zone ([`World::lb_node_source`]): each client
+//! Like an ALB, it has one node per zone ([`Host::lb_node_source`]): each client
 //! connection is handled by one node (round robin over the zones, as clients spread over
 //! the nodes' addresses), which routes to targets in every zone (cross-zone load
 //! balancing) from its own source address; a target is health-checked from the node in
 //! its own zone. So a network cut sees which node traffic crosses it from.
+//!
+//! The target group's state (registered targets, their health) is [`target_group`]; the
+//! proxy and checkers reach it and the instances through [`Host`], which the world
+//! implements, so the load balancer does not name the world.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +28,31 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::world::{CheckResult, World};
+use crate::config::Stack;
+
+pub mod target_group;
+
+use target_group::CheckResult;
+
+/// What the load balancer needs from the stack it runs in.
+pub trait Host: Send + Sync + 'static {
+    /// The stack file (zones, idle timeout, health-check settings).
+    fn stack(&self) -> &Stack;
+    /// Cancelled when the stack shuts down.
+    fn shutdown(&self) -> &CancellationToken;
+    /// The targets a request would be routed to now, with their addresses.
+    fn routable(&self) -> Vec<(String, SocketAddr)>;
+    /// The source address of the node in the zone at `zone` in the stack's zone list.
+    fn lb_node_source(&self, zone: usize) -> IpAddr;
+    /// The generation of target `id`'s registration, if it is registered.
+    fn target_generation(&self, id: &str) -> Option<u64>;
+    /// Instance `id`'s address.
+    fn instance_addr(&self, id: &str) -> Option<SocketAddr>;
+    /// The position in the stack's zone list of instance `id`'s zone.
+    fn instance_zone_index(&self, id: &str) -> Option<usize>;
+    /// Applies one health-check result to registration `generation` of target `id`.
+    fn record_check(&self, id: &str, generation: u64, result: CheckResult);
+}
 
 /// Largest request or response body the proxy forwards.
 const MAX_BODY: usize = 1024 * 1024;
@@ -32,28 +60,21 @@ const MAX_BODY: usize = 1024 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves the listener until `cancel`.
-pub fn spawn_proxy(world: Arc<World>, listener: TcpListener, cancel: CancellationToken) {
+pub fn spawn_proxy<H: Host>(world: Arc<H>, listener: TcpListener, cancel: CancellationToken) {
     let rr = Arc::new(AtomicUsize::new(0));
     let next_node = AtomicUsize::new(0);
     tokio::spawn(async move {
         loop {
-            let stream = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "load balancer accept failed");
-                        continue;
-                    }
-                },
+            let Some(stream) = crate::network::accept(&listener, &cancel, "load balancer accept").await else {
+                return;
             };
             let (world, rr, cancel) = (world.clone(), rr.clone(), cancel.clone());
-            let zones = world.stack.zones.len().max(1);
+            let zones = world.stack().zones.len().max(1);
             let node = Some(world.lb_node_source(next_node.fetch_add(1, Ordering::Relaxed) % zones));
             tokio::spawn(async move {
                 let svc = service_fn(move |req| {
                     let (world, rr) = (world.clone(), rr.clone());
-                    async move { Ok::<_, Infallible>(proxy(&world, &rr, node, req).await) }
+                    async move { Ok::<_, Infallible>(proxy(world.as_ref(), &rr, node, req).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
                 tokio::select! {
@@ -75,7 +96,12 @@ fn lb_error(status: StatusCode) -> Response<Full<Bytes>> {
     r
 }
 
-async fn proxy(world: &World, rr: &AtomicUsize, node: Option<IpAddr>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn proxy<H: Host>(
+    world: &H,
+    rr: &AtomicUsize,
+    node: Option<IpAddr>,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let targets = world.routable();
     if targets.is_empty() {
         return lb_error(StatusCode::SERVICE_UNAVAILABLE);
@@ -87,7 +113,7 @@ async fn proxy(world: &World, rr: &AtomicUsize, node: Option<IpAddr>, req: Reque
     };
     let mut up = Request::from_parts(parts, Full::new(body));
     up.headers_mut().remove(http::header::CONNECTION);
-    let idle = world.stack.load_balancer.idle_timeout.0;
+    let idle = world.stack().load_balancer.idle_timeout.0;
     match tokio::time::timeout(idle, forward(node, *addr, up)).await {
         Err(_) => lb_error(StatusCode::GATEWAY_TIMEOUT),
         Ok(Err(Upstream::Timeout)) => lb_error(StatusCode::GATEWAY_TIMEOUT),
@@ -169,14 +195,14 @@ pub async fn check(source: Option<IpAddr>, addr: SocketAddr, path: &str, timeout
 }
 
 /// Checks one registered target every interval until it is deregistered.
-pub fn spawn_health_checker(world: Arc<World>, id: String, generation: u64) {
+pub fn spawn_health_checker<H: Host>(world: Arc<H>, id: String, generation: u64) {
     tokio::spawn(async move {
-        let hc = world.stack.load_balancer.target_group.health_check.clone();
+        let hc = world.stack().load_balancer.target_group.health_check.clone();
         let mut every = tokio::time::interval(hc.interval.0);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = world.shutdown.cancelled() => return,
+                _ = world.shutdown().cancelled() => return,
                 _ = every.tick() => {}
             }
             if world.target_generation(&id) != Some(generation) {

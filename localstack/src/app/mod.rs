@@ -6,11 +6,18 @@
 //! Across a network cut ([`crate::network`]) requests and answers are dropped: the
 //! instance keeps accepting, but a request from a peer the cut denies reaches it only at
 //! TCP's first retransmission after the cut ends, and so does its answer (clients see
-//! hangs). Peers are told apart by their source address ([`World::peer_of`]).
+//! hangs). Peers are told apart by their source address ([`Host::peer_of`]).
+//!
+//! The fleet's state (which instances exist, their EC2 states) is [`fleet`]; the server
+//! reaches the rest of the stack (the network, the database) through [`Host`], which the
+//! world implements, so the app does not name the world.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -23,38 +30,47 @@ use tokio_util::sync::CancellationToken;
 
 use drdrill_probe_contract::{item_id, ServedBy, HEALTH_PATH, MAX_ITEM_BODY, SERVED_BY_HEADER};
 
+use crate::config::Stack;
 use crate::database::DbError;
 use crate::network::{Peer, RTO_INITIAL, RTO_MIN};
-use crate::world::World;
+
+pub mod fleet;
+
+/// What an app server needs from the stack it runs in.
+pub trait Host: Send + Sync + 'static {
+    /// The stack file (for the `served-by` header's zone and region).
+    fn stack(&self) -> &Stack;
+    /// Who sends from this address.
+    fn peer_of(&self, ip: IpAddr) -> Peer;
+    /// Carries a segment between `from` and subnet `to` through the network cuts.
+    fn deliver(&self, from: &Peer, to: &str, rto: Duration) -> impl Future<Output = ()> + Send;
+    /// Writes item `id` from app instance `app` to the database.
+    fn db_write(&self, app: &str, id: &str, body: &str) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// Reads item `id` from the database for app instance `app`.
+    fn db_read(&self, app: &str, id: &str) -> impl Future<Output = Result<Option<String>, DbError>> + Send;
+}
 
 /// Serves one instance until `token` is cancelled, then drops every connection.
-pub fn spawn(world: Arc<World>, id: String, subnet: String, listener: TcpListener, token: CancellationToken) {
+pub fn spawn<H: Host>(host: Arc<H>, id: String, subnet: String, listener: TcpListener, token: CancellationToken) {
     let ctx = Arc::new(Ctx {
         served_by: ServedBy {
             instance: id.clone(),
-            az: world.stack.subnet_zone(&subnet).unwrap_or_default().to_string(),
-            region: world.stack.region.clone(),
+            az: host.stack().subnet_zone(&subnet).unwrap_or_default().to_string(),
+            region: host.stack().region.clone(),
         }
         .to_string(),
-        world,
+        host,
         instance: id,
         subnet,
     });
     tokio::spawn(async move {
         loop {
-            let stream = tokio::select! {
-                _ = token.cancelled() => return,
-                r = listener.accept() => match r {
-                    Ok((s, _)) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
-                    }
-                },
+            let Some(stream) = crate::network::accept(&listener, &token, "accept").await else {
+                return;
             };
             let ctx = ctx.clone();
             let token = token.clone();
-            let peer = stream.peer_addr().map_or(Peer::Outside, |a| ctx.world.peer_of(a.ip()));
+            let peer = stream.peer_addr().map_or(Peer::Outside, |a| ctx.host.peer_of(a.ip()));
             let conn = Arc::new(Conn {
                 peer,
                 fresh: AtomicBool::new(true),
@@ -81,14 +97,14 @@ struct Conn {
     fresh: AtomicBool,
 }
 
-struct Ctx {
-    world: Arc<World>,
+struct Ctx<H> {
+    host: Arc<H>,
     instance: String,
     subnet: String,
     served_by: String,
 }
 
-impl Ctx {
+impl<H: Host> Ctx<H> {
     async fn handle(&self, conn: &Conn, req: Request<Incoming>) -> Response<Full<Bytes>> {
         // A cut drops the request on its way in and the answer on its way out.
         let rto = if conn.fresh.swap(false, Ordering::Relaxed) {
@@ -96,9 +112,9 @@ impl Ctx {
         } else {
             RTO_MIN
         };
-        self.world.deliver(&conn.peer, &self.subnet, rto).await;
+        self.host.deliver(&conn.peer, &self.subnet, rto).await;
         let resp = self.route(req).await;
-        self.world.deliver(&conn.peer, &self.subnet, RTO_MIN).await;
+        self.host.deliver(&conn.peer, &self.subnet, RTO_MIN).await;
         resp
     }
 
@@ -121,12 +137,12 @@ impl Ctx {
                 let Ok(body) = String::from_utf8(body.to_vec()) else {
                     return self.reply(StatusCode::BAD_REQUEST, "body must be UTF-8");
                 };
-                match self.world.db_write(&self.instance, &id, &body).await {
+                match self.host.db_write(&self.instance, &id, &body).await {
                     Ok(()) => self.reply(StatusCode::CREATED, "stored"),
                     Err(e) => self.db_error(e),
                 }
             }
-            Method::GET => match self.world.db_read(&self.instance, &id).await {
+            Method::GET => match self.host.db_read(&self.instance, &id).await {
                 Ok(Some(body)) => self.reply(StatusCode::OK, body),
                 Ok(None) => self.reply(StatusCode::NOT_FOUND, "no such item"),
                 Err(e) => self.db_error(e),
