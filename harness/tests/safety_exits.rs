@@ -4,39 +4,19 @@
 //! the test process and the `drdrill` binary reaches it as an `aws:` target, so what a
 //! run leaves behind outlives it and is checked against the ground truth.
 
-mod safety_common;
+mod support;
 
 use std::time::Duration;
 
-use safety_common::*;
+use support::bin::*;
+use support::repo;
+use support::scenario::*;
+use support::stack::*;
 
 /// A short drill whose fault (one AZ black-holed for ten minutes) only ends when stopped.
-const LONG_FAULT: &str = r#"name: safety-exit
-TARGET
-app:
-  load_balancer: drill-alb
-probe:
-  write: { method: PUT, path: "/items/{id}", body: "safety {id}" }
-  read: { method: GET, path: "/items/{id}" }
-  health: { path: "/health" }
-traffic:
-  rate: 20/s
-  write_ratio: 0.5
-  timeout: 300ms
-  connection: { policy: fresh }
-fault:
-  template_file: fis/az-long-partition.json
-steady_state:
-  success_ratio: 0.5
-objectives:
-  availability_during_fault: 0
-timings:
-  baseline: 200ms
-  stable_for: 200ms
-  max_fault_duration: 15m
-  recovery_timeout: 5s
-  verification_grace: 1s
-"#;
+fn long_fault() -> String {
+    Drill::quick("safety-exit", "safety", "az-long-partition.json", "15m").yaml()
+}
 
 const RUNNING: &str = "\"status\":\"running\"";
 
@@ -46,7 +26,7 @@ async fn setup(dir: &std::path::Path) -> (drdrill_localstack::LocalStack, std::p
     let ls = start_stack(&fast_stack(dir)).await;
     let file = write_scenario(
         dir,
-        LONG_FAULT,
+        &long_fault(),
         &aws_target(&ls.endpoint_url(), "000000000000"),
         &[("az-long-partition.json", &repo_template("az-long-partition.json"))],
     );
@@ -70,10 +50,12 @@ async fn panic_in_a_spawned_task_stops_the_experiment() {
 
 async fn panic_stops_the_experiment(point: &str) {
     // The binary is built with the package's features, as this test is.
-    assert!(
-        cfg!(feature = "test-hooks"),
-        "the drdrill binary ignores DRDRILL_TEST_PANIC: build with the test-hooks feature"
-    );
+    const {
+        assert!(
+            cfg!(feature = "test-hooks"),
+            "the drdrill binary ignores DRDRILL_TEST_PANIC: build with the test-hooks feature"
+        )
+    };
     let dir = tempfile::tempdir().unwrap();
     let (ls, file) = setup(dir.path()).await;
     let out = dir.path().join("out");
@@ -90,7 +72,7 @@ async fn panic_stops_the_experiment(point: &str) {
         journal.contains(RUNNING),
         "the fault was running when the panic came:\n{journal}"
     );
-    let r = report(&out).expect("a report");
+    let r = report_json(&out).expect("a report");
     assert_eq!(r["verdict"], "error");
     assert_eq!(r["complete"], false);
     assert!(r["reason"].as_str().unwrap().contains("panic"), "{}", r["reason"]);
@@ -112,7 +94,7 @@ async fn unreachable_target_stops_the_experiment_when_it_answers_again() {
     let proxy = Proxy::start(ls.endpoint()).await;
     let file = write_scenario(
         dir.path(),
-        LONG_FAULT,
+        &long_fault(),
         &aws_target(&proxy.url(), "000000000000"),
         &[("az-long-partition.json", &repo_template("az-long-partition.json"))],
     );
@@ -149,7 +131,7 @@ async fn unreachable_target_stops_the_experiment_when_it_answers_again() {
     let status = wait_exit(&mut child, Duration::from_secs(150)).await;
     let (_, stderr) = output_of(child);
     assert_eq!(status.code(), Some(2), "{stderr}");
-    let r = report(&out).expect("a report");
+    let r = report_json(&out).expect("a report");
     assert_eq!(r["verdict"], "error");
     assert!(r["reason"].as_str().unwrap().contains("unreachable"), "{}", r["reason"]);
     assert_no_fault_in_effect(&ls, "unreachable target", Duration::from_secs(30)).await;
@@ -187,7 +169,7 @@ async fn guardrail_trip_during_az_power_interruption_aborts_and_stops() {
     let status = wait_exit(&mut child, Duration::from_secs(150)).await;
     let (stdout, stderr) = output_of(child);
     assert_eq!(status.code(), Some(3), "{stdout}{stderr}");
-    let r = report(&out).expect("a report");
+    let r = report_json(&out).expect("a report");
     assert_eq!(r["verdict"], "aborted");
     assert_eq!(r["complete"], false);
     assert!(r["reason"].as_str().unwrap().contains("guardrail"), "{}", r["reason"]);
@@ -221,10 +203,10 @@ async fn after_sigkill_the_next_run_refuses_and_cleanup_stops_the_leftover() {
     // The killed run's journal is intact and marked incomplete (no run_finished).
     let journal = journal_text(&out);
     assert!(journal.contains(&id) && !journal.contains("run_finished"), "{journal}");
-    assert!(report(&out).is_none());
+    assert!(report_json(&out).is_none());
 
     let next = dir.path().join("next");
-    let refused = drdrill()
+    let refused = drdrill_aws()
         .arg("run")
         .arg(&file)
         .args(["--yes", "--quiet", "--out"])
@@ -239,9 +221,9 @@ async fn after_sigkill_the_next_run_refuses_and_cleanup_stops_the_leftover() {
     assert!(stderr.contains("warning:") && stderr.contains(&id), "{stderr}");
     assert!(stdout.contains("drdrill cleanup"), "{stdout}");
     assert_eq!(experiment_count(&ls), 1, "the refused run started nothing");
-    assert_eq!(report(&next).expect("a report")["verdict"], "error");
+    assert_eq!(report_json(&next).expect("a report")["verdict"], "error");
 
-    let cleanup = drdrill().arg("cleanup").arg(&file).output().unwrap();
+    let cleanup = drdrill_aws().arg("cleanup").arg(&file).output().unwrap();
     let said = String::from_utf8_lossy(&cleanup.stdout);
     assert_eq!(cleanup.status.code(), Some(0), "{said}");
     assert!(said.contains(&format!("stopping experiment {id}")), "{said}");
@@ -253,7 +235,7 @@ async fn after_sigkill_the_next_run_refuses_and_cleanup_stops_the_leftover() {
     assert_no_fault_in_effect(&ls, "after cleanup", Duration::from_secs(30)).await;
     assert!(drdrill_templates(&ls).is_empty());
 
-    let again = drdrill().arg("cleanup").arg(&file).output().unwrap();
+    let again = drdrill_aws().arg("cleanup").arg(&file).output().unwrap();
     let said = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(0));
     assert!(said.contains("no drdrill experiment is running"), "{said}");
@@ -268,12 +250,12 @@ async fn an_account_not_in_the_allow_list_is_refused() {
     let ls = start_stack(&fast_stack(dir.path())).await;
     let file = write_scenario(
         dir.path(),
-        LONG_FAULT,
+        &long_fault(),
         &aws_target(&ls.endpoint_url(), "111111111111"),
         &[("az-long-partition.json", &repo_template("az-long-partition.json"))],
     );
     let out = dir.path().join("out");
-    let run = drdrill()
+    let run = drdrill_aws()
         .arg("run")
         .arg(&file)
         .args(["--yes", "--quiet", "--out"])
@@ -288,7 +270,7 @@ async fn an_account_not_in_the_allow_list_is_refused() {
     assert_eq!(run.status.code(), Some(2), "{text}");
     assert!(text.contains("000000000000") && text.contains("111111111111"), "{text}");
     for cmd in ["plan", "cleanup"] {
-        let o = drdrill().arg(cmd).arg(&file).output().unwrap();
+        let o = drdrill_aws().arg(cmd).arg(&file).output().unwrap();
         let e = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {e}");
         assert!(e.contains("not in target.aws.account_ids"), "{cmd}: {e}");

@@ -167,7 +167,7 @@ impl Fleet {
             .map(|r| r.subnet.as_str())
     }
 
-    /// Moves `ids` to `to` where EC2 allows it ([`InstanceState::can_become`]); a moved
+    /// Moves `ids` to `to` where EC2 allows it (`InstanceState::can_become`); a moved
     /// instance's server closes at once. Unknown ids are an error naming the first.
     pub fn set_states(&mut self, ids: &[String], to: InstanceState) -> Result<Transitions, String> {
         if let Some(bad) = self.first_unknown(ids) {

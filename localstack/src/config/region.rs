@@ -190,7 +190,7 @@ pub(super) const MAX_DEREGISTRATION_DELAY: Duration = Duration::from_secs(3600);
 /// Active health checks of a target group, as in ELBv2. AWS's ranges
 /// (<https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html>):
 /// interval 5–300 s, timeout 2–120 s, thresholds 2–10; a shorter interval or timeout
-/// needs [`Speedups::sub_second_health_checks`].
+/// needs [`super::Speedups::sub_second_health_checks`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "RawHealthCheck")]
 pub struct HealthCheck {

@@ -171,7 +171,7 @@ async fn forward(
 }
 
 /// One HTTP GET with a total timeout, sent from `source` when given (see
-/// [`connect_from`]): the health check (200 passes; another status is a
+/// `connect_from`): the health check (200 passes; another status is a
 /// [`CheckResult::Mismatch`], no answer a timeout, a refused or broken connection a
 /// failure).
 pub async fn check(source: Option<IpAddr>, addr: SocketAddr, path: &str, timeout: Duration) -> CheckResult {

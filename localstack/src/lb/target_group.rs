@@ -249,7 +249,7 @@ impl TargetGroup {
     }
 
     /// Brings the targets of instance `id` in line with its `state` (see
-    /// [`TargetRec::follow`]); returns the changes.
+    /// `TargetRec::follow`); returns the changes.
     pub fn follow(&mut self, id: &str, state: InstanceState) -> Vec<Change> {
         let mut changes = Vec::new();
         for t in self.targets.iter_mut().filter(|t| t.id == id) {

@@ -1,6 +1,6 @@
 //! Health checkers: one task per checker of a health check (one per region of its
 //! `Regions`) that really probes the endpoint every request interval (HTTP GET of the
-//! resource path, or a TCP connect) and hands each result to [`Route53::record_probe`],
+//! resource path, or a TCP connect) and hands each result to `Route53::record_probe`,
 //! which applies the failure threshold per checker and the 18% rule across them.
 //! Checkers do not probe in lock step: of `n` checkers, checker `k` starts `k/n` of the
 //! interval after the first.

@@ -8,7 +8,7 @@
 //!
 //! Route 53 is a global service. It refers to load balancers only through the small
 //! [`LoadBalancerLookup`] interface (by name or DNS name: address and whether any target is
-//! healthy), so one Route 53 can serve several regional worlds; [`World`] implements it for
+//! healthy), so one Route 53 can serve several regional worlds; [`crate::world::World`] implements it for
 //! its own load balancer and [`LoadBalancerSet`] joins several. Ground truth goes to a
 //! [`TruthSink`]: health-check status changes and every change of the DNS answers for a
 //! name ([`Truth::HealthCheckStatus`], [`Truth::DnsAnswer`]).

@@ -86,8 +86,11 @@ fn cost_bar(r: &ComparisonRow) -> Bar {
     bar(r, v, text, Vec::new())
 }
 
+/// How one scenario's bar of a measure is made.
+type BarOf = fn(&ComparisonRow) -> Bar;
+
 /// The measures charted, each with how a scenario's bar is made.
-const MEASURES: [(Measure, fn(&ComparisonRow) -> Bar); 4] = [
+const MEASURES: [(Measure, BarOf); 4] = [
     (
         Measure {
             id: "rto",
