@@ -12,7 +12,10 @@
 //!   (targets becoming healthy, the baseline, the FIS experiment, recovery with its
 //!   stable window, the verification grace when writes are missing) and the harness's
 //!   own overhead (everything else: stack start, plan, settling, verify reads, report,
-//!   shutdown); goal overhead ≤ 1 s.
+//!   shutdown); goal overhead ≤ 1 s. Around the probes: from the run's start to the
+//!   first probe sent (of which the stack's health checks are a wait) and from the last
+//!   probe's end to the verdict (of which the verification grace, when writes are
+//!   missing, is a wait), from `probes.csv` and the journal.
 //!
 //! - Partial outages (the truth's serving fraction between 0 and 1 where the outage
 //!   ends, e.g. `tests/scenarios/partial-*.yaml`): the truth's end T is when the serving
@@ -131,9 +134,23 @@ struct TimeSplit {
     fault: f64,
     recovery: f64,
     verify_grace: f64,
+    /// From the run's start to the first probe sent.
+    to_first_probe: f64,
+    /// From the last probe's end to the run's finish (its verdict).
+    after_last_probe: f64,
 }
 
 impl TimeSplit {
+    /// The harness's own time before the first probe: all of it but the health checks.
+    fn start_overhead(&self) -> f64 {
+        (self.to_first_probe - self.health_wait).max(0.0)
+    }
+
+    /// The harness's own time after the last probe: all of it but the verification grace.
+    fn finish_overhead(&self) -> f64 {
+        (self.after_last_probe - self.verify_grace).max(0.0)
+    }
+
     fn waits(&self) -> f64 {
         self.health_wait + self.baseline + self.fault + self.recovery + self.verify_grace
     }
@@ -184,6 +201,7 @@ fn shipped_scenarios() -> anyhow::Result<Vec<PathBuf>> {
 
 async fn run_one(file: &Path, variant: &Variant, out: &Path) -> anyhow::Result<Row> {
     let started = Instant::now();
+    let started_unix_ms = drdrill::journal::now_unix_ms();
     let mut loaded = drdrill::scenario::load(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     if let Some(rate) = variant.rate {
         loaded.scenario.traffic.rate = Rate::new(rate, RateUnit::Second);
@@ -236,7 +254,7 @@ async fn run_one(file: &Path, variant: &Variant, out: &Path) -> anyhow::Result<R
         only_measured + only_truth
     });
 
-    let time = split_time(
+    let mut time = split_time(
         wall,
         baseline_ms,
         grace_ms,
@@ -244,6 +262,14 @@ async fn run_one(file: &Path, variant: &Variant, out: &Path) -> anyhow::Result<R
         &truth,
         measured_lost_ids.as_deref(),
     );
+    let (first_sent_us, last_done_us) = probe_span(&outcome.run_dir.join(drdrill::traffic::PROBES_FILE))?;
+    let finished = events
+        .iter()
+        .find(|e| e["kind"] == "run_finished")
+        .and_then(|e| e["t_unix_ms"].as_i64())
+        .context("the journal has no run_finished")?;
+    time.to_first_probe = first_sent_us as f64 / 1000.0 - started_unix_ms as f64;
+    time.after_last_probe = finished as f64 - last_done_us as f64 / 1000.0;
     // A partial outage of the load balancer (not of a Route 53 entry name, whose truth is
     // the entry's): dated by the serving fraction.
     let has_entry = truth.iter().any(|e| matches!(e.what, Truth::EntryServing { .. }));
@@ -297,6 +323,19 @@ fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> Option<i64> {
         .map(|back| back.t_unix_ms - t_inject)
 }
 
+/// When the first probe was sent and the last one ended, unix µs, from the probe log.
+fn probe_span(path: &Path) -> anyhow::Result<(i64, i64)> {
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    drdrill::traffic::visit_probe_log(path, |r| {
+        first = first.min(r.sent_unix_us);
+        last = last.max(r.done_unix_us);
+    })?;
+    if first > last {
+        bail!("{} holds no probe", path.display());
+    }
+    Ok((first, last))
+}
+
 /// The journal's events as JSON values.
 fn read_events(path: &Path) -> anyhow::Result<Vec<Value>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -327,11 +366,14 @@ fn split_time(
         _ => 0.0,
     };
     let run_started = at("run_started", None);
-    // The stack's health checks: until the last target left `initial` for `healthy`.
+    // The stack's health checks: until the last target left `initial` for `healthy`
+    // before the fault (targets that come back after it pass `initial` again).
+    let inject = at("phase_started", Some("inject")).unwrap_or(i64::MAX);
     let healthy = truth
         .iter()
         .filter(|e| matches!(&e.what, Truth::TargetHealth { from, to, .. } if from == "initial" && to == "healthy"))
         .map(|e| e.t_unix_ms)
+        .filter(|t| *t < inject)
         .max();
     TimeSplit {
         wall,
@@ -351,6 +393,7 @@ fn split_time(
         } else {
             0.0
         },
+        ..TimeSplit::default()
     }
 }
 
@@ -380,6 +423,10 @@ fn print_json(row: &Row) {
             "recovery": row.time.recovery,
             "verify_grace": row.time.verify_grace,
             "overhead": row.time.overhead(),
+            "to_first_probe": row.time.to_first_probe,
+            "after_last_probe": row.time.after_last_probe,
+            "start_overhead": row.time.start_overhead(),
+            "finish_overhead": row.time.finish_overhead(),
         },
     });
     println!("json: {line}");
@@ -424,13 +471,23 @@ fn print_tables(rows: &[Row]) {
         "Time to verdict in-process, ms (waits = stack health checks + baseline + fault + recovery + verify grace)"
     );
     println!(
-        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
-        "scenario", "wall", "health", "baseline", "fault", "recovery", "grace", "waits", "overhead"
+        "{:<24} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11} {:>11}",
+        "scenario",
+        "wall",
+        "health",
+        "baseline",
+        "fault",
+        "recovery",
+        "grace",
+        "waits",
+        "overhead",
+        "1st_probe",
+        "after_last"
     );
     for r in rows {
         let t = &r.time;
         println!(
-            "{:<24} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>9.0}",
+            "{:<24} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>9.0} {:>11.1} {:>11.1}",
             r.scenario,
             t.wall,
             t.health_wait,
@@ -439,7 +496,9 @@ fn print_tables(rows: &[Row]) {
             t.recovery,
             t.verify_grace,
             t.waits(),
-            t.overhead()
+            t.overhead(),
+            t.to_first_probe,
+            t.after_last_probe
         );
     }
 }

@@ -157,7 +157,11 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
         );
     }
     // Figures that need a tool or root that may be missing: a verdict or n/a.
-    for prefix in ["dns follow", "time to verdict: harness overhead"] {
+    for prefix in [
+        "dns follow",
+        "time to verdict: harness overhead",
+        "time to verdict: around the probes",
+    ] {
         let goal = find(prefix);
         assert!(
             ["yes", "NO"].contains(&goal.met.as_str()) || goal.met.starts_with("n/a"),

@@ -50,8 +50,8 @@ pub use live::LiveStats;
 pub use outcome::{degraded_reason, late_threshold, max_in_flight, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE};
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{
-    tally_file, tally_text, ProbeLogSummary, ReadError as ProbeLogReadError, TalliedLog, ACKS_FILE, ACKS_HEADER,
-    FLUSH_EVERY, PROBES_FILE, PROBES_HEADER,
+    tally_file, tally_text, visit_file as visit_probe_log, ProbeLogSummary, ReadError as ProbeLogReadError, TalliedLog,
+    ACKS_FILE, ACKS_HEADER, FLUSH_EVERY, PROBES_FILE, PROBES_HEADER,
 };
 pub use prober::{Prober, ProberHandle};
 pub use tally::{ProbeSummary, ProbeTally};

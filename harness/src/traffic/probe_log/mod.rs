@@ -28,7 +28,7 @@ use super::TrafficError;
 
 mod read;
 
-pub use read::{tally_file, tally_text, ReadError, TalliedLog};
+pub use read::{tally_file, tally_text, visit_file, ReadError, TalliedLog};
 
 /// File name of the raw probe log inside the output directory.
 pub const PROBES_FILE: &str = "probes.csv";

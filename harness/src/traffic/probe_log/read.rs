@@ -101,23 +101,26 @@ pub fn tally_text(text: &str, late_threshold: Duration) -> TalliedLog {
     }
 }
 
+/// Calls `each` with every readable record of the probe log at `path`, in the order
+/// written (completion order); returns how many lines could not be read.
+pub fn visit_file(path: &Path, each: impl FnMut(ProbeRecord)) -> Result<usize, ReadError> {
+    let error = |source| ReadError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(e.into()))?;
+    for_each_record(std::io::BufReader::new(file), each).map_err(error)
+}
+
 /// Reads the probe log at `path` and tallies it; probes sent more than `late_threshold`
 /// after their scheduled time count as late. Two passes over the file (the first finds
 /// the earliest scheduled time, where the buckets start: the log is in completion
 /// order), so memory does not grow with the log.
 pub fn tally_file(path: &Path, late_threshold: Duration) -> Result<TalliedLog, ReadError> {
-    let error = |source| ReadError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let open = || std::fs::File::open(path).map_err(|e| error(e.into()));
     let mut first = i64::MAX;
-    for_each_record(std::io::BufReader::new(open()?), |r| {
-        first = first.min(r.scheduled_unix_us)
-    })
-    .map_err(error)?;
+    visit_file(path, |r| first = first.min(r.scheduled_unix_us))?;
     let mut tally = ProbeTally::new(first.div_euclid(1000), late_threshold);
-    let skipped = for_each_record(std::io::BufReader::new(open()?), |r| tally.record(&r)).map_err(error)?;
+    let skipped = visit_file(path, |r| tally.record(&r))?;
     Ok(TalliedLog {
         summary: tally.finish(),
         skipped,
