@@ -3,16 +3,15 @@
 //! The dispatcher and every probe task update it; the runner reads it while
 //! the drill goes on (e.g. to decide recovery or trip a guardrail).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
-use hdrhistogram::Histogram;
-
-use super::buckets::{Bucket, BucketTable, ServedByIntervals, WindowStats};
-use super::latency::{IntervalLatencies, LatencySummary, SaturatingHistogram};
+use super::buckets::{Bucket, WindowStats};
+use super::latency::LatencySummary;
 use super::probe::ProbeRecord;
 use super::schedule::Schedule;
 use super::settle::SettleTracker;
+use super::tally::{ProbeSummary, ProbeTally};
 use super::RunClock;
 
 /// A cheap-to-clone handle on the live counters of a prober.
@@ -28,44 +27,26 @@ struct Shared {
     state: Mutex<LiveState>,
 }
 
+/// The one tally of the run's probes (the same fold a report makes of the probe log)
+/// and which of them have ended.
 #[derive(Debug)]
 struct LiveState {
-    buckets: BucketTable,
+    tally: ProbeTally,
     settle: SettleTracker,
-    intervals: IntervalLatencies,
-    latency: SaturatingHistogram,
-    latency_ok: SaturatingHistogram,
-    totals: WindowStats,
-}
-
-/// Everything the live view accumulated, taken when the prober stops.
-#[derive(Debug, Clone)]
-pub(crate) struct LiveSnapshot {
-    pub buckets: Vec<Bucket>,
-    pub served_by: ServedByIntervals,
-    pub by_served_by: BTreeMap<String, u64>,
-    pub latency_intervals: Vec<LatencySummary>,
-    pub latency: Histogram<u64>,
-    pub latency_ok: Histogram<u64>,
-    pub saturated_count: u64,
-    pub totals: WindowStats,
 }
 
 impl LiveStats {
-    /// A live view for probes scheduled by `schedule`, reported through `clock`.
-    pub(crate) fn new(schedule: Schedule, clock: RunClock) -> Self {
+    /// A live view for probes scheduled by `schedule`, reported through `clock`; a probe
+    /// sent more than `late_threshold` after its scheduled time counts as late.
+    pub(crate) fn new(schedule: Schedule, clock: RunClock, late_threshold: Duration) -> Self {
         let first_ms = clock.unix_ms(schedule.start());
         Self {
             shared: Arc::new(Shared {
                 schedule,
                 clock,
                 state: Mutex::new(LiveState {
-                    buckets: BucketTable::new(first_ms),
+                    tally: ProbeTally::new(first_ms, late_threshold),
                     settle: SettleTracker::default(),
-                    intervals: IntervalLatencies::default(),
-                    latency: SaturatingHistogram::new(),
-                    latency_ok: SaturatingHistogram::new(),
-                    totals: WindowStats::default(),
                 }),
             }),
         }
@@ -78,31 +59,16 @@ impl LiveStats {
 
     /// Counts a dispatched probe.
     pub(crate) fn record_sent(&self, scheduled_unix_ms: i64) {
-        let mut state = self.lock();
-        state.buckets.record_sent(scheduled_unix_ms);
-        state.totals.sent += 1;
+        self.lock().tally.record_sent(scheduled_unix_ms);
     }
 
     /// Counts a finished probe.
     pub(crate) fn record_done(&self, record: &ProbeRecord) {
         let mut state = self.lock();
-        state
-            .buckets
-            .record_done(record.scheduled_unix_us, record.outcome, record.served_by.as_deref());
-        state.latency.record(record.latency_us);
-        if record.outcome.is_ok() {
-            state.latency_ok.record(record.latency_us);
-            state.totals.ok += 1;
-        } else {
-            state.totals.failed += 1;
-        }
-        state.totals.completed += 1;
-        state
-            .intervals
-            .record(record.scheduled_unix_us.div_euclid(1000), record.latency_us);
+        state.tally.record_done(record);
         if state.settle.finish(record.seq) {
             let settled = self.settled_ms_for(state.settle.watermark());
-            state.intervals.close_until(settled);
+            state.tally.close_intervals_until(settled);
         }
     }
 
@@ -116,12 +82,12 @@ impl LiveStats {
     /// Probes still in flight are in `sent` but not yet in `completed`. Once the
     /// prober stopped, the buckets belong to its outcome and windows are empty.
     pub fn window(&self, from_unix_ms: i64, to_unix_ms: i64) -> WindowStats {
-        self.lock().buckets.window(from_unix_ms, to_unix_ms)
+        self.lock().tally.window(from_unix_ms, to_unix_ms)
     }
 
     /// Counts over the whole run so far.
     pub fn totals(&self) -> WindowStats {
-        self.lock().totals
+        self.lock().tally.totals()
     }
 
     /// Every probe scheduled strictly before this unix ms has finished (ok,
@@ -137,30 +103,19 @@ impl LiveStats {
     pub fn settled_buckets(&self) -> Vec<Bucket> {
         let state = self.lock();
         let settled = self.settled_ms_for(state.settle.watermark());
-        state.buckets.buckets_until(settled)
+        state.tally.buckets_until(settled)
     }
 
     /// Latency summaries of the closed 100 ms intervals starting at or after
     /// `from_unix_ms` (an interval closes once all its probes finished).
     pub fn latency_intervals_since(&self, from_unix_ms: i64) -> Vec<LatencySummary> {
-        self.lock().intervals.closed_since(from_unix_ms)
+        self.lock().tally.latency_intervals_since(from_unix_ms)
     }
 
-    /// Closes all intervals and takes everything out (after the last probe). The
+    /// Closes all intervals and takes the tally's summary out (after the last probe). The
     /// buckets are moved, not copied: afterwards the live view keeps its totals, but its
     /// windows are empty.
-    pub(crate) fn finish(&self) -> LiveSnapshot {
-        let mut state = self.lock();
-        state.intervals.close_all();
-        LiveSnapshot {
-            buckets: state.buckets.take_buckets(),
-            served_by: state.buckets.served_by().clone(),
-            by_served_by: state.buckets.served_by().totals(),
-            latency_intervals: state.intervals.closed().to_vec(),
-            latency: state.latency.histogram().clone(),
-            latency_ok: state.latency_ok.histogram().clone(),
-            saturated_count: state.latency.saturated(),
-            totals: state.totals,
-        }
+    pub(crate) fn finish(&self) -> ProbeSummary {
+        self.lock().tally.finish()
     }
 }

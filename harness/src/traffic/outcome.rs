@@ -30,8 +30,6 @@ pub struct TrafficOutcome {
     /// Latency of every finished probe (ok or failed; a timeout counts as
     /// the time until it fired), µs from the scheduled time.
     pub latency: Histogram<u64>,
-    /// Latency of the successful probes only, µs from the scheduled time.
-    pub latency_ok: Histogram<u64>,
     /// Dispatch time − scheduled time, µs, one value per probe sent.
     pub schedule_lag: Histogram<u64>,
     /// Latency values above 1 hour, recorded as 1 hour in `latency`.

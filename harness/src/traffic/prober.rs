@@ -3,8 +3,9 @@
 //!
 //! Request `k` is due at `start + k / rate`. The dispatcher sleeps until the
 //! next due time (Tokio timers, ~1 ms resolution), then spawns every request
-//! that is due by now — one per wake at low rates, a batch above ~1000/s — and
-//! records each one's schedule lag (actual dispatch − scheduled). Each probe
+//! that is due by now — one per wake at low rates, a batch above ~1000/s — stamping
+//! each with its send time, so its record carries its schedule lag (actual dispatch −
+//! scheduled), which the live tally counts. Each probe
 //! runs in its own task with the configured timeout and measures its latency
 //! from the *scheduled* time, so a stalled target shows up as latency and
 //! failures instead of silently slowing the schedule (no coordinated omission).
@@ -20,14 +21,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::client::{self, ClientPool, HttpRequest, HttpResult};
 use super::config::StatusExpectation;
 use super::dns::DnsResolver;
-use super::latency::{new_latency_histogram, SaturatingHistogram};
 use super::ledger::{AckLedger, AckList, AckedWrite};
 use super::live::LiveStats;
 use super::mix::{Mix, PickRng};
@@ -69,9 +68,8 @@ impl Prober {
         let random = uuid::Uuid::new_v4().as_u128();
         let run_prefix = format!("{:08x}", (random >> 96) as u32);
         let schedule = Schedule::new(Instant::now(), cfg.rate_per_sec);
-        let live = LiveStats::new(schedule, clock);
+        let live = LiveStats::new(schedule, clock, late_threshold(cfg.rate_per_sec));
         let ledger = Arc::new(AckLedger::new());
-        let late_after = late_threshold(cfg.rate_per_sec);
         let cap = max_in_flight(cfg.rate_per_sec, cfg.timeout);
         let shared = Arc::new(ProbeContext {
             in_flight: AtomicUsize::new(0),
@@ -92,9 +90,6 @@ impl Prober {
             mix: Mix::new(cfg.write_ratio),
             rng: PickRng::new(random as u64),
             run_prefix: run_prefix.clone(),
-            lag: SaturatingHistogram::new(),
-            late_after,
-            late: 0,
             max_in_flight: cap,
             dropped: 0,
             log,
@@ -189,19 +184,19 @@ impl ProberHandle {
                 None
             }
         };
-        let snapshot = live.finish();
+        // The live tally, closed: the same fold a report makes of the probe log.
+        let probes = live.finish();
         TrafficOutcome {
             started_unix_ms,
             stopped_unix_ms: dispatch.stopped_unix_ms.unwrap_or(started_unix_ms),
-            buckets: snapshot.buckets,
-            served_by: snapshot.served_by,
-            latency_intervals: snapshot.latency_intervals,
-            latency: snapshot.latency,
-            latency_ok: snapshot.latency_ok,
-            schedule_lag: dispatch.lag,
-            saturated_count: snapshot.saturated_count,
-            late_sends: dispatch.late,
-            late_threshold: dispatch.late_after,
+            buckets: probes.buckets,
+            served_by: probes.served_by,
+            latency_intervals: probes.latency_intervals,
+            latency: probes.latency,
+            schedule_lag: probes.schedule_lag,
+            saturated_count: probes.saturated,
+            late_sends: probes.late_sends,
+            late_threshold: probes.late_threshold,
             dropped_sends: dispatch.dropped,
             max_in_flight: dispatch.max_in_flight,
             acks: AckList::new(
@@ -209,10 +204,10 @@ impl ProberHandle {
                 unwritten_acks,
                 ledger.len(),
             ),
-            sent: snapshot.totals.sent,
-            ok: snapshot.totals.ok,
-            failed: snapshot.totals.failed,
-            by_served_by: snapshot.by_served_by,
+            sent: probes.sent,
+            ok: probes.ok,
+            failed: probes.failed,
+            by_served_by: probes.by_served_by,
             client_rotations: dispatch.rotations,
             run_prefix,
             probe_log,
@@ -241,11 +236,8 @@ struct ProbeContext {
 /// What the dispatcher reports when it ends.
 #[derive(Debug)]
 struct DispatchSummary {
-    lag: Histogram<u64>,
     rotations: u64,
     stopped_unix_ms: Option<i64>,
-    late: u64,
-    late_after: Duration,
     dropped: u64,
     max_in_flight: usize,
 }
@@ -254,11 +246,8 @@ impl DispatchSummary {
     /// Stand-in when the dispatcher task crashed.
     fn lost() -> Self {
         Self {
-            lag: new_latency_histogram(),
             rotations: 0,
             stopped_unix_ms: None,
-            late: 0,
-            late_after: Duration::ZERO,
             dropped: 0,
             max_in_flight: 0,
         }
@@ -271,9 +260,6 @@ struct Dispatcher {
     mix: Mix,
     rng: PickRng,
     run_prefix: String,
-    lag: SaturatingHistogram,
-    late_after: Duration,
-    late: u64,
     max_in_flight: usize,
     dropped: u64,
     log: LogSender,
@@ -319,11 +305,8 @@ impl Dispatcher {
         }
         let clock = self.shared.clock;
         DispatchSummary {
-            lag: self.lag.histogram().clone(),
             rotations: self.pool.rotations(),
             stopped_unix_ms: Some(clock.now_unix_ms()),
-            late: self.late,
-            late_after: self.late_after,
             dropped: self.dropped,
             max_in_flight: self.max_in_flight,
         }
@@ -334,12 +317,6 @@ impl Dispatcher {
             self.dropped += 1;
             return;
         }
-        let lag = now.saturating_duration_since(scheduled);
-        if lag > self.late_after {
-            self.late += 1;
-        }
-        let lag_us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
-        self.lag.record(lag_us);
         self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         let job = self.decide(seq, scheduled, now);
         let client = self.pool.client(now);

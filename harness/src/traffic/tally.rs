@@ -2,17 +2,18 @@
 //! from — the 10 ms buckets, the `served-by` intervals, the per-100 ms latency summaries,
 //! the whole-run latency and dispatch-lag histograms and the totals.
 //!
-//! One fold, whatever feeds it: a report (live or rebuilt) tallies the records read back
-//! from `probes.csv` ([`super::probe_log::tally_file`]), so the two are computed from the
-//! same records by the same code. Every figure is a function of the records alone: the
-//! dispatch lag is `sent − scheduled` as the log states it.
+//! One fold, whatever feeds it: the prober's live counters ([`super::LiveStats`]) fold
+//! each probe as it is sent and as it ends, and a report (live or rebuilt) folds the
+//! records read back from `probes.csv` ([`super::probe_log::tally_file`]), so every count
+//! is made by the same code. Every figure is a function of the records alone: the
+//! dispatch lag is `sent − scheduled` as the record states it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::buckets::{Bucket, BucketTable, ServedByIntervals};
+use super::buckets::{Bucket, BucketTable, ServedByIntervals, WindowStats};
 use super::latency::{IntervalLatencies, LatencySummary, SaturatingHistogram};
 use super::probe::ProbeRecord;
 
@@ -56,6 +57,7 @@ pub struct ProbeTally {
     late: u64,
     sent: u64,
     ok: u64,
+    failed: u64,
 }
 
 impl ProbeTally {
@@ -73,28 +75,77 @@ impl ProbeTally {
             late: 0,
             sent: 0,
             ok: 0,
+            failed: 0,
         }
     }
 
-    /// Counts one finished probe.
+    /// Counts one probe read back from the log: sent, then finished.
     pub fn record(&mut self, record: &ProbeRecord) {
-        let scheduled_unix_ms = record.scheduled_unix_us.div_euclid(1000);
+        self.record_sent(record.scheduled_unix_us.div_euclid(1000));
+        self.record_done(record);
+    }
+
+    /// Counts a probe sent for `scheduled_unix_ms` (the live counters count it when it is
+    /// dispatched, so that windows know what is in flight).
+    pub fn record_sent(&mut self, scheduled_unix_ms: i64) {
         self.buckets.record_sent(scheduled_unix_ms);
+        self.sent += 1;
+    }
+
+    /// Counts a probe that ended (ok, failed or timed out).
+    pub fn record_done(&mut self, record: &ProbeRecord) {
         self.buckets
             .record_done(record.scheduled_unix_us, record.outcome, record.served_by.as_deref());
         self.latency.record(record.latency_us);
-        self.intervals.record(scheduled_unix_ms, record.latency_us);
+        self.intervals
+            .record(record.scheduled_unix_us.div_euclid(1000), record.latency_us);
         let lag_us = u64::try_from(record.sent_unix_us - record.scheduled_unix_us).unwrap_or(0);
         if u128::from(lag_us) > self.late_threshold.as_micros() {
             self.late += 1;
         }
         self.lag.record(lag_us);
-        self.sent += 1;
-        self.ok += u64::from(record.outcome.is_ok());
+        if record.outcome.is_ok() {
+            self.ok += 1;
+        } else {
+            self.failed += 1;
+        }
     }
 
-    /// The summary of every record counted.
-    pub fn finish(mut self) -> ProbeSummary {
+    /// Counts for probes scheduled in `[from_unix_ms, to_unix_ms)`, at bucket
+    /// granularity (buckets whose start lies in the range).
+    pub(crate) fn window(&self, from_unix_ms: i64, to_unix_ms: i64) -> WindowStats {
+        self.buckets.window(from_unix_ms, to_unix_ms)
+    }
+
+    /// Counts over everything tallied so far.
+    pub(crate) fn totals(&self) -> WindowStats {
+        WindowStats {
+            sent: self.sent,
+            ok: self.ok,
+            failed: self.failed,
+            completed: self.ok + self.failed,
+        }
+    }
+
+    /// Copies of the buckets that end at or before `to_unix_ms`, in time order.
+    pub(crate) fn buckets_until(&self, to_unix_ms: i64) -> Vec<Bucket> {
+        self.buckets.buckets_until(to_unix_ms)
+    }
+
+    /// Reduces the latency intervals that end at or before `settled_until_unix_ms` (every
+    /// probe scheduled in them has ended) to their summaries.
+    pub(crate) fn close_intervals_until(&mut self, settled_until_unix_ms: i64) {
+        self.intervals.close_until(settled_until_unix_ms);
+    }
+
+    /// Summaries of the closed latency intervals starting at or after `from_unix_ms`.
+    pub(crate) fn latency_intervals_since(&self, from_unix_ms: i64) -> Vec<LatencySummary> {
+        self.intervals.closed_since(from_unix_ms)
+    }
+
+    /// The summary of every probe counted. The buckets are moved out (not copied):
+    /// afterwards the tally keeps its totals, but its windows are empty.
+    pub fn finish(&mut self) -> ProbeSummary {
         self.intervals.close_all();
         let served_by = self.buckets.served_by().clone();
         ProbeSummary {
@@ -109,7 +160,7 @@ impl ProbeTally {
             late_threshold: self.late_threshold,
             sent: self.sent,
             ok: self.ok,
-            failed: self.sent - self.ok,
+            failed: self.failed,
         }
     }
 }
