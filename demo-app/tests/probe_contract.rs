@@ -72,7 +72,12 @@ async fn with_postgres_acknowledged_write_is_committed() {
         return;
     };
     let db = TestDb::new(&url).await;
-    let app = App::start(db.config.clone(), Duration::from_secs(2)).await;
+    // The app's sessions carry a name of their own, so that the check below sees them and
+    // not the sessions of apps other tests run at the same time.
+    let name = format!("demo-app-{}", db.schema);
+    let mut config = db.config.clone();
+    config.application_name(&name);
+    let app = App::start(config, Duration::from_secs(2)).await;
     assert_eq!(app.get("/health").await.0, 200);
     let observer = db.client().await;
 
@@ -88,12 +93,22 @@ async fn with_postgres_acknowledged_write_is_committed() {
             );
         }
     }
-    // Nothing is left open in the app's sessions: no transaction idles uncommitted.
+    // Nothing is left open in the app's sessions (which are there, under their name): no
+    // transaction idles uncommitted.
+    let sessions: i64 = observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sessions > 0, "the app's sessions are not visible as {name}");
     let open: i64 = observer
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'drdrill-demo-app' \
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
              AND state LIKE 'idle in transaction%'",
-            &[],
+            &[&name],
         )
         .await
         .unwrap()
