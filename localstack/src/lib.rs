@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod app;
+pub mod backup;
 pub mod chaos;
 pub mod cloudwatch;
 pub mod config;
