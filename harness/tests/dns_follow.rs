@@ -202,10 +202,10 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
     observer.stop().await;
 
     assert_eq!(
-        outcome.failed,
+        outcome.probes.failed,
         0,
         "{:?}",
-        outcome.buckets.iter().map(|b| &b.failures).collect::<Vec<_>>()
+        outcome.probes.buckets.iter().map(|b| &b.failures).collect::<Vec<_>>()
     );
     // Per probe, from the raw log: (scheduled unix ms, served-by).
     let probes: Vec<(i64, String)> =
@@ -221,7 +221,7 @@ async fn prober_follows_a_changed_record_within_ttl_plus_max_age() {
     };
     // The per-100 ms served-by counts agree with the log.
     assert_eq!(
-        outcome.served_by.count_within("new/az-new/r", 0, i64::MAX),
+        outcome.probes.served_by.count_within("new/az-new/r", 0, i64::MAX),
         count(0, i64::MAX, "new/az-new/r")
     );
     assert_eq!(

@@ -17,8 +17,8 @@ async fn run_for_one_second(connection: ConnectionPolicy) -> (TrafficOutcome, u6
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let outcome = handle.stop().await;
-    assert_eq!(outcome.failed, 0);
-    assert_eq!(server.requests(), outcome.sent);
+    assert_eq!(outcome.probes.failed, 0);
+    assert_eq!(server.requests(), outcome.probes.sent);
     (outcome, server.connections())
 }
 
@@ -35,9 +35,9 @@ async fn keep_alive_connections_are_rotated_after_max_age() {
     assert!(outcome.client_rotations >= 4, "{} rotations", outcome.client_rotations);
     assert!(connections >= 3, "{connections} connections");
     assert!(
-        connections * 4 <= outcome.sent,
+        connections * 4 <= outcome.probes.sent,
         "{connections} connections for {} requests",
-        outcome.sent
+        outcome.probes.sent
     );
 }
 
@@ -46,8 +46,8 @@ async fn keep_alive_connections_are_rotated_after_max_age() {
 async fn fresh_opens_one_connection_per_request() {
     let _serial = SERIAL.lock().await;
     let (outcome, connections) = run_for_one_second(ConnectionPolicy::Fresh).await;
-    assert!(outcome.sent >= 90);
-    assert_eq!(connections, outcome.sent);
+    assert!(outcome.probes.sent >= 90);
+    assert_eq!(connections, outcome.probes.sent);
 }
 
 /// With a long `max_age` a handful of pooled connections carry all requests.
@@ -59,7 +59,7 @@ async fn long_max_age_keeps_few_connections() {
     })
     .await;
     assert_eq!(outcome.client_rotations, 0);
-    assert!(outcome.sent >= 90);
+    assert!(outcome.probes.sent >= 90);
     assert!(connections <= 3, "{connections} connections");
 }
 
@@ -97,7 +97,7 @@ async fn failures_are_classified() {
     let mut before = FailureCounts::default();
     let mut unavailable = FailureCounts::default();
     let mut refused = FailureCounts::default();
-    for bucket in &outcome.buckets {
+    for bucket in &outcome.probes.buckets {
         // One bucket of slack on each switch: the switch is not bucket-aligned.
         if bucket.start_unix_ms + 10 < unavailable_from {
             before.merge(&bucket.failures);
@@ -117,5 +117,5 @@ async fn failures_are_classified() {
     assert!(refused.connect >= 5, "{refused:?}");
     assert_eq!(refused.total(), u64::from(refused.connect), "{refused:?}");
     // 503s still name who answered.
-    assert!(outcome.by_served_by.values().sum::<u64>() >= outcome.ok + u64::from(unavailable.status_5xx));
+    assert!(outcome.probes.by_served_by.values().sum::<u64>() >= outcome.probes.ok + u64::from(unavailable.status_5xx));
 }

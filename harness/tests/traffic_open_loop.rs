@@ -28,23 +28,26 @@ async fn sends_on_schedule_and_logs_every_probe() {
 
     let duration_s = (outcome.stopped_unix_ms - outcome.started_unix_ms) as f64 / 1000.0;
     let expected = 200.0 * duration_s;
-    let sent = outcome.sent as f64;
+    let sent = outcome.probes.sent as f64;
     assert!(
         (sent - expected).abs() <= (expected * 0.01).max(2.0),
         "sent {sent}, expected {expected:.1} over {duration_s:.3} s"
     );
-    assert_eq!(outcome.failed, 0, "errors: {:?}", outcome.buckets);
-    assert_eq!(outcome.ok, outcome.sent);
+    assert_eq!(outcome.probes.failed, 0, "errors: {:?}", outcome.probes.buckets);
+    assert_eq!(outcome.probes.ok, outcome.probes.sent);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
-    assert_eq!(outcome.by_served_by.get("i-1/az-a/test-region"), Some(&outcome.sent));
+    assert_eq!(
+        outcome.probes.by_served_by.get("i-1/az-a/test-region"),
+        Some(&outcome.probes.sent)
+    );
 
     // The raw log has exactly one line per probe, each seq once.
     let log = outcome.probe_log.as_ref().expect("probe log");
     let header = std::fs::read_to_string(&log.probes_path).expect("read probes.csv");
     assert_eq!(header.lines().next(), Some(PROBES_HEADER));
     let rows = csv_rows(&log.probes_path);
-    assert_eq!(rows.len() as u64, outcome.sent);
-    assert_eq!(log.probes_written, outcome.sent);
+    assert_eq!(rows.len() as u64, outcome.probes.sent);
+    assert_eq!(log.probes_written, outcome.probes.sent);
     let seqs: HashSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(seqs.len(), rows.len());
     assert!(rows.iter().all(|r| r[8] == "ok"));
@@ -65,23 +68,23 @@ async fn sends_on_schedule_and_logs_every_probe() {
         .all(|a| a.id.starts_with(&outcome.run_prefix) && a.acked_unix_ms >= a.scheduled_unix_ms));
 
     // The live view agrees with the final counts, and everything is settled.
-    let last_bucket = outcome.buckets.last().expect("buckets").start_unix_ms;
+    let last_bucket = outcome.probes.buckets.last().expect("buckets").start_unix_ms;
     assert!(live.settled_until_unix_ms() > last_bucket);
     let whole = live.totals();
     assert_eq!(
         (whole.sent, whole.ok, whole.completed),
-        (outcome.sent, outcome.ok, outcome.sent)
+        (outcome.probes.sent, outcome.probes.ok, outcome.probes.sent)
     );
     let in_buckets =
-        |f: fn(&drdrill::traffic::Bucket) -> u32| outcome.buckets.iter().map(|b| u64::from(f(b))).sum::<u64>();
+        |f: fn(&drdrill::traffic::Bucket) -> u32| outcome.probes.buckets.iter().map(|b| u64::from(f(b))).sum::<u64>();
     assert_eq!(
         (in_buckets(|b| b.sent), in_buckets(|b| b.ok)),
-        (outcome.sent, outcome.ok)
+        (outcome.probes.sent, outcome.probes.ok)
     );
-    assert_eq!(outcome.latency.len(), outcome.sent);
-    assert_eq!(outcome.schedule_lag.len(), outcome.sent);
-    let intervals: u64 = outcome.latency_intervals.iter().map(|i| i.count).sum();
-    assert_eq!(intervals, outcome.sent);
+    assert_eq!(outcome.probes.latency.len(), outcome.probes.sent);
+    assert_eq!(outcome.probes.schedule_lag.len(), outcome.probes.sent);
+    let intervals: u64 = outcome.probes.latency_intervals.iter().map(|i| i.count).sum();
+    assert_eq!(intervals, outcome.probes.sent);
 }
 
 /// While the server accepts but never answers, probes fail as timeouts that
@@ -127,6 +130,7 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
 
     // Only timeouts, all scheduled inside the hang (± one bucket and a little slack).
     let failures = outcome
+        .probes
         .buckets
         .iter()
         .fold(drdrill::traffic::FailureCounts::default(), |mut acc, b| {
@@ -140,7 +144,7 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
         (timeouts - expected_timeouts).abs() <= expected_timeouts * 0.15,
         "{timeouts} timeouts, expected about {expected_timeouts}"
     );
-    for bucket in outcome.buckets.iter().filter(|b| b.timeouts() > 0) {
+    for bucket in outcome.probes.buckets.iter().filter(|b| b.timeouts() > 0) {
         assert!(
             bucket.start_unix_ms >= hang_start - 30 && bucket.start_unix_ms <= hang_end + 30,
             "timeout counted at {} outside the hang [{hang_start}, {hang_end}]",
@@ -162,9 +166,10 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
     }
 
     // The schedule never stalled: sending continued at the rate during the hang.
-    let lag_p99 = outcome.schedule_lag.value_at_quantile(0.99);
+    let lag_p99 = outcome.probes.schedule_lag.value_at_quantile(0.99);
     assert!(lag_p99 < 20_000, "schedule lag p99 {lag_p99} µs");
     let during: u64 = outcome
+        .probes
         .buckets
         .iter()
         .filter(|b| b.start_unix_ms >= hang_start && b.start_unix_ms < hang_end)
@@ -175,16 +180,17 @@ async fn a_hanging_target_yields_timeouts_at_their_scheduled_time() {
         (during as f64 - expected_sent).abs() <= expected_sent * 0.05 + 2.0,
         "sent {during} during the hang, expected about {expected_sent}"
     );
-    let max = outcome.latency.max();
+    let max = outcome.probes.latency.max();
     assert!(
         max >= timeout.as_micros() as u64 && max < (timeout + Duration::from_millis(100)).as_micros() as u64,
         "latency max {max} µs"
     );
     assert!(outcome
+        .probes
         .latency_intervals
         .iter()
         .any(|i| i.max_us >= timeout.as_micros() as u64));
-    assert_eq!(outcome.ok + outcome.failed, outcome.sent);
+    assert_eq!(outcome.probes.ok + outcome.probes.failed, outcome.probes.sent);
 }
 
 /// `probes.csv` is streamed while the prober runs (flushed at least every
@@ -202,7 +208,7 @@ async fn the_probe_log_is_streamed_during_the_run() {
     })
     .await;
     let outcome = handle.stop().await;
-    assert_eq!(csv_rows(&path).len() as u64, outcome.sent);
+    assert_eq!(csv_rows(&path).len() as u64, outcome.probes.sent);
 }
 
 /// Above ~1000/s the dispatcher sends the batch due at each wake: at 2000/s
@@ -225,12 +231,12 @@ async fn high_rates_are_sent_in_batches_on_schedule() {
     let outcome = handle.stop().await;
     let duration_s = (outcome.stopped_unix_ms - outcome.started_unix_ms) as f64 / 1000.0;
     let expected = 2000.0 * duration_s;
-    let sent = outcome.sent as f64;
+    let sent = outcome.probes.sent as f64;
     assert!(
         (sent - expected).abs() <= expected * 0.01 + 2.0,
         "sent {sent}, expected {expected:.1} over {duration_s:.3} s"
     );
-    assert_eq!(outcome.ok + outcome.failed, outcome.sent);
+    assert_eq!(outcome.probes.ok + outcome.probes.failed, outcome.probes.sent);
 }
 
 /// A prober that keeps its schedule reports no late or dropped sends and a clean
@@ -253,8 +259,8 @@ async fn a_kept_schedule_is_not_degraded() {
         outcome.degraded(),
         None,
         "late {} of {}",
-        outcome.late_sends,
-        outcome.sent
+        outcome.probes.late_sends,
+        outcome.probes.sent
     );
 }
 
@@ -283,7 +289,11 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     })
     .await;
     let outcome = handle.stop().await;
-    assert!(outcome.late_sends >= cap as u64, "late {}", outcome.late_sends);
+    assert!(
+        outcome.probes.late_sends >= cap as u64,
+        "late {}",
+        outcome.probes.late_sends
+    );
     assert!(outcome.dropped_sends > 0, "dropped {}", outcome.dropped_sends);
     let why = outcome.degraded().expect("the measurement is degraded");
     assert!(why.contains("not sent") && why.contains("late"), "{why}");

@@ -23,7 +23,7 @@ async fn verify_finds_exactly_the_forgotten_writes() {
     let outcome = handle.stop().await;
     let acked = outcome.acks.read_all().expect("acks.csv reads back");
     assert!(acked.len() >= 60, "only {} writes acknowledged", acked.len());
-    assert_eq!(acked.len() as u64, outcome.ok);
+    assert_eq!(acked.len() as u64, outcome.probes.ok);
 
     let mut lost_expected = BTreeSet::new();
     for write in [&acked[3], &acked[17], &acked[acked.len() - 1]] {

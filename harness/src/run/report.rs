@@ -65,7 +65,7 @@ fn facts(rec: &Record, stopped: Option<Stop>) -> RunFacts {
             dropped_sends: t.dropped_sends,
             max_in_flight: t.max_in_flight,
             acked_writes: t.acks.len(),
-            late_threshold_us: t.late_threshold.as_micros() as u64,
+            late_threshold_us: t.probes.late_threshold.as_micros() as u64,
         }),
         lost: rec.lost.clone(),
         rule: Some(RecoveryRule {
@@ -89,15 +89,15 @@ fn probe_summary(rec: &Record, traffic: &TrafficOutcome) -> ProbeSummary {
         .probe_log
         .as_ref()
         .filter(|_| whole)
-        .map(|log| crate::traffic::tally_file(&log.probes_path, traffic.late_threshold));
+        .map(|log| crate::traffic::tally_file(&log.probes_path, traffic.probes.late_threshold));
     match read {
-        Some(Ok(log)) if log.skipped == 0 && log.summary.sent == traffic.sent => log.summary,
+        Some(Ok(log)) if log.skipped == 0 && log.summary.sent == traffic.probes.sent => log.summary,
         other => {
             let why = match other {
                 Some(Err(e)) => e.to_string(),
                 Some(Ok(log)) => format!(
                     "it holds {} of {} probes ({} unreadable lines)",
-                    log.summary.sent, traffic.sent, log.skipped
+                    log.summary.sent, traffic.probes.sent, log.skipped
                 ),
                 None => "it could not be written whole".into(),
             };
@@ -106,7 +106,7 @@ fn probe_summary(rec: &Record, traffic: &TrafficOutcome) -> ProbeSummary {
                     "the report counts the probes as they were counted live: the probe log is incomplete ({why})"
                 ),
             });
-            traffic.summary()
+            traffic.probes.clone()
         }
     }
 }

@@ -2,13 +2,8 @@
 //! rules: when a probe counts as late, how many may be in flight, and when a measurement
 //! is degraded.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-
-use super::buckets::{Bucket, ServedByIntervals};
-use super::latency::LatencySummary;
 use super::ledger::AckList;
 use super::probe_log::ProbeLogSummary;
 use super::tally::ProbeSummary;
@@ -21,23 +16,10 @@ pub struct TrafficOutcome {
     pub started_unix_ms: i64,
     /// When the schedule stopped (unix ms); no probe was dispatched after it.
     pub stopped_unix_ms: i64,
-    /// Per-10 ms counters by scheduled time, contiguous from the first probe.
-    pub buckets: Vec<Bucket>,
-    /// Finished probes per `served-by` value per 100 ms of scheduled time.
-    pub served_by: ServedByIntervals,
-    /// Per-100 ms latency summaries by scheduled time.
-    pub latency_intervals: Vec<LatencySummary>,
-    /// Latency of every finished probe (ok or failed; a timeout counts as
-    /// the time until it fired), µs from the scheduled time.
-    pub latency: Histogram<u64>,
-    /// Dispatch time − scheduled time, µs, one value per probe sent.
-    pub schedule_lag: Histogram<u64>,
-    /// Latency values above 1 hour, recorded as 1 hour in `latency`.
-    pub saturated_count: u64,
-    /// Probes dispatched later than `late_threshold` after their scheduled time.
-    pub late_sends: u64,
-    /// Dispatch lag above which a probe counts as late.
-    pub late_threshold: Duration,
+    /// The probes' tally as the live counters kept it (buckets, latency, schedule lag,
+    /// late sends, counts): what a report falls back on when the probe log could not be
+    /// written whole; otherwise the report reads the log back.
+    pub probes: ProbeSummary,
     /// Due probes not sent because `max_in_flight` probes were still running.
     pub dropped_sends: u64,
     /// The in-flight cap of this run.
@@ -45,14 +27,6 @@ pub struct TrafficOutcome {
     /// Every acknowledged write: read back from `acks.csv` (memory does not grow with
     /// the run), with those the log could not write kept beside it.
     pub acks: AckList,
-    /// Probes dispatched.
-    pub sent: u64,
-    /// Probes that succeeded.
-    pub ok: u64,
-    /// Probes that failed.
-    pub failed: u64,
-    /// Finished probes per `served-by` header value.
-    pub by_served_by: BTreeMap<String, u64>,
     /// How many times the keep-alive client was rotated.
     pub client_rotations: u64,
     /// The run prefix of every write id (`<prefix>-<seq>`).
@@ -86,31 +60,12 @@ pub fn max_in_flight(rate_per_sec: f64, timeout: Duration) -> usize {
 }
 
 impl TrafficOutcome {
-    /// The probes' tally as the live counters kept it: what a report falls back on when
-    /// the probe log could not be written whole.
-    pub fn summary(&self) -> ProbeSummary {
-        ProbeSummary {
-            buckets: self.buckets.clone(),
-            served_by: self.served_by.clone(),
-            latency_intervals: self.latency_intervals.clone(),
-            latency: self.latency.clone(),
-            schedule_lag: self.schedule_lag.clone(),
-            saturated: self.saturated_count,
-            late_sends: self.late_sends,
-            late_threshold: self.late_threshold,
-            sent: self.sent,
-            ok: self.ok,
-            failed: self.failed,
-            by_served_by: self.by_served_by.clone(),
-        }
-    }
-
     /// Why this measurement cannot be trusted (late or dropped sends), or `None`.
     pub fn degraded(&self) -> Option<String> {
         degraded_reason(
-            self.sent,
-            self.late_sends,
-            self.late_threshold,
+            self.probes.sent,
+            self.probes.late_sends,
+            self.probes.late_threshold,
             self.dropped_sends,
             self.max_in_flight,
         )
