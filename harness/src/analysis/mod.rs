@@ -18,7 +18,7 @@ use crate::status::{HealthCheckStatus, TargetHealthState};
 mod recovery;
 mod summary;
 
-pub use recovery::{recovery, Recovery, Series, DETECT_EXCESS};
+pub use recovery::{recovery, recovery_after_baseline, Recovery, Series, DETECT_EXCESS};
 pub use summary::{
     degraded, measure, probe_stats, timeline, Inputs, Measurements, ProbeStats, RecoveryRule, SendCounts, TimelinePoint,
 };

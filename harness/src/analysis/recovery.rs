@@ -219,8 +219,24 @@ pub struct Recovery {
 /// Computes `t_recover`, the RTO, the outage and the worst window (see the module doc).
 pub fn recovery(series: &Series, t_inject_unix_ms: i64, threshold: f64, stable_for_ms: i64) -> Recovery {
     let start = series.index(t_inject_unix_ms).min(series.ok.len());
+    let baseline = series.counts(series.start_unix_ms, series.time(start));
+    recovery_after_baseline(series, t_inject_unix_ms, baseline, threshold, stable_for_ms)
+}
+
+/// [`recovery`] on a series that may begin later than the run's first probe (the live
+/// counters keep a bounded span): `baseline` is the `(ok, failed)` count of every probe
+/// scheduled before the bucket holding `t_inject_unix_ms`, which [`recovery`] takes from
+/// the series itself. Only the series from that bucket on is read.
+pub fn recovery_after_baseline(
+    series: &Series,
+    t_inject_unix_ms: i64,
+    baseline: (u64, u64),
+    threshold: f64,
+    stable_for_ms: i64,
+) -> Recovery {
+    let start = series.index(t_inject_unix_ms).min(series.ok.len());
     let eps = (1.0 - threshold).clamp(0.0, 1.0);
-    let (base_ok, base_failed) = series.counts(series.start_unix_ms, series.time(start));
+    let (base_ok, base_failed) = baseline;
     // A background rate needs evidence: one or two stray failures in the baseline are not
     // one, and counting them would let a small partial outage pass as background.
     let background = if base_failed < MIN_BACKGROUND_FAILURES {

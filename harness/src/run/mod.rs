@@ -292,7 +292,11 @@ async fn phases(rec: &mut Record) -> Result<(), Stop> {
     let connected = connect::connect(rec).await?;
     let Probing { prober, live, dns } = preflight::start(rec, &connected).await?;
     let measured = guarded(async {
+        // The live counters keep a bounded span: the baseline's checks read it whole, and
+        // the recovery confirmation reads everything from the fault on.
+        live.keep_from(Some(now_unix_ms()));
         preflight::baseline(rec, &live).await?;
+        live.keep_from(Some(now_unix_ms()));
         let view = inject::inject(rec, &connected).await?;
         let fault_end_unix_ms = observe_fault::observe(rec, &connected, view, &live).await?;
         observe_fault::recover(rec, &live, fault_end_unix_ms).await

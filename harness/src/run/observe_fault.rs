@@ -184,13 +184,16 @@ pub(super) async fn recover(rec: &mut Record, live: &LiveStats, fault_end: i64) 
 }
 
 /// Whether the report's recovery analysis, run on the probes settled so far, finds no
-/// outage or a confirmed end of it. The settled buckets are a prefix of the run's series
-/// and the analysis scans forward, so what it confirms here the report finds too.
+/// outage or a confirmed end of it. The settled buckets kept (from the pin set before the
+/// fault on) with the counts of everything before the fault are what the analysis reads
+/// of the run's series, and it scans forward, so what it confirms here the report finds
+/// too.
 fn recovery_confirmed(live: &LiveStats, inject: Option<i64>, threshold: f64, stable_ms: i64) -> bool {
     let Some(inject) = inject else {
         return true;
     };
     let series = Series::from_buckets(&live.settled_buckets(), traffic::BUCKET_MS);
-    let rec = analysis::recovery(&series, inject, threshold, stable_ms);
+    let before = live.counts_before(inject.div_euclid(traffic::BUCKET_MS) * traffic::BUCKET_MS);
+    let rec = analysis::recovery_after_baseline(&series, inject, (before.ok, before.failed), threshold, stable_ms);
     rec.first_failure_unix_ms.is_none() || rec.recovered_unix_ms.is_some()
 }

@@ -103,7 +103,7 @@ fn probe_summary(rec: &Record, traffic: &TrafficOutcome) -> ProbeSummary {
             };
             rec.journal.record(EventKind::Note {
                 message: format!(
-                    "the report counts the probes as they were counted live: the probe log is incomplete ({why})"
+                    "the report counts the probes as they were counted live: the probe log is incomplete ({why}); its timeline holds only the span the live counters keep (a minute before the fault and everything after)"
                 ),
             });
             traffic.probes.clone()

@@ -1,10 +1,12 @@
 //! Fine-grained counters: one bucket per 10 ms of *scheduled* send time (56 bytes
-//! each, about 19 MiB for an hour), and the `served-by` counts per 100 ms.
+//! each, about 19 MiB for an hour), and the `served-by` counts per 100 ms. A table can
+//! forget its oldest buckets and intervals (the live counters keep a bounded span; the
+//! probe log on disk keeps everything), keeping their sums.
 //!
 //! Keying by the scheduled time puts a probe that timed out where the user
 //! was hurt (when it should have been served), not when the timeout fired.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::probe::{FailureKind, ProbeOutcome};
 
@@ -133,12 +135,15 @@ pub struct WindowStats {
 
 /// Completed probes by `served-by` header value per [`SERVED_MS`] of scheduled time
 /// (probes without the header are not counted). Values are interned: each interval
-/// holds `(index into names, count)` pairs.
+/// holds `(index into names, count)` pairs. Forgotten intervals still count in the totals.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServedByIntervals {
+    /// Start of `intervals[0]`.
     origin_unix_ms: i64,
     names: Vec<String>,
-    intervals: Vec<Vec<(u32, u32)>>,
+    /// Probes per name over the whole run, forgotten intervals included (parallel to `names`).
+    name_totals: Vec<u64>,
+    intervals: VecDeque<Vec<(u32, u32)>>,
 }
 
 impl ServedByIntervals {
@@ -155,10 +160,14 @@ impl ServedByIntervals {
             None => {
                 let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
                 self.names.push(name.to_owned());
+                self.name_totals.push(0);
                 index.insert(name.to_owned(), i);
                 i
             }
         };
+        if let Some(total) = self.name_totals.get_mut(name as usize) {
+            *total += 1;
+        }
         let slot = usize::try_from((scheduled_unix_ms - self.origin_unix_ms).div_euclid(SERVED_MS)).unwrap_or(0);
         if self.intervals.len() <= slot {
             self.intervals.resize_with(slot + 1, Vec::new);
@@ -197,23 +206,34 @@ impl ServedByIntervals {
             .sum()
     }
 
-    /// Probes per value over the whole run.
+    /// Probes per value over the whole run (forgotten intervals included).
     pub fn totals(&self) -> BTreeMap<String, u64> {
-        let mut totals = BTreeMap::new();
-        for (_, counts) in self.intervals() {
-            for (by, n) in counts {
-                *totals.entry(by.to_owned()).or_insert(0) += n;
-            }
-        }
-        totals
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.name_totals.iter().copied())
+            .collect()
+    }
+
+    /// Drops the intervals that end at or before `unix_ms` (their counts stay in the totals).
+    fn forget_before(&mut self, unix_ms: i64) {
+        let whole = usize::try_from((unix_ms - self.origin_unix_ms).div_euclid(SERVED_MS)).unwrap_or(0);
+        let n = whole.min(self.intervals.len());
+        self.intervals.drain(..n);
+        self.origin_unix_ms += n as i64 * SERVED_MS;
     }
 }
 
-/// All buckets of a run, from the first scheduled probe on, and the `served-by` counts.
+/// The buckets of a run from the first scheduled probe on — or, once older ones were
+/// forgotten ([`BucketTable::forget_before`]), from the first one kept — and the
+/// `served-by` counts.
 #[derive(Debug, Clone)]
 pub(crate) struct BucketTable {
+    /// Start of `buckets[0]`.
     origin_ms: i64,
-    buckets: Vec<Bucket>,
+    buckets: VecDeque<Bucket>,
+    /// Sums of the buckets forgotten.
+    forgotten: WindowStats,
     served: ServedByIntervals,
     served_index: HashMap<String, u32>,
 }
@@ -223,13 +243,14 @@ impl BucketTable {
     pub(crate) fn new(first_unix_ms: i64) -> Self {
         Self {
             origin_ms: first_unix_ms.div_euclid(BUCKET_MS) * BUCKET_MS,
-            buckets: Vec::new(),
+            buckets: VecDeque::new(),
+            forgotten: WindowStats::default(),
             served: ServedByIntervals::new(first_unix_ms),
             served_index: HashMap::new(),
         }
     }
 
-    /// The index of the bucket holding `unix_ms` (clamped to the first bucket).
+    /// The index of the bucket holding `unix_ms` (clamped to the first bucket kept).
     fn index_of(&self, unix_ms: i64) -> usize {
         usize::try_from((unix_ms - self.origin_ms).div_euclid(BUCKET_MS)).unwrap_or(0)
     }
@@ -296,7 +317,7 @@ impl BucketTable {
         // First bucket whose start >= from; first bucket whose start >= to.
         let first = self.ceil_index(from_unix_ms);
         let end = self.ceil_index(to_unix_ms).min(self.buckets.len());
-        for bucket in self.buckets.get(first..end).unwrap_or(&[]) {
+        for bucket in self.buckets.range(first.min(end)..end) {
             stats.sent += u64::from(bucket.sent);
             stats.ok += u64::from(bucket.ok);
             stats.failed += u64::from(bucket.failed);
@@ -316,13 +337,40 @@ impl BucketTable {
         let end = usize::try_from((to_unix_ms - self.origin_ms).div_euclid(BUCKET_MS))
             .unwrap_or(0)
             .min(self.buckets.len());
-        self.buckets[..end].to_vec()
+        self.buckets.range(..end).cloned().collect()
     }
 
-    /// Moves every bucket out (no copy), in time order (empty buckets included so the
-    /// series is regular), leaving the table empty.
+    /// Moves every bucket kept out, in time order (empty buckets included so the series
+    /// is regular), leaving the table empty.
     pub(crate) fn take_buckets(&mut self) -> Vec<Bucket> {
-        std::mem::take(&mut self.buckets)
+        Vec::from(std::mem::take(&mut self.buckets))
+    }
+
+    /// Forgets the buckets that end at or before `unix_ms` (and the `served-by`
+    /// intervals that do), keeping their sums: every probe in them must have finished.
+    pub(crate) fn forget_before(&mut self, unix_ms: i64) {
+        let whole = usize::try_from((unix_ms - self.origin_ms).div_euclid(BUCKET_MS)).unwrap_or(0);
+        let n = whole.min(self.buckets.len());
+        for bucket in self.buckets.drain(..n) {
+            self.forgotten.sent += u64::from(bucket.sent);
+            self.forgotten.ok += u64::from(bucket.ok);
+            self.forgotten.failed += u64::from(bucket.failed);
+        }
+        self.forgotten.completed = self.forgotten.ok + self.forgotten.failed;
+        self.origin_ms += n as i64 * BUCKET_MS;
+        self.served.forget_before(unix_ms);
+    }
+
+    /// Counts for every probe scheduled before `unix_ms`, forgotten buckets included
+    /// (exact when `unix_ms` is at or after the first bucket kept).
+    pub(crate) fn counts_before(&self, unix_ms: i64) -> WindowStats {
+        let kept = self.window(self.origin_ms, unix_ms);
+        WindowStats {
+            sent: self.forgotten.sent + kept.sent,
+            ok: self.forgotten.ok + kept.ok,
+            failed: self.forgotten.failed + kept.failed,
+            completed: self.forgotten.completed + kept.completed,
+        }
     }
 
     /// The `served-by` counts so far.
@@ -382,6 +430,46 @@ mod tests {
         assert_eq!((buckets[0].first_ok_us, buckets[0].ok), (5_000, 1));
         // The buckets moved out: the table's windows are empty afterwards.
         assert_eq!(table.window(1_000, 1_020), WindowStats::default());
+    }
+
+    /// Forgetting old buckets changes nothing about the span kept, the sums before it
+    /// or the `served-by` totals: the same probes tallied by a table that forgets
+    /// nothing give the same answers.
+    #[test]
+    fn forgetting_keeps_the_recent_span_and_the_sums() {
+        let (mut all, mut recent) = (BucketTable::new(1_000), BucketTable::new(1_000));
+        for table in [&mut all, &mut recent] {
+            for i in 0..600_i64 {
+                let at = 1_000 + i * 7;
+                table.record_sent(at);
+                let outcome = if i % 5 == 0 {
+                    ProbeOutcome::Failed(FailureKind::Status5xx)
+                } else {
+                    ProbeOutcome::Ok
+                };
+                table.record_done(at * 1000 + 300, outcome, Some(if i % 3 == 0 { "a" } else { "b" }));
+            }
+        }
+        recent.forget_before(2_345);
+        // Whole buckets before 2_345 are gone: the first kept starts at 2_340.
+        assert_eq!(recent.buckets_until(i64::MAX)[0].start_unix_ms, 2_340);
+        for (from, to) in [(2_340, 3_000), (2_500, 5_200), (3_333, 4_444)] {
+            assert_eq!(recent.window(from, to), all.window(from, to), "window {from}..{to}");
+        }
+        for at in [2_340, 2_345, 4_000, 9_999] {
+            assert_eq!(recent.counts_before(at), all.window(0, at), "before {at}");
+        }
+        assert_eq!(recent.served_by().totals(), all.served_by().totals());
+        let starts: Vec<i64> = recent.served_by().intervals().map(|(t, _)| t).collect();
+        assert_eq!(starts.first(), Some(&2_300));
+        assert_eq!(
+            recent.served_by().count_within("a", 2_300, 5_200),
+            all.served_by().count_within("a", 2_300, 5_200)
+        );
+        // New probes still land in their buckets after the origin moved.
+        recent.record_sent(5_300);
+        all.record_sent(5_300);
+        assert_eq!(recent.window(5_300, 5_310), all.window(5_300, 5_310));
     }
 
     /// `served-by` values are counted per 100 ms of scheduled time, interned once.

@@ -4,7 +4,7 @@
 //! All values are microseconds. Values above [`LATENCY_MAX_US`] are recorded
 //! as the maximum and counted as saturated, never dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use hdrhistogram::Histogram;
 
@@ -91,7 +91,7 @@ struct OpenInterval {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IntervalLatencies {
     open: BTreeMap<i64, OpenInterval>,
-    closed: Vec<LatencySummary>,
+    closed: VecDeque<LatencySummary>,
 }
 
 impl IntervalLatencies {
@@ -114,7 +114,7 @@ impl IntervalLatencies {
             }
             let start = *entry.key();
             let interval = entry.remove();
-            self.closed.push(summarize(start, &interval));
+            self.closed.push_back(summarize(start, &interval));
         }
     }
 
@@ -126,12 +126,20 @@ impl IntervalLatencies {
     /// Closed summaries whose interval starts at or after `from_unix_ms`.
     pub(crate) fn closed_since(&self, from_unix_ms: i64) -> Vec<LatencySummary> {
         let first = self.closed.partition_point(|s| s.start_unix_ms < from_unix_ms);
-        self.closed[first..].to_vec()
+        self.closed.range(first..).copied().collect()
     }
 
-    /// All closed summaries, in time order.
-    pub(crate) fn closed(&self) -> &[LatencySummary] {
-        &self.closed
+    /// The closed summaries kept, in time order.
+    pub(crate) fn closed(&self) -> Vec<LatencySummary> {
+        self.closed.iter().copied().collect()
+    }
+
+    /// Forgets the closed summaries of intervals that end at or before `unix_ms`.
+    pub(crate) fn forget_before(&mut self, unix_ms: i64) {
+        let n = self
+            .closed
+            .partition_point(|s| s.start_unix_ms + INTERVAL_MS <= unix_ms);
+        self.closed.drain(..n);
     }
 }
 

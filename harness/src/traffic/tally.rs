@@ -132,6 +132,20 @@ impl ProbeTally {
         self.buckets.buckets_until(to_unix_ms)
     }
 
+    /// Forgets the buckets, `served-by` intervals and latency summaries that end at or
+    /// before `unix_ms` (every probe in them must have finished). Totals, histograms and
+    /// [`Self::counts_before`] still count them; windows and the summary's series start
+    /// at the first one kept.
+    pub(crate) fn forget_before(&mut self, unix_ms: i64) {
+        self.buckets.forget_before(unix_ms);
+        self.intervals.forget_before(unix_ms);
+    }
+
+    /// Counts for every probe scheduled before `unix_ms`, forgotten ones included.
+    pub(crate) fn counts_before(&self, unix_ms: i64) -> WindowStats {
+        self.buckets.counts_before(unix_ms)
+    }
+
     /// Reduces the latency intervals that end at or before `settled_until_unix_ms` (every
     /// probe scheduled in them has ended) to their summaries.
     pub(crate) fn close_intervals_until(&mut self, settled_until_unix_ms: i64) {
@@ -152,7 +166,7 @@ impl ProbeTally {
             by_served_by: served_by.totals(),
             served_by,
             buckets: self.buckets.take_buckets(),
-            latency_intervals: self.intervals.closed().to_vec(),
+            latency_intervals: self.intervals.closed(),
             saturated: self.latency.saturated(),
             latency: self.latency.histogram().clone(),
             schedule_lag: self.lag.histogram().clone(),

@@ -1,10 +1,12 @@
 //! Property tests of `t_recover` (docs/design.md, "When recovery happened") on synthetic
 //! probe series whose true outage end `T` is known by construction: P1 whole outage,
-//! P2 partial outage, P3 background noise, P4 gradual recovery, P5 flapping.
+//! P2 partial outage, P3 background noise, P4 gradual recovery, P5 flapping; P6 and P7:
+//! what the live counters see (a prefix; a span kept from before the fault) dates
+//! recovery as the whole run does.
 
 use proptest::prelude::*;
 
-use super::{recovery, Recovery, Series};
+use super::{recovery, recovery_after_baseline, Recovery, Series};
 use crate::traffic::BUCKET_MS;
 
 /// A small deterministic generator (splitmix64), so every case is replayable by its seed.
@@ -143,6 +145,47 @@ proptest! {
             if last_failure.is_some_and(|l| cut_ms >= l / 1000 + enough_ms) && whole.recovered_unix_us.is_some() {
                 prop_assert!(part.recovered_unix_us.is_some(), "cut at {} ms after the last failure + stable_for: not confirmed", cut_ms);
             }
+        }
+    }
+
+    /// P7: the live counters keep only a span that starts at or before the fault (the
+    /// rest forgotten, its counts kept): the analysis of that span with the counts of
+    /// everything before the fault finds the same outage, background and recovery as the
+    /// analysis of the whole run, noisy baseline or not.
+    #[test]
+    fn p7_a_span_kept_from_before_the_fault_dates_recovery_as_the_whole_run_does(
+        rate in rate(), phase in 0.0f64..1.0, threshold in threshold(),
+        f_scale in 0.0f64..1.0, seed in any::<u64>(), keep_s in 0.0f64..3.0, noisy in any::<bool>(),
+    ) {
+        let eps = 1.0 - threshold;
+        let f = 2.0 * eps + f_scale * (1.0 - 2.0 * eps);
+        let len_s = (40.0 / (f * rate)).max(1.0);
+        let d = Drill::new(rate, phase, 3.0, len_s + 6.0);
+        let a = d.inject_us + 100_000;
+        let t = a + (len_s * 1e6) as i64;
+        let background = if noisy { eps / 4.0 } else { 0.0 };
+        let mut rng = Rng(seed);
+        let probes: Vec<(i64, bool)> = d
+            .times()
+            .map(|p| (p, !rng.chance(if (a..t).contains(&p) { f } else { background })))
+            .collect();
+        let inject_ms = d.inject_us / 1000;
+        let whole = recovery(&Series::from_probes(probes.clone(), BUCKET_MS), inject_ms, threshold, 2_000);
+        let keep_ms = (inject_ms - (keep_s * 1000.0) as i64).div_euclid(BUCKET_MS) * BUCKET_MS;
+        let inject_bucket_ms = inject_ms.div_euclid(BUCKET_MS) * BUCKET_MS;
+        let baseline = probes
+            .iter()
+            .filter(|p| p.0 / 1000 < inject_bucket_ms)
+            .fold((0, 0), |(ok, failed), p| if p.1 { (ok + 1, failed) } else { (ok, failed + 1) });
+        let kept = probes.iter().copied().filter(|p| p.0 / 1000 >= keep_ms);
+        let part = recovery_after_baseline(&Series::from_probes(kept, BUCKET_MS), inject_ms, baseline, threshold, 2_000);
+        prop_assert_eq!(part.background_failure_share, whole.background_failure_share);
+        prop_assert_eq!(part.first_failure_unix_ms, whole.first_failure_unix_ms);
+        prop_assert_eq!(part.failed_probes, whole.failed_probes);
+        prop_assert_eq!(part.recovered_unix_us.is_some(), whole.recovered_unix_us.is_some());
+        if let (Some(p), Some(w)) = (part.last_failure_unix_us, whole.last_failure_unix_us) {
+            // Dated with the mean probe interval of the data read: may move by less than a bucket.
+            prop_assert!((p - w).abs() < BUCKET_MS * 1000, "last failure {} vs {}", p, w);
         }
     }
 
