@@ -446,6 +446,28 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
             (&Method::DELETE, ["tags", _]) => "UntagResource",
             _ => return None,
         },
+        "backup" => match (m, segs.as_slice()) {
+            (&Method::PUT, ["backup-vaults", _]) => "CreateBackupVault",
+            (&Method::GET, ["backup-vaults"]) => "ListBackupVaults",
+            (&Method::PUT, ["backup", "plans"]) => "CreateBackupPlan",
+            (&Method::GET, ["backup", "plans"]) => "ListBackupPlans",
+            (&Method::GET, ["backup", "plans", _]) => "GetBackupPlan",
+            (&Method::PUT, ["backup", "plans", _, "selections"]) => "CreateBackupSelection",
+            (&Method::GET, ["backup", "plans", _, "selections"]) => "ListBackupSelections",
+            (&Method::GET, ["backup", "plans", _, "selections", _]) => "GetBackupSelection",
+            (&Method::PUT, ["backup-jobs"]) => "StartBackupJob",
+            (&Method::GET, ["backup-jobs", _]) => "DescribeBackupJob",
+            (&Method::GET, ["backup-vaults", _, "recovery-points"]) => "ListRecoveryPointsByBackupVault",
+            (&Method::GET, ["resources", _, "recovery-points"]) => "ListRecoveryPointsByResource",
+            (&Method::GET, ["backup-vaults", _, "recovery-points", _]) => "DescribeRecoveryPoint",
+            (&Method::GET, ["backup-vaults", _, "recovery-points", _, "restore-metadata"]) => {
+                "GetRecoveryPointRestoreMetadata"
+            }
+            (&Method::PUT, ["restore-jobs"]) => "StartRestoreJob",
+            (&Method::GET, ["restore-jobs", _]) => "DescribeRestoreJob",
+            (&Method::GET, ["tags", _]) => "ListTags",
+            _ => return None,
+        },
         "monitoring" => return req.path.strip_prefix(cloudwatch::PATH_PREFIX).map(str::to_string),
         "route53" => match (m, segs.as_slice()) {
             (&Method::POST, ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
