@@ -516,3 +516,24 @@ fn a_stack_file_with_a_bad_schedule_names_the_rule() {
         "{err}"
     );
 }
+
+/// The `backups:` shorthand takes its first backup when the stack starts (as the snapshot
+/// loop it replaced did) and copies it to us-west-2 after `copy_duration` (500 ms), long
+/// before its 4 s interval comes round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backups_shorthand_backs_up_at_start_and_copies() {
+    let before = drdrill_localstack::truth::now_unix_ms();
+    let env = Env::start(shipped_stack("strategy-backup-restore")).await;
+    let copied = wait_for(Duration::from_secs(3), "a copy in us-west-2", || async {
+        env.truth_of("backup")
+            .await
+            .into_iter()
+            .find(|e| e["phase"] == "copied")
+    })
+    .await;
+    assert_eq!(copied["in_region"], "us-west-2");
+    let taken = copied["taken_unix_ms"].as_i64().unwrap();
+    assert!(taken - before < 1000, "first backup {} ms after start", taken - before);
+    assert!(copied["t_unix_ms"].as_i64().unwrap() - taken >= 500);
+    env.ls.shutdown().await;
+}

@@ -467,14 +467,7 @@ impl Backup {
                 "A restore into {db_id} is already running"
             )));
         }
-        let source = super::arn_region(&rp.resource_arn).and_then(|r| self.world(r));
-        let had = source.and_then(|w| w.db_data()).unwrap_or_default();
-        let mut lost: Vec<String> = had
-            .iter()
-            .filter(|(id, body)| rp.data.get(*id) != Some(*body))
-            .map(|(id, _)| id.clone())
-            .collect();
-        lost.sort();
+        let lost = self.lost_writes(&rp);
         let writes = rp.data.len();
         let t = &self.timings;
         let took = t.restore_base.0 + t.restore_per_1000_writes.0 * writes as u32 / 1000;
@@ -501,6 +494,20 @@ impl Backup {
         drop(st);
         self.notify();
         Ok(job)
+    }
+
+    /// The writes the recovery point's source database holds now that the recovery point
+    /// lacks (or holds with another body), sorted.
+    fn lost_writes(&self, rp: &RecoveryPoint) -> Vec<String> {
+        let source = super::arn_region(&rp.resource_arn).and_then(|r| self.world(r));
+        let had = source.and_then(|w| w.db_data()).unwrap_or_default();
+        let mut lost: Vec<String> = had
+            .iter()
+            .filter(|(id, body)| rp.data.get(*id) != Some(*body))
+            .map(|(id, _)| id.clone())
+            .collect();
+        lost.sort();
+        lost
     }
 
     /// Restore jobs whose time has come complete.
