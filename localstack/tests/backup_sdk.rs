@@ -171,6 +171,21 @@ async fn vaults_plans_and_selections_round_trip() {
         .filter_map(|s| s.selection_id())
         .collect();
     assert_eq!(ids, vec![sid]);
+    // ListTags of a vault and a plan: the tags the stack file gives them.
+    let stack_plan = plans
+        .backup_plans_list()
+        .iter()
+        .find(|p| p.backup_plan_name() == Some("hourly-with-copy"))
+        .and_then(|p| p.backup_plan_arn())
+        .unwrap();
+    let tags = east.list_tags().resource_arn(stack_plan).send().await.unwrap();
+    assert_eq!(tags.tags().and_then(|t| t.get("Team")).map(String::as_str), Some("dr"));
+    let vault_arn = "arn:aws:backup:us-east-1:000000000000:backup-vault:east-vault";
+    let tags = east.list_tags().resource_arn(vault_arn).send().await.unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("Purpose")).map(String::as_str),
+        Some("drill")
+    );
     env.ls.shutdown().await;
 }
 
@@ -262,6 +277,16 @@ async fn backup_jobs_recovery_points_and_an_in_place_restore() {
         .await
         .unwrap();
     let id = started.restore_job_id().unwrap();
+    // A second restore into the database being restored is refused.
+    expect_code(
+        east.start_restore_job()
+            .recovery_point_arn(&rp_arn)
+            .metadata("DBInstanceIdentifier", "east-db-1")
+            .send()
+            .await,
+        "a second restore into east-db-1",
+        "InvalidRequestException",
+    );
     let done = wait_restore(&east, id).await;
     assert_eq!(done.created_resource_arn(), Some(EAST_DB));
     let data = env.ls.worlds[0].db_data().expect("restored");
@@ -458,6 +483,19 @@ async fn errors_use_aws_backup_error_codes() {
             .await,
         "recovery point",
         NF,
+    );
+    let job = |vault: &str, arn: &str| {
+        east.start_backup_job()
+            .backup_vault_name(vault)
+            .resource_arn(arn)
+            .iam_role_arn(ROLE)
+            .send()
+    };
+    expect_code(job("nope", EAST_DB).await, "backup into an unknown vault", NF);
+    expect_code(
+        job("east-vault", "arn:aws:rds:us-east-1:000000000000:db:nope").await,
+        "backup of an unknown database",
+        "InvalidParameterValueException",
     );
     expect_code(
         east.create_backup_vault().backup_vault_name("east-vault").send().await,
