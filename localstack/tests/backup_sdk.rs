@@ -575,3 +575,47 @@ async fn the_backups_shorthand_backs_up_at_start_and_copies() {
     assert!(copied["t_unix_ms"].as_i64().unwrap() - taken >= 500);
     env.ls.shutdown().await;
 }
+
+/// While a route-table action cuts us-east-1 off from us-west-2, no copy arrives there;
+/// copies of recovery points taken during the cut retry (AWS's copy retry window: 2 AWS
+/// hours, 2 s at factor 3600) and arrive once the cut ends, keeping their source's
+/// creation date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_wait_out_a_cross_region_cut() {
+    let env = Env::start(shipped_stack("backup-plans")).await;
+    env.wait_all_healthy().await;
+    let path = common::workspace_file("scenarios/fis/cross-region-replication-cut.json");
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    json["actions"]["CutCrossRegion"]["parameters"]["duration"] = "PT3S".into();
+    let t = env.create_template(&json).await;
+    let exp = env.start_experiment(&t).await;
+    env.wait_fault_applied(&exp, "CutCrossRegion", Duration::from_secs(5))
+        .await;
+    env.wait_experiment(&exp, "completed", Duration::from_secs(10)).await;
+    // The cut as the world applied it (the ground truth's cross_region events).
+    let cuts = env.truth_of("cross_region").await;
+    let at = |cut: bool| {
+        cuts.iter()
+            .find(|e| e["cut"] == cut)
+            .and_then(|e| e["t_unix_ms"].as_i64())
+            .expect("cross_region events")
+    };
+    let (cut_at, reverted_at) = (at(true), at(false));
+    let late = wait_for(
+        Duration::from_secs(5),
+        "a copy taken during the cut arrives",
+        || async {
+            env.truth_of("backup")
+                .await
+                .into_iter()
+                .find(|e| e["phase"] == "copied" && e["taken_unix_ms"].as_i64().unwrap() > cut_at)
+        },
+    )
+    .await;
+    assert!(late["t_unix_ms"].as_i64().unwrap() >= reverted_at, "{late}");
+    for e in env.truth_of("backup").await.iter().filter(|e| e["phase"] == "copied") {
+        let t = e["t_unix_ms"].as_i64().unwrap();
+        assert!(!(cut_at..reverted_at).contains(&t), "a copy crossed the cut: {e}");
+    }
+    env.ls.shutdown().await;
+}
