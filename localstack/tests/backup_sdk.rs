@@ -619,3 +619,50 @@ async fn copies_wait_out_a_cross_region_cut() {
     }
     env.ls.shutdown().await;
 }
+
+/// A backup job whose database stays unreachable (a regional outage black-holes its
+/// subnets) for its whole start window (60 AWS minutes = 1 s at factor 3600) is EXPIRED,
+/// as AWS's job states say, and makes no recovery point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_job_expires_when_its_database_stays_unreachable() {
+    let mut stack = Stack::load(&shipped_stack("backup-plans")).unwrap();
+    stack.backup.as_mut().unwrap().plans.clear();
+    let env = Env::start_stack(stack).await;
+    env.wait_all_healthy().await;
+    let (east, _) = clients(&env).await;
+    let path = common::workspace_file("scenarios/fis/region-outage.json");
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    json["actions"]["DisruptNetwork"]["parameters"]["duration"] = "PT5S".into();
+    json["actions"]["StopInstances"]["parameters"]["startInstancesAfterDuration"] = "PT5S".into();
+    let t = env.create_template(&json).await;
+    let exp = env.start_experiment(&t).await;
+    env.wait_fault_applied(&exp, "DisruptNetwork", Duration::from_secs(5))
+        .await;
+    let job = east
+        .start_backup_job()
+        .backup_vault_name("east-vault")
+        .resource_arn(EAST_DB)
+        .iam_role_arn(ROLE)
+        .start_window_minutes(60)
+        .send()
+        .await
+        .unwrap();
+    let id = job.backup_job_id().unwrap();
+    let d = wait_for(Duration::from_secs(4), "the job leaves CREATED", || async {
+        let d = east.describe_backup_job().backup_job_id(id).send().await.ok()?;
+        (d.state().map(|s| s.as_str()) != Some("CREATED")).then_some(d)
+    })
+    .await;
+    assert_eq!(d.state().map(|s| s.as_str()), Some("EXPIRED"));
+    assert!(d.completion_date().is_none());
+    let waited = ms(d.start_by()) - ms(d.creation_date());
+    assert_eq!(waited, 1000, "start window of 60 AWS minutes at factor 3600");
+    let points = east
+        .list_recovery_points_by_backup_vault()
+        .backup_vault_name("east-vault")
+        .send()
+        .await
+        .unwrap();
+    assert!(points.recovery_points().is_empty());
+    env.ls.shutdown().await;
+}
