@@ -81,7 +81,11 @@ pub async fn sdk_config(connected: &crate::target::Connected, target: &Target) -
 /// Seconds of AWS time per real second on this target: the local stack's
 /// `backup.time_factor`, 1 on AWS.
 pub fn time_factor(connected: &crate::target::Connected) -> f64 {
-    connected.local.as_ref().map_or(1.0, |_| 1.0)
+    connected
+        .local
+        .as_ref()
+        .and_then(|l| l.world.stack.backup_config())
+        .map_or(1.0, |b| b.time_factor)
 }
 
 /// Runs the gate as the scenario's `backup_coverage` asks, against a connected target, now.

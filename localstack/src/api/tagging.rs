@@ -162,8 +162,9 @@ fn tag_matches(tags: &BTreeMap<String, String>, f: &TagFilter) -> bool {
         .is_some_and(|v| f.values.is_empty() || f.values.contains(v))
 }
 
-/// The region's taggable resources: its EC2 instances (tags from the stack file) and its
-/// database's DB instances (the database section's tags, on every node).
+/// The region's taggable resources: its EC2 instances and its database's primary DB
+/// instance, each with the stack file's tags (the database section's `tags:` are the
+/// primary's, as AWS Backup's selections by tag read them).
 pub fn resources(world: &World) -> Vec<Tagged> {
     let arn = crate::fis::resolve::arn;
     let mut out: Vec<Tagged> = world
@@ -174,18 +175,12 @@ pub fn resources(world: &World) -> Vec<Tagged> {
             tags: i.tags.clone(),
         })
         .collect();
-    let db_tags = database_tags(world);
-    let nodes: Vec<String> = world.with_db(|db| db.nodes().iter().map(|n| n.id.clone()).collect());
-    out.extend(nodes.into_iter().map(|id| Tagged {
-        arn: arn(world, "aws:rds:db", &id),
-        tags: db_tags.clone(),
-    }));
+    let db = &world.stack.database;
+    out.push(Tagged {
+        arn: arn(world, "aws:rds:db", &db.primary.id),
+        tags: db.tags.clone(),
+    });
     out
-}
-
-/// The tags of the region's database from the stack file.
-fn database_tags(_world: &World) -> BTreeMap<String, String> {
-    BTreeMap::new()
 }
 
 #[cfg(test)]
