@@ -144,3 +144,29 @@ async fn get_resources_answers_for_the_signing_region() {
         .collect();
     assert_eq!(arns(&out), want);
 }
+
+/// The database's `tags:` are its primary DB instance's (the resource AWS Backup
+/// selections name): a tag filter finds exactly that ARN with the stack file's tags, and
+/// not the standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_tags_are_the_primary_instances() {
+    let env = Env::start(shipped_stack("backup-plans")).await;
+    let tagging = Client::new(&sdk_loader(&env.ls).load().await);
+    let out = tagging
+        .get_resources()
+        .tag_filters(TagFilter::builder().key("Backup").values("drill").build())
+        .send()
+        .await
+        .unwrap();
+    let listed = mapping(&out);
+    let primary = "arn:aws:rds:us-east-1:000000000000:db:east-db-1";
+    assert_eq!(listed.keys().collect::<Vec<_>>(), [primary]);
+    assert_eq!(listed[primary]["App"], "drdrill-demo");
+    let rds = tagging
+        .get_resources()
+        .resource_type_filters("rds:db")
+        .send()
+        .await
+        .unwrap();
+    assert!(!arns(&rds).contains("arn:aws:rds:us-east-1:000000000000:db:east-db-2"));
+}

@@ -88,7 +88,16 @@ pub fn time_factor(connected: &crate::target::Connected) -> f64 {
         .map_or(1.0, |b| b.time_factor)
 }
 
+/// Longest the gate waits for a freshly started local stack's plans to run (see
+/// [`evaluate`]).
+pub const MAX_LOCAL_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs the gate as the scenario's `backup_coverage` asks, against a connected target, now.
+///
+/// On the embedded local stack, which has only just started, the plans have not run yet:
+/// the gate first waits as long as the longest rule's age bound on the wall clock (the
+/// time within which a working plan must have produced a recovery point, at most
+/// [`MAX_LOCAL_WAIT`]), then judges. On AWS it judges at once.
 pub async fn evaluate(
     options: &BackupCoverage,
     connected: &crate::target::Connected,
@@ -96,9 +105,36 @@ pub async fn evaluate(
 ) -> Result<Coverage, CoverageError> {
     let clients = GateClients::new(sdk_config(connected, target).await);
     let region = options.region().unwrap_or(&connected.region).to_string();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let inputs = gather(&clients, &region, options.plans(), now_ms, time_factor(connected)).await?;
+    let factor = time_factor(connected);
+    let mut inputs = gather(&clients, &region, options.plans(), now_ms(), factor).await?;
+    if connected.local.is_some() {
+        let longest = inputs
+            .plans
+            .iter()
+            .flat_map(|p| &p.rules)
+            .filter_map(|r| {
+                bound::age_bound(
+                    &r.schedule,
+                    r.start_window_minutes,
+                    r.completion_window_minutes,
+                    now_ms(),
+                )
+                .ok()
+            })
+            .map(|b| b.wall_ms(factor).max(0) as u64)
+            .max()
+            .unwrap_or(0);
+        let wait = std::time::Duration::from_millis(longest).min(MAX_LOCAL_WAIT);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+            inputs = gather(&clients, &region, options.plans(), now_ms(), factor).await?;
+        }
+    }
     Ok(check(&inputs))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
