@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod aws;
 pub mod blast;
 pub mod cleanup;
+pub mod coverage;
 pub mod exit_codes;
 pub mod fault;
 pub mod gameday;

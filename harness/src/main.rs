@@ -60,6 +60,12 @@ enum Command {
     Report(ReportArgs),
     /// Resolve a scenario (or each scenario of a game-day plan) and show what it would
     /// hit; injects nothing.
+    ///
+    /// With `objectives.backup_coverage`, also runs the backup coverage gate (every
+    /// resource an AWS Backup plan covers has a recent enough recovery point, its copies
+    /// and the plan's retention) and prints its section. Exit codes: 0 plan resolved
+    /// (and coverage passed), 1 the coverage gate found problems, 2 the plan could not be
+    /// resolved.
     Plan {
         /// Scenario file or game-day plan.
         file: PathBuf,
@@ -164,7 +170,7 @@ async fn dispatch(cli: Cli) -> i32 {
             return run(files, out, yes, quiet, publish).await;
         }
         Command::Report(args) => return report_command(args),
-        Command::Plan { file } => plan(file).await,
+        Command::Plan { file } => return plan(file).await,
         Command::Cleanup { file } => cleanup(file).await,
         Command::Validate { files } => validate(&files),
         Command::Schema { gameday } => {
@@ -216,9 +222,18 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn plan(file: PathBuf) -> anyhow::Result<()> {
-    let drill = drdrill::gameday::load_drill_file(&file)?;
+/// `drdrill plan`: 0 when every scenario's plan resolved (and its backup coverage gate,
+/// if asked for, passed), 1 when a coverage gate failed, 2 when a plan could not be resolved.
+async fn plan(file: PathBuf) -> i32 {
+    let drill = match drdrill::gameday::load_drill_file(&file) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    };
     let scenarios = drill.scenarios();
+    let mut worst = EXIT_PASS;
     for (i, loaded) in scenarios.iter().enumerate() {
         if let DrillFile::Gameday(g) = &drill {
             println!(
@@ -230,21 +245,36 @@ async fn plan(file: PathBuf) -> anyhow::Result<()> {
                 loaded.path.display()
             );
         }
-        plan_one(loaded).await?;
+        let code = plan_one(loaded).await;
+        worst = exit_codes::worst(worst, code);
+        if code == EXIT_ERROR {
+            break;
+        }
     }
-    Ok(())
+    worst
 }
 
-async fn plan_one(loaded: &drdrill::scenario::LoadedScenario) -> anyhow::Result<()> {
+async fn plan_one(loaded: &drdrill::scenario::LoadedScenario) -> i32 {
     match drdrill::preview::preview(loaded).await {
-        Ok(text) => print!("{text}"),
+        Ok(text) => {
+            print!("{text}");
+            EXIT_PASS
+        }
         Err(drdrill::preview::PreviewError::BlastRadius { plan, error }) => {
             print!("{plan}");
-            return Err(error.into());
+            eprintln!("error: {:#}", anyhow::Error::from(error));
+            EXIT_ERROR
         }
-        Err(e) => return Err(e.into()),
+        Err(drdrill::preview::PreviewError::Coverage { plan, findings }) => {
+            print!("{plan}");
+            eprintln!("backup coverage failed: {findings} finding(s)");
+            EXIT_FAIL
+        }
+        Err(e) => {
+            eprintln!("error: {:#}", anyhow::Error::from(e));
+            EXIT_ERROR
+        }
     }
-    Ok(())
 }
 
 async fn cleanup(file: PathBuf) -> anyhow::Result<()> {

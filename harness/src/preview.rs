@@ -17,12 +17,37 @@ use crate::scenario::{LoadedScenario, Scenario};
 ///
 /// With a `blast_radius` section, the caps and each action's check are shown too, and a
 /// cap exceeded is a [`PreviewError::BlastRadius`] carrying the rendered plan.
+///
+/// With `objectives.backup_coverage`, the backup coverage gate runs too and its section
+/// follows the plan; a gate with findings is a [`PreviewError::Coverage`] carrying the
+/// whole text (`drdrill plan` exits 1, as for a missed objective).
 pub async fn preview(loaded: &LoadedScenario) -> Result<String, PreviewError> {
     let connected = connect(&loaded.scenario).await?;
     let local_dns = connected.local.as_ref().map(|l| l.dns_addr());
     let checked = resolve_checked(loaded, &connected.clients, local_dns).await;
+    let gate = loaded
+        .scenario
+        .objectives
+        .backup_coverage
+        .as_ref()
+        .filter(|g| g.enabled());
+    let coverage = match (&checked, gate) {
+        (Ok(_), Some(g)) => Some(crate::coverage::evaluate(g, &connected, &loaded.scenario.target).await),
+        _ => None,
+    };
     connected.close().await;
-    Ok(checked?.rendered.to_string())
+    let mut text = checked?.rendered.to_string();
+    if let Some(coverage) = coverage {
+        let coverage = coverage?;
+        text.push_str(&crate::coverage::render(&coverage));
+        if !coverage.pass() {
+            return Err(PreviewError::Coverage {
+                plan: text,
+                findings: coverage.findings.len(),
+            });
+        }
+    }
+    Ok(text)
 }
 
 /// Checks that this machine can drive the scenario's traffic, then connects to its target
@@ -89,6 +114,18 @@ pub enum PreviewError {
     /// The plan could not be resolved.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// The backup coverage gate could not be evaluated.
+    #[error(transparent)]
+    CoverageUnknown(#[from] crate::coverage::CoverageError),
+    /// The backup coverage gate found resources without a recent enough recovery point,
+    /// a missing copy or a retention that differs from the plan (a missed objective).
+    #[error("backup coverage: {findings} finding(s)")]
+    Coverage {
+        /// The plan and the coverage section, to show before the error.
+        plan: String,
+        /// How many findings.
+        findings: usize,
+    },
     /// The plan exceeds a blast-radius cap.
     #[error("{error}")]
     BlastRadius {

@@ -169,6 +169,7 @@ mod tests {
             lost_writes: Some(0),
             availability_during_fault: Some(0.9),
             p99_during_fault: None,
+            backup_coverage: None,
         };
         let m = Measured {
             rto_ms: Some(12_000),

@@ -9,6 +9,7 @@
 //! Durations are [`DurationStr`] (dereferences to `std::time::Duration`; `.get()` copies
 //! it out); the traffic rate is a [`Rate`] (`per_second()`).
 
+mod coverage;
 mod dns;
 mod duration;
 mod error;
@@ -26,6 +27,7 @@ mod target;
 mod traffic;
 mod validate;
 
+pub use coverage::{BackupCoverage, CoverageOptions};
 pub use dns::{name_problem as dns_name_problem, ResolverParseError, ResolverSpec, Route53App};
 pub use duration::{DurationParseError, DurationStr};
 pub(crate) use error::key_prefix;

@@ -6,6 +6,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::coverage::BackupCoverage;
 use super::dns::Route53App;
 use super::duration::DurationStr;
 use super::fault::Fault;
@@ -131,6 +132,11 @@ pub struct Objectives {
     /// Maximum p99 latency while the fault runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_during_fault: Option<DurationStr>,
+    /// The backup coverage gate: every resource an AWS Backup plan's selections cover has
+    /// a recent enough recovery point, its cross-region copies, and the plan's retention
+    /// (`true`, or `{ plans, region }`); checked by `drdrill plan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_coverage: Option<BackupCoverage>,
 }
 
 impl Objectives {
@@ -141,6 +147,7 @@ impl Objectives {
             && self.lost_writes.is_none()
             && self.availability_during_fault.is_none()
             && self.p99_during_fault.is_none()
+            && self.backup_coverage.as_ref().is_none_or(|c| !c.enabled())
     }
 }
 

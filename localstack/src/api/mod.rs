@@ -23,6 +23,7 @@ pub mod query;
 pub mod rds;
 pub mod route53;
 pub mod sts;
+pub mod tagging;
 pub mod xml;
 
 use std::sync::Arc;
@@ -272,7 +273,7 @@ fn region_of(
     let regions = &endpoint.regions;
     let regional = matches!(
         service,
-        Some("fis" | "elasticloadbalancing" | "ec2" | "rds" | "monitoring" | "backup")
+        Some("fis" | "elasticloadbalancing" | "ec2" | "rds" | "monitoring" | "backup" | "tagging")
     );
     match signing_region(&req.headers) {
         Some(r) if regional && regions.len() > 1 => match regions.iter().position(|s| s.world.stack.region == r) {
@@ -339,6 +340,7 @@ fn dispatch(service: Option<&str>, services: &Services, req: &ApiRequest) -> Api
         Some("backup") => backup::handle(services, req),
         Some("route53") => route53::handle(services, req),
         Some("monitoring") => cloudwatch::handle(services, req),
+        Some("tagging") => tagging::handle(services, req),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, services, req),
         Some(other) => errors::json_error(
             StatusCode::BAD_REQUEST,
