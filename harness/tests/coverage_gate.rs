@@ -262,18 +262,7 @@ async fn gate_fails_when_retention_differs_from_the_plan() {
 #[test]
 fn plan_prints_coverage_and_exits_1_on_findings() {
     let dir = tempfile::tempdir().unwrap();
-    let stack = std::fs::read_to_string(repo().join("localstack/stacks/backup-plans.yaml")).unwrap();
-    let stack = stack.replace("cron(0 * ? * * *)", "cron(0 * ? * * 2099)");
-    std::fs::write(dir.path().join("stack.yaml"), stack).unwrap();
-    let scenario = std::fs::read_to_string(repo().join("scenarios/backup-coverage.yaml")).unwrap();
-    let scenario = scenario.replace("../localstack/stacks/backup-plans.yaml", "stack.yaml");
-    std::fs::create_dir_all(dir.path().join("fis")).unwrap();
-    for entry in std::fs::read_dir(repo().join("scenarios/fis")).unwrap() {
-        let p = entry.unwrap().path();
-        std::fs::copy(&p, dir.path().join("fis").join(p.file_name().unwrap())).unwrap();
-    }
-    let path = dir.path().join("backup-coverage.yaml");
-    std::fs::write(&path, scenario).unwrap();
+    let path = never_running_plan(dir.path(), "PT20S");
     let out = drdrill().arg("plan").arg(&path).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -285,4 +274,61 @@ fn plan_prints_coverage_and_exits_1_on_findings() {
         .unwrap_or_else(|| panic!("no finding in:\n{stdout}"));
     assert!(line.contains(EAST_DB) && line.contains("rule hourly"), "{line}");
     assert!(stderr.contains("backup coverage failed"), "{stderr}");
+}
+
+/// The bundled coverage scenario in `dir` against the bundled plans stack, with the
+/// hourly rule moved to 2099 (it never runs, so the gate must find its resource
+/// uncovered) and the regional outage's actions lasting `outage` (ISO 8601).
+fn never_running_plan(dir: &std::path::Path, outage: &str) -> std::path::PathBuf {
+    let stack = std::fs::read_to_string(repo().join("localstack/stacks/backup-plans.yaml")).unwrap();
+    let stack = stack.replace("cron(0 * ? * * *)", "cron(0 * ? * * 2099)");
+    std::fs::write(dir.join("stack.yaml"), stack).unwrap();
+    let scenario = std::fs::read_to_string(repo().join("scenarios/backup-coverage.yaml")).unwrap();
+    let scenario = scenario.replace("../localstack/stacks/backup-plans.yaml", "stack.yaml");
+    std::fs::create_dir_all(dir.join("fis")).unwrap();
+    for entry in std::fs::read_dir(repo().join("scenarios/fis")).unwrap() {
+        let p = entry.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap().replace("PT20S", outage);
+        std::fs::write(dir.join("fis").join(p.file_name().unwrap()), text).unwrap();
+    }
+    let path = dir.join("backup-coverage.yaml");
+    std::fs::write(&path, scenario).unwrap();
+    path
+}
+
+/// `drdrill run` checks the `backup_coverage` objective too, before the fault: the report
+/// holds it among the objectives, failed and naming the uncovered database, and the run
+/// fails on it (exit 1) however well the drill itself went.
+#[test]
+fn run_fails_the_backup_coverage_objective_naming_the_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = never_running_plan(dir.path(), "PT1S");
+    let out_dir = dir.path().join("reports");
+    let out = drdrill()
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("-q")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run_dir = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| panic!("no run folder; stderr:\n{stderr}"));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    let objective = report["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "backup_coverage")
+        .unwrap_or_else(|| panic!("no backup_coverage objective in {}", report["objectives"]));
+    assert_eq!(objective["pass"], false, "{objective}");
+    let message = objective["message"].as_str().unwrap();
+    assert!(message.contains(EAST_DB) && message.contains("hourly"), "{message}");
+    assert_eq!(report["verdict"], "fail", "{}", report["reason"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
 }

@@ -5,8 +5,10 @@
 //! shape. A test sees exactly what a user sees when the harness's
 //! role lacks a permission or its session token runs out mid-drill.
 //!
-//! Error codes and statuses are AWS's: EC2 `UnauthorizedOperation`, FIS
-//! `AccessDeniedException`, the other services `AccessDenied`, all HTTP 403, with the
+//! Error codes and statuses are AWS's: EC2 `UnauthorizedOperation`, FIS, AWS Backup and
+//! Resource Groups Tagging `AccessDeniedException` (the JSON protocols' common error, e.g.
+//! <https://docs.aws.amazon.com/aws-backup/latest/devguide/CommonErrors.html>), the other
+//! services `AccessDenied`, all HTTP 403, with the
 //! message naming the IAM action as IAM's "is not authorized to perform" does; an expired
 //! session token is `ExpiredToken` (FIS `ExpiredTokenException`), HTTP 403 ("The security
 //! token included in the request is expired", the common errors of the ELB, EC2 and RDS
@@ -75,7 +77,8 @@ pub fn error(service: &str, account_id: &str, refusal: &Refusal) -> (&'static st
         Refusal::Denied(action) => {
             let code = match service {
                 "ec2" => "UnauthorizedOperation",
-                "fis" => "AccessDeniedException",
+                // The JSON protocols' common error (FIS, AWS Backup, Resource Groups Tagging).
+                "fis" | "backup" | "tagging" => "AccessDeniedException",
                 _ => "AccessDenied",
             };
             let message = format!(
@@ -84,7 +87,7 @@ pub fn error(service: &str, account_id: &str, refusal: &Refusal) -> (&'static st
             (code, message)
         }
         Refusal::Expired => (
-            if service == "fis" {
+            if matches!(service, "fis" | "backup" | "tagging") {
                 "ExpiredTokenException"
             } else {
                 "ExpiredToken"
@@ -119,6 +122,7 @@ mod tests {
         assert_eq!(a.check("ec2", "DescribeTargetHealth", "AKID1"), None);
         assert_eq!(error("ec2", "1", &r).0, "UnauthorizedOperation");
         assert_eq!(error("fis", "1", &r).0, "AccessDeniedException");
+        assert_eq!(error("backup", "1", &r).0, "AccessDeniedException");
 
         let expired = AccessConfig {
             deny: config.deny.clone(),

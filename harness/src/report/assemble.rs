@@ -63,6 +63,10 @@ pub struct RunFacts {
     pub objectives: Objectives,
     /// Why the run ended early, if it did.
     pub stopped: Option<Stopped>,
+    /// The backup coverage gate's result, when `objectives.backup_coverage` asked for it
+    /// and the run got as far as running it (before any fault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_coverage: Option<verdict::ObjectiveResult>,
 }
 
 impl RunFacts {
@@ -97,7 +101,7 @@ pub fn assemble(facts: &RunFacts, events: &[Event], probes: Option<&ProbeSummary
         m.rto_breakdown.as_ref(),
         m.t_inject_source,
     );
-    let objectives = verdict::check(
+    let mut objectives = verdict::check(
         &facts.objectives,
         &verdict::Measured {
             rto_ms: m.rto_ms,
@@ -107,6 +111,21 @@ pub fn assemble(facts: &RunFacts, events: &[Event], probes: Option<&ProbeSummary
             p99_during_fault_ms: m.p99_during_fault_ms,
         },
     );
+    if facts.objectives.backup_coverage.as_ref().is_some_and(|c| c.enabled()) {
+        objectives.push(
+            facts
+                .backup_coverage
+                .clone()
+                .unwrap_or_else(|| verdict::ObjectiveResult {
+                    name: "backup_coverage".into(),
+                    target: 0.0,
+                    measured: None,
+                    unit: "count".into(),
+                    pass: false,
+                    message: "not evaluated: the run ended before the backup coverage gate ran".into(),
+                }),
+        );
+    }
     let (verdict, reason) = match &facts.stopped {
         Some(s) => (s.verdict, Some(s.reason.clone())),
         None => verdict::of_checked(&objectives, m.measurement_degraded.as_deref()),

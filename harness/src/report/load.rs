@@ -260,6 +260,7 @@ fn facts_from_journal(dir: &Path, events: &[Event], probes: Option<&ProbeSummary
             verdict,
             reason: String::new(),
         }),
+        backup_coverage: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub(super) async fn connect(rec: &mut Record) -> Result<Connected, Stop> {
     if let Some(local) = &connected.local {
         rec.progress.line(&format!("local stack at {}", local.endpoint_url()));
     }
+    backup_coverage(rec, &connected).await;
     rec.provenance = Provenance {
         account_id: Some(connected.account_id),
         region: Some(connected.region),
@@ -38,6 +39,40 @@ pub(super) async fn connect(rec: &mut Record) -> Result<Connected, Stop> {
     rec.clients = Some(clients.clone());
     rec.plan = Some(plan.clone());
     Ok(Connected { clients, plan })
+}
+
+/// Runs the backup coverage gate when `objectives.backup_coverage` asks for it, before
+/// anything is injected (as `drdrill plan` does): its findings are shown and journaled,
+/// and its result is kept for the report's objectives. A gate that cannot run (an AWS
+/// call failed) fails the objective, saying why; the drill goes on.
+async fn backup_coverage(rec: &mut Record, connected: &crate::target::Connected) {
+    let sc = &rec.loaded.scenario;
+    let Some(gate) = sc.objectives.backup_coverage.as_ref().filter(|g| g.enabled()) else {
+        return;
+    };
+    let result = match crate::coverage::evaluate(gate, connected, &sc.target).await {
+        Ok(coverage) => {
+            for line in crate::coverage::render(&coverage)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+            {
+                rec.progress.line(line);
+            }
+            crate::coverage::objective_result(&coverage)
+        }
+        Err(e) => crate::verdict::ObjectiveResult {
+            name: "backup_coverage".into(),
+            target: 0.0,
+            measured: None,
+            unit: "count".into(),
+            pass: false,
+            message: format!("not evaluated: {e}"),
+        },
+    };
+    rec.journal.record(EventKind::Note {
+        message: format!("backup coverage: {}", result.message),
+    });
+    rec.backup_coverage = Some(result);
 }
 
 /// Resolves the plan and checks its blast radius (as `drdrill plan` does), showing the

@@ -167,6 +167,8 @@ struct Record {
     traffic: Option<TrafficOutcome>,
     fault_end_unix_ms: Option<i64>,
     lost: Option<Vec<LostWrite>>,
+    /// The backup coverage gate's result (`objectives.backup_coverage`), once it ran.
+    backup_coverage: Option<crate::verdict::ObjectiveResult>,
     held: Held,
 }
 
@@ -267,6 +269,7 @@ pub async fn run(drill: Drill, shutdown: Interrupt) -> Result<RunOutcome, RunErr
         traffic: None,
         fault_end_unix_ms: None,
         lost: None,
+        backup_coverage: None,
         held: Held::default(),
     };
     rec.progress

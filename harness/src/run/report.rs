@@ -77,6 +77,7 @@ fn facts(rec: &Record, stopped: Option<Stop>) -> RunFacts {
             verdict: s.verdict,
             reason: s.reason,
         }),
+        backup_coverage: rec.backup_coverage.clone(),
     }
 }
 
