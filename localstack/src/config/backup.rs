@@ -132,14 +132,37 @@ pub struct PlanSpec {
     /// The plan's region (default: the top-level region).
     #[serde(default)]
     pub region: Option<String>,
-    /// AWS's `BackupPlan` document.
+    /// AWS's `BackupPlan` document (a member this stack does not know is an error).
+    #[serde(deserialize_with = "strict")]
     pub plan: PlanInput,
-    /// AWS's `BackupSelection` documents.
-    #[serde(default)]
+    /// AWS's `BackupSelection` documents (a member this stack does not know is an error).
+    #[serde(default, deserialize_with = "strict")]
     pub selections: Vec<SelectionInput>,
     /// The plan's tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// Reads one of AWS's documents, refusing members the model does not read (the API, as
+/// AWS's, ignores them; a stack file that names one expects an effect it would not have):
+/// the error names each, e.g. `Rules[0].AdvancedBackupSettings`.
+fn strict<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error as _;
+    let value = serde_json::Value::deserialize(d)?;
+    let mut unknown = Vec::new();
+    let parsed = serde_ignored::deserialize(value, |path| unknown.push(path.to_string())).map_err(D::Error::custom)?;
+    if unknown.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(D::Error::custom(format!(
+            "unknown member(s) {} (this stack reads AWS's documented members it models; see docs/local-stack.md)",
+            unknown.join(", ")
+        )))
+    }
 }
 
 type Invalid = (String, String);

@@ -201,3 +201,22 @@ fn backup_and_its_shorthand_are_exclusive() {
     let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
     assert!(e.contains("backup") && e.contains("shorthand"), "{e}");
 }
+
+/// A plan or selection member the stack does not model (a typo, or a feature it does not
+/// have) is refused, naming it, instead of being dropped: the bundled plans stack with a
+/// misspelt schedule key, then with an unmodelled selection member.
+#[test]
+fn unknown_backup_document_members_are_named() {
+    let text = include_str!("../../stacks/backup-plans.yaml");
+    assert!(Stack::parse(Path::new("backup-plans.yaml"), text).is_ok());
+    let typo = text.replacen("ScheduleExpression: cron", "ScheduleExpresion: cron", 1);
+    let e = Stack::parse(Path::new("x.yaml"), &typo).unwrap_err().to_string();
+    assert!(e.contains("ScheduleExpresion"), "{e}");
+    let extra = text.replacen(
+        "selections:\n",
+        "selections:\n        - { SelectionName: s, IamRoleArn: r, Color: blue }\n",
+        1,
+    );
+    let e = Stack::parse(Path::new("x.yaml"), &extra).unwrap_err().to_string();
+    assert!(e.contains("Color"), "{e}");
+}
