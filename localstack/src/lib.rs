@@ -88,6 +88,8 @@ pub struct LocalStack {
     cloudwatch_all: Vec<Arc<cloudwatch::CloudWatch>>,
     /// Route 53: zones, health checks and the DNS server's answers.
     pub route53: Arc<route53::Route53>,
+    /// AWS Backup (every region's vaults, plans, jobs and recovery points).
+    pub backup: Arc<backup::Backup>,
     /// Faults in the endpoint's own API (the Chaos API, also served over HTTP at
     /// `/_localstack/chaos/faults` and `/_localstack/chaos/effects`).
     pub chaos: Arc<chaos::Chaos>,
@@ -138,9 +140,11 @@ impl LocalStack {
             }
         };
         route53::dns::spawn(route53.clone(), dns_sockets, cancel.child_token());
-        let regions = regions::Regions::new(stack.clone(), worlds.clone(), route53.clone(), log);
+        let backup = backup::Backup::new(&stack, worlds.clone(), log.clone());
+        tokio::spawn(backup.clone().run(cancel.child_token()));
+        let regions = regions::Regions::new(stack.clone(), worlds.clone(), route53.clone(), log, backup.clone());
         regions.start(cancel.child_token());
-        let services = region_services(&stack, &worlds, &route53, &cancel);
+        let services = region_services(&stack, &worlds, &route53, &backup, &cancel);
         for s in &services {
             s.fis.set_regions(&regions);
         }
@@ -160,6 +164,7 @@ impl LocalStack {
             fis_all: fis,
             cloudwatch_all: services.iter().map(|s| s.cloudwatch.clone()).collect(),
             route53,
+            backup,
             chaos,
             dns_addr,
             endpoint,
@@ -292,6 +297,7 @@ fn region_services(
     stack: &Stack,
     worlds: &[Arc<World>],
     route53: &Arc<route53::Route53>,
+    backup: &Arc<backup::Backup>,
     cancel: &CancellationToken,
 ) -> Vec<Arc<api::Services>> {
     worlds
@@ -308,6 +314,7 @@ fn region_services(
                 fis: fis::Fis::new(w.clone(), cloudwatch.clone()),
                 route53: route53.clone(),
                 cloudwatch,
+                backup: backup.clone(),
             })
         })
         .collect()

@@ -131,9 +131,9 @@ pub enum Truth {
         #[serde(skip_serializing_if = "Option::is_none")]
         data_age_ms: Option<i64>,
     },
-    /// A database snapshot was taken, or its copy arrived in another region.
+    /// An AWS Backup recovery point was completed, or its copy arrived in another region.
     Backup {
-        /// Snapshot id.
+        /// The recovery point's ARN.
         snapshot: String,
         /// `taken` or `copied`.
         phase: String,
@@ -143,6 +143,35 @@ pub enum Truth {
         writes: usize,
         /// When it was taken, unix ms.
         taken_unix_ms: i64,
+    },
+    /// An AWS Backup restore job started or completed (the region is the recovery
+    /// point's). Data age and lost writes are what a restore drill measures.
+    RestoreJob {
+        /// The restore job's id (as DescribeRestoreJob names it).
+        restore_job_id: String,
+        /// `started` or `completed`.
+        phase: String,
+        /// The recovery point restored.
+        recovery_point_arn: String,
+        /// When the recovery point's data was taken (its CreationDate), unix ms.
+        recovery_point_created_unix_ms: i64,
+        /// The database the recovery point was taken of.
+        source_resource_arn: String,
+        /// The database restored into (CreatedResourceArn).
+        created_resource_arn: String,
+        /// The restore job's CreationDate, unix ms.
+        created_unix_ms: i64,
+        /// Its CompletionDate, unix ms (once completed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        completed_unix_ms: Option<i64>,
+        /// Completion minus the recovery point's creation, ms (once completed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_age_ms: Option<i64>,
+        /// Writes the recovery point holds.
+        writes: usize,
+        /// Acknowledged writes the source database held when the restore started that the
+        /// recovery point lacks (or holds with another body), sorted.
+        lost_write_ids: Vec<String>,
     },
     /// Cross-region connectivity from this region was cut or restored.
     CrossRegion {

@@ -11,6 +11,7 @@
 //! `/_localstack/chaos/faults` and `/_localstack/chaos/effects`) may delay the answer or
 //! fail the request with their error, in the same service error shapes.
 
+pub mod backup;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
@@ -56,6 +57,8 @@ pub struct Services {
     pub route53: Arc<crate::route53::Route53>,
     /// CloudWatch (this region's metrics and alarms).
     pub cloudwatch: Arc<crate::cloudwatch::CloudWatch>,
+    /// AWS Backup (one for every region; calls are answered for this region).
+    pub backup: Arc<crate::backup::Backup>,
 }
 
 /// A request as the service handlers see it.
@@ -269,7 +272,7 @@ fn region_of(
     let regions = &endpoint.regions;
     let regional = matches!(
         service,
-        Some("fis" | "elasticloadbalancing" | "ec2" | "rds" | "monitoring")
+        Some("fis" | "elasticloadbalancing" | "ec2" | "rds" | "monitoring" | "backup")
     );
     match signing_region(&req.headers) {
         Some(r) if regional && regions.len() > 1 => match regions.iter().position(|s| s.world.stack.region == r) {
@@ -333,6 +336,7 @@ async fn gates(
 fn dispatch(service: Option<&str>, services: &Services, req: &ApiRequest) -> ApiResponse {
     match service {
         Some("fis") => fis::handle(services, req),
+        Some("backup") => backup::handle(services, req),
         Some("route53") => route53::handle(services, req),
         Some("monitoring") => cloudwatch::handle(services, req),
         Some(name @ ("elasticloadbalancing" | "ec2" | "rds" | "sts")) => query::handle(name, services, req),
@@ -442,6 +446,28 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
             (&Method::DELETE, ["tags", _]) => "UntagResource",
             _ => return None,
         },
+        "backup" => match (m, segs.as_slice()) {
+            (&Method::PUT, ["backup-vaults", _]) => "CreateBackupVault",
+            (&Method::GET, ["backup-vaults"]) => "ListBackupVaults",
+            (&Method::PUT, ["backup", "plans"]) => "CreateBackupPlan",
+            (&Method::GET, ["backup", "plans"]) => "ListBackupPlans",
+            (&Method::GET, ["backup", "plans", _]) => "GetBackupPlan",
+            (&Method::PUT, ["backup", "plans", _, "selections"]) => "CreateBackupSelection",
+            (&Method::GET, ["backup", "plans", _, "selections"]) => "ListBackupSelections",
+            (&Method::GET, ["backup", "plans", _, "selections", _]) => "GetBackupSelection",
+            (&Method::PUT, ["backup-jobs"]) => "StartBackupJob",
+            (&Method::GET, ["backup-jobs", _]) => "DescribeBackupJob",
+            (&Method::GET, ["backup-vaults", _, "recovery-points"]) => "ListRecoveryPointsByBackupVault",
+            (&Method::GET, ["resources", _, "recovery-points"]) => "ListRecoveryPointsByResource",
+            (&Method::GET, ["backup-vaults", _, "recovery-points", _]) => "DescribeRecoveryPoint",
+            (&Method::GET, ["backup-vaults", _, "recovery-points", _, "restore-metadata"]) => {
+                "GetRecoveryPointRestoreMetadata"
+            }
+            (&Method::PUT, ["restore-jobs"]) => "StartRestoreJob",
+            (&Method::GET, ["restore-jobs", _]) => "DescribeRestoreJob",
+            (&Method::GET, ["tags", _]) => "ListTags",
+            _ => return None,
+        },
         "monitoring" => return req.path.strip_prefix(cloudwatch::PATH_PREFIX).map(str::to_string),
         "route53" => match (m, segs.as_slice()) {
             (&Method::POST, ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
@@ -481,6 +507,7 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
 fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -> ApiResponse {
     match service {
         "fis" => errors::json_error(status, code, message),
+        "backup" => backup::error(status, code, message),
         "monitoring" => cloudwatch::error(status, code, message),
         "route53" => {
             let mut x = xml::Xml::new();
@@ -518,7 +545,7 @@ fn throttled(service: &str) -> ApiResponse {
 
 fn health() -> ApiResponse {
     let body = serde_json::json!({
-        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running", "route53": "running", "monitoring": "running"},
+        "services": {"fis": "running", "elasticloadbalancing": "running", "ec2": "running", "rds": "running", "sts": "running", "route53": "running", "monitoring": "running", "backup": "running"},
         "edition": "drdrill",
         "version": env!("CARGO_PKG_VERSION"),
     });

@@ -13,12 +13,14 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 mod access;
+mod backup;
 mod region;
 mod regions;
 mod route53;
 mod validate;
 
 pub use access::AccessConfig;
+pub use backup::{BackupConfig, BackupTimings, PlanSpec, VaultSpec};
 pub use region::*;
 pub use regions::{Backups, Replication, Runbook, Step};
 pub use route53::{AliasSpec, CheckType, HealthCheckSpec, RecordSpec, Route53Config, ZoneSpec};
@@ -126,6 +128,10 @@ pub struct Stack {
     /// Database snapshots on a schedule, copied to another region.
     #[serde(default)]
     pub backups: Option<Backups>,
+    /// AWS Backup: vaults, plans and selections in AWS's terms, and the compressed clock
+    /// (see [`BackupConfig`]); `backups:` is its shorthand.
+    #[serde(default)]
+    pub backup: Option<BackupConfig>,
     /// Recovery automation, run when a Route 53 health check fails, as a DR runbook would.
     #[serde(default)]
     pub runbook: Option<Runbook>,
@@ -283,6 +289,7 @@ impl Stack {
                 regions: Vec::new(),
                 replication: Vec::new(),
                 backups: None,
+                backup: None,
                 runbook: None,
                 quotas: self.quotas.clone(),
                 access: self.access.clone(),
@@ -290,6 +297,16 @@ impl Stack {
             });
         }
         out
+    }
+
+    /// The AWS Backup the stack runs: its `backup:` section, or the `backups:` shorthand
+    /// expressed as one; none when it has neither.
+    pub fn backup_config(&self) -> Option<BackupConfig> {
+        match (&self.backup, &self.backups) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(short)) => Some(backup::from_shorthand(self, short)),
+            (None, None) => None,
+        }
     }
 
     /// Every region name, the top-level one first.

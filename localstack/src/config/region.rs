@@ -371,6 +371,10 @@ pub struct Database {
     /// Center, <https://repost.aws/knowledge-center/aurora-mysql-redirected-endpoint-writer>).
     #[serde(default = "default_endpoint_ttl")]
     pub endpoint_ttl: Dur,
+    /// Tags on the database (its primary's DB instance ARN carries them: AWS Backup
+    /// selections by tag and ListTags of its recovery points read them).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 fn default_auto_failover_after() -> Dur {

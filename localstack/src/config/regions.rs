@@ -211,8 +211,17 @@ fn validate_step(stack: &Stack, per_region: &[Stack], step: &Step, k: &dyn Fn(&s
             if region_named(per_region, k("region"), name)?.database.role != DbRole::Absent {
                 return Err((k("region"), format!("the database of {name} is not `absent`")));
             }
-            if stack.backups.as_ref().is_none_or(|b| &b.copy_to != name) {
-                return Err((k("region"), format!("no `backups` are copied to {name}")));
+            let shorthand = stack.backups.as_ref().is_some_and(|b| &b.copy_to == name);
+            let vault = stack.backup.as_ref().is_some_and(|b| {
+                b.vaults
+                    .iter()
+                    .any(|v| v.region.as_deref().unwrap_or(&stack.region) == name)
+            });
+            if !shorthand && !vault {
+                return Err((
+                    k("region"),
+                    format!("no `backups` are copied to {name} and no `backup.vaults` vault is in it"),
+                ));
             }
         }
         Step::StartInstances { region: name } => {

@@ -43,6 +43,9 @@ impl Stack {
             r53.validate(&lbs)?;
         }
         super::regions::validate(self, &per_region)?;
+        if let Some(b) = &self.backup {
+            super::backup::validate(self, b)?;
+        }
         if let Some(st) = &self.strategy {
             standing_cost_matches(st, &per_region)?;
         }

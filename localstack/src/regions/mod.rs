@@ -1,5 +1,5 @@
-//! Several regions as one stack: cross-region replication of the databases, backups on a
-//! schedule copied to another region, the recovery runbook triggered by a Route 53 health
+//! Several regions as one stack: cross-region replication of the databases, the recovery
+//! runbook (its `restore_backup` step a restore job of [`crate::backup`]) triggered by a Route 53 health
 //! check, and the ground truth of whether the stack's entry name serves.
 //!
 //! Each region is its own [`World`]; this module only moves data and runs automation
@@ -9,29 +9,22 @@ mod automation;
 
 pub use automation::{DocumentParameters, SWITCH_TO_RESTORED_DATABASE};
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::Backup;
 use crate::config::Stack;
 use crate::config::Step;
 use crate::route53::model::{self, Action, AliasTarget, Change, RecordSet, RecordType, Routing};
 use crate::route53::Route53;
-use crate::truth::{now_unix_ms, GroundTruth, Truth};
+use crate::truth::{GroundTruth, Truth};
 use crate::world::{Health, InstanceState, World};
 
 /// Longest a runbook waits for started instances to become healthy targets.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A snapshot of a database's data.
-#[derive(Debug, Clone)]
-struct Snapshot {
-    id: String,
-    taken_unix_ms: i64,
-    data: HashMap<String, String>,
-}
 
 /// The running cross-region machinery of a stack.
 pub struct Regions {
@@ -41,20 +34,27 @@ pub struct Regions {
     log: Arc<GroundTruth>,
     /// Replication links (index into `stack.replication`) broken by a promotion.
     broken: Mutex<HashSet<usize>>,
-    /// Snapshots copied to the backup region, oldest first.
-    copies: Mutex<VecDeque<Snapshot>>,
+    /// AWS Backup, whose plans replace the old snapshot loop and whose restore jobs the
+    /// `restore_backup` step starts.
+    backup: Arc<Backup>,
 }
 
 impl Regions {
     /// Joins the worlds (in stack order) and Route 53; nothing runs until [`Regions::start`].
-    pub fn new(stack: Stack, worlds: Vec<Arc<World>>, route53: Arc<Route53>, log: Arc<GroundTruth>) -> Arc<Regions> {
+    pub fn new(
+        stack: Stack,
+        worlds: Vec<Arc<World>>,
+        route53: Arc<Route53>,
+        log: Arc<GroundTruth>,
+        backup: Arc<Backup>,
+    ) -> Arc<Regions> {
         Arc::new(Regions {
             stack,
             worlds,
             route53,
             log,
             broken: Mutex::new(HashSet::new()),
-            copies: Mutex::new(VecDeque::new()),
+            backup,
         })
     }
 
@@ -62,7 +62,8 @@ impl Regions {
         self.worlds.iter().find(|w| w.stack.region == region)
     }
 
-    /// Starts replication, backups, the runbook watcher and the entry evaluator.
+    /// Starts replication, the runbook watcher and the entry evaluator (backups are
+    /// [`Backup::run`]'s).
     pub fn start(self: &Arc<Self>, cancel: CancellationToken) {
         for link in &self.stack.replication {
             if let Some(w) = self.world(&link.from) {
@@ -71,9 +72,6 @@ impl Regions {
         }
         if !self.stack.replication.is_empty() {
             tokio::spawn(self.clone().replicate(cancel.child_token()));
-        }
-        if self.stack.backups.is_some() {
-            tokio::spawn(self.clone().back_up(cancel.child_token()));
         }
         if self.stack.runbook.is_some() {
             tokio::spawn(self.clone().watch_trigger(cancel.child_token()));
@@ -118,67 +116,6 @@ impl Regions {
                 let batch = from.db_take_shippable(cutoff);
                 to.db_apply_remote(&batch);
             }
-        }
-    }
-
-    /// Takes a snapshot every interval and copies it to the backup region.
-    async fn back_up(self: Arc<Self>, cancel: CancellationToken) {
-        let Some(b) = self.stack.backups.clone() else { return };
-        let source = b.region.clone().unwrap_or_else(|| self.stack.region.clone());
-        let (Some(from), Some(to)) = (self.world(&source).cloned(), self.world(&b.copy_to).cloned()) else {
-            return;
-        };
-        let mut every = tokio::time::interval(b.interval.0);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut n = 0u64;
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = every.tick() => {}
-            }
-            if !from.db_reachable() {
-                continue;
-            }
-            let Some(data) = from.db_data() else { continue };
-            n += 1;
-            let snap = Snapshot {
-                id: format!("snap-{n:04}"),
-                taken_unix_ms: now_unix_ms(),
-                data,
-            };
-            from.truth.record(Truth::Backup {
-                snapshot: snap.id.clone(),
-                phase: "taken".into(),
-                in_region: source.clone(),
-                writes: snap.data.len(),
-                taken_unix_ms: snap.taken_unix_ms,
-            });
-            let this = self.clone();
-            let (from, to) = (from.clone(), to.clone());
-            let (delay, retention) = (b.copy_duration.0, b.retention as usize);
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                // A copy needs the regions connected when it completes.
-                if from.cross_region_cut(&to.stack.region) || to.cross_region_cut(&from.stack.region) {
-                    return;
-                }
-                to.truth.record(Truth::Backup {
-                    snapshot: snap.id.clone(),
-                    phase: "copied".into(),
-                    in_region: to.stack.region.clone(),
-                    writes: snap.data.len(),
-                    taken_unix_ms: snap.taken_unix_ms,
-                });
-                let mut copies = this.copies.lock().unwrap_or_else(|p| p.into_inner());
-                copies.push_back(snap);
-                while copies.len() > retention {
-                    copies.pop_front();
-                }
-            });
         }
     }
 
@@ -273,37 +210,41 @@ impl Regions {
         Ok(())
     }
 
-    /// Restores `region`'s database from the last backup copied there; what the source
-    /// had that the snapshot lacks is lost.
+    /// Restores `region`'s database through AWS Backup: a restore job of the newest
+    /// recovery point in the region's vaults, waited for; what the source had that the
+    /// recovery point lacks is lost.
     async fn restore_backup(&self, region: &str) -> Result<(), String> {
-        let b = self.stack.backups.as_ref().ok_or("no backups")?;
         let to = self.step_world(region)?;
-        let snap = self
-            .copies
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .back()
-            .cloned()
+        let rp = self
+            .backup
+            .list_vaults(region)
+            .into_iter()
+            .flat_map(|(v, _)| self.backup.recovery_points_in(region, &v.name).unwrap_or_default())
+            .max_by_key(|r| r.created_ms)
             .ok_or_else(|| format!("no backup has been copied to {region} yet"))?;
-        let source = b.region.clone().unwrap_or_else(|| self.stack.region.clone());
-        let had = self.step_world(&source)?.db_data().unwrap_or_default();
-        let mut lost: Vec<String> = had
-            .iter()
-            .filter(|(id, body)| snap.data.get(*id) != Some(body))
-            .map(|(id, _)| id.clone())
-            .collect();
-        lost.sort();
-        let writes = snap.data.len() as u32;
-        let duration = b.restore_base.0 + b.restore_per_1000_writes.0 * writes / 1000;
+        let metadata = [("DBInstanceIdentifier".to_string(), to.stack.database.primary.id.clone())].into();
+        let job = self
+            .backup
+            .start_restore_job(region, &rp.arn, &metadata, None)
+            .map_err(|e| e.to_string())?;
         self.log.record(Truth::RegionFailover {
-            from_region: source,
+            from_region: crate::backup::arn_region(&rp.resource_arn)
+                .unwrap_or_default()
+                .to_string(),
             to_region: region.to_string(),
             how: "restore".into(),
-            lost_write_ids: lost,
-            snapshot: Some(snap.id.clone()),
-            data_age_ms: Some(now_unix_ms() - snap.taken_unix_ms),
+            lost_write_ids: job.lost_write_ids.clone(),
+            snapshot: Some(rp.arn.clone()),
+            data_age_ms: Some(job.created_ms - rp.created_ms),
         });
-        to.db_restore(snap.data, duration);
+        let done = self
+            .backup
+            .wait_restore(region, &job.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if done.status != "COMPLETED" {
+            return Err(format!("restore job {} ended {}", done.id, done.status));
+        }
         wait_db_writable(&to).await;
         Ok(())
     }

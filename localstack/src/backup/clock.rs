@@ -1,0 +1,54 @@
+//! The compressed clock of AWS Backup in the local stack: a stack file's
+//! `backup.time_factor` N makes N seconds of AWS time pass per real second, so that a
+//! daily plan runs every few seconds. Schedules, start and completion windows and
+//! lifecycle days are read in AWS time; everything the API answers (creation, completion,
+//! `CalculatedLifecycle`) is the real wall clock at which it happens.
+
+/// Milliseconds in a day.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// AWS time against real time: both equal at `real0`, AWS time running `factor` times faster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AwsClock {
+    /// The real moment (unix ms) at which both clocks agree: when the stack started.
+    pub real0: i64,
+    /// Seconds of AWS time per real second (1 on AWS itself).
+    pub factor: f64,
+}
+
+impl AwsClock {
+    /// A clock agreeing with real time at `real0`, running `factor` times faster.
+    pub fn new(real0: i64, factor: f64) -> AwsClock {
+        AwsClock { real0, factor }
+    }
+
+    /// The AWS time (unix ms) at real time `real_ms`.
+    pub fn to_aws(&self, real_ms: i64) -> i64 {
+        self.real0 + ((real_ms - self.real0) as f64 * self.factor).round() as i64
+    }
+
+    /// The real time (unix ms) at which AWS time reaches `aws_ms`.
+    pub fn to_real(&self, aws_ms: i64) -> i64 {
+        self.real0 + ((aws_ms - self.real0) as f64 / self.factor).ceil() as i64
+    }
+
+    /// A span of AWS time as real milliseconds.
+    pub fn real_span(&self, aws_ms: i64) -> i64 {
+        (aws_ms as f64 / self.factor).round() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With factor 900 an AWS hour is 4 real seconds, and the two conversions invert each other.
+    #[test]
+    fn an_aws_hour_at_factor_900_is_four_real_seconds() {
+        let c = AwsClock::new(1_000_000, 900.0);
+        assert_eq!(c.real_span(3_600_000), 4_000);
+        assert_eq!(c.to_aws(1_004_000), 1_000_000 + 3_600_000);
+        assert_eq!(c.to_real(c.to_aws(1_004_000)), 1_004_000);
+        assert_eq!(c.real_span(DAY_MS), 96_000);
+    }
+}
