@@ -29,6 +29,13 @@ pub(super) struct RestoreRun {
     pub(super) switch: SwitchSlot,
 }
 
+impl RestoreRun {
+    /// Whether the step has ended (done, failed or timed out).
+    pub(super) fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
 /// Why the restore step failed: an error, or (`aborted`) its timeout.
 #[derive(Debug)]
 struct Failure {
