@@ -198,3 +198,16 @@ fn schema_has_the_restore_block() {
         assert!(schema.contains(key), "schema lacks {key}");
     }
 }
+
+/// The AWS example loads: by tag, with the switch's document and roles as parameters.
+#[test]
+fn aws_example_loads() {
+    let loaded = scenario::load(&repo().join("examples/aws/backup-restore.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let r = loaded.scenario.fault.restore.as_ref().unwrap();
+    assert_eq!(r.resource.tags.as_ref().unwrap()["Backup"], "drill");
+    let t = loaded.switch.as_ref().unwrap();
+    assert_eq!(
+        t["actions"]["SwitchToRestored"]["parameters"]["documentArn"],
+        "arn:aws:ssm:us-east-1:123456789012:document/SwitchAppToRestoredDatabase"
+    );
+}
