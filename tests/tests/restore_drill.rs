@@ -180,3 +180,36 @@ async fn single_database_restore_matches_ground_truth() {
     let (outcome, _dir) = common::run_scenario(&scenario("backup-restore-single-database.yaml")).await;
     check(&outcome);
 }
+
+/// A recovery point that does not exist fails the run as soon as the restore step looks
+/// for it (not when the 20 s outage ends): an error naming it, no restore in the report,
+/// and the disaster experiment stopped by cleanup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_recovery_point_fails_the_run_at_once() {
+    let path = scenario("backup-restore-region-outage.yaml");
+    let bogus = "arn:aws:rds:us-west-2:000000000000:snapshot:awsbackup:job-does-not-exist";
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "recovery_point: latest",
+        &format!("recovery_point: \"{bogus}\""),
+        1,
+    );
+    let loaded = drdrill::scenario::load_str(&path, &text).unwrap();
+    let (outcome, _dir) = common::run_loaded(loaded, false).await.unwrap();
+    let r = &outcome.report;
+    assert_eq!(r.verdict, Verdict::Error);
+    let reason = r.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains(bogus) && reason.contains("no COMPLETED recovery point"),
+        "{reason}"
+    );
+    assert!(r.restore.is_none());
+    let t_inject = r.t_inject_unix_ms.expect("injected");
+    let exp = r.experiment.as_ref().expect("experiment");
+    assert_eq!(exp.status.as_str(), "stopped", "{exp:?}");
+    let ended = exp.end_unix_ms.expect("ended");
+    assert!(
+        ended - t_inject < 15_000,
+        "the run ended {} ms after injection",
+        ended - t_inject
+    );
+}
