@@ -145,7 +145,15 @@ fn route(b: &Backup, region: &str, req: &ApiRequest) -> Result<Option<Value>, Ba
     let raw: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let segs: Vec<String> = raw.iter().map(|s| decode(s)).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let v = match (&req.method, segs.as_slice()) {
+    match setup(b, region, req, &segs)? {
+        Some(v) => Ok(Some(v)),
+        None => jobs(b, region, req, &segs),
+    }
+}
+
+/// Vaults, plans and selections.
+fn setup(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Option<Value>, BackupError> {
+    let v = match (&req.method, segs) {
         (&Method::PUT, ["backup-vaults", name]) => {
             let i: CreateVaultInput = parse(&req.body)?;
             let v = b.create_vault(region, name, i.backup_vault_tags, i.creator_request_id)?;
@@ -186,6 +194,14 @@ fn route(b: &Backup, region: &str, req: &ApiRequest) -> Result<Option<Value>, Ba
             json!({"BackupSelection": s.input, "SelectionId": s.id, "BackupPlanId": s.plan_id,
                    "CreationDate": date(s.created_ms), "CreatorRequestId": s.creator_request_id})
         }
+        _ => return Ok(None),
+    };
+    Ok(Some(v))
+}
+
+/// Backup and restore jobs, recovery points and tags.
+fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Option<Value>, BackupError> {
+    let v = match (&req.method, segs) {
         (&Method::PUT, ["backup-jobs"]) => {
             let i: StartBackupInput = parse(&req.body)?;
             let j = b.start_backup_job(

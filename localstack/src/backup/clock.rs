@@ -7,11 +7,14 @@
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// AWS time against real time: both equal at `real0`, AWS time running `factor` times faster.
+/// AWS time against real time: AWS time is `aws0` at real time `real0` (when the stack
+/// started) and runs `factor` times faster.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AwsClock {
-    /// The real moment (unix ms) at which both clocks agree: when the stack started.
+    /// The real moment (unix ms) the clock starts from: when the stack started.
     pub real0: i64,
+    /// The AWS time (unix ms) at `real0`.
+    pub aws0: i64,
     /// Seconds of AWS time per real second (1 on AWS itself).
     pub factor: f64,
 }
@@ -19,17 +22,22 @@ pub struct AwsClock {
 impl AwsClock {
     /// A clock agreeing with real time at `real0`, running `factor` times faster.
     pub fn new(real0: i64, factor: f64) -> AwsClock {
-        AwsClock { real0, factor }
+        AwsClock::starting_at(real0, real0, factor)
+    }
+
+    /// A clock reading `aws0` at real time `real0`, running `factor` times faster.
+    pub fn starting_at(real0: i64, aws0: i64, factor: f64) -> AwsClock {
+        AwsClock { real0, aws0, factor }
     }
 
     /// The AWS time (unix ms) at real time `real_ms`.
     pub fn to_aws(&self, real_ms: i64) -> i64 {
-        self.real0 + ((real_ms - self.real0) as f64 * self.factor).round() as i64
+        self.aws0 + ((real_ms - self.real0) as f64 * self.factor).round() as i64
     }
 
     /// The real time (unix ms) at which AWS time reaches `aws_ms`.
     pub fn to_real(&self, aws_ms: i64) -> i64 {
-        self.real0 + ((aws_ms - self.real0) as f64 / self.factor).ceil() as i64
+        self.real0 + ((aws_ms - self.aws0) as f64 / self.factor).ceil() as i64
     }
 
     /// A span of AWS time as real milliseconds.
@@ -50,5 +58,14 @@ mod tests {
         assert_eq!(c.to_aws(1_004_000), 1_000_000 + 3_600_000);
         assert_eq!(c.to_real(c.to_aws(1_004_000)), 1_004_000);
         assert_eq!(c.real_span(DAY_MS), 96_000);
+    }
+
+    /// A clock started at another AWS time keeps the rate and inverts as well.
+    #[test]
+    fn a_clock_may_start_at_another_aws_time() {
+        let c = AwsClock::starting_at(1_000_000, 5_000_000, 10.0);
+        assert_eq!(c.to_aws(1_000_000), 5_000_000);
+        assert_eq!(c.to_aws(1_000_100), 5_001_000);
+        assert_eq!(c.to_real(5_001_000), 1_000_100);
     }
 }

@@ -262,12 +262,11 @@ impl Backup {
     /// the API's. Nothing runs until [`Backup::run`].
     pub fn new(stack: &Stack, worlds: Vec<Arc<World>>, log: Arc<GroundTruth>) -> Arc<Backup> {
         let config = stack.backup_config();
-        let factor = config.as_ref().map_or(1.0, |c| c.time_factor);
         let (changed, _) = watch::channel(0);
         let b = Arc::new(Backup {
             account: stack.account_id.clone(),
             worlds,
-            clock: AwsClock::new(now_unix_ms(), factor),
+            clock: start_clock(config.as_ref(), now_unix_ms()),
             timings: config.as_ref().map(|c| c.timings.clone()).unwrap_or_default(),
             log,
             state: Mutex::new(State::default()),
@@ -544,6 +543,28 @@ impl Backup {
             .cloned()
             .collect())
     }
+}
+
+/// How long after the stack starts the first rule fires with `first_backup_at_start`
+/// (real time: long enough for the plans to be created before it comes).
+const FIRST_FIRING_AFTER_MS: f64 = 20.0;
+
+/// The compressed clock from real time `now`: AWS time equal to it, or (with
+/// `first_backup_at_start`) [`FIRST_FIRING_AFTER_MS`] of real time before the first
+/// rule's next firing.
+fn start_clock(config: Option<&BackupConfig>, now: i64) -> AwsClock {
+    let Some(c) = config else {
+        return AwsClock::new(now, 1.0);
+    };
+    let first = c
+        .plans
+        .first()
+        .and_then(|p| p.plan.rules.first())
+        .filter(|_| c.first_backup_at_start)
+        .and_then(|r| Schedule::parse(r.schedule_expression.as_deref().unwrap_or(DEFAULT_EXPRESSION)).ok())
+        .and_then(|s| s.next_after(now));
+    let lead = (FIRST_FIRING_AFTER_MS * c.time_factor).round() as i64;
+    AwsClock::starting_at(now, first.map_or(now, |t| t - lead), c.time_factor)
 }
 
 /// `ResourceNotFoundException` for a vault.

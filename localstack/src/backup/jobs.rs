@@ -29,7 +29,13 @@ pub(crate) struct CopyInFlight {
     destination_vault_arn: String,
     lifecycle: Option<Lifecycle>,
     due_ms: i64,
+    /// When it stops retrying while the regions are cut apart (real unix ms).
+    give_up_ms: i64,
 }
+
+/// How long a copy job retries (AWS time) before it fails: "the copy job enters a retry
+/// phase that lasts for 2 hours" (<https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html>).
+const COPY_RETRY_MS: i64 = 2 * 3_600_000;
 
 /// What StartBackupJob takes.
 #[derive(Debug, Clone, Default)]
@@ -208,6 +214,7 @@ impl Backup {
                     destination_vault_arn: a.destination_backup_vault_arn.clone(),
                     lifecycle: a.lifecycle.clone(),
                     due_ms: now + self.timings.copy_duration.0.as_millis() as i64,
+                    give_up_ms: now + self.clock.real_span(COPY_RETRY_MS),
                 });
             }
             self.log.record_in(
@@ -264,11 +271,15 @@ impl Backup {
     }
 
     /// Copies whose time has come arrive in their vault, unless the two regions are cut
-    /// apart (the copy job then fails, as the old snapshot copies did).
+    /// apart: the copy then retries until the cut ends or its retry window passes (the
+    /// copy job fails). A copy keeps its source's creation date, from which its lifecycle
+    /// counts: "The creation date refers to when the source was created, not when the copy
+    /// was created" (<https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html>).
     fn land_copies(&self, now: i64) -> bool {
         let mut st = self.lock();
         let (due, waiting): (Vec<_>, Vec<_>) = st.copies.drain(..).partition(|c| c.due_ms <= now);
         st.copies = waiting;
+        let mut retry = Vec::new();
         let mut changed = false;
         for c in due {
             let Some(src) = st.recovery_points.iter().find(|r| r.arn == c.source_arn).cloned() else {
@@ -283,6 +294,9 @@ impl Backup {
                 _ => true,
             };
             if cut && src.region != dest.region {
+                if now < c.give_up_ms {
+                    retry.push(c);
+                }
                 continue;
             }
             let (cold, delete) = self.lifecycle_at(src.created_ms, c.lifecycle.as_ref());
@@ -315,6 +329,7 @@ impl Backup {
             st.recovery_points.push(rp);
             changed = true;
         }
+        st.copies.extend(retry);
         changed
     }
 
@@ -467,14 +482,7 @@ impl Backup {
                 "A restore into {db_id} is already running"
             )));
         }
-        let source = super::arn_region(&rp.resource_arn).and_then(|r| self.world(r));
-        let had = source.and_then(|w| w.db_data()).unwrap_or_default();
-        let mut lost: Vec<String> = had
-            .iter()
-            .filter(|(id, body)| rp.data.get(*id) != Some(*body))
-            .map(|(id, _)| id.clone())
-            .collect();
-        lost.sort();
+        let lost = self.lost_writes(&rp);
         let writes = rp.data.len();
         let t = &self.timings;
         let took = t.restore_base.0 + t.restore_per_1000_writes.0 * writes as u32 / 1000;
@@ -501,6 +509,20 @@ impl Backup {
         drop(st);
         self.notify();
         Ok(job)
+    }
+
+    /// The writes the recovery point's source database holds now that the recovery point
+    /// lacks (or holds with another body), sorted.
+    fn lost_writes(&self, rp: &RecoveryPoint) -> Vec<String> {
+        let source = super::arn_region(&rp.resource_arn).and_then(|r| self.world(r));
+        let had = source.and_then(|w| w.db_data()).unwrap_or_default();
+        let mut lost: Vec<String> = had
+            .iter()
+            .filter(|(id, body)| rp.data.get(*id) != Some(*body))
+            .map(|(id, _)| id.clone())
+            .collect();
+        lost.sort();
+        lost
     }
 
     /// Restore jobs whose time has come complete.

@@ -6,6 +6,7 @@
 //! ```yaml
 //! backup:
 //!   time_factor: 900            # seconds of AWS time per real second (default 1)
+//!   first_backup_at_start: false # true: the first rule fires 20 ms after start
 //!   timings: { restore_base: 4s, restore_per_1000_writes: 1s }
 //!   vaults:
 //!     - { name: east-vault, region: us-east-1 }
@@ -53,6 +54,11 @@ pub struct BackupConfig {
     /// Plans with their selections.
     #[serde(default)]
     pub plans: Vec<PlanSpec>,
+    /// Start AWS time 20 ms (real) before the first rule's next firing instead of at the
+    /// real time, so that the first backup is taken when the stack starts (as the `backups:`
+    /// shorthand always did; default false).
+    #[serde(default)]
+    pub first_backup_at_start: bool,
 }
 
 fn one() -> f64 {
@@ -218,6 +224,7 @@ pub fn from_shorthand(stack: &Stack, b: &Backups) -> BackupConfig {
     let interval_s = b.interval.0.as_secs_f64().max(0.001);
     BackupConfig {
         time_factor: 86_400.0 / interval_s,
+        first_backup_at_start: true,
         timings: BackupTimings {
             backup_base: Dur(Duration::ZERO),
             backup_per_1000_writes: Dur(Duration::ZERO),

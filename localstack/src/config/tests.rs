@@ -158,3 +158,46 @@ fn bad_duration_is_refused() {
     let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
     assert!(e.contains("soon"), "{e}");
 }
+
+/// The `backups:` shorthand of the backup-restore stack (every 4 s, copied to us-west-2,
+/// 3 kept) is one plan of AWS Backup: a daily rule with a day per 4 s, 3 days' retention
+/// in both vaults, a copy to us-west-2's vault, and the us-east-1 database selected.
+#[test]
+fn backup_shorthand_is_one_plan_with_a_copy_action() {
+    let text = include_str!("../../stacks/strategy-backup-restore.yaml");
+    let s = Stack::parse(Path::new("strategy-backup-restore.yaml"), text).unwrap();
+    let b = s.backup_config().expect("the shorthand gives a backup section");
+    assert_eq!(b.time_factor, 86_400.0 / 4.0);
+    let vaults: Vec<(&str, Option<&str>)> = b
+        .vaults
+        .iter()
+        .map(|v| (v.name.as_str(), v.region.as_deref()))
+        .collect();
+    assert_eq!(
+        vaults,
+        vec![
+            ("backups-us-east-1", Some("us-east-1")),
+            ("backups-us-west-2", Some("us-west-2"))
+        ]
+    );
+    let rule = &b.plans[0].plan.rules[0];
+    assert_eq!(rule.schedule_expression.as_deref(), Some("cron(0 0 ? * * *)"));
+    assert_eq!(rule.lifecycle.as_ref().and_then(|l| l.delete_after_days), Some(3));
+    assert_eq!(
+        rule.copy_actions[0].destination_backup_vault_arn,
+        "arn:aws:backup:us-west-2:000000000000:backup-vault:backups-us-west-2"
+    );
+    assert_eq!(
+        b.plans[0].selections[0].resources,
+        vec!["arn:aws:rds:us-east-1:000000000000:db:east-db-1".to_string()]
+    );
+    assert_eq!(b.timings.restore_base.0, Duration::from_secs(4));
+}
+
+/// A stack may not have both `backups:` and `backup:`.
+#[test]
+fn backup_and_its_shorthand_are_exclusive() {
+    let text = include_str!("../../stacks/strategy-backup-restore.yaml").to_string() + "backup: { time_factor: 2 }\n";
+    let e = Stack::parse(Path::new("x.yaml"), &text).unwrap_err().to_string();
+    assert!(e.contains("backup") && e.contains("shorthand"), "{e}");
+}
