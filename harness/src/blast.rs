@@ -208,6 +208,7 @@ mod tests {
             targets,
             template: serde_json::Value::Null,
             existing_template_id: None,
+            restore: None,
             actions,
             listener: crate::plan::ListenerInfo {
                 arn: "listener".into(),

@@ -178,6 +178,57 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error_code: Option<String>,
     },
+    /// The restore drill started an AWS Backup restore job (StartRestoreJob accepted).
+    RestoreJobStarted {
+        /// AWS Backup's restore job id.
+        restore_job_id: String,
+        /// The region of the Backup calls (the vault's).
+        region: String,
+        /// The recovery point restored.
+        recovery_point_arn: String,
+        /// The vault holding it.
+        vault: String,
+        /// The recovery point's `CreationDate` (when its data was taken), unix ms.
+        recovery_point_creation_unix_ms: i64,
+        /// When drdrill's probes saw the outage that started the restore, unix ms (absent
+        /// with `start: at_inject`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_unix_ms: Option<i64>,
+    },
+    /// The restore job ended (DescribeRestoreJob), with AWS Backup's own times.
+    RestoreJobFinished {
+        /// AWS Backup's restore job id.
+        restore_job_id: String,
+        /// `COMPLETED`, `FAILED` or `ABORTED`.
+        status: String,
+        /// The job's `CreationDate`, unix ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        creation_unix_ms: Option<i64>,
+        /// The job's `CompletionDate`, unix ms.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        completion_unix_ms: Option<i64>,
+        /// The resource it created.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        created_resource_arn: Option<String>,
+        /// AWS Backup's status message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status_message: Option<String>,
+    },
+    /// The switch experiment (pointing the app at the restored resource) started.
+    SwitchStarted {
+        /// Its FIS experiment id.
+        experiment_id: String,
+    },
+    /// The switch experiment ended.
+    SwitchFinished {
+        /// Its FIS experiment id.
+        experiment_id: String,
+        /// FIS's end state (`completed`, `failed`, `stopped`).
+        status: String,
+        /// FIS's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// The first failed probe after injection.
     FirstFailure,
     /// Steady state is back (start of the first stable window).
@@ -232,6 +283,10 @@ impl EventKind {
             EventKind::Route53HealthCheck { .. } => "route53_health_check",
             EventKind::ObserverCallFailed { .. } => "observer_call_failed",
             EventKind::ObserverBlind { .. } => "observer_blind",
+            EventKind::RestoreJobStarted { .. } => "restore_job_started",
+            EventKind::RestoreJobFinished { .. } => "restore_job_finished",
+            EventKind::SwitchStarted { .. } => "switch_started",
+            EventKind::SwitchFinished { .. } => "switch_finished",
             EventKind::FirstFailure => "first_failure",
             EventKind::Recovered => "recovered",
             EventKind::GuardrailTripped { .. } => "guardrail_tripped",

@@ -145,6 +145,9 @@ impl LocalStack {
         let regions = regions::Regions::new(stack.clone(), worlds.clone(), route53.clone(), log, backup.clone());
         regions.start(cancel.child_token());
         let services = region_services(&stack, &worlds, &route53, &backup, &cancel);
+        for s in &services {
+            s.fis.set_regions(&regions);
+        }
         let fis = services.iter().map(|s| s.fis.clone()).collect();
         let chaos = Arc::new(chaos::Chaos::new());
         let server = tokio::spawn(api::serve(

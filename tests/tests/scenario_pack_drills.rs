@@ -14,8 +14,11 @@ const MEANT_TO_FAIL: &[(&str, &[&str])] = &[("db-failover-async", &["lost_writes
 
 /// Pack scenarios run end to end by another test, with stricter checks against the
 /// ground truth (and left out here so the suite runs each drill once): the regional
-/// outages, which `tests/tests/strategies.rs` runs through `scenarios/gameday-strategies.yaml`.
+/// outages, which `tests/tests/strategies.rs` runs through `scenarios/gameday-strategies.yaml`,
+/// and the restore drills, which `tests/tests/restore_drill.rs` runs.
 const RUN_BY_STRATEGIES_TEST: &[&str] = &[
+    "backup-restore-region-outage.yaml",
+    "backup-restore-single-database.yaml",
     "region-failover-backup-restore.yaml",
     "region-failover-pilot-light.yaml",
     "region-failover-warm-standby.yaml",

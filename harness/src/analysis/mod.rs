@@ -16,9 +16,11 @@ use crate::journal::{Event, EventKind};
 use crate::status::{HealthCheckStatus, TargetHealthState};
 
 mod recovery;
+mod restore;
 mod summary;
 
 pub use recovery::{recovery, recovery_after_baseline, Recovery, Series, DETECT_EXCESS};
+pub use restore::{restore_drill, RestoreBreakdown, RestoreDrill};
 pub use summary::{
     degraded, measure, probe_stats, timeline, Inputs, Measurements, ProbeStats, RecoveryRule, SendCounts, TimelinePoint,
 };
@@ -97,6 +99,9 @@ pub struct RtoBreakdown {
     pub experiment_ended_ms: Option<i64>,
     /// Steady state was back (`t_recover`).
     pub recovered_ms: Option<i64>,
+    /// A restore drill's steps: detection, the restore job (AWS Backup's times), the switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreBreakdown>,
 }
 
 /// A target health change as the observers saw it: (unix ms, target, state).
@@ -134,6 +139,7 @@ pub fn rto_breakdown(
         dns_changed_ms: None,
         experiment_ended_ms: experiment_end_unix_ms.map(rel),
         recovered_ms: recovery.recovered_unix_ms.map(rel),
+        restore: None,
     }
 }
 

@@ -146,6 +146,9 @@ pub struct Measurements {
     pub availability_during_fault: Option<f64>,
     /// Worst per-100 ms latency p99 during the fault, ms.
     pub p99_during_fault_ms: Option<f64>,
+    /// A restore drill's restore job, recovery point and data age (see
+    /// [`super::restore_drill`]).
+    pub restore: Option<super::RestoreDrill>,
 }
 
 fn hist_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
@@ -251,6 +254,7 @@ pub fn measure(inputs: &Inputs<'_>) -> Measurements {
         probes: probe_stats(probes, inputs.sends),
         timeline: timeline(probes, inputs.t0_unix_ms),
         measurement_degraded: inputs.sends.and_then(|s| degraded(probes, s)),
+        restore: super::restore_drill(inputs.events, None),
         ..Measurements::default()
     };
     let Some(inject) = inputs.inject else {
@@ -290,9 +294,11 @@ pub fn measure(inputs: &Inputs<'_>) -> Measurements {
     m.rto_uncertainty_ms = rec.rto_ms.map(|_| u.rto_ms().ceil() as i64);
     m.rpo_uncertainty_ms = inputs.lost.map(|_| u.rpo_ms().ceil() as i64);
     let route53 = Route53Changes::from_events(inputs.events);
-    m.rto_breakdown = Some(
-        rto_breakdown(ti, &health_changes(inputs.events), inputs.fault_end_unix_ms, &rec).with_route53(ti, &route53),
-    );
+    m.restore = super::restore_drill(inputs.events, rec.recovered_unix_ms);
+    let mut breakdown =
+        rto_breakdown(ti, &health_changes(inputs.events), inputs.fault_end_unix_ms, &rec).with_route53(ti, &route53);
+    breakdown.restore = m.restore.as_ref().map(|d| d.breakdown(ti));
+    m.rto_breakdown = Some(breakdown);
     m.recovery = Some(rec);
     m
 }

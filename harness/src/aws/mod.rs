@@ -2,6 +2,7 @@
 //! AWS account (region, profile, endpoint and the standard `AWS_*` variables honoured),
 //! each recording its calls into one [`CallLog`]; and what a failed call tells the user.
 
+pub mod backup;
 mod calls;
 mod credentials;
 mod error;
@@ -32,6 +33,9 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Every call the clients above made (`aws-calls.jsonl`).
     pub calls: CallLog,
+    /// The SDK configuration the clients were built from, for clients of another region
+    /// ([`Clients::backup_in`], [`Clients::fis_in`]).
+    pub sdk: aws_config::SdkConfig,
     /// For an AWS target: the credentials, renewed from the chain after `ExpiredToken`
     /// (with notes for the journal).
     pub credentials: Option<std::sync::Arc<RenewingCredentials>>,
@@ -70,7 +74,30 @@ impl Clients {
             cloudwatch: client!(aws_sdk_cloudwatch, "cloudwatch"),
             calls,
             credentials,
+            sdk: conf.clone(),
         }
+    }
+
+    /// An AWS Backup client for `region` (the vault's region: restore jobs run there),
+    /// recording into the same [`CallLog`].
+    pub fn backup_in(&self, region: &str) -> aws_sdk_backup::Client {
+        aws_sdk_backup::Client::from_conf(
+            aws_sdk_backup::config::Builder::from(&self.sdk)
+                .region(aws_config::Region::new(region.to_string()))
+                .interceptor(self.calls.interceptor("backup"))
+                .build(),
+        )
+    }
+
+    /// An FIS client for `region` (the switch experiment runs where the restore did),
+    /// recording into the same [`CallLog`].
+    pub fn fis_in(&self, region: &str) -> aws_sdk_fis::Client {
+        aws_sdk_fis::Client::from_conf(
+            aws_sdk_fis::config::Builder::from(&self.sdk)
+                .region(aws_config::Region::new(region.to_string()))
+                .interceptor(self.calls.interceptor("fis"))
+                .build(),
+        )
     }
 
     /// Clients for the local stack at `endpoint_url`, with static test credentials.

@@ -17,6 +17,7 @@ mod load_balancer;
 mod machine;
 mod model;
 mod render;
+pub mod restore;
 
 pub use aws_limits::{check_template, AwsRejection};
 pub use machine::{check_machine, MAX_RATE_PER_CORE};
@@ -92,7 +93,19 @@ pub async fn resolve(
         ),
         None => None,
     };
+    let restore = match &sc.fault.restore {
+        Some(spec) => {
+            let region = spec
+                .region
+                .clone()
+                .or_else(|| clients.sdk.region().map(|r| r.to_string()))
+                .unwrap_or_default();
+            Some(restore::resolve(spec, clients, &region).await?)
+        }
+        None => None,
+    };
     Ok(Plan {
+        restore,
         scenario: sc.name.clone(),
         dns,
         load_balancer: lb.load_balancer,

@@ -137,6 +137,9 @@ pub struct Plan {
     /// Values in the template or the load balancer's settings that AWS would reject.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aws_rejections: Vec<AwsRejection>,
+    /// A restore drill's restore: the recovery point it would restore now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<super::restore::PlannedRestore>,
 }
 
 /// The listener the app is reached through.

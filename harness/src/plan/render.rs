@@ -32,6 +32,9 @@ pub fn render(plan: &Plan) -> String {
     for a in &plan.actions {
         render_action(&mut s, a);
     }
+    if let Some(r) = &plan.restore {
+        super::restore::render(&mut s, r);
+    }
     if !plan.aws_rejections.is_empty() {
         let _ = writeln!(s, "AWS would reject ({}):", plan.aws_rejections.len());
         for r in &plan.aws_rejections {

@@ -151,6 +151,7 @@ pub fn assemble(facts: &RunFacts, events: &[Event], probes: Option<&ProbeSummary
         outage_ms: m.outage_ms,
         recovery: m.recovery,
         rto_breakdown: m.rto_breakdown,
+        restore: m.restore,
         data_loss: m.data_loss,
         availability_during_fault: m.availability_during_fault,
         p99_during_fault_ms: m.p99_during_fault_ms,

@@ -290,6 +290,9 @@ fn system_out(r: &Report) -> String {
         out.push('\n');
         out.push_str(&line);
     }
+    for (what, value) in super::view::View::new(r).restore_lines() {
+        out.push_str(&format!("\nrestore: {what}: {value}"));
+    }
     out
 }
 

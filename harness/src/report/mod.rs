@@ -144,6 +144,10 @@ pub struct Report {
     /// Where the recovery time went (observers' view), ms after injection.
     #[serde(default)]
     pub rto_breakdown: Option<RtoBreakdown>,
+    /// A restore drill: the recovery point and restore job used, the switch, and the
+    /// data age (AWS Backup's own times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::analysis::RestoreDrill>,
     /// Lost writes and RPO.
     pub data_loss: Option<DataLoss>,
     /// Success ratio between injection and the end of the experiment.

@@ -10,6 +10,7 @@ use crate::journal::{now_unix_ms, EventKind};
 /// not be stopped (it may still be running: the message says how to stop it).
 pub(super) async fn cleanup(rec: &mut Record) -> Result<(), Stop> {
     let result = stop_experiment(rec).await;
+    super::restore::cleanup(rec).await;
     if let Some(prober) = rec.held.prober.take() {
         rec.traffic = Some(prober.stop().await);
     }

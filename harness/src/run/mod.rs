@@ -37,6 +37,7 @@ mod observe_fault;
 mod preflight;
 mod publish;
 mod report;
+mod restore;
 mod traffic;
 mod verify;
 
@@ -184,6 +185,8 @@ struct Held {
     observers: Vec<observe::Observers>,
     /// The dead man's switch, while armed.
     switch: Option<crate::switch::Switch>,
+    /// The restore step of a restore drill, while it runs.
+    restore: Option<restore::RestoreRun>,
 }
 
 /// The connect phase's result: the target's clients and the resolved plan.
@@ -301,7 +304,9 @@ async fn phases(rec: &mut Record) -> Result<(), Stop> {
         preflight::baseline(rec, &live).await?;
         live.keep_from(Some(now_unix_ms()));
         let view = inject::inject(rec, &connected).await?;
+        rec.held.restore = restore::spawn(rec, &connected, &live);
         let fault_end_unix_ms = observe_fault::observe(rec, &connected, view, &live).await?;
+        restore::finish(rec).await?;
         observe_fault::recover(rec, &live, fault_end_unix_ms).await
     })
     .await;

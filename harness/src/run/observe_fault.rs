@@ -39,6 +39,10 @@ pub(super) async fn observe(
         }
         check_reachable(connected, &view)?;
         check_limits(rec, live, started)?;
+        if rec.held.restore.as_ref().is_some_and(|r| r.is_finished()) {
+            // The restore step ended while the fault runs: its failure ends the run now.
+            super::restore::finish(rec).await?;
+        }
         let settled = live.settled_until_unix_ms();
         let w = live.window(settled - 1000, settled);
         rec.progress.status(

@@ -22,6 +22,9 @@ pub struct Fault {
     /// stops the experiment at that cap, before the template's own end): refused unless
     /// this is `true`.
     pub accept_beyond_max_fault_duration: bool,
+    /// The restore drill: after the disaster, restore a recovery point through AWS Backup
+    /// and switch the app to it (see [`super::restore`]).
+    pub restore: Option<super::restore::Restore>,
 }
 
 /// Where the FIS experiment template comes from (exactly one in the file).
@@ -133,6 +136,10 @@ struct FaultSpec {
     /// refused unless this is `true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     accept_beyond_max_fault_duration: bool,
+    /// A restore drill: after the disaster (the experiment above), restore a recovery point
+    /// through AWS Backup, wait for the restore job, then run the switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restore: Option<super::restore::Restore>,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -167,6 +174,7 @@ impl TryFrom<FaultSpec> for Fault {
             parameters: spec.parameters,
             accept_unreverted: spec.accept_unreverted,
             accept_beyond_max_fault_duration: spec.accept_beyond_max_fault_duration,
+            restore: spec.restore,
         })
     }
 }
@@ -185,6 +193,7 @@ impl From<Fault> for FaultSpec {
             parameters: fault.parameters,
             accept_unreverted: fault.accept_unreverted,
             accept_beyond_max_fault_duration: fault.accept_beyond_max_fault_duration,
+            restore: fault.restore,
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
     /// The fault ready to inject.
     pub fault: ResolvedFault,
+    /// With `fault.restore.switch`: the switch's FIS template, its parameters filled and
+    /// checked, with `{{restored_resource_arn}}` left for the run to fill.
+    pub switch: Option<serde_json::Value>,
 }
 
 /// Reads, parses, validates and resolves the scenario file at `path`.
@@ -83,10 +86,12 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
             ));
         }
     }
+    let switch = resolve_switch(&source, dir, &mut scenario)?;
     Ok(LoadedScenario {
         path: path.to_owned(),
         scenario,
         fault,
+        switch,
     })
 }
 
@@ -229,6 +234,73 @@ fn resolve_fault(source: &Source<'_>, dir: &Path, scenario: &mut Scenario) -> Re
             Ok(ResolvedFault::Template(template))
         }
     }
+}
+
+/// Reads (for `template_file`) and fills `fault.restore.switch`'s template, leaving
+/// `{{restored_resource_arn}}` in place, and checks it as a fault template is checked.
+fn resolve_switch(
+    source: &Source<'_>,
+    dir: &Path,
+    scenario: &mut Scenario,
+) -> Result<Option<serde_json::Value>, ScenarioError> {
+    let Some(switch) = scenario.fault.restore.as_mut().and_then(|r| r.switch.as_mut()) else {
+        return Ok(None);
+    };
+    let (key, mut template, file) = match (&mut switch.template_file, &switch.template) {
+        (Some(relative), _) => {
+            let key = "fault.restore.switch.template_file";
+            let file = dir.join(&*relative);
+            let text = read_text(&file).map_err(|error| ScenarioError::TemplateRead {
+                at: source.at(key),
+                key: key.to_owned(),
+                file: file.clone(),
+                error,
+            })?;
+            let template = serde_json::from_str(&text).map_err(|e| ScenarioError::TemplateSyntax {
+                at: source.at(key),
+                key: key.to_owned(),
+                template: Box::new(json_position(&file, &e)),
+                message: json_message(&e),
+            })?;
+            *relative = file.clone();
+            (key, template, Some(file))
+        }
+        (None, Some(inline)) => ("fault.restore.switch.template", inline.clone(), None),
+        // validate() requires one of them.
+        (None, None) => return Ok(None),
+    };
+    let template_error = |error: fis_template::TemplateError| ScenarioError::Template {
+        at: source.at(key),
+        key: key.to_owned(),
+        template: file.clone(),
+        error: Box::new(error),
+    };
+    let placeholder = format!("{{{{{}}}}}", super::restore::RESTORED_RESOURCE_ARN);
+    let mut parameters = switch.parameters.clone();
+    parameters.insert(super::restore::RESTORED_RESOURCE_ARN.to_owned(), placeholder);
+    let original = template.clone();
+    match params::substitute(&mut template, &parameters) {
+        Ok(()) => {}
+        Err(ParamError::Unfilled(error)) => return Err(template_error(error)),
+        Err(ParamError::Unused(name)) if name == super::restore::RESTORED_RESOURCE_ARN => {
+            // The switch need not name the restored resource; every other parameter
+            // must still be used.
+            let mut again = original;
+            if let Err(ParamError::Unused(name)) = params::substitute(&mut again, &switch.parameters) {
+                return Err(unused_switch(source, &name));
+            }
+        }
+        Err(ParamError::Unused(name)) => return Err(unused_switch(source, &name)),
+    }
+    fis_template::check(&template).map_err(template_error)?;
+    Ok(Some(template))
+}
+
+fn unused_switch(source: &Source<'_>, name: &str) -> ScenarioError {
+    source.invalid(
+        format!("fault.restore.switch.parameters.{name}"),
+        format!("parameter {name:?} is not used by the switch template (no \"{{{{{name}}}}}\" in it)"),
+    )
 }
 
 fn unused(source: &Source<'_>, name: &str) -> ScenarioError {

@@ -22,6 +22,7 @@ mod observers;
 mod params;
 mod probe;
 mod rate;
+pub mod restore;
 mod schema;
 mod target;
 mod traffic;
@@ -39,6 +40,7 @@ pub use model::{App, BlastRadius, DeadManSwitch, Guardrails, Objectives, Scenari
 pub use observers::{Cadence, ObserverCadence, MIN_CADENCE};
 pub use probe::{HealthProbe, ProbeContract, RenderedRequest, RequestTemplate};
 pub use rate::{Rate, RateParseError, RateUnit};
+pub use restore::{Restore, RestoreStart};
 pub use schema::json_schema;
 pub use target::{AwsTarget, Target};
 pub use traffic::{ConnectionPolicy, Traffic};

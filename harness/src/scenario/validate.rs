@@ -44,6 +44,11 @@ pub fn validate(scenario: &Scenario) -> Checked {
     check_probe(scenario)?;
     check_traffic(scenario)?;
     check_fault(&scenario.fault.source)?;
+    if let Some(r) = &scenario.fault.restore {
+        if let Err((key, message)) = super::restore::check(r) {
+            return fail(key, message);
+        }
+    }
     check_steady_state(scenario)?;
     check_objectives(scenario)?;
     check_guardrails(scenario)?;

@@ -97,6 +97,24 @@ pub const ACTIONS: &[ActionSpec] = &[
         )],
     },
     ActionSpec {
+        id: "aws:ssm:start-automation-execution",
+        description: "Run an SSM Automation document (locally: one of the stack's built-in documents); the action completes when the automation completes.",
+        target: None,
+        parameters: &[
+            p("documentArn", "The ARN of the Automation document.", true),
+            p(
+                "documentParameters",
+                "The document's parameters as a JSON object (string or list-of-strings values).",
+                false,
+            ),
+            p(
+                "maxDuration",
+                "How long the automation may run before the action fails (ISO 8601 duration).",
+                true,
+            ),
+        ],
+    },
+    ActionSpec {
         id: "aws:fis:wait",
         description: "Wait for the specified duration.",
         target: None,
@@ -120,12 +138,14 @@ pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(12 
 /// of `aws:network:disrupt-connectivity` and of `aws:fis:wait` each take "from one
 /// minute to 12 hours" (PT1M to PT12H). The reference gives no range for
 /// `aws:network:route-table-disrupt-cross-region-connectivity`'s `duration`, so none is
-/// enforced for it.
+/// enforced for it. `maxDuration` of `aws:ssm:start-automation-execution` also takes
+/// "from one minute to 12 hours".
 pub fn duration_range(action_id: &str, param: &str) -> Option<(std::time::Duration, std::time::Duration)> {
     match (action_id, param) {
         ("aws:ec2:stop-instances", "startInstancesAfterDuration")
         | ("aws:network:disrupt-connectivity", "duration")
-        | ("aws:fis:wait", "duration") => Some((MIN_DURATION, MAX_DURATION)),
+        | ("aws:fis:wait", "duration")
+        | ("aws:ssm:start-automation-execution", "maxDuration") => Some((MIN_DURATION, MAX_DURATION)),
         _ => None,
     }
 }

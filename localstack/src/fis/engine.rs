@@ -105,6 +105,9 @@ pub struct Fis {
     pub(super) world: Arc<World>,
     cloudwatch: Arc<CloudWatch>,
     state: Mutex<State>,
+    /// The stack's cross-region machinery, which runs the built-in SSM Automation
+    /// documents of `aws:ssm:start-automation-execution` (set once the stack started).
+    pub(super) regions: std::sync::OnceLock<Arc<crate::regions::Regions>>,
 }
 
 fn new_id(prefix: &str) -> String {
@@ -120,7 +123,14 @@ impl Fis {
             world,
             cloudwatch,
             state: Mutex::new(State::default()),
+            regions: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Lets `aws:ssm:start-automation-execution` run the built-in Automation documents
+    /// through `regions` (the stack's runbook steps). Without it the action fails.
+    pub fn set_regions(&self, regions: &Arc<crate::regions::Regions>) {
+        let _ = self.regions.set(regions.clone());
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {

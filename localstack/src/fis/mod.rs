@@ -1,5 +1,6 @@
 //! The FIS engine: action catalog, templates, target resolution and experiments.
 
+mod automation;
 pub mod catalog;
 pub mod engine;
 pub mod resolve;

@@ -285,6 +285,13 @@ async fn run_action(
             let end_outage = || world.db_end_outage();
             Ok(held_effect(&event, reboot, d, stop, end_outage, Revert::WhenStopped).await)
         }
+        "aws:ssm:start-automation-execution" => {
+            let max = param_duration(action, "maxDuration")?.unwrap_or_default();
+            fis.mark(exp, name, true, now_unix_ms());
+            let result = super::automation::run(fis, action, max, stop).await;
+            fis.mark(exp, name, false, now_unix_ms());
+            result
+        }
         "aws:fis:wait" => {
             // No effect and no ground-truth event, but FIS times the wait like any action.
             let d = param_duration(action, "duration")?.unwrap_or_default();

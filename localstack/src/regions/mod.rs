@@ -5,6 +5,10 @@
 //! Each region is its own [`World`]; this module only moves data and runs automation
 //! between them, through the worlds' methods, so every effect is recorded where it happens.
 
+mod automation;
+
+pub use automation::{DocumentParameters, SWITCH_TO_RESTORED_DATABASE};
+
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -14,9 +14,11 @@ use crate::journal::EventKind;
 mod events;
 mod figures;
 mod moments;
+mod restore;
 
 use events::{all_healthy_again, markers, phases};
 pub use figures::*;
+pub use restore::RestoreLine;
 
 #[cfg(test)]
 mod tests;

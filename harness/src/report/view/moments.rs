@@ -76,11 +76,28 @@ fn moment(label: &'static str, t_ms: Option<i64>) -> Moment {
 /// The recovery breakdown, in the order things are expected to happen.
 pub(super) fn moments(report: &Report, k: Known) -> Vec<Moment> {
     let o = observed(report, k.inject);
-    vec![
+    let mut all = vec![
         moment("fault injected (experiment running)", k.inject),
         moment("first failed probe", k.first_failure),
         moment("load balancer took a target out of service", o.unhealthy),
         moment(HEALTH_CHECK_FAILED, o.health_check_failed),
+    ];
+    if let Some(d) = &report.restore {
+        let rel = |t: Option<i64>| t.map(|t| t - report.t0_unix_ms);
+        all.extend([
+            moment(
+                "probes saw the outage (restore started on detection)",
+                rel(d.detected_unix_ms),
+            ),
+            moment("restore job created (AWS Backup)", rel(d.job_creation_unix_ms)),
+            moment("restore job completed (AWS Backup)", rel(d.job_completion_unix_ms)),
+            moment(
+                "switch to the restored resource finished",
+                rel(d.switch_finished_unix_ms),
+            ),
+        ]);
+    }
+    all.extend([
         moment(DNS_CHANGED, o.dns),
         Moment {
             label: "steady state back (recovered)",
@@ -89,5 +106,6 @@ pub(super) fn moments(report: &Report, k: Known) -> Vec<Moment> {
         },
         moment("experiment ended", k.experiment_end),
         moment("every target healthy again", o.healthy_again),
-    ]
+    ]);
+    all
 }

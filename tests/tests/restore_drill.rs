@@ -1,0 +1,215 @@
+//! The restore drill end to end (`fault.restore`): `scenarios/backup-restore-*.yaml`
+//! against the embedded local stack, the restore done by drdrill through the AWS Backup
+//! API and the switch through FIS `aws:ssm:start-automation-execution`. The report's
+//! restore job, recovery point and data age equal the ground truth's (AWS Backup's own
+//! timestamps), its RTO is the ground truth's within 2 probe intervals + 50 ms (plus the
+//! DNS TTL a client may still use), and the lost write ids are exactly the acknowledged
+//! writes the recovery point lacks.
+
+mod common;
+
+use std::path::PathBuf;
+
+use drdrill::run::RunOutcome;
+use drdrill::verdict::Verdict;
+use drdrill_localstack::truth::{Truth, TruthEvent};
+
+/// Probe interval of the restore scenarios (100/s), ms.
+const INTERVAL_MS: i64 = 10;
+/// TTL of the stack's alias answers, ms.
+const TTL_MS: i64 = 1_000;
+/// AWS Backup's timestamps travel as epoch seconds with fractions: at most this far
+/// from the ground truth's milliseconds after the round trip.
+const TIMESTAMP_MS: i64 = 1;
+
+fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name)
+}
+
+/// The ground truth's completed restore job: (id, recovery point, its creation, job
+/// created, job completed, data age, lost ids).
+struct TruthRestore {
+    job: String,
+    recovery_point: String,
+    rp_created: i64,
+    created: i64,
+    completed: i64,
+    data_age: i64,
+    lost: Vec<String>,
+}
+
+fn truth_restore(truth: &[TruthEvent]) -> TruthRestore {
+    let completed: Vec<&Truth> = truth
+        .iter()
+        .map(|e| &e.what)
+        .filter(|w| matches!(w, Truth::RestoreJob { phase, .. } if phase == "completed"))
+        .collect();
+    assert_eq!(completed.len(), 1, "one restore job completed: {completed:?}");
+    let Truth::RestoreJob {
+        restore_job_id,
+        recovery_point_arn,
+        recovery_point_created_unix_ms,
+        created_unix_ms,
+        completed_unix_ms,
+        data_age_ms,
+        lost_write_ids,
+        ..
+    } = completed[0]
+    else {
+        unreachable!()
+    };
+    let mut lost = lost_write_ids.clone();
+    lost.sort();
+    TruthRestore {
+        job: restore_job_id.clone(),
+        recovery_point: recovery_point_arn.clone(),
+        rp_created: *recovery_point_created_unix_ms,
+        created: *created_unix_ms,
+        completed: completed_unix_ms.expect("completed"),
+        data_age: data_age_ms.expect("data age"),
+        lost,
+    }
+}
+
+/// Ground-truth RTO of the entry name: from injection until it serves again.
+fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
+    let entry: Vec<(i64, bool)> = truth
+        .iter()
+        .filter_map(|e| match &e.what {
+            Truth::EntryServing { serving, .. } => Some((e.t_unix_ms, *serving)),
+            _ => None,
+        })
+        .collect();
+    let (_, back) = common::serving_outage(&entry, t_inject);
+    back - t_inject
+}
+
+fn near(measured: i64, truth: i64, within: i64, what: &str) {
+    assert!(
+        (measured - truth).abs() <= within,
+        "{what}: measured {measured} vs ground truth {truth} (within {within})"
+    );
+}
+
+/// Checks one restore drill against the ground truth.
+fn check(outcome: &RunOutcome) {
+    let r = &outcome.report;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?} {:#?}", r.reason, r.objectives);
+    let truth = outcome.ground_truth.as_ref().expect("ground truth");
+    let t = truth_restore(truth);
+    let d = r.restore.as_ref().expect("the report shows the restore");
+    assert_eq!(d.restore_job_id, t.job);
+    assert_eq!(d.recovery_point_arn, t.recovery_point);
+    assert_eq!(d.status.as_deref(), Some("COMPLETED"));
+    assert_eq!(d.switch_status.as_deref(), Some("completed"));
+    near(
+        d.recovery_point_creation_unix_ms,
+        t.rp_created,
+        TIMESTAMP_MS,
+        "recovery point CreationDate",
+    );
+    near(
+        d.job_creation_unix_ms.unwrap(),
+        t.created,
+        TIMESTAMP_MS,
+        "restore job CreationDate",
+    );
+    near(
+        d.job_completion_unix_ms.unwrap(),
+        t.completed,
+        TIMESTAMP_MS,
+        "restore job CompletionDate",
+    );
+    near(d.data_age_ms.unwrap(), t.data_age, 2 * TIMESTAMP_MS, "data age");
+    // The restore time as reported (AWS Backup's own times) is the ground truth's.
+    near(
+        d.restore_job_ms.unwrap(),
+        t.completed - t.created,
+        2 * TIMESTAMP_MS,
+        "restore job duration",
+    );
+    // The breakdown orders detection → restore job → switch → serving.
+    let b = r
+        .rto_breakdown
+        .as_ref()
+        .and_then(|b| b.restore)
+        .expect("restore breakdown");
+    let steps = [
+        b.detected_ms.unwrap(),
+        b.restore_job_created_ms.unwrap(),
+        b.restore_job_completed_ms.unwrap(),
+        b.switch_finished_ms.unwrap(),
+    ];
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{b:?}");
+    let t_inject = r.t_inject_unix_ms.expect("t_inject");
+    let measured = r.rto_ms.expect("recovered");
+    let expected = truth_rto_ms(truth, t_inject);
+    let tolerance = 2 * INTERVAL_MS + 50;
+    assert!(
+        measured >= expected - tolerance && measured <= expected + TTL_MS + tolerance,
+        "measured RTO {measured} ms vs ground truth {expected} ms"
+    );
+    // Lost writes: exactly the acknowledged writes the recovery point lacks.
+    let loss = r.data_loss.as_ref().expect("verified");
+    let mut lost = loss.lost_ids.clone();
+    lost.sort();
+    assert_eq!(lost, t.lost, "lost writes equal the ground truth's");
+    assert!(!lost.is_empty(), "the writes after the recovery point are lost");
+    // Every format shows the restore job and the recovery point.
+    for f in ["summary.md", "report.html", "junit.xml"] {
+        let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();
+        assert!(
+            text.contains(&t.job) && text.contains(&t.recovery_point),
+            "{f} shows the restore"
+        );
+    }
+}
+
+/// The regional outage, restored through AWS Backup by drdrill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn region_outage_restore_matches_ground_truth() {
+    let (outcome, _dir) = common::run_scenario(&scenario("backup-restore-region-outage.yaml")).await;
+    check(&outcome);
+}
+
+/// The lost database (its subnets black-holed), restored through AWS Backup by drdrill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_database_restore_matches_ground_truth() {
+    let (outcome, _dir) = common::run_scenario(&scenario("backup-restore-single-database.yaml")).await;
+    check(&outcome);
+}
+
+/// A recovery point that does not exist fails the run as soon as the restore step looks
+/// for it (not when the 20 s outage ends): an error naming it, no restore in the report,
+/// and the disaster experiment stopped by cleanup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_recovery_point_fails_the_run_at_once() {
+    let path = scenario("backup-restore-region-outage.yaml");
+    let bogus = "arn:aws:rds:us-west-2:000000000000:snapshot:awsbackup:job-does-not-exist";
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "recovery_point: latest",
+        &format!("recovery_point: \"{bogus}\""),
+        1,
+    );
+    let loaded = drdrill::scenario::load_str(&path, &text).unwrap();
+    let (outcome, _dir) = common::run_loaded(loaded, false).await.unwrap();
+    let r = &outcome.report;
+    assert_eq!(r.verdict, Verdict::Error);
+    let reason = r.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains(bogus) && reason.contains("no COMPLETED recovery point"),
+        "{reason}"
+    );
+    assert!(r.restore.is_none());
+    let t_inject = r.t_inject_unix_ms.expect("injected");
+    let exp = r.experiment.as_ref().expect("experiment");
+    assert_eq!(exp.status.as_str(), "stopped", "{exp:?}");
+    let ended = exp.end_unix_ms.expect("ended");
+    assert!(
+        ended - t_inject < 15_000,
+        "the run ended {} ms after injection",
+        ended - t_inject
+    );
+}
