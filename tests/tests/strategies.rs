@@ -1,6 +1,8 @@
 //! The four DR strategies under the same regional outage, end to end: the shipped game day
-//! `scenarios/gameday-strategies.yaml` runs each `scenarios/region-failover-<strategy>.yaml`
-//! (the app reached by its Route 53 name through the local stack's DNS server); each
+//! `scenarios/gameday-strategies.yaml` runs `scenarios/backup-restore-region-outage.yaml`
+//! (a restore drill: drdrill restores through the AWS Backup API) and each
+//! `scenarios/region-failover-<strategy>.yaml` of the other strategies (the app reached by
+//! its Route 53 name through the local stack's DNS server); each
 //! run's RTO, lost writes and RPO are compared to its stack's ground truth, and the game
 //! day's comparison table orders the strategies.
 
@@ -33,12 +35,16 @@ fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
     back - t_inject
 }
 
-/// The ids the ground truth says the region failover lost (none without one).
+/// The ids the ground truth says the region failover or the completed restore job lost
+/// (none without one).
 fn truth_lost(truth: &[TruthEvent]) -> Vec<String> {
     let mut ids: Vec<String> = truth
         .iter()
         .filter_map(|e| match &e.what {
             Truth::RegionFailover { lost_write_ids, .. } => Some(lost_write_ids.clone()),
+            Truth::RestoreJob {
+                phase, lost_write_ids, ..
+            } if phase == "completed" => Some(lost_write_ids.clone()),
             _ => None,
         })
         .flatten()
@@ -59,7 +65,11 @@ struct Measured {
 /// client may still use the old answer for), and the lost writes are exactly the ones the
 /// truth names.
 fn check(strategy: &'static str, outcome: &RunOutcome) -> Measured {
-    assert_eq!(outcome.report.scenario.name, format!("region-failover-{strategy}"));
+    let scenario = match strategy {
+        "backup-restore" => "backup-restore-region-outage".to_string(),
+        _ => format!("region-failover-{strategy}"),
+    };
+    assert_eq!(outcome.report.scenario.name, scenario);
     let r = &outcome.report;
     assert_eq!(
         r.verdict,
