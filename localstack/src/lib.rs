@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod backup;
+pub mod backup_model;
 pub mod chaos;
 pub mod cloudwatch;
 pub mod config;

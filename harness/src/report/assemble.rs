@@ -27,6 +27,25 @@ pub struct Stopped {
     pub reason: String,
 }
 
+/// The `backup_coverage` objective's result when the scenario sets it: the gate's, or a
+/// failure when the run ended before the gate ran.
+fn backup_coverage(facts: &RunFacts) -> Option<verdict::ObjectiveResult> {
+    facts.objectives.backup_coverage.as_ref().filter(|c| c.enabled())?;
+    Some(
+        facts
+            .backup_coverage
+            .clone()
+            .unwrap_or_else(|| verdict::ObjectiveResult {
+                name: "backup_coverage".into(),
+                target: 0.0,
+                measured: None,
+                unit: "count".into(),
+                pass: false,
+                message: "not evaluated: the run ended before the backup coverage gate ran".into(),
+            }),
+    )
+}
+
 /// What a run knew besides its journal and its probe log — the scenario, the target, the
 /// plan, the experiment, `t_inject`, the sender's own counts, the lost writes, the rule
 /// and objectives — written to `facts.json` when the report is made, so that the report
@@ -111,21 +130,7 @@ pub fn assemble(facts: &RunFacts, events: &[Event], probes: Option<&ProbeSummary
             p99_during_fault_ms: m.p99_during_fault_ms,
         },
     );
-    if facts.objectives.backup_coverage.as_ref().is_some_and(|c| c.enabled()) {
-        objectives.push(
-            facts
-                .backup_coverage
-                .clone()
-                .unwrap_or_else(|| verdict::ObjectiveResult {
-                    name: "backup_coverage".into(),
-                    target: 0.0,
-                    measured: None,
-                    unit: "count".into(),
-                    pass: false,
-                    message: "not evaluated: the run ended before the backup coverage gate ran".into(),
-                }),
-        );
-    }
+    objectives.extend(backup_coverage(facts));
     let (verdict, reason) = match &facts.stopped {
         Some(s) => (s.verdict, Some(s.reason.clone())),
         None => verdict::of_checked(&objectives, m.measurement_degraded.as_deref()),

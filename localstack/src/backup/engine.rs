@@ -236,7 +236,7 @@ pub(super) struct State {
     pub(super) selections: Vec<Selection>,
     pub(super) backup_jobs: Vec<BackupJob>,
     pub(super) recovery_points: Vec<RecoveryPoint>,
-    pub(super) copies: Vec<super::jobs::CopyInFlight>,
+    pub(super) copies: Vec<CopyInFlight>,
     pub(super) restore_jobs: Vec<RestoreJob>,
 }
 
@@ -587,4 +587,14 @@ pub(super) fn check_lifecycle(l: Option<&Lifecycle>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A copy on its way into another vault (the copy jobs in `jobs.rs` move it along).
+#[derive(Debug, Clone)]
+pub(crate) struct CopyInFlight {
+    pub(super) source_arn: String,
+    pub(super) destination_vault_arn: String,
+    pub(super) lifecycle: Option<Lifecycle>,
+    pub(super) due_ms: i64,
+    pub(super) give_up_ms: i64, // stops retrying across a cross-region cut then (real unix ms)
 }

@@ -14,24 +14,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::clock::DAY_MS;
-use super::engine::{new_id, Backup, BackupJob, Creator, JobState, RecoveryPoint, RestoreJob};
+use super::engine::{new_id, Backup, BackupJob, CopyInFlight, Creator, JobState, RecoveryPoint, RestoreJob};
 use super::model::{BackupError, CopyAction, Lifecycle};
 use super::schedule::{Schedule, DEFAULT_COMPLETION_WINDOW_MINUTES, DEFAULT_EXPRESSION, DEFAULT_START_WINDOW_MINUTES};
 use crate::truth::{now_unix_ms, Truth};
 
 /// How often the engine advances.
 const TICK: Duration = Duration::from_millis(10);
-
-/// A copy on its way into another vault.
-#[derive(Debug, Clone)]
-pub(crate) struct CopyInFlight {
-    source_arn: String,
-    destination_vault_arn: String,
-    lifecycle: Option<Lifecycle>,
-    due_ms: i64,
-    /// When it stops retrying while the regions are cut apart (real unix ms).
-    give_up_ms: i64,
-}
 
 /// How long a copy job retries (AWS time) before it fails: "the copy job enters a retry
 /// phase that lasts for 2 hours" (<https://docs.aws.amazon.com/aws-backup/latest/devguide/recov-point-create-a-copy.html>).

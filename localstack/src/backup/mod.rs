@@ -3,24 +3,19 @@
 //! cross-region copies, and restore jobs that create a database from a recovery point,
 //! each restore recorded as ground truth ([`crate::truth::Truth::RestoreJob`]).
 //!
-//! [`schedule`]: AWS Backup's `cron(...)` schedule expressions, shared with the harness.
-//! [`clock`]: the compressed clock (`backup.time_factor`). [`model`]: AWS's documents and
-//! errors. [`engine`]: the state and the configuration operations; [`jobs`]: backup,
+//! [`schedule`] (AWS Backup's `cron(...)` schedule expressions, shared with the harness)
+//! and [`model`] (AWS's documents and errors) live in [`crate::backup_model`], which the
+//! stack file reads too. [`clock`]: the compressed clock (`backup.time_factor`). [`engine`]: the state and the configuration operations; [`jobs`]: backup,
 //! copy and restore jobs and the lifecycle, driven by [`Backup::run`].
 
 pub mod clock;
 pub mod engine;
 pub mod jobs;
-pub mod model;
-pub mod schedule;
+
+pub use crate::backup_model::{model, schedule, vault_arn};
 
 pub use engine::{Backup, BackupJob, JobState, Plan, RecoveryPoint, RestoreJob, Selection, Vault};
 pub use model::BackupError;
-
-/// A vault's ARN: `arn:aws:backup:{region}:{account}:backup-vault:{name}`.
-pub fn vault_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:backup:{region}:{account}:backup-vault:{name}")
-}
 
 /// A backup plan's ARN: `arn:aws:backup:{region}:{account}:backup-plan:{id}`.
 pub fn plan_arn(region: &str, account: &str, id: &str) -> String {

@@ -34,8 +34,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Backups, Dur, Stack};
-use crate::backup::model::{CopyAction, Lifecycle, PlanInput, RuleInput, SelectionInput};
-use crate::backup::schedule::Schedule;
+use crate::backup_model::model::{CopyAction, Lifecycle, PlanInput, RuleInput, SelectionInput};
+use crate::backup_model::schedule::Schedule;
 
 /// AWS Backup in the local stack (`backup:`).
 #[derive(Debug, Clone, Deserialize)]
@@ -190,7 +190,7 @@ pub fn validate(stack: &Stack, b: &BackupConfig) -> Result<(), Invalid> {
                 format!("unknown region {region:?}"),
             ));
         }
-        let arn = crate::backup::vault_arn(region, &stack.account_id, &v.name);
+        let arn = crate::backup_model::vault_arn(region, &stack.account_id, &v.name);
         if arns.contains(&arn) {
             return Err((format!("backup.vaults[{i}].name"), format!("duplicate vault {arn}")));
         }
@@ -206,7 +206,7 @@ pub fn validate(stack: &Stack, b: &BackupConfig) -> Result<(), Invalid> {
         }
         for (j, r) in p.plan.rules.iter().enumerate() {
             let k = |f: &str| format!("backup.plans[{i}].plan.Rules[{j}].{f}");
-            let own = crate::backup::vault_arn(region, &stack.account_id, &r.target_backup_vault_name);
+            let own = crate::backup_model::vault_arn(region, &stack.account_id, &r.target_backup_vault_name);
             if !arns.contains(&own) {
                 return Err((k("TargetBackupVaultName"), format!("no vault {own} in `backup.vaults`")));
             }
@@ -277,7 +277,11 @@ pub fn from_shorthand(stack: &Stack, b: &Backups) -> BackupConfig {
                     recovery_point_tags: BTreeMap::new(),
                     copy_actions: vec![CopyAction {
                         lifecycle,
-                        destination_backup_vault_arn: crate::backup::vault_arn(&b.copy_to, acct, &vault(&b.copy_to)),
+                        destination_backup_vault_arn: crate::backup_model::vault_arn(
+                            &b.copy_to,
+                            acct,
+                            &vault(&b.copy_to),
+                        ),
                     }],
                     enable_continuous_backup: None,
                     schedule_expression_timezone: None,

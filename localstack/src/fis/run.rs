@@ -285,23 +285,31 @@ async fn run_action(
             let end_outage = || world.db_end_outage();
             Ok(held_effect(&event, reboot, d, stop, end_outage, Revert::WhenStopped).await)
         }
-        "aws:ssm:start-automation-execution" => {
-            let max = param_duration(action, "maxDuration")?.unwrap_or_default();
-            fis.mark(exp, name, true, now_unix_ms());
-            let result = super::automation::run(fis, action, max, stop).await;
-            fis.mark(exp, name, false, now_unix_ms());
-            result
-        }
-        "aws:fis:wait" => {
-            // No effect and no ground-truth event, but FIS times the wait like any action.
-            let d = param_duration(action, "duration")?.unwrap_or_default();
-            fis.mark(exp, name, true, now_unix_ms());
-            let full = hold(d, stop).await;
-            fis.mark(exp, name, false, now_unix_ms());
-            Ok(full)
-        }
+        "aws:ssm:start-automation-execution" | "aws:fis:wait" => timed_only(fis, exp, name, action, stop).await,
         other => Err(format!("action type {other} is not supported")),
     }
+}
+
+/// The actions with no fault effect of their own, which FIS times like any action: the
+/// Automation execution (its document's steps make their own changes) and `aws:fis:wait`
+/// (no effect and no ground-truth event).
+async fn timed_only(
+    fis: &Arc<Fis>,
+    exp: &str,
+    name: &str,
+    action: &super::template::ActionDef,
+    stop: &CancellationToken,
+) -> Result<bool, String> {
+    let wait = action.action_id == "aws:fis:wait";
+    let d = param_duration(action, if wait { "duration" } else { "maxDuration" })?.unwrap_or_default();
+    fis.mark(exp, name, true, now_unix_ms());
+    let result = if wait {
+        Ok(hold(d, stop).await)
+    } else {
+        super::automation::run(fis, action, d, stop).await
+    };
+    fis.mark(exp, name, false, now_unix_ms());
+    result
 }
 
 /// `aws:ec2:stop-instances`: stops the targets that are running and, with
