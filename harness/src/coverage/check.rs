@@ -169,6 +169,9 @@ fn resources(plan: &Plan) -> Vec<&str> {
     all
 }
 
+/// Where a rule's recovery points must be: the copy destination's ARN (`None`: the
+/// rule's own vault), the vault as `(region, name)`, and the lifecycle they must carry.
+type Destination<'a> = (Option<&'a str>, (String, String), Option<Lifecycle>);
 fn check_rule(inputs: &Inputs, plan: &Plan, rule: &Rule, out: &mut Coverage) {
     let aws_now = inputs.now_ms;
     let bound = match age_bound(
@@ -190,7 +193,7 @@ fn check_rule(inputs: &Inputs, plan: &Plan, rule: &Rule, out: &mut Coverage) {
         }
     };
     let home = (plan.region.clone(), rule.vault.clone());
-    let mut places: Vec<(Option<&str>, (String, String), Option<Lifecycle>)> = vec![(None, home, rule.lifecycle)];
+    let mut places: Vec<Destination<'_>> = vec![(None, home, rule.lifecycle)];
     for copy in &rule.copy_actions {
         match vault_of_arn(&copy.destination_vault_arn) {
             Some(v) => places.push((Some(copy.destination_vault_arn.as_str()), v, copy.lifecycle)),

@@ -5,8 +5,8 @@
 //! windows; each copy action's destination vault must hold one under the same bound; and
 //! every recovery point's retention must match the plan's. Injects nothing.
 //!
-//! [`gather`] reads the inputs from AWS Backup and the Resource Groups Tagging API,
-//! [`check`] judges them (pure: plain data, a time and a time factor), [`render`] shows
+//! [`gather`](mod@gather) reads the inputs from AWS Backup and the Resource Groups Tagging API,
+//! [`check`](mod@check) judges them (pure: plain data, a time and a time factor), [`render`](mod@render) shows
 //! the result. On the local stack, times are compressed by its `backup.time_factor`
 //! (seconds of AWS time per real second): the bounds are divided by it.
 

@@ -1,7 +1,7 @@
 //! The coverage gate's inputs as plain data: backup plans with their rules and
 //! selections, the resources a selection resolves to, and recovery points — what
-//! [`super::gather`] reads from AWS Backup and the Resource Groups Tagging API, and what
-//! [`super::check`] judges.
+//! [`super::gather`](mod@super::gather) reads from AWS Backup and the Resource Groups Tagging API, and what
+//! [`super::check`](mod@super::check) judges.
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! The dispatcher and every probe task update it; the runner reads it while
 //! the drill goes on (e.g. to decide recovery or trip a guardrail).
 //!
-//! Memory stays flat however long the run: settled buckets older than [`LIVE_SPAN`] are
+//! Memory stays flat however long the run: settled buckets older than `LIVE_SPAN` (a minute) are
 //! forgotten (their sums kept), except from the point a reader pinned with
 //! [`LiveStats::keep_from`] on. Every probe is in `probes.csv`, which the report reads
 //! back.
@@ -43,7 +43,7 @@ struct Shared {
 struct LiveState {
     tally: ProbeTally,
     settle: SettleTracker,
-    /// Buckets from here on are kept whatever their age (`None`: only [`LIVE_SPAN`]).
+    /// Buckets from here on are kept whatever their age (`None`: only `LIVE_SPAN` (a minute)).
     keep_from_unix_ms: Option<i64>,
 }
 
@@ -89,7 +89,7 @@ impl LiveStats {
     }
 
     /// Keeps every bucket from `unix_ms` on, however old it gets (`None`: only the last
-    /// [`LIVE_SPAN`]): a reader that will analyse a span of the run pins its start. What
+    /// `LIVE_SPAN` (a minute)): a reader that will analyse a span of the run pins its start. What
     /// was forgotten before the call stays forgotten.
     pub fn keep_from(&self, unix_ms: Option<i64>) {
         self.lock().keep_from_unix_ms = unix_ms;
