@@ -70,7 +70,7 @@ fn shipped_plans_list_their_scenarios() {
     assert_eq!(
         names("gameday-strategies.yaml"),
         [
-            "region-failover-backup-restore.yaml",
+            "backup-restore-region-outage.yaml",
             "region-failover-pilot-light.yaml",
             "region-failover-warm-standby.yaml",
             "region-failover-active-active.yaml"
