@@ -14,15 +14,19 @@ const MEANT_TO_FAIL: &[(&str, &[&str])] = &[("db-failover-async", &["lost_writes
 
 /// Pack scenarios run end to end by another test, with stricter checks against the
 /// ground truth (and left out here so the suite runs each drill once): the regional
-/// outages, which `tests/tests/strategies.rs` runs through `scenarios/gameday-strategies.yaml`,
-/// and the restore drills, which `tests/tests/restore_drill.rs` runs.
+/// outages of the strategy game day, which `tests/tests/strategies.rs` runs through
+/// `scenarios/gameday-strategies.yaml`...
 const RUN_BY_STRATEGIES_TEST: &[&str] = &[
     "backup-restore-region-outage.yaml",
-    "backup-restore-single-database.yaml",
-    "region-failover-backup-restore.yaml",
     "region-failover-pilot-light.yaml",
     "region-failover-warm-standby.yaml",
     "region-failover-active-active.yaml",
+];
+
+/// ...and the restore drills, which `tests/tests/restore_drill.rs` runs.
+const RUN_BY_RESTORE_TEST: &[&str] = &[
+    "backup-restore-region-outage.yaml",
+    "backup-restore-single-database.yaml",
 ];
 
 fn pack() -> PathBuf {
@@ -51,9 +55,15 @@ async fn every_pack_scenario_meets_its_objectives() {
         let plan = std::fs::read_to_string(pack().join("gameday-strategies.yaml")).unwrap();
         assert!(plan.contains(name), "{name} is run by gameday-strategies.yaml");
     }
+    for name in RUN_BY_RESTORE_TEST {
+        let test =
+            std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/restore_drill.rs")).unwrap();
+        assert!(test.contains(name), "{name} is run by restore_drill.rs");
+    }
     scenarios.retain(|p| {
         !RUN_BY_STRATEGIES_TEST
             .iter()
+            .chain(RUN_BY_RESTORE_TEST)
             .any(|n| p.file_name().is_some_and(|f| f == *n))
     });
     assert!(scenarios.len() >= 5, "{scenarios:?}");
