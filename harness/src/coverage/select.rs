@@ -41,25 +41,9 @@ pub struct SelectionSpec {
 /// A resource of the region with its tags.
 pub type Tagged = (String, BTreeMap<String, String>);
 
-/// Whether `text` matches `pattern`, where `*` matches any run of characters.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
+/// Whether `text` matches `pattern`, where `*` matches any run of characters: the local
+/// stack's reading of AWS Backup's ARN and tag patterns, shared.
+pub use drdrill_localstack::backup_model::model::glob;
 
 fn holds(c: &Condition, tags: &BTreeMap<String, String>) -> bool {
     let key = c.key.strip_prefix("aws:ResourceTag/").unwrap_or(&c.key);
