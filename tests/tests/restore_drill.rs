@@ -73,19 +73,6 @@ fn truth_restore(truth: &[TruthEvent]) -> TruthRestore {
     }
 }
 
-/// Ground-truth RTO of the entry name: from injection until it serves again.
-fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
-    let entry: Vec<(i64, bool)> = truth
-        .iter()
-        .filter_map(|e| match &e.what {
-            Truth::EntryServing { serving, .. } => Some((e.t_unix_ms, *serving)),
-            _ => None,
-        })
-        .collect();
-    let (_, back) = common::serving_outage(&entry, t_inject);
-    back - t_inject
-}
-
 fn near(measured: i64, truth: i64, within: i64, what: &str) {
     assert!(
         (measured - truth).abs() <= within,
@@ -145,7 +132,7 @@ fn check(outcome: &RunOutcome) {
     assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{b:?}");
     let t_inject = r.t_inject_unix_ms.expect("t_inject");
     let measured = r.rto_ms.expect("recovered");
-    let expected = truth_rto_ms(truth, t_inject);
+    let expected = common::entry_rto_ms(truth, t_inject);
     let tolerance = 2 * INTERVAL_MS + 50;
     assert!(
         measured >= expected - tolerance && measured <= expected + TTL_MS + tolerance,

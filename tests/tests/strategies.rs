@@ -21,20 +21,6 @@ const INTERVAL_MS: i64 = 10;
 /// TTL of the strategy stacks' alias answers, ms: a client may use the old answer that long.
 const TTL_MS: i64 = 1_000;
 
-/// Ground-truth RTO of the entry name: from injection until it serves again after it
-/// first stopped serving.
-fn truth_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
-    let entry: Vec<(i64, bool)> = truth
-        .iter()
-        .filter_map(|e| match &e.what {
-            Truth::EntryServing { serving, .. } => Some((e.t_unix_ms, *serving)),
-            _ => None,
-        })
-        .collect();
-    let (_, back) = common::serving_outage(&entry, t_inject);
-    back - t_inject
-}
-
 /// The ids the ground truth says the region failover or the completed restore job lost
 /// (none without one).
 fn truth_lost(truth: &[TruthEvent]) -> Vec<String> {
@@ -81,7 +67,7 @@ fn check(strategy: &'static str, outcome: &RunOutcome) -> Measured {
     let truth = outcome.ground_truth.as_ref().expect("ground truth");
     let t_inject = r.t_inject_unix_ms.expect("t_inject");
     let measured = r.rto_ms.expect("recovered");
-    let expected = truth_rto_ms(truth, t_inject);
+    let expected = common::entry_rto_ms(truth, t_inject);
     let tolerance = 2 * INTERVAL_MS + 50;
     // With weighted answers (active-active) one client holds one region's address for a
     // TTL at a time, so it may never meet the failed region: its RTO can be anything

@@ -63,6 +63,20 @@ pub fn multi_az_with(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
+/// Ground-truth RTO of a strategy stack's entry name: from `t_inject` until the name
+/// serves again after it first stopped serving (its `entry_serving` events).
+pub fn entry_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
+    let entry: Vec<(i64, bool)> = truth
+        .iter()
+        .filter_map(|e| match &e.what {
+            Truth::EntryServing { serving, .. } => Some((e.t_unix_ms, *serving)),
+            _ => None,
+        })
+        .collect();
+    let (_, back) = serving_outage(&entry, t_inject);
+    back - t_inject
+}
+
 /// The outage a serving signal shows after a fault injected at `t_inject`: `(lost, back)`,
 /// when it first stopped serving (stamped no earlier than [`outage::INJECT_SLACK_MS`]
 /// before `t_inject`) and when it first served again after that. `serving` holds
