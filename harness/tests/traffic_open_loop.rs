@@ -275,6 +275,7 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     let rate = 1000.0;
     let mut cfg = config(server.base_url(), rate, ConnectionPolicy::Fresh);
     cfg.timeout = Duration::from_millis(100);
+    let cfg_timeout = cfg.timeout;
     let cap = drdrill::traffic::max_in_flight(rate, cfg.timeout);
     let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
     let live = handle.live();
@@ -289,12 +290,21 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     })
     .await;
     let outcome = handle.stop().await;
+    let (late, dropped) = (outcome.probes.late_sends, outcome.dropped_sends);
+    // The probes due in the stall, but for those in its last late threshold, were late
+    // by the time it ended: each was either sent late or dropped.
+    let stall_ms = 600.0 - drdrill::traffic::late_threshold(rate).as_secs_f64() * 1000.0;
+    let due_late = (stall_ms * rate / 1000.0) as u64;
     assert!(
-        outcome.probes.late_sends >= cap as u64,
-        "late {}",
-        outcome.probes.late_sends
+        late + dropped >= due_late,
+        "late {late} + dropped {dropped} < {due_late}"
     );
-    assert!(outcome.dropped_sends > 0, "dropped {}", outcome.dropped_sends);
+    // After the stall they go out in one burst until the cap is reached, less the probes
+    // still running from before it: those were sent within one timeout, at most
+    // rate × timeout of them.
+    let before_stall = (rate * cfg_timeout.as_secs_f64()).ceil() as u64;
+    assert!(late >= cap as u64 - before_stall, "late {late}, cap {cap}");
+    assert!(dropped > 0, "dropped {dropped}");
     let why = outcome.degraded().expect("the measurement is degraded");
     assert!(why.contains("not sent") && why.contains("late"), "{why}");
 }
