@@ -140,10 +140,11 @@ fn check(outcome: &RunOutcome) {
     );
     // Lost writes: exactly the acknowledged writes the recovery point lacks.
     let loss = r.data_loss.as_ref().expect("verified");
-    let mut lost = loss.lost_ids.clone();
-    lost.sort();
-    assert_eq!(lost, t.lost, "lost writes equal the ground truth's");
-    assert!(!lost.is_empty(), "the writes after the recovery point are lost");
+    common::assert_lost_writes(&outcome.run_dir, &loss.lost_ids, &t.lost, "restore drill");
+    assert!(
+        !loss.lost_ids.is_empty(),
+        "the writes after the recovery point are lost"
+    );
     // Every format shows the restore job and the recovery point.
     for f in ["summary.md", "report.html", "junit.xml"] {
         let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();

@@ -83,13 +83,7 @@ fn check(strategy: &'static str, outcome: &RunOutcome) -> Measured {
         expected + TTL_MS + tolerance
     );
     let loss = r.data_loss.as_ref().expect("verified");
-    let mut lost = loss.lost_ids.clone();
-    lost.sort();
-    assert_eq!(
-        lost,
-        truth_lost(truth),
-        "{strategy}: lost writes equal the ground truth's"
-    );
+    common::assert_lost_writes(&outcome.run_dir, &loss.lost_ids, &truth_lost(truth), strategy);
     let b = r.rto_breakdown.as_ref().expect("breakdown");
     assert!(
         b.health_check_failed_ms.is_some(),

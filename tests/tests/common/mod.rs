@@ -63,6 +63,39 @@ pub fn multi_az_with(dir: &Path, extra: &str) -> PathBuf {
     path
 }
 
+/// Most of the ground truth's lost writes a run may not have seen acknowledged: the
+/// writes in flight when an outage cut their answers off. The old database committed them,
+/// so the truth counts them; no answer reached the client, so drdrill does not.
+pub const MAX_UNANSWERED_LOST: usize = 3;
+
+/// Checks a run's lost write ids (`measured`) against the ids the ground truth says the
+/// outage lost (`truth`, committed by the old database): `measured` must be exactly the
+/// truth's ids the run saw acknowledged (its `acks.csv`), and the truth's other ids —
+/// committed, never acknowledged — at most [`MAX_UNANSWERED_LOST`].
+pub fn assert_lost_writes(run_dir: &Path, measured: &[String], truth: &[String], what: &str) {
+    let path = run_dir.join("acks.csv");
+    let mut acks = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let acked: std::collections::HashSet<String> = acks
+        .records()
+        .map(|r| r.unwrap_or_else(|e| panic!("{}: {e}", path.display()))[0].to_owned())
+        .collect();
+    let mut measured = measured.to_vec();
+    measured.sort();
+    let (mut expected, mut unanswered): (Vec<String>, Vec<String>) =
+        truth.iter().cloned().partition(|id| acked.contains(id));
+    expected.sort();
+    unanswered.sort();
+    assert_eq!(
+        measured, expected,
+        "{what}: the lost writes are the ground truth's that were acknowledged"
+    );
+    assert!(
+        unanswered.len() <= MAX_UNANSWERED_LOST,
+        "{what}: the ground truth lost {} writes never acknowledged: {unanswered:?}",
+        unanswered.len()
+    );
+}
+
 /// Ground-truth RTO of a strategy stack's entry name: from `t_inject` until the name
 /// serves again after it first stopped serving (its `entry_serving` events).
 pub fn entry_rto_ms(truth: &[TruthEvent], t_inject: i64) -> i64 {
