@@ -99,6 +99,7 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
     for section in [
         "## 1. Prober cost",
         "## 2. Memory",
+        "## 2b. Memory over a real hour",
         "## 3. Truth under a stall",
         "## 4. RTO accuracy",
         "Partial outages vs the truth's serving fraction",
@@ -133,6 +134,8 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
         "rate 1000/s: dispatch lag",
         "memory: drdrill peak RSS, write_ratio 0",
         "memory: drdrill peak RSS, write_ratio 0.5",
+        "memory: drdrill real hour, peak RSS",
+        "memory: drdrill real hour, flat from min 5",
         "stall: drdrill p99",
         "stall: outage = stall",
         "rto: az-power-interruption",
