@@ -36,6 +36,9 @@ pub const SERVICE_NAMES: &[(&str, &str)] = &[
     ("cloudwatch", "monitoring"),
     ("monitoring", "monitoring"),
     ("sts", "sts"),
+    ("backup", "backup"),
+    ("resourcegroupstaggingapi", "tagging"),
+    ("tagging", "tagging"),
 ];
 
 /// One service-fault rule, as the Chaos API's JSON carries it.

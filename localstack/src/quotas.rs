@@ -20,7 +20,17 @@ use std::time::Instant;
 use serde::Deserialize;
 
 /// The services a bucket may name: the SigV4 signing names the endpoint serves.
-pub const SERVICES: &[&str] = &["elasticloadbalancing", "ec2", "rds", "fis", "route53", "sts"];
+pub const SERVICES: &[&str] = &[
+    "elasticloadbalancing",
+    "ec2",
+    "rds",
+    "fis",
+    "route53",
+    "sts",
+    "monitoring",
+    "backup",
+    "tagging",
+];
 
 /// A stack file's `quotas:` section.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -68,6 +68,8 @@ async fn rules_fail_what_they_name_in_each_protocol() {
         { "service": "fis", "operation": "GetExperiment", "region": "us-east-1", "error": { "statusCode": 500, "code": "InternalServerException" } },
         { "service": "route53", "operation": "GetHealthCheckStatus", "error": { "statusCode": 400, "code": "Throttling" } },
         { "service": "cloudwatch", "operation": "PutMetricData", "error": { "statusCode": 503, "code": "ServiceUnavailable" } },
+        { "service": "backup", "operation": "ListBackupVaults", "error": { "statusCode": 400, "code": "ThrottlingException" } },
+        { "service": "resourcegroupstaggingapi", "operation": "GetResources", "error": { "statusCode": 400, "code": "ThrottledException" } },
         { "service": "fis", "region": "eu-west-1" }
     ]);
     let (status, listed) = chaos(&ls, reqwest::Method::POST, "faults", rules.clone()).await;
@@ -134,9 +136,30 @@ async fn rules_fail_what_they_name_in_each_protocol() {
     assert_eq!(status_and_code(&e), (503, Some("ServiceUnavailable".into())), "{e:?}");
     cw.describe_alarms().send().await.expect("DescribeAlarms untouched");
 
+    // restJson1 (AWS Backup's own body) and awsJson1.1 (the tagging API).
+    let backup = aws_sdk_backup::Client::new(&conf);
+    let e = backup.list_backup_vaults().send().await.expect_err("failed");
+    assert_eq!(status_and_code(&e), (400, Some("ThrottlingException".into())), "{e:?}");
+    assert!(e.message().unwrap_or("").contains("Chaos API"), "{e:?}");
+    backup
+        .list_backup_plans()
+        .send()
+        .await
+        .expect("ListBackupPlans untouched");
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&conf);
+    let e = tagging.get_resources().send().await.expect_err("failed");
+    assert!(
+        matches!(
+            e.as_service_error(),
+            Some(aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesError::ThrottledException(_))
+        ),
+        "{e:?}"
+    );
+    assert!(e.message().unwrap_or("").contains("Chaos API"), "{e:?}");
+
     // DELETE removes exactly the rules given; the rest stay in force.
     let (_, left) = chaos(&ls, reqwest::Method::DELETE, "faults", json!([rules[1]])).await;
-    assert_eq!(left.as_array().unwrap().len(), 6);
+    assert_eq!(left.as_array().unwrap().len(), rules.as_array().unwrap().len() - 1);
     ec2.describe_instances().send().await.expect("its rule was deleted");
     rds.describe_db_clusters().send().await.expect_err("still failed");
     // POST [] turns every fault off.

@@ -1,8 +1,9 @@
 //! API quotas through the official SDK crates (retries off): a stack file's `quotas:`
 //! section throttles each service in its own protocol's error shape — ELBv2 and RDS
 //! `Throttling` (400, awsQuery), EC2 `RequestLimitExceeded` (503), FIS
-//! `ThrottlingException` (429, restJson1), Route 53 `Throttling` (400, restXml) — and the
-//! SDK parses each as that error code.
+//! `ThrottlingException` (429, restJson1), Route 53 `Throttling` (400, restXml), AWS Backup
+//! `ThrottlingException` (400, restJson1), the Resource Groups Tagging API
+//! `ThrottledException` (400, awsJson1.1) — and the SDK parses each as that error code.
 
 mod common;
 
@@ -21,6 +22,8 @@ quotas:
     - { service: rds, operations: "*", capacity: 1, refill_per_second: 0.00001 }
     - { service: fis, operations: ListExperiments, capacity: 1, refill_per_second: 0.00001 }
     - { service: route53, operations: GetHealthCheckStatus, capacity: 1, refill_per_second: 0.00001 }
+    - { service: backup, operations: ListBackupVaults, capacity: 1, refill_per_second: 0.00001 }
+    - { service: tagging, operations: GetResources, capacity: 1, refill_per_second: 0.00001 }
 "#;
 
 /// The route53 test stack with [`QUOTAS`], and an SDK config without retries.
@@ -103,6 +106,33 @@ async fn each_protocol_throttles_in_its_own_shape() {
         .send()
         .await
         .expect("ListHostedZones has no bucket");
+
+    let backup = aws_sdk_backup::Client::new(&conf);
+    backup
+        .list_backup_vaults()
+        .send()
+        .await
+        .expect("first ListBackupVaults passes");
+    let e = backup.list_backup_vaults().send().await.expect_err("second throttled");
+    assert_eq!(status_and_code(&e), (400, Some("ThrottlingException".into())), "{e:?}");
+    assert_eq!(e.message(), Some("Rate exceeded"));
+    backup
+        .list_backup_plans()
+        .send()
+        .await
+        .expect("ListBackupPlans has no bucket");
+
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&conf);
+    tagging.get_resources().send().await.expect("first GetResources passes");
+    let e = tagging.get_resources().send().await.expect_err("second throttled");
+    assert_eq!(status_and_code(&e), (400, Some("ThrottledException".into())), "{e:?}");
+    assert!(
+        matches!(
+            e.as_service_error(),
+            Some(aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesError::ThrottledException(_))
+        ),
+        "the SDK reads the tagging API's own throttling error: {e:?}"
+    );
     ls.shutdown().await;
 }
 

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::errors::json_ok;
 use super::{ApiRequest, ApiResponse, Services};
 use crate::backup::jobs::BackupJobRequest;
 use crate::backup::model::{BackupError, Lifecycle, PlanInput, SelectionInput};
@@ -29,15 +30,6 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> ApiResponse {
 
 fn backup_error(e: BackupError) -> ApiResponse {
     error(StatusCode::BAD_REQUEST, e.code(), &e.to_string())
-}
-
-fn ok(v: Value) -> ApiResponse {
-    ApiResponse {
-        status: StatusCode::OK,
-        content_type: "application/json",
-        error_type: None,
-        body: serde_json::to_vec(&v).unwrap_or_default(),
-    }
 }
 
 /// Epoch seconds with fractions, as restJson1 writes timestamps.
@@ -130,7 +122,7 @@ struct StartRestoreInput {
 /// Answers one AWS Backup request in the region `s` serves.
 pub fn handle(s: &Services, req: &ApiRequest) -> ApiResponse {
     match route(&s.backup, &s.world.stack.region, req) {
-        Ok(Some(v)) => ok(v),
+        Ok(Some(v)) => json_ok(v),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",

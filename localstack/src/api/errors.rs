@@ -1,9 +1,20 @@
-//! Error values of the query services and the restJson1 error body, shared by every
-//! service module; also the cut of echoed input in messages.
+//! Error values of the query services, the restJson1 answers (a JSON document, or an error
+//! with `x-amzn-errortype`), shared by every service module; also the cut of echoed input in
+//! messages.
 
 use http::StatusCode;
 
 use super::ApiResponse;
+
+/// A restJson1 answer: 200 with `v` as its JSON document (FIS, AWS Backup).
+pub fn json_ok(v: serde_json::Value) -> ApiResponse {
+    ApiResponse {
+        status: StatusCode::OK,
+        content_type: "application/json",
+        error_type: None,
+        body: serde_json::to_vec(&v).unwrap_or_default(),
+    }
+}
 
 /// A restJson1 error: `{"message"}` with `x-amzn-errortype`.
 pub fn json_error(status: StatusCode, code: &str, message: &str) -> ApiResponse {

@@ -8,7 +8,8 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{errors::json_error, ApiRequest, ApiResponse, Services};
+use super::errors::{json_error, json_ok};
+use super::{ApiRequest, ApiResponse, Services};
 use crate::fis::template::TemplateInput;
 use crate::fis::view::{ExperimentView, ResolvedTarget, RunState, TemplateView};
 use crate::fis::{Fis, FisError};
@@ -25,15 +26,6 @@ struct StartInput {
 struct TagInput {
     #[serde(default)]
     tags: BTreeMap<String, String>,
-}
-
-fn ok(v: Value) -> ApiResponse {
-    ApiResponse {
-        status: StatusCode::OK,
-        content_type: "application/json",
-        error_type: None,
-        body: serde_json::to_vec(&v).unwrap_or_default(),
-    }
 }
 
 fn fis_error(e: FisError) -> ApiResponse {
@@ -129,7 +121,7 @@ fn route(s: &Services, req: &ApiRequest) -> Result<ApiResponse, ApiResponse> {
             ))
         }
     };
-    Ok(res.map(ok).unwrap_or_else(fis_error))
+    Ok(res.map(json_ok).unwrap_or_else(fis_error))
 }
 
 fn action_arn(s: &Services, id: &str) -> String {

@@ -471,6 +471,14 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
             _ => return None,
         },
         "monitoring" => return req.path.strip_prefix(cloudwatch::PATH_PREFIX).map(str::to_string),
+        "tagging" => {
+            return req
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|t| t.strip_prefix(tagging::TARGET_PREFIX))
+                .map(str::to_string)
+        }
         "route53" => match (m, segs.as_slice()) {
             (&Method::POST, ["2013-04-01", "hostedzone"]) => "CreateHostedZone",
             (&Method::GET, ["2013-04-01", "hostedzone"]) => "ListHostedZones",
@@ -503,13 +511,14 @@ pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
     Some(op.to_string())
 }
 
-/// A throttled request's answer in the error shape of `service`'s protocol.
-/// An error answered in `service`'s protocol: FIS's restJson1, Route 53's REST-XML
+/// An error answered in `service`'s protocol: restJson1 for FIS and AWS Backup (each its
+/// own body), CloudWatch's CBOR, the tagging API's awsJson1.1, Route 53's REST-XML
 /// `ErrorResponse` (type `Sender`), the others' query-protocol XML.
 fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -> ApiResponse {
     match service {
         "fis" => errors::json_error(status, code, message),
         "backup" => backup::error(status, code, message),
+        "tagging" => tagging::error(status, code, message),
         "monitoring" => cloudwatch::error(status, code, message),
         "route53" => {
             let mut x = xml::Xml::new();
@@ -535,6 +544,12 @@ fn service_error(service: &str, status: StatusCode, code: &str, message: &str) -
 fn throttled(service: &str) -> ApiResponse {
     let (status, code, message) = match service {
         "fis" => (StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"),
+        // AWS Backup's common errors: `ThrottlingException`, 400
+        // (https://docs.aws.amazon.com/aws-backup/latest/devguide/CommonErrors.html).
+        "backup" => (StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded"),
+        // The Resource Groups Tagging API's own `ThrottledException`, 400 (GetResources,
+        // "Errors", https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html).
+        "tagging" => (StatusCode::BAD_REQUEST, "ThrottledException", "Rate exceeded"),
         "ec2" => (
             StatusCode::SERVICE_UNAVAILABLE,
             "RequestLimitExceeded",

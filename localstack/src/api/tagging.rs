@@ -67,6 +67,7 @@ pub fn handle(s: &Services, req: &ApiRequest) -> ApiResponse {
     match target.strip_prefix(TARGET_PREFIX) {
         Some("GetResources") => get_resources(&s.world, &req.body),
         _ => error(
+            StatusCode::BAD_REQUEST,
             "UnknownOperationException",
             &format!(
                 "operation {:?} is not served by the local stack's Tagging API (GetResources is)",
@@ -76,10 +77,11 @@ pub fn handle(s: &Services, req: &ApiRequest) -> ApiResponse {
     }
 }
 
-/// An awsJson1.1 error: `{"__type", "Message"}`, 400.
-fn error(code: &str, message: &str) -> ApiResponse {
+/// An awsJson1.1 error: `{"__type", "Message"}` (the tagging API answers 400 for each of its
+/// documented errors).
+pub fn error(status: StatusCode, code: &str, message: &str) -> ApiResponse {
     ApiResponse {
-        status: StatusCode::BAD_REQUEST,
+        status,
         content_type: "application/x-amz-json-1.1",
         error_type: Some(code.to_string()),
         body: serde_json::to_vec(&json!({ "__type": code, "Message": message })).unwrap_or_default(),
@@ -87,7 +89,7 @@ fn error(code: &str, message: &str) -> ApiResponse {
 }
 
 fn invalid(message: &str) -> ApiResponse {
-    error("InvalidParameterException", message)
+    error(StatusCode::BAD_REQUEST, "InvalidParameterException", message)
 }
 
 /// GetResources: the region's tagged resources passing every filter given.
