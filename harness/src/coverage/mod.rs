@@ -94,10 +94,11 @@ pub const MAX_LOCAL_WAIT: std::time::Duration = std::time::Duration::from_secs(6
 
 /// Runs the gate as the scenario's `backup_coverage` asks, against a connected target, now.
 ///
-/// On the embedded local stack, which has only just started, the plans have not run yet:
-/// the gate first waits as long as the longest rule's age bound on the wall clock (the
-/// time within which a working plan must have produced a recovery point, at most
-/// [`MAX_LOCAL_WAIT`]), then judges. On AWS it judges at once.
+/// On the embedded local stack, which has only just started, the plans may not have run
+/// yet: the gate judges again every [`LOCAL_POLL`] until it passes or the longest rule's age
+/// bound on the wall clock has gone by (the time within which a working plan must have
+/// produced a recovery point, at most [`MAX_LOCAL_WAIT`]), and gives the last judgement.
+/// On AWS it judges once, at once.
 pub async fn evaluate(
     options: &BackupCoverage,
     connected: &crate::target::Connected,
@@ -106,31 +107,43 @@ pub async fn evaluate(
     let clients = GateClients::new(sdk_config(connected, target).await);
     let region = options.region().unwrap_or(&connected.region).to_string();
     let factor = time_factor(connected);
-    let mut inputs = gather(&clients, &region, options.plans(), now_ms(), factor).await?;
-    if connected.local.is_some() {
-        let longest = inputs
-            .plans
-            .iter()
-            .flat_map(|p| &p.rules)
-            .filter_map(|r| {
-                bound::age_bound(
-                    &r.schedule,
-                    r.start_window_minutes,
-                    r.completion_window_minutes,
-                    now_ms(),
-                )
-                .ok()
-            })
-            .map(|b| b.wall_ms(factor).max(0) as u64)
-            .max()
-            .unwrap_or(0);
-        let wait = std::time::Duration::from_millis(longest).min(MAX_LOCAL_WAIT);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-            inputs = gather(&clients, &region, options.plans(), now_ms(), factor).await?;
-        }
+    let started = tokio::time::Instant::now();
+    let inputs = gather(&clients, &region, options.plans(), now_ms(), factor).await?;
+    let wait = match connected.local {
+        Some(_) => local_wait(&inputs, factor),
+        None => std::time::Duration::ZERO,
+    };
+    let mut judged = check(&inputs);
+    while !judged.pass() && started.elapsed() < wait {
+        tokio::time::sleep(LOCAL_POLL.min(wait.saturating_sub(started.elapsed()))).await;
+        judged = check(&gather(&clients, &region, options.plans(), now_ms(), factor).await?);
     }
-    Ok(check(&inputs))
+    Ok(judged)
+}
+
+/// How often the gate judges again while a fresh local stack's plans catch up.
+pub const LOCAL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The longest rule's age bound on the wall clock (at most [`MAX_LOCAL_WAIT`]): how long a
+/// fresh local stack may take before every working plan has produced a recovery point.
+fn local_wait(inputs: &model::Inputs, factor: f64) -> std::time::Duration {
+    let longest = inputs
+        .plans
+        .iter()
+        .flat_map(|p| &p.rules)
+        .filter_map(|r| {
+            bound::age_bound(
+                &r.schedule,
+                r.start_window_minutes,
+                r.completion_window_minutes,
+                now_ms(),
+            )
+            .ok()
+        })
+        .map(|b| b.wall_ms(factor).max(0) as u64)
+        .max()
+        .unwrap_or(0);
+    std::time::Duration::from_millis(longest).min(MAX_LOCAL_WAIT)
 }
 
 fn now_ms() -> i64 {
