@@ -59,15 +59,28 @@ impl Access {
         first.elapsed() >= after
     }
 
-    /// Whether a call of `operation` on `service` (its signing name, which is also its IAM
-    /// prefix for every service the stack serves) is refused, and why; an expired token
-    /// is refused before any permission is looked at, as AWS authenticates first.
+    /// Whether a call of `operation` on `service` (its signing name) is refused, and why; an
+    /// expired token is refused before any permission is looked at, as AWS authenticates
+    /// first.
     pub fn check(&self, service: &str, operation: &str, access_key: &str) -> Option<Refusal> {
         if self.expired(access_key) {
             return Some(Refusal::Expired);
         }
-        let action = format!("{service}:{operation}");
+        let action = format!("{}:{operation}", iam_prefix(service));
         self.deny.contains(&action).then_some(Refusal::Denied(action))
+    }
+}
+
+/// The IAM action prefix of the service whose SigV4 signing name is `signing`: the signing
+/// name itself for every service the stack serves but CloudWatch (`monitoring` →
+/// `cloudwatch`, as in `cloudwatch:PutMetricData`) and the Resource Groups Tagging API
+/// (`tagging` → `tag`, as in `tag:GetResources`), per the Service Authorization Reference
+/// (<https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html>).
+pub fn iam_prefix(signing: &str) -> &str {
+    match signing {
+        "monitoring" => "cloudwatch",
+        "tagging" => "tag",
+        other => other,
     }
 }
 
@@ -136,6 +149,25 @@ mod tests {
         assert_eq!(a.check("sts", "GetCallerIdentity", "AKID1"), Some(Refusal::Expired));
         assert_eq!(error("fis", "1", &Refusal::Expired).0, "ExpiredTokenException");
         assert_eq!(Access::new(None).check("fis", "StartExperiment", "AKID1"), None);
+    }
+
+    /// A denied action is named by its IAM prefix, which for CloudWatch and the tagging API
+    /// is not their signing name.
+    #[test]
+    fn actions_use_the_iam_prefix_not_the_signing_name() {
+        let a = Access::new(Some(&AccessConfig {
+            deny: vec!["tag:GetResources".into(), "cloudwatch:DescribeAlarms".into()],
+            credentials_expire_after: None,
+        }));
+        assert_eq!(
+            a.check("tagging", "GetResources", "AKID1"),
+            Some(Refusal::Denied("tag:GetResources".into()))
+        );
+        assert_eq!(
+            a.check("monitoring", "DescribeAlarms", "AKID1"),
+            Some(Refusal::Denied("cloudwatch:DescribeAlarms".into()))
+        );
+        assert_eq!(a.check("monitoring", "PutMetricData", "AKID1"), None);
     }
 
     /// Each access key's session expires on its own, counted from its first call: a key

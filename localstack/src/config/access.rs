@@ -9,8 +9,9 @@ use super::Dur;
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessConfig {
-    /// IAM actions the caller lacks, `service:Operation` with the service's IAM prefix
-    /// (`elasticloadbalancing:DescribeTargetHealth`, `fis:StartExperiment`).
+    /// IAM actions the caller lacks, `prefix:Operation` with the service's IAM prefix
+    /// (`elasticloadbalancing:DescribeTargetHealth`, `fis:StartExperiment`,
+    /// `cloudwatch:PutMetricData`, `tag:GetResources`).
     #[serde(default)]
     pub deny: Vec<String>,
     /// Each access key's session expires this long after the stack first sees the key;
@@ -23,17 +24,19 @@ pub struct AccessConfig {
 /// stack serves. Returns the key and what is wrong.
 pub fn validate(config: &AccessConfig) -> Result<(), (String, String)> {
     for (i, action) in config.deny.iter().enumerate() {
-        let ok = action.split_once(':').is_some_and(|(service, op)| {
-            crate::quotas::SERVICES.contains(&service)
-                && !op.is_empty()
-                && op.chars().all(|c| c.is_ascii_alphanumeric())
+        let prefixes: Vec<&str> = crate::quotas::SERVICES
+            .iter()
+            .map(|s| crate::access::iam_prefix(s))
+            .collect();
+        let ok = action.split_once(':').is_some_and(|(prefix, op)| {
+            prefixes.contains(&prefix) && !op.is_empty() && op.chars().all(|c| c.is_ascii_alphanumeric())
         });
         if !ok {
             return Err((
                 format!("access.deny[{i}]"),
                 format!(
-                    "{action:?} is not an IAM action `service:Operation` of a service the stack serves ({})",
-                    crate::quotas::SERVICES.join(", ")
+                    "{action:?} is not an IAM action `prefix:Operation` of a service the stack serves ({})",
+                    prefixes.join(", ")
                 ),
             ));
         }
@@ -60,5 +63,20 @@ mod tests {
             credentials_expire_after: None,
         };
         assert_eq!(validate(&bad).expect_err("no service").0, "access.deny[0]");
+        // IAM prefixes, not signing names: CloudWatch is `cloudwatch`, tagging is `tag`.
+        let iam = AccessConfig {
+            deny: vec![
+                "cloudwatch:PutMetricData".into(),
+                "tag:GetResources".into(),
+                "backup:StartRestoreJob".into(),
+            ],
+            credentials_expire_after: None,
+        };
+        assert_eq!(validate(&iam), Ok(()));
+        let signing = AccessConfig {
+            deny: vec!["monitoring:PutMetricData".into()],
+            credentials_expire_after: None,
+        };
+        assert_eq!(validate(&signing).expect_err("a signing name").0, "access.deny[0]");
     }
 }
