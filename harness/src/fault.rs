@@ -170,7 +170,7 @@ fn stop_conditions(template: &Value) -> Result<Vec<CreateExperimentTemplateStopC
 pub const FIS_TIME_RESOLUTION_MS: f64 = 1.0;
 
 /// Now on this machine's clock, unix ms with sub-millisecond precision.
-fn now_unix_ms_f64() -> f64 {
+pub fn now_unix_ms_f64() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)

@@ -194,6 +194,11 @@ pub enum EventKind {
         /// with `start: at_inject`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detected_unix_ms: Option<i64>,
+        /// In a restore test (no disaster template): `t_inject`, the job's `CreationDate`
+        /// on this machine's clock with its precision and clock offset (so that a report
+        /// rebuilt from the journal dates the drill as the live one did).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inject: Option<crate::analysis::InjectTime>,
     },
     /// The restore job ended (DescribeRestoreJob), with AWS Backup's own times.
     RestoreJobFinished {

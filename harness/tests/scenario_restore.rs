@@ -79,7 +79,8 @@ fn shipped_restore_scenarios_load() {
     assert_eq!(r.vault.as_deref(), Some("backups-us-west-2"));
     assert_eq!(r.recovery_point_arn(), None);
     assert_eq!(r.metadata["DBInstanceIdentifier"], "west-db-1");
-    assert_eq!(r.start, RestoreStart::OnDetection);
+    assert_eq!(r.start, None);
+    assert_eq!(loaded.scenario.fault.restore_start(), Some(RestoreStart::OnDetection));
     assert_eq!(r.timeout().as_secs(), 30);
     let switch = r.switch.as_ref().unwrap();
     assert_eq!(

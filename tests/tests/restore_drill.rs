@@ -4,12 +4,17 @@
 //! restore job, recovery point and data age equal the ground truth's (AWS Backup's own
 //! timestamps), its RTO is the ground truth's within 2 probe intervals + 50 ms (plus the
 //! DNS TTL a client may still use), and the lost write ids are exactly the acknowledged
-//! writes the recovery point lacks.
+//! writes the recovery point lacks. The restore test (no disaster,
+//! `backup-restore-test.yaml`) is checked the same way, its `t_inject` against the
+//! restore job's creation and its lost writes against what the old database holds and
+//! the restored one lacks at the end.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use drdrill::analysis::InjectSource;
 use drdrill::run::RunOutcome;
 use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::{Truth, TruthEvent};
@@ -80,8 +85,10 @@ fn near(measured: i64, truth: i64, within: i64, what: &str) {
     );
 }
 
-/// Checks one restore drill against the ground truth.
-fn check(outcome: &RunOutcome) {
+/// Checks what every restore drill reports of its restore against the ground truth
+/// (job, recovery point, AWS Backup's times, data age, every format); returns the
+/// ground truth's restore.
+fn check_restore(outcome: &RunOutcome) -> TruthRestore {
     let r = &outcome.report;
     assert_eq!(r.verdict, Verdict::Pass, "{:?} {:#?}", r.reason, r.objectives);
     let truth = outcome.ground_truth.as_ref().expect("ground truth");
@@ -117,6 +124,22 @@ fn check(outcome: &RunOutcome) {
         2 * TIMESTAMP_MS,
         "restore job duration",
     );
+    // Every format shows the restore job and the recovery point.
+    for f in ["summary.md", "report.html", "junit.xml"] {
+        let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();
+        assert!(
+            text.contains(&t.job) && text.contains(&t.recovery_point),
+            "{f} shows the restore"
+        );
+    }
+    t
+}
+
+/// Checks one restore drill after a disaster against the ground truth.
+fn check(outcome: &RunOutcome) {
+    let t = check_restore(outcome);
+    let r = &outcome.report;
+    let truth = outcome.ground_truth.as_ref().expect("ground truth");
     // The breakdown orders detection → restore job → switch → serving.
     let b = r
         .rto_breakdown
@@ -144,14 +167,118 @@ fn check(outcome: &RunOutcome) {
     lost.sort();
     assert_eq!(lost, t.lost, "lost writes equal the ground truth's");
     assert!(!lost.is_empty(), "the writes after the recovery point are lost");
-    // Every format shows the restore job and the recovery point.
-    for f in ["summary.md", "report.html", "junit.xml"] {
-        let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();
-        assert!(
-            text.contains(&t.job) && text.contains(&t.recovery_point),
-            "{f} shows the restore"
-        );
-    }
+}
+
+/// The last [`Truth::DatabaseContents`] of `region`: the ids its database holds once the
+/// drill's probes stopped.
+fn contents(truth: &[TruthEvent], region: &str) -> BTreeSet<String> {
+    truth
+        .iter()
+        .filter(|e| e.region.as_deref() == Some(region))
+        .filter_map(|e| match &e.what {
+            Truth::DatabaseContents { write_ids, .. } => Some(write_ids.iter().cloned().collect()),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_else(|| panic!("the ground truth has {region}'s database contents"))
+}
+
+/// The ids drdrill saw acknowledged (`acks.csv`).
+fn acked_ids(outcome: &RunOutcome) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(outcome.run_dir.join("acks.csv")).expect("acks.csv");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The restore test: no disaster, the restore job started after the baseline and the
+/// app switched to us-west-2. Its `t_inject` is the restore job's creation per the
+/// ground truth (within the StartRestoreJob call that bounds the clock offset); the app
+/// never stopped serving, so the RTO is 0 (within the probe interval's bound); the data
+/// age when serving again is dated from the switch's end; and the lost writes are
+/// exactly the acknowledged writes after the recovery point: what us-east-1's database
+/// holds at the end and the restored us-west-2 database lacks (clients keep writing to
+/// us-east-1 after the restore started, and until their DNS answer expires after the
+/// switch), restricted to the acknowledged ones — the ground truth counts what the old
+/// database committed, so a write in flight when the probes stopped may be committed
+/// yet never acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_test_without_disaster_matches_ground_truth() {
+    let (outcome, _dir) = common::run_scenario(&scenario("backup-restore-test.yaml")).await;
+    let t = check_restore(&outcome);
+    let r = &outcome.report;
+    let truth = outcome.ground_truth.as_ref().expect("ground truth");
+    assert!(r.experiment.is_none(), "no disaster experiment: {:?}", r.experiment);
+    assert_eq!(r.t_inject_source, Some(InjectSource::RestoreJobCreation));
+    let u = r.uncertainty.expect("uncertainty");
+    let t_inject = r.t_inject_unix_ms.expect("t_inject");
+    near(
+        t_inject,
+        t.created,
+        (u.clock_offset_ms + u.t_inject_ms).ceil() as i64 + TIMESTAMP_MS,
+        "t_inject vs the restore job's creation",
+    );
+    let d = r.restore.as_ref().expect("restore");
+    assert_eq!(d.detected_unix_ms, None, "nothing to detect");
+    let b = r
+        .rto_breakdown
+        .as_ref()
+        .and_then(|b| b.restore)
+        .expect("restore breakdown");
+    assert_eq!(b.detected_ms, None);
+    let steps = [
+        b.restore_job_created_ms.unwrap(),
+        b.restore_job_completed_ms.unwrap(),
+        b.switch_finished_ms.unwrap(),
+    ];
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{b:?}");
+    // The entry name never stopped serving after the restore began: RTO 0.
+    let stopped = truth
+        .iter()
+        .any(|e| e.t_unix_ms >= t_inject && matches!(e.what, Truth::EntryServing { serving: false, .. }));
+    assert!(!stopped, "the entry kept serving through the restore test");
+    let measured = r.rto_ms.expect("RTO");
+    assert!(
+        (0..=2 * INTERVAL_MS + 50).contains(&measured),
+        "measured RTO {measured} ms, the ground truth's is 0"
+    );
+    let switched = d.switch_finished_unix_ms.expect("switch finished");
+    assert_eq!(
+        d.data_age_at_serving_ms,
+        Some(switched - d.recovery_point_creation_unix_ms),
+        "no outage: the restored data is served from the switch's end on"
+    );
+    // Lost writes: what us-east-1's database holds that the restored one lacks.
+    let east = contents(truth, "us-east-1");
+    let west = contents(truth, "us-west-2");
+    let truth_lost: BTreeSet<String> = east.difference(&west).cloned().collect();
+    let restore_start_lost: BTreeSet<String> = t.lost.iter().cloned().collect();
+    assert!(
+        restore_start_lost.is_subset(&truth_lost),
+        "what the recovery point lacked when the restore started stays lost"
+    );
+    let acked = acked_ids(&outcome);
+    let expected: BTreeSet<String> = truth_lost.intersection(&acked).cloned().collect();
+    let lost: BTreeSet<String> = r
+        .data_loss
+        .as_ref()
+        .expect("verified")
+        .lost_ids
+        .iter()
+        .cloned()
+        .collect();
+    assert!(!lost.is_empty(), "the writes after the recovery point are lost");
+    assert_eq!(
+        lost, expected,
+        "lost writes equal the acknowledged writes the restored database lacks"
+    );
+    let unacknowledged: Vec<&String> = truth_lost.difference(&acked).collect();
+    assert!(
+        unacknowledged.len() <= 2,
+        "beyond the acknowledged ones, at most the writes in flight when the probes stopped: {unacknowledged:?}"
+    );
 }
 
 /// The regional outage, restored through AWS Backup by drdrill.

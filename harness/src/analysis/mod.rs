@@ -34,6 +34,13 @@ pub enum InjectSource {
     FisActionStart,
     /// The moment drdrill saw the experiment `running` (FIS gave no action start time).
     ObservedRunning,
+    /// A restore test (no disaster): the restore job's `CreationDate` (AWS Backup's
+    /// clock), brought to this machine's clock by the offset its StartRestoreJob call
+    /// bounds.
+    RestoreJobCreation,
+    /// A restore test whose DescribeRestoreJob gave no `CreationDate`: the middle of the
+    /// StartRestoreJob call on this machine's clock, ± half its round trip.
+    RestoreJobCall,
 }
 
 /// When the fault's effect began (`t_inject`), on this machine's clock, and how well
