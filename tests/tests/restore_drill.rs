@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use drdrill::analysis::InjectSource;
-use drdrill::run::RunOutcome;
+use drdrill::run::{Drill, Interrupt, RunOptions, RunOutcome};
 use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::{Truth, TruthEvent};
 
@@ -326,4 +326,53 @@ async fn missing_recovery_point_fails_the_run_at_once() {
         "the run ended {} ms after injection",
         ended - t_inject
     );
+}
+
+/// A restore test interrupted (as by SIGINT) while its switch experiment runs ends
+/// `aborted` with no disaster experiment in the report (none invented), the restore job
+/// it started in the report, and cleanup stopping the switch experiment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_restore_test_stops_the_switch() {
+    let loaded = drdrill::scenario::load(&scenario("backup-restore-test.yaml")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_dir: out.path().to_path_buf(),
+        yes: false,
+        quiet: true,
+    };
+    let interrupt = Interrupt::new();
+    let run = tokio::spawn(drdrill::run::run(Drill::new(loaded, &opts), interrupt.clone()));
+    // The switch takes over a second (the instances boot): wait, bounded, until the
+    // journal says it started, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !journal(out.path()).contains("\"switch_started\"") {
+        assert!(std::time::Instant::now() < deadline, "the switch never started");
+        assert!(!run.is_finished(), "the run ended before its switch started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    interrupt.trigger("SIGINT");
+    let outcome = run.await.unwrap().unwrap();
+    let r = &outcome.report;
+    assert_eq!(r.verdict, Verdict::Aborted, "{:?}", r.reason);
+    assert!(r.experiment.is_none(), "{:?}", r.experiment);
+    assert!(r.restore.is_some(), "the restore job started is reported");
+    assert!(r.t_inject_unix_ms.is_some());
+    let text = journal(out.path());
+    assert!(text.contains("stopping the switch experiment"), "{text}");
+    assert!(
+        text.contains("the switch experiment") && text.contains("ended stopped"),
+        "the switch experiment was stopped: {text}"
+    );
+}
+
+/// The journal (`events.jsonl`) of the one run folder under `out`, or "" before it exists.
+fn journal(out: &std::path::Path) -> String {
+    std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("events.jsonl"))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
 }

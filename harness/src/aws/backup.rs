@@ -277,7 +277,7 @@ pub async fn start(
     metadata: HashMap<String, String>,
     iam_role_arn: &str,
 ) -> Result<StartedJob, BackupError> {
-    let sent_unix_ms = crate::fault::now_unix_ms_f64();
+    let sent_unix_ms = crate::journal::now_unix_ms_f64();
     let out = client
         .start_restore_job()
         .recovery_point_arn(&point.arn)
@@ -286,7 +286,7 @@ pub async fn start(
         .send()
         .await
         .map_err(call("StartRestoreJob"))?;
-    let received_unix_ms = crate::fault::now_unix_ms_f64();
+    let received_unix_ms = crate::journal::now_unix_ms_f64();
     let id = out.restore_job_id().map(str::to_owned).ok_or(BackupError::Missing {
         operation: "StartRestoreJob",
         field: "RestoreJobId",

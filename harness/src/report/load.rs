@@ -268,7 +268,7 @@ fn facts_from_journal(dir: &Path, events: &[Event], probes: Option<&ProbeSummary
 /// A restore test's `t_inject`, as its `restore_job_started` event carries it.
 fn restore_test_inject(events: &[Event]) -> Option<InjectTime> {
     events.iter().find_map(|e| match &e.kind {
-        EventKind::RestoreJobStarted { inject, .. } => *inject,
+        EventKind::RestoreJobStarted { inject, .. } => inject.as_ref().map(InjectTime::from_restore_test),
         _ => None,
     })
 }

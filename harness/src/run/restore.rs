@@ -13,11 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{cadence, Connected, Record, Stop};
-use crate::analysis::InjectTime;
 use crate::aws::backup::{self, RecoveryPoint, StartedJob};
 use crate::aws::Clients;
 use crate::fault;
-use crate::journal::{now_unix_ms, EventKind, Journal};
+use crate::journal::{now_unix_ms, EventKind, Journal, RestoreTestInject};
 use crate::scenario::restore::{fill_switch, Restore, RestoreStart};
 use crate::traffic::LiveStats;
 use crate::verdict::Verdict;
@@ -206,7 +205,7 @@ pub(super) fn started_event(
     point: &RecoveryPoint,
     job: &str,
     detected: Option<i64>,
-    inject: Option<InjectTime>,
+    inject: Option<RestoreTestInject>,
 ) -> EventKind {
     EventKind::RestoreJobStarted {
         restore_job_id: job.to_owned(),
@@ -333,11 +332,11 @@ pub(super) async fn cleanup(rec: &mut Record) {
         rec.journal.record(EventKind::StopRequested {
             reason: format!("stopping the switch experiment {id}"),
         });
-        if let Err(e) = fault::stop_and_wait(&c, &id, fault::STOP_TIMEOUT, &cadence(rec)).await {
-            rec.journal.record(EventKind::Note {
-                message: format!("could not stop the switch experiment {id}: {e}"),
-            });
-        }
+        let message = match fault::stop_and_wait(&c, &id, fault::STOP_TIMEOUT, &cadence(rec)).await {
+            Ok(status) => format!("the switch experiment {id} ended {status}"),
+            Err(e) => format!("could not stop the switch experiment {id}: {e}"),
+        };
+        rec.journal.record(EventKind::Note { message });
     }
     rec.journal.record(EventKind::Note {
         message: "a restore job cannot be cancelled on AWS (no StopRestoreJob): one started by this run keeps running"

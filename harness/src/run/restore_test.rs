@@ -60,8 +60,13 @@ pub(super) async fn start(rec: &mut Record, connected: &Connected, live: &LiveSt
     rec.journal.record(EventKind::Note {
         message: note(&job, creation, &inject),
     });
-    rec.journal
-        .record(restore::started_event(&step, &point, &job.id, None, Some(inject)));
+    rec.journal.record(restore::started_event(
+        &step,
+        &point,
+        &job.id,
+        None,
+        inject.to_restore_test(),
+    ));
     rec.progress.line(&format!(
         "restore test: restore job {} of {} started (no disaster)",
         job.id, point.arn
