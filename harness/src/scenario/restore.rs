@@ -1,6 +1,7 @@
 //! `fault.restore`: the restore drill's block — after the disaster (the FIS experiment),
-//! or at once in a restore test (no disaster template), drdrill restores a recovery point through AWS Backup (StartRestoreJob), waits for the
-//! restore job, then runs the switch (an FIS experiment whose action is
+//! or once the baseline held in a restore test (no disaster template), drdrill restores a
+//! recovery point through AWS Backup (StartRestoreJob), waits for the restore job, then
+//! runs the switch (an FIS experiment whose action is
 //! `aws:ssm:start-automation-execution`) that points the app at the restored resource.
 
 use std::collections::BTreeMap;
