@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::aws::{describe_error, Clients};
+use crate::journal::now_unix_ms_f64;
 use crate::status::ExperimentStatus;
 
 /// The tag that marks every template and experiment drdrill creates.
@@ -168,13 +169,6 @@ fn stop_conditions(template: &Value) -> Result<Vec<CreateExperimentTemplateStopC
 /// The resolution of FIS's timestamps, ms: restJson1 sends them as epoch seconds with
 /// millisecond fractions (e.g. `1616432464.025`).
 pub const FIS_TIME_RESOLUTION_MS: f64 = 1.0;
-
-/// Now on this machine's clock, unix ms with sub-millisecond precision.
-fn now_unix_ms_f64() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
 
 /// An FIS timestamp as unix ms on FIS's clock (rounded to the millisecond FIS sends).
 pub fn fis_unix_ms(t: &aws_sdk_fis::primitives::DateTime) -> i64 {

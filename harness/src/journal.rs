@@ -16,6 +16,28 @@ pub fn now_unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Now on this machine's clock, unix ms with sub-millisecond precision (for timing calls
+/// whose round trip bounds a service's clock offset).
+pub fn now_unix_ms_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// A restore test's `t_inject` as its `restore_job_started` event carries it (the
+/// report's `analysis::InjectTime` is made from it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RestoreTestInject {
+    /// `t_inject`, unix ms on this machine's clock.
+    pub unix_ms: i64,
+    /// Whether it is the job's `CreationDate` (else the StartRestoreJob call's middle).
+    pub from_creation_date: bool,
+    /// ± precision, ms.
+    pub precision_ms: f64,
+    /// ± bound of the clock offset, ms.
+    pub clock_offset_ms: f64,
+}
+
 /// The phases of a run, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -194,6 +216,11 @@ pub enum EventKind {
         /// with `start: at_inject`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detected_unix_ms: Option<i64>,
+        /// In a restore test (no disaster template): `t_inject`, the job's `CreationDate`
+        /// on this machine's clock with its precision and clock offset (so that a report
+        /// rebuilt from the journal dates the drill as the live one did).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inject: Option<RestoreTestInject>,
     },
     /// The restore job ended (DescribeRestoreJob), with AWS Backup's own times.
     RestoreJobFinished {

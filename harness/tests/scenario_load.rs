@@ -38,10 +38,10 @@ fn full_scenario_loads() {
     assert_eq!(*s.timings.verification_grace, Duration::from_secs(90));
     assert_eq!(
         s.fault.source,
-        FaultSource::TemplateFile(dir.join("fis/az-power-interruption.json"))
+        Some(FaultSource::TemplateFile(dir.join("fis/az-power-interruption.json")))
     );
 
-    let ResolvedFault::Template(template) = &loaded.fault else {
+    let Some(ResolvedFault::Template(template)) = &loaded.fault else {
         panic!("expected a template, got {:?}", loaded.fault);
     };
     let filters = &template["targets"]["AppInstances"]["filters"];
@@ -73,7 +73,7 @@ fn inline_template_loads() {
         }
     );
     assert!(s.guardrails.is_none());
-    let ResolvedFault::Template(template) = &loaded.fault else {
+    let Some(ResolvedFault::Template(template)) = &loaded.fault else {
         panic!("expected a template");
     };
     assert_eq!(template["description"], "stop instances in us-east-1b");
@@ -82,7 +82,7 @@ fn inline_template_loads() {
         "us-east-1b"
     );
     // The scenario keeps the template as written; only the resolved fault is filled.
-    let FaultSource::Template(raw) = &s.fault.source else {
+    let Some(FaultSource::Template(raw)) = &s.fault.source else {
         panic!("expected inline source");
     };
     assert_eq!(raw["description"], "stop instances in {{az}}");
@@ -92,7 +92,7 @@ fn inline_template_loads() {
 #[test]
 fn template_id_loads() {
     let loaded = scenario::load(&fixtures().join("template-id.yaml")).expect("loads");
-    assert_eq!(loaded.fault, ResolvedFault::TemplateId("EXT123abc".into()));
+    assert_eq!(loaded.fault, Some(ResolvedFault::TemplateId("EXT123abc".into())));
     assert!(loaded.scenario.timings.baseline.is_zero());
     assert!((loaded.scenario.traffic.rate.per_second() - 0.5).abs() < 1e-9);
 }
@@ -197,7 +197,7 @@ fn unreverted_stop_instances_is_refused_unless_accepted() {
     let inline = fixtures().join("inline-template-aws.yaml");
     let base = std::fs::read_to_string(&inline).expect("fixture");
     let loaded = scenario::load_str(&inline, &base).expect("loads");
-    let ResolvedFault::Template(t) = &loaded.fault else {
+    let Some(ResolvedFault::Template(t)) = &loaded.fault else {
         panic!("an inline template")
     };
     let stop = t["actions"]

@@ -1,7 +1,9 @@
 //! The restore drill's scenario block (`fault.restore`): the shipped restore scenarios load
 //! with every value as written and the switch template resolved (its parameters filled,
 //! `{{restored_resource_arn}}` left for the run); bad blocks are refused naming the file,
-//! the line and the key.
+//! the line and the key. A restore test (no disaster template) loads, and what it cannot
+//! have (`start: on_detection`, the template's keys) is refused, as is a fault with
+//! neither a template nor a restore block.
 
 mod support;
 
@@ -66,7 +68,11 @@ fn assert_has(message: &str, parts: &[&str]) {
 /// restored resource's placeholder left, which `fill_switch` then fills.
 #[test]
 fn shipped_restore_scenarios_load() {
-    for name in [SCENARIO, "backup-restore-single-database.yaml"] {
+    for name in [
+        SCENARIO,
+        "backup-restore-single-database.yaml",
+        "backup-restore-test.yaml",
+    ] {
         scenario::load(&repo().join("scenarios").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let loaded = scenario::load(&repo().join("scenarios").join(SCENARIO)).unwrap();
@@ -79,7 +85,7 @@ fn shipped_restore_scenarios_load() {
     assert_eq!(r.vault.as_deref(), Some("backups-us-west-2"));
     assert_eq!(r.recovery_point_arn(), None);
     assert_eq!(r.metadata["DBInstanceIdentifier"], "west-db-1");
-    assert_eq!(r.start, RestoreStart::OnDetection);
+    assert_eq!(r.start, Some(RestoreStart::OnDetection));
     assert_eq!(r.timeout().as_secs(), 30);
     let switch = r.switch.as_ref().unwrap();
     assert_eq!(
@@ -210,4 +216,83 @@ fn aws_example_loads() {
         t["actions"]["SwitchToRestored"]["parameters"]["documentArn"],
         "arn:aws:ssm:us-east-1:123456789012:document/SwitchAppToRestoredDatabase"
     );
+}
+
+/// The shipped restore test (no disaster template) loads: no fault to inject, the
+/// restore starts at inject by default, and the switch is resolved.
+#[test]
+fn restore_test_loads_without_a_disaster() {
+    let loaded = scenario::load(&repo().join("scenarios/backup-restore-test.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.fault, None);
+    assert_eq!(loaded.scenario.fault.source, None);
+    assert!(!loaded.scenario.fault.has_disaster());
+    assert_eq!(loaded.scenario.fault.restore_start(), Some(RestoreStart::AtInject));
+    assert!(loaded.switch.is_some());
+}
+
+/// The shipped disaster drill with its template line removed: a restore test.
+fn without_template() -> String {
+    mutated("  template_file: fis/region-outage.json\n", "")
+}
+
+/// `start: on_detection` without a disaster template is refused naming the file, the
+/// line, the key and why; `at_inject` loads.
+#[test]
+fn on_detection_without_a_disaster_is_refused() {
+    let text = without_template().replacen("    start: on_detection\n", "", 1);
+    let text = text.replacen("  restore:\n", "  restore:\n    start: on_detection\n", 1);
+    let message = Case::new(&text).error();
+    assert_has(
+        &message,
+        &[
+            "case.yaml",
+            "fault.restore.start",
+            "nothing",
+            &format!(":{}:", line_of(&text, "start: on_detection")),
+        ],
+    );
+    let at_inject = text.replacen("start: on_detection", "start: at_inject", 1);
+    let case = Case::new(&at_inject);
+    let loaded = scenario::load(&case.dir.path().join("case.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.scenario.fault.restore_start(), Some(RestoreStart::AtInject));
+}
+
+/// With a disaster template the default stays `on_detection`, exactly as before
+/// (`backup-restore-single-database.yaml` does not set `start`).
+#[test]
+fn with_a_disaster_the_default_is_on_detection() {
+    let loaded = scenario::load(&repo().join("scenarios/backup-restore-single-database.yaml")).unwrap();
+    assert!(loaded.scenario.fault.has_disaster());
+    assert_eq!(loaded.scenario.fault.restore.as_ref().unwrap().start, None);
+    assert_eq!(loaded.scenario.fault.restore_start(), Some(RestoreStart::OnDetection));
+}
+
+/// A fault with neither a template nor a restore block is refused naming the file, the
+/// key and what is missing.
+#[test]
+fn fault_without_template_or_restore_is_refused() {
+    let text = without_template();
+    let start = text.find("  restore:\n").expect("restore block");
+    let end = text[start..].find("\nsteady_state:").expect("steady_state") + start + 1;
+    let text = format!("{}  accept_unreverted: false\n{}", &text[..start], &text[end..]);
+    let message = Case::new(&text).error();
+    assert_has(&message, &["case.yaml", "fault", "template_file", "restore"]);
+}
+
+/// Keys that only apply to a disaster template are refused in a restore test, naming
+/// the key.
+#[test]
+fn template_keys_without_a_template_are_refused() {
+    for (extra, key) in [
+        ("  parameters: { x: y }\n", "fault.parameters.x"),
+        ("  accept_unreverted: true\n", "fault.accept_unreverted"),
+        (
+            "  accept_beyond_max_fault_duration: true\n",
+            "fault.accept_beyond_max_fault_duration",
+        ),
+    ] {
+        let text = without_template().replacen("fault:\n", &format!("fault:\n{extra}"), 1);
+        let message = Case::new(&text).error();
+        assert_has(&message, &["case.yaml", key, "restore test"]);
+    }
 }

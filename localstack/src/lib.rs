@@ -197,6 +197,19 @@ impl LocalStack {
         format!("http://{}", self.endpoint)
     }
 
+    /// Records what every region's database holds in the ground truth
+    /// ([`truth::Truth::DatabaseContents`]), e.g. once a drill's traffic stopped.
+    pub fn record_database_contents(&self) {
+        for w in &self.worlds {
+            let mut ids: Vec<String> = w.db_data().map(|d| d.into_keys().collect()).unwrap_or_default();
+            ids.sort();
+            w.truth.record(truth::Truth::DatabaseContents {
+                cluster: w.stack.database.cluster.clone(),
+                write_ids: ids,
+            });
+        }
+    }
+
     /// Stops every experiment (reverting faults), then every server.
     pub async fn shutdown(mut self) {
         for fis in &self.fis_all {

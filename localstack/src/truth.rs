@@ -173,6 +173,17 @@ pub enum Truth {
         /// recovery point lacks (or holds with another body), sorted.
         lost_write_ids: Vec<String>,
     },
+    /// What this region's database holds: the ids of its committed writes, sorted (none
+    /// when it holds no data). Recorded on demand by
+    /// [`crate::LocalStack::record_database_contents`] (the harness calls it once a
+    /// drill's probes stopped): after a restore, the writes lost are those the old writer
+    /// holds that the restored one lacks, however long clients kept writing to the old one.
+    DatabaseContents {
+        /// The database cluster.
+        cluster: String,
+        /// The ids of the writes it holds, sorted.
+        write_ids: Vec<String>,
+    },
     /// Cross-region connectivity from this region was cut or restored.
     CrossRegion {
         /// The other region (`*` for every other region).

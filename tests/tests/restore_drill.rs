@@ -4,13 +4,18 @@
 //! restore job, recovery point and data age equal the ground truth's (AWS Backup's own
 //! timestamps), its RTO is the ground truth's within 2 probe intervals + 50 ms (plus the
 //! DNS TTL a client may still use), and the lost write ids are exactly the acknowledged
-//! writes the recovery point lacks.
+//! writes the recovery point lacks. The restore test (no disaster,
+//! `backup-restore-test.yaml`) is checked the same way, its `t_inject` against the
+//! restore job's creation and its lost writes against what the old database holds and
+//! the restored one lacks at the end.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use drdrill::run::RunOutcome;
+use drdrill::analysis::InjectSource;
+use drdrill::run::{Drill, Interrupt, RunOptions, RunOutcome};
 use drdrill::verdict::Verdict;
 use drdrill_localstack::truth::{Truth, TruthEvent};
 
@@ -80,8 +85,10 @@ fn near(measured: i64, truth: i64, within: i64, what: &str) {
     );
 }
 
-/// Checks one restore drill against the ground truth.
-fn check(outcome: &RunOutcome) {
+/// Checks what every restore drill reports of its restore against the ground truth
+/// (job, recovery point, AWS Backup's times, data age, every format); returns the
+/// ground truth's restore.
+fn check_restore(outcome: &RunOutcome) -> TruthRestore {
     let r = &outcome.report;
     assert_eq!(r.verdict, Verdict::Pass, "{:?} {:#?}", r.reason, r.objectives);
     let truth = outcome.ground_truth.as_ref().expect("ground truth");
@@ -117,6 +124,22 @@ fn check(outcome: &RunOutcome) {
         2 * TIMESTAMP_MS,
         "restore job duration",
     );
+    // Every format shows the restore job and the recovery point.
+    for f in ["summary.md", "report.html", "junit.xml"] {
+        let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();
+        assert!(
+            text.contains(&t.job) && text.contains(&t.recovery_point),
+            "{f} shows the restore"
+        );
+    }
+    t
+}
+
+/// Checks one restore drill after a disaster against the ground truth.
+fn check(outcome: &RunOutcome) {
+    let t = check_restore(outcome);
+    let r = &outcome.report;
+    let truth = outcome.ground_truth.as_ref().expect("ground truth");
     // The breakdown orders detection → restore job → switch → serving.
     let b = r
         .rto_breakdown
@@ -145,14 +168,95 @@ fn check(outcome: &RunOutcome) {
         !loss.lost_ids.is_empty(),
         "the writes after the recovery point are lost"
     );
-    // Every format shows the restore job and the recovery point.
-    for f in ["summary.md", "report.html", "junit.xml"] {
-        let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();
-        assert!(
-            text.contains(&t.job) && text.contains(&t.recovery_point),
-            "{f} shows the restore"
-        );
-    }
+}
+
+/// The last [`Truth::DatabaseContents`] of `region`: the ids its database holds once the
+/// drill's probes stopped.
+fn contents(truth: &[TruthEvent], region: &str) -> BTreeSet<String> {
+    truth
+        .iter()
+        .filter(|e| e.region.as_deref() == Some(region))
+        .filter_map(|e| match &e.what {
+            Truth::DatabaseContents { write_ids, .. } => Some(write_ids.iter().cloned().collect()),
+            _ => None,
+        })
+        .next_back()
+        .unwrap_or_else(|| panic!("the ground truth has {region}'s database contents"))
+}
+
+/// The restore test: no disaster, the restore job started after the baseline and the
+/// app switched to us-west-2. Its `t_inject` is the restore job's creation per the
+/// ground truth (within the StartRestoreJob call that bounds the clock offset); the app
+/// never stopped serving, so the RTO is 0 (within the probe interval's bound); the data
+/// age when serving again is dated from the switch's end; and the lost writes are
+/// exactly the acknowledged writes after the recovery point: what us-east-1's database
+/// holds at the end and the restored us-west-2 database lacks (clients keep writing to
+/// us-east-1 after the restore started, and until their DNS answer expires after the
+/// switch), restricted to the acknowledged ones — the ground truth counts what the old
+/// database committed, so a write in flight when the probes stopped may be committed
+/// yet never acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_test_without_disaster_matches_ground_truth() {
+    let (outcome, _dir) = common::run_scenario(&scenario("backup-restore-test.yaml")).await;
+    let t = check_restore(&outcome);
+    let r = &outcome.report;
+    let truth = outcome.ground_truth.as_ref().expect("ground truth");
+    assert!(r.experiment.is_none(), "no disaster experiment: {:?}", r.experiment);
+    assert_eq!(r.t_inject_source, Some(InjectSource::RestoreJobCreation));
+    let u = r.uncertainty.expect("uncertainty");
+    let t_inject = r.t_inject_unix_ms.expect("t_inject");
+    near(
+        t_inject,
+        t.created,
+        (u.clock_offset_ms + u.t_inject_ms).ceil() as i64 + TIMESTAMP_MS,
+        "t_inject vs the restore job's creation",
+    );
+    let d = r.restore.as_ref().expect("restore");
+    assert_eq!(d.detected_unix_ms, None, "nothing to detect");
+    let b = r
+        .rto_breakdown
+        .as_ref()
+        .and_then(|b| b.restore)
+        .expect("restore breakdown");
+    assert_eq!(b.detected_ms, None);
+    let steps = [
+        b.restore_job_created_ms.unwrap(),
+        b.restore_job_completed_ms.unwrap(),
+        b.switch_finished_ms.unwrap(),
+    ];
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{b:?}");
+    // The entry name never stopped serving after the restore began: RTO 0.
+    let stopped = truth
+        .iter()
+        .any(|e| e.t_unix_ms >= t_inject && matches!(e.what, Truth::EntryServing { serving: false, .. }));
+    assert!(!stopped, "the entry kept serving through the restore test");
+    let measured = r.rto_ms.expect("RTO");
+    assert!(
+        (0..=2 * INTERVAL_MS + 50).contains(&measured),
+        "measured RTO {measured} ms, the ground truth's is 0"
+    );
+    let switched = d.switch_finished_unix_ms.expect("switch finished");
+    assert_eq!(
+        d.data_age_at_serving_ms,
+        Some(switched - d.recovery_point_creation_unix_ms),
+        "no outage: the restored data is served from the switch's end on"
+    );
+    // Lost writes: what us-east-1's database holds that the restored one lacks.
+    let east = contents(truth, "us-east-1");
+    let west = contents(truth, "us-west-2");
+    let truth_lost: BTreeSet<String> = east.difference(&west).cloned().collect();
+    let restore_start_lost: BTreeSet<String> = t.lost.iter().cloned().collect();
+    assert!(
+        restore_start_lost.is_subset(&truth_lost),
+        "what the recovery point lacked when the restore started stays lost"
+    );
+    let loss = r.data_loss.as_ref().expect("verified");
+    assert!(
+        !loss.lost_ids.is_empty(),
+        "the writes after the recovery point are lost"
+    );
+    let truth_lost: Vec<String> = truth_lost.into_iter().collect();
+    common::assert_lost_writes(&outcome.run_dir, &loss.lost_ids, &truth_lost, "restore test");
 }
 
 /// The regional outage, restored through AWS Backup by drdrill.
@@ -200,4 +304,53 @@ async fn missing_recovery_point_fails_the_run_at_once() {
         "the run ended {} ms after injection",
         ended - t_inject
     );
+}
+
+/// A restore test interrupted (as by SIGINT) while its switch experiment runs ends
+/// `aborted` with no disaster experiment in the report (none invented), the restore job
+/// it started in the report, and cleanup stopping the switch experiment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_restore_test_stops_the_switch() {
+    let loaded = drdrill::scenario::load(&scenario("backup-restore-test.yaml")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_dir: out.path().to_path_buf(),
+        yes: false,
+        quiet: true,
+    };
+    let interrupt = Interrupt::new();
+    let run = tokio::spawn(drdrill::run::run(Drill::new(loaded, &opts), interrupt.clone()));
+    // The switch takes over a second (the instances boot): wait, bounded, until the
+    // journal says it started, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !journal(out.path()).contains("\"switch_started\"") {
+        assert!(std::time::Instant::now() < deadline, "the switch never started");
+        assert!(!run.is_finished(), "the run ended before its switch started");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    interrupt.trigger("SIGINT");
+    let outcome = run.await.unwrap().unwrap();
+    let r = &outcome.report;
+    assert_eq!(r.verdict, Verdict::Aborted, "{:?}", r.reason);
+    assert!(r.experiment.is_none(), "{:?}", r.experiment);
+    assert!(r.restore.is_some(), "the restore job started is reported");
+    assert!(r.t_inject_unix_ms.is_some());
+    let text = journal(out.path());
+    assert!(text.contains("stopping the switch experiment"), "{text}");
+    assert!(
+        text.contains("the switch experiment") && text.contains("ended stopped"),
+        "the switch experiment was stopped: {text}"
+    );
+}
+
+/// The journal (`events.jsonl`) of the one run folder under `out`, or "" before it exists.
+fn journal(out: &std::path::Path) -> String {
+    std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("events.jsonl"))
+        .find(|p| p.exists())
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default()
 }

@@ -27,6 +27,7 @@ const RUN_BY_STRATEGIES_TEST: &[&str] = &[
 const RUN_BY_RESTORE_TEST: &[&str] = &[
     "backup-restore-region-outage.yaml",
     "backup-restore-single-database.yaml",
+    "backup-restore-test.yaml",
 ];
 
 fn pack() -> PathBuf {

@@ -34,6 +34,13 @@ pub enum InjectSource {
     FisActionStart,
     /// The moment drdrill saw the experiment `running` (FIS gave no action start time).
     ObservedRunning,
+    /// A restore test (no disaster): the restore job's `CreationDate` (AWS Backup's
+    /// clock), brought to this machine's clock by the offset its StartRestoreJob call
+    /// bounds.
+    RestoreJobCreation,
+    /// A restore test whose DescribeRestoreJob gave no `CreationDate`: the middle of the
+    /// StartRestoreJob call on this machine's clock, ± half its round trip.
+    RestoreJobCall,
 }
 
 /// When the fault's effect began (`t_inject`), on this machine's clock, and how well
@@ -52,6 +59,38 @@ pub struct InjectTime {
     pub clock_offset_ms: f64,
 }
 
+impl InjectTime {
+    /// A restore test's `t_inject` as journaled.
+    pub fn from_restore_test(j: &crate::journal::RestoreTestInject) -> InjectTime {
+        InjectTime {
+            unix_ms: j.unix_ms,
+            source: if j.from_creation_date {
+                InjectSource::RestoreJobCreation
+            } else {
+                InjectSource::RestoreJobCall
+            },
+            precision_ms: j.precision_ms,
+            clock_offset_ms: j.clock_offset_ms,
+        }
+    }
+
+    /// The same as journaled for a restore test (`None` unless it is dated by a restore
+    /// job).
+    pub fn to_restore_test(&self) -> Option<crate::journal::RestoreTestInject> {
+        let from_creation_date = match self.source {
+            InjectSource::RestoreJobCreation => true,
+            InjectSource::RestoreJobCall => false,
+            _ => return None,
+        };
+        Some(crate::journal::RestoreTestInject {
+            unix_ms: self.unix_ms,
+            from_creation_date,
+            precision_ms: self.precision_ms,
+            clock_offset_ms: self.clock_offset_ms,
+        })
+    }
+}
+
 /// What bounds the measured numbers: every figure is printed as `value ± bound`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Uncertainty {
@@ -59,7 +98,8 @@ pub struct Uncertainty {
     pub probe_interval_ms: f64,
     /// ± precision of `t_inject`, ms.
     pub t_inject_ms: f64,
-    /// ± bound of the clock offset between this machine and the FIS endpoint, ms.
+    /// ± bound of the clock offset between this machine and the endpoint that dated `t_inject`
+    /// (FIS; AWS Backup in a restore test), ms.
     pub clock_offset_ms: f64,
 }
 

@@ -5,7 +5,8 @@
 //! **Data age** = the restore job's `CompletionDate` − the recovery point's
 //! `CreationDate`: how old the data is at the moment it is available again, both times
 //! AWS Backup's own. `data_age_at_serving_ms` uses `t_recover` (the client's view of
-//! serving again) instead of the completion. The RPO stays DESIGN.md's (`t_inject − first
+//! serving again) instead of the completion, or the switch's end when there was no
+//! outage (a restore test without a disaster). The RPO stays DESIGN.md's (`t_inject − first
 //! lost ack`, from the ack ledger read back through the app).
 
 use serde::{Deserialize, Serialize};
@@ -79,6 +80,7 @@ pub fn restore_drill(events: &[Event], recovered_unix_ms: Option<i64>) -> Option
                     vault,
                     recovery_point_creation_unix_ms,
                     detected_unix_ms,
+                    ..
                 },
                 None,
             ) => {
@@ -150,6 +152,14 @@ pub struct RestoreBreakdown {
 }
 
 impl RestoreDrill {
+    /// With no outage (nothing to recover from: `t_recover` is undefined and the RTO 0),
+    /// the restored data is served from the switch's end on (from the job's completion
+    /// without a switch): `data_age_at_serving_ms` is dated from then.
+    pub fn serving_without_outage(&mut self) {
+        let serving = self.switch_finished_unix_ms.or(self.job_completion_unix_ms);
+        self.data_age_at_serving_ms = serving.map(|s| s - self.recovery_point_creation_unix_ms);
+    }
+
     /// The breakdown relative to `t_inject_unix_ms`.
     pub fn breakdown(&self, t_inject_unix_ms: i64) -> RestoreBreakdown {
         let rel = |t: Option<i64>| t.map(|t| t - t_inject_unix_ms);
@@ -184,6 +194,7 @@ mod tests {
                     vault: "west-vault".into(),
                     recovery_point_creation_unix_ms: 400,
                     detected_unix_ms: Some(1_400),
+                    inject: None,
                 },
             ),
             // Another job's end is not this one's.

@@ -295,6 +295,11 @@ pub fn measure(inputs: &Inputs<'_>) -> Measurements {
     m.rpo_uncertainty_ms = inputs.lost.map(|_| u.rpo_ms().ceil() as i64);
     let route53 = Route53Changes::from_events(inputs.events);
     m.restore = super::restore_drill(inputs.events, rec.recovered_unix_ms);
+    if let (Some(d), None) = (m.restore.as_mut(), rec.first_failure_unix_ms) {
+        // No outage (a restore test, typically): the app served throughout, the restored
+        // data from the switch's end on.
+        d.serving_without_outage();
+    }
     let mut breakdown =
         rto_breakdown(ti, &health_changes(inputs.events), inputs.fault_end_unix_ms, &rec).with_route53(ti, &route53);
     breakdown.restore = m.restore.as_ref().map(|d| d.breakdown(ti));

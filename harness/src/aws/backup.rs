@@ -256,13 +256,28 @@ pub async fn restore_metadata(
     Ok(metadata)
 }
 
-/// StartRestoreJob: the job id.
+/// A restore job StartRestoreJob accepted, and the call's timing on this machine's clock
+/// (AWS Backup stamps the job's `CreationDate` while it handles the call, so the call
+/// bounds the offset between its clock and this machine's, see
+/// [`crate::fault::ClockOffset`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedJob {
+    /// The restore job id.
+    pub id: String,
+    /// When the request was sent, unix ms.
+    pub sent_unix_ms: f64,
+    /// When the answer arrived, unix ms.
+    pub received_unix_ms: f64,
+}
+
+/// StartRestoreJob, timed.
 pub async fn start(
     client: &Client,
     point: &RecoveryPoint,
     metadata: HashMap<String, String>,
     iam_role_arn: &str,
-) -> Result<String, BackupError> {
+) -> Result<StartedJob, BackupError> {
+    let sent_unix_ms = crate::journal::now_unix_ms_f64();
     let out = client
         .start_restore_job()
         .recovery_point_arn(&point.arn)
@@ -271,9 +286,15 @@ pub async fn start(
         .send()
         .await
         .map_err(call("StartRestoreJob"))?;
-    out.restore_job_id().map(str::to_owned).ok_or(BackupError::Missing {
+    let received_unix_ms = crate::journal::now_unix_ms_f64();
+    let id = out.restore_job_id().map(str::to_owned).ok_or(BackupError::Missing {
         operation: "StartRestoreJob",
         field: "RestoreJobId",
+    })?;
+    Ok(StartedJob {
+        id,
+        sent_unix_ms,
+        received_unix_ms,
     })
 }
 

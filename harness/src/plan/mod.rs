@@ -75,10 +75,19 @@ pub async fn resolve(
 ) -> Result<Plan, PlanError> {
     let sc = &loaded.scenario;
     let lb = load_balancer::resolve(clients, &sc.app.load_balancer, sc.app.scheme.as_str()).await?;
-    let (template, existing_template_id) = actions::template(&loaded.fault, clients).await?;
-    let actions = actions::plan_actions(&template, clients).await?;
+    // A restore test has no disaster template: no fault actions, nothing injected.
+    let (template, existing_template_id, actions) = match &loaded.fault {
+        Some(fault) => {
+            let (template, id) = actions::template(fault, clients).await?;
+            let actions = actions::plan_actions(&template, clients).await?;
+            (template, id, actions)
+        }
+        None => (serde_json::Value::Null, None, Vec::new()),
+    };
     let mut aws_rejections = lb.aws_rejections;
-    aws_rejections.extend(aws_limits::check_template(&template));
+    if !template.is_null() {
+        aws_rejections.extend(aws_limits::check_template(&template));
+    }
     let dns = match &sc.app.route53 {
         Some(r53) => Some(
             dns::resolve_dns(
@@ -100,7 +109,7 @@ pub async fn resolve(
                 .clone()
                 .or_else(|| clients.sdk.region().map(|r| r.to_string()))
                 .unwrap_or_default();
-            Some(restore::resolve(spec, clients, &region).await?)
+            Some(restore::resolve(spec, loaded.switch.as_ref(), clients, &region).await?)
         }
         None => None,
     };

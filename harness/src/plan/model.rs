@@ -125,7 +125,8 @@ pub struct Plan {
     pub target_group_arn: String,
     /// Its targets.
     pub targets: Vec<TargetInfo>,
-    /// The template (as given, or as fetched for an existing id).
+    /// The disaster template (as given, or as fetched for an existing id); `null` for a
+    /// restore test, which injects nothing.
     pub template: Value,
     /// The existing template id, when the scenario names one.
     pub existing_template_id: Option<String>,

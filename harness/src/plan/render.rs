@@ -25,6 +25,12 @@ pub fn render(plan: &Plan) -> String {
         Some(id) => {
             let _ = writeln!(s, "fault: existing experiment template {id}");
         }
+        None if plan.template.is_null() => {
+            let _ = writeln!(
+                s,
+                "fault: none (a restore test: no disaster template, nothing injected; the restore job starts after the baseline and its creation is t_inject)"
+            );
+        }
         None => {
             let _ = writeln!(s, "fault: experiment template created for the run");
         }

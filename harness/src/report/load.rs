@@ -241,15 +241,16 @@ fn facts_from_journal(dir: &Path, events: &[Event], probes: Option<&ProbeSummary
         plan: None,
         t0_unix_ms: t0,
         finished_unix_ms: finished,
-        inject: experiment
-            .as_ref()
-            .and_then(|x| x.start_unix_ms)
-            .map(|unix_ms| InjectTime {
+        inject: match &experiment {
+            Some(x) => x.start_unix_ms.map(|unix_ms| InjectTime {
                 unix_ms,
                 source: InjectSource::ObservedRunning,
                 precision_ms: 0.0,
                 clock_offset_ms: 0.0,
             }),
+            // A restore test (no experiment): t_inject as its restore job was dated.
+            None => restore_test_inject(events),
+        },
         fault_end_unix_ms: Some(experiment.as_ref().and_then(|x| x.end_unix_ms).unwrap_or(finished)),
         experiment,
         sends: None,
@@ -262,6 +263,14 @@ fn facts_from_journal(dir: &Path, events: &[Event], probes: Option<&ProbeSummary
         }),
         backup_coverage: None,
     }
+}
+
+/// A restore test's `t_inject`, as its `restore_job_started` event carries it.
+fn restore_test_inject(events: &[Event]) -> Option<InjectTime> {
+    events.iter().find_map(|e| match &e.kind {
+        EventKind::RestoreJobStarted { inject, .. } => inject.as_ref().map(InjectTime::from_restore_test),
+        _ => None,
+    })
 }
 
 /// The experiment as the journal followed it.

@@ -321,9 +321,15 @@ pub fn summary_text(r: &Report, run_dir: &Path) -> String {
         } else {
             String::new()
         };
+        // A restore test has no experiment: its "fault" ends when the switch finished.
+        let ended = if r.experiment.is_none() && r.restore.is_some() {
+            "restore and switch ended"
+        } else {
+            "experiment ended"
+        };
         let _ = writeln!(
             s,
-            "  after injection: first failure {}   detection: {detection}{failover}   recovery: experiment ended {}, recovered {}",
+            "  after injection: first failure {}   detection: {detection}{failover}   recovery: {ended} {}, recovered {}",
             offset(b.first_failure_ms, None),
             offset(b.experiment_ended_ms, None),
             offset(b.recovered_ms, rto_bound)

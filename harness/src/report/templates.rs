@@ -248,8 +248,13 @@ pub(crate) struct UncertaintyView {
     pub t_inject: String,
     /// Where `t_inject` was read from, which sets its precision.
     pub t_inject_source: &'static str,
-    /// ± bound of the clock offset between this machine and the FIS endpoint.
+    /// ± bound of the clock offset between this machine and the endpoint that dated
+    /// `t_inject`.
     pub clock_offset: String,
+    /// That endpoint and what bounds the offset: FIS (StartExperiment against the
+    /// experiment's creationTime) or, in a restore test, AWS Backup (StartRestoreJob
+    /// against the restore job's CreationDate).
+    pub clock_endpoint: &'static str,
 }
 
 /// What bounds the numbers; `None` for a report written before uncertainties were
@@ -283,9 +288,21 @@ pub(crate) fn uncertainty_view(v: &View) -> Option<UncertaintyView> {
             Some(crate::analysis::InjectSource::ObservedRunning) => {
                 "the polling interval: FIS gave no action start time, so drdrill used the experiment's observed transition to running"
             }
+            Some(crate::analysis::InjectSource::RestoreJobCreation) => {
+                "AWS Backup's CreationDate of the restore job (a restore test: no disaster), its clock offset bounded by the StartRestoreJob call"
+            }
+            Some(crate::analysis::InjectSource::RestoreJobCall) => {
+                "half the StartRestoreJob call's round trip (a restore test whose job had no CreationDate)"
+            }
             None => "FIS's per-action start time, or the polling interval when drdrill fell back to the experiment's observed transition to running",
         },
         clock_offset: part(|u| u.clock_offset_ms),
+        clock_endpoint: match r.t_inject_source {
+            Some(
+                crate::analysis::InjectSource::RestoreJobCreation | crate::analysis::InjectSource::RestoreJobCall,
+            ) => "the AWS Backup endpoint (bounded by the StartRestoreJob round trip against the restore job's CreationDate)",
+            _ => "the FIS endpoint (bounded by the StartExperiment round trip against the experiment's creationTime)",
+        },
     })
 }
 

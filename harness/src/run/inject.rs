@@ -24,8 +24,14 @@ pub(super) async fn inject(rec: &mut Record, connected: &Connected) -> Result<wa
     rec.journal.record(EventKind::PhaseStarted { phase: Phase::Inject });
     let clients = &connected.clients;
     let template_id = match rec.loaded.fault.clone() {
-        ResolvedFault::TemplateId(id) => id,
-        ResolvedFault::Template(t) => create_template(rec, clients, &t).await?,
+        Some(ResolvedFault::TemplateId(id)) => id,
+        Some(ResolvedFault::Template(t)) => create_template(rec, clients, &t).await?,
+        // `run::phases` takes the restore test's way without a disaster template.
+        None => {
+            return Err(error(
+                "no disaster template to inject (a restore test starts its restore job instead)",
+            ))
+        }
     };
     if let Some(caps) = &rec.loaded.scenario.blast_radius {
         // Targets may have changed since the plan: check again right before injecting.

@@ -3,7 +3,9 @@
 //! way out.
 //!
 //! One file per job: [`interrupt`] (signals and panics as a cancellation), `connect`,
-//! `preflight`, `inject`, `observe_fault` (the fault and the recovery), `verify` and
+//! `preflight`, `inject`, `observe_fault` (the fault and the recovery), `restore` (a
+//! restore drill's restore job and switch), `restore_test` (the inject and observe
+//! phases of a restore without a disaster), `verify` and
 //! `cleanup` (the phases), `traffic` (the scenario as the prober's configuration),
 //! `report` (the live report), `publish` (what the run folder keeps) and `hooks` (test
 //! hooks). Each phase takes what it needs
@@ -38,6 +40,7 @@ mod preflight;
 mod publish;
 mod report;
 mod restore;
+mod restore_test;
 mod traffic;
 mod verify;
 
@@ -167,6 +170,9 @@ struct Record {
     experiment: Option<ExperimentInfo>,
     traffic: Option<TrafficOutcome>,
     fault_end_unix_ms: Option<i64>,
+    /// A restore test's `t_inject` (the restore job's creation), once the job started;
+    /// with a disaster, `t_inject` comes from the experiment instead.
+    restore_inject: Option<analysis::InjectTime>,
     lost: Option<Vec<LostWrite>>,
     /// The backup coverage gate's result (`objectives.backup_coverage`), once it ran.
     backup_coverage: Option<crate::verdict::ObjectiveResult>,
@@ -271,6 +277,7 @@ pub async fn run(drill: Drill, shutdown: Interrupt) -> Result<RunOutcome, RunErr
         experiment: None,
         traffic: None,
         fault_end_unix_ms: None,
+        restore_inject: None,
         lost: None,
         backup_coverage: None,
         held: Held::default(),
@@ -303,10 +310,17 @@ async fn phases(rec: &mut Record) -> Result<(), Stop> {
         live.keep_from(Some(now_unix_ms()));
         preflight::baseline(rec, &live).await?;
         live.keep_from(Some(now_unix_ms()));
-        let view = inject::inject(rec, &connected).await?;
-        rec.held.restore = restore::spawn(rec, &connected, &live);
-        let fault_end_unix_ms = observe_fault::observe(rec, &connected, view, &live).await?;
-        restore::finish(rec).await?;
+        let fault_end_unix_ms = if rec.loaded.fault.is_some() {
+            let view = inject::inject(rec, &connected).await?;
+            rec.held.restore = restore::spawn(rec, &connected, &live);
+            let end = observe_fault::observe(rec, &connected, view, &live).await?;
+            restore::finish(rec).await?;
+            end
+        } else {
+            // A restore test: no disaster; the restore job's start is the injection.
+            restore_test::start(rec, &connected, &live).await?;
+            restore_test::observe(rec, &live).await?
+        };
         observe_fault::recover(rec, &live, fault_end_unix_ms).await
     })
     .await;
@@ -351,8 +365,12 @@ fn ratio(ok: u64, completed: u64) -> Option<f64> {
 ///   transition, on this machine's clock, with no clock offset: ± the polling interval,
 ///   or half the time between the last poll that did not see it and the first that did
 ///   when that is longer (GetExperiment failed or was slow in between).
+/// - In a restore test (no experiment): the restore job's creation (see
+///   `restore_test`).
 fn t_inject(ctx: &Record) -> Option<analysis::InjectTime> {
-    let e = ctx.experiment.as_ref()?;
+    let Some(e) = ctx.experiment.as_ref() else {
+        return ctx.restore_inject;
+    };
     if let Some(unix_ms) = e.fault_start_unix_ms {
         return Some(analysis::InjectTime {
             unix_ms,

@@ -107,6 +107,24 @@ fn check_reachable(connected: &Connected, view: &ExperimentView) -> Result<(), S
 /// `Err` (aborted) when the guardrail trips on the settled probes, or the fault has run
 /// longer than `timings.max_fault_duration` since `started`.
 fn check_limits(rec: &Record, live: &LiveStats, started: i64) -> Result<(), Stop> {
+    check_guardrail(rec, live, started)?;
+    let sc = &rec.loaded.scenario;
+    let cap = sc.timings.max_fault_duration.get().as_millis() as i64;
+    if now_unix_ms() - started > cap {
+        return Err(Stop {
+            verdict: Verdict::Aborted,
+            reason: format!(
+                "the fault ran longer than timings.max_fault_duration ({})",
+                sc.timings.max_fault_duration
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `Err` (aborted) when the guardrail trips on the settled probes of a whole
+/// `guardrails.for` window after `started`.
+pub(super) fn check_guardrail(rec: &Record, live: &LiveStats, started: i64) -> Result<(), Stop> {
     let sc = &rec.loaded.scenario;
     let settled = live.settled_until_unix_ms();
     if let Some(g) = &sc.guardrails {
@@ -131,16 +149,6 @@ fn check_limits(rec: &Record, live: &LiveStats, started: i64) -> Result<(), Stop
                 }
             }
         }
-    }
-    let cap = sc.timings.max_fault_duration.get().as_millis() as i64;
-    if now_unix_ms() - started > cap {
-        return Err(Stop {
-            verdict: Verdict::Aborted,
-            reason: format!(
-                "the fault ran longer than timings.max_fault_duration ({})",
-                sc.timings.max_fault_duration
-            ),
-        });
     }
     Ok(())
 }

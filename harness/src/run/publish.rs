@@ -70,6 +70,9 @@ pub(super) async fn finish(
     }
     let mut ground_truth = None;
     if let Some(local) = rec.held.local.take() {
+        // The probes have stopped: what each database holds now is final (tests compare
+        // a restore's lost writes with it).
+        local.record_database_contents();
         ground_truth = Some(local.world.truth.snapshot());
         local.shutdown().await;
     }

@@ -1,4 +1,5 @@
-//! The fault to inject: an AWS FIS experiment template (file, inline, or existing id).
+//! The fault to inject: an AWS FIS experiment template (file, inline, or existing id),
+//! the disaster; or, for a restore test, no template and only a `restore:` block.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,8 +11,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "FaultSpec", into = "FaultSpec")]
 pub struct Fault {
-    /// Where the FIS experiment template comes from.
-    pub source: FaultSource,
+    /// Where the FIS experiment template (the disaster) comes from; `None` for a restore
+    /// test (a `restore:` block and no template: nothing is injected, the restore job
+    /// starts at once).
+    pub source: Option<FaultSource>,
     /// Values for `{{name}}` placeholders in the template's string values.
     pub parameters: BTreeMap<String, String>,
     /// Accept actions whose effect FIS does not undo when the experiment ends or is
@@ -22,9 +25,29 @@ pub struct Fault {
     /// stops the experiment at that cap, before the template's own end): refused unless
     /// this is `true`.
     pub accept_beyond_max_fault_duration: bool,
-    /// The restore drill: after the disaster, restore a recovery point through AWS Backup
-    /// and switch the app to it (see [`super::restore`]).
+    /// The restore drill: after the disaster (or, without a template, at once), restore a
+    /// recovery point through AWS Backup and switch the app to it (see [`super::restore`]).
     pub restore: Option<super::restore::Restore>,
+}
+
+impl Fault {
+    /// Whether a disaster template is given (`false` for a restore test).
+    pub fn has_disaster(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// When the restore starts, with its default resolved: `on_detection` after a
+    /// disaster, `at_inject` (the restore job's start is `t_inject`) in a restore test.
+    /// `None` without a `restore:` block.
+    pub fn restore_start(&self) -> Option<super::restore::RestoreStart> {
+        use super::restore::RestoreStart;
+        let default = if self.has_disaster() {
+            RestoreStart::OnDetection
+        } else {
+            RestoreStart::AtInject
+        };
+        self.restore.as_ref().map(|r| r.start.unwrap_or(default))
+    }
 }
 
 /// Where the FIS experiment template comes from (exactly one in the file).
@@ -107,11 +130,19 @@ pub fn beyond_cap(template: &serde_json::Value, cap: std::time::Duration) -> Vec
 /// The file form of [`Fault`].
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("oneOf" = [
-    {"required": ["template_file"]},
-    {"required": ["template"]},
-    {"required": ["template_id"]}
-]))]
+#[schemars(extend(
+    "anyOf" = [
+        {"required": ["template_file"]},
+        {"required": ["template"]},
+        {"required": ["template_id"]},
+        {"required": ["restore"]}
+    ],
+    "not" = {"anyOf": [
+        {"required": ["template_file", "template"]},
+        {"required": ["template_file", "template_id"]},
+        {"required": ["template", "template_id"]}
+    ]}
+))]
 struct FaultSpec {
     /// FIS experiment template JSON file, relative to the scenario file's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +168,8 @@ struct FaultSpec {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     accept_beyond_max_fault_duration: bool,
     /// A restore drill: after the disaster (the experiment above), restore a recovery point
-    /// through AWS Backup, wait for the restore job, then run the switch.
+    /// through AWS Backup, wait for the restore job, then run the switch. Without a
+    /// template it is a restore test: no disaster, the restore job starts at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     restore: Option<super::restore::Restore>,
 }
@@ -147,9 +179,16 @@ impl TryFrom<FaultSpec> for Fault {
 
     fn try_from(spec: FaultSpec) -> Result<Self, Self::Error> {
         let source = match (spec.template_file, spec.template, spec.template_id) {
-            (Some(file), None, None) => FaultSource::TemplateFile(file),
-            (None, Some(template), None) => FaultSource::Template(template),
-            (None, None, Some(id)) => FaultSource::TemplateId(id),
+            (Some(file), None, None) => Some(FaultSource::TemplateFile(file)),
+            (None, Some(template), None) => Some(FaultSource::Template(template)),
+            (None, None, Some(id)) => Some(FaultSource::TemplateId(id)),
+            (None, None, None) if spec.restore.is_some() => None,
+            (None, None, None) => {
+                return Err(
+                    "one of template_file, template, template_id is required (the disaster to inject), or a restore: block without them for a restore test (found none)"
+                        .to_owned(),
+                );
+            }
             (file, template, id) => {
                 let given: Vec<&str> = [
                     file.map(|_| "template_file"),
@@ -159,13 +198,9 @@ impl TryFrom<FaultSpec> for Fault {
                 .into_iter()
                 .flatten()
                 .collect();
-                let found = if given.is_empty() {
-                    "none".to_owned()
-                } else {
-                    given.join(" and ")
-                };
                 return Err(format!(
-                    "exactly one of template_file, template, template_id is required (found {found})"
+                    "exactly one of template_file, template, template_id is required (found {})",
+                    given.join(" and ")
                 ));
             }
         };
@@ -182,9 +217,10 @@ impl TryFrom<FaultSpec> for Fault {
 impl From<Fault> for FaultSpec {
     fn from(fault: Fault) -> Self {
         let (template_file, template, template_id) = match fault.source {
-            FaultSource::TemplateFile(file) => (Some(file), None, None),
-            FaultSource::Template(template) => (None, Some(template), None),
-            FaultSource::TemplateId(id) => (None, None, Some(id)),
+            Some(FaultSource::TemplateFile(file)) => (Some(file), None, None),
+            Some(FaultSource::Template(template)) => (None, Some(template), None),
+            Some(FaultSource::TemplateId(id)) => (None, None, Some(id)),
+            None => (None, None, None),
         };
         Self {
             template_file,

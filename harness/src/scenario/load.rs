@@ -26,8 +26,8 @@ pub struct LoadedScenario {
     /// The scenario, with `target.local` and `fault.template_file` joined to the scenario
     /// file's directory.
     pub scenario: Scenario,
-    /// The fault ready to inject.
-    pub fault: ResolvedFault,
+    /// The fault ready to inject; `None` for a restore test (no disaster template).
+    pub fault: Option<ResolvedFault>,
     /// With `fault.restore.switch`: the switch's FIS template, its parameters filled and
     /// checked, with `{{restored_resource_arn}}` left for the run to fill.
     pub switch: Option<serde_json::Value>,
@@ -61,10 +61,10 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
         *stack = dir.join(&*stack);
     }
     let fault = resolve_fault(&source, dir, &mut scenario)?;
-    if let (ResolvedFault::Template(t), false) = (&fault, scenario.fault.accept_unreverted) {
+    if let (Some(ResolvedFault::Template(t)), false) = (&fault, scenario.fault.accept_unreverted) {
         if let Some((action, why)) = super::fault::unreverted_actions(t).into_iter().next() {
             let (key, file) = match &scenario.fault.source {
-                FaultSource::TemplateFile(p) => ("fault.template_file", format!("{}: ", p.display())),
+                Some(FaultSource::TemplateFile(p)) => ("fault.template_file", format!("{}: ", p.display())),
                 _ => ("fault.template", String::new()),
             };
             return Err(source.invalid(
@@ -73,11 +73,11 @@ pub fn load_str(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioError
             ));
         }
     }
-    if let (ResolvedFault::Template(t), false) = (&fault, scenario.fault.accept_beyond_max_fault_duration) {
+    if let (Some(ResolvedFault::Template(t)), false) = (&fault, scenario.fault.accept_beyond_max_fault_duration) {
         let cap = scenario.timings.max_fault_duration.get();
         if let Some((action, why)) = super::fault::beyond_cap(t, cap).into_iter().next() {
             let (key, file) = match &scenario.fault.source {
-                FaultSource::TemplateFile(p) => ("fault.template_file", format!("{}: ", p.display())),
+                Some(FaultSource::TemplateFile(p)) => ("fault.template_file", format!("{}: ", p.display())),
                 _ => ("fault.template", String::new()),
             };
             return Err(source.invalid(
@@ -173,9 +173,27 @@ fn tidy(message: &str) -> String {
         .collect()
 }
 
-fn resolve_fault(source: &Source<'_>, dir: &Path, scenario: &mut Scenario) -> Result<ResolvedFault, ScenarioError> {
+/// The disaster template, read and filled; `None` for a restore test (validate() refused
+/// parameters without a template).
+fn resolve_fault(
+    source: &Source<'_>,
+    dir: &Path,
+    scenario: &mut Scenario,
+) -> Result<Option<ResolvedFault>, ScenarioError> {
     let parameters = &scenario.fault.parameters;
-    match &mut scenario.fault.source {
+    let Some(fault_source) = &mut scenario.fault.source else {
+        return Ok(None);
+    };
+    resolve_template(source, dir, parameters, fault_source).map(Some)
+}
+
+fn resolve_template(
+    source: &Source<'_>,
+    dir: &Path,
+    parameters: &std::collections::BTreeMap<String, String>,
+    fault_source: &mut FaultSource,
+) -> Result<ResolvedFault, ScenarioError> {
+    match fault_source {
         FaultSource::TemplateId(id) => {
             if let Some(name) = parameters.keys().next() {
                 return Err(source.invalid(

@@ -1,6 +1,7 @@
 //! `fault.restore`: the restore drill's block — after the disaster (the FIS experiment),
-//! drdrill restores a recovery point through AWS Backup (StartRestoreJob), waits for the
-//! restore job, then runs the switch (an FIS experiment whose action is
+//! or once the baseline held in a restore test (no disaster template), drdrill restores a
+//! recovery point through AWS Backup (StartRestoreJob), waits for the restore job, then
+//! runs the switch (an FIS experiment whose action is
 //! `aws:ssm:start-automation-execution`) that points the app at the restored resource.
 
 use std::collections::BTreeMap;
@@ -41,10 +42,12 @@ pub struct Restore {
     /// (e.g. `DBInstanceIdentifier`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// When the restore starts: `on_detection` (the default: once the probes fall below
-    /// the steady state) or `at_inject` (as soon as the fault's effect began).
-    #[serde(default)]
-    pub start: RestoreStart,
+    /// When the restore starts: `on_detection` (once the probes fall below the steady
+    /// state; the default after a disaster) or `at_inject` (as soon as the fault's effect
+    /// began; the default, and the only choice, in a restore test without a disaster
+    /// template). [`super::Fault::restore_start`] resolves the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<RestoreStart>,
     /// How long the restore job and the switch may take together; the run is aborted
     /// after it (the restore job itself cannot be cancelled on AWS). Default 30m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,13 +91,14 @@ pub struct ResourceSelector {
 }
 
 /// When the restore starts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreStart {
-    /// Once drdrill's probes see the outage (success below the steady state).
-    #[default]
+    /// Once drdrill's probes see the outage (success below the steady state); needs a
+    /// disaster template (without one there is nothing to detect).
     OnDetection,
-    /// As soon as the fault's effect began (`t_inject`).
+    /// As soon as the fault's effect began (`t_inject`); in a restore test the restore
+    /// job's start is `t_inject`.
     AtInject,
 }
 
@@ -116,8 +120,15 @@ pub struct Switch {
 }
 
 /// A rule of `fault.restore` broken: the key below `fault.restore` and the message.
-pub(crate) fn check(r: &Restore) -> Result<(), (String, String)> {
+/// `disaster`: whether the fault has a disaster template (else it is a restore test).
+pub(crate) fn check(r: &Restore, disaster: bool) -> Result<(), (String, String)> {
     let fail = |k: &str, m: String| Err((format!("fault.restore.{k}"), m));
+    if !disaster && r.start == Some(RestoreStart::OnDetection) {
+        return fail(
+            "start",
+            "on_detection needs a disaster template (fault.template_file, template or template_id): a restore test injects nothing, so there is no outage to detect; use at_inject (the default without a template) or give the disaster".into(),
+        );
+    }
     match (&r.resource.arn, &r.resource.tags) {
         (Some(_), Some(_)) | (None, None) => {
             return fail("resource", "exactly one of arn and tags is required".into());
@@ -211,9 +222,10 @@ mod tests {
     fn defaults() {
         let r = restore(BASE);
         assert_eq!(r.recovery_point_arn(), None);
-        assert_eq!(r.start, RestoreStart::OnDetection);
+        assert_eq!(r.start, None);
         assert_eq!(r.timeout(), std::time::Duration::from_secs(1800));
-        assert_eq!(check(&r), Ok(()));
+        assert_eq!(check(&r, true), Ok(()));
+        assert_eq!(check(&r, false), Ok(()));
     }
 
     /// Each broken rule names its key.
@@ -252,8 +264,22 @@ mod tests {
             ),
         ];
         for (yaml, key) in cases {
-            let (k, m) = check(&restore(yaml)).unwrap_err();
+            let (k, m) = check(&restore(yaml), true).unwrap_err();
             assert_eq!(k, key, "{yaml}: {m}");
         }
+    }
+
+    /// Without a disaster template, `on_detection` is refused naming the key and why;
+    /// `at_inject` is accepted, and after a disaster both are.
+    #[test]
+    fn on_detection_needs_a_disaster() {
+        let r = restore(&format!("{BASE}start: on_detection\n"));
+        let (k, m) = check(&r, false).unwrap_err();
+        assert_eq!(k, "fault.restore.start");
+        assert!(m.contains("nothing") || m.contains("no outage"), "{m}");
+        assert_eq!(check(&r, true), Ok(()));
+        let r = restore(&format!("{BASE}start: at_inject\n"));
+        assert_eq!(check(&r, false), Ok(()));
+        assert_eq!(check(&r, true), Ok(()));
     }
 }

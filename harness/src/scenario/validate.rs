@@ -43,9 +43,12 @@ pub fn validate(scenario: &Scenario) -> Checked {
     check_app(&scenario.app, &scenario.target)?;
     check_probe(scenario)?;
     check_traffic(scenario)?;
-    check_fault(&scenario.fault.source)?;
+    match &scenario.fault.source {
+        Some(source) => check_fault(source)?,
+        None => check_restore_test(&scenario.fault)?,
+    }
     if let Some(r) = &scenario.fault.restore {
-        if let Err((key, message)) = super::restore::check(r) {
+        if let Err((key, message)) = super::restore::check(r, scenario.fault.has_disaster()) {
             return fail(key, message);
         }
     }
@@ -291,6 +294,23 @@ fn check_fault(source: &FaultSource) -> Checked {
     }
 }
 
+/// A restore test (no disaster template): the keys that only apply to a template are
+/// refused rather than ignored.
+fn check_restore_test(fault: &super::fault::Fault) -> Checked {
+    const WHY: &str =
+        "applies to the disaster template (template_file, template, template_id), and this restore test has none";
+    if let Some(name) = fault.parameters.keys().next() {
+        return fail(format!("fault.parameters.{name}"), WHY);
+    }
+    if fault.accept_unreverted {
+        return fail("fault.accept_unreverted", WHY);
+    }
+    if fault.accept_beyond_max_fault_duration {
+        return fail("fault.accept_beyond_max_fault_duration", WHY);
+    }
+    Ok(())
+}
+
 fn check_steady_state(scenario: &Scenario) -> Checked {
     let steady = &scenario.steady_state;
     check_ratio("steady_state.success_ratio", steady.success_ratio, false)?;
@@ -403,7 +423,7 @@ fn check_dead_man_switch(scenario: &Scenario) -> Checked {
             ),
         );
     }
-    if matches!(scenario.fault.source, FaultSource::TemplateId(_)) {
+    if matches!(scenario.fault.source, Some(FaultSource::TemplateId(_))) {
         return fail(
             "dead_man_switch",
             "a fault given by template_id cannot get the switch's stop condition (drdrill does not change templates it did not create): use template or template_file, or set dead_man_switch: { enabled: false }",

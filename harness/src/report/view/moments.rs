@@ -76,8 +76,13 @@ fn moment(label: &'static str, t_ms: Option<i64>) -> Moment {
 /// The recovery breakdown, in the order things are expected to happen.
 pub(super) fn moments(report: &Report, k: Known) -> Vec<Moment> {
     let o = observed(report, k.inject);
+    let inject = if report.experiment.is_none() && report.restore.is_some() {
+        "restore test started (no disaster: the restore job's creation)"
+    } else {
+        "fault injected (experiment running)"
+    };
     let mut all = vec![
-        moment("fault injected (experiment running)", k.inject),
+        moment(inject, k.inject),
         moment("first failed probe", k.first_failure),
         moment("load balancer took a target out of service", o.unhealthy),
         moment(HEALTH_CHECK_FAILED, o.health_check_failed),
