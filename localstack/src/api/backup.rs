@@ -2,6 +2,13 @@
 //! templates write them, bodies with AWS's PascalCase member names, dates as epoch
 //! seconds, errors as `{"Code","Message"}` with `x-amzn-errortype` and HTTP 400.
 //!
+//! Every List* operation pages its answer ([`super::paging`]): `maxResults` within AWS's
+//! range, else `InvalidParameterValueException`; without it, the stack's
+//! `backup.page_size`; `NextToken` while more remain (absent on the last page, as AWS
+//! answers); a `nextToken` this listing did not issue is `InvalidParameterValueException`.
+//! Vaults, plans and selections are listed oldest first, recovery points newest first
+//! (ties by ARN or id), tags by key.
+//!
 //! AWS: <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_Operations_AWS_Backup.html>.
 
 use std::collections::BTreeMap;
@@ -12,10 +19,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::errors::json_ok;
+use super::paging::{newest_first, oldest_first, Page, Pager};
 use super::{ApiRequest, ApiResponse, Services};
 use crate::backup::jobs::BackupJobRequest;
 use crate::backup::model::{BackupError, Lifecycle, PlanInput, SelectionInput};
 use crate::backup::{Backup, BackupJob, Plan, RecoveryPoint, RestoreJob, Selection};
+use crate::config::MAX_PAGE_SIZE;
 use crate::truth::now_unix_ms;
 
 /// An error in AWS Backup's shape.
@@ -65,6 +74,55 @@ fn query_value(query: &str, key: &str) -> Option<String> {
         .into_iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
+}
+
+/// The smallest `MaxResults` of ListRecoveryPointsByResource for an RDS resource (every
+/// resource of the local stack is one; the stack's own page size is not bound by it):
+/// "Amazon RDS requires a value of at least 20."
+/// (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListRecoveryPointsByResource.html>).
+const RDS_MIN_RESULTS: usize = 20;
+
+/// The pager of one List* call listing `scope`: its `maxResults` (checked against
+/// `min..=1000`, AWS's documented range — "Valid Range: Minimum value of 1. Maximum value
+/// of 1000." on each List* page, e.g.
+/// <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html> —
+/// and `InvalidParameterValueException` outside it) or the stack's page size, and its
+/// `nextToken`.
+fn pager(b: &Backup, query: &str, scope: String, min: usize) -> Result<Pager, BackupError> {
+    let limit = match query_value(query, "maxResults") {
+        None => b.page_size(),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (min..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => {
+                return Err(BackupError::InvalidParameter(format!(
+                    "MaxResults {v:?} is not within {min}..={MAX_PAGE_SIZE}"
+                )))
+            }
+        },
+    };
+    Ok(Pager {
+        scope,
+        limit,
+        token: query_value(query, "nextToken"),
+        lifetime_ms: None,
+    })
+}
+
+/// The page of `items` (each with its sort key) `p` points at; a bad token is AWS
+/// Backup's `InvalidParameterValueException` (its error for a parameter value it cannot
+/// use, <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html#API_ListBackupVaults_Errors>).
+fn page_of<T>(p: &Pager, items: Vec<(String, T)>) -> Result<Page<T>, BackupError> {
+    p.page(items, now_unix_ms())
+        .map_err(|e| BackupError::InvalidParameter(format!("NextToken: {e}")))
+}
+
+/// A List* answer: `member` holding `items`, and `NextToken` when more remain.
+fn listed(member: &str, items: Vec<Value>, next: Option<String>) -> Value {
+    let mut v = json!({ member: items });
+    if let Some(t) = next {
+        v["NextToken"] = json!(t);
+    }
+    v
 }
 
 #[derive(Deserialize)]
@@ -152,15 +210,21 @@ fn setup(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Op
             json!({"BackupVaultName": v.name, "BackupVaultArn": v.arn, "CreationDate": date(v.created_ms)})
         }
         (&Method::GET, ["backup-vaults"]) => {
-            let list: Vec<Value> = b
-                .list_vaults(region)
+            let p = pager(b, &req.query, "ListBackupVaults".into(), 1)?;
+            let all = b.list_vaults(region).into_iter();
+            let page = page_of(
+                &p,
+                all.map(|(v, n)| (oldest_first(v.created_ms, &v.arn), (v, n))).collect(),
+            )?;
+            let list: Vec<Value> = page
+                .items
                 .into_iter()
                 .map(|(v, n)| {
                     json!({"BackupVaultName": v.name, "BackupVaultArn": v.arn, "CreationDate": date(v.created_ms),
                            "NumberOfRecoveryPoints": n, "CreatorRequestId": v.creator_request_id, "Locked": false})
                 })
                 .collect();
-            json!({ "BackupVaultList": list })
+            listed("BackupVaultList", list, page.next)
         }
         (&Method::PUT, ["backup", "plans"]) => {
             let i: CreatePlanInput = parse(&req.body)?;
@@ -168,8 +232,14 @@ fn setup(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Op
             json!({"BackupPlanId": p.id, "BackupPlanArn": p.arn, "CreationDate": date(p.created_ms), "VersionId": p.version_id})
         }
         (&Method::GET, ["backup", "plans"]) => {
-            let list: Vec<Value> = b.list_plans(region).iter().map(plan_summary).collect();
-            json!({ "BackupPlansList": list })
+            let p = pager(b, &req.query, "ListBackupPlans".into(), 1)?;
+            let all = b.list_plans(region).into_iter();
+            let page = page_of(&p, all.map(|p| (oldest_first(p.created_ms, &p.arn), p)).collect())?;
+            listed(
+                "BackupPlansList",
+                page.items.iter().map(plan_summary).collect(),
+                page.next,
+            )
         }
         (&Method::GET, ["backup", "plans", id]) => plan_json(&b.plan(region, id)?),
         (&Method::PUT, ["backup", "plans", id, "selections"]) => {
@@ -178,8 +248,14 @@ fn setup(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Op
             json!({"SelectionId": s.id, "BackupPlanId": s.plan_id, "CreationDate": date(s.created_ms)})
         }
         (&Method::GET, ["backup", "plans", id, "selections"]) => {
-            let list: Vec<Value> = b.list_selections(region, id)?.iter().map(selection_summary).collect();
-            json!({ "BackupSelectionsList": list })
+            let p = pager(b, &req.query, format!("ListBackupSelections/{id}"), 1)?;
+            let all = b.list_selections(region, id)?.into_iter();
+            let page = page_of(&p, all.map(|s| (oldest_first(s.created_ms, &s.id), s)).collect())?;
+            listed(
+                "BackupSelectionsList",
+                page.items.iter().map(selection_summary).collect(),
+                page.next,
+            )
         }
         (&Method::GET, ["backup", "plans", id, "selections", sid]) => {
             let s = b.selection(region, id, sid)?;
@@ -213,18 +289,30 @@ fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Opt
         }
         (&Method::GET, ["backup-jobs", id]) => backup_job_json(b, &b.backup_job(region, id)?),
         (&Method::GET, ["backup-vaults", vault, "recovery-points"]) => {
-            let by = query_value(&req.query, "byResourceArn");
-            let list: Vec<Value> = b
-                .recovery_points_in(region, vault)?
-                .iter()
-                .filter(|r| by.as_ref().is_none_or(|a| *a == r.resource_arn))
-                .map(|r| recovery_point_json(b, r))
-                .collect();
-            json!({ "RecoveryPoints": list })
+            // ByResourceArn is the query parameter `resourceArn`, as the SDK writes it.
+            let by = query_value(&req.query, "resourceArn");
+            let scope = format!(
+                "ListRecoveryPointsByBackupVault/{vault}/{}",
+                by.as_deref().unwrap_or("*")
+            );
+            let p = pager(b, &req.query, scope, 1)?;
+            let all = b.recovery_points_in(region, vault)?.into_iter();
+            let mine = all.filter(|r| by.as_ref().is_none_or(|a| *a == r.resource_arn));
+            let page = page_of(&p, mine.map(|r| (newest_first(r.created_ms, &r.arn), r)).collect())?;
+            let list = page.items.iter().map(|r| recovery_point_json(b, r)).collect();
+            listed("RecoveryPoints", list, page.next)
         }
         (&Method::GET, ["resources", arn, "recovery-points"]) => {
-            let list: Vec<Value> = b
-                .recovery_points_of(region, arn)
+            let min = if arn.split(':').nth(2) == Some("rds") {
+                RDS_MIN_RESULTS
+            } else {
+                1
+            };
+            let p = pager(b, &req.query, format!("ListRecoveryPointsByResource/{arn}"), min)?;
+            let all = b.recovery_points_of(region, arn).into_iter();
+            let page = page_of(&p, all.map(|r| (newest_first(r.created_ms, &r.arn), r)).collect())?;
+            let list = page
+                .items
                 .iter()
                 .map(|r| {
                     json!({"RecoveryPointArn": r.arn, "CreationDate": date(r.created_ms), "Status": "COMPLETED",
@@ -232,7 +320,7 @@ fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Opt
                            "ResourceName": r.source_db_id, "IsParent": false, "VaultType": "BACKUP_VAULT"})
                 })
                 .collect();
-            json!({ "RecoveryPoints": list })
+            listed("RecoveryPoints", list, page.next)
         }
         (&Method::GET, ["backup-vaults", vault, "recovery-points", arn]) => {
             recovery_point_json(b, &b.recovery_point(region, vault, arn)?)
@@ -249,7 +337,21 @@ fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Opt
             json!({ "RestoreJobId": j.id })
         }
         (&Method::GET, ["restore-jobs", id]) => restore_job_json(b, &b.restore_job(region, id)?),
-        (&Method::GET, ["tags", arn]) => json!({ "Tags": b.tags(region, arn)? }),
+        (&Method::GET, ["tags", arn]) => {
+            let p = pager(b, &req.query, format!("ListTags/{arn}"), 1)?;
+            let page = page_of(
+                &p,
+                b.tags(region, arn)?
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), (k, v)))
+                    .collect(),
+            )?;
+            let mut v = json!({ "Tags": page.items.into_iter().collect::<BTreeMap<String, String>>() });
+            if let Some(t) = page.next {
+                v["NextToken"] = json!(t);
+            }
+            v
+        }
         _ => return Ok(None),
     };
     Ok(Some(v))

@@ -18,6 +18,7 @@ pub mod elbv2;
 pub mod errors;
 pub mod fis;
 pub mod ids;
+pub mod paging;
 pub mod params;
 pub mod query;
 pub mod rds;

@@ -7,7 +7,13 @@
 //! any value of its key. A resource type filter is `service` or `service:type` as in the
 //! resource's ARN (`rds:db`, `ec2:instance`). ARNs in `ResourceARNList` that name nothing
 //! are left out, not an error. Untagged resources are not returned (AWS returns resources
-//! that are or were tagged). Everything fits one page: no `PaginationToken` is returned.
+//! that are or were tagged).
+//!
+//! Answers are paged ([`super::paging`]) by ARN: `ResourcesPerPage` (1–100) or the stack's
+//! `tagging.page_size` resources a page, `PaginationToken` the next page's token or `""` on
+//! the last (as AWS answers). A token this listing did not issue is
+//! `InvalidParameterException`; one older than 15 minutes `PaginationTokenExpiredException`
+//! ("A PaginationToken is valid for a maximum of 15 minutes", the API reference's Errors).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +21,10 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::paging::{Pager, TokenError};
 use super::{ApiRequest, ApiResponse, Services};
+use crate::config::MAX_RESOURCES_PER_PAGE;
+use crate::truth::now_unix_ms;
 use crate::world::World;
 
 /// The `X-Amz-Target` prefix of the Tagging API's operations.
@@ -26,6 +35,13 @@ const MAX_TAG_FILTERS: usize = 50;
 
 /// AWS's limit on `ResourceTypeFilters` and `ResourceARNList` entries.
 const MAX_LIST: usize = 100;
+
+/// AWS's length limit on `PaginationToken` ("Maximum length of 2048").
+const MAX_TOKEN_LEN: usize = 2048;
+
+/// How long a `PaginationToken` may be used: "A PaginationToken is valid for a maximum of
+/// 15 minutes" (PaginationTokenExpiredException in the API reference's Errors).
+const TOKEN_LIFETIME_MS: i64 = 15 * 60_000;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -38,6 +54,8 @@ struct GetResourcesInput {
     resource_arn_list: Vec<String>,
     #[serde(default)]
     resources_per_page: Option<i64>,
+    #[serde(default)]
+    pagination_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -102,7 +120,7 @@ fn get_resources(world: &World, body: &[u8]) -> ApiResponse {
     if let Some(problem) = check_input(&input) {
         return invalid(&problem);
     }
-    let list: Vec<Value> = resources(world)
+    let matching = resources(world)
         .into_iter()
         .filter(|r| !r.tags.is_empty())
         .filter(|r| input.resource_arn_list.is_empty() || input.resource_arn_list.contains(&r.arn))
@@ -111,16 +129,41 @@ fn get_resources(world: &World, body: &[u8]) -> ApiResponse {
                 || input.resource_type_filters.iter().any(|t| type_matches(&r.arn, t))
         })
         .filter(|r| input.tag_filters.iter().all(|f| tag_matches(&r.tags, f)))
+        .map(|r| (r.arn.clone(), r));
+    let pager = Pager {
+        scope: format!("GetResources/{}", world.stack.region),
+        limit: input
+            .resources_per_page
+            .map_or(world.stack.tagging.page_size, |n| n as usize),
+        token: input.pagination_token.clone(),
+        lifetime_ms: Some(TOKEN_LIFETIME_MS),
+    };
+    let page = match pager.page(matching.collect(), now_unix_ms()) {
+        Ok(p) => p,
+        Err(e @ TokenError::Expired(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "PaginationTokenExpiredException",
+                &e.to_string(),
+            )
+        }
+        Err(e) => return invalid(&format!("PaginationToken: {e}")),
+    };
+    let list: Vec<Value> = page
+        .items
+        .iter()
         .map(|r| {
             let tags: Vec<Value> = r.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect();
             json!({ "ResourceARN": r.arn, "Tags": tags })
         })
         .collect();
+    let token = page.next.unwrap_or_default();
     ApiResponse {
         status: StatusCode::OK,
         content_type: "application/x-amz-json-1.1",
         error_type: None,
-        body: serde_json::to_vec(&json!({ "PaginationToken": "", "ResourceTagMappingList": list })).unwrap_or_default(),
+        body: serde_json::to_vec(&json!({ "PaginationToken": token, "ResourceTagMappingList": list }))
+            .unwrap_or_default(),
     }
 }
 
@@ -140,8 +183,12 @@ fn check_input(input: &GetResourcesInput) -> Option<String> {
     if let Some(f) = input.tag_filters.iter().find(|f| f.key.is_empty() || f.key.len() > 128) {
         return Some(format!("TagFilters: key {:?} must be 1 to 128 characters", f.key));
     }
+    if input.pagination_token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_LEN) {
+        return Some(format!("PaginationToken is longer than {MAX_TOKEN_LEN} characters"));
+    }
+    let max = MAX_RESOURCES_PER_PAGE as i64;
     match input.resources_per_page {
-        Some(n) if !(1..=100).contains(&n) => Some(format!("ResourcesPerPage {n} is not within 1..=100")),
+        Some(n) if !(1..=max).contains(&n) => Some(format!("ResourcesPerPage {n} is not within 1..={max}")),
         _ => None,
     }
 }

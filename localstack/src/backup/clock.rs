@@ -4,6 +4,9 @@
 //! lifecycle days are read in AWS time; everything the API answers (creation, completion,
 //! `CalculatedLifecycle`) is the real wall clock at which it happens.
 
+use crate::backup_model::schedule::{Schedule, DEFAULT_EXPRESSION};
+use crate::config::BackupConfig;
+
 /// Milliseconds in a day.
 pub const DAY_MS: i64 = 86_400_000;
 
@@ -44,6 +47,28 @@ impl AwsClock {
     pub fn real_span(&self, aws_ms: i64) -> i64 {
         (aws_ms as f64 / self.factor).round() as i64
     }
+}
+
+/// How long after the stack starts the first rule fires with `first_backup_at_start`
+/// (real time: long enough for the plans to be created before it comes).
+pub const FIRST_FIRING_AFTER_MS: f64 = 20.0;
+
+/// The compressed clock from real time `now`: AWS time equal to it, or (with
+/// `first_backup_at_start`) [`FIRST_FIRING_AFTER_MS`] of real time before the first
+/// rule's next firing.
+pub fn start_clock(config: Option<&BackupConfig>, now: i64) -> AwsClock {
+    let Some(c) = config else {
+        return AwsClock::new(now, 1.0);
+    };
+    let first = c
+        .plans
+        .first()
+        .and_then(|p| p.plan.rules.first())
+        .filter(|_| c.first_backup_at_start)
+        .and_then(|r| Schedule::parse(r.schedule_expression.as_deref().unwrap_or(DEFAULT_EXPRESSION)).ok())
+        .and_then(|s| s.next_after(now));
+    let lead = (FIRST_FIRING_AFTER_MS * c.time_factor).round() as i64;
+    AwsClock::starting_at(now, first.map_or(now, |t| t - lead), c.time_factor)
 }
 
 #[cfg(test)]

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use super::clock::AwsClock;
+use super::clock::{start_clock, AwsClock};
 use super::model::{BackupError, Lifecycle, PlanInput, SelectionInput};
 use super::schedule::{Schedule, DEFAULT_EXPRESSION};
 use super::{plan_arn, vault_arn};
 use crate::config::DbRole;
-use crate::config::{BackupConfig, BackupTimings, Stack};
+use crate::config::{BackupConfig, BackupTimings, Stack, MAX_PAGE_SIZE};
 use crate::truth::{now_unix_ms, GroundTruth};
 use crate::world::World;
 
@@ -246,6 +246,7 @@ pub struct Backup {
     pub(super) worlds: Vec<Arc<World>>,
     pub(super) clock: AwsClock,
     pub(super) timings: BackupTimings,
+    pub(super) page_size: usize,
     pub(super) log: Arc<GroundTruth>,
     pub(super) state: Mutex<State>,
     pub(super) changed: watch::Sender<u64>,
@@ -268,6 +269,7 @@ impl Backup {
             worlds,
             clock: start_clock(config.as_ref(), now_unix_ms()),
             timings: config.as_ref().map(|c| c.timings.clone()).unwrap_or_default(),
+            page_size: config.as_ref().map_or(MAX_PAGE_SIZE, |c| c.page_size),
             log,
             state: Mutex::new(State::default()),
             changed,
@@ -304,6 +306,11 @@ impl Backup {
     /// The account id in ARNs.
     pub fn account(&self) -> &str {
         &self.account
+    }
+
+    /// How many items a List* page holds without `MaxResults` (`backup.page_size`).
+    pub fn page_size(&self) -> usize {
+        self.page_size
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
@@ -543,28 +550,6 @@ impl Backup {
             .cloned()
             .collect())
     }
-}
-
-/// How long after the stack starts the first rule fires with `first_backup_at_start`
-/// (real time: long enough for the plans to be created before it comes).
-const FIRST_FIRING_AFTER_MS: f64 = 20.0;
-
-/// The compressed clock from real time `now`: AWS time equal to it, or (with
-/// `first_backup_at_start`) [`FIRST_FIRING_AFTER_MS`] of real time before the first
-/// rule's next firing.
-fn start_clock(config: Option<&BackupConfig>, now: i64) -> AwsClock {
-    let Some(c) = config else {
-        return AwsClock::new(now, 1.0);
-    };
-    let first = c
-        .plans
-        .first()
-        .and_then(|p| p.plan.rules.first())
-        .filter(|_| c.first_backup_at_start)
-        .and_then(|r| Schedule::parse(r.schedule_expression.as_deref().unwrap_or(DEFAULT_EXPRESSION)).ok())
-        .and_then(|s| s.next_after(now));
-    let lead = (FIRST_FIRING_AFTER_MS * c.time_factor).round() as i64;
-    AwsClock::starting_at(now, first.map_or(now, |t| t - lead), c.time_factor)
 }
 
 /// `ResourceNotFoundException` for a vault.

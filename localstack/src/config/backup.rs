@@ -7,6 +7,7 @@
 //! backup:
 //!   time_factor: 900            # seconds of AWS time per real second (default 1)
 //!   first_backup_at_start: false # true: the first rule fires 20 ms after start
+//!   page_size: 1000             # List* page size without MaxResults (1..=1000)
 //!   timings: { restore_base: 4s, restore_per_1000_writes: 1s }
 //!   vaults:
 //!     - { name: east-vault, region: us-east-1 }
@@ -59,6 +60,19 @@ pub struct BackupConfig {
     /// shorthand always did; default false).
     #[serde(default)]
     pub first_backup_at_start: bool,
+    /// How many items a List* page holds when the call gives no `MaxResults` (default
+    /// [`MAX_PAGE_SIZE`], AWS's largest `MaxResults`); a small one makes every listing
+    /// span pages, to test that a client follows `NextToken`.
+    #[serde(default = "max_page_size")]
+    pub page_size: usize,
+}
+
+/// AWS Backup's largest `MaxResults` ("Valid Range: Minimum value of 1. Maximum value of
+/// 1000.", e.g. <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_ListBackupVaults.html>).
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+fn max_page_size() -> usize {
+    MAX_PAGE_SIZE
 }
 
 fn one() -> f64 {
@@ -180,6 +194,15 @@ pub fn validate(stack: &Stack, b: &BackupConfig) -> Result<(), Invalid> {
     if !(b.time_factor.is_finite() && b.time_factor > 0.0) {
         return Err(("backup.time_factor".into(), format!("{} is not > 0", b.time_factor)));
     }
+    if !(1..=MAX_PAGE_SIZE).contains(&b.page_size) {
+        return Err((
+            "backup.page_size".into(),
+            format!(
+                "{} is not within AWS's MaxResults range 1..={MAX_PAGE_SIZE}",
+                b.page_size
+            ),
+        ));
+    }
     let regions = stack.region_names();
     let mut arns = Vec::new();
     for (i, v) in b.vaults.iter().enumerate() {
@@ -248,6 +271,7 @@ pub fn from_shorthand(stack: &Stack, b: &Backups) -> BackupConfig {
     BackupConfig {
         time_factor: 86_400.0 / interval_s,
         first_backup_at_start: true,
+        page_size: MAX_PAGE_SIZE,
         timings: BackupTimings {
             backup_base: Dur(Duration::ZERO),
             backup_per_1000_writes: Dur(Duration::ZERO),

@@ -17,13 +17,15 @@ mod backup;
 mod region;
 mod regions;
 mod route53;
+mod tagging;
 mod validate;
 
 pub use access::AccessConfig;
-pub use backup::{BackupConfig, BackupTimings, PlanSpec, VaultSpec};
+pub use backup::{BackupConfig, BackupTimings, PlanSpec, VaultSpec, MAX_PAGE_SIZE};
 pub use region::*;
 pub use regions::{Backups, Replication, Runbook, Step};
 pub use route53::{AliasSpec, CheckType, HealthCheckSpec, RecordSpec, Route53Config, ZoneSpec};
+pub use tagging::{TaggingConfig, MAX_RESOURCES_PER_PAGE};
 
 /// Why a stack file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,10 @@ pub struct Stack {
     /// this section every call is allowed. See [`crate::access`].
     #[serde(default)]
     pub access: Option<AccessConfig>,
+    /// The Resource Groups Tagging API's local settings (`tagging: { page_size }`); every
+    /// region has the same. See [`TaggingConfig`].
+    #[serde(default)]
+    pub tagging: TaggingConfig,
     /// Named relaxations of AWS's limits for fast local drills (`speedups:`); every one is
     /// off unless the stack file turns it on. See [`Speedups`].
     #[serde(default)]
@@ -293,6 +299,7 @@ impl Stack {
                 runbook: None,
                 quotas: self.quotas.clone(),
                 access: self.access.clone(),
+                tagging: self.tagging.clone(),
                 speedups: self.speedups.clone(),
             });
         }

@@ -220,3 +220,38 @@ fn unknown_backup_document_members_are_named() {
     let e = Stack::parse(Path::new("x.yaml"), &extra).unwrap_err().to_string();
     assert!(e.contains("Color"), "{e}");
 }
+
+/// Page sizes are read within AWS's ranges (Backup MaxResults 1..=1000, GetResources
+/// ResourcesPerPage 1..=100), default to the maxima, and an unknown `tagging:` key is
+/// refused like any other.
+#[test]
+fn page_sizes_are_named_settings_within_aws_ranges() {
+    let text = include_str!("../../stacks/backup-plans.yaml");
+    let s = Stack::parse(Path::new("x.yaml"), text).unwrap();
+    assert_eq!((s.backup_config().unwrap().page_size, s.tagging.page_size), (1000, 100));
+    let small =
+        text.replacen("  time_factor: 3600", "  page_size: 2\n  time_factor: 3600", 1) + "tagging: { page_size: 1 }\n";
+    let s = Stack::parse(Path::new("x.yaml"), &small).unwrap();
+    assert_eq!(
+        (
+            s.backup_config().unwrap().page_size,
+            s.region_stacks()[1].tagging.page_size
+        ),
+        (2, 1)
+    );
+    for (bad, key) in [
+        (
+            text.replacen("  time_factor: 3600", "  page_size: 0\n  time_factor: 3600", 1),
+            "backup.page_size",
+        ),
+        (
+            text.replacen("  time_factor: 3600", "  page_size: 1001\n  time_factor: 3600", 1),
+            "backup.page_size",
+        ),
+        (text.to_string() + "tagging: { page_size: 101 }\n", "tagging.page_size"),
+        (text.to_string() + "tagging: { pagesize: 5 }\n", "pagesize"),
+    ] {
+        let e = Stack::parse(Path::new("x.yaml"), &bad).unwrap_err().to_string();
+        assert!(e.contains(key), "{e}");
+    }
+}

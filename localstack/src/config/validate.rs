@@ -31,6 +31,7 @@ impl Stack {
         if let Some(access) = &self.access {
             super::access::validate(access)?;
         }
+        super::tagging::validate(&self.tagging)?;
         unique_across_regions(&per_region)?;
         if per_region[0].database.role != DbRole::Writer {
             return Err((

@@ -9,6 +9,7 @@
 mod common;
 mod copies;
 mod jobs;
+mod paging;
 mod setup;
 
 use std::collections::BTreeSet;
