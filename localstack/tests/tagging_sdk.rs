@@ -1,16 +1,19 @@
 //! The Resource Groups Tagging API's `GetResources` of the local stack, driven by the
 //! official `aws-sdk-resourcegroupstagging` client: filters as AWS documents them
 //! (<https://docs.aws.amazon.com/resourcegroupstagging/latest/APIReference/API_GetResources.html>),
-//! per region, and AWS's error shape for bad input.
+//! per region, AWS's error shape for bad input, and pagination (`ResourcesPerPage`,
+//! `PaginationToken`, `""` on the last page).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use aws_sdk_resourcegroupstagging::error::ProvideErrorMetadata;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
-use common::{sdk_loader, shipped_stack, Env};
+use common::{expect_code, sdk_loader, shipped_stack, Env};
+use drdrill_localstack::Stack;
 
 /// Every resource's ARN and tags from one GetResources answer.
 fn mapping(
@@ -169,4 +172,66 @@ async fn database_tags_are_the_primary_instances() {
         .await
         .unwrap();
     assert!(!arns(&rds).contains("arn:aws:rds:us-east-1:000000000000:db:east-db-2"));
+}
+
+/// With `tagging: { page_size: 2 }` the six instances of the Multi-AZ stack span three
+/// pages: the SDK's paginator lists each once, in ARN order, and stops at the last page's
+/// `PaginationToken: ""`; `ResourcesPerPage` bounds a page; `ResourcesPerPage` outside
+/// 1..=100 and a token GetResources did not issue are `InvalidParameterException`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_resources_pages_as_aws_documents() {
+    let text = std::fs::read_to_string(shipped_stack("multi-az")).unwrap() + "tagging: { page_size: 2 }\n";
+    let env = Env::start_stack(Stack::parse(Path::new("paged.yaml"), &text).unwrap()).await;
+    let tagging = Client::new(&sdk_loader(&env.ls).load().await);
+    let mut want: Vec<String> = ["i-app1a1", "i-app1a2", "i-app1b1", "i-app1b2", "i-app1c1", "i-app1c2"]
+        .iter()
+        .map(|i| instance_arn("us-east-1", i))
+        .collect();
+    want.sort();
+    let ec2 = || tagging.get_resources().resource_type_filters("ec2:instance");
+    let pages: Vec<_> = ec2().into_paginator().send().try_collect().await.unwrap();
+    assert_eq!(
+        pages
+            .iter()
+            .map(|p| p.resource_tag_mapping_list().len())
+            .collect::<Vec<_>>(),
+        [2, 2, 2]
+    );
+    assert_eq!(pages[2].pagination_token(), Some(""));
+    assert!(pages[..2]
+        .iter()
+        .all(|p| p.pagination_token().is_some_and(|t| !t.is_empty())));
+    let listed: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.resource_tag_mapping_list())
+        .filter_map(|m| m.resource_arn().map(str::to_string))
+        .collect();
+    assert_eq!(listed, want);
+
+    // ResourcesPerPage bounds a page; the token continues after it.
+    let first = ec2().resources_per_page(4).send().await.unwrap();
+    assert_eq!(first.resource_tag_mapping_list().len(), 4);
+    let token = first.pagination_token().unwrap().to_string();
+    let rest = ec2()
+        .resources_per_page(4)
+        .pagination_token(&token)
+        .send()
+        .await
+        .unwrap();
+    let arns: Vec<&str> = rest
+        .resource_tag_mapping_list()
+        .iter()
+        .filter_map(|m| m.resource_arn())
+        .collect();
+    assert_eq!(arns, want[4..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(rest.pagination_token(), Some(""));
+
+    const BAD: &str = "InvalidParameterException";
+    for n in [0, 101] {
+        expect_code(ec2().resources_per_page(n).send().await, "ResourcesPerPage", BAD);
+    }
+    expect_code(ec2().pagination_token("garbage").send().await, "a garbled token", BAD);
+    let mut altered = token.clone();
+    altered.replace_range(0..1, if token.starts_with('0') { "1" } else { "0" });
+    expect_code(ec2().pagination_token(altered).send().await, "an altered token", BAD);
 }
