@@ -3,7 +3,9 @@
 //! resource ARN and the rule — when the newest recovery point is older than the rule's
 //! schedule gap plus its windows, when a required cross-region copy is missing, and when a
 //! recovery point's retention differs from the plan's. Also `drdrill plan` on a scenario
-//! with `objectives.backup_coverage` (coverage section, exit code 1 on findings).
+//! with `objectives.backup_coverage` (coverage section, exit code 1 on findings). And, with
+//! the stack's listings one item a page, the gate follows every `NextToken` and
+//! `PaginationToken`.
 //!
 //! Expected bounds follow AWS's documented rule semantics
 //! (<https://docs.aws.amazon.com/aws-backup/latest/devguide/API_BackupRule.html>): an
@@ -13,9 +15,13 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_sdk_backup::types::{BackupPlanInput, BackupRuleInput, BackupSelection, CopyAction, Lifecycle};
+use aws_sdk_backup::types::{
+    BackupPlanInput, BackupRuleInput, BackupSelection, Condition, ConditionType, CopyAction, Lifecycle,
+};
 use drdrill::coverage::{check, gather, Coverage, GateClients, Problem};
 use drdrill_localstack::LocalStack;
 use support::bin::drdrill;
@@ -265,6 +271,84 @@ async fn gate_fails_when_retention_differs_from_the_plan() {
         text.contains("delete after 35 d") && text.contains("delete after 7 d"),
         "{text}"
     );
+    ls.shutdown().await;
+}
+
+/// The bundled plans stack, written to `dir`, with every listing one item a page
+/// (`backup.page_size: 1`, `tagging: { page_size: 1 }`).
+fn one_item_pages(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("localstack/stacks/backup-plans.yaml")).unwrap();
+    let text =
+        text.replacen("  time_factor: 3600", "  page_size: 1\n  time_factor: 3600", 1) + "tagging: { page_size: 1 }\n";
+    let path = dir.join("one-item-pages.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// With one item a page the gate still reads everything it needs: the dormant plan is on
+/// the second page of ListBackupPlans (the stack file's plan is older), one of its two
+/// selections on the second page of ListBackupSelections, the tagged database (which the
+/// selection by tag resolves to) on the last page of GetResources (ARNs in order: the
+/// three `ec2` instances before `rds`), and the older of
+/// the vault's two recovery points on the second page of ListRecoveryPointsByBackupVault
+/// (newest first) — and its 35-day lifecycle, against the plan's 7, is the one retention
+/// finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_follows_every_page_of_every_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ls = start_stack(&one_item_pages(dir.path())).await;
+    let backup = aws_sdk_backup::Client::new(&conf(&ls).await);
+    let id = dormant_plan(&ls, &backup).await;
+    let by_tag = BackupSelection::builder()
+        .selection_name("by-tag")
+        .iam_role_arn(ROLE)
+        .list_of_tags(
+            Condition::builder()
+                .condition_type(ConditionType::Stringequals)
+                .condition_key("Backup")
+                .condition_value("drill")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    backup
+        .create_backup_selection()
+        .backup_plan_id(&id)
+        .backup_selection(by_tag)
+        .send()
+        .await
+        .unwrap();
+    let old = back_up_now(&backup, 35).await;
+    let new = back_up_now(&backup, 7).await;
+
+    let clients = GateClients::new(conf(&ls).await);
+    let only = ["dormant".to_string()];
+    let inputs = gather(&clients, "us-east-1", Some(&only), now_ms(), 3600.0)
+        .await
+        .unwrap();
+    assert_eq!(inputs.plans.len(), 1);
+    assert_eq!(inputs.plans[0].id, id);
+    let mut selections: Vec<(&str, Vec<&str>)> = inputs.plans[0]
+        .selections
+        .iter()
+        .map(|s| (s.name.as_str(), s.resources.iter().map(String::as_str).collect()))
+        .collect();
+    selections.sort();
+    assert_eq!(selections, [("by-tag", vec![EAST_DB]), ("the-db", vec![EAST_DB])]);
+    let vault = ("us-east-1".to_string(), EAST_VAULT.to_string());
+    let points: BTreeSet<&str> = inputs.recovery_points[&vault].iter().map(|r| r.arn.as_str()).collect();
+    assert_eq!(points, BTreeSet::from([old.as_str(), new.as_str()]));
+    let c = check(&inputs);
+    let retention: Vec<&str> = c
+        .findings
+        .iter()
+        .filter_map(|f| match &f.problem {
+            Problem::Retention { recovery_point, .. } => Some(recovery_point.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retention, [old.as_str()], "{}", drdrill::coverage::render(&c));
     ls.shutdown().await;
 }
 

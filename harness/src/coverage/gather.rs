@@ -1,4 +1,5 @@
-//! The gate's inputs read from AWS: `ListBackupPlans` / `GetBackupPlan` (rules),
+//! The gate's inputs read from AWS, every listing followed page by page (`NextToken`,
+//! `PaginationToken`): `ListBackupPlans` / `GetBackupPlan` (rules),
 //! `ListBackupSelections` / `GetBackupSelection` (selections), the region's resources and
 //! tags from the Resource Groups Tagging API's `GetResources` (to resolve tag conditions
 //! and wildcards), and `ListRecoveryPointsByBackupVault` for each rule's vault and each
@@ -169,18 +170,11 @@ async fn read_plan(
     let name = body.map(|b| b.backup_plan_name().to_string()).unwrap_or_default();
     let rules = body.map(|b| b.rules().iter().map(rule).collect()).unwrap_or_default();
     let mut selections = Vec::new();
-    let listed = backup
-        .list_backup_selections()
-        .backup_plan_id(id)
-        .send()
-        .await
-        .map_err(aws_err(format!("ListBackupSelections({id})")))?;
-    for s in listed.backup_selections_list() {
-        let Some(sid) = s.selection_id() else { continue };
+    for sid in list_selections(backup, id).await? {
         let sel = backup
             .get_backup_selection()
             .backup_plan_id(id)
-            .selection_id(sid)
+            .selection_id(&sid)
             .send()
             .await
             .map_err(aws_err(format!("GetBackupSelection({id}, {sid})")))?;
@@ -198,6 +192,32 @@ async fn read_plan(
         rules,
         selections,
     })
+}
+
+/// The ids of every selection of plan `id`, following `NextToken`.
+async fn list_selections(backup: &aws_sdk_backup::Client, id: &str) -> Result<Vec<String>, CoverageError> {
+    let mut out = Vec::new();
+    let mut token = None;
+    for _ in 0..MAX_PAGES {
+        let page = backup
+            .list_backup_selections()
+            .backup_plan_id(id)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(aws_err(format!("ListBackupSelections({id})")))?;
+        out.extend(
+            page.backup_selections_list()
+                .iter()
+                .filter_map(|s| s.selection_id())
+                .map(str::to_string),
+        );
+        token = page.next_token().filter(|t| !t.is_empty()).map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn lifecycle(l: &aws_sdk_backup::types::Lifecycle) -> Lifecycle {
