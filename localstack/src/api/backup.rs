@@ -195,10 +195,70 @@ fn route(b: &Backup, region: &str, req: &ApiRequest) -> Result<Option<Value>, Ba
     let raw: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let segs: Vec<String> = raw.iter().map(|s| decode(s)).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    match setup(b, region, req, &segs)? {
+    if let Some(v) = setup(b, region, req, &segs)? {
+        return Ok(Some(v));
+    }
+    match listings(b, region, req, &segs)? {
         Some(v) => Ok(Some(v)),
         None => jobs(b, region, req, &segs),
     }
+}
+
+/// The paged listings of recovery points and tags.
+fn listings(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Option<Value>, BackupError> {
+    let v = match (&req.method, segs) {
+        (&Method::GET, ["backup-vaults", vault, "recovery-points"]) => {
+            // ByResourceArn is the query parameter `resourceArn`, as the SDK writes it.
+            let by = query_value(&req.query, "resourceArn");
+            let scope = format!(
+                "ListRecoveryPointsByBackupVault/{vault}/{}",
+                by.as_deref().unwrap_or("*")
+            );
+            let p = pager(b, &req.query, scope, 1)?;
+            let all = b.recovery_points_in(region, vault)?.into_iter();
+            let mine = all.filter(|r| by.as_ref().is_none_or(|a| *a == r.resource_arn));
+            let page = page_of(&p, mine.map(|r| (newest_first(r.created_ms, &r.arn), r)).collect())?;
+            let list = page.items.iter().map(|r| recovery_point_json(b, r)).collect();
+            listed("RecoveryPoints", list, page.next)
+        }
+        (&Method::GET, ["resources", arn, "recovery-points"]) => {
+            let min = if arn.split(':').nth(2) == Some("rds") {
+                RDS_MIN_RESULTS
+            } else {
+                1
+            };
+            let p = pager(b, &req.query, format!("ListRecoveryPointsByResource/{arn}"), min)?;
+            let all = b.recovery_points_of(region, arn).into_iter();
+            let page = page_of(&p, all.map(|r| (newest_first(r.created_ms, &r.arn), r)).collect())?;
+            let list = page
+                .items
+                .iter()
+                .map(|r| {
+                    json!({"RecoveryPointArn": r.arn, "CreationDate": date(r.created_ms), "Status": "COMPLETED",
+                           "BackupSizeBytes": size(r), "BackupVaultName": r.vault_name,
+                           "ResourceName": r.source_db_id, "IsParent": false, "VaultType": "BACKUP_VAULT"})
+                })
+                .collect();
+            listed("RecoveryPoints", list, page.next)
+        }
+        (&Method::GET, ["tags", arn]) => {
+            let p = pager(b, &req.query, format!("ListTags/{arn}"), 1)?;
+            let page = page_of(
+                &p,
+                b.tags(region, arn)?
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), (k, v)))
+                    .collect(),
+            )?;
+            let mut v = json!({ "Tags": page.items.into_iter().collect::<BTreeMap<String, String>>() });
+            if let Some(t) = page.next {
+                v["NextToken"] = json!(t);
+            }
+            v
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(v))
 }
 
 /// Vaults, plans and selections.
@@ -267,7 +327,7 @@ fn setup(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Op
     Ok(Some(v))
 }
 
-/// Backup and restore jobs, recovery points and tags.
+/// Backup and restore jobs, and single recovery points.
 fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Option<Value>, BackupError> {
     let v = match (&req.method, segs) {
         (&Method::PUT, ["backup-jobs"]) => {
@@ -288,40 +348,6 @@ fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Opt
                    "CreationDate": date(j.created_ms), "IsParent": false})
         }
         (&Method::GET, ["backup-jobs", id]) => backup_job_json(b, &b.backup_job(region, id)?),
-        (&Method::GET, ["backup-vaults", vault, "recovery-points"]) => {
-            // ByResourceArn is the query parameter `resourceArn`, as the SDK writes it.
-            let by = query_value(&req.query, "resourceArn");
-            let scope = format!(
-                "ListRecoveryPointsByBackupVault/{vault}/{}",
-                by.as_deref().unwrap_or("*")
-            );
-            let p = pager(b, &req.query, scope, 1)?;
-            let all = b.recovery_points_in(region, vault)?.into_iter();
-            let mine = all.filter(|r| by.as_ref().is_none_or(|a| *a == r.resource_arn));
-            let page = page_of(&p, mine.map(|r| (newest_first(r.created_ms, &r.arn), r)).collect())?;
-            let list = page.items.iter().map(|r| recovery_point_json(b, r)).collect();
-            listed("RecoveryPoints", list, page.next)
-        }
-        (&Method::GET, ["resources", arn, "recovery-points"]) => {
-            let min = if arn.split(':').nth(2) == Some("rds") {
-                RDS_MIN_RESULTS
-            } else {
-                1
-            };
-            let p = pager(b, &req.query, format!("ListRecoveryPointsByResource/{arn}"), min)?;
-            let all = b.recovery_points_of(region, arn).into_iter();
-            let page = page_of(&p, all.map(|r| (newest_first(r.created_ms, &r.arn), r)).collect())?;
-            let list = page
-                .items
-                .iter()
-                .map(|r| {
-                    json!({"RecoveryPointArn": r.arn, "CreationDate": date(r.created_ms), "Status": "COMPLETED",
-                           "BackupSizeBytes": size(r), "BackupVaultName": r.vault_name,
-                           "ResourceName": r.source_db_id, "IsParent": false, "VaultType": "BACKUP_VAULT"})
-                })
-                .collect();
-            listed("RecoveryPoints", list, page.next)
-        }
         (&Method::GET, ["backup-vaults", vault, "recovery-points", arn]) => {
             recovery_point_json(b, &b.recovery_point(region, vault, arn)?)
         }
@@ -337,21 +363,6 @@ fn jobs(b: &Backup, region: &str, req: &ApiRequest, segs: &[&str]) -> Result<Opt
             json!({ "RestoreJobId": j.id })
         }
         (&Method::GET, ["restore-jobs", id]) => restore_job_json(b, &b.restore_job(region, id)?),
-        (&Method::GET, ["tags", arn]) => {
-            let p = pager(b, &req.query, format!("ListTags/{arn}"), 1)?;
-            let page = page_of(
-                &p,
-                b.tags(region, arn)?
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), (k, v)))
-                    .collect(),
-            )?;
-            let mut v = json!({ "Tags": page.items.into_iter().collect::<BTreeMap<String, String>>() });
-            if let Some(t) = page.next {
-                v["NextToken"] = json!(t);
-            }
-            v
-        }
         _ => return Ok(None),
     };
     Ok(Some(v))

@@ -158,12 +158,13 @@ async fn every_list_operation_pages_through_the_sdk() {
         .try_collect()
         .await
         .unwrap();
-    let mut names: Vec<&str> = pages
-        .iter()
-        .flat_map(|p| p.backup_selections_list())
-        .filter_map(|s| s.selection_name())
-        .collect();
+    let listed: Vec<_> = pages.iter().flat_map(|p| p.backup_selections_list()).collect();
+    let mut names: Vec<&str> = listed.iter().filter_map(|s| s.selection_name()).collect();
     assert_eq!(pages.len(), 3);
+    // Oldest first; selections made within the same millisecond are ordered by id.
+    assert!(listed
+        .windows(2)
+        .all(|w| ms(w[0].creation_date()) <= ms(w[1].creation_date())));
     names.sort_unstable();
     assert_eq!(names, ["s1", "s2", "s3"]);
 
