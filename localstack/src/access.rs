@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+pub use crate::config::iam_prefix;
 use crate::config::AccessConfig;
 
 /// Why a call is refused.
@@ -68,19 +69,6 @@ impl Access {
         }
         let action = format!("{}:{operation}", iam_prefix(service));
         self.deny.contains(&action).then_some(Refusal::Denied(action))
-    }
-}
-
-/// The IAM action prefix of the service whose SigV4 signing name is `signing`: the signing
-/// name itself for every service the stack serves but CloudWatch (`monitoring` →
-/// `cloudwatch`, as in `cloudwatch:PutMetricData`) and the Resource Groups Tagging API
-/// (`tagging` → `tag`, as in `tag:GetResources`), per the Service Authorization Reference
-/// (<https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html>).
-pub fn iam_prefix(signing: &str) -> &str {
-    match signing {
-        "monitoring" => "cloudwatch",
-        "tagging" => "tag",
-        other => other,
     }
 }
 

@@ -428,6 +428,7 @@ fn body_error(service: Option<&str>, status: StatusCode, code: &str, message: St
 /// The AWS operation a request calls, as AWS names it (`DescribeTargetHealth`,
 /// `GetExperiment`, `GetHealthCheckStatus`), or `None` when it names none (the service
 /// then answers the request with its own error).
+/// Long: one dispatch table, every served service's operations by method and path.
 pub fn operation(service: &str, req: &ApiRequest) -> Option<String> {
     let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let m = &req.method;

@@ -24,10 +24,7 @@ pub struct AccessConfig {
 /// stack serves. Returns the key and what is wrong.
 pub fn validate(config: &AccessConfig) -> Result<(), (String, String)> {
     for (i, action) in config.deny.iter().enumerate() {
-        let prefixes: Vec<&str> = crate::quotas::SERVICES
-            .iter()
-            .map(|s| crate::access::iam_prefix(s))
-            .collect();
+        let prefixes: Vec<&str> = crate::quotas::SERVICES.iter().map(|s| iam_prefix(s)).collect();
         let ok = action.split_once(':').is_some_and(|(prefix, op)| {
             prefixes.contains(&prefix) && !op.is_empty() && op.chars().all(|c| c.is_ascii_alphanumeric())
         });
@@ -42,6 +39,19 @@ pub fn validate(config: &AccessConfig) -> Result<(), (String, String)> {
         }
     }
     Ok(())
+}
+
+/// The IAM action prefix of the service whose SigV4 signing name is `signing`: the signing
+/// name itself for every service the stack serves but CloudWatch (`monitoring` →
+/// `cloudwatch`, as in `cloudwatch:PutMetricData`) and the Resource Groups Tagging API
+/// (`tagging` → `tag`, as in `tag:GetResources`), per the Service Authorization Reference
+/// (<https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html>).
+pub fn iam_prefix(signing: &str) -> &str {
+    match signing {
+        "monitoring" => "cloudwatch",
+        "tagging" => "tag",
+        other => other,
+    }
 }
 
 #[cfg(test)]

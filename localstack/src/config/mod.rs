@@ -20,7 +20,7 @@ mod route53;
 mod tagging;
 mod validate;
 
-pub use access::AccessConfig;
+pub use access::{iam_prefix, AccessConfig};
 pub use backup::{BackupConfig, BackupTimings, PlanSpec, VaultSpec, MAX_PAGE_SIZE};
 pub use region::*;
 pub use regions::{Backups, Replication, Runbook, Step};
