@@ -257,6 +257,16 @@ async fn restore_test_without_disaster_matches_ground_truth() {
     );
     let truth_lost: Vec<String> = truth_lost.into_iter().collect();
     common::assert_lost_writes(&outcome.run_dir, &loss.lost_ids, &truth_lost, "restore test");
+    // The breakdown names the restore test's start and leaves out the moments only a
+    // disaster has (its detection, its experiment's end).
+    for f in ["summary.md", "report.html"] {
+        let text = std::fs::read_to_string(outcome.run_dir.join(f)).unwrap_or_default();
+        assert!(text.contains("restore test started"), "{f}: {text}");
+        assert!(
+            !text.contains("probes saw the outage") && !text.contains("experiment ended"),
+            "{f} shows no disaster moments: {text}"
+        );
+    }
 }
 
 /// The regional outage, restored through AWS Backup by drdrill.

@@ -76,7 +76,9 @@ fn moment(label: &'static str, t_ms: Option<i64>) -> Moment {
 /// The recovery breakdown, in the order things are expected to happen.
 pub(super) fn moments(report: &Report, k: Known) -> Vec<Moment> {
     let o = observed(report, k.inject);
-    let inject = if report.experiment.is_none() && report.restore.is_some() {
+    // A restore test injects nothing: no experiment to end, no outage to detect.
+    let restore_test = report.experiment.is_none() && report.restore.is_some();
+    let inject = if restore_test {
         "restore test started (no disaster: the restore job's creation)"
     } else {
         "fault injected (experiment running)"
@@ -89,11 +91,13 @@ pub(super) fn moments(report: &Report, k: Known) -> Vec<Moment> {
     ];
     if let Some(d) = &report.restore {
         let rel = |t: Option<i64>| t.map(|t| t - report.t0_unix_ms);
-        all.extend([
-            moment(
+        if !restore_test {
+            all.push(moment(
                 "probes saw the outage (restore started on detection)",
                 rel(d.detected_unix_ms),
-            ),
+            ));
+        }
+        all.extend([
             moment("restore job created (AWS Backup)", rel(d.job_creation_unix_ms)),
             moment("restore job completed (AWS Backup)", rel(d.job_completion_unix_ms)),
             moment(
@@ -109,8 +113,10 @@ pub(super) fn moments(report: &Report, k: Known) -> Vec<Moment> {
             t_ms: k.recovered,
             bound_ms: rto_bound_ms(report),
         },
-        moment("experiment ended", k.experiment_end),
-        moment("every target healthy again", o.healthy_again),
     ]);
+    if report.experiment.is_some() {
+        all.push(moment("experiment ended", k.experiment_end));
+    }
+    all.push(moment("every target healthy again", o.healthy_again));
     all
 }
