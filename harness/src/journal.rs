@@ -227,7 +227,7 @@ pub enum EventKind {
         /// AWS Backup's restore job id.
         restore_job_id: String,
         /// `COMPLETED`, `FAILED` or `ABORTED`.
-        status: String,
+        status: crate::status::RestoreJobStatus,
         /// The job's `CreationDate`, unix ms.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         creation_unix_ms: Option<i64>,
@@ -251,7 +251,7 @@ pub enum EventKind {
         /// Its FIS experiment id.
         experiment_id: String,
         /// FIS's end state (`completed`, `failed`, `stopped`).
-        status: String,
+        status: crate::status::ExperimentStatus,
         /// FIS's reason.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,

@@ -1,5 +1,5 @@
 //! The states AWS reports, as types: FIS experiment and action statuses, ELB target
-//! health states, Route 53 health check statuses. Each is parsed once, where the SDK's
+//! health states, Route 53 health check statuses, AWS Backup restore job statuses. Each is parsed once, where the SDK's
 //! answer is read (`observe`, `run::preflight`), and carried typed through the journal,
 //! the analysis and the report. In JSON each is the string AWS uses; a state AWS adds
 //! later is kept verbatim ([`ExperimentStatus::Other`], …) rather than refused.
@@ -199,6 +199,32 @@ aws_status! {
     }
 }
 
+aws_status! {
+    /// An AWS Backup restore job's status (`DescribeRestoreJob` `Status`, AWS Backup API
+    /// reference: <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeRestoreJob.html>).
+    RestoreJobStatus {
+        /// Accepted, not yet running.
+        Pending = "PENDING",
+        /// Restoring.
+        Running = "RUNNING",
+        /// The restored resource exists.
+        Completed = "COMPLETED",
+        /// Aborted.
+        Aborted = "ABORTED",
+        /// Failed.
+        Failed = "FAILED",
+    }
+}
+
+impl RestoreJobStatus {
+    /// Whether the job has ended: `COMPLETED`, `ABORTED` or `FAILED` (a status AWS adds
+    /// later counts as still going, so drdrill keeps waiting for it, bounded by
+    /// `fault.restore.timeout`).
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Completed | Self::Aborted | Self::Failed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +256,20 @@ mod tests {
             TargetHealthState::UnhealthyDraining
         );
         assert_eq!(ActionStatus::from("skipped"), ActionStatus::Skipped);
+        // AWS Backup's restore job statuses are upper case; only three are final.
+        for (text, last) in [
+            ("PENDING", false),
+            ("RUNNING", false),
+            ("COMPLETED", true),
+            ("ABORTED", true),
+            ("FAILED", true),
+        ] {
+            let status: RestoreJobStatus = serde_json::from_value(serde_json::json!(text)).unwrap();
+            assert!(!matches!(status, RestoreJobStatus::Other(_)), "{text}");
+            assert_eq!(status.is_final(), last, "{text}");
+            assert_eq!(serde_json::to_value(&status).unwrap(), serde_json::json!(text));
+        }
+        assert!(!RestoreJobStatus::from("completed").is_final(), "AWS's case is kept");
     }
 
     /// The final statuses are FIS's four end states; detection counts ELB's three

@@ -33,7 +33,7 @@ pub struct RestoreDrill {
     pub started_unix_ms: i64,
     /// The job's final status (`COMPLETED`, `FAILED`, `ABORTED`), once it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<crate::status::RestoreJobStatus>,
     /// The job's `CreationDate`, unix ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_creation_unix_ms: Option<i64>,
@@ -54,7 +54,7 @@ pub struct RestoreDrill {
     pub switch_finished_unix_ms: Option<i64>,
     /// The switch experiment's end state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub switch_status: Option<String>,
+    pub switch_status: Option<crate::status::ExperimentStatus>,
     /// Restore job duration per AWS Backup: `CompletionDate − CreationDate`, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_job_ms: Option<i64>,
@@ -236,7 +236,7 @@ mod tests {
             ),
         ];
         let d = restore_drill(&events, Some(8_400)).unwrap();
-        assert_eq!(d.status.as_deref(), Some("COMPLETED"));
+        assert_eq!(d.status, Some(crate::status::RestoreJobStatus::Completed));
         assert_eq!(d.restore_job_ms, Some(5_900 - 1_510));
         assert_eq!(d.data_age_ms, Some(5_900 - 400));
         assert_eq!(d.data_age_at_serving_ms, Some(8_400 - 400));

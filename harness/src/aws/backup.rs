@@ -30,7 +30,7 @@ pub struct RecoveryPoint {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestoreJobState {
     /// `PENDING`, `RUNNING`, `COMPLETED`, `ABORTED` or `FAILED`.
-    pub status: String,
+    pub status: crate::status::RestoreJobStatus,
     /// AWS Backup's `CreationDate` of the job, unix ms.
     pub creation_unix_ms: Option<i64>,
     /// AWS Backup's `CompletionDate`, unix ms, once it ended.
@@ -308,7 +308,7 @@ pub async fn describe(client: &Client, job_id: &str) -> Result<RestoreJobState, 
         .map_err(call("DescribeRestoreJob"))?;
     let status = out
         .status()
-        .map(|s| s.as_str().to_owned())
+        .map(|s| crate::status::RestoreJobStatus::from(s.as_str()))
         .ok_or(BackupError::Missing {
             operation: "DescribeRestoreJob",
             field: "Status",

@@ -18,6 +18,7 @@ use crate::aws::Clients;
 use crate::fault;
 use crate::journal::{now_unix_ms, EventKind, Journal, RestoreTestInject};
 use crate::scenario::restore::{fill_switch, Restore, RestoreStart};
+use crate::status::{ExperimentStatus, RestoreJobStatus};
 use crate::traffic::LiveStats;
 use crate::verdict::Verdict;
 
@@ -222,7 +223,7 @@ pub(super) fn started_event(
 async fn wait_job(step: &Step, client: &aws_sdk_backup::Client, job: &str) -> Result<String, Failure> {
     loop {
         let state = backup::describe(client, job).await.map_err(|e| failed(e.to_string()))?;
-        if matches!(state.status.as_str(), "COMPLETED" | "FAILED" | "ABORTED") {
+        if state.status.is_final() {
             step.journal.record(EventKind::RestoreJobFinished {
                 restore_job_id: job.to_owned(),
                 status: state.status.clone(),
@@ -231,7 +232,7 @@ async fn wait_job(step: &Step, client: &aws_sdk_backup::Client, job: &str) -> Re
                 created_resource_arn: state.created_resource_arn.clone(),
                 status_message: state.status_message.clone(),
             });
-            if state.status != "COMPLETED" {
+            if state.status != RestoreJobStatus::Completed {
                 return Err(failed(format!(
                     "restore job {job} ended {}: {}",
                     state.status,
@@ -271,11 +272,8 @@ async fn run_switch(step: &Step, template: &serde_json::Value) -> Result<(), Fai
             .await
             .map_err(|e| failed(format!("switch: GetExperiment: {}", crate::aws::describe_error(&e))))?;
         let state = out.experiment().and_then(|e| e.state());
-        let status = state
-            .and_then(|s| s.status())
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default();
-        if matches!(status.as_str(), "completed" | "stopped" | "failed" | "cancelled") {
+        let status = ExperimentStatus::of_fis(state);
+        if status.is_final() {
             break (status, state.and_then(|s| s.reason()).map(str::to_owned));
         }
         tokio::time::sleep(step.poll).await;
@@ -287,7 +285,7 @@ async fn run_switch(step: &Step, template: &serde_json::Value) -> Result<(), Fai
         status: status.clone(),
         reason: reason.clone(),
     });
-    if status != "completed" {
+    if status != ExperimentStatus::Completed {
         return Err(failed(format!(
             "the switch experiment {id} ended {status}: {}",
             reason.unwrap_or_default()

@@ -27,7 +27,11 @@ impl View<'_> {
             ),
             (
                 "restore job",
-                format!("{} ({})", d.restore_job_id, d.status.as_deref().unwrap_or("not ended")),
+                format!(
+                    "{} ({})",
+                    d.restore_job_id,
+                    d.status.as_ref().map_or("not ended", |s| s.as_str())
+                ),
             ),
             ("restore job created (AWS Backup)", at(d.job_creation_unix_ms)),
             ("restore job completed (AWS Backup)", at(d.job_completion_unix_ms)),
@@ -40,7 +44,10 @@ impl View<'_> {
         if let Some(id) = &d.switch_experiment_id {
             lines.push((
                 "switch experiment",
-                format!("{id} ({})", d.switch_status.as_deref().unwrap_or("not ended")),
+                format!(
+                    "{id} ({})",
+                    d.switch_status.as_ref().map_or("not ended", |s| s.as_str())
+                ),
             ));
         }
         lines.push(("data age at restore (completion − recovery point)", ms(d.data_age_ms)));
