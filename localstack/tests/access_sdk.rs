@@ -6,10 +6,7 @@
 
 mod common;
 
-use aws_config::retry::RetryConfig;
 use aws_sdk_fis::error::{ProvideErrorMetadata, SdkError};
-use common::test_stack;
-use drdrill_localstack::Stack;
 
 const ACCESS: &str = r#"
 access:
@@ -29,14 +26,7 @@ fn code_and_message<E: ProvideErrorMetadata + std::fmt::Debug>(e: &SdkError<E>) 
 
 #[tokio::test]
 async fn denied_actions_are_refused_by_their_iam_name() {
-    let path = test_stack("route53");
-    let text = std::fs::read_to_string(&path).expect("stack file") + ACCESS;
-    let stack = Stack::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-    let ls = common::Env::start_stack(stack).await.ls;
-    let conf = common::sdk_loader(&ls)
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
+    let (ls, conf) = common::route53_stack_with(ACCESS).await;
 
     let tagging = aws_sdk_resourcegroupstagging::Client::new(&conf);
     let e = tagging.get_resources().send().await.expect_err("denied");

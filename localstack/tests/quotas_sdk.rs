@@ -7,7 +7,6 @@
 
 mod common;
 
-use aws_config::retry::RetryConfig;
 use aws_sdk_fis::error::{ProvideErrorMetadata, SdkError};
 use common::test_stack;
 use drdrill_localstack::{LocalStack, Stack};
@@ -28,15 +27,7 @@ quotas:
 
 /// The route53 test stack with [`QUOTAS`], and an SDK config without retries.
 async fn start() -> (LocalStack, aws_config::SdkConfig) {
-    let path = test_stack("route53");
-    let text = std::fs::read_to_string(&path).expect("stack file") + QUOTAS;
-    let stack = Stack::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-    let ls = common::Env::start_stack(stack).await.ls;
-    let conf = common::sdk_loader(&ls)
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
-    (ls, conf)
+    common::route53_stack_with(QUOTAS).await
 }
 
 /// The HTTP status and the SDK's parsed error code of a failed call.

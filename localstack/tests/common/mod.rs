@@ -312,6 +312,21 @@ pub fn sdk_loader(ls: &LocalStack) -> aws_config::ConfigLoader {
         .credentials_provider(creds)
 }
 
+/// The route53 test stack with `section` (a `quotas:` or `access:` section, say) appended
+/// to its file, started, and an SDK config for it without retries (each call is one
+/// request).
+pub async fn route53_stack_with(section: &str) -> (LocalStack, aws_config::SdkConfig) {
+    let path = test_stack("route53");
+    let text = std::fs::read_to_string(&path).expect("stack file") + section;
+    let stack = Stack::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let ls = Env::start_stack(stack).await.ls;
+    let conf = sdk_loader(&ls)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    (ls, conf)
+}
+
 /// A plain-HTTP client with a total request timeout that keeps no idle connections (so a
 /// stopped or restarted server is always reached afresh).
 pub fn client(timeout: Duration) -> reqwest::Client {
