@@ -130,6 +130,7 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
     // Figures drdrill itself measured: numbers.
     for prefix in [
         "cost 1000/s: drdrill CPU <= oha's",
+        "cost 1000/s: drdrill CPU <= 2x wrk's",
         "rate 1000/s: drdrill achieved",
         "rate 1000/s: dispatch lag",
         "memory: drdrill peak RSS, write_ratio 0",
