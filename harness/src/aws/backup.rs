@@ -130,85 +130,78 @@ async fn by_arn(client: &Client, arn: &str, vault: Option<&str>) -> Result<Vec<R
     if let Some(vault) = vault {
         return in_vault(client, vault, Some(arn)).await;
     }
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_recovery_points_by_resource()
-            .resource_arn(arn)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(call("ListRecoveryPointsByResource"))?;
-        for p in page.recovery_points() {
-            let completed = p.status().is_some_and(|s| s.as_str() == "COMPLETED");
-            if let (true, Some(rp), Some(created)) = (completed, p.recovery_point_arn(), unix_ms(p.creation_date())) {
-                out.push(RecoveryPoint {
-                    arn: rp.to_owned(),
-                    vault: p.backup_vault_name().unwrap_or_default().to_owned(),
-                    resource_arn: Some(arn.to_owned()),
-                    creation_unix_ms: created,
-                });
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
+    let points = client
+        .list_recovery_points_by_resource()
+        .resource_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(call("ListRecoveryPointsByResource"))?;
+    Ok(points
+        .iter()
+        .filter_map(|p| {
+            completed(p.status(), p.recovery_point_arn(), p.creation_date()).map(|(rp, created)| RecoveryPoint {
+                arn: rp.to_owned(),
+                vault: p.backup_vault_name().unwrap_or_default().to_owned(),
+                resource_arn: Some(arn.to_owned()),
+                creation_unix_ms: created,
+            })
+        })
+        .collect())
+}
+
+/// The ARN and creation (unix ms) of a listed recovery point when it is COMPLETED.
+fn completed<'a>(
+    status: Option<&aws_sdk_backup::types::RecoveryPointStatus>,
+    arn: Option<&'a str>,
+    created: Option<&aws_smithy_types::DateTime>,
+) -> Option<(&'a str, i64)> {
+    if status.is_none_or(|s| s.as_str() != "COMPLETED") {
+        return None;
     }
+    Some((arn?, unix_ms(created)?))
 }
 
 /// The COMPLETED recovery points of `vault` (of `resource` when given).
 async fn in_vault(client: &Client, vault: &str, resource: Option<&str>) -> Result<Vec<RecoveryPoint>, BackupError> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_recovery_points_by_backup_vault()
-            .backup_vault_name(vault)
-            .set_by_resource_arn(resource.map(str::to_owned))
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(call("ListRecoveryPointsByBackupVault"))?;
-        for p in page.recovery_points() {
-            let completed = p.status().is_some_and(|s| s.as_str() == "COMPLETED");
-            if let (true, Some(rp), Some(created)) = (completed, p.recovery_point_arn(), unix_ms(p.creation_date())) {
-                out.push(RecoveryPoint {
-                    arn: rp.to_owned(),
-                    vault: p.backup_vault_name().unwrap_or(vault).to_owned(),
-                    resource_arn: p.resource_arn().map(str::to_owned),
-                    creation_unix_ms: created,
-                });
-            }
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+    let points = client
+        .list_recovery_points_by_backup_vault()
+        .backup_vault_name(vault)
+        .set_by_resource_arn(resource.map(str::to_owned))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(call("ListRecoveryPointsByBackupVault"))?;
+    Ok(points
+        .iter()
+        .filter_map(|p| {
+            completed(p.status(), p.recovery_point_arn(), p.creation_date()).map(|(rp, created)| RecoveryPoint {
+                arn: rp.to_owned(),
+                vault: p.backup_vault_name().unwrap_or(vault).to_owned(),
+                resource_arn: p.resource_arn().map(str::to_owned),
+                creation_unix_ms: created,
+            })
+        })
+        .collect())
 }
 
 async fn vault_names(client: &Client) -> Result<Vec<String>, BackupError> {
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_backup_vaults()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(call("ListBackupVaults"))?;
-        out.extend(
-            page.backup_vault_list()
-                .iter()
-                .filter_map(|v| v.backup_vault_name().map(str::to_owned)),
-        );
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            return Ok(out);
-        }
-    }
+    let vaults = client
+        .list_backup_vaults()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(call("ListBackupVaults"))?;
+    Ok(vaults
+        .iter()
+        .filter_map(|v| v.backup_vault_name().map(str::to_owned))
+        .collect())
 }
 
 async fn by_tags(

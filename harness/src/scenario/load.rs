@@ -223,19 +223,7 @@ fn resolve_template(
         FaultSource::TemplateFile(relative) => {
             let key = "fault.template_file";
             let file = dir.join(&*relative);
-            let text = read_text(&file).map_err(|error| ScenarioError::TemplateRead {
-                at: source.at(key),
-                key: key.to_owned(),
-                file: file.clone(),
-                error,
-            })?;
-            let mut template: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| ScenarioError::TemplateSyntax {
-                    at: source.at(key),
-                    key: key.to_owned(),
-                    template: Box::new(json_position(&file, &e)),
-                    message: json_message(&e),
-                })?;
+            let mut template = read_template_file(source, key, &file)?;
             let template_error = |error| ScenarioError::Template {
                 at: source.at(key),
                 key: key.to_owned(),
@@ -254,6 +242,23 @@ fn resolve_template(
     }
 }
 
+/// Reads and parses the FIS template file `file` that scenario key `key` names; errors
+/// name the key and, for bad JSON, the position in the file.
+fn read_template_file(source: &Source<'_>, key: &str, file: &Path) -> Result<serde_json::Value, ScenarioError> {
+    let text = read_text(file).map_err(|error| ScenarioError::TemplateRead {
+        at: source.at(key),
+        key: key.to_owned(),
+        file: file.to_path_buf(),
+        error,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ScenarioError::TemplateSyntax {
+        at: source.at(key),
+        key: key.to_owned(),
+        template: Box::new(json_position(file, &e)),
+        message: json_message(&e),
+    })
+}
+
 /// Reads (for `template_file`) and fills `fault.restore.switch`'s template, leaving
 /// `{{restored_resource_arn}}` in place, and checks it as a fault template is checked.
 fn resolve_switch(
@@ -268,18 +273,7 @@ fn resolve_switch(
         (Some(relative), _) => {
             let key = "fault.restore.switch.template_file";
             let file = dir.join(&*relative);
-            let text = read_text(&file).map_err(|error| ScenarioError::TemplateRead {
-                at: source.at(key),
-                key: key.to_owned(),
-                file: file.clone(),
-                error,
-            })?;
-            let template = serde_json::from_str(&text).map_err(|e| ScenarioError::TemplateSyntax {
-                at: source.at(key),
-                key: key.to_owned(),
-                template: Box::new(json_position(&file, &e)),
-                message: json_message(&e),
-            })?;
+            let template = read_template_file(source, key, &file)?;
             *relative = file.clone();
             (key, template, Some(file))
         }
