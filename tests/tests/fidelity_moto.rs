@@ -154,6 +154,7 @@ async fn reads_answer_as_moto_does() {
     };
     world::wait_healthy(&env.m, Duration::from_secs(5)).await;
     world::wait_healthy(&env.l, Duration::from_secs(20)).await;
+    world::wait_checkers_reported(&env.l, Duration::from_secs(20)).await;
     let mut r = Referee::new();
     use aws_sdk_ec2::types::Filter;
     both!(env, r, "DescribeLoadBalancers", |s| s

@@ -282,3 +282,31 @@ pub async fn wait_healthy(side: &Side, bound: Duration) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Waits (at most `bound`) until the health check of `side` has an observation from more
+/// than one checker region. The local stack answers one observation per checker that has
+/// probed, so right after start-up it may show only us-east-1's, as moto always does;
+/// the comparison is about the settled answer.
+pub async fn wait_checkers_reported(side: &Side, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    loop {
+        let out = side
+            .route53
+            .get_health_check_status()
+            .health_check_id(&side.ids.health_check_id)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: GetHealthCheckStatus: {e:?}", side.name));
+        let n = out.health_check_observations().len();
+        if n > 1 {
+            let _ = side.take();
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {n} health checker(s) reported within {bound:?}",
+            side.name
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
