@@ -277,7 +277,8 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     cfg.timeout = Duration::from_millis(100);
     let cfg_timeout = cfg.timeout;
     let cap = drdrill::traffic::max_in_flight(rate, cfg.timeout);
-    let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
+    let clock = RunClock::start();
+    let handle = Prober::start(cfg, clock, dir.path()).expect("start prober");
     let live = handle.live();
     wait_for("50 probes before the stall", Duration::from_secs(5), || async {
         live.totals().ok >= 50
@@ -287,6 +288,13 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     std::thread::sleep(Duration::from_millis(600));
     wait_for("probes after the stall", Duration::from_secs(5), || async {
         live.totals().sent >= 800
+    })
+    .await;
+    // A dropped probe is over as well: the settled time moves past the stall (it stayed
+    // at the first dropped probe, and the live counters grew without end, before).
+    let after_stall_ms = clock.now_unix_ms();
+    wait_for("settled past the stall", Duration::from_secs(5), || async {
+        live.settled_until_unix_ms() >= after_stall_ms
     })
     .await;
     let outcome = handle.stop().await;

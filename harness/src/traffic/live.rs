@@ -79,7 +79,20 @@ impl LiveStats {
     pub(crate) fn record_done(&self, record: &ProbeRecord) {
         let mut state = self.lock();
         state.tally.record_done(record);
-        if state.settle.finish(record.seq) {
+        self.settle(&mut state, record.seq);
+    }
+
+    /// Marks schedule position `seq` as never sent (dropped at the in-flight cap): it is
+    /// not counted, but it is over, so the settled time can move past it.
+    pub(crate) fn record_dropped(&self, seq: u64) {
+        let mut state = self.lock();
+        self.settle(&mut state, seq);
+    }
+
+    /// Marks `seq` over; when the settled prefix grows, closes what it settled and
+    /// forgets what fell out of the kept span.
+    fn settle(&self, state: &mut LiveState, seq: u64) {
+        if state.settle.finish(seq) {
             let settled = self.settled_ms_for(state.settle.watermark());
             state.tally.close_intervals_until(settled);
             let horizon = settled - LIVE_SPAN.as_millis() as i64;

@@ -304,6 +304,7 @@ impl Dispatcher {
     fn dispatch(&mut self, seq: u64, scheduled: Instant, now: Instant) {
         if self.shared.in_flight.load(Ordering::Relaxed) >= self.max_in_flight {
             self.dropped += 1;
+            self.shared.live.record_dropped(seq);
             return;
         }
         self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
