@@ -135,6 +135,36 @@ fn traffic_too_high_for_the_machine_is_refused() {
     assert!(!text.contains("local stack at"), "refused before starting the stack");
 }
 
+/// Traffic whose hanging probes (rate × timeout) would pass the prober's in-flight bound
+/// is refused by `plan` naming both keys and the bound, on any machine: the rate is one
+/// every machine may send (the per-core rate of one core), the timeout makes it too many.
+#[test]
+fn traffic_beyond_the_in_flight_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = repo().join("localstack/stacks/multi-az.yaml");
+    let rate = drdrill::plan::MAX_RATE_PER_CORE as usize;
+    let timeout_s = drdrill::traffic::MAX_HANGING_PROBES / rate + 1;
+    let file = write_scenario(
+        dir.path(),
+        &power_scenario("")
+            .replace("rate: 100/s", &format!("rate: {rate}/s"))
+            .replace("timeout: 1s", &format!("timeout: {timeout_s}s")),
+        &format!("target:\n  local: {}\n", stack.display()),
+        &[(
+            "az-power-interruption.json",
+            &repo_template("az-power-interruption.json"),
+        )],
+    );
+    let plan = drdrill_aws().arg("plan").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(2), "{text}");
+    let bound = drdrill::traffic::MAX_HANGING_PROBES.to_string();
+    assert!(
+        text.contains("traffic.rate × traffic.timeout") && text.contains(&bound),
+        "{text}"
+    );
+}
+
 /// Out-of-range values are refused by `validate` with exit 2 and a message naming the
 /// file, the key and the reason: a negative rate, a zero timeout, an absurd rate, and
 /// every blast-radius field.

@@ -316,3 +316,44 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
     let why = outcome.degraded().expect("the measurement is degraded");
     assert!(why.contains("not sent") && why.contains("late"), "{why}");
 }
+
+/// The reads-only benchmark mode sends nothing but status-checked reads of its one id: no
+/// write reaches the server, no ack is recorded, and a read the server answers 404 is a
+/// failure (not a lost write, since nothing was written).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_only_mode_sends_status_checked_reads_of_one_id() {
+    let _serial = SERIAL.lock().await;
+    let server = TestServer::start("i-1/az-a/test-region").await;
+    server.put("seeded", "anything at all");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(server.base_url(), 200.0, ConnectionPolicy::Fresh);
+    cfg.write_ratio = 0.0;
+    cfg.reads_only_id = Some("seeded".into());
+    let handle = Prober::start(cfg, RunClock::start(), dir.path()).expect("start prober");
+    let live = handle.live();
+    wait_for("100 probes answered", Duration::from_secs(5), || async {
+        live.totals().completed >= 100
+    })
+    .await;
+    server.forget("seeded");
+    let answered = live.totals().completed;
+    wait_for("100 more probes answered", Duration::from_secs(5), || async {
+        live.totals().completed >= answered + 100
+    })
+    .await;
+    let outcome = handle.stop().await;
+
+    assert_eq!(server.stored(), 0, "no write reached the server");
+    assert_eq!(outcome.acks.read_all().expect("acks").len(), 0);
+    let rows = csv_rows(&outcome.probe_log.as_ref().expect("probe log").probes_path);
+    assert_eq!(rows.len() as u64, outcome.probes.sent);
+    assert!(rows.iter().all(|r| r[1] == "read" && r[2] == "seeded"), "{:?}", rows.first());
+    // Before the id was forgotten: 200s, ok whatever the body. After: 404s, failed.
+    let ok = rows.iter().filter(|r| r[7] == "200" && r[8] == "ok").count();
+    let not_found = rows.iter().filter(|r| r[7] == "404").collect::<Vec<_>>();
+    assert!(ok >= 100, "ok {ok}");
+    assert!(not_found.len() >= 100, "404s {}", not_found.len());
+    assert!(not_found.iter().all(|r| r[8] != "ok" && r[8] != "missing"), "{:?}", not_found.first());
+    assert_eq!(outcome.probes.ok as usize, ok);
+}
+

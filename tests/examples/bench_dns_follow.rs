@@ -127,6 +127,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             body_template: None,
         },
         expect_status: None,
+        reads_only_id: None,
     };
     let prober = Prober::start(cfg, RunClock::start(), &out)?;
     tokio::time::sleep(args.before).await;

@@ -19,6 +19,11 @@ use drdrill::traffic::{ConnectionPolicy, Prober, RequestSpec, RunClock, TrafficC
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+/// The allocator: returns freed memory to the system, so a long run's resident set stays
+/// flat (glibc's per-thread arenas let it creep up on a flat heap).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs drdrill's open-loop prober against one URL and prints JSON figures.
 #[derive(Debug, Parser)]
 #[command(version)]
@@ -53,6 +58,11 @@ struct Args {
     /// Read request path (`{id}` is replaced by an acknowledged id).
     #[arg(long, default_value = drdrill_probe_contract::ITEM_PATH_TEMPLATE)]
     read_path: String,
+    /// Reads only, like a plain load generator: every probe is a `GET` of the read path
+    /// for this id, judged by its status alone (no writes, no body comparison, no acks).
+    /// Needs `--write-ratio 0`.
+    #[arg(long, value_name = "ID")]
+    reads_only: Option<String>,
     /// Folder for `probes.csv` and `acks.csv`.
     #[arg(long)]
     out: PathBuf,
@@ -108,6 +118,7 @@ async fn probe(args: &Args) -> anyhow::Result<Value> {
             body_template: None,
         },
         expect_status: None,
+        reads_only_id: args.reads_only.clone(),
     };
     let started = Instant::now();
     let handle = Prober::start(cfg, RunClock::start(), &args.out).context("starting the prober")?;

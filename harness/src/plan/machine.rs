@@ -1,8 +1,10 @@
 //! Whether this machine can drive a scenario's traffic on schedule: enough cores for the
-//! rate and enough file descriptors for the requests in flight while the target hangs.
+//! rate, and room for the requests in flight while the target hangs: under the prober's
+//! in-flight bound and within the file descriptors.
 
 use super::PlanError;
 use crate::scenario::Scenario;
+use crate::traffic::{hanging_probes, MAX_HANGING_PROBES};
 
 /// Most requests per second the prober is trusted to send per CPU core.
 pub const MAX_RATE_PER_CORE: f64 = 2_500.0;
@@ -19,7 +21,7 @@ fn open_files_limit() -> Option<u64> {
 /// Checks that this machine can drive the scenario's traffic: the rate is at most
 /// [`MAX_RATE_PER_CORE`] per core, and the requests that are in flight when the target
 /// hangs (rate × timeout; a black-holed subnet makes every probe wait for its timeout)
-/// fit in the open-files limit. Runs before anything is started.
+/// fit under [`MAX_HANGING_PROBES`] and in the open-files limit. Runs before anything is started.
 pub fn check_machine(sc: &Scenario) -> Result<(), PlanError> {
     let rate = sc.traffic.rate.per_second();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -30,7 +32,13 @@ pub fn check_machine(sc: &Scenario) -> Result<(), PlanError> {
             sc.traffic.rate
         )));
     }
-    let in_flight = (rate * sc.traffic.timeout.get().as_secs_f64()).ceil() as u64;
+    let in_flight = hanging_probes(rate, sc.traffic.timeout.get());
+    if in_flight > MAX_HANGING_PROBES {
+        return Err(PlanError::Machine(format!(
+            "traffic.rate × traffic.timeout: up to {in_flight} requests are in flight while the target hangs, more than the prober's bound of {MAX_HANGING_PROBES} (it keeps its memory bounded); lower the rate or the timeout"
+        )));
+    }
+    let in_flight = in_flight as u64;
     if let Some(limit) = open_files_limit() {
         if in_flight + RESERVED_FDS > limit {
             return Err(PlanError::Machine(format!(

@@ -21,5 +21,6 @@ pub(super) fn config(loaded: &LoadedScenario, base_url: &str) -> TrafficConfig {
         write: spec(&sc.probe.write),
         read: spec(&sc.probe.read),
         expect_status: sc.probe.expect_status.clone(),
+        reads_only_id: None,
     }
 }

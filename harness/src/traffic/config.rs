@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::outcome::{hanging_probes, MAX_HANGING_PROBES};
 use super::TrafficError;
 
 /// The placeholder replaced by each probe's id, as the probe contract defines it.
@@ -38,6 +39,10 @@ pub struct TrafficConfig {
     pub read: RequestSpec,
     /// Status codes counted as success; `None` means any 2xx.
     pub expect_status: Option<Vec<u16>>,
+    /// A benchmark's like-for-like mode with plain load generators: when set, every probe
+    /// is the read request for this id, judged by its status alone (no writes, no body
+    /// comparison, no acks). Drills leave it `None`.
+    pub reads_only_id: Option<String>,
 }
 
 /// One HTTP request of the probe contract.
@@ -114,6 +119,15 @@ impl TrafficConfig {
         if self.timeout.is_zero() {
             return Err(invalid("timeout", "must be greater than zero"));
         }
+        let hanging = hanging_probes(self.rate_per_sec, self.timeout);
+        if hanging > MAX_HANGING_PROBES {
+            return Err(TrafficError::InvalidConfig {
+                field: "timeout",
+                reason: format!(
+                    "rate × timeout keeps up to {hanging} probes in flight while the target hangs, more than the prober's bound of {MAX_HANGING_PROBES}; lower the timeout or the rate"
+                ),
+            });
+        }
         if let ConnectionPolicy::KeepAlive { max_age } = self.connection {
             if max_age.is_zero() {
                 return Err(invalid("connection.max_age", "must be greater than zero"));
@@ -137,6 +151,14 @@ impl TrafficConfig {
         }
         if !self.read.path_template.contains(ID_PLACEHOLDER) {
             return Err(invalid("read.path_template", "must contain {id}"));
+        }
+        if let Some(id) = &self.reads_only_id {
+            if id.is_empty() || id.contains(['/', '?', '#']) {
+                return Err(invalid("reads_only_id", "must be a non-empty id without '/', '?' or '#'"));
+            }
+            if self.write_ratio != 0.0 {
+                return Err(invalid("write_ratio", "must be 0 when reads_only_id is set"));
+            }
         }
         if let Some(list) = &self.expect_status {
             if list.is_empty() || list.iter().any(|s| !(100..=599).contains(s)) {
@@ -193,6 +215,7 @@ mod tests {
                 body_template: None,
             },
             expect_status: None,
+            reads_only_id: None,
         }
     }
 
@@ -224,6 +247,20 @@ mod tests {
         let mut cfg = valid();
         cfg.expect_status = Some(vec![]);
         assert_eq!(rejected_field(&cfg), Some("expect_status"));
+        // rate × timeout at the bound passes; one probe more is refused.
+        let mut cfg = valid();
+        cfg.rate_per_sec = MAX_HANGING_PROBES as f64;
+        cfg.timeout = Duration::from_secs(1);
+        assert!(cfg.validate().is_ok());
+        cfg.rate_per_sec += 1.0;
+        assert_eq!(rejected_field(&cfg), Some("timeout"));
+        let mut cfg = valid();
+        cfg.reads_only_id = Some("bench".into());
+        assert_eq!(rejected_field(&cfg), Some("write_ratio"));
+        cfg.write_ratio = 0.0;
+        assert!(cfg.validate().is_ok());
+        cfg.reads_only_id = Some("a/b".into());
+        assert_eq!(rejected_field(&cfg), Some("reads_only_id"));
     }
 
     #[test]

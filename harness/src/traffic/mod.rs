@@ -47,7 +47,10 @@ pub use error::TrafficError;
 pub use latency::{new_latency_histogram, LatencySummary, INTERVAL_MS, LATENCY_MAX_US, LATENCY_MIN_US, LATENCY_SIGFIG};
 pub use ledger::{AckLedger, AckList, AckReader, AckedWrite, READ_SAMPLE};
 pub use live::LiveStats;
-pub use outcome::{degraded_reason, late_threshold, max_in_flight, TrafficOutcome, LATE_FLOOR, MAX_LATE_SHARE};
+pub use outcome::{
+    degraded_reason, hanging_probes, late_threshold, max_in_flight, TrafficOutcome, IN_FLIGHT_CEILING, LATE_FLOOR,
+    MAX_HANGING_PROBES, MAX_LATE_SHARE,
+};
 pub use probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord, ServedBy};
 pub use probe_log::{
     tally_file, tally_text, visit_file as visit_probe_log, ProbeLogSummary, ReadError as ProbeLogReadError, TalliedLog,

@@ -52,11 +52,28 @@ pub fn late_threshold(rate_per_sec: f64) -> Duration {
 /// The least dispatch lag that makes a probe late, whatever the rate.
 pub const LATE_FLOOR: Duration = Duration::from_millis(20);
 
+/// The most probes ever in flight, whatever the rate and timeout. Each holds its task,
+/// its request and often a connection, so this bounds the prober's memory when the
+/// machine cannot keep up (issue 17's goal: 64 MiB when asked twice what it can send).
+pub const IN_FLIGHT_CEILING: usize = 16_384;
+
+/// The most probes a hanging target may hold in flight (`rate × timeout`, every probe
+/// waiting for its timeout): half of [`IN_FLIGHT_CEILING`], so that the cap keeps its
+/// margin of two. Traffic configs beyond it are refused.
+pub const MAX_HANGING_PROBES: usize = IN_FLIGHT_CEILING / 2;
+
 /// The most probes allowed in flight: twice what the rate keeps busy when every probe
-/// runs to its timeout, plus 64. Probes end by their timeout, so only a machine that
-/// cannot keep up reaches it.
+/// runs to its timeout, plus 64, and never more than [`IN_FLIGHT_CEILING`]. Probes end
+/// by their timeout, so only a machine that cannot keep up reaches it.
 pub fn max_in_flight(rate_per_sec: f64, timeout: Duration) -> usize {
-    (rate_per_sec.max(0.0) * timeout.as_secs_f64() * 2.0).ceil() as usize + 64
+    let margin = (rate_per_sec.max(0.0) * timeout.as_secs_f64() * 2.0).ceil() as usize + 64;
+    margin.min(IN_FLIGHT_CEILING)
+}
+
+/// How many probes a hanging target holds in flight at `rate_per_sec` with `timeout`
+/// (`rate × timeout`, rounded up).
+pub fn hanging_probes(rate_per_sec: f64, timeout: Duration) -> usize {
+    (rate_per_sec.max(0.0) * timeout.as_secs_f64()).ceil() as usize
 }
 
 impl TrafficOutcome {

@@ -80,6 +80,7 @@ impl Prober {
             read: cfg.read.clone(),
             timeout: cfg.timeout,
             expect: StatusExpectation::new(cfg.expect_status.as_deref()),
+            reads_only_id: cfg.reads_only_id.clone(),
             clock,
             ledger: Arc::clone(&ledger),
             live: live.clone(),
@@ -217,6 +218,8 @@ struct ProbeContext {
     read: RequestSpec,
     timeout: Duration,
     expect: StatusExpectation,
+    /// Status-only reads of this id, nothing else (see [`TrafficConfig::reads_only_id`]).
+    reads_only_id: Option<String>,
     clock: RunClock,
     ledger: Arc<AckLedger>,
     live: LiveStats,
@@ -318,6 +321,17 @@ impl Dispatcher {
 
     /// Write or read, which id, which body.
     fn decide(&mut self, seq: u64, scheduled: Instant, sent: Instant) -> ProbeJob {
+        if let Some(id) = &self.shared.reads_only_id {
+            return ProbeJob {
+                seq,
+                kind: ProbeKind::Read,
+                body: self.shared.read.render_body(id),
+                id: id.clone(),
+                expected_body: None,
+                scheduled,
+                sent,
+            };
+        }
         let read_target = match self.mix.next_kind() {
             ProbeKind::Write => None,
             // No acknowledged write yet: there is nothing to read, write instead.
@@ -366,7 +380,9 @@ async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSend
     let result = client::send(&client, request, job.expected_body.as_deref(), deadline).await;
     drop(client);
     let done = Instant::now();
-    let evaluated = evaluate(result, &ctx.expect, job.kind);
+    // A 404 read-back is a lost write only when the read follows a write of the run.
+    let read_back = job.kind == ProbeKind::Read && ctx.reads_only_id.is_none();
+    let evaluated = evaluate(result, &ctx.expect, read_back);
 
     let clock = ctx.clock;
     let scheduled_unix_us = clock.unix_us(job.scheduled);
@@ -419,14 +435,16 @@ struct Evaluated {
     error: Option<String>,
 }
 
-fn evaluate(result: HttpResult, expect: &StatusExpectation, kind: ProbeKind) -> Evaluated {
+/// Judges `result`; `read_back` says the request read an acknowledged write back, so a
+/// 404 means the write is missing (served, see [`ProbeOutcome::Missing`]).
+fn evaluate(result: HttpResult, expect: &StatusExpectation, read_back: bool) -> Evaluated {
     match result {
         HttpResult::Response {
             status,
             served_by,
             body_matches,
         } => {
-            let outcome = if kind == ProbeKind::Read && status == 404 && !expect.accepts(status) {
+            let outcome = if read_back && status == 404 && !expect.accepts(status) {
                 ProbeOutcome::Missing
             } else if !expect.accepts(status) {
                 ProbeOutcome::Failed(if (500..600).contains(&status) {

@@ -240,6 +240,7 @@ pub fn config(base_url: String, rate_per_sec: f64, connection: ConnectionPolicy)
         },
         read: read_spec(),
         expect_status: None,
+        reads_only_id: None,
     }
 }
 
