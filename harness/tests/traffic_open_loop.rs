@@ -284,8 +284,11 @@ async fn a_starved_prober_reports_late_and_dropped_sends() {
         live.totals().ok >= 50
     })
     .await;
-    // Block the runtime's only thread: nothing of the prober can run meanwhile.
-    std::thread::sleep(Duration::from_millis(600));
+    // Block the prober's only thread: nothing of the prober can run meanwhile.
+    handle
+        .stall_for(Duration::from_millis(600))
+        .await
+        .expect("the stall ran on the prober's thread");
     wait_for("probes after the stall", Duration::from_secs(5), || async {
         live.totals().sent >= 800
     })
@@ -347,13 +350,20 @@ async fn reads_only_mode_sends_status_checked_reads_of_one_id() {
     assert_eq!(outcome.acks.read_all().expect("acks").len(), 0);
     let rows = csv_rows(&outcome.probe_log.as_ref().expect("probe log").probes_path);
     assert_eq!(rows.len() as u64, outcome.probes.sent);
-    assert!(rows.iter().all(|r| r[1] == "read" && r[2] == "seeded"), "{:?}", rows.first());
+    assert!(
+        rows.iter().all(|r| r[1] == "read" && r[2] == "seeded"),
+        "{:?}",
+        rows.first()
+    );
     // Before the id was forgotten: 200s, ok whatever the body. After: 404s, failed.
     let ok = rows.iter().filter(|r| r[7] == "200" && r[8] == "ok").count();
     let not_found = rows.iter().filter(|r| r[7] == "404").collect::<Vec<_>>();
     assert!(ok >= 100, "ok {ok}");
     assert!(not_found.len() >= 100, "404s {}", not_found.len());
-    assert!(not_found.iter().all(|r| r[8] != "ok" && r[8] != "missing"), "{:?}", not_found.first());
+    assert!(
+        not_found.iter().all(|r| r[8] != "ok" && r[8] != "missing"),
+        "{:?}",
+        not_found.first()
+    );
     assert_eq!(outcome.probes.ok as usize, ok);
 }
-

@@ -182,9 +182,6 @@ fn bench_smoke_run_prints_every_figure_with_its_goal() {
     // Asked 20k/s, the debug prober cannot keep up on any machine this runs on: the
     // overload honesty rules must say so.
     let overload = find("overload: run marked degraded");
-    assert_eq!(
-        (overload.measured.as_str(), overload.met.as_str()),
-        ("degraded", "yes")
-    );
+    assert_eq!((overload.measured.as_str(), overload.met.as_str()), ("degraded", "yes"));
     assert!(!text.contains("nan"), "a figure is nan:\n{text}");
 }

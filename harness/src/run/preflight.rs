@@ -9,7 +9,7 @@ use crate::journal::now_unix_ms;
 use crate::observe;
 use crate::plan::Plan;
 use crate::status::TargetHealthState;
-use crate::traffic::{DnsResolver, LiveStats, Prober, RunClock};
+use crate::traffic::{DnsResolver, LiveStats, Nameserver, Prober, RunClock};
 
 /// Waits for healthy targets, then starts the target observer, the Route 53 observers
 /// and the probes (observers run until cleanup stops them).
@@ -31,7 +31,13 @@ pub(super) async fn start(rec: &mut Record, connected: &Connected) -> Result<Pro
     rec.held.observers.push(target_observer);
     let dns = watch_route53(rec, clients, plan)?;
     let cfg = traffic::config(&rec.loaded, plan.base_url());
-    let prober = Prober::start_resolving(cfg, dns.clone(), RunClock::start(), &rec.run_dir)
+    // The prober's lookups run on its own thread: it gets a resolver of its own, the
+    // verify phase (after the prober stopped) keeps `dns`.
+    let prober_dns = match (&plan.dns, &dns) {
+        (Some(route53), Some(_)) => Some(resolver(route53.nameserver())?),
+        _ => None,
+    };
+    let prober = Prober::start_resolving(cfg, prober_dns, RunClock::start(), &rec.run_dir)
         .map_err(|e| error(format!("traffic: {e}")))?;
     let live = prober.live();
     Ok(Probing { prober, live, dns })
@@ -112,8 +118,12 @@ fn watch_route53(rec: &mut Record, clients: &Clients, plan: &Plan) -> Result<Opt
             &cadence(rec),
         ));
     }
-    let resolver = DnsResolver::new(nameserver).map_err(|e| error(format!("traffic: {e}")))?;
-    Ok(Some(resolver))
+    Ok(Some(resolver(nameserver)?))
+}
+
+/// A caching resolver for the traffic, asking `nameserver`.
+fn resolver(nameserver: Nameserver) -> Result<DnsResolver, Stop> {
+    DnsResolver::new(nameserver).map_err(|e| error(format!("traffic: {e}")))
 }
 
 /// Probes for `timings.baseline`, then checks the steady state over it: the success

@@ -154,7 +154,10 @@ impl TrafficConfig {
         }
         if let Some(id) = &self.reads_only_id {
             if id.is_empty() || id.contains(['/', '?', '#']) {
-                return Err(invalid("reads_only_id", "must be a non-empty id without '/', '?' or '#'"));
+                return Err(invalid(
+                    "reads_only_id",
+                    "must be a non-empty id without '/', '?' or '#'",
+                ));
             }
             if self.write_ratio != 0.0 {
                 return Err(invalid("write_ratio", "must be 0 when reads_only_id is set"));

@@ -20,9 +20,12 @@ pub enum TrafficError {
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),
-    /// The prober was started outside a Tokio runtime.
-    #[error("the prober must be started from within a Tokio runtime")]
-    NoRuntime,
+    /// The prober's own runtime or thread could not be started.
+    #[error("could not start the prober's thread")]
+    Thread(#[source] std::io::Error),
+    /// The prober's thread ended without handing back its results (it panicked).
+    #[error("the prober's thread ended without its results")]
+    ThreadLost,
     /// The output directory or a log file could not be created or written.
     #[error("I/O error on {path}")]
     Io {
