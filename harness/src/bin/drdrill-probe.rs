@@ -1,8 +1,8 @@
 //! `drdrill-probe`: drdrill's open-loop prober on its own, for benchmarks.
 //!
 //! It drives [`drdrill::traffic::Prober`] exactly as `drdrill run` does (same
-//! config type, same multi-threaded Tokio runtime, same `probes.csv` and
-//! `acks.csv` written into `--out`) against one base URL for a fixed duration,
+//! config type, the prober on its own single-threaded runtime and thread, same
+//! `probes.csv` and `acks.csv` written into `--out`) against one base URL for a fixed duration,
 //! then prints one JSON object: requests sent/ok/failed, the achieved rate,
 //! latency percentiles from the scheduled time, schedule-lag percentiles, late and
 //! dropped sends (and whether they make the measurement degraded), and
@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
     if args.duration.is_zero() {
         bail!("--duration must be greater than zero");
     }
-    // The same runtime flavour as the `drdrill` binary.
+    // The same runtime flavour as the `drdrill` binary (the prober brings its own thread).
     let runtime = tokio::runtime::Runtime::new().context("starting the Tokio runtime")?;
     let report = runtime.block_on(probe(&args))?;
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -34,6 +34,7 @@ mod outcome;
 mod probe;
 mod probe_log;
 mod prober;
+mod runtime;
 mod schedule;
 mod settle;
 mod tally;

@@ -38,6 +38,7 @@ use super::mix::{Mix, PickRng};
 use super::outcome::{late_threshold, max_in_flight, TrafficOutcome};
 use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
 use super::probe_log::{self, LogEntry, LogSender};
+use super::runtime::ProberRuntime;
 use super::schedule::Schedule;
 use super::{RequestSpec, RunClock, TrafficConfig, TrafficError};
 
@@ -131,62 +132,6 @@ type Finished = (
     Result<DispatchSummary, tokio::task::JoinError>,
     Result<probe_log::WriterResult, tokio::task::JoinError>,
 );
-
-/// The prober's single-threaded runtime, until its thread takes it. Dropped without
-/// running (a failed start), it shuts down without blocking, so that it may be dropped
-/// inside another runtime.
-struct ProberRuntime {
-    runtime: Option<tokio::runtime::Runtime>,
-    handle: tokio::runtime::Handle,
-}
-
-impl ProberRuntime {
-    fn new() -> Result<Self, TrafficError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(TrafficError::Thread)?;
-        Ok(Self {
-            handle: runtime.handle().clone(),
-            runtime: Some(runtime),
-        })
-    }
-
-    /// Makes the runtime the current one (for `tokio::spawn`) until the guard drops.
-    fn enter(&self) -> tokio::runtime::EnterGuard<'_> {
-        self.handle.enter()
-    }
-
-    /// Runs `work` to its end on a new thread, then the runtime's leftovers are dropped
-    /// there; the result comes back through the receiver.
-    fn run_until(
-        self,
-        work: impl std::future::Future<Output = Finished> + Send + 'static,
-    ) -> Result<oneshot::Receiver<Finished>, TrafficError> {
-        let (tx, rx) = oneshot::channel();
-        // Should the thread not start, the closure drops this without blocking.
-        let mut slot = self;
-        std::thread::Builder::new()
-            .name("drdrill-prober".into())
-            .spawn(move || {
-                if let Some(runtime) = slot.runtime.take() {
-                    let finished = runtime.block_on(work);
-                    // The stopping handle may have gone away: nobody to tell.
-                    let _ = tx.send(finished);
-                }
-            })
-            .map_err(TrafficError::Thread)?;
-        Ok(rx)
-    }
-}
-
-impl Drop for ProberRuntime {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
 
 /// A running prober. Dropping it stops the schedule (in-flight probes still
 /// finish and are logged); call [`ProberHandle::stop`] to collect results.
