@@ -20,7 +20,7 @@ mod render;
 pub mod restore;
 
 pub use aws_limits::{check_template, AwsRejection};
-pub use machine::{check_machine, MAX_RATE_PER_CORE};
+pub use machine::{check_machine, MAX_PROBER_RATE, MAX_RATE_PER_CORE};
 pub use model::{DnsEntry, ListenerInfo, LoadBalancerInfo, Plan, PlannedAction, PlannedResource, TargetInfo};
 pub use render::render;
 
