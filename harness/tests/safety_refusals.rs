@@ -100,23 +100,29 @@ async fn blast_radius_caps_refuse_before_injecting() {
     ls.shutdown().await;
 }
 
-/// A rate this machine cannot send on schedule is refused by `run` and `plan` with a
-/// reason naming `traffic.rate` and the machine's cores, before any stack is started.
-#[test]
-fn traffic_too_high_for_the_machine_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+/// The AZ power scenario on the local multi-AZ stack, written into `dir` with the given
+/// traffic rate and timeout.
+fn power_scenario_with_traffic(dir: &std::path::Path, rate: &str, timeout: &str) -> std::path::PathBuf {
     let stack = repo().join("localstack/stacks/multi-az.yaml");
-    let file = write_scenario(
-        dir.path(),
+    write_scenario(
+        dir,
         &power_scenario("")
-            .replace("rate: 100/s", "rate: 99000/s")
-            .replace("timeout: 1s", "timeout: 10ms"),
+            .replace("rate: 100/s", &format!("rate: {rate}"))
+            .replace("timeout: 1s", &format!("timeout: {timeout}")),
         &format!("target:\n  local: {}\n", stack.display()),
         &[(
             "az-power-interruption.json",
             &repo_template("az-power-interruption.json"),
         )],
-    );
+    )
+}
+
+/// A rate this machine cannot send on schedule is refused by `run` and `plan` with a
+/// reason naming `traffic.rate` and the machine's cores, before any stack is started.
+#[test]
+fn traffic_too_high_for_the_machine_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = power_scenario_with_traffic(dir.path(), "99000/s", "10ms");
     let plan = drdrill_aws().arg("plan").arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&plan.stderr);
     assert_eq!(plan.status.code(), Some(2), "{text}");
@@ -141,20 +147,9 @@ fn traffic_too_high_for_the_machine_is_refused() {
 #[test]
 fn traffic_beyond_the_in_flight_bound_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let stack = repo().join("localstack/stacks/multi-az.yaml");
     let rate = drdrill::plan::MAX_RATE_PER_CORE as usize;
     let timeout_s = drdrill::traffic::MAX_HANGING_PROBES / rate + 1;
-    let file = write_scenario(
-        dir.path(),
-        &power_scenario("")
-            .replace("rate: 100/s", &format!("rate: {rate}/s"))
-            .replace("timeout: 1s", &format!("timeout: {timeout_s}s")),
-        &format!("target:\n  local: {}\n", stack.display()),
-        &[(
-            "az-power-interruption.json",
-            &repo_template("az-power-interruption.json"),
-        )],
-    );
+    let file = power_scenario_with_traffic(dir.path(), &format!("{rate}/s"), &format!("{timeout_s}s"));
     let plan = drdrill_aws().arg("plan").arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&plan.stderr);
     assert_eq!(plan.status.code(), Some(2), "{text}");
