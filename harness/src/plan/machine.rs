@@ -40,9 +40,10 @@ fn check_rate(rate: f64, shown: &str, cores: usize) -> Result<(), PlanError> {
 }
 
 /// Checks that this machine can drive the scenario's traffic: the rate is at most
-/// [`MAX_RATE_PER_CORE`] per core and at most [`MAX_PROBER_RATE`], and the requests that are in flight when the target
-/// hangs (rate × timeout; a black-holed subnet makes every probe wait for its timeout)
-/// fit under [`MAX_HANGING_PROBES`] and in the open-files limit. Runs before anything is started.
+/// [`MAX_RATE_PER_CORE`] per core and at most [`MAX_PROBER_RATE`], and the requests that
+/// are in flight when the target hangs (rate × timeout; a black-holed subnet makes every
+/// probe wait for its timeout) fit under [`MAX_HANGING_PROBES`] and in the open-files
+/// limit. Runs before anything is started.
 pub fn check_machine(sc: &Scenario) -> Result<(), PlanError> {
     let rate = sc.traffic.rate.per_second();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -33,10 +33,11 @@ pub(super) async fn start(rec: &mut Record, connected: &Connected) -> Result<Pro
     let cfg = traffic::config(&rec.loaded, plan.base_url());
     // The prober's lookups run on its own thread: it gets a resolver of its own, the
     // verify phase (after the prober stopped) keeps `dns`.
-    let prober_dns = match (&plan.dns, &dns) {
-        (Some(route53), Some(_)) => Some(resolver(route53.nameserver())?),
-        _ => None,
-    };
+    let prober_dns = plan
+        .dns
+        .as_ref()
+        .map(|entry| resolver(entry.nameserver()))
+        .transpose()?;
     let prober = Prober::start_resolving(cfg, prober_dns, RunClock::start(), &rec.run_dir)
         .map_err(|e| error(format!("traffic: {e}")))?;
     let live = prober.live();
