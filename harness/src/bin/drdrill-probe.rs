@@ -80,7 +80,8 @@ struct Args {
 enum Connection {
     /// A new TCP connection per request.
     Fresh,
-    /// Pooled connections, rotated every `--max-age`.
+    /// Pooled connections, each used for requests dispatched less than `--max-age` after
+    /// it was opened.
     KeepAlive,
 }
 
@@ -169,7 +170,9 @@ fn figures(args: &Args, outcome: &TrafficOutcome, drain_s: f64) -> Value {
         "sent_rate": outcome.probes.sent as f64 / seconds,
         "ok_rate": outcome.probes.ok as f64 / seconds,
         "acked_writes": outcome.acks.len(),
-        "client_rotations": outcome.client_rotations,
+        "peak_workers": outcome.peak_workers,
+        "connections_opened": outcome.connections_opened,
+        "connections_aged_out": outcome.connections_aged_out,
         "stop_drain_s": drain_s,
         "latency_ms": percentiles(&outcome.probes.latency),
         "schedule_lag_ms": percentiles(&outcome.probes.schedule_lag),

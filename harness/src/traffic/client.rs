@@ -1,29 +1,26 @@
-//! HTTP clients under an explicit connection policy, and one timed request.
+//! The prober's HTTP client: one timed HTTP/1.1 exchange ([`HttpClient::send`]) over
+//! the connections of a [`ConnectionPool`], built on hyper's connection API.
 //!
-//! DNS: every client resolves names with hickory-dns, whose cache honours
-//! record TTLs, so a DNS failover becomes visible to new connections once the
-//! old answer expires: either reqwest's own (`hickory_dns(true)`, the system
-//! configuration, one cache per client) or a given [`DnsResolver`] shared by
-//! every client of the pool (one cache for the whole run). IP-literal base URLs
-//! skip DNS.
+//! DNS: a host name is resolved with hickory-dns for every new connection, by one
+//! [`DnsResolver`] for the whole client (the given one, or one with the system
+//! configuration), whose cache honours record TTLs, so a DNS failover reaches new
+//! connections once the old answer expires. IP-literal base URLs skip DNS.
 //!
-//! Connections ([`ConnectionPolicy`]):
-//! - `Fresh`: one client with no idle pool (`pool_max_idle_per_host(0)`), so
-//!   every request opens a new TCP connection.
-//! - `KeepAlive { max_age }`: pooled connections, but every `max_age` the pool
-//!   hands out a brand-new `reqwest::Client` (new pool; a new resolver cache
-//!   unless a shared [`DnsResolver`] is given, whose cache honours TTLs anyway).
-//!   Requests already in flight keep the old client alive; it (and its pooled
-//!   connections) is dropped when the last of them ends. So no connection is
-//!   used for a request dispatched more than `max_age` after the connection's
-//!   client was created, and a dead target cannot stay pinned.
+//! Connections follow the [`ConnectionPolicy`] (see the `pool` module): `Fresh` opens one
+//! per request; `KeepAlive { max_age }` reuses one only for requests dispatched less
+//! than `max_age` after it was opened.
 //!
-//! Proxies from the environment are ignored and redirects are not followed:
-//! the prober must measure the load balancer itself.
+//! There is no proxy and no redirect: the prober measures the load balancer itself.
 
 use std::time::{Duration, Instant};
 
-use super::dns::DnsResolver;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderValue, HOST, USER_AGENT};
+use hyper::{Method, Request, Uri};
+
+use super::dns::{DnsResolver, Nameserver};
+use super::pool::{ConnectError, Connection, ConnectionPool, Endpoint};
 use super::probe::FailureKind;
 use super::{ConnectionPolicy, TrafficError};
 
@@ -31,85 +28,28 @@ use super::{ConnectionPolicy, TrafficError};
 /// count as a mismatch.
 pub(crate) const MAX_BODY_BYTES: usize = 1 << 20;
 
-/// Builds a client for `policy`, resolving names with `dns` (or reqwest's hickory
-/// resolver with the system configuration when `None`).
-pub(crate) fn build_client(
-    policy: ConnectionPolicy,
-    dns: Option<&DnsResolver>,
-) -> Result<reqwest::Client, TrafficError> {
-    let builder = match dns {
-        Some(resolver) => reqwest::Client::builder().dns_resolver(resolver.clone()),
-        None => reqwest::Client::builder().hickory_dns(true),
-    };
-    let builder = builder
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("drdrill/", env!("CARGO_PKG_VERSION")));
-    let builder = match policy {
-        ConnectionPolicy::Fresh => builder.pool_max_idle_per_host(0),
-        ConnectionPolicy::KeepAlive { max_age } => builder.pool_idle_timeout(max_age),
-    };
-    builder.build().map_err(TrafficError::Client)
-}
+/// The `user-agent` of every request.
+const AGENT: &str = concat!("drdrill/", env!("CARGO_PKG_VERSION"));
 
-/// Hands out the client to use for each request, rotating it per the policy.
-#[derive(Debug)]
-pub(crate) struct ClientPool {
-    policy: ConnectionPolicy,
-    dns: Option<DnsResolver>,
-    current: reqwest::Client,
-    created: Instant,
-    rotations: u64,
-}
-
-impl ClientPool {
-    /// Builds the first client (so configuration errors surface at start); every
-    /// client of the pool resolves names with `dns` when given.
-    pub(crate) fn new(policy: ConnectionPolicy, dns: Option<DnsResolver>) -> Result<Self, TrafficError> {
-        Ok(Self {
-            policy,
-            current: build_client(policy, dns.as_ref())?,
-            dns,
-            created: Instant::now(),
-            rotations: 0,
-        })
-    }
-
-    /// The client for a request dispatched at `now`: a new one once the
-    /// current one is older than `max_age` (keep-alive policy only).
-    pub(crate) fn client(&mut self, now: Instant) -> reqwest::Client {
-        if let ConnectionPolicy::KeepAlive { max_age } = self.policy {
-            if now.saturating_duration_since(self.created) >= max_age {
-                match build_client(self.policy, self.dns.as_ref()) {
-                    Ok(client) => {
-                        self.current = client;
-                        self.created = now;
-                        self.rotations += 1;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "could not rotate the HTTP client; keeping the old one");
-                    }
-                }
-            }
-        }
-        self.current.clone()
-    }
-
-    /// How many times the client was replaced.
-    pub(crate) fn rotations(&self) -> u64 {
-        self.rotations
-    }
+/// Sends requests to one base URL; cheap to clone (clones share the connections).
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClient {
+    pool: ConnectionPool,
+    /// The `host` header: the URL's host, and its port when not 80.
+    host: HeaderValue,
+    /// The base URL's path (`/` when it has none).
+    path_prefix: String,
 }
 
 /// One request to send.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpRequest<'a> {
     /// The method.
-    pub method: reqwest::Method,
-    /// The full URL.
-    pub url: &'a str,
+    pub method: Method,
+    /// The path (and query) under the base URL, with or without a leading `/`.
+    pub path: &'a str,
     /// The body, if any.
-    pub body: Option<&'a str>,
+    pub body: Option<Bytes>,
 }
 
 /// What came back from one request.
@@ -137,84 +77,206 @@ pub(crate) enum HttpResult {
     },
 }
 
-/// Sends `req` and reads the whole response, giving up at `deadline`.
-/// When `expected_body` is set, the body is compared with it.
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    req: HttpRequest<'_>,
-    expected_body: Option<&str>,
-    deadline: tokio::time::Instant,
-) -> HttpResult {
-    let mut served_by = None;
-    let mut status = None;
-    let exchange = exchange(client, req, expected_body, &mut served_by, &mut status);
-    match tokio::time::timeout_at(deadline, exchange).await {
-        Ok(Ok((status, body_matches))) => HttpResult::Response {
-            status,
-            served_by,
-            body_matches,
-        },
-        Ok(Err(error)) => HttpResult::Failed {
-            kind: classify(&error),
-            message: error_chain(&error),
-            served_by,
-            status,
-        },
-        Err(_) => HttpResult::Failed {
-            kind: FailureKind::Timeout,
-            message: match status {
-                Some(_) => "timed out reading the response body".to_owned(),
-                None => "timed out waiting for the response".to_owned(),
+/// Why an exchange ended without a complete response.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("invalid request path {path:?}: {source}")]
+    Path {
+        path: String,
+        #[source]
+        source: hyper::http::Error,
+    },
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
+impl HttpClient {
+    /// A client for `base_url` (an absolute `http://` URL, see
+    /// [`validate_base_url`](super::config::validate_base_url)) keeping at most `limit`
+    /// connections, resolving its host with `dns` (or the system configuration).
+    pub(crate) fn new(
+        base_url: &str,
+        dns: Option<DnsResolver>,
+        policy: ConnectionPolicy,
+        limit: usize,
+    ) -> Result<Self, TrafficError> {
+        let uri = super::config::validate_base_url(base_url)?;
+        let invalid = |reason: String| TrafficError::InvalidConfig {
+            field: "base_url",
+            reason,
+        };
+        let authority = uri
+            .authority()
+            .ok_or_else(|| invalid(format!("{base_url:?}: no host")))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let host = authority.host();
+        let endpoint = match host.trim_start_matches('[').trim_end_matches(']').parse() {
+            Ok(ip) => Endpoint::Ip(std::net::SocketAddr::new(ip, port)),
+            Err(_) => Endpoint::Name {
+                host: host.to_owned(),
+                port,
+                resolver: match dns {
+                    Some(resolver) => resolver,
+                    None => DnsResolver::new(Nameserver::System).map_err(TrafficError::Resolver)?,
+                },
             },
-            served_by,
-            status,
-        },
+        };
+        let host_header = match authority.port_u16() {
+            Some(port) if port != 80 => format!("{host}:{port}"),
+            _ => host.to_owned(),
+        };
+        Ok(Self {
+            pool: ConnectionPool::new(endpoint, policy, limit),
+            host: HeaderValue::from_str(&host_header).map_err(|e| invalid(format!("{base_url:?}: {e}")))?,
+            path_prefix: uri.path().to_owned(),
+        })
     }
-}
 
-/// The request/response exchange; fills `served_by` and `status` as soon as
-/// headers arrive so that a later timeout still reports them.
-async fn exchange(
-    client: &reqwest::Client,
-    req: HttpRequest<'_>,
-    expected_body: Option<&str>,
-    served_by: &mut Option<String>,
-    status: &mut Option<u16>,
-) -> Result<(u16, Option<bool>), reqwest::Error> {
-    let mut builder = client.request(req.method, req.url);
-    if let Some(body) = req.body {
-        builder = builder.body(body.to_owned());
+    /// Connections opened so far.
+    pub(crate) fn connections_opened(&self) -> u64 {
+        self.pool.opened()
     }
-    let mut response = builder.send().await?;
-    let code = response.status().as_u16();
-    *status = Some(code);
-    *served_by = response
-        .headers()
-        .get(drdrill_probe_contract::SERVED_BY_HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let Some(expected) = expected_body else {
-        // Drain so a keep-alive connection can be reused.
-        while response.chunk().await?.is_some() {}
-        return Ok((code, None));
-    };
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Ok((code, Some(false)));
+
+    /// Connections closed because they reached the policy's `max_age`.
+    pub(crate) fn connections_aged_out(&self) -> u64 {
+        self.pool.aged_out()
+    }
+
+    /// Sends `req`, dispatched at `dispatched`, and reads the whole response, giving up
+    /// at `deadline` (which covers waiting for a connection and opening it). When
+    /// `expected_body` is set, the body is compared with it.
+    pub(crate) async fn send(
+        &self,
+        req: HttpRequest<'_>,
+        expected_body: Option<&[u8]>,
+        dispatched: Instant,
+        deadline: tokio::time::Instant,
+    ) -> HttpResult {
+        let mut served_by = None;
+        let mut status = None;
+        let exchange = self.exchange(req, expected_body, dispatched, &mut served_by, &mut status);
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(Ok((status, body_matches))) => HttpResult::Response {
+                status,
+                served_by,
+                body_matches,
+            },
+            Ok(Err(error)) => HttpResult::Failed {
+                kind: match error {
+                    ExchangeError::Connect(_) => FailureKind::Connect,
+                    ExchangeError::Http(ref e) if e.is_timeout() => FailureKind::Timeout,
+                    _ => FailureKind::Other,
+                },
+                message: error_chain(&error),
+                served_by,
+                status,
+            },
+            Err(_) => HttpResult::Failed {
+                kind: FailureKind::Timeout,
+                message: match status {
+                    Some(_) => "timed out reading the response body".to_owned(),
+                    None => "timed out waiting for the response".to_owned(),
+                },
+                served_by,
+                status,
+            },
         }
-        body.extend_from_slice(&chunk);
     }
-    Ok((code, Some(body == expected.as_bytes())))
+
+    /// The request/response exchange; fills `served_by` and `status` as soon as
+    /// headers arrive so that a later timeout still reports them.
+    async fn exchange(
+        &self,
+        req: HttpRequest<'_>,
+        expected_body: Option<&[u8]>,
+        dispatched: Instant,
+        served_by: &mut Option<String>,
+        status: &mut Option<u16>,
+    ) -> Result<(u16, Option<bool>), ExchangeError> {
+        let request = self.request(req)?;
+        let mut connection = self.ready_connection(dispatched).await?;
+        let response = connection.sender.send_request(request).await?;
+        let code = response.status().as_u16();
+        *status = Some(code);
+        *served_by = response
+            .headers()
+            .get(drdrill_probe_contract::SERVED_BY_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let mut body = response.into_body();
+        let mut compare = expected_body.map(BodyComparison::new);
+        let mut read = 0usize;
+        while let Some(frame) = body.frame().await {
+            let Ok(chunk) = frame?.into_data() else { continue };
+            read += chunk.len();
+            if read > MAX_BODY_BYTES {
+                // Not read whole: the connection is dropped with the body.
+                return Ok((code, compare.map(|_| false)));
+            }
+            if let Some(compare) = &mut compare {
+                compare.feed(&chunk);
+            }
+        }
+        // Read whole: the connection can carry the next request.
+        self.pool.give_back(connection);
+        Ok((code, compare.map(BodyComparison::matches)))
+    }
+
+    /// The request with its headers; the path joined to the base URL's.
+    fn request(&self, req: HttpRequest<'_>) -> Result<Request<Full<Bytes>>, ExchangeError> {
+        let path = super::config::join_path(&self.path_prefix, req.path);
+        let uri = Uri::try_from(path.as_str()).map_err(|e| ExchangeError::Path {
+            path: path.clone(),
+            source: e.into(),
+        })?;
+        Request::builder()
+            .method(req.method)
+            .uri(uri)
+            .header(HOST, self.host.clone())
+            .header(USER_AGENT, HeaderValue::from_static(AGENT))
+            .body(Full::new(req.body.unwrap_or_default()))
+            .map_err(|source| ExchangeError::Path { path, source })
+    }
+
+    /// A connection ready for a request: an idle one that closed meanwhile is dropped
+    /// and the next one taken; a new one that is not ready is an error.
+    async fn ready_connection(&self, dispatched: Instant) -> Result<Connection, ExchangeError> {
+        loop {
+            let mut connection = self.pool.checkout(dispatched).await?;
+            match connection.sender.ready().await {
+                Ok(()) => return Ok(connection),
+                Err(_) if connection.reused() => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
 }
 
-/// Maps a reqwest error onto a failure class.
-fn classify(error: &reqwest::Error) -> FailureKind {
-    if error.is_timeout() {
-        FailureKind::Timeout
-    } else if error.is_connect() || error.is_dns() {
-        FailureKind::Connect
-    } else {
-        FailureKind::Other
+/// Compares a body arriving in chunks with the expected bytes, without keeping it.
+struct BodyComparison<'a> {
+    expected: &'a [u8],
+    seen: usize,
+    equal: bool,
+}
+
+impl<'a> BodyComparison<'a> {
+    fn new(expected: &'a [u8]) -> Self {
+        Self {
+            expected,
+            seen: 0,
+            equal: true,
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        let end = self.seen + chunk.len();
+        self.equal = self.equal && self.expected.get(self.seen..end) == Some(chunk);
+        self.seen = end;
+    }
+
+    fn matches(self) -> bool {
+        self.equal && self.seen == self.expected.len()
     }
 }
 
@@ -236,4 +298,32 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// The delay before retry number `attempt` (0-based): 50 ms doubling, capped at 1 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(50u64.saturating_mul(1 << attempt.min(5))).min(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body split anywhere matches exactly the expected bytes, nothing shorter or
+    /// longer.
+    #[test]
+    fn a_chunked_body_is_compared_whole() {
+        let expected = b"hello world";
+        for split in 0..=expected.len() {
+            let mut same = BodyComparison::new(expected);
+            same.feed(&expected[..split]);
+            same.feed(&expected[split..]);
+            assert!(same.matches(), "split at {split}");
+        }
+        let mut short = BodyComparison::new(expected);
+        short.feed(b"hello");
+        assert!(!short.matches());
+        let mut long = BodyComparison::new(expected);
+        long.feed(b"hello world!");
+        assert!(!long.matches());
+        let mut other = BodyComparison::new(expected);
+        other.feed(b"hello");
+        other.feed(b" there");
+        assert!(!other.matches());
+    }
 }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use hyper::{Method, Uri};
+
 use super::outcome::{hanging_probes, MAX_HANGING_PROBES};
 use super::TrafficError;
 
@@ -69,13 +71,12 @@ impl RequestSpec {
 
     /// The full URL for `id` under `base_url` (slashes between them normalised).
     pub fn render_url(&self, base_url: &str, id: &str) -> String {
-        let path = self.render_path(id);
-        format!("{}/{}", base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        join_path(base_url, &self.render_path(id))
     }
 
-    /// The method parsed for reqwest.
-    pub(crate) fn parsed_method(&self, field: &'static str) -> Result<reqwest::Method, TrafficError> {
-        reqwest::Method::from_bytes(self.method.as_bytes()).map_err(|e| TrafficError::InvalidConfig {
+    /// The method, parsed.
+    pub(crate) fn parsed_method(&self, field: &'static str) -> Result<Method, TrafficError> {
+        Method::from_bytes(self.method.as_bytes()).map_err(|e| TrafficError::InvalidConfig {
             field,
             reason: format!("{:?}: {e}", self.method),
         })
@@ -109,7 +110,7 @@ impl TrafficConfig {
             field,
             reason: reason.to_owned(),
         };
-        validate_base_url(&self.base_url)?;
+        let base = validate_base_url(&self.base_url)?;
         if !(self.rate_per_sec.is_finite() && self.rate_per_sec > 0.0) {
             return Err(invalid("rate_per_sec", "must be a positive number"));
         }
@@ -152,6 +153,15 @@ impl TrafficConfig {
         if !self.read.path_template.contains(ID_PLACEHOLDER) {
             return Err(invalid("read.path_template", "must contain {id}"));
         }
+        for (field, spec) in [("write.path_template", &self.write), ("read.path_template", &self.read)] {
+            let path = join_path(base.path(), &spec.render_path("id"));
+            if let Err(e) = path.parse::<Uri>() {
+                return Err(invalid(
+                    field,
+                    &format!("{:?} is not a valid path: {e}", spec.path_template),
+                ));
+            }
+        }
         if let Some(id) = &self.reads_only_id {
             if id.is_empty() || id.contains(['/', '?', '#']) {
                 return Err(invalid(
@@ -175,25 +185,42 @@ impl TrafficConfig {
     }
 }
 
-/// Checks that `base_url` is an absolute `http://` URL without a query.
-pub(crate) fn validate_base_url(base_url: &str) -> Result<(), TrafficError> {
+/// `path` under `base` (a URL or a path): one `/` between them.
+pub(crate) fn join_path(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Checks that `base_url` is an absolute `http://` URL without a query, and returns it
+/// parsed.
+pub(crate) fn validate_base_url(base_url: &str) -> Result<Uri, TrafficError> {
     let invalid = |reason: String| TrafficError::InvalidConfig {
         field: "base_url",
         reason,
     };
-    let url = reqwest::Url::parse(base_url).map_err(|e| invalid(format!("{base_url:?}: {e}")))?;
-    if url.scheme() != "http" {
-        return Err(invalid(format!(
-            "{base_url:?}: only http:// is supported (this build has no TLS)"
-        )));
-    }
-    if url.host_str().is_none() {
-        return Err(invalid(format!("{base_url:?}: no host")));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
+    if base_url.contains('#') {
         return Err(invalid(format!("{base_url:?}: must not have a query or fragment")));
     }
-    Ok(())
+    let url: Uri = base_url.parse().map_err(|e| invalid(format!("{base_url:?}: {e}")))?;
+    match url.scheme_str() {
+        Some("http") => {}
+        None => {
+            return Err(invalid(format!(
+                "{base_url:?}: not an absolute URL (e.g. http://host:port)"
+            )))
+        }
+        Some(_) => {
+            return Err(invalid(format!(
+                "{base_url:?}: only http:// is supported (this build has no TLS)"
+            )))
+        }
+    }
+    if url.host().is_none_or(str::is_empty) {
+        return Err(invalid(format!("{base_url:?}: no host")));
+    }
+    if url.query().is_some() {
+        return Err(invalid(format!("{base_url:?}: must not have a query or fragment")));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -247,6 +274,14 @@ mod tests {
         let mut cfg = valid();
         cfg.write.method = "BAD METHOD".into();
         assert_eq!(rejected_field(&cfg), Some("write.method"));
+        let mut cfg = valid();
+        cfg.read.path_template = "/items/{id} now".into();
+        assert_eq!(rejected_field(&cfg), Some("read.path_template"));
+        for base in ["127.0.0.1:80", "http://", "http://h:1/?q=1", "http://h:1/#f"] {
+            let mut cfg = valid();
+            cfg.base_url = base.into();
+            assert_eq!(rejected_field(&cfg), Some("base_url"), "{base}");
+        }
         let mut cfg = valid();
         cfg.expect_status = Some(vec![]);
         assert_eq!(rejected_field(&cfg), Some("expect_status"));

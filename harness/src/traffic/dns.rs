@@ -1,6 +1,6 @@
 //! Name resolution for the prober: one hickory resolver, pointed at a chosen DNS server
-//! (or the system's configuration), shared by every HTTP client the prober rotates
-//! through, so its cache — which honours record TTLs — is shared too.
+//! (or the system's configuration), asked for every new connection; its cache honours
+//! record TTLs.
 //!
 //! A changed answer is used by new connections once the old answer's TTL has run out;
 //! with the keep-alive policy no connection is reused longer than `max_age`, so a DNS
@@ -70,7 +70,6 @@ pub enum DnsError {
 }
 
 /// A hickory resolver for one [`Nameserver`]; cheap to clone (clones share the cache).
-/// Implements [`reqwest::dns::Resolve`].
 #[derive(Clone)]
 pub struct DnsResolver {
     inner: Arc<TokioResolver>,
@@ -166,16 +165,5 @@ impl DnsResolver {
             }
             other => other,
         }
-    }
-}
-
-impl reqwest::dns::Resolve for DnsResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let resolver = self.clone();
-        Box::pin(async move {
-            let ips = resolver.lookup(name.as_str()).await?;
-            let addrs: reqwest::dns::Addrs = Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
-            Ok(addrs)
-        })
     }
 }

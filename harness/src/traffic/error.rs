@@ -17,9 +17,9 @@ pub enum TrafficError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The HTTP client could not be built.
-    #[error("could not build the HTTP client")]
-    Client(#[source] reqwest::Error),
+    /// No resolver for the base URL's host could be built.
+    #[error("could not build a DNS resolver for the prober")]
+    Resolver(#[source] super::dns::DnsError),
     /// The prober's own runtime or thread could not be started.
     #[error("could not start the prober's thread")]
     Thread(#[source] std::io::Error),

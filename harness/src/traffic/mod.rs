@@ -31,6 +31,7 @@ mod ledger;
 mod live;
 mod mix;
 mod outcome;
+mod pool;
 mod probe;
 mod probe_log;
 mod prober;
@@ -39,6 +40,7 @@ mod schedule;
 mod settle;
 mod tally;
 mod verify;
+mod workers;
 
 pub use buckets::{Bucket, FailureCounts, ServedByIntervals, WindowStats, BUCKET_MS, SERVED_MS};
 pub use clock::RunClock;

@@ -27,8 +27,12 @@ pub struct TrafficOutcome {
     /// Every acknowledged write: read back from `acks.csv` (memory does not grow with
     /// the run), with those the log could not write kept beside it.
     pub acks: AckList,
-    /// How many times the keep-alive client was rotated.
-    pub client_rotations: u64,
+    /// The most tasks sending probes at once (each sends one probe at a time).
+    pub peak_workers: usize,
+    /// TCP connections the prober opened.
+    pub connections_opened: u64,
+    /// Connections closed because they reached the keep-alive policy's `max_age`.
+    pub connections_aged_out: u64,
     /// The run prefix of every write id (`<prefix>-<seq>`).
     pub run_prefix: String,
     /// Where the raw logs are; `None` if the writer task itself failed.

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::client::{self, ClientPool, HttpRequest, HttpResult};
+use super::client::{HttpClient, HttpRequest, HttpResult};
 use super::config::StatusExpectation;
 use super::dns::DnsResolver;
 use super::ledger::{AckLedger, AckList, AckedWrite};
@@ -40,6 +40,7 @@ use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
 use super::probe_log::{self, LogEntry, LogSender};
 use super::runtime::ProberRuntime;
 use super::schedule::Schedule;
+use super::workers::WorkQueue;
 use super::{RequestSpec, RunClock, TrafficConfig, TrafficError};
 
 /// Starts open-loop traffic; see [`Prober::start`].
@@ -55,9 +56,8 @@ impl Prober {
         Self::start_resolving(cfg, None, clock, out_dir)
     }
 
-    /// [`Prober::start`], resolving the base URL's host with `dns` when given: one
-    /// resolver (and cache) shared by every client the connection policy rotates
-    /// through. Its lookups run on the prober's thread, so give the prober a resolver of
+    /// [`Prober::start`], resolving the base URL's host with `dns` when given, for every
+    /// new connection (one cache for the run). Its lookups run on the prober's thread, so give the prober a resolver of
     /// its own: one that other code goes on using after the prober stopped may have lost
     /// its connections with the prober's runtime.
     pub fn start_resolving(
@@ -72,7 +72,9 @@ impl Prober {
         let entered = runtime.enter();
         let write_method = cfg.write.parsed_method("write.method")?;
         let read_method = cfg.read.parsed_method("read.method")?;
-        let pool = ClientPool::new(cfg.connection, dns)?;
+        let cap = max_in_flight(cfg.rate_per_sec, cfg.timeout);
+        // At most one connection per probe in flight.
+        let client = HttpClient::new(&cfg.base_url, dns, cfg.connection, cap)?;
         let (log, writer) = probe_log::spawn(out_dir)?;
 
         let random = uuid::Uuid::new_v4().as_u128();
@@ -80,10 +82,9 @@ impl Prober {
         let schedule = Schedule::new(Instant::now(), cfg.rate_per_sec);
         let live = LiveStats::new(schedule, clock, late_threshold(cfg.rate_per_sec));
         let ledger = Arc::new(AckLedger::new());
-        let cap = max_in_flight(cfg.rate_per_sec, cfg.timeout);
         let shared = Arc::new(ProbeContext {
             in_flight: AtomicUsize::new(0),
-            base_url: cfg.base_url.clone(),
+            client,
             write_method,
             read_method,
             write: cfg.write.clone(),
@@ -97,11 +98,12 @@ impl Prober {
         });
         let dispatcher = Dispatcher {
             schedule,
-            pool,
             mix: Mix::new(cfg.write_ratio),
             rng: PickRng::new(random as u64),
             run_prefix: run_prefix.clone(),
             max_in_flight: cap,
+            late_after: late_threshold(cfg.rate_per_sec),
+            queue: Arc::new(WorkQueue::new(cap)),
             dropped: 0,
             log,
             shared,
@@ -239,7 +241,9 @@ impl ProberHandle {
                 ledger.len(),
             ),
             probes,
-            client_rotations: dispatch.rotations,
+            peak_workers: dispatch.peak_workers,
+            connections_opened: dispatch.connections_opened,
+            connections_aged_out: dispatch.connections_aged_out,
             run_prefix,
             probe_log,
             errors,
@@ -252,9 +256,9 @@ impl ProberHandle {
 struct ProbeContext {
     /// Probes dispatched and not finished.
     in_flight: AtomicUsize,
-    base_url: String,
-    write_method: reqwest::Method,
-    read_method: reqwest::Method,
+    client: HttpClient,
+    write_method: hyper::Method,
+    read_method: hyper::Method,
     write: RequestSpec,
     read: RequestSpec,
     timeout: Duration,
@@ -269,7 +273,9 @@ struct ProbeContext {
 /// What the dispatcher reports when it ends.
 #[derive(Debug)]
 struct DispatchSummary {
-    rotations: u64,
+    peak_workers: usize,
+    connections_opened: u64,
+    connections_aged_out: u64,
     stopped_unix_ms: Option<i64>,
     dropped: u64,
     max_in_flight: usize,
@@ -279,7 +285,9 @@ impl DispatchSummary {
     /// Stand-in when the dispatcher task crashed.
     fn lost() -> Self {
         Self {
-            rotations: 0,
+            peak_workers: 0,
+            connections_opened: 0,
+            connections_aged_out: 0,
             stopped_unix_ms: None,
             dropped: 0,
             max_in_flight: 0,
@@ -289,15 +297,20 @@ impl DispatchSummary {
 
 struct Dispatcher {
     schedule: Schedule,
-    pool: ClientPool,
     mix: Mix,
     rng: PickRng,
     run_prefix: String,
     max_in_flight: usize,
+    /// Dispatch lag beyond which a probe is late (and no worker is started for it).
+    late_after: Duration,
+    queue: Arc<WorkQueue<ProbeJob>>,
     dropped: u64,
     log: LogSender,
     shared: Arc<ProbeContext>,
 }
+
+/// How long a worker waits for a probe before it ends.
+const WORKER_IDLE: Duration = Duration::from_secs(1);
 
 /// One probe, decided by the dispatcher.
 struct ProbeJob {
@@ -309,7 +322,6 @@ struct ProbeJob {
     /// For reads: the body the server must return.
     expected_body: Option<String>,
     scheduled: Instant,
-    sent: Instant,
 }
 
 impl Dispatcher {
@@ -336,9 +348,13 @@ impl Dispatcher {
                 next += 1;
             }
         }
+        // Workers end once the queue is empty.
+        self.queue.close();
         let clock = self.shared.clock;
         DispatchSummary {
-            rotations: self.pool.rotations(),
+            peak_workers: self.queue.peak_workers(),
+            connections_opened: self.shared.client.connections_opened(),
+            connections_aged_out: self.shared.client.connections_aged_out(),
             stopped_unix_ms: Some(clock.now_unix_ms()),
             dropped: self.dropped,
             max_in_flight: self.max_in_flight,
@@ -352,16 +368,21 @@ impl Dispatcher {
             return;
         }
         self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
-        let job = self.decide(seq, scheduled, now);
-        let client = self.pool.client(now);
-        let ctx = Arc::clone(&self.shared);
-        ctx.live.record_sent(ctx.clock.unix_ms(scheduled));
-        let log = self.log.clone();
-        tokio::spawn(run_probe(ctx, client, log, job));
+        let job = self.decide(seq, scheduled);
+        self.shared.live.record_sent(self.shared.clock.unix_ms(scheduled));
+        // Behind schedule, the machine is the bottleneck: more workers would only share it.
+        let on_time = now.saturating_duration_since(scheduled) <= self.late_after;
+        if self.queue.push(job, on_time) {
+            tokio::spawn(work(
+                Arc::clone(&self.shared),
+                Arc::clone(&self.queue),
+                self.log.clone(),
+            ));
+        }
     }
 
     /// Write or read, which id, which body.
-    fn decide(&mut self, seq: u64, scheduled: Instant, sent: Instant) -> ProbeJob {
+    fn decide(&mut self, seq: u64, scheduled: Instant) -> ProbeJob {
         if let Some(id) = &self.shared.reads_only_id {
             return ProbeJob {
                 seq,
@@ -370,7 +391,6 @@ impl Dispatcher {
                 id: id.clone(),
                 expected_body: None,
                 scheduled,
-                sent,
             };
         }
         let read_target = match self.mix.next_kind() {
@@ -386,7 +406,6 @@ impl Dispatcher {
                 id: acked.id,
                 expected_body: Some(acked.body),
                 scheduled,
-                sent,
             },
             None => {
                 let id = format!("{}-{seq}", self.run_prefix);
@@ -397,29 +416,38 @@ impl Dispatcher {
                     id,
                     expected_body: None,
                     scheduled,
-                    sent,
                 }
             }
         }
     }
 }
 
+/// A worker: sends probes from the queue, one at a time, until none comes for
+/// [`WORKER_IDLE`] or the queue closes.
+async fn work(ctx: Arc<ProbeContext>, queue: Arc<WorkQueue<ProbeJob>>, log: LogSender) {
+    while let Some(job) = queue.next(WORKER_IDLE).await {
+        run_probe(&ctx, &log, job).await;
+    }
+}
+
 /// Sends one probe, then records it everywhere: live counters, ledger, log.
-async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSender, job: ProbeJob) {
-    let _slot = InFlightSlot(Arc::clone(&ctx));
+async fn run_probe(ctx: &Arc<ProbeContext>, log: &LogSender, job: ProbeJob) {
+    let _slot = InFlightSlot(Arc::clone(ctx));
     let (spec, method) = match job.kind {
         ProbeKind::Write => (&ctx.write, &ctx.write_method),
         ProbeKind::Read => (&ctx.read, &ctx.read_method),
     };
-    let url = spec.render_url(&ctx.base_url, &job.id);
-    let deadline = tokio::time::Instant::from_std(job.sent + ctx.timeout);
+    let path = spec.render_path(&job.id);
+    // Sent now: a probe that waited for a worker shows the wait as schedule lag.
+    let sent = Instant::now();
+    let deadline = tokio::time::Instant::from_std(sent + ctx.timeout);
     let request = HttpRequest {
         method: method.clone(),
-        url: &url,
-        body: job.body.as_deref(),
+        path: &path,
+        body: job.body.clone().map(bytes::Bytes::from),
     };
-    let result = client::send(&client, request, job.expected_body.as_deref(), deadline).await;
-    drop(client);
+    let expected = job.expected_body.as_deref().map(str::as_bytes);
+    let result = ctx.client.send(request, expected, sent, deadline).await;
     let done = Instant::now();
     // A 404 read-back is a lost write only when the read follows a write of the run.
     let read_back = job.kind == ProbeKind::Read && ctx.reads_only_id.is_none();
@@ -447,7 +475,7 @@ async fn run_probe(ctx: Arc<ProbeContext>, client: reqwest::Client, log: LogSend
         kind: job.kind,
         id: job.id,
         scheduled_unix_us,
-        sent_unix_us: clock.unix_us(job.sent),
+        sent_unix_us: clock.unix_us(sent),
         done_unix_us,
         latency_us,
         status: evaluated.status,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 
-use super::client::{self, HttpRequest, HttpResult};
-use super::config::{validate_base_url, StatusExpectation};
+use super::client::{self, HttpClient, HttpRequest, HttpResult};
+use super::config::StatusExpectation;
 use super::dns::DnsResolver;
 use super::ledger::AckedWrite;
 use super::{ConnectionPolicy, RequestSpec, TrafficError};
@@ -58,19 +58,19 @@ pub async fn verify_writes_resolving(
     grace: Duration,
     timeout: Duration,
 ) -> Result<VerifyOutcome, TrafficError> {
-    validate_base_url(base_url)?;
     let method = read.parsed_method("read.method")?;
-    let client = client::build_client(
+    let client = HttpClient::new(
+        base_url,
+        dns.cloned(),
         ConnectionPolicy::KeepAlive {
             max_age: Duration::from_secs(5),
         },
-        dns,
+        VERIFY_CONCURRENCY,
     )?;
     let expect = StatusExpectation::new(expect);
     let grace_ends = Instant::now() + grace;
     let checker = Checker {
         client: &client,
-        base_url,
         read,
         method: &method,
         expect: &expect,
@@ -98,10 +98,9 @@ pub async fn verify_writes_resolving(
 }
 
 struct Checker<'a> {
-    client: &'a reqwest::Client,
-    base_url: &'a str,
+    client: &'a HttpClient,
     read: &'a RequestSpec,
-    method: &'a reqwest::Method,
+    method: &'a hyper::Method,
     expect: &'a StatusExpectation,
     grace_ends: Instant,
     timeout: Duration,
@@ -110,11 +109,11 @@ struct Checker<'a> {
 impl Checker<'_> {
     /// Whether `write` was read back with its body before the grace ended.
     async fn read_back_until_grace(&self, write: &AckedWrite) -> bool {
-        let url = self.read.render_url(self.base_url, &write.id);
-        let body = self.read.render_body(&write.id);
+        let path = self.read.render_path(&write.id);
+        let body = self.read.render_body(&write.id).map(bytes::Bytes::from);
         let mut attempt = 0u32;
         loop {
-            if self.read_back_once(&url, body.as_deref(), &write.body).await {
+            if self.read_back_once(&path, body.clone(), &write.body).await {
                 return true;
             }
             let now = Instant::now();
@@ -127,14 +126,19 @@ impl Checker<'_> {
         }
     }
 
-    async fn read_back_once(&self, url: &str, body: Option<&str>, expected: &str) -> bool {
+    async fn read_back_once(&self, path: &str, body: Option<bytes::Bytes>, expected: &str) -> bool {
         let request = HttpRequest {
             method: self.method.clone(),
-            url,
+            path,
             body,
         };
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        match client::send(self.client, request, Some(expected), deadline).await {
+        let now = Instant::now();
+        let deadline = tokio::time::Instant::from_std(now + self.timeout);
+        match self
+            .client
+            .send(request, Some(expected.as_bytes()), now, deadline)
+            .await
+        {
             HttpResult::Response {
                 status, body_matches, ..
             } => self.expect.accepts(status) && body_matches == Some(true),

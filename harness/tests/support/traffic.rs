@@ -36,6 +36,8 @@ struct State {
     mode: AtomicU8,
     connections: AtomicU64,
     requests: AtomicU64,
+    /// The longest time from accepting a connection to reading a request on it (µs).
+    longest_use_us: AtomicU64,
     served_by: String,
 }
 
@@ -83,6 +85,11 @@ impl TestServer {
         self.state.connections.load(Ordering::SeqCst)
     }
 
+    /// The longest time from accepting a connection to reading a request on it.
+    pub fn longest_connection_use(&self) -> Duration {
+        Duration::from_micros(self.state.longest_use_us.load(Ordering::SeqCst))
+    }
+
     /// Requests read so far.
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
@@ -125,6 +132,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
 }
 
 async fn serve_connection(stream: TcpStream, state: Arc<State>) {
+    let accepted = std::time::Instant::now();
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream);
     loop {
@@ -132,6 +140,8 @@ async fn serve_connection(stream: TcpStream, state: Arc<State>) {
             return;
         };
         state.requests.fetch_add(1, Ordering::SeqCst);
+        let used_us = u64::try_from(accepted.elapsed().as_micros()).unwrap_or(u64::MAX);
+        state.longest_use_us.fetch_max(used_us, Ordering::SeqCst);
         let mode = state.mode.load(Ordering::SeqCst);
         if mode == Mode::Hang as u8 {
             // Never answer; wait for the client to give up and close.

@@ -44,6 +44,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 const BUFFER_BYTES: usize = 64 * 1024;
 
+/// The most entries the writer takes from the channel at once.
+const BATCH: usize = 512;
+
 /// One line for one of the logs.
 #[derive(Debug)]
 pub(crate) enum LogEntry {
@@ -181,12 +184,19 @@ impl Writer {
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut line = String::new();
+        // Taken in batches: one wake-up writes every entry waiting, so the writer keeps
+        // up with the probes even when they crowd the prober's thread.
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
-                entry = rx.recv() => match entry {
-                    Some(entry) => self.write(entry, &mut line).await,
-                    None => break,
-                },
+                taken = rx.recv_many(&mut batch, BATCH) => {
+                    if taken == 0 {
+                        break;
+                    }
+                    for entry in batch.drain(..) {
+                        self.write(entry, &mut line).await;
+                    }
+                }
                 _ = tick.tick() => self.flush().await,
             }
         }
