@@ -339,10 +339,12 @@ async fn reads_only_mode_sends_status_checked_reads_of_one_id() {
     })
     .await;
     server.forget("seeded");
-    let answered = live.totals().completed;
-    wait_for("100 more probes answered", Duration::from_secs(5), || async {
-        live.totals().completed >= answered + 100
-    })
+    // Probes in flight when the id went may still come back 200: count the 404s.
+    wait_for(
+        "100 probes failed on the forgotten id",
+        Duration::from_secs(5),
+        || async { live.totals().failed >= 100 },
+    )
     .await;
     let outcome = handle.stop().await;
 

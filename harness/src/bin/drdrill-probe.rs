@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, ValueEnum};
-use drdrill::traffic::{ConnectionPolicy, Prober, RequestSpec, RunClock, TrafficConfig, TrafficOutcome, PROBES_FILE};
+use drdrill::traffic::{
+    ConnectionPolicy, Prober, RequestSpec, RunClock, TrafficConfig, TrafficOutcome, MAX_HANGING_PROBES, PROBES_FILE,
+};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
@@ -40,9 +42,11 @@ struct Args {
     /// Share of writes; 0 means one write, then reads of it.
     #[arg(long, default_value_t = 0.0)]
     write_ratio: f64,
-    /// Per-request timeout.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
+    /// Per-request timeout [default: 2 s, or less where rate × timeout (the probes a
+    /// hanging target holds) would pass the prober's bound, `MAX_HANGING_PROBES`]; the
+    /// one used is in the output (`timeout_ms`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
     /// Connection policy.
     #[arg(long, value_enum, default_value_t = Connection::KeepAlive)]
     connection: Connection,
@@ -97,13 +101,24 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// 2 s, or the longest timeout (in whole ms) that keeps `rate × timeout` within
+/// [`MAX_HANGING_PROBES`].
+fn default_timeout(rate: f64) -> Duration {
+    let bound_ms = if rate > 0.0 {
+        (MAX_HANGING_PROBES as f64 * 1000.0 / rate).floor()
+    } else {
+        f64::MAX
+    };
+    Duration::from_millis(bound_ms.clamp(1.0, 2000.0) as u64)
+}
+
 /// Runs the prober for `args.duration` and gathers the figures.
 async fn probe(args: &Args) -> anyhow::Result<Value> {
     let cfg = TrafficConfig {
         base_url: args.url.clone(),
         rate_per_sec: args.rate,
         write_ratio: args.write_ratio,
-        timeout: args.timeout,
+        timeout: args.timeout.unwrap_or_else(|| default_timeout(args.rate)),
         connection: match args.connection {
             Connection::Fresh => ConnectionPolicy::Fresh,
             Connection::KeepAlive => ConnectionPolicy::KeepAlive { max_age: args.max_age },
@@ -121,6 +136,7 @@ async fn probe(args: &Args) -> anyhow::Result<Value> {
         expect_status: None,
         reads_only_id: args.reads_only.clone(),
     };
+    let timeout_ms = cfg.timeout.as_millis();
     let started = Instant::now();
     let handle = Prober::start(cfg, RunClock::start(), &args.out).context("starting the prober")?;
     let mut rss_samples = Vec::new();
@@ -143,6 +159,7 @@ async fn probe(args: &Args) -> anyhow::Result<Value> {
     }
     let mut report = figures(args, &outcome, drain_s);
     if let Value::Object(map) = &mut report {
+        map.insert("timeout_ms".into(), json!(timeout_ms));
         if !rss_samples.is_empty() {
             map.insert("rss_samples".into(), Value::Array(rss_samples));
             map.insert("vm_hwm_kib".into(), json!(status_kib("VmHWM:")));

@@ -134,6 +134,12 @@ impl HttpClient {
         })
     }
 
+    /// Connections a request could have now without waiting: idle ones, and those that
+    /// may be opened at once.
+    pub(crate) fn connections_free(&self) -> usize {
+        self.pool.free()
+    }
+
     /// Connections opened so far.
     pub(crate) fn connections_opened(&self) -> u64 {
         self.pool.opened()

@@ -23,9 +23,13 @@ pub enum TrafficError {
     /// The prober's own runtime or thread could not be started.
     #[error("could not start the prober's thread")]
     Thread(#[source] std::io::Error),
-    /// The prober's thread ended without handing back its results (it panicked).
-    #[error("the prober's thread ended without its results")]
-    ThreadLost,
+    /// A thread of the prober (`drdrill-prober`, `drdrill-probe-log`) ended without
+    /// handing back its results (it panicked).
+    #[error("the {thread} thread ended without its results")]
+    ThreadLost {
+        /// The thread's name.
+        thread: &'static str,
+    },
     /// The output directory or a log file could not be created or written.
     #[error("I/O error on {path}")]
     Io {

@@ -167,6 +167,17 @@ impl ConnectionPool {
         }
     }
 
+    /// Connections a request could have now without waiting: the idle ones, and as many
+    /// new ones as may be opened at once.
+    pub(crate) fn free(&self) -> usize {
+        let slots = self.shared.slots.available_permits();
+        let openable = match &self.shared.connecting {
+            Some(connecting) => connecting.available_permits().min(slots),
+            None => slots,
+        };
+        lock(&self.shared.idle).len() + openable
+    }
+
     /// Connections opened so far.
     pub(crate) fn opened(&self) -> u64 {
         self.shared.opened.load(Ordering::Relaxed)

@@ -2,22 +2,21 @@
 //! scheduled time and never waits for earlier ones.
 //!
 //! Request `k` is due at `start + k / rate`. The dispatcher sleeps until the
-//! next due time (Tokio timers, ~1 ms resolution), then spawns every request
-//! that is due by now — one per wake at low rates, a batch above ~1000/s — stamping
-//! each with its send time, so its record carries its schedule lag (actual dispatch −
-//! scheduled), which the live tally counts. Each probe
-//! runs in its own task with the configured timeout and measures its latency
-//! from the *scheduled* time, so a stalled target shows up as latency and
-//! failures instead of silently slowing the schedule (no coordinated omission).
+//! next due time (Tokio timers, ~1 ms resolution), then queues every request
+//! that is due by now — one per wake at low rates, a batch above ~1000/s — for the
+//! workers (see the `workers` module), which send each with the configured timeout and
+//! stamp its send time, so its record carries its schedule lag (actual send −
+//! scheduled), which the live tally counts. Latency is measured from the *scheduled*
+//! time, so a stalled target shows up as latency and failures instead of silently
+//! slowing the schedule (no coordinated omission).
 //!
 //! The prober runs on its own thread, in a single-threaded Tokio runtime: no other work
 //! of the process delays its schedule, and no probe pays for waking another worker
-//! thread (at 1k req/s, 81 instead of 103 ms of CPU per 1k requests; see
-//! `bench/README.md`). Its handle is used from any runtime.
+//! thread (see `bench/README.md`). Its handle is used from any runtime.
 //!
-//! Overload honesty: a probe dispatched more than [`late_threshold`] after its
-//! scheduled time counts as *late*, and a due probe is *dropped* (not sent, counted)
-//! when more than [`max_in_flight`] probes are still running — which cannot happen
+//! Overload honesty: a probe sent more than [`late_threshold`] after its scheduled
+//! time counts as *late*, and a due probe is *dropped* (not sent, counted) when
+//! [`max_in_flight`] probes are still queued or running — which cannot happen
 //! while probes end within their timeout, only when the machine cannot keep up.
 //! [`TrafficOutcome::degraded`] says when either makes the measurement untrustworthy.
 
@@ -38,7 +37,7 @@ use super::mix::{Mix, PickRng};
 use super::outcome::{late_threshold, max_in_flight, TrafficOutcome};
 use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
 use super::probe_log::{self, LogEntry, LogSender};
-use super::runtime::ProberRuntime;
+use super::runtime::ThreadRuntime;
 use super::schedule::Schedule;
 use super::workers::WorkQueue;
 use super::{RequestSpec, RunClock, TrafficConfig, TrafficError};
@@ -67,7 +66,7 @@ impl Prober {
         out_dir: &Path,
     ) -> Result<ProberHandle, TrafficError> {
         cfg.validate()?;
-        let runtime = ProberRuntime::new()?;
+        let runtime = ThreadRuntime::new()?;
         // The probe log's writer task is spawned onto the prober's runtime.
         let entered = runtime.enter();
         let write_method = cfg.write.parsed_method("write.method")?;
@@ -114,7 +113,7 @@ impl Prober {
         // The thread runs until the dispatcher stopped and every probe and log line is done.
         #[cfg(feature = "test-hooks")]
         let runtime_handle = runtime.handle.clone();
-        let finished = runtime.run_until(async move { (dispatcher.await, writer.await) })?;
+        let finished = runtime.run_until("drdrill-prober", async move { (dispatcher.await, writer.await.ok()) })?;
         Ok(ProberHandle {
             started_unix_ms: clock.unix_ms(schedule.start()),
             run_prefix,
@@ -130,10 +129,10 @@ impl Prober {
 }
 
 /// What the prober's thread hands back when it ends: the dispatcher's and the log
-/// writer's results.
+/// writer's results (`None` when the writer's thread ended without one).
 type Finished = (
     Result<DispatchSummary, tokio::task::JoinError>,
-    Result<probe_log::WriterResult, tokio::task::JoinError>,
+    Option<Result<probe_log::WriterResult, tokio::task::JoinError>>,
 );
 
 /// A running prober. Dropping it stops the schedule (in-flight probes still
@@ -197,9 +196,18 @@ impl ProberHandle {
         drop(stop_on_drop);
         let mut errors = Vec::new();
         let (dispatched, written) = match finished.await {
-            Ok(finished) => (Some(finished.0), Some(finished.1)),
+            Ok((dispatched, written)) => {
+                if written.is_none() {
+                    errors.push(TrafficError::ThreadLost {
+                        thread: "drdrill-probe-log",
+                    });
+                }
+                (Some(dispatched), written)
+            }
             Err(_) => {
-                errors.push(TrafficError::ThreadLost);
+                errors.push(TrafficError::ThreadLost {
+                    thread: "drdrill-prober",
+                });
                 (None, None)
             }
         };
@@ -372,7 +380,12 @@ impl Dispatcher {
         self.shared.live.record_sent(self.shared.clock.unix_ms(scheduled));
         // Behind schedule, the machine is the bottleneck: more workers would only share it.
         let on_time = now.saturating_duration_since(scheduled) <= self.late_after;
-        if self.queue.push(job, on_time) {
+        let room = if on_time {
+            self.shared.client.connections_free()
+        } else {
+            0
+        };
+        for _ in 0..self.queue.push(job, room) {
             tokio::spawn(work(
                 Arc::clone(&self.shared),
                 Arc::clone(&self.queue),
@@ -425,6 +438,7 @@ impl Dispatcher {
 /// A worker: sends probes from the queue, one at a time, until none comes for
 /// [`WORKER_IDLE`] or the queue closes.
 async fn work(ctx: Arc<ProbeContext>, queue: Arc<WorkQueue<ProbeJob>>, log: LogSender) {
+    queue.started();
     while let Some(job) = queue.next(WORKER_IDLE).await {
         run_probe(&ctx, &log, job).await;
     }

@@ -1,6 +1,7 @@
-//! The prober's own runtime: a single-threaded Tokio runtime that runs on a thread of its
-//! own, so that nothing else of the process delays the probe schedule and no probe pays
-//! for waking another worker thread.
+//! A single-threaded Tokio runtime that runs on a thread of its own: the prober's (so
+//! that nothing else of the process delays the probe schedule and no probe pays for
+//! waking another worker thread) and the probe log writer's (so that writing never waits
+//! for a turn among the probes).
 
 use std::future::Future;
 
@@ -8,15 +9,15 @@ use tokio::sync::oneshot;
 
 use super::TrafficError;
 
-/// The prober's single-threaded runtime, until its thread takes it. Dropped without
+/// A single-threaded runtime, until its thread takes it. Dropped without
 /// running (a failed start), it shuts down without blocking, so that it may be dropped
 /// inside another runtime.
-pub(crate) struct ProberRuntime {
+pub(crate) struct ThreadRuntime {
     runtime: Option<tokio::runtime::Runtime>,
     pub(crate) handle: tokio::runtime::Handle,
 }
 
-impl ProberRuntime {
+impl ThreadRuntime {
     /// A single-threaded runtime with I/O and timers.
     pub(crate) fn new() -> Result<Self, TrafficError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -34,17 +35,18 @@ impl ProberRuntime {
         self.handle.enter()
     }
 
-    /// Runs `work` to its end on a new thread, then the runtime's leftovers are dropped
-    /// there; the result comes back through the receiver.
+    /// Runs `work` to its end on a new thread named `name`, then the runtime's leftovers
+    /// are dropped there; the result comes back through the receiver.
     pub(crate) fn run_until<T: Send + 'static>(
         self,
+        name: &str,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<oneshot::Receiver<T>, TrafficError> {
         let (tx, rx) = oneshot::channel();
         // Should the thread not start, the closure drops this without blocking.
         let mut slot = self;
         std::thread::Builder::new()
-            .name("drdrill-prober".into())
+            .name(name.to_owned())
             .spawn(move || {
                 if let Some(runtime) = slot.runtime.take() {
                     let finished = runtime.block_on(work);
@@ -57,7 +59,7 @@ impl ProberRuntime {
     }
 }
 
-impl Drop for ProberRuntime {
+impl Drop for ThreadRuntime {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
@@ -73,13 +75,16 @@ mod tests {
     #[tokio::test]
     async fn runs_the_work_on_its_own_thread() {
         let caller = std::thread::current().id();
-        let runtime = ProberRuntime::new().expect("runtime");
+        let runtime = ThreadRuntime::new().expect("runtime");
         let spawned = {
             let _entered = runtime.enter();
             tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
         };
         let done = runtime
-            .run_until(async move { (std::thread::current().id(), spawned.await) })
+            .run_until(
+                "drdrill-prober",
+                async move { (std::thread::current().id(), spawned.await) },
+            )
             .expect("thread");
         let (thread, spawned_on) = done.await.expect("the result comes back");
         assert_ne!(thread, caller);
@@ -90,7 +95,7 @@ mod tests {
     /// dropping a Tokio runtime there would panic.
     #[tokio::test]
     async fn an_unstarted_runtime_drops_inside_another() {
-        let runtime = ProberRuntime::new().expect("runtime");
+        let runtime = ThreadRuntime::new().expect("runtime");
         let _entered = runtime.enter();
         drop(_entered);
         drop(runtime);

@@ -1,12 +1,12 @@
 //! The queue between the dispatcher and the tasks that send probes.
 //!
 //! The dispatcher queues every due probe; a job goes straight to an idle worker when
-//! there is one, otherwise it waits in line and the dispatcher may start a worker.
+//! there is one, otherwise it waits in line and the dispatcher may start workers for it.
 //! Workers take jobs until none comes for a while, then end. So the prober holds one
 //! task per probe being *sent* (what the target's latency keeps busy), not one per probe
-//! due: when the machine cannot keep up, due probes wait as small queued jobs, and the
-//! dispatcher (told so by the caller) starts no more workers, since more tasks would only
-//! share the same starved thread.
+//! due: a worker is started only when a connection can be had for it now, and none when
+//! the machine cannot keep up (more tasks would only share the same starved thread);
+//! meanwhile due probes wait as small queued jobs.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,6 +27,8 @@ struct State<J> {
     /// Idle workers, the most recently idle last; each takes one job.
     idle: Vec<oneshot::Sender<J>>,
     workers: usize,
+    /// Workers started that have not asked for a job yet.
+    starting: usize,
     /// The most workers that ran at once.
     peak: usize,
     closed: bool,
@@ -40,6 +42,7 @@ impl<J> WorkQueue<J> {
                 jobs: VecDeque::new(),
                 idle: Vec::new(),
                 workers: 0,
+                starting: 0,
                 peak: 0,
                 closed: false,
             }),
@@ -51,26 +54,39 @@ impl<J> WorkQueue<J> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Hands `job` to an idle worker or queues it. Returns `true` when the caller must
-    /// start a worker (which then calls [`WorkQueue::next`]): none was idle, fewer than
-    /// the maximum run, and `may_grow` (or no worker runs at all).
-    pub(crate) fn push(&self, job: J, may_grow: bool) -> bool {
+    /// Hands `job` to an idle worker or queues it. Returns how many workers the caller
+    /// must start (each then calls [`WorkQueue::started`] and [`WorkQueue::next`]): one
+    /// per queued job no starting worker will take, at most `room` (the connections to
+    /// be had now, 0 when the machine is the bottleneck) less those starting, within
+    /// the maximum; one when no worker runs at all.
+    pub(crate) fn push(&self, job: J, room: usize) -> usize {
         let mut state = self.lock();
         let mut job = job;
         while let Some(worker) = state.idle.pop() {
             match worker.send(job) {
-                Ok(()) => return false,
+                Ok(()) => return 0,
                 // That worker stopped waiting (idle too long): try the next.
                 Err(back) => job = back,
             }
         }
         state.jobs.push_back(job);
-        if state.workers < self.max_workers && (may_grow || state.workers == 0) {
-            state.workers += 1;
-            state.peak = state.peak.max(state.workers);
-            return true;
+        let untaken = state.jobs.len().saturating_sub(state.starting);
+        let mut start = untaken
+            .min(room.saturating_sub(state.starting))
+            .min(self.max_workers.saturating_sub(state.workers));
+        if state.workers == 0 {
+            start = start.max(1);
         }
-        false
+        state.workers += start;
+        state.starting += start;
+        state.peak = state.peak.max(state.workers);
+        start
+    }
+
+    /// Called once by a new worker before its first [`WorkQueue::next`].
+    pub(crate) fn started(&self) {
+        let mut state = self.lock();
+        state.starting = state.starting.saturating_sub(1);
     }
 
     /// The next job for a worker, waiting up to `idle_for` for one; `None` when the
@@ -136,17 +152,19 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(60);
 
-    /// Workers are started only while none is idle, up to the maximum, and not when the
-    /// caller says not to grow (unless none runs).
+    /// Workers are started for queued jobs no starting worker will take, within the
+    /// room given and the maximum; one when none runs whatever the room.
     #[tokio::test]
-    async fn starts_workers_only_when_none_is_idle() {
-        let queue = WorkQueue::new(2);
-        assert!(queue.push(1, false), "no worker runs: one must start");
-        assert!(!queue.push(2, false), "the caller said not to grow");
-        assert!(queue.push(3, true));
-        assert!(!queue.push(4, true), "at the maximum");
-        assert_eq!((queue.workers(), queue.peak_workers()), (2, 2));
-        // The two workers take the jobs in order.
+    async fn starts_workers_for_jobs_within_the_room() {
+        let queue = WorkQueue::new(3);
+        assert_eq!(queue.push(1, 0), 1, "no worker runs: one must start");
+        assert_eq!(queue.push(2, 0), 0, "no room");
+        assert_eq!(queue.push(3, 1), 0, "the one room is the worker starting");
+        assert_eq!(queue.push(4, 8), 2, "two more jobs need a worker; one more fits");
+        assert_eq!(queue.push(5, 8), 0, "at the maximum");
+        assert_eq!((queue.workers(), queue.peak_workers()), (3, 3));
+        queue.started();
+        // The workers take the jobs in order.
         let taken = [queue.next(LONG).await, queue.next(LONG).await, queue.next(LONG).await];
         assert_eq!(taken, [Some(1), Some(2), Some(3)]);
     }
@@ -155,7 +173,8 @@ mod tests {
     #[tokio::test]
     async fn an_idle_worker_gets_the_next_job() {
         let queue = Arc::new(WorkQueue::new(4));
-        assert!(queue.push(0, true));
+        assert_eq!(queue.push(0, 4), 1);
+        queue.started();
         assert_eq!(queue.next(LONG).await, Some(0));
         let worker = tokio::spawn({
             let queue = Arc::clone(&queue);
@@ -164,7 +183,7 @@ mod tests {
         while queue.lock().idle.is_empty() {
             tokio::task::yield_now().await;
         }
-        assert!(!queue.push(7, true), "a worker was idle");
+        assert_eq!(queue.push(7, 4), 0, "a worker was idle");
         assert_eq!(worker.await.expect("worker"), Some(7));
         assert_eq!(queue.workers(), 1);
     }
@@ -174,8 +193,8 @@ mod tests {
     #[tokio::test]
     async fn idle_workers_end() {
         let queue = Arc::new(WorkQueue::<u32>::new(4));
-        assert!(queue.push(0, true));
-        assert!(queue.push(1, true));
+        assert_eq!(queue.push(0, 4), 1);
+        assert_eq!(queue.push(1, 4), 1);
         assert_eq!(queue.next(LONG).await, Some(0));
         assert_eq!(queue.next(LONG).await, Some(1));
         assert_eq!(queue.next(Duration::from_millis(20)).await, None);

@@ -2,12 +2,13 @@
 //! acknowledged write to `acks.csv`) by one writer task.
 //!
 //! Probe tasks send records over an unbounded channel, so measuring never
-//! waits on the disk. The writer buffers, flushes at least every
+//! waits on the disk. The writer, on a thread of its own, takes what the channel holds
+//! every few milliseconds, buffers, flushes at least every
 //! [`FLUSH_EVERY`], and on shutdown drains the channel and flushes before it
 //! returns, so nothing measured is lost. `acks.csv` is the run's list of acknowledged
 //! writes (verification reads it back); should the disk fail, the acks not known to be
 //! on it are kept in memory and handed back instead. The channel closing (every sender
-//! dropped) is the shutdown signal: the prober's probe tasks each hold a
+//! dropped) is the shutdown signal: the prober's workers each hold a
 //! sender, so the writer finishing also means every probe has finished.
 //!
 //! The reader beside it ([`read`]) parses the lines back into the records they were
@@ -20,10 +21,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::ledger::AckedWrite;
 use super::probe::ProbeRecord;
+use super::runtime::ThreadRuntime;
 use super::TrafficError;
 
 mod read;
@@ -44,8 +46,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 const BUFFER_BYTES: usize = 64 * 1024;
 
-/// The most entries the writer takes from the channel at once.
-const BATCH: usize = 512;
+/// How often the writer takes what the channel holds (and how late it sees the last
+/// entry of a run).
+const DRAIN_EVERY: Duration = Duration::from_millis(5);
 
 /// One line for one of the logs.
 #[derive(Debug)]
@@ -95,9 +98,14 @@ pub(crate) struct WriterResult {
     pub unwritten_acks: Vec<AckedWrite>,
 }
 
-/// Creates `dir` and both log files (with headers) and spawns the writer.
-/// Must be called within a Tokio runtime.
-pub(crate) fn spawn(dir: &Path) -> Result<(LogSender, tokio::task::JoinHandle<WriterResult>), TrafficError> {
+/// What the writer's thread hands back: its result, or why its task failed; the receiver
+/// errs when the thread ended without either.
+pub(crate) type WriterDone = oneshot::Receiver<Result<WriterResult, tokio::task::JoinError>>;
+
+/// Creates `dir` and both log files (with headers) and starts the writer on a thread of
+/// its own, so that its file writes (each a round trip to Tokio's blocking pool) never
+/// wait for a turn among the probes, and the formatting runs beside them.
+pub(crate) fn spawn(dir: &Path) -> Result<(LogSender, WriterDone), TrafficError> {
     std::fs::create_dir_all(dir).map_err(|source| TrafficError::Io {
         path: dir.to_owned(),
         source,
@@ -114,7 +122,13 @@ pub(crate) fn spawn(dir: &Path) -> Result<(LogSender, tokio::task::JoinHandle<Wr
         acks_since_flush: Vec::new(),
         unwritten_acks: Vec::new(),
     };
-    Ok((LogSender(tx), tokio::spawn(writer.run(rx))))
+    let runtime = ThreadRuntime::new()?;
+    let task = {
+        let _entered = runtime.enter();
+        tokio::spawn(writer.run(rx))
+    };
+    let done = runtime.run_until("drdrill-probe-log", task)?;
+    Ok((LogSender(tx), done))
 }
 
 fn create_with_header(path: &Path, header: &str) -> Result<tokio::fs::File, TrafficError> {
@@ -181,23 +195,29 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LogEntry>) -> WriterResult {
-        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        // The writer looks at the channel on its own clock instead of being woken by every
+        // entry: a wake-up from the prober's thread to this one per probe would cost more
+        // than the probe.
+        let mut tick = tokio::time::interval(DRAIN_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flushed = tokio::time::Instant::now();
         let mut line = String::new();
-        // Taken in batches: one wake-up writes every entry waiting, so the writer keeps
-        // up with the probes even when they crowd the prober's thread.
-        let mut batch = Vec::with_capacity(BATCH);
         loop {
-            tokio::select! {
-                taken = rx.recv_many(&mut batch, BATCH) => {
-                    if taken == 0 {
-                        break;
-                    }
-                    for entry in batch.drain(..) {
-                        self.write(entry, &mut line).await;
-                    }
+            tick.tick().await;
+            let closed = loop {
+                match rx.try_recv() {
+                    Ok(entry) => self.write(entry, &mut line).await,
+                    Err(mpsc::error::TryRecvError::Empty) => break false,
+                    // Every sender is gone and all they sent is written.
+                    Err(mpsc::error::TryRecvError::Disconnected) => break true,
                 }
-                _ = tick.tick() => self.flush().await,
+            };
+            if closed {
+                break;
+            }
+            if flushed.elapsed() >= FLUSH_EVERY {
+                self.flush().await;
+                flushed = tokio::time::Instant::now();
             }
         }
         self.flush().await;
