@@ -56,9 +56,9 @@ impl Prober {
     }
 
     /// [`Prober::start`], resolving the base URL's host with `dns` when given, for every
-    /// new connection (one cache for the run). Its lookups run on the prober's thread, so give the prober a resolver of
-    /// its own: one that other code goes on using after the prober stopped may have lost
-    /// its connections with the prober's runtime.
+    /// new connection (one cache for the run). Its lookups run on the prober's thread, so
+    /// give the prober a resolver of its own: one that other code goes on using after the
+    /// prober stopped may have lost its connections with the prober's runtime.
     pub fn start_resolving(
         cfg: TrafficConfig,
         dns: Option<DnsResolver>,
@@ -67,7 +67,7 @@ impl Prober {
     ) -> Result<ProberHandle, TrafficError> {
         cfg.validate()?;
         let runtime = ThreadRuntime::new()?;
-        // The probe log's writer task is spawned onto the prober's runtime.
+        // Workers and connection tasks are spawned onto the prober's runtime.
         let entered = runtime.enter();
         let write_method = cfg.write.parsed_method("write.method")?;
         let read_method = cfg.read.parsed_method("read.method")?;
@@ -95,6 +95,8 @@ impl Prober {
             ledger: Arc::clone(&ledger),
             live: live.clone(),
         });
+        let queue = Arc::new(WorkQueue::new(cap));
+        let counted = (Arc::clone(&shared), Arc::clone(&queue));
         let dispatcher = Dispatcher {
             schedule,
             mix: Mix::new(cfg.write_ratio),
@@ -102,7 +104,7 @@ impl Prober {
             run_prefix: run_prefix.clone(),
             max_in_flight: cap,
             late_after: late_threshold(cfg.rate_per_sec),
-            queue: Arc::new(WorkQueue::new(cap)),
+            queue: Arc::clone(&queue),
             dropped: 0,
             log,
             shared,
@@ -113,7 +115,22 @@ impl Prober {
         // The thread runs until the dispatcher stopped and every probe and log line is done.
         #[cfg(feature = "test-hooks")]
         let runtime_handle = runtime.handle.clone();
-        let finished = runtime.run_until("drdrill-prober", async move { (dispatcher.await, writer.await.ok()) })?;
+        let finished = runtime.run_until("drdrill-prober", async move {
+            let dispatched = dispatcher.await;
+            let written = writer.await.ok();
+            // Every worker held a log sender: with the writer done, they have all ended.
+            let (ctx, queue) = counted;
+            let activity = Activity {
+                peak_workers: queue.peak_workers(),
+                connections_opened: ctx.client.connections_opened(),
+                connections_aged_out: ctx.client.connections_aged_out(),
+            };
+            Finished {
+                dispatched,
+                written,
+                activity,
+            }
+        })?;
         Ok(ProberHandle {
             started_unix_ms: clock.unix_ms(schedule.start()),
             run_prefix,
@@ -128,12 +145,24 @@ impl Prober {
     }
 }
 
-/// What the prober's thread hands back when it ends: the dispatcher's and the log
-/// writer's results (`None` when the writer's thread ended without one).
-type Finished = (
-    Result<DispatchSummary, tokio::task::JoinError>,
-    Option<Result<probe_log::WriterResult, tokio::task::JoinError>>,
-);
+/// What the prober's thread hands back when it ends.
+#[derive(Debug)]
+struct Finished {
+    /// The dispatcher's summary.
+    dispatched: Result<DispatchSummary, tokio::task::JoinError>,
+    /// The log writer's result (`None` when its thread ended without one).
+    written: Option<Result<probe_log::WriterResult, tokio::task::JoinError>>,
+    /// What the workers and their connections did.
+    activity: Activity,
+}
+
+/// The workers' and connections' counts, taken once every worker ended.
+#[derive(Debug, Default)]
+struct Activity {
+    peak_workers: usize,
+    connections_opened: u64,
+    connections_aged_out: u64,
+}
 
 /// A running prober. Dropping it stops the schedule (in-flight probes still
 /// finish and are logged); call [`ProberHandle::stop`] to collect results.
@@ -195,20 +224,24 @@ impl ProberHandle {
         cancel.cancel();
         drop(stop_on_drop);
         let mut errors = Vec::new();
-        let (dispatched, written) = match finished.await {
-            Ok((dispatched, written)) => {
+        let (dispatched, written, activity) = match finished.await {
+            Ok(Finished {
+                dispatched,
+                written,
+                activity,
+            }) => {
                 if written.is_none() {
                     errors.push(TrafficError::ThreadLost {
                         thread: "drdrill-probe-log",
                     });
                 }
-                (Some(dispatched), written)
+                (Some(dispatched), written, activity)
             }
             Err(_) => {
                 errors.push(TrafficError::ThreadLost {
                     thread: "drdrill-prober",
                 });
-                (None, None)
+                (None, None, Activity::default())
             }
         };
         let dispatch = dispatched.unwrap_or(Ok(DispatchSummary::lost()));
@@ -249,9 +282,9 @@ impl ProberHandle {
                 ledger.len(),
             ),
             probes,
-            peak_workers: dispatch.peak_workers,
-            connections_opened: dispatch.connections_opened,
-            connections_aged_out: dispatch.connections_aged_out,
+            peak_workers: activity.peak_workers,
+            connections_opened: activity.connections_opened,
+            connections_aged_out: activity.connections_aged_out,
             run_prefix,
             probe_log,
             errors,
@@ -281,9 +314,6 @@ struct ProbeContext {
 /// What the dispatcher reports when it ends.
 #[derive(Debug)]
 struct DispatchSummary {
-    peak_workers: usize,
-    connections_opened: u64,
-    connections_aged_out: u64,
     stopped_unix_ms: Option<i64>,
     dropped: u64,
     max_in_flight: usize,
@@ -293,9 +323,6 @@ impl DispatchSummary {
     /// Stand-in when the dispatcher task crashed.
     fn lost() -> Self {
         Self {
-            peak_workers: 0,
-            connections_opened: 0,
-            connections_aged_out: 0,
             stopped_unix_ms: None,
             dropped: 0,
             max_in_flight: 0,
@@ -360,9 +387,6 @@ impl Dispatcher {
         self.queue.close();
         let clock = self.shared.clock;
         DispatchSummary {
-            peak_workers: self.queue.peak_workers(),
-            connections_opened: self.shared.client.connections_opened(),
-            connections_aged_out: self.shared.client.connections_aged_out(),
             stopped_unix_ms: Some(clock.now_unix_ms()),
             dropped: self.dropped,
             max_in_flight: self.max_in_flight,

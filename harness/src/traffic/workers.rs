@@ -117,6 +117,8 @@ impl<J> WorkQueue<J> {
                         return Some(job);
                     }
                     let mut state = self.lock();
+                    // Its sender, and those of others that left the same way.
+                    state.idle.retain(|worker| !worker.is_closed());
                     state.workers -= 1;
                     return None;
                 }
@@ -199,6 +201,10 @@ mod tests {
         assert_eq!(queue.next(LONG).await, Some(1));
         assert_eq!(queue.next(Duration::from_millis(20)).await, None);
         assert_eq!(queue.workers(), 1);
+        assert!(
+            queue.lock().idle.is_empty(),
+            "a worker that left is still listed as idle"
+        );
         let closed = tokio::spawn({
             let queue = Arc::clone(&queue);
             async move { queue.next(LONG).await }
