@@ -115,22 +115,7 @@ impl Prober {
         // The thread runs until the dispatcher stopped and every probe and log line is done.
         #[cfg(feature = "test-hooks")]
         let runtime_handle = runtime.handle.clone();
-        let finished = runtime.run_until("drdrill-prober", async move {
-            let dispatched = dispatcher.await;
-            let written = writer.await.ok();
-            // Every worker held a log sender: with the writer done, they have all ended.
-            let (ctx, queue) = counted;
-            let activity = Activity {
-                peak_workers: queue.peak_workers(),
-                connections_opened: ctx.client.connections_opened(),
-                connections_aged_out: ctx.client.connections_aged_out(),
-            };
-            Finished {
-                dispatched,
-                written,
-                activity,
-            }
-        })?;
+        let finished = runtime.run_until("drdrill-prober", finish(dispatcher, writer, counted))?;
         Ok(ProberHandle {
             started_unix_ms: clock.unix_ms(schedule.start()),
             run_prefix,
@@ -142,6 +127,28 @@ impl Prober {
             #[cfg(feature = "test-hooks")]
             runtime: runtime_handle,
         })
+    }
+}
+
+/// Waits for the dispatcher and the log writer, then counts what the workers and their
+/// connections did: every worker held a log sender, so with the writer done they have all
+/// ended.
+async fn finish(
+    dispatcher: tokio::task::JoinHandle<DispatchSummary>,
+    writer: probe_log::WriterDone,
+    (ctx, queue): (Arc<ProbeContext>, Arc<WorkQueue<ProbeJob>>),
+) -> Finished {
+    let dispatched = dispatcher.await;
+    let written = writer.await.ok();
+    let activity = Activity {
+        peak_workers: queue.peak_workers(),
+        connections_opened: ctx.client.connections_opened(),
+        connections_aged_out: ctx.client.connections_aged_out(),
+    };
+    Finished {
+        dispatched,
+        written,
+        activity,
     }
 }
 
