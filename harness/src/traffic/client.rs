@@ -151,15 +151,16 @@ impl HttpClient {
     }
 
     /// Sends `req`, dispatched at `dispatched`, and reads the whole response, giving up
-    /// at `deadline` (which covers waiting for a connection and opening it). When
-    /// `expected_body` is set, the body is compared with it.
+    /// `timeout` after `dispatched` (which covers waiting for a connection and opening
+    /// it). When `expected_body` is set, the body is compared with it.
     pub(crate) async fn send(
         &self,
         req: HttpRequest<'_>,
         expected_body: Option<&[u8]>,
         dispatched: Instant,
-        deadline: tokio::time::Instant,
+        timeout: Duration,
     ) -> HttpResult {
+        let deadline = tokio::time::Instant::from_std(dispatched + timeout);
         let mut served_by = None;
         let mut status = None;
         let exchange = self.exchange(req, expected_body, dispatched, &mut served_by, &mut status);

@@ -199,35 +199,21 @@ impl ConnectionPool {
             if let Some(connection) = self.take_idle(dispatched) {
                 return Ok(connection);
             }
-            if let Some(permits) = self.try_open_permits() {
-                return self.open(permits).await;
-            }
             tokio::select! {
-                () = returned.as_mut() => {}
+                // Leave to open one now wins over waiting for one to come back.
+                biased;
                 permits = self.open_permits() => {
                     if let Some(permits) = permits {
                         return self.open(permits).await;
                     }
                 }
+                () = returned.as_mut() => {}
             }
         }
     }
 
-    /// A slot for one more connection and, under keep-alive, leave to open it now.
-    fn try_open_permits(&self) -> Option<OpenPermits<'_>> {
-        let connecting = match &self.shared.connecting {
-            Some(connecting) => Some(connecting.try_acquire().ok()?),
-            None => None,
-        };
-        let slot = Arc::clone(&self.shared.slots).try_acquire_owned().ok()?;
-        Some(OpenPermits {
-            slot,
-            _connecting: connecting,
-        })
-    }
-
-    /// [`Self::try_open_permits`], waiting for them (`None` only if a semaphore closed,
-    /// which this pool never does).
+    /// A slot for one more connection and, under keep-alive, leave to open it now,
+    /// waiting for them (`None` only if a semaphore closed, which this pool never does).
     async fn open_permits(&self) -> Option<OpenPermits<'_>> {
         let connecting = match &self.shared.connecting {
             Some(connecting) => Some(connecting.acquire().await.ok()?),

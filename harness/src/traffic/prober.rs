@@ -79,7 +79,8 @@ impl Prober {
         let random = uuid::Uuid::new_v4().as_u128();
         let run_prefix = format!("{:08x}", (random >> 96) as u32);
         let schedule = Schedule::new(Instant::now(), cfg.rate_per_sec);
-        let live = LiveStats::new(schedule, clock, late_threshold(cfg.rate_per_sec));
+        let late_after = late_threshold(cfg.rate_per_sec);
+        let live = LiveStats::new(schedule, clock, late_after);
         let ledger = Arc::new(AckLedger::new());
         let shared = Arc::new(ProbeContext {
             in_flight: AtomicUsize::new(0),
@@ -103,7 +104,7 @@ impl Prober {
             rng: PickRng::new(random as u64),
             run_prefix: run_prefix.clone(),
             max_in_flight: cap,
-            late_after: late_threshold(cfg.rate_per_sec),
+            late_after,
             queue: Arc::clone(&queue),
             dropped: 0,
             log,
@@ -485,14 +486,13 @@ async fn run_probe(ctx: &Arc<ProbeContext>, log: &LogSender, job: ProbeJob) {
     let path = spec.render_path(&job.id);
     // Sent now: a probe that waited for a worker shows the wait as schedule lag.
     let sent = Instant::now();
-    let deadline = tokio::time::Instant::from_std(sent + ctx.timeout);
     let request = HttpRequest {
         method: method.clone(),
         path: &path,
         body: job.body.clone().map(bytes::Bytes::from),
     };
     let expected = job.expected_body.as_deref().map(str::as_bytes);
-    let result = ctx.client.send(request, expected, sent, deadline).await;
+    let result = ctx.client.send(request, expected, sent, ctx.timeout).await;
     let done = Instant::now();
     // A 404 read-back is a lost write only when the read follows a write of the run.
     let read_back = job.kind == ProbeKind::Read && ctx.reads_only_id.is_none();

@@ -132,11 +132,9 @@ impl Checker<'_> {
             path,
             body,
         };
-        let now = Instant::now();
-        let deadline = tokio::time::Instant::from_std(now + self.timeout);
         match self
             .client
-            .send(request, Some(expected.as_bytes()), now, deadline)
+            .send(request, Some(expected.as_bytes()), Instant::now(), self.timeout)
             .await
         {
             HttpResult::Response {
