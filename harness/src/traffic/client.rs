@@ -1,5 +1,5 @@
 //! The prober's HTTP client: one timed HTTP/1.1 exchange ([`HttpClient::send`]) over
-//! the connections of a [`ConnectionPool`], built on hyper's connection API.
+//! the connections of a [`ConnectionPool`], spoken by the `wire` module.
 //!
 //! DNS: a host name is resolved with hickory-dns for every new connection, by one
 //! [`DnsResolver`] for the whole client (the given one, or one with the system
@@ -14,14 +14,17 @@
 
 use std::time::{Duration, Instant};
 
+use std::ops::ControlFlow;
+
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, HOST, USER_AGENT};
-use hyper::{Method, Request, Uri};
+use hyper::header::HeaderValue;
+use hyper::http::uri::PathAndQuery;
+use hyper::Method;
 
 use super::dns::{DnsResolver, Nameserver};
-use super::pool::{ConnectError, Connection, ConnectionPool, Endpoint};
+use super::pool::{ConnectError, ConnectionPool, Endpoint};
 use super::probe::FailureKind;
+use super::wire::WireError;
 use super::{ConnectionPolicy, TrafficError};
 
 /// The largest response body read for a body comparison; larger bodies
@@ -36,7 +39,7 @@ const AGENT: &str = concat!("drdrill/", env!("CARGO_PKG_VERSION"));
 pub(crate) struct HttpClient {
     pool: ConnectionPool,
     /// The `host` header: the URL's host, and its port when not 80.
-    host: HeaderValue,
+    host: String,
     /// The base URL's path (`/` when it has none).
     path_prefix: String,
 }
@@ -86,10 +89,10 @@ enum ExchangeError {
     Path {
         path: String,
         #[source]
-        source: hyper::http::Error,
+        source: hyper::http::uri::InvalidUri,
     },
     #[error(transparent)]
-    Http(#[from] hyper::Error),
+    Wire(#[from] WireError),
 }
 
 impl HttpClient {
@@ -129,7 +132,9 @@ impl HttpClient {
         };
         Ok(Self {
             pool: ConnectionPool::new(endpoint, policy, limit),
-            host: HeaderValue::from_str(&host_header).map_err(|e| invalid(format!("{base_url:?}: {e}")))?,
+            host: HeaderValue::from_str(&host_header)
+                .map(|_| host_header)
+                .map_err(|e| invalid(format!("{base_url:?}: {e}")))?,
             path_prefix: uri.path().to_owned(),
         })
     }
@@ -173,8 +178,7 @@ impl HttpClient {
             Ok(Err(error)) => HttpResult::Failed {
                 kind: match error {
                     ExchangeError::Connect(_) => FailureKind::Connect,
-                    ExchangeError::Http(ref e) if e.is_timeout() => FailureKind::Timeout,
-                    _ => FailureKind::Other,
+                    ExchangeError::Path { .. } | ExchangeError::Wire(_) => FailureKind::Other,
                 },
                 message: error_chain(&error),
                 served_by,
@@ -202,61 +206,48 @@ impl HttpClient {
         served_by: &mut Option<String>,
         status: &mut Option<u16>,
     ) -> Result<(u16, Option<bool>), ExchangeError> {
-        let request = self.request(req)?;
-        let mut connection = self.ready_connection(dispatched).await?;
-        let response = connection.sender.send_request(request).await?;
-        let code = response.status().as_u16();
-        *status = Some(code);
-        *served_by = response
-            .headers()
-            .get(drdrill_probe_contract::SERVED_BY_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let mut body = response.into_body();
+        let target = self.target(req.path)?;
+        let mut connection = self.pool.checkout(dispatched).await?;
+        let wire = &mut connection.wire;
+        let body = req.body.unwrap_or_default();
+        wire.write_request(&req.method, target.as_str(), &self.host, AGENT, &body)
+            .await?;
+        let head = wire.read_head(&req.method).await?;
+        *status = Some(head.status);
+        served_by.clone_from(&head.served_by);
         let mut compare = expected_body.map(BodyComparison::new);
         let mut read = 0usize;
-        while let Some(frame) = body.frame().await {
-            let Ok(chunk) = frame?.into_data() else { continue };
-            read += chunk.len();
-            if read > MAX_BODY_BYTES {
-                // Not read whole: the connection is dropped with the body.
-                return Ok((code, compare.map(|_| false)));
-            }
-            if let Some(compare) = &mut compare {
-                compare.feed(&chunk);
-            }
+        let mut too_long = false;
+        let reusable = wire
+            .read_body(&head, |chunk| {
+                read += chunk.len();
+                if read > MAX_BODY_BYTES {
+                    too_long = true;
+                    return ControlFlow::Break(());
+                }
+                if let Some(compare) = &mut compare {
+                    compare.feed(chunk);
+                }
+                ControlFlow::Continue(())
+            })
+            .await?;
+        if reusable {
+            // Read whole: the connection can carry the next request.
+            self.pool.give_back(connection);
         }
-        // Read whole: the connection can carry the next request.
-        self.pool.give_back(connection);
-        Ok((code, compare.map(BodyComparison::matches)))
+        let body_matches = match compare {
+            // Not read whole: the connection is dropped with the body.
+            Some(_) if too_long => Some(false),
+            compare => compare.map(BodyComparison::matches),
+        };
+        Ok((head.status, body_matches))
     }
 
-    /// The request with its headers; the path joined to the base URL's.
-    fn request(&self, req: HttpRequest<'_>) -> Result<Request<Full<Bytes>>, ExchangeError> {
-        let path = super::config::join_path(&self.path_prefix, req.path);
-        let uri = Uri::try_from(path.as_str()).map_err(|e| ExchangeError::Path {
-            path: path.clone(),
-            source: e.into(),
-        })?;
-        Request::builder()
-            .method(req.method)
-            .uri(uri)
-            .header(HOST, self.host.clone())
-            .header(USER_AGENT, HeaderValue::from_static(AGENT))
-            .body(Full::new(req.body.unwrap_or_default()))
-            .map_err(|source| ExchangeError::Path { path, source })
-    }
-
-    /// A connection ready for a request: an idle one that closed meanwhile is dropped
-    /// and the next one taken; a new one that is not ready is an error.
-    async fn ready_connection(&self, dispatched: Instant) -> Result<Connection, ExchangeError> {
-        loop {
-            let mut connection = self.pool.checkout(dispatched).await?;
-            match connection.sender.ready().await {
-                Ok(()) => return Ok(connection),
-                Err(_) if connection.reused() => continue,
-                Err(error) => return Err(error.into()),
-            }
-        }
+    /// The request target: `path` joined to the base URL's, checked to be a valid
+    /// origin-form path and query.
+    fn target(&self, path: &str) -> Result<PathAndQuery, ExchangeError> {
+        let path = super::config::join_path(&self.path_prefix, path);
+        PathAndQuery::try_from(path.as_str()).map_err(|source| ExchangeError::Path { path, source })
     }
 }
 

@@ -39,7 +39,9 @@ mod runtime;
 mod schedule;
 mod settle;
 mod tally;
+mod timers;
 mod verify;
+mod wire;
 mod workers;
 
 pub use buckets::{Bucket, FailureCounts, ServedByIntervals, WindowStats, BUCKET_MS, SERVED_MS};

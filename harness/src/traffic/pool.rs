@@ -12,9 +12,10 @@
 //!   ones too), so no connection outlives `max_age` by more than one request, a dead
 //!   target cannot stay pinned, and connections are replaced one at a time rather
 //!   than all at once.
-//! - The limit bounds the prober's memory (hyper keeps about 19 KiB per connection: an
-//!   8.8 KiB block of its request channel and an 8 KiB write buffer): a slot is freed
-//!   when the connection's task ends, not when its last user lets go.
+//! - The limit bounds the prober's memory (a connection is its socket and a 1 KiB
+//!   buffer, see the `wire` module): a slot is freed when the connection is dropped.
+//! - An idle connection the peer closed (or wrote to unasked) is dropped when met, so
+//!   a request does not fail for a keep-alive connection the target let go while idle.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -22,19 +23,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::dns::{DnsError, DnsResolver};
+use super::wire::Wire;
 use super::ConnectionPolicy;
-
-/// The read buffer of a connection: the probe contract's responses are small, and a
-/// longer response grows it as needed.
-const READ_BUFFER_BYTES: usize = 1024;
 
 /// The most connections a keep-alive pool opens at once. Requests beyond them wait for
 /// a connection to come back or to open: when the prober falls behind and a batch of
@@ -44,7 +38,7 @@ const READ_BUFFER_BYTES: usize = 1024;
 /// hang. `Fresh` needs a connection per request and has no such bound.
 pub(crate) const MAX_CONNECTING: usize = 32;
 
-/// Leave to open one connection: its slot (held by the connection's task) and, under
+/// Leave to open one connection: its slot (held by the connection) and, under
 /// keep-alive, one of the [`MAX_CONNECTING`] permits (held while it opens).
 struct OpenPermits<'a> {
     slot: OwnedSemaphorePermit,
@@ -88,31 +82,37 @@ pub(crate) enum ConnectError {
         #[source]
         source: std::io::Error,
     },
-    /// The HTTP/1.1 handshake failed.
-    #[error("HTTP/1.1 handshake with {addr}: {source}")]
-    Handshake {
-        /// The address connected to.
-        addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: hyper::Error,
-    },
 }
 
-/// A connection checked out for one request.
+/// A connection checked out for one request; dropping it closes it and frees its slot.
+#[derive(Debug)]
 pub(crate) struct Connection {
-    /// Sends the request.
-    pub(crate) sender: http1::SendRequest<Full<Bytes>>,
+    /// The socket and its buffer.
+    pub(crate) wire: Wire<TcpStream>,
     /// When it was opened.
     opened: Instant,
     /// Whether it carried a request before.
     reused: bool,
+    /// Its place among the pool's `limit`.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl Connection {
-    /// Whether it carried a request before (so its peer may have closed it meanwhile).
-    pub(crate) fn reused(&self) -> bool {
+    /// Whether it carried a request before.
+    #[cfg(test)]
+    fn reused(&self) -> bool {
         self.reused
+    }
+
+    /// Whether an idle connection can no longer carry a request: the peer closed it,
+    /// it failed, or the peer sent bytes nobody asked for. Reads only what readiness
+    /// the runtime already saw, so an open, quiet connection costs no system call.
+    fn unusable(&self) -> bool {
+        let mut byte = [0u8; 1];
+        match self.wire.stream().try_read(&mut byte) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        }
     }
 }
 
@@ -125,7 +125,7 @@ pub(crate) struct ConnectionPool {
 struct Shared {
     endpoint: Endpoint,
     policy: ConnectionPolicy,
-    /// One permit per open connection, held by its task.
+    /// One permit per open connection, held by it.
     slots: Arc<Semaphore>,
     /// One permit per connection being opened, keep-alive only (see [`MAX_CONNECTING`]).
     connecting: Option<Semaphore>,
@@ -230,7 +230,7 @@ impl ConnectionPool {
     /// (keep-alive only; otherwise it closes).
     pub(crate) fn give_back(&self, mut connection: Connection) {
         connection.reused = true;
-        if matches!(self.shared.policy, ConnectionPolicy::Fresh) || connection.sender.is_closed() {
+        if matches!(self.shared.policy, ConnectionPolicy::Fresh) {
             return;
         }
         lock(&self.shared.idle).push_back(connection);
@@ -240,7 +240,7 @@ impl ConnectionPool {
     /// The most recently returned idle connection still usable at `dispatched`; closes
     /// the aged or closed ones it meets, and those at the cold end.
     fn take_idle(&self, dispatched: Instant) -> Option<Connection> {
-        let usable = |c: &Connection| !c.sender.is_closed() && !self.aged(c, dispatched);
+        let usable = |c: &Connection| !self.aged(c, dispatched) && !c.unusable();
         let mut idle = lock(&self.shared.idle);
         while idle.front().is_some_and(|c| !usable(c)) {
             self.close(idle.pop_front(), dispatched);
@@ -267,38 +267,28 @@ impl ConnectionPool {
     /// Drops an idle connection, counting it when it aged out.
     fn close(&self, connection: Option<Connection>, now: Instant) {
         if let Some(connection) = connection {
-            if !connection.sender.is_closed() && self.aged(&connection, now) {
+            if self.aged(&connection, now) {
                 self.shared.aged_out.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// Opens a connection holding its slot until its task ends.
+    /// Opens a connection, which holds its slot until dropped.
     async fn open(&self, permits: OpenPermits<'_>) -> Result<Connection, ConnectError> {
         let OpenPermits { slot, _connecting } = permits;
         let opened = Instant::now();
-        let (stream, addr) = self.connect().await?;
-        let (sender, connection) = http1::Builder::new()
-            .read_buf_exact_size(Some(READ_BUFFER_BYTES))
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|source| ConnectError::Handshake { addr, source })?;
-        tokio::spawn(async move {
-            // Ends when the sender is dropped or the peer closes; errors show in the
-            // request that met them.
-            let _ = connection.await;
-            drop(slot);
-        });
+        let stream = self.connect().await?;
         self.shared.opened.fetch_add(1, Ordering::Relaxed);
         Ok(Connection {
-            sender,
+            wire: Wire::new(stream),
             opened,
             reused: false,
+            _slot: slot,
         })
     }
 
     /// A TCP connection to the first address of the endpoint that accepts one.
-    async fn connect(&self) -> Result<(TcpStream, SocketAddr), ConnectError> {
+    async fn connect(&self) -> Result<TcpStream, ConnectError> {
         let (addrs, host): (Vec<SocketAddr>, _) = match &self.shared.endpoint {
             Endpoint::Ip(addr) => (vec![*addr], None),
             Endpoint::Name { host, port, resolver } => {
@@ -315,7 +305,7 @@ impl ConnectionPool {
                 Ok(stream) => {
                     // Small requests must not wait for Nagle's algorithm.
                     let _ = stream.set_nodelay(true);
-                    return Ok((stream, addr));
+                    return Ok(stream);
                 }
                 Err(source) => last = Some(ConnectError::Tcp { addr, source }),
             }
@@ -421,6 +411,32 @@ mod tests {
         assert_eq!((pool.opened(), pool.aged_out()), (3, 0));
     }
 
+    /// An idle connection its peer closed is dropped when met, and a new one opened,
+    /// so a request never goes out on a connection already closed.
+    #[tokio::test]
+    async fn an_idle_connection_the_peer_closed_is_not_handed_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (first, _) = listener.accept().await.expect("first");
+            drop(first);
+            let (second, _) = listener.accept().await.expect("second");
+            second
+        });
+        let pool = ConnectionPool::new(Endpoint::Ip(addr), keep_alive(Duration::from_secs(60)), 4);
+        let connection = pool.checkout(Instant::now()).await.expect("first");
+        // The runtime has seen the peer's close once the socket reads ready.
+        tokio::time::timeout(Duration::from_secs(5), connection.wire.stream().readable())
+            .await
+            .expect("the close arrives")
+            .expect("readable");
+        pool.give_back(connection);
+        let next = pool.checkout(Instant::now()).await.expect("next");
+        assert!(!next.reused(), "a closed connection was handed out");
+        assert_eq!((pool.opened(), pool.aged_out()), (2, 0));
+        drop(server.await.expect("server"));
+    }
+
     /// A refused connection is an error naming the address.
     #[tokio::test]
     async fn a_refused_connection_names_the_address() {
@@ -428,7 +444,7 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         drop(listener);
         let pool = ConnectionPool::new(Endpoint::Ip(addr), ConnectionPolicy::Fresh, 1);
-        let error = pool.checkout(Instant::now()).await.err().expect("refused");
+        let error = pool.checkout(Instant::now()).await.expect_err("refused");
         assert!(
             matches!(error, ConnectError::Tcp { addr: a, .. } if a == addr),
             "{error}"

@@ -39,6 +39,7 @@ use super::probe::{FailureKind, ProbeKind, ProbeOutcome, ProbeRecord};
 use super::probe_log::{self, LogEntry, LogSender};
 use super::runtime::ThreadRuntime;
 use super::schedule::Schedule;
+use super::timers::AheadTimers;
 use super::workers::WorkQueue;
 use super::{RequestSpec, RunClock, TrafficConfig, TrafficError};
 
@@ -370,12 +371,13 @@ struct ProbeJob {
 impl Dispatcher {
     async fn run(mut self, cancel: CancellationToken) -> DispatchSummary {
         let mut next = 0u64;
+        let mut timers = AheadTimers::new();
         'schedule: loop {
-            let due = tokio::time::Instant::from_std(self.schedule.at(next));
+            let wait = timers.until(self.schedule.at(next), self.schedule.at(next + 1));
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break 'schedule,
-                () = tokio::time::sleep_until(due) => {}
+                () = wait => {}
             }
             // Send everything due by now (a batch at high rates or after a stall).
             loop {

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::ledger::AckedWrite;
 use super::probe::ProbeRecord;
 use super::runtime::ThreadRuntime;
+use super::timers::AheadTimers;
 use super::TrafficError;
 
 mod read;
@@ -198,12 +199,18 @@ impl Writer {
         // The writer looks at the channel on its own clock instead of being woken by every
         // entry: a wake-up from the prober's thread to this one per probe would cost more
         // than the probe.
-        let mut tick = tokio::time::interval(DRAIN_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut timers = AheadTimers::new();
+        let mut drain_at = Instant::now();
         let mut flushed = tokio::time::Instant::now();
         let mut line = String::new();
         loop {
-            tick.tick().await;
+            timers.until(drain_at, drain_at + DRAIN_EVERY).await;
+            // On a fixed grid, or a period from now when this drain came late.
+            let now = Instant::now();
+            drain_at += DRAIN_EVERY;
+            if drain_at < now {
+                drain_at = now + DRAIN_EVERY;
+            }
             let closed = loop {
                 match rx.try_recv() {
                     Ok(entry) => self.write(entry, &mut line).await,
