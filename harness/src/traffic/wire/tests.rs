@@ -126,26 +126,32 @@ async fn persistence_follows_the_version_and_connection_header() {
 /// A response cut short, a bad length or chunk, or garbage is an error, never a body.
 #[tokio::test]
 async fn broken_responses_are_errors() {
-    let closed: [&[u8]; 4] = [
-        b"",
-        b"HTTP/1.1 200 OK\r\nContent-Le",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+    // (response, whether the error is the peer closing; otherwise it is malformed)
+    let cases: [(&[u8], bool); 9] = [
+        (b"", true),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", true),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", true),
+        (b"SMTP ready\r\n\r\n", false),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", false),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+            false,
+        ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+            false,
+        ),
     ];
-    for raw in closed {
-        let error = exchange(raw, &Method::GET, 64).await.expect_err("cut short");
-        assert!(matches!(error, WireError::Closed), "{error}");
-    }
-    let malformed: [&[u8]; 5] = [
-        b"SMTP ready\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
-    ];
-    for raw in malformed {
-        let error = exchange(raw, &Method::GET, 64).await.expect_err("malformed");
-        assert!(matches!(error, WireError::Malformed(_)), "{error}");
+    for (raw, closed) in cases {
+        let error = exchange(raw, &Method::GET, 64).await.expect_err("not a response");
+        let kind_ok = if closed {
+            matches!(error, WireError::Closed)
+        } else {
+            matches!(error, WireError::Malformed(_))
+        };
+        assert!(kind_ok, "{}: {error}", String::from_utf8_lossy(raw));
     }
 }
 
