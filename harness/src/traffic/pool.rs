@@ -91,19 +91,11 @@ pub(crate) struct Connection {
     pub(crate) wire: Wire<TcpStream>,
     /// When it was opened.
     opened: Instant,
-    /// Whether it carried a request before.
-    reused: bool,
     /// Its place among the pool's `limit`.
     _slot: OwnedSemaphorePermit,
 }
 
 impl Connection {
-    /// Whether it carried a request before.
-    #[cfg(test)]
-    fn reused(&self) -> bool {
-        self.reused
-    }
-
     /// Whether an idle connection can no longer carry a request: the peer closed it,
     /// it failed, or the peer sent bytes nobody asked for. Reads only what readiness
     /// the runtime already saw, so an open, quiet connection costs no system call.
@@ -228,8 +220,7 @@ impl ConnectionPool {
 
     /// Gives back a connection whose response was read whole, for the next request
     /// (keep-alive only; otherwise it closes).
-    pub(crate) fn give_back(&self, mut connection: Connection) {
-        connection.reused = true;
+    pub(crate) fn give_back(&self, connection: Connection) {
         if matches!(self.shared.policy, ConnectionPolicy::Fresh) {
             return;
         }
@@ -282,7 +273,6 @@ impl ConnectionPool {
         Ok(Connection {
             wire: Wire::new(stream),
             opened,
-            reused: false,
             _slot: slot,
         })
     }
@@ -361,11 +351,12 @@ mod tests {
         );
         pool.give_back(first);
         let third = third.await.expect("third");
-        assert!(
-            third.reused(),
+        // No connection opened for it: it got the one given back.
+        assert_eq!(
+            pool.opened(),
+            2,
             "the third request did not get the connection given back"
         );
-        assert_eq!(pool.opened(), 2);
 
         let mut fourth = Box::pin(pool.checkout(Instant::now()));
         assert!(
@@ -373,12 +364,11 @@ mod tests {
             "a third connection was opened"
         );
         drop(second);
-        let fourth = tokio::time::timeout(Duration::from_secs(5), fourth)
+        let _fourth = tokio::time::timeout(Duration::from_secs(5), fourth)
             .await
             .expect("a dropped connection frees its slot")
             .expect("fourth");
-        assert!(!fourth.reused());
-        assert_eq!(pool.opened(), 3);
+        assert_eq!(pool.opened(), 3, "no new connection in the freed slot");
         drop(third);
     }
 
@@ -392,20 +382,23 @@ mod tests {
         let connection = pool.checkout(opened_by).await.expect("first");
         pool.give_back(connection);
         let again = pool.checkout(Instant::now()).await.expect("young");
-        assert!(again.reused());
+        assert_eq!(pool.opened(), 1, "a young connection was not reused");
         pool.give_back(again);
-        let later = pool.checkout(Instant::now() + max_age).await.expect("old");
-        assert!(!later.reused(), "a connection older than max_age was reused");
-        assert_eq!((pool.opened(), pool.aged_out()), (2, 1));
+        let _later = pool.checkout(Instant::now() + max_age).await.expect("old");
+        assert_eq!(
+            (pool.opened(), pool.aged_out()),
+            (2, 1),
+            "a connection older than max_age was reused"
+        );
     }
 
     /// `Fresh` never hands a connection out twice.
     #[tokio::test]
     async fn fresh_opens_a_connection_per_request() {
         let pool = ConnectionPool::new(listener().await, ConnectionPolicy::Fresh, 4);
-        for _ in 0..3 {
+        for request in 1..=3 {
             let connection = pool.checkout(Instant::now()).await.expect("connection");
-            assert!(!connection.reused());
+            assert_eq!(pool.opened(), request, "a connection was handed out twice");
             pool.give_back(connection);
         }
         assert_eq!((pool.opened(), pool.aged_out()), (3, 0));
@@ -431,9 +424,12 @@ mod tests {
             .expect("the close arrives")
             .expect("readable");
         pool.give_back(connection);
-        let next = pool.checkout(Instant::now()).await.expect("next");
-        assert!(!next.reused(), "a closed connection was handed out");
-        assert_eq!((pool.opened(), pool.aged_out()), (2, 0));
+        let _next = pool.checkout(Instant::now()).await.expect("next");
+        assert_eq!(
+            (pool.opened(), pool.aged_out()),
+            (2, 0),
+            "a closed connection was handed out"
+        );
         drop(server.await.expect("server"));
     }
 

@@ -14,8 +14,8 @@ use tokio::time::Sleep;
 /// firing always is, once per probe at low rates; when the next deadline is already
 /// held, setting the fired timer for the one after is not.
 pub(crate) struct AheadTimers {
+    /// The timer waited on last, then the one set ahead.
     timers: [Pin<Box<Sleep>>; 2],
-    current: usize,
 }
 
 impl AheadTimers {
@@ -24,7 +24,6 @@ impl AheadTimers {
         let unset = || Box::pin(tokio::time::sleep(Duration::from_secs(86_400)));
         Self {
             timers: [unset(), unset()],
-            current: 0,
         }
     }
 
@@ -35,13 +34,8 @@ impl AheadTimers {
         let due = tokio::time::Instant::from_std(due);
         let then = tokio::time::Instant::from_std(then);
         // The timer that was ahead waits now.
-        self.current ^= 1;
-        let [first, second] = &mut self.timers;
-        let (now, ahead) = if self.current == 0 {
-            (first, second)
-        } else {
-            (second, first)
-        };
+        self.timers.swap(0, 1);
+        let [now, ahead] = &mut self.timers;
         if now.deadline() != due {
             now.as_mut().reset(due);
         }
@@ -49,5 +43,30 @@ impl AheadTimers {
             ahead.as_mut().reset(then);
         }
         now.as_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each wait ends at its deadline, not before; the next one is the timer already set
+    /// ahead for it, not set again.
+    #[tokio::test]
+    async fn the_timer_set_ahead_waits_next() {
+        let mut timers = AheadTimers::new();
+        let start = Instant::now();
+        let deadlines: Vec<Instant> = (1..=4).map(|k| start + Duration::from_millis(10 * k)).collect();
+        for pair in deadlines.windows(2) {
+            let (due, then) = (pair[0], pair[1]);
+            let ahead_before: *const Sleep = &*timers.timers[1];
+            timers.until(due, then).await;
+            assert!(Instant::now() >= due, "the wait ended before its deadline");
+            if due != deadlines[0] {
+                let waited: *const Sleep = &*timers.timers[0];
+                assert_eq!(waited, ahead_before, "the wait was not on the timer set ahead");
+            }
+            assert_eq!(timers.timers[1].deadline(), tokio::time::Instant::from_std(then));
+        }
     }
 }

@@ -116,7 +116,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         agent: &str,
         body: &[u8],
     ) -> Result<(), WireError> {
-        self.buf.clear();
+        // Empty here: a connection carries a request only after its last response was
+        // read to its end.
         self.shrink();
         let buf = &mut self.buf;
         for part in [method.as_str(), " ", target, " HTTP/1.1\r\nhost: ", host] {
@@ -174,22 +175,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
             BodyLength::Empty => true,
             BodyLength::Length(len) => self.read_exactly(len, &mut sink).await?,
             BodyLength::Chunked => self.read_chunked(&mut sink).await?,
-            BodyLength::UntilClose => {
-                loop {
-                    if self.buf.is_empty() && !self.read_more().await? {
-                        break;
-                    }
-                    let flow = sink(&self.buf);
-                    self.buf.clear();
-                    if flow.is_break() {
-                        return Ok(false);
-                    }
-                }
-                return Ok(false);
-            }
+            BodyLength::UntilClose => self.read_until_close(&mut sink).await?,
         };
         // Bytes after the response were not asked for: the connection is not reused.
+        // (A body read until close never leaves it reusable: `keep_alive` is false.)
         Ok(whole && head.keep_alive && self.buf.is_empty())
+    }
+
+    /// Passes everything until the peer closes to `sink`; false when `sink` stopped it.
+    async fn read_until_close(&mut self, sink: &mut impl FnMut(&[u8]) -> ControlFlow<()>) -> Result<bool, WireError> {
+        while !self.buf.is_empty() || self.read_more().await? {
+            let flow = sink(&self.buf);
+            self.buf.clear();
+            if flow.is_break() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Passes the next `len` body bytes to `sink`; false when `sink` stopped it.
